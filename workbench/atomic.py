@@ -1,0 +1,45 @@
+"""Durable writes: temp file, fsync, rename, fsync of the folder."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from workbench.errors import ExitCode, WorkbenchError
+
+
+class DiskFull(WorkbenchError):
+    exit_code = ExitCode.ABORTED  # the work is kept and resumes once space is freed
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path | str, data: bytes | str) -> None:
+    """Replace path with data so that a crash leaves either the old or the new file."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull("error.disk_full", path=str(path)) from exc
+        raise
+    fsync_dir(path.parent)

@@ -1,0 +1,218 @@
+"""`workbench`: headless commands for scripts and batches (the TUI uses the same core).
+
+Exit codes: 0 success, 1 internal error, 2 bad input, 3 partial, 4 failed, 5 aborted
+(resumable), 6 refused by pre-flight. See README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench import __version__
+from workbench.config import Settings, load_settings
+from workbench.console import ProgressLine, table
+from workbench.devices import list_drives, training_drives
+from workbench.errors import ExitCode, WorkbenchError
+from workbench.i18n import LANGUAGES, human_bytes, set_language, t
+from workbench.imaging.engine import image, job_dir
+from workbench.imaging.record import JobRecord, Outcome
+from workbench.profiles import get_profile, load_profiles
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description=t("cli.description"))
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("--config", metavar="FILE", help=t("cli.config"))
+    parser.add_argument("--lang", choices=LANGUAGES, help=t("cli.lang"))
+    parser.add_argument("--training", action="store_true", help=t("cli.training_flag"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("profiles", help=t("cli.profiles"))
+    p.add_argument("--json", action="store_true", help=t("cli.json"))
+
+    p = sub.add_parser("drives", help=t("cli.drives"))
+    p.add_argument("--json", action="store_true", help=t("cli.json"))
+
+    p = sub.add_parser("image", help=t("cli.image"))
+    p.add_argument("source", metavar="SOURCE", help=t("cli.image_source"))
+    p.add_argument("--profile", required=True, metavar="ID", help=t("cli.image_profile"))
+    p.add_argument("--item", required=True, metavar="ID", help=t("cli.image_item"))
+    p.add_argument("--out", metavar="DIR", type=Path, help=t("cli.image_out"))
+    p.add_argument("--retries", type=int, metavar="N", help=t("cli.image_retries"))
+    p.add_argument("--json", action="store_true", help=t("cli.json"))
+
+    sub.add_parser("training", help=t("cli.training"))
+    return parser
+
+
+def _pre_settings(argv: Sequence[str]) -> tuple[str | None, str | None]:
+    """--config and --lang are needed before the (translated) parser exists."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    pre.add_argument("--lang", choices=LANGUAGES)
+    known, _ = pre.parse_known_args(argv)
+    return known.config, known.lang
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config, lang = _pre_settings(argv)
+    try:
+        settings = load_settings(config)
+    except WorkbenchError as exc:
+        if lang:
+            set_language(lang)
+        print(t("cli.error", message=exc), file=sys.stderr)
+        return exc.exit_code
+    set_language(lang or settings.language)
+    args = build_parser().parse_args(argv)
+    if args.training:
+        settings = settings.for_training()
+    try:
+        return COMMANDS.get(args.command, cmd_help)(args, settings)
+    except WorkbenchError as exc:
+        print(t("cli.error", message=exc), file=sys.stderr)
+        return exc.exit_code
+
+
+def cmd_help(args: argparse.Namespace, settings: Settings) -> int:
+    build_parser().print_help()
+    return ExitCode.SUCCESS
+
+
+def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
+    profiles = load_profiles(settings.paths.profiles)
+    if args.json:
+        print(json.dumps([{"id": p.id, "family": p.family, "labels": p.labels,
+                           "sector_size": p.sector_size, "expected_sizes": p.expected_sizes,
+                           "size_range": p.size_range, "cluster_size": p.cluster_size,
+                           "retries": p.retries, "digests": p.digests,
+                           "iso9660_check": p.iso9660_check}
+                          for p in profiles.values()], ensure_ascii=False, indent=2))
+        return ExitCode.SUCCESS
+    rows = []
+    for p in profiles.values():
+        sizes = ", ".join(f"{s:,}" for s in p.expected_sizes) if p.expected_sizes else (
+            t("profiles.device_reported"))
+        rows.append([p.id, p.family, p.label(), p.sector_size, sizes, p.retries])
+    table([t("profiles.id"), t("profiles.family"), t("profiles.label"), t("profiles.sector"),
+           t("profiles.sizes"), t("profiles.retries")], rows, sys.stdout)
+    return ExitCode.SUCCESS
+
+
+def cmd_drives(args: argparse.Namespace, settings: Settings) -> int:
+    profiles = load_profiles(settings.paths.profiles)
+    drives = list_drives(profiles, training=settings.training)
+    if args.json:
+        print(json.dumps([d.to_dict() for d in drives], ensure_ascii=False, indent=2))
+        return ExitCode.SUCCESS
+    if not drives:
+        print(t("drives.none"))
+        return ExitCode.SUCCESS
+    yes, no = t("word.yes"), t("word.no")
+    rows = [[d.path, " ".join(x for x in (d.vendor, d.model) if x), d.serial, d.transport,
+             yes if d.removable else no, human_bytes(d.size) if d.media_present else "-",
+             d.sector_size, yes if d.media_present else no,
+             ", ".join(d.mountpoints) or no, yes if d.system_disk else no,
+             d.suggested_profile or "-"] for d in drives]
+    table([t("drives.path"), t("drives.model"), t("drives.serial"), t("drives.transport"),
+           t("drives.removable"), t("drives.size"), t("drives.sector"), t("drives.media"),
+           t("drives.mounted"), t("drives.system"), t("drives.profile")], rows, sys.stdout)
+    return ExitCode.SUCCESS
+
+
+def _cancel_on_sigint() -> threading.Event:
+    """First Ctrl-C stops cleanly (map saved, resumable); a second one kills."""
+    cancel = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\n" + t("cli.cancelling"), file=sys.stderr)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+    return cancel
+
+
+def print_record(record: JobRecord, out_dir: Path | None = None) -> None:
+    outcome = Outcome(record.outcome)
+    print(t("result.headline", item=record.item_id, outcome=t(f"outcome.{outcome.value}")))
+    if record.reason:
+        print("  " + record.reason.message())
+    if record.size:
+        print("  " + t("result.bytes", rescued=human_bytes(record.bytes_rescued),
+                       size=human_bytes(record.size), bad=record.bad_sector_count))
+    for pos, size in record.bad_ranges[:10]:
+        print("  " + t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
+                       sectors=-(-size // record.sector_size)))
+    if len(record.bad_ranges) > 10:
+        print("  " + t("result.more_ranges", count=len(record.bad_ranges) - 10))
+    for name, value in record.digests.items():
+        print(f"  {name}: {value}")
+    if out_dir is not None:
+        print("  " + t("result.folder", folder=str(out_dir)))
+
+
+def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
+    profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
+    out_dir = args.out or job_dir(settings, args.item)
+    for reminder in profile.reminders_for():
+        print(t("cli.reminder", text=reminder), file=sys.stderr)
+    bar = ProgressLine()
+    try:
+        record = image(args.source, profile, args.item, settings, out_dir=out_dir,
+                       retries=args.retries, command=shlex.join(["workbench", *sys.argv[1:]]),
+                       progress=bar, cancel=_cancel_on_sigint())
+    finally:
+        bar.close()
+    if args.json:
+        print(record.to_json(), end="")
+    else:
+        print_record(record, out_dir)
+    return Outcome(record.outcome).exit_code
+
+
+def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
+    """Image every sample carrier in media/ into the training area and report."""
+    settings = settings if settings.training else settings.for_training()
+    profiles = load_profiles(settings.paths.profiles)
+    print(t("training.intro", folder=str(settings.paths.staging)))
+    cancel = _cancel_on_sigint()
+    rows = []
+    for drive in training_drives(profiles):
+        if drive.problem or not drive.suggested_profile:
+            rows.append([drive.name, "-", t("outcome.failed"), drive.problem])
+            continue
+        profile = profiles[drive.suggested_profile]
+        item = f"TRAIN-{drive.name}"
+        print(t("training.drive", drive=drive.model, profile=profile.label()))
+        bar = ProgressLine()
+        try:
+            record = image(drive.path, profile, item, settings, command="workbench training",
+                           progress=bar, cancel=cancel)
+        finally:
+            bar.close()
+        print_record(record)
+        rows.append([item, profile.id, t(f"outcome.{record.outcome}"),
+                     record.reason.message() if record.reason else ""])
+        if cancel.is_set():
+            break
+    print()
+    table([t("training.item"), t("training.profile"), t("training.outcome"),
+           t("training.reason")], rows, sys.stdout)
+    return ExitCode.SUCCESS
+
+
+COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
+            "training": cmd_training}

@@ -1,0 +1,137 @@
+"""Station settings: one TOML file, validated, with defaults that work in an empty folder.
+
+Lookup order: --config, then $WORKBENCH_CONFIG, then ./workbench.toml, else defaults.
+Relative paths in a file are taken relative to that file's folder; the defaults are
+relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from workbench import PROJECT_ROOT
+from workbench.errors import ConfigError
+from workbench.i18n import LANGUAGES
+from workbench.schema import Field, check_table, load_toml, one_of
+
+CONFIG_ENV = "WORKBENCH_CONFIG"
+DEFAULT_FILE = "workbench.toml"
+_STATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _codepage(value: str) -> str | None:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        return "a code page Python knows, e.g. cp932, shift_jis, euc_jp, cp437, cp1252"
+    return None
+
+
+SPEC = {
+    "station": Field(dict, table={
+        "id": Field(str, default="station-1", allowed="letters, digits, . _ - (max 64)",
+                    check=lambda v: None if _STATION_ID.match(v)
+                    else "letters, digits, . _ - (max 64)"),
+        "organisation": Field(str, default="Unnamed organisation"),
+        "operator": Field(str, default=""),
+        "legacy_codepage": Field(str, default="cp932", check=_codepage),
+        "language": Field(str, default="en", check=one_of(*LANGUAGES)),
+    }),
+    "paths": Field(dict, table={
+        "staging": Field(str, default="staging"),
+        "bags": Field(str, default="bags"),
+        "tape": Field(str, default="tape"),
+        "ledger": Field(str, default="logs/ledger.sqlite"),
+        "logs": Field(str, default="logs"),
+        "profiles": Field(str, default=""),
+    }),
+    "imaging": Field(dict, table={
+        "map_save_seconds": Field((int, float), default=5,
+                                  check=lambda v: None if 0.5 <= v <= 300 else "0.5 to 300"),
+        "free_space_margin_mb": Field(int, default=64,
+                                      check=lambda v: None if v >= 0 else "0 or more"),
+    }),
+}
+
+
+@dataclass(frozen=True)
+class Paths:
+    staging: Path
+    bags: Path
+    tape: Path
+    ledger: Path
+    logs: Path
+    profiles: Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    station_id: str = "station-1"
+    organisation: str = "Unnamed organisation"
+    operator: str = ""
+    legacy_codepage: str = "cp932"
+    language: str = "en"
+    map_save_seconds: float = 5.0
+    free_space_margin: int = 64 * 1024 * 1024
+    paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
+    source: Path | None = None
+    training: bool = False
+
+    def for_training(self) -> Settings:
+        """Training keeps its ledger and files apart from the real station's."""
+        root = Path.cwd() / "training"
+        return replace(self, training=True, station_id=f"{self.station_id}-training",
+                       paths=replace(self.paths, staging=root / "staging",
+                                     bags=root / "bags", tape=root / "tape",
+                                     ledger=root / "ledger.sqlite", logs=root / "logs"))
+
+
+def _paths(base: Path, table: dict) -> Paths:
+    def resolve(key: str, default: str) -> Path:
+        value = table.get(key) or default
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+    profiles = table.get("profiles") or ""
+    return Paths(
+        staging=resolve("staging", "staging"),
+        bags=resolve("bags", "bags"),
+        tape=resolve("tape", "tape"),
+        ledger=resolve("ledger", "logs/ledger.sqlite"),
+        logs=resolve("logs", "logs"),
+        profiles=resolve("profiles", "") if profiles else PROJECT_ROOT / "profiles",
+    )
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path.cwd() / DEFAULT_FILE
+    return local if local.is_file() else None
+
+
+def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
+    path = find_config(explicit)
+    if path is None:
+        return Settings()
+    if not path.is_file():
+        raise ConfigError("error.file_missing", file=str(path))
+    data = check_table(load_toml(path), SPEC, path)
+    station, paths, imaging = data["station"], data["paths"], data["imaging"]
+    return Settings(
+        station_id=station["id"],
+        organisation=station["organisation"],
+        operator=station["operator"],
+        legacy_codepage=station["legacy_codepage"],
+        language=station["language"],
+        map_save_seconds=float(imaging["map_save_seconds"]),
+        free_space_margin=imaging["free_space_margin_mb"] * 1024 * 1024,
+        paths=_paths(path.resolve().parent, paths),
+        source=path,
+    )

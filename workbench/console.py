@@ -1,0 +1,70 @@
+"""Terminal output for the headless commands: tables and a progress line."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import unicodedata
+from collections.abc import Sequence
+from typing import TextIO
+
+from workbench.i18n import human_bytes, t
+from workbench.imaging.rescue import Progress
+
+
+def width(text: str) -> int:
+    """Display width: East Asian wide characters take two cells."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, cells: int) -> str:
+    return text + " " * max(0, cells - width(text))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO) -> None:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    out.write("  ".join(pad(h, w) for h, w in zip(headers, widths, strict=True)).rstrip() + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row in cells:
+        out.write("  ".join(pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressLine:
+    """One self-overwriting line on a terminal; silent when stderr is not a terminal."""
+
+    def __init__(self, out: TextIO = sys.stderr, min_interval: float = 0.2) -> None:
+        self.out = out
+        self.enabled = out.isatty()
+        self.min_interval = min_interval
+        self._last = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < self.min_interval:
+            return
+        self._last = now
+        cols = shutil.get_terminal_size((100, 24)).columns
+        bar_cells = max(10, min(30, cols - 80))
+        filled = int(bar_cells * p.fraction)
+        bar = "#" * filled + "." * (bar_cells - filled)
+        text = t("progress.line", bar=bar, percent=f"{p.fraction * 100:5.1f}",
+                 phase=t(f"phase.{p.phase}"), number=p.pass_number,
+                 rate=human_bytes(p.rate), eta=duration(p.eta),
+                 rescued=human_bytes(p.rescued), bad=human_bytes(p.bad),
+                 errors=p.read_errors, since=duration(p.since_last_good))
+        self.out.write("\r" + text[: cols - 1].ljust(cols - 1))
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._last:
+            self.out.write("\n")
+            self.out.flush()

@@ -1,0 +1,135 @@
+"""Finding drives: block devices from sysfs, and virtual drives for training.
+
+Everything here only reads: sysfs, the udev database, psutil's mount table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from workbench import PROJECT_ROOT
+from workbench.errors import WorkbenchError
+from workbench.imaging.preflight import mounted_on, system_disks
+from workbench.imaging.sources import DRIVE_SUFFIX, VirtualDrive
+from workbench.profiles import MediaProfile, suggest_profile
+
+SYS_BLOCK = Path("/sys/block")
+UDEV_DATA = Path("/run/udev/data")
+TRAINING_MEDIA = PROJECT_ROOT / "media"
+_SKIP_PREFIXES = ("ram", "zram", "md", "dm-", "nbd")
+
+
+@dataclass
+class Drive:
+    path: str
+    name: str
+    kind: str  # block | virtual
+    vendor: str = ""
+    model: str = ""
+    serial: str = ""
+    transport: str = ""
+    removable: bool = False
+    size: int = 0
+    sector_size: int = 512
+    media_present: bool = False
+    mounted: bool = False
+    mountpoints: list[str] = field(default_factory=list)
+    system_disk: bool = False
+    suggested_profile: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _udev(major: int, minor: int) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for line in _read(UDEV_DATA / f"b{major}:{minor}").splitlines():
+        if line.startswith("E:") and "=" in line:
+            key, _, value = line[2:].partition("=")
+            props[key] = value
+    return props
+
+
+def _transport(node: Path, name: str) -> str:
+    real = str(node.resolve())
+    for marker, transport in (("/usb", "usb"), ("/nvme", "nvme"), ("/ata", "ata"),
+                              ("/virtio", "virtio"), ("/mmc", "mmc")):
+        if marker in real:
+            return transport
+    if name.startswith("loop"):
+        return "loop"
+    return "scsi" if (node / "device").exists() else ""
+
+
+def block_drives(profiles: dict[str, MediaProfile], sys_block: Path = SYS_BLOCK) -> list[Drive]:
+    drives = []
+    system = system_disks()
+    for node in sorted(sys_block.iterdir()) if sys_block.exists() else []:
+        name = node.name
+        if name.startswith(_SKIP_PREFIXES):
+            continue
+        if name.startswith("loop") and not (node / "loop" / "backing_file").exists():
+            continue  # an unused loop device
+        major, minor = (int(x) for x in (_read(node / "dev") or "0:0").split(":"))
+        udev = _udev(major, minor)
+        size = int(_read(node / "size") or 0) * 512  # sysfs counts 512-byte units
+        sector = int(_read(node / "queue" / "logical_block_size") or 512)
+        transport = _transport(node, name)
+        rdev = os.makedev(major, minor)
+        mounts = mounted_on(rdev)
+        drive = Drive(
+            path=f"/dev/{name}", name=name, kind="block",
+            vendor=_read(node / "device" / "vendor") or udev.get("ID_VENDOR", ""),
+            model=_read(node / "device" / "model") or udev.get("ID_MODEL", ""),
+            serial=udev.get("ID_SERIAL_SHORT") or _read(node / "device" / "serial"),
+            transport=udev.get("ID_BUS", "") if transport == "scsi" and udev.get("ID_BUS")
+            else transport,
+            removable=_read(node / "removable") == "1", size=size, sector_size=sector,
+            media_present=size > 0, mounted=bool(mounts), mountpoints=mounts,
+            system_disk=rdev in system)
+        if name.startswith("loop"):
+            drive.model = _read(node / "loop" / "backing_file")
+        profile = suggest_profile(profiles, size, sector, drive.transport)
+        drive.suggested_profile = profile.id if profile else None
+        drives.append(drive)
+    return drives
+
+
+def training_drives(profiles: dict[str, MediaProfile],
+                    media: Path = TRAINING_MEDIA) -> list[Drive]:
+    """The sample carriers in media/ as drives (*.drive.toml), for training mode."""
+    drives = []
+    for path in sorted(media.glob(f"*{DRIVE_SUFFIX}")):
+        name = path.name.removesuffix(DRIVE_SUFFIX)
+        try:
+            with VirtualDrive.from_file(path) as vd:
+                ident = vd.identity
+                profile = (profiles.get(vd.profile_hint) or
+                           suggest_profile(profiles, vd.size, vd.sector_size, ident.transport))
+                drives.append(Drive(
+                    path=str(path), name=name, kind="virtual", vendor=ident.vendor,
+                    model=ident.model, serial=ident.serial, transport=ident.transport,
+                    removable=True, size=vd.size, sector_size=vd.sector_size,
+                    media_present=vd.size > 0, labels=vd.labels,
+                    suggested_profile=profile.id if profile else None))
+        except (WorkbenchError, OSError) as exc:
+            drives.append(Drive(path=str(path), name=name, kind="virtual", problem=str(exc)))
+    return drives
+
+
+def list_drives(profiles: dict[str, MediaProfile], training: bool = False) -> list[Drive]:
+    drives = block_drives(profiles)
+    if training:
+        drives = training_drives(profiles) + drives
+    return drives

@@ -1,0 +1,65 @@
+"""The one translation layer: every user-facing string is looked up here.
+
+Catalogs are TOML files in workbench/locales/ (one per language); sections flatten to
+dotted keys ("error.unknown_profile"). Messages use str.format placeholders.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cache
+from pathlib import Path
+
+LANGUAGES = ("en", "ja")
+_LOCALES = Path(__file__).parent / "locales"
+_current = os.environ.get("WORKBENCH_LANG", "en") if os.environ.get(
+    "WORKBENCH_LANG", "en") in LANGUAGES else "en"
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    with open(_LOCALES / f"{lang}.toml", "rb") as fh:
+        return _flatten(tomllib.load(fh))
+
+
+def set_language(lang: str) -> None:
+    global _current
+    if lang not in LANGUAGES:
+        raise ValueError(lang)
+    _current = lang
+
+
+def language() -> str:
+    return _current
+
+
+def t(key: str, lang: str | None = None, **params: object) -> str:
+    """Translate key into the current (or given) language, falling back to English."""
+    text = catalog(lang or _current).get(key) or catalog("en").get(key)
+    if text is None:
+        return key  # a missing key is caught by tests; never crash a technician's run
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
+def human_bytes(n: float, lang: str | None = None) -> str:
+    """Binary units, as technicians compare them to drive labels."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n:,.1f} TiB"

@@ -1,0 +1,1 @@
+"""The rescue imaging engine: sources, passes, the ddrescue mapfile, digests, checks."""

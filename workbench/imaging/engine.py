@@ -1,0 +1,238 @@
+"""Imaging one carrier: pre-flight, resume, rescue, digests, size checks, honest outcome.
+
+    record = image(source_path, profile, item_id, settings, progress=cb, cancel=event)
+
+The job folder holds image.<ext>, image.map (ddrescue format) and job.json. Running the
+same call again resumes from the map; a different drive merges into the same map.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from workbench import __version__
+from workbench.atomic import DiskFull
+from workbench.config import Settings
+from workbench.errors import BadInput
+from workbench.imaging import preflight
+from workbench.imaging.checks import iso9660_volume_size
+from workbench.imaging.digests import DigestStream
+from workbench.imaging.mapfile import FINISHED, RescueMap
+from workbench.imaging.record import (
+    MAP_NAME,
+    JobRecord,
+    Outcome,
+    Reason,
+    Run,
+    utc_now,
+)
+from workbench.imaging.rescue import Cancelled, ProgressCallback, Rescue, Strategy
+from workbench.imaging.sources import Source, SourceGone, open_source
+from workbench.profiles import MediaProfile
+
+
+def job_dir(settings: Settings, item_id: str) -> Path:
+    return settings.paths.staging / preflight.check_item_id(item_id)
+
+
+def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
+          settings: Settings, out_dir: Path | None = None, retries: int | None = None,
+          command: str = "", progress: ProgressCallback | None = None,
+          cancel: threading.Event | None = None) -> JobRecord:
+    """Open the source read-only and image it; see image_source."""
+    item_id = preflight.check_item_id(item_id)
+    out_dir = out_dir or job_dir(settings, item_id)
+    try:
+        source = open_source(source_path, sector_size=profile.sector_size,
+                             direct=profile.direct)
+    except SourceGone as gone:
+        return _record_unopened(str(source_path), profile, item_id, settings, out_dir,
+                                command, gone)
+    with source:
+        return image_source(source, profile, item_id, settings, out_dir, retries, command,
+                            progress, cancel)
+
+
+def image_source(source: Source, profile: MediaProfile, item_id: str, settings: Settings,
+                 out_dir: Path, retries: int | None = None, command: str = "",
+                 progress: ProgressCallback | None = None,
+                 cancel: threading.Event | None = None) -> JobRecord:
+    item_id = preflight.check_item_id(item_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    image_path = out_dir / f"image.{profile.image_extension}"
+    map_path = out_dir / MAP_NAME
+    record = _open_record(out_dir, profile, item_id, settings)
+    rmap = _open_map(map_path, image_path, source, profile, record)
+    allocated = image_path.stat().st_blocks * 512 if image_path.exists() else 0
+    checks = preflight.run_checks(source, out_dir, [image_path, map_path, out_dir / "job.json"],
+                                  max(0, rmap.size - allocated), settings.free_space_margin)
+    preflight.enforce(checks)
+
+    run = Run(started=utc_now(), command=command, operator=settings.operator,
+              station_id=settings.station_id, drive=asdict(source.identity))
+    record.runs.append(run)
+    record.source, record.drive, record.command = source.path, asdict(source.identity), command
+    record.size, record.device_size, record.sector_size = rmap.size, source.size, \
+        source.sector_size
+    record.started = record.started or run.started
+    record.outcome, record.reason, record.digests = Outcome.RUNNING.value, None, {}
+    record.save(out_dir)
+
+    rmap.created_by = f"workbench {__version__}"
+    rmap.command_line = command
+    rmap.start_time = rmap.start_time or time.strftime("%Y-%m-%d %H:%M:%S")
+    fd = _open_image(image_path, rmap.size)
+    digests = DigestStream(profile.digests)
+    strategy = Strategy(cluster_size=profile.cluster_size, sector_size=source.sector_size,
+                        retries=profile.retries if retries is None else retries,
+                        map_save_seconds=settings.map_save_seconds)
+    rescue = Rescue(source, fd, rmap, digests, strategy, lambda: rmap.save(map_path),
+                    progress, cancel)
+    started = time.monotonic()
+    try:
+        digests.catch_up(fd, rmap.finished_prefix())  # resumed work: hash the image file
+        rescue.run()
+        digests.catch_up(fd, rmap.size)  # after errors: the rest from the image file
+        record.digests = digests.finish()
+        outcome, reason = _judge(rmap, record, profile, image_path)
+    except Cancelled:
+        digests.abandon()
+        outcome, reason = Outcome.ABORTED, Reason.of("cancelled")
+    except SourceGone as gone:
+        digests.abandon()
+        outcome, reason = Outcome.FAILED, Reason.of(gone.reason, path=source.path)
+    except DiskFull:
+        digests.abandon()
+        outcome, reason = Outcome.ABORTED, Reason.of("disk_full", path=str(out_dir))
+    except BaseException:
+        digests.abandon()
+        raise
+    finally:
+        os.close(fd)
+    seconds = time.monotonic() - started
+    run.ended, run.outcome, run.passes = utc_now(), outcome.value, rescue.passes
+    run.read_errors, run.bytes_read_from_medium = rescue.read_errors, source.bytes_read
+    _summarise(record, rmap, outcome, reason, seconds)
+    try:
+        record.save(out_dir)
+    except DiskFull:
+        pass  # the map is saved and the record says "running": the next run resumes
+    return record
+
+
+# -- pieces ----------------------------------------------------------------------------
+
+def _open_record(out_dir: Path, profile: MediaProfile, item_id: str,
+                 settings: Settings) -> JobRecord:
+    record = JobRecord.load(out_dir)
+    if record is None:
+        return JobRecord(item_id=item_id, profile_id=profile.id, media_family=profile.family,
+                         station_id=settings.station_id, organisation=settings.organisation,
+                         operator=settings.operator, workbench_version=__version__,
+                         image=f"image.{profile.image_extension}",
+                         expected_sizes=list(profile.expected_sizes))
+    if record.item_id != item_id or record.profile_id != profile.id:
+        raise BadInput("error.job_mismatch", folder=str(out_dir), item=record.item_id,
+                       profile=record.profile_id)
+    record.workbench_version = __version__
+    return record
+
+
+def _open_map(map_path: Path, image_path: Path, source: Source, profile: MediaProfile,
+              record: JobRecord) -> RescueMap:
+    """Resume from an existing map (ours or GNU ddrescue's), or start a new one."""
+    if map_path.exists():
+        if not image_path.exists():
+            raise BadInput("error.map_without_image", map=str(map_path), image=str(image_path))
+        rmap = RescueMap.load(map_path)
+        rmap.fit_to(record.size or max(rmap.size, _domain(source, profile, record)))
+        return rmap
+    if image_path.exists() and image_path.stat().st_size:
+        raise BadInput("error.image_without_map", image=str(image_path), map=str(map_path))
+    return RescueMap(size=_domain(source, profile, record))
+
+
+def _domain(source: Source, profile: MediaProfile, record: JobRecord) -> int:
+    """How much to image. Optical media: the ISO 9660 volume when the drive reports more
+    (run-out sectors beyond the file system are not part of the disc's data)."""
+    size = source.size
+    if profile.iso9660_check:
+        declared = iso9660_volume_size(source.read)
+        record.iso9660_size = declared
+        if declared and declared < size:
+            size = declared
+    return size
+
+
+def _open_image(path: Path, size: int) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        if os.fstat(fd).st_size != size:
+            os.ftruncate(fd, size)  # full size from the start; unread areas stay zero
+        try:
+            os.posix_fallocate(fd, 0, size)  # reserve space: no ENOSPC half-way
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFull("error.disk_full", path=str(path)) from exc
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _judge(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
+           image_path: Path) -> tuple[Outcome, Reason | None]:
+    rescued = rmap.total(FINISHED)
+    if rescued == 0:
+        return Outcome.FAILED, Reason.of("unreadable")
+    if not profile.size_expected(rmap.size):
+        return Outcome.FAILED, Reason.of(
+            "size_mismatch", size=f"{rmap.size:,}", profile=profile.id,
+            expected=", ".join(f"{s:,}" for s in profile.expected_sizes))
+    if profile.iso9660_check:
+        with open(image_path, "rb") as fh:
+            declared = iso9660_volume_size(lambda pos, n: os.pread(fh.fileno(), n, pos))
+        record.iso9660_size = declared or record.iso9660_size
+        if record.iso9660_size and rmap.size < record.iso9660_size:
+            return Outcome.FAILED, Reason.of(
+                "truncated", size=f"{rmap.size:,}", declared=f"{record.iso9660_size:,}")
+    bad = rmap.size - rescued
+    if bad:
+        return Outcome.PARTIAL, Reason.of("bad_sectors", count=bad // record.sector_size,
+                                          bytes=f"{bad:,}")
+    return Outcome.SUCCESS, None
+
+
+def _summarise(record: JobRecord, rmap: RescueMap, outcome: Outcome, reason: Reason | None,
+               seconds: float) -> None:
+    rescued = rmap.total(FINISHED)
+    record.bytes_rescued = rescued
+    record.bytes_bad = rmap.size - rescued
+    record.bad_ranges = [[pos, size] for pos, size in rmap.unfinished()]
+    sector = record.sector_size or 512
+    record.bad_sector_count = -(-record.bytes_bad // sector)
+    record.read_errors = sum(r.read_errors for r in record.runs)
+    record.seconds = round(record.seconds + seconds, 3)
+    record.average_rate = round(rescued / record.seconds, 1) if record.seconds else 0.0
+    record.outcome, record.reason, record.ended = outcome.value, reason, utc_now()
+
+
+def _record_unopened(source: str, profile: MediaProfile, item_id: str, settings: Settings,
+                     out_dir: Path, command: str, gone: SourceGone) -> JobRecord:
+    """No medium, no permission, or gone: record the attempt, image nothing."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = _open_record(out_dir, profile, item_id, settings)
+    now = utc_now()
+    record.runs.append(Run(started=now, ended=now, command=command, operator=settings.operator,
+                           station_id=settings.station_id, drive={"path": source},
+                           outcome=Outcome.FAILED.value))
+    record.source, record.command = source, command
+    record.started, record.ended = record.started or now, now
+    record.outcome, record.reason = Outcome.FAILED.value, Reason.of(gone.reason, path=source)
+    record.save(out_dir)
+    return record

@@ -1,0 +1,192 @@
+"""The rescue map, read and written in GNU ddrescue's mapfile format.
+
+Blocks are contiguous, cover the whole domain and never overlap; neighbours with the same
+status are merged, as ddrescue does, so ddrescuelog and ddrescueview read our maps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.atomic import write_atomic
+from workbench.errors import BadInput
+
+NON_TRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = "?", "*", "/", "-", "+"
+BLOCK_STATUSES = (NON_TRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED)
+# The phase that was running, as ddrescue writes it on the status line.
+PHASE_STATUS = {"copy": "?", "trim": "*", "scrape": "/", "retry": "-", "done": "+"}
+PHASE_STATUSES = "?*/-FG+"
+
+
+@dataclass
+class Block:
+    pos: int
+    size: int
+    status: str
+
+    @property
+    def end(self) -> int:
+        return self.pos + self.size
+
+
+@dataclass
+class RescueMap:
+    size: int
+    blocks: list[Block] = field(default_factory=list)
+    current_pos: int = 0
+    current_status: str = "?"
+    current_pass: int = 1
+    created_by: str = ""
+    command_line: str = ""
+    start_time: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.blocks and self.size > 0:
+            self.blocks = [Block(0, self.size, NON_TRIED)]
+
+    # -- queries ---------------------------------------------------------------------
+    def _index(self, pos: int) -> int:
+        """Index of the block that contains pos."""
+        return bisect.bisect_right(self.blocks, pos, key=lambda b: b.pos) - 1
+
+    def status_at(self, pos: int) -> str:
+        return self.blocks[self._index(pos)].status
+
+    def block_at(self, pos: int) -> Block:
+        return self.blocks[self._index(pos)]
+
+    def areas(self, status: str, reverse: bool = False) -> Iterator[tuple[int, int]]:
+        """(pos, end) of every block with status, snapshotted so callers may mark."""
+        spans = [(b.pos, b.end) for b in self.blocks if b.status == status]
+        return iter(reversed(spans) if reverse else spans)
+
+    def total(self, status: str) -> int:
+        return sum(b.size for b in self.blocks if b.status == status)
+
+    def totals(self) -> dict[str, int]:
+        out = dict.fromkeys(BLOCK_STATUSES, 0)
+        for b in self.blocks:
+            out[b.status] += b.size
+        return out
+
+    def finished_prefix(self) -> int:
+        """End of the leading run of finished data (0 when the first block is not)."""
+        first = self.blocks[0] if self.blocks else None
+        return first.end if first and first.status == FINISHED else 0
+
+    def unfinished(self) -> list[tuple[int, int]]:
+        """Every (pos, size) not finished, neighbours joined."""
+        spans: list[tuple[int, int]] = []
+        for b in self.blocks:
+            if b.status == FINISHED:
+                continue
+            if spans and spans[-1][0] + spans[-1][1] == b.pos:
+                spans[-1] = (spans[-1][0], spans[-1][1] + b.size)
+            else:
+                spans.append((b.pos, b.size))
+        return spans
+
+    # -- updates ---------------------------------------------------------------------
+    def _split(self, pos: int) -> int:
+        """Make a block start at pos; return its index (len(blocks) when pos == size)."""
+        if pos >= self.size:
+            return len(self.blocks)
+        i = self._index(pos)
+        block = self.blocks[i]
+        if block.pos == pos:
+            return i
+        self.blocks.insert(i + 1, Block(pos, block.end - pos, block.status))
+        block.size = pos - block.pos
+        return i + 1
+
+    def mark(self, pos: int, size: int, status: str) -> None:
+        if size <= 0:
+            return
+        end = min(pos + size, self.size)
+        i = self._split(pos)
+        j = self._split(end)
+        self.blocks[i:j] = [Block(pos, end - pos, status)]
+        # merge with neighbours of the same status
+        if i + 1 < len(self.blocks) and self.blocks[i + 1].status == status:
+            self.blocks[i].size += self.blocks[i + 1].size
+            del self.blocks[i + 1]
+        if i > 0 and self.blocks[i - 1].status == status:
+            self.blocks[i - 1].size += self.blocks[i].size
+            del self.blocks[i]
+
+    # -- the file format -------------------------------------------------------------
+    def render(self, now: str | None = None) -> str:
+        now = now or time.strftime("%Y-%m-%d %H:%M:%S")
+        lines = [f"# Mapfile. Created by {self.created_by or 'workbench'}",
+                 f"# Command line: {self.command_line}",
+                 f"# Start time:   {self.start_time or now}",
+                 f"# Current time: {now}",
+                 "# current_pos  current_status  current_pass",
+                 f"0x{self.current_pos:08X}     {self.current_status}               "
+                 f"{self.current_pass}",
+                 "#      pos        size  status"]
+        lines += [f"0x{b.pos:08X}  0x{b.size:08X}  {b.status}" for b in self.blocks]
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: Path) -> None:
+        write_atomic(path, self.render())
+
+    @classmethod
+    def parse(cls, text: str, source: str = "mapfile") -> RescueMap:
+        status_line: list[str] | None = None
+        blocks: list[Block] = []
+        start_time = ""
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if line.startswith("# Start time:"):
+                start_time = line.split(":", 1)[1].strip()
+            if not line or line.startswith("#"):
+                continue
+            fields = line.split()
+            if status_line is None:
+                if len(fields) not in (2, 3) or fields[1] not in PHASE_STATUSES:
+                    raise BadInput("error.bad_map", file=source, line=number, text=raw)
+                status_line = fields
+                continue
+            try:
+                pos, size, status = int(fields[0], 0), int(fields[1], 0), fields[2]
+            except (ValueError, IndexError):
+                raise BadInput("error.bad_map", file=source, line=number, text=raw) from None
+            expected = blocks[-1].end if blocks else 0
+            if len(fields) != 3 or status not in BLOCK_STATUSES or pos != expected or size <= 0:
+                raise BadInput("error.bad_map", file=source, line=number, text=raw)
+            if blocks and blocks[-1].status == status:
+                blocks[-1].size += size
+            else:
+                blocks.append(Block(pos, size, status))
+        if status_line is None:
+            raise BadInput("error.bad_map", file=source, line=0, text="(no status line)")
+        size = blocks[-1].end if blocks else 0
+        return cls(size=size, blocks=blocks, current_pos=int(status_line[0], 0),
+                   current_status=status_line[1],
+                   current_pass=int(status_line[2]) if len(status_line) == 3 else 1,
+                   start_time=start_time)
+
+    @classmethod
+    def load(cls, path: Path) -> RescueMap:
+        try:
+            text = path.read_text(encoding="ascii")
+        except UnicodeDecodeError:
+            raise BadInput("error.bad_map", file=str(path), line=0, text="(not text)") from None
+        return cls.parse(text, str(path))
+
+    def fit_to(self, size: int) -> None:
+        """Extend a map that stops short of size (ddrescue leaves the tail out of maps of
+        runs it did not finish) with non-tried data; refuse one that is larger."""
+        if self.size == size:
+            return
+        if self.size > size:
+            raise BadInput("error.map_larger", map_size=self.size, size=size)
+        tail, self.size = self.size, size
+        self.blocks.append(Block(tail, size - tail, NON_TRIED))
+        if len(self.blocks) > 1 and self.blocks[-2].status == NON_TRIED:
+            self.blocks[-2].size += self.blocks.pop().size

@@ -1,0 +1,156 @@
+"""The job record: one versioned JSON document beside the image, written atomically.
+
+Later steps (identify, bag, ledger, TUI) read this; its JSON Schema ships as
+job.schema.json next to this module.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from workbench.atomic import write_atomic
+from workbench.errors import BadInput, ExitCode
+from workbench.i18n import t
+
+SCHEMA = "workbench-job"
+SCHEMA_VERSION = 1
+RECORD_NAME = "job.json"
+MAP_NAME = "image.map"
+
+
+class Outcome(StrEnum):
+    RUNNING = "running"  # a run is in progress, or crashed: the next run resumes
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {Outcome.SUCCESS: ExitCode.SUCCESS, Outcome.PARTIAL: ExitCode.PARTIAL,
+                Outcome.FAILED: ExitCode.FAILED}.get(self, ExitCode.ABORTED)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Reason:
+    """Why the outcome is what it is: a code for machines, params, and English text."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    @classmethod
+    def of(cls, code: str, **params: Any) -> Reason:
+        return cls(code, params, t(f"reason.{code}", lang="en", **params))
+
+    def message(self, lang: str | None = None) -> str:
+        return t(f"reason.{self.code}", lang=lang, **self.params)
+
+
+@dataclass
+class PassRecord:
+    phase: str  # copy | trim | scrape | retry | digest
+    number: int
+    direction: str  # forward | backward
+    bytes_attempted: int = 0
+    bytes_rescued: int = 0
+    read_errors: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Run:
+    """One invocation of the engine on this job (a resume or a retry adds one)."""
+
+    started: str
+    ended: str = ""
+    command: str = ""
+    operator: str = ""
+    station_id: str = ""
+    drive: dict[str, str] = field(default_factory=dict)
+    bytes_read_from_medium: int = 0
+    read_errors: int = 0
+    outcome: str = Outcome.RUNNING.value
+    passes: list[PassRecord] = field(default_factory=list)
+
+
+@dataclass
+class JobRecord:
+    item_id: str
+    profile_id: str
+    media_family: str
+    station_id: str
+    organisation: str
+    operator: str
+    workbench_version: str
+    schema: str = SCHEMA
+    schema_version: int = SCHEMA_VERSION
+    source: str = ""
+    drive: dict[str, str] = field(default_factory=dict)
+    command: str = ""
+    image: str = ""
+    map: str = MAP_NAME
+    size: int = 0
+    device_size: int = 0
+    sector_size: int = 512
+    expected_sizes: list[int] = field(default_factory=list)
+    iso9660_size: int | None = None
+    started: str = ""
+    ended: str = ""
+    runs: list[Run] = field(default_factory=list)
+    bytes_rescued: int = 0
+    bytes_bad: int = 0
+    bad_sector_count: int = 0
+    bad_ranges: list[list[int]] = field(default_factory=list)
+    read_errors: int = 0
+    digests: dict[str, str] = field(default_factory=dict)
+    outcome: str = Outcome.RUNNING.value
+    reason: Reason | None = None
+    average_rate: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def outcome_enum(self) -> Outcome:
+        return Outcome(self.outcome)
+
+    @property
+    def passes(self) -> list[PassRecord]:
+        return [p for run in self.runs for p in run.passes]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
+
+    def save(self, folder: Path) -> Path:
+        path = folder / RECORD_NAME
+        write_atomic(path, self.to_json())
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        if data.get("schema") != SCHEMA or data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError("not a workbench job record of a version this release reads")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["runs"] = [Run(**{**r, "passes": [PassRecord(**p) for p in r["passes"]]})
+                          for r in data.get("runs", [])]
+        values["reason"] = Reason(**data["reason"]) if data.get("reason") else None
+        return cls(**values)
+
+    @classmethod
+    def load(cls, folder: Path) -> JobRecord | None:
+        path = folder / RECORD_NAME
+        if not path.exists():
+            return None
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BadInput("error.bad_record", file=str(path), detail=str(exc)) from exc
