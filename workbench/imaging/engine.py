@@ -8,6 +8,7 @@ same call again resumes from the map; a different drive merges into the same map
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -118,10 +119,8 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     run.ended, run.outcome, run.passes = utc_now(), outcome.value, rescue.passes
     run.read_errors, run.bytes_read_from_medium = rescue.read_errors, source.bytes_read
     _summarise(record, rmap, outcome, reason, seconds)
-    try:
+    with contextlib.suppress(DiskFull):  # the map is saved; the next run resumes
         record.save(out_dir)
-    except DiskFull:
-        pass  # the map is saved and the record says "running": the next run resumes
     return record
 
 
