@@ -24,9 +24,9 @@ class WorkbenchError(Exception):
 
     exit_code = ExitCode.BAD_INPUT
 
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
+    def __init__(self, message_key: str, /, **params: object) -> None:
+        super().__init__(message_key)
+        self.key = message_key
         self.params = params
 
     def __str__(self) -> str:

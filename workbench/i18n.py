@@ -45,7 +45,7 @@ def language() -> str:
     return _current
 
 
-def t(key: str, lang: str | None = None, **params: object) -> str:
+def t(key: str, /, lang: str | None = None, **params: object) -> str:
     """Translate key into the current (or given) language, falling back to English."""
     text = catalog(lang or _current).get(key) or catalog("en").get(key)
     if text is None:

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from workbench import PROJECT_ROOT
+from workbench.config import Settings
+from workbench.imaging.sources import Damage, DriveIdentity, VirtualDrive
+from workbench.profiles import load_profiles
+
+MEDIA = PROJECT_ROOT / "media"
+IS_ROOT = os.geteuid() == 0
+
+
+@pytest.fixture(autouse=True)
+def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own empty folder with no station settings."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_CONFIG", raising=False)
+    monkeypatch.delenv("WORKBENCH_LANG", raising=False)
+    from workbench.i18n import set_language
+    set_language("en")
+
+
+@pytest.fixture(scope="session")
+def profiles():
+    return load_profiles(PROJECT_ROOT / "profiles")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return replace(Settings(), map_save_seconds=0.5, free_space_margin=0)
+
+
+def pattern(size: int, seed: int = 1) -> bytes:
+    """Deterministic, incompressible-looking data (every sector differs)."""
+    out = bytearray()
+    block = hashlib.sha256(str(seed).encode()).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block * 16
+    return bytes(out[:size])
+
+
+def digests_of(data: bytes) -> dict[str, str]:
+    return {"md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def with_zeros(data: bytes, ranges: list[tuple[int, int]]) -> bytes:
+    out = bytearray(data)
+    for start, size in ranges:
+        out[start:start + size] = bytes(size)
+    return bytes(out)
+
+
+@pytest.fixture
+def make_drive(tmp_path: Path):
+    """A virtual drive over given bytes with given damage."""
+    counter = iter(range(1000))
+
+    def make(data: bytes, damage: Damage | None = None, sector_size: int = 512,
+             size: int = 0, serial: str = "") -> VirtualDrive:
+        path = tmp_path / f"source-{next(counter)}.img"
+        path.write_bytes(data)
+        ident = DriveIdentity(path=str(path), model="Test drive", serial=serial or path.stem,
+                              kind="virtual", transport="virtual")
+        return VirtualDrive(path, damage, sector_size=sector_size, size=size, identity=ident)
+    return make
+
+
+def workbench_cmd(*args: str, cwd: Path | None = None, env: dict | None = None,
+                  timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (.ci/run installs it with apt)")
+    return path

@@ -1,0 +1,300 @@
+"""The rescue engine against fault-injected sources: exact bytes, map and outcome."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from workbench.errors import BadInput, Refused
+from workbench.imaging import rescue as rescue_module
+from workbench.imaging.engine import image, image_source
+from workbench.imaging.mapfile import RescueMap
+from workbench.imaging.record import JobRecord
+from workbench.imaging.sources import Damage, SourceGone
+from tests.conftest import digests_of, pattern, with_zeros
+
+FD = 1474560
+SCHEMA = json.loads((Path(__file__).parent.parent / "workbench" / "imaging"
+                     / "job.schema.json").read_text())
+
+
+def run(drive, profile, out: Path, settings, item="ITEM-1", **kw) -> JobRecord:
+    record = image_source(drive, profile, item, settings, out, **kw)
+    jsonschema.validate(json.loads((out / "job.json").read_text()), SCHEMA)
+    return record
+
+
+def statuses(out: Path) -> list[tuple[int, int, str]]:
+    return [(b.pos, b.size, b.status) for b in RescueMap.load(out / "image.map").blocks]
+
+
+def test_good_medium_is_read_exactly_once(make_drive, profiles, settings, tmp_path):
+    data = pattern(FD)
+    drive = make_drive(data)
+    rec = run(drive, profiles["fd35-2hd"], tmp_path / "job", settings)
+    assert rec.outcome == "success" and rec.reason is None
+    assert (tmp_path / "job" / "image.img").read_bytes() == data
+    assert rec.digests == digests_of(data)
+    assert drive.bytes_read == FD  # one read of the medium, digests included
+    assert statuses(tmp_path / "job") == [(0, FD, "+")]
+    assert rec.bad_sector_count == 0 and rec.read_errors == 0
+    assert rec.runs[0].drive["model"] == "Test drive"
+
+
+def test_bad_ranges_give_exact_bytes_map_and_partial(make_drive, profiles, settings, tmp_path):
+    data = pattern(FD)
+    bad = [(100 * 512, 3 * 512), (2000 * 512 + 512, 512)]
+    drive = make_drive(data, Damage(bad=bad))
+    rec = run(drive, profiles["fd35-2hd"], tmp_path / "job", settings, retries=2)
+    expected = with_zeros(data, bad)
+    assert (tmp_path / "job" / "image.img").read_bytes() == expected
+    assert rec.outcome == "partial" and rec.reason.code == "bad_sectors"
+    assert rec.bad_sector_count == 4 and rec.bytes_bad == 4 * 512
+    assert rec.bad_ranges == [list(b) for b in bad]
+    assert [s for s in statuses(tmp_path / "job") if s[2] != "+"] == \
+        [(p, n, "-") for p, n in bad]
+    assert rec.digests == digests_of(expected)
+    # no second full read of the medium: only the failed clusters are read again
+    assert drive.bytes_read < FD * 1.05
+    phases = [p.phase for p in rec.passes]
+    assert phases[0] == "copy" and "trim" in phases and phases.count("retry") == 2
+
+
+def test_flaky_sectors_succeed_on_retry(make_drive, profiles, settings, tmp_path):
+    data = pattern(FD)
+    drive = make_drive(data, Damage(flaky=[(50 * 512, 18 * 512, 4)]))
+    rec = run(drive, profiles["fd35-2hd"], tmp_path / "job", settings, retries=3)
+    assert rec.outcome == "success"
+    assert (tmp_path / "job" / "image.img").read_bytes() == data
+    assert rec.digests == digests_of(data)
+    assert rec.read_errors >= 4
+
+
+def test_flaky_sectors_without_retries_stay_bad(make_drive, profiles, settings, tmp_path):
+    data = pattern(FD)
+    drive = make_drive(data, Damage(flaky=[(50 * 512, 512, 10)]))
+    rec = run(drive, profiles["fd35-2hd"], tmp_path / "job", settings, retries=0)
+    assert rec.outcome == "partial" and rec.bad_ranges == [[50 * 512, 512]]
+
+
+def test_bad_last_sector_keeps_full_size(make_drive, profiles, settings, tmp_path):
+    data = pattern(FD)
+    drive = make_drive(data, Damage(bad=[(FD - 512, 512)]))
+    rec = run(drive, profiles["fd35-2hd"], tmp_path / "job", settings)
+    img = (tmp_path / "job" / "image.img").read_bytes()
+    assert len(img) == FD and img == with_zeros(data, [(FD - 512, 512)])
+    assert rec.outcome == "partial" and rec.bad_ranges == [[FD - 512, 512]]
+
+
+def test_everything_bad_is_failed_unreadable(make_drive, profiles, settings, tmp_path):
+    drive = make_drive(pattern(FD), Damage(bad=[(0, FD)]))
+    rec = run(drive, profiles["fd35-2hd"], tmp_path / "job", settings, retries=0)
+    assert rec.outcome == "failed" and rec.reason.code == "unreadable"
+
+
+def test_vanishing_source_fails_resumably(make_drive, profiles, settings, tmp_path):
+    data = pattern(FD)
+    out = tmp_path / "job"
+    rec = run(make_drive(data, Damage(vanish_at=FD // 2)), profiles["fd35-2hd"], out, settings)
+    assert rec.outcome == "failed" and rec.reason.code == "vanished"
+    assert "Reconnect" in rec.reason.text
+    img = (out / "image.img").read_bytes()
+    for pos, size, status in statuses(out):
+        if status == "+":
+            assert img[pos:pos + size] == data[pos:pos + size]
+    done = sum(s for _, s, st in statuses(out) if st == "+")
+    assert 0 < done < FD
+    # reconnected: the same job resumes and completes, reading only what was missing
+    again = make_drive(data)
+    rec = run(again, profiles["fd35-2hd"], out, settings)
+    assert rec.outcome == "success" and rec.digests == digests_of(data)
+    assert again.bytes_read == FD - done
+    assert len(rec.runs) == 2 and rec.runs[0].outcome == "failed"
+
+
+def test_cancel_then_resume_matches_an_uninterrupted_run(make_drive, profiles, settings,
+                                                         tmp_path):
+    data = pattern(FD)
+    bad = [(700 * 512, 1024)]
+    cancel = threading.Event()
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        if p.rescued > FD // 3:
+            cancel.set()
+
+    slow = Damage(bad=bad, slow=[(0, FD, 0.002)])
+    out = tmp_path / "job"
+    rec = run(make_drive(data, slow), profiles["fd35-2hd"], out, settings,
+              progress=progress, cancel=cancel)
+    assert rec.outcome == "aborted" and rec.reason.code == "cancelled" and rec.digests == {}
+    assert seen and seen[-1].blocks and seen[-1].size == FD
+    rec = run(make_drive(data, Damage(bad=bad)), profiles["fd35-2hd"], out, settings)
+    whole = run(make_drive(data, Damage(bad=bad)), profiles["fd35-2hd"], tmp_path / "w",
+                settings)
+    assert rec.outcome == whole.outcome == "partial"
+    assert rec.digests == whole.digests
+    assert (out / "image.img").read_bytes() == (tmp_path / "w" / "image.img").read_bytes()
+    assert rec.bad_ranges == whole.bad_ranges
+
+
+def test_full_output_disk_aborts_and_resumes(make_drive, profiles, settings, tmp_path,
+                                             monkeypatch):
+    data = pattern(FD)
+    real_pwrite = os.pwrite
+    written = [0]
+
+    def pwrite(fd, buf, pos):
+        if written[0] > FD // 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written[0] += len(buf)
+        return real_pwrite(fd, buf, pos)
+
+    monkeypatch.setattr(rescue_module.os, "pwrite", pwrite)
+    out = tmp_path / "job"
+    rec = run(make_drive(data), profiles["fd35-2hd"], out, settings)
+    assert rec.outcome == "aborted" and rec.reason.code == "disk_full"
+    img = (out / "image.img").read_bytes()
+    for pos, size, status in statuses(out):  # the map never claims unwritten data
+        if status == "+":
+            assert img[pos:pos + size] == data[pos:pos + size]
+    monkeypatch.setattr(rescue_module.os, "pwrite", real_pwrite)
+    rec = run(make_drive(data), profiles["fd35-2hd"], out, settings)
+    assert rec.outcome == "success" and rec.digests == digests_of(data)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_too_little_free_space_is_refused_before_reading(make_drive, profiles, settings,
+                                                         tmp_path):
+    small = tmp_path / "small"
+    small.mkdir()
+    if os.system(f"mount -t tmpfs -o size=512k tmpfs {small}") != 0:
+        pytest.skip("this machine cannot mount tmpfs")
+    try:
+        drive = make_drive(pattern(FD))
+        with pytest.raises(Refused) as err:
+            image_source(drive, profiles["fd35-2hd"], "ITEM-1", settings, small / "job")
+        assert "Not enough free space" in str(err.value)
+        assert drive.read_calls == 0 and not (small / "job" / "image.img").exists()
+    finally:
+        os.system(f"umount {small}")
+
+
+def test_retry_on_another_drive_merges_into_the_same_map(make_drive, profiles, settings,
+                                                          tmp_path):
+    data = pattern(FD)
+    out = tmp_path / "job"
+    first = run(make_drive(data, Damage(bad=[(0x8000, 0x2000)]), serial="A"),
+                profiles["fd35-2hd"], out, settings)
+    assert first.outcome == "partial"
+    other = make_drive(data, Damage(bad=[(0x9000, 0x200)]), serial="B")
+    rec = run(other, profiles["fd35-2hd"], out, settings)
+    assert rec.outcome == "partial" and rec.bad_ranges == [[0x9000, 0x200]]
+    assert other.bytes_read == 0x2000 - 0x200  # only the missing sectors were read
+    assert [r.drive["serial"] for r in rec.runs] == ["A", "B"]
+    assert rec.digests == digests_of(with_zeros(data, [(0x9000, 0x200)]))
+
+
+def test_truncated_iso_is_caught_with_zero_read_errors(profiles, settings, tmp_path):
+    from tests.conftest import MEDIA
+    rec = image(MEDIA / "cd-truncated.drive.toml", profiles["cd"], "CD-1", settings,
+                out_dir=tmp_path / "cd")
+    assert rec.outcome == "failed" and rec.reason.code == "truncated"
+    assert rec.read_errors == 0 and rec.iso9660_size == 77824 and rec.size == 77824 - 32768
+
+
+def test_good_iso_is_imaged_to_its_volume_size(profiles, settings, tmp_path):
+    from tests.conftest import MEDIA
+    data = (MEDIA / "cd-sample.iso").read_bytes()
+    rec = image(MEDIA / "cd-sample.drive.toml", profiles["cd"], "CD-2", settings,
+                out_dir=tmp_path / "cd")
+    assert rec.outcome == "success" and rec.iso9660_size == len(data)
+    assert rec.digests == digests_of(data)
+    assert (tmp_path / "cd" / "image.iso").read_bytes() == data
+
+
+def test_truncating_write_blocker_is_a_size_mismatch(profiles, settings, tmp_path):
+    from tests.conftest import MEDIA
+    rec = image(MEDIA / "fd35-2hd-truncating.drive.toml", profiles["fd35-2hd"], "FD-9",
+                settings, out_dir=tmp_path / "fd")
+    assert rec.outcome == "failed" and rec.reason.code == "size_mismatch"
+    assert rec.read_errors == 0 and "1,474,560" in rec.reason.text
+
+
+def test_sha512_when_the_profile_asks(make_drive, profiles, settings, tmp_path):
+    from dataclasses import replace
+    data = pattern(FD)
+    profile = replace(profiles["fd35-2hd"], digests=("md5", "sha256", "sha512"))
+    rec = run(make_drive(data), profile, tmp_path / "job", settings)
+    assert rec.digests["sha512"] == hashlib.sha512(data).hexdigest()
+
+
+def test_pc98_1024_byte_sectors(make_drive, profiles, settings, tmp_path):
+    data = pattern(1261568)
+    drive = make_drive(data, Damage(bad=[(1024 * 10 + 100, 10)]), sector_size=1024)
+    rec = run(drive, profiles["pc98-2hd"], tmp_path / "job", settings)
+    assert rec.outcome == "partial" and rec.bad_ranges == [[10240, 1024]]
+    assert rec.bad_sector_count == 1
+
+
+def test_no_medium_and_permission_are_recorded_failures(profiles, settings, tmp_path,
+                                                        monkeypatch):
+    from workbench.imaging import engine
+    for reason in ("no_medium", "permission"):
+        def refuse(*a, _r=reason, **k):
+            raise SourceGone(_r)
+        monkeypatch.setattr(engine, "open_source", refuse)
+        rec = image("/dev/sdz", profiles["fd35-2hd"], f"FD-{reason}", settings,
+                    out_dir=tmp_path / reason)
+        assert rec.outcome == "failed" and rec.reason.code == reason
+        assert JobRecord.load(tmp_path / reason).outcome == "failed"
+
+
+def test_data_safety_refusals(make_drive, profiles, settings, tmp_path):
+    data = pattern(FD)
+    drive = make_drive(data)
+    # the output image would be the source file itself
+    out = Path(drive.path).parent
+    src = out / "image.img"
+    src.write_bytes(data)
+    from workbench.imaging.sources import VirtualDrive
+    with pytest.raises(BadInput):  # an image without its map is never overwritten
+        image_source(VirtualDrive(src), profiles["fd35-2hd"], "X-1", settings, out)
+    (out / "image.map").write_text(RescueMap(size=FD).render())
+    with pytest.raises(Refused) as err:
+        image_source(VirtualDrive(src), profiles["fd35-2hd"], "X-1", settings, out)
+    assert "on" in str(err.value) and src.read_bytes() == data
+    with pytest.raises(BadInput):
+        image_source(drive, profiles["fd35-2hd"], "../etc", settings, tmp_path / "j")
+    run(drive, profiles["fd35-2hd"], tmp_path / "j", settings)
+    with pytest.raises(BadInput) as err:  # same folder, other item: refused
+        image_source(make_drive(data), profiles["fd35-2hd"], "OTHER", settings,
+                     tmp_path / "j")
+    assert "ITEM-1" in str(err.value)
+
+
+def test_sources_are_never_opened_for_writing(profiles, settings, tmp_path, monkeypatch):
+    from tests.conftest import MEDIA
+    from workbench.imaging import sources
+    flags_seen = []
+    real_open = os.open
+
+    def spy(path, flags, *a, **k):
+        flags_seen.append((str(path), flags))
+        return real_open(path, flags, *a, **k)
+
+    monkeypatch.setattr(sources.os, "open", spy)
+    image(MEDIA / "fd35-2hd-good.drive.toml", profiles["fd35-2hd"], "FD-1", settings,
+          out_dir=tmp_path / "fd")
+    source_opens = [f for p, f in flags_seen if str(MEDIA) in p]
+    assert source_opens
+    for flags in source_opens:
+        assert flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC) == 0
