@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import workbench_cmd
 from workbench.config import load_settings
 from workbench.errors import ConfigError, ExitCode
-from tests.conftest import workbench_cmd
 
 
 def test_defaults_are_relative_to_the_current_directory(tmp_path: Path):

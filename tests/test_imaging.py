@@ -12,13 +12,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.conftest import digests_of, pattern, with_zeros
 from workbench.errors import BadInput, Refused
 from workbench.imaging import rescue as rescue_module
 from workbench.imaging.engine import image, image_source
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import JobRecord
 from workbench.imaging.sources import Damage, SourceGone
-from tests.conftest import digests_of, pattern, with_zeros
 
 FD = 1474560
 SCHEMA = json.loads((Path(__file__).parent.parent / "workbench" / "imaging"

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import workbench_cmd
 from workbench import PROJECT_ROOT
 from workbench.errors import BadInput, ConfigError
 from workbench.profiles import get_profile, load_profiles, parse_profile, suggest_profile
-from tests.conftest import workbench_cmd
 
 REQUIRED = {"fd35-2hd", "fd35-2dd", "fd35-2ed", "fd525-2hd", "fd525-2d", "pc98-2hd",
             "mo-128", "mo-230", "mo-540", "mo-640", "mo-1300", "mo-2300", "usb", "cd", "dvd",
@@ -13,7 +13,7 @@ REQUIRED = {"fd35-2hd", "fd35-2dd", "fd35-2ed", "fd525-2hd", "fd525-2d", "pc98-2
 
 
 def test_every_carrier_type_has_a_valid_profile(profiles):
-    assert REQUIRED <= set(profiles)
+    assert set(profiles) >= REQUIRED
     for p in profiles.values():
         assert p.labels["en"] and p.labels["ja"]
         assert "sha256" in p.digests

@@ -1,0 +1,114 @@
+"""The headless commands: exit codes, JSON output, SIGKILL and resume, training mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import MEDIA, digests_of, pattern, workbench_cmd
+from workbench.errors import ExitCode
+from workbench.imaging.mapfile import RescueMap
+
+FD = 1474560
+
+
+def drive_file(folder: Path, data: bytes, extra: str = "") -> Path:
+    (folder / "carrier.img").write_bytes(data)
+    path = folder / "carrier.drive.toml"
+    path.write_text(f'image = "carrier.img"\nmodel = "CLI drive"\n{extra}')
+    return path
+
+
+def test_exit_codes(tmp_path: Path):
+    good = workbench_cmd("image", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
+                         "fd35-2hd", "--item", "FD-1", cwd=tmp_path)
+    assert good.returncode == ExitCode.SUCCESS, good.stderr
+    assert "success" in good.stdout and "sha256" in good.stdout
+    bad = workbench_cmd("image", str(MEDIA / "fd35-2hd-damaged.drive.toml"), "--profile",
+                        "fd35-2hd", "--item", "FD-2", cwd=tmp_path)
+    assert bad.returncode == ExitCode.PARTIAL and "6 bad sectors" in bad.stdout
+    trunc = workbench_cmd("image", str(MEDIA / "cd-truncated.drive.toml"), "--profile", "cd",
+                          "--item", "CD-1", cwd=tmp_path)
+    assert trunc.returncode == ExitCode.FAILED and "truncated" in trunc.stdout
+    unknown = workbench_cmd("image", str(MEDIA / "cd-sample.drive.toml"), "--profile", "cdr",
+                            "--item", "CD-2", cwd=tmp_path)
+    assert unknown.returncode == ExitCode.BAD_INPUT and "Known profiles" in unknown.stderr
+    hostile = workbench_cmd("image", str(MEDIA / "cd-sample.drive.toml"), "--profile", "cd",
+                            "--item", "../../etc", cwd=tmp_path)
+    assert hostile.returncode == ExitCode.BAD_INPUT and "Item ID" in hostile.stderr
+    missing = workbench_cmd("image", "/dev/nonexistent", "--profile", "cd", "--item", "X",
+                            cwd=tmp_path)
+    assert missing.returncode == ExitCode.BAD_INPUT and "workbench drives" in missing.stderr
+    assert (tmp_path / "staging" / "FD-1" / "image.img").exists()
+
+
+def test_json_output_and_japanese(tmp_path: Path):
+    out = workbench_cmd("--lang", "ja", "image", str(MEDIA / "fd35-2hd-damaged.drive.toml"),
+                        "--profile", "fd35-2hd", "--item", "FD-2", "--json", cwd=tmp_path)
+    rec = json.loads(out.stdout)
+    assert rec["outcome"] == "partial" and rec["bad_sector_count"] == 6
+    ja = workbench_cmd("--lang", "ja", "image", str(MEDIA / "fd35-2hd-damaged.drive.toml"),
+                       "--profile", "fd35-2hd", "--item", "FD-2", cwd=tmp_path)
+    assert "一部成功" in ja.stdout and "不良セクタ" in ja.stdout
+
+
+def test_sigkill_then_resume_gives_identical_image_and_digests(tmp_path: Path):
+    data = pattern(FD, seed=9)
+    (tmp_path / "workbench.toml").write_text("[imaging]\nmap_save_seconds = 0.5\n")
+    # slow everywhere so the kill lands mid-copy; one bad patch for the later phases
+    drive = drive_file(tmp_path, data, "[[slow]]\nstart = 0\nsize = 1474560\nseconds = 0.02\n"
+                       "[[bad]]\nstart = 400000\nsize = 1024\n")
+    args = [sys.executable, "-m", "workbench", "image", str(drive), "--profile", "fd35-2hd",
+            "--item", "KILL-1"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    map_path = tmp_path / "staging" / "KILL-1" / "image.map"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if map_path.exists() and RescueMap.load(map_path).total("+") > FD // 4:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = RescueMap.load(map_path)
+    assert 0 < killed.total("+") < FD  # really interrupted mid-way
+    record = json.loads((map_path.parent / "job.json").read_text())
+    assert record["outcome"] == "running" and record["digests"] == {}
+    resumed = workbench_cmd("image", str(drive), "--profile", "fd35-2hd", "--item", "KILL-1",
+                            "--json", cwd=tmp_path)
+    assert resumed.returncode == ExitCode.PARTIAL, resumed.stderr
+    after = json.loads(resumed.stdout)
+    whole = workbench_cmd("image", str(drive), "--profile", "fd35-2hd", "--item", "WHOLE-1",
+                          "--json", cwd=tmp_path)
+    reference = json.loads(whole.stdout)
+    assert after["digests"] == reference["digests"]
+    expected = bytearray(data)
+    expected[399872:401408] = bytes(1536)  # the 1024 bad bytes, in whole sectors
+    assert after["digests"] == digests_of(bytes(expected))
+    assert (map_path.parent / "image.img").read_bytes() == \
+        (tmp_path / "staging" / "WHOLE-1" / "image.img").read_bytes()
+    assert len(after["runs"]) == 2 and after["runs"][0]["outcome"] == "running"
+    # the resumed run did not read again what the killed run had saved as finished
+    assert after["runs"][1]["bytes_read_from_medium"] <= FD - killed.total("+") + 4096
+
+
+def test_training_images_every_sample_carrier(tmp_path: Path):
+    out = workbench_cmd("training", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    staging = tmp_path / "training" / "staging"
+    outcomes = {p.name: json.loads((p / "job.json").read_text())["outcome"]
+                for p in staging.iterdir()}
+    assert outcomes == {"TRAIN-fd35-2hd-good": "success", "TRAIN-fd35-2hd-damaged": "partial",
+                        "TRAIN-fd35-2hd-truncating": "failed", "TRAIN-cd-sample": "success",
+                        "TRAIN-cd-truncated": "failed", "TRAIN-usb-sample": "success"}
+    assert not (tmp_path / "staging").exists()  # training is kept apart
+    drives = json.loads(workbench_cmd("--training", "drives", "--json", cwd=tmp_path).stdout)
+    virtual = {d["name"]: d for d in drives if d["kind"] == "virtual"}
+    assert virtual["fd35-2hd-damaged"]["suggested_profile"] == "fd35-2hd"
+    assert virtual["usb-sample"]["suggested_profile"] == "usb"
+    assert virtual["cd-sample"]["suggested_profile"] == "cd"
