@@ -7,6 +7,8 @@ from workbench import PROJECT_ROOT
 from workbench.i18n import catalog, t
 
 SOURCE = PROJECT_ROOT / "workbench"
+ERRORS = "t|BadInput|ConfigError|Refused|DiskFull|WorkbenchError"
+KEY_CALL = rf'\b(?:{ERRORS})\(\s*"([a-z_]+\.[a-z_.]+)"'
 
 
 def placeholders(text: str) -> set[str]:
@@ -24,7 +26,7 @@ def used_keys() -> set[str]:
     keys = set()
     for path in SOURCE.rglob("*.py"):
         text = path.read_text()
-        keys |= set(re.findall(r"""\b(?:t|BadInput|ConfigError|Refused|DiskFull|WorkbenchError)\(\s*"([a-z_]+\.[a-z_.]+)\"""", text))
+        keys |= set(re.findall(KEY_CALL, text))
         keys |= {f"reason.{k}" for k in re.findall(r'Reason\.of\(\s*"([a-z_]+)"', text)}
         for k in re.findall(r'Check\(\s*"([a-z_]+)"', text):
             keys |= {f"preflight.{k}.ok", f"preflight.{k}.refused"}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import digests_of, pattern, with_zeros
 from workbench.errors import BadInput, Refused
-from workbench.imaging import rescue as rescue_module
+from workbench.imaging import writer as writer_module
 from workbench.imaging.engine import image, image_source
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import JobRecord
@@ -158,7 +158,7 @@ def test_full_output_disk_aborts_and_resumes(make_drive, profiles, settings, tmp
         written[0] += len(buf)
         return real_pwrite(fd, buf, pos)
 
-    monkeypatch.setattr(rescue_module.os, "pwrite", pwrite)
+    monkeypatch.setattr(writer_module.os, "pwrite", pwrite)
     out = tmp_path / "job"
     rec = run(make_drive(data), profiles["fd35-2hd"], out, settings)
     assert rec.outcome == "aborted" and rec.reason.code == "disk_full"
@@ -166,7 +166,7 @@ def test_full_output_disk_aborts_and_resumes(make_drive, profiles, settings, tmp
     for pos, size, status in statuses(out):  # the map never claims unwritten data
         if status == "+":
             assert img[pos:pos + size] == data[pos:pos + size]
-    monkeypatch.setattr(rescue_module.os, "pwrite", real_pwrite)
+    monkeypatch.setattr(writer_module.os, "pwrite", real_pwrite)
     rec = run(make_drive(data), profiles["fd35-2hd"], out, settings)
     assert rec.outcome == "success" and rec.digests == digests_of(data)
 

@@ -34,6 +34,7 @@ from workbench.imaging.record import (
 )
 from workbench.imaging.rescue import Cancelled, ProgressCallback, Rescue, Strategy
 from workbench.imaging.sources import Source, SourceGone, open_source
+from workbench.imaging.writer import ImageWriter
 from workbench.profiles import MediaProfile
 
 
@@ -92,7 +93,8 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     strategy = Strategy(cluster_size=profile.cluster_size, sector_size=source.sector_size,
                         retries=profile.retries if retries is None else retries,
                         map_save_seconds=settings.map_save_seconds)
-    rescue = Rescue(source, fd, rmap, digests, strategy, lambda: rmap.save(map_path),
+    writer = ImageWriter(fd, str(image_path))
+    rescue = Rescue(source, writer, rmap, digests, strategy, lambda: rmap.save(map_path),
                     progress, cancel)
     started = time.monotonic()
     try:

@@ -14,14 +14,11 @@ every few seconds, so a crash loses at most that much work.
 
 from __future__ import annotations
 
-import errno
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from workbench.atomic import DiskFull
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.mapfile import (
     BAD,
@@ -34,6 +31,7 @@ from workbench.imaging.mapfile import (
 )
 from workbench.imaging.record import PassRecord
 from workbench.imaging.sources import ReadError, Source
+from workbench.imaging.writer import ImageWriter
 
 PROGRESS_INTERVAL = 0.1
 SKIP_MIN = 64 * 1024
@@ -79,11 +77,12 @@ class Strategy:
 
 
 class Rescue:
-    def __init__(self, source: Source, image_fd: int, rmap: RescueMap, digests: DigestStream,
+    def __init__(self, source: Source, writer: ImageWriter, rmap: RescueMap,
+                 digests: DigestStream,
                  strategy: Strategy, save_map: Callable[[], None],
                  progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None) -> None:
-        self.source, self.fd, self.map, self.digests = source, image_fd, rmap, digests
+        self.source, self.writer, self.map, self.digests = source, writer, rmap, digests
         self.s = strategy
         self._save_map = save_map
         self._progress = progress
@@ -116,7 +115,7 @@ class Rescue:
 
     def checkpoint(self) -> None:
         """Make the image durable, then the map that describes it."""
-        os.fdatasync(self.fd)
+        self.writer.sync()
         self.map.current_status = PHASE_STATUS.get(self._phase, "?")
         self.map.current_pass = self._pass_no
         self._save_map()
@@ -235,7 +234,7 @@ class Rescue:
             self.read_errors += 1
             return 0
         view = memoryview(data)[:got]
-        self._write(pos, view)
+        self.writer.write(pos, view)
         self.map.mark(pos, got, FINISHED)
         self.digests.feed_at(pos, view)
         self._pass.bytes_rescued += got
@@ -245,16 +244,6 @@ class Rescue:
             self._pass.read_errors += 1
             self.read_errors += 1
         return got
-
-    def _write(self, pos: int, view: memoryview) -> None:
-        try:
-            while view:
-                n = os.pwrite(self.fd, view, pos)
-                view, pos = view[n:], pos + n
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise DiskFull("error.disk_full", path=f"fd {self.fd}") from exc
-            raise
 
     # -- bookkeeping -----------------------------------------------------------------
     def _tick(self, pos: int) -> None:
