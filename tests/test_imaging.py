@@ -213,10 +213,12 @@ def test_truncated_iso_is_caught_with_zero_read_errors(profiles, settings, tmp_p
 
 def test_good_iso_is_imaged_to_its_volume_size(profiles, settings, tmp_path):
     from tests.conftest import MEDIA
+    from workbench.imaging.sources import VirtualDrive
     data = (MEDIA / "cd-sample.iso").read_bytes()
-    rec = image(MEDIA / "cd-sample.drive.toml", profiles["cd"], "CD-2", settings,
-                out_dir=tmp_path / "cd")
+    drive = VirtualDrive.from_file(MEDIA / "cd-sample.drive.toml")
+    rec = image_source(drive, profiles["cd"], "CD-2", settings, tmp_path / "cd")
     assert rec.outcome == "success" and rec.iso9660_size == len(data)
+    assert drive.bytes_read == len(data)  # the size probe's read is not repeated
     assert rec.digests == digests_of(data)
     assert (tmp_path / "cd" / "image.iso").read_bytes() == data
 
@@ -298,3 +300,16 @@ def test_sources_are_never_opened_for_writing(profiles, settings, tmp_path, monk
     assert source_opens
     for flags in source_opens:
         assert flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC) == 0
+
+
+def test_optical_run_out_beyond_the_volume_is_not_imaged(make_drive, profiles, settings,
+                                                          tmp_path):
+    from tests.conftest import MEDIA
+    iso = (MEDIA / "cd-sample.iso").read_bytes()
+    # the drive reports 4 more sectors, unreadable run-out after the last session
+    drive = make_drive(iso + pattern(4 * 2048), Damage(bad=[(len(iso), 4 * 2048)]),
+                       sector_size=2048)
+    rec = run(drive, profiles["cd"], tmp_path / "cd", settings)
+    assert rec.outcome == "success" and rec.size == len(iso) == rec.iso9660_size
+    assert rec.device_size == len(iso) + 4 * 2048 and rec.read_errors == 0
+    assert (tmp_path / "cd" / "image.iso").read_bytes() == iso

@@ -33,7 +33,7 @@ from workbench.imaging.record import (
     utc_now,
 )
 from workbench.imaging.rescue import Cancelled, ProgressCallback, Rescue, Strategy
-from workbench.imaging.sources import Source, SourceGone, open_source
+from workbench.imaging.sources import ReadError, Source, SourceGone, open_source
 from workbench.imaging.writer import ImageWriter
 from workbench.profiles import MediaProfile
 
@@ -69,7 +69,7 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     image_path = out_dir / f"image.{profile.image_extension}"
     map_path = out_dir / MAP_NAME
     record = _open_record(out_dir, profile, item_id, settings)
-    rmap = _open_map(map_path, image_path, source, profile, record)
+    rmap, probe = _open_map(map_path, image_path, source, profile, record)
     allocated = image_path.stat().st_blocks * 512 if image_path.exists() else 0
     checks = preflight.run_checks(source, out_dir, [image_path, map_path, out_dir / "job.json"],
                                   max(0, rmap.size - allocated), settings.free_space_margin)
@@ -99,6 +99,8 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     started = time.monotonic()
     try:
         digests.catch_up(fd, rmap.finished_prefix())  # resumed work: hash the image file
+        if probe:  # the start of the medium was read to size it: do not read it again
+            rescue.accept(0, probe[: rmap.size])
         rescue.run()
         digests.catch_up(fd, rmap.size)  # after errors: the rest from the image file
         record.digests = digests.finish()
@@ -145,29 +147,38 @@ def _open_record(out_dir: Path, profile: MediaProfile, item_id: str,
 
 
 def _open_map(map_path: Path, image_path: Path, source: Source, profile: MediaProfile,
-              record: JobRecord) -> RescueMap:
-    """Resume from an existing map (ours or GNU ddrescue's), or start a new one."""
+              record: JobRecord) -> tuple[RescueMap, bytes | None]:
+    """Resume from an existing map (ours or GNU ddrescue's), or start a new one. Also
+    returns the data a size probe read from the start of the medium, if any."""
     if map_path.exists():
         if not image_path.exists():
             raise BadInput("error.map_without_image", map=str(map_path), image=str(image_path))
         rmap = RescueMap.load(map_path)
-        rmap.fit_to(record.size or max(rmap.size, _domain(source, profile, record)))
-        return rmap
+        rmap.fit_to(record.size or max(rmap.size, _domain(source, profile, record)[0]))
+        return rmap, None
     if image_path.exists() and image_path.stat().st_size:
         raise BadInput("error.image_without_map", image=str(image_path), map=str(map_path))
-    return RescueMap(size=_domain(source, profile, record))
+    size, probe = _domain(source, profile, record)
+    return RescueMap(size=size), probe
 
 
-def _domain(source: Source, profile: MediaProfile, record: JobRecord) -> int:
+def _domain(source: Source, profile: MediaProfile, record: JobRecord
+            ) -> tuple[int, bytes | None]:
     """How much to image. Optical media: the ISO 9660 volume when the drive reports more
-    (run-out sectors beyond the file system are not part of the disc's data)."""
+    (run-out sectors beyond the file system are not part of the disc's data). The
+    descriptors are read in one cluster that then goes into the image as it is."""
     size = source.size
-    if profile.iso9660_check:
-        declared = iso9660_volume_size(source.read)
-        record.iso9660_size = declared
-        if declared and declared < size:
-            size = declared
-    return size
+    if not profile.iso9660_check:
+        return size, None
+    try:
+        probe = bytes(source.read(0, min(profile.cluster_size, size)))
+    except ReadError:
+        return size, None
+    declared = iso9660_volume_size(lambda pos, n: probe[pos:pos + n])
+    record.iso9660_size = declared
+    if declared and declared < size:
+        size = declared
+    return size, probe
 
 
 def _open_image(path: Path, size: int) -> int:

@@ -228,21 +228,27 @@ class Rescue:
             self._pass.read_errors += 1
             self.read_errors += 1
             return 0
-        got = len(data) - len(data) % self.s.sector_size if len(data) < size else size
-        if got <= 0:
+        got = self.accept(pos, data, size)
+        if got < size:
             self._pass.read_errors += 1
             self.read_errors += 1
+        return got
+
+    def accept(self, pos: int, data: memoryview | bytes, size: int | None = None) -> int:
+        """Put good data read at pos into the image, the map and the digests (also used
+        for data read before the passes, such as the ISO 9660 probe)."""
+        size = len(data) if size is None else size
+        got = len(data) - len(data) % self.s.sector_size if len(data) < size else size
+        if got <= 0:
             return 0
         view = memoryview(data)[:got]
         self.writer.write(pos, view)
         self.map.mark(pos, got, FINISHED)
         self.digests.feed_at(pos, view)
-        self._pass.bytes_rescued += got
+        if self._pass is not None:
+            self._pass.bytes_rescued += got
         self._rescued_this_run += got
         self._last_good = time.monotonic()
-        if got < size:
-            self._pass.read_errors += 1
-            self.read_errors += 1
         return got
 
     # -- bookkeeping -----------------------------------------------------------------
