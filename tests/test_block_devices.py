@@ -90,3 +90,29 @@ def test_a_mounted_device_is_refused(profiles, settings, tmp_path):
         # once unmounted the same device images fine
         rec = image(dev, profiles["usb"], "USB-1", settings, out_dir=tmp_path / "job")
         assert rec.outcome == "success"
+
+
+def test_block_devices_are_read_with_o_direct(tmp_path):
+    from workbench.imaging.sources import DeviceSource
+    backing = tmp_path / "floppy.img"
+    shutil.copy(MEDIA / "fd35-2hd-good.img", backing)
+    with loop_device(backing) as dev, DeviceSource(dev) as src:
+        assert src.is_block and src._direct_fd >= 0 and src.sector_size == 512
+        assert bytes(src.read(0, 9216)) == backing.read_bytes()[:9216]
+        assert bytes(src.read(512, 100)) == backing.read_bytes()[512:612]  # unaligned: buffered
+
+
+def test_the_system_disk_is_refused(tmp_path):
+    from workbench.imaging import preflight
+    from workbench.imaging.sources import DeviceSource
+    root_dev = os.stat("/").st_dev
+    if not Path(f"/sys/dev/block/{os.major(root_dev)}:{os.minor(root_dev)}").exists():
+        pytest.skip("the root file system is not on a block device here (overlay/container)")
+    disk = preflight.whole_disk(root_dev)
+    assert disk in preflight.system_disks()
+    source = DeviceSource.__new__(DeviceSource)  # the system disk is mounted: O_EXCL would
+    source.path, source.is_block, source.rdev = "/dev/system", True, disk  # refuse first
+    checks = {c.key: c for c in preflight.run_checks(source, tmp_path, [], 0, 0)}
+    assert not checks["not_system_disk"].ok and not checks["not_mounted"].ok
+    with pytest.raises(Refused):
+        preflight.enforce(list(checks.values()))
