@@ -1,0 +1,1 @@
+"""Looking inside images: volumes, file systems, format identification, reports."""

@@ -1,0 +1,216 @@
+"""Format identification with fido (opf-fido 1.6.1), in process, fixing its defects.
+
+fido's own entry points are not used for matching; its signature data and container
+classes are. What this adapter fixes (each has a test):
+
+- the default constructor looks for formats-v104.xml, which is not shipped: the files
+  named by fido.versions.get_local_versions() are passed instead;
+- the container-signature constructor argument is ignored: the file is taken from the
+  versions file and parsed here, once, with its ZIP and OLE2 signatures extracted once
+  (fido re-parses the XML, ~12 ms, for every zip/OLE2 file);
+- identify_stream never returns on a BytesIO: bytes are given to identify() directly;
+- with extension matching off, a file with no match gets no callback: identify() always
+  returns a result, "unidentified" when nothing matched;
+- it prints to stderr and may call sys.exit: construction runs with stderr captured and
+  SystemExit turned into an error; matching never prints;
+- regexes are compiled once (fido relies on re's cache, which it resizes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+BUFSIZE = 128 * 1024  # fido's default: bytes at the start and end that are matched
+_POSITIONS = ("BOF", "EOF", "VAR", "IFB")
+
+
+class FidoUnavailable(RuntimeError):
+    """fido's signature files could not be loaded."""
+
+
+@dataclass(frozen=True)
+class FormatMatch:
+    puid: str
+    name: str
+    version: str = ""
+    mime: str = ""
+
+
+@dataclass(frozen=True)
+class Identification:
+    puid: str = ""
+    name: str = ""
+    version: str = ""
+    mime: str = ""
+    basis: str = "none"  # signature | container | extension | none
+    matches: tuple[FormatMatch, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.puid)
+
+
+@dataclass
+class _Signature:
+    name: str
+    patterns: list[tuple[str, re.Pattern[bytes]]] | None  # None: a regex does not compile
+
+
+@dataclass
+class _Format:
+    element: ET.Element
+    match: FormatMatch
+    extensions: frozenset[str]
+    signatures: list[_Signature] = field(default_factory=list)
+
+
+def _text(element: ET.Element, tag: str) -> str:
+    return (element.findtext(tag) or "").strip()
+
+
+class FormatIdentifier:
+    """One per process: loading the signatures takes about a second."""
+
+    def __init__(self) -> None:
+        from fido import fido as fido_module
+        from fido import versions
+        from fido.package import OlePackage, ZipPackage
+
+        local = versions.get_local_versions()
+        conf = fido_module.CONFIG_DIR
+        fido_module.defaults["containersignature_file"] = local.pronom_container_signature
+        stderr = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(stderr):
+                self._fido = fido_module.Fido(
+                    quiet=True, handle_matches=lambda *a: None, conf_dir=conf,
+                    format_files=[local.pronom_signature, local.fido_extension_signature])
+                tree = ET.parse(os.path.join(conf, local.pronom_container_signature))
+                self._containers = {
+                    "zip": (ZipPackage, self._fido.extract_signatures(tree, "ZIP")),
+                    "ole": (OlePackage, self._fido.extract_signatures(tree, "OLE2")),
+                }
+        except SystemExit as exc:
+            raise FidoUnavailable(stderr.getvalue().strip() or str(exc)) from None
+        self.signature_version = f"{local.pronom_signature}, {local.pronom_container_signature}"
+        self._priority = self._fido.puid_has_priority_over_map
+        self._formats = [self._compile(e) for e in self._fido.formats]
+        self._by_puid = {f.match.puid: f for f in self._formats}
+
+    @staticmethod
+    def _compile(element: ET.Element) -> _Format:
+        match = FormatMatch(_text(element, "puid"), _text(element, "name"),
+                            _text(element, "version"), _text(element, "mime"))
+        fmt = _Format(element, match,
+                      frozenset(_text(e, ".").lower() for e in element.findall("extension")))
+        for sig in element.findall("signature"):
+            patterns: list[tuple[str, re.Pattern[bytes]]] | None = []
+            for pat in sig.findall("pattern"):
+                try:
+                    patterns.append((_text(pat, "position"),
+                                     re.compile(pat.findtext("regex").encode("utf8"))))
+                except (re.error, AttributeError):
+                    patterns = None  # fido's matcher would raise here and skip the rest
+                    break
+            fmt.signatures.append(_Signature(_text(sig, "name"), patterns))
+        return fmt
+
+    # -- matching, as fido.match_formats does it ----------------------------------------
+    def _as_good_as_any(self, fmt: _Format, found: list[tuple[_Format, str]]) -> bool:
+        return not any(other is not fmt and fmt.match.puid in self._priority[other.match.puid]
+                       for other, _ in found)
+
+    def _signature_matches(self, bof: bytes, eof: bytes) -> list[tuple[_Format, str]]:
+        found: list[tuple[_Format, str]] = []
+        for fmt in self._formats:
+            if not self._as_good_as_any(fmt, found):
+                continue
+            for sig in fmt.signatures:
+                if sig.patterns is None:
+                    break
+                if all(self._pattern_ok(pos, rx, bof, eof) for pos, rx in sig.patterns):
+                    found.append((fmt, sig.name))
+        return [m for m in found if self._as_good_as_any(m[0], found)]
+
+    @staticmethod
+    def _pattern_ok(pos: str, rx: re.Pattern[bytes], bof: bytes, eof: bytes) -> bool:
+        if pos == "BOF":
+            return rx.match(bof) is not None
+        if pos == "EOF":
+            return rx.search(eof) is not None
+        if pos in ("VAR", "IFB"):
+            return rx.search(bof) is not None
+        return True  # fido ignores unknown positions
+
+    def _container_matches(self, kind: str, stream: BinaryIO) -> list[tuple[_Format, str]]:
+        package, signatures = self._containers[kind]
+        try:
+            puids = package(stream, signatures).detect_formats()
+        except Exception:  # a damaged container is simply not matched
+            return []
+        return [(self._by_puid[p], self._by_puid[p].match.name) for p in puids
+                if p in self._by_puid]
+
+    def _extension_matches(self, name: str) -> list[tuple[_Format, str]]:
+        ext = os.path.splitext(name)[1].lower().lstrip(".")
+        if not ext:
+            return []
+        found = [(f, "External") for f in self._formats if ext in f.extensions]
+        return [m for m in found if self._as_good_as_any(m[0], found)]
+
+    # -- the public face -------------------------------------------------------------
+    def identify(self, name: str, size: int, bof: bytes, eof: bytes,
+                 open_stream: Callable[[], BinaryIO] | None = None,
+                 extension: bool = True) -> Identification:
+        """Identify a file from its first and last BUFSIZE bytes (the whole file when
+        smaller). open_stream gives a seekable stream of the whole file for zip/OLE2
+        container signatures; None skips them."""
+        matches = self._signature_matches(bof, eof) if size else []
+        basis = "signature" if matches else "none"
+        kind = next((self._container_kind(f) for f, _ in matches if self._container_kind(f)),
+                    None)
+        if kind in self._containers and open_stream is not None:
+            with open_stream() as stream:
+                inner = self._container_matches(kind, stream)
+            if inner:
+                matches, basis = inner, "container"
+        if not matches and extension:
+            matches = self._extension_matches(name)
+            basis = "extension" if matches else "none"
+        return self._result(name, matches, basis)
+
+    def identify_bytes(self, name: str, data: bytes, extension: bool = True) -> Identification:
+        return self.identify(name, len(data), data[:BUFSIZE], data[-BUFSIZE:],
+                             lambda: io.BytesIO(data), extension)
+
+    def _container_kind(self, fmt: _Format) -> str | None:
+        container = fmt.element.findtext("container")
+        if container:
+            return container
+        return "ole" if fmt.match.puid == "fmt/111" else None
+
+    def _result(self, name: str, matches: list[tuple[_Format, str]],
+                basis: str) -> Identification:
+        if not matches:
+            return Identification(warnings=("unidentified",))
+        first = matches[0][0]
+        warnings = []
+        if len(matches) > 1:
+            warnings.append("multiple_ids")
+        if basis == "extension":
+            warnings.append("extension_only")
+        ext = os.path.splitext(name)[1].lower().lstrip(".")
+        if basis in ("signature", "container") and ext and first.extensions \
+                and ext not in first.extensions:
+            warnings.append("extension_mismatch")
+        return Identification(first.match.puid, first.match.name, first.match.version,
+                              first.match.mime, basis, tuple(f.match for f, _ in matches),
+                              tuple(warnings))
