@@ -4,6 +4,7 @@ records; nothing is extracted."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -104,7 +105,5 @@ class IsoReader:
             yield entry
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a corrupt volume may fail too
             self.iso.close()
-        except Exception:
-            pass

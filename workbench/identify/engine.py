@@ -1,0 +1,253 @@
+"""Identify everything inside an image: volumes, files, digests, formats, damage.
+
+    report = identify_image(path, settings, map_path=..., progress=cb, cancel=event)
+
+Nothing is mounted or extracted: readers walk the file systems read-only, each file's
+bytes are streamed from the image once (digests and fido's buffers from the same read),
+and fido runs in worker processes. A volume that is corrupt or takes too long gets
+errors in the report; the rest of the image is still listed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench import __version__
+from workbench.config import Settings
+from workbench.errors import BadInput
+from workbench.identify.formats import BUFSIZE, Identification
+from workbench.identify.model import FileEntry, Image, Volume
+from workbench.identify.pool import IdentifyPool, Job
+from workbench.identify.report import FileRecord, FormatReport, VolumeRecord
+from workbench.identify.volumes import find_volumes
+from workbench.imaging.mapfile import RescueMap
+from workbench.imaging.record import utc_now
+from workbench.imaging.rescue import Cancelled
+
+CHUNK = 1 << 20
+BATCH = 32
+INLINE_CONTAINER = 1 << 20  # smaller files travel to the workers as bytes
+FAT_IMAGE = "fmt/1087"
+
+
+@dataclass(frozen=True)
+class IdentifyProgress:
+    volume: int
+    volumes: int
+    files: int
+    bytes: int
+    path: str
+
+
+def _reader_for(fs_type: str):  # type: ignore[no-untyped-def]
+    if fs_type.startswith("fat"):
+        from workbench.identify.fat import FatReader
+        return FatReader
+    if fs_type.startswith("iso9660"):
+        from workbench.identify.iso import IsoReader
+        return IsoReader
+    if fs_type in ("ntfs", "exfat", "ext", "hfsplus"):
+        from workbench.identify.tsk import TskReader
+        return TskReader
+    if fs_type == "hfs":
+        from workbench.identify.hfs import HfsReader
+        return HfsReader
+    if fs_type == "udf":
+        from workbench.identify.udf import UdfReader
+        return UdfReader
+    return None
+
+
+def _overlap(extents: list[tuple[int, int]], bad: list[tuple[int, int]]) -> int:
+    lost = 0
+    for start, n in extents:
+        for b_start, b_n in bad:
+            lo, hi = max(start, b_start), min(start + n, b_start + b_n)
+            if lo < hi:
+                lost += hi - lo
+    return lost
+
+
+class _Identification:
+    def __init__(self, image: Image, settings: Settings, digests: tuple[str, ...],
+                 bad: list[tuple[int, int]], pool: IdentifyPool,
+                 progress: Callable[[IdentifyProgress], None] | None,
+                 cancel: threading.Event, volume_seconds: float) -> None:
+        self.image, self.settings, self.digests, self.bad = image, settings, digests, bad
+        self.pool, self.progress, self.cancel = pool, progress, cancel
+        self.volume_seconds = volume_seconds
+        self.records: list[FileRecord] = []
+        self.batch: list[tuple[FileRecord, Job]] = []
+        self.pending: list[tuple[list[FileRecord], Future[list[Identification]]]] = []
+        self.bytes = 0
+        self._last_tick = 0.0
+
+    def volume(self, v: Volume, count: int) -> VolumeRecord:
+        rec = VolumeRecord(v.index, v.offset, v.size, v.scheme, v.partition_type, v.fs_type,
+                           v.label, errors=list(v.errors))
+        if not v.fs_type:
+            rec.errors.append("no file system recognised")
+            return rec
+        reader_class = _reader_for(v.fs_type)
+        if reader_class is None:
+            rec.errors.append(f"no reader for {v.fs_type}")
+            return rec
+        deadline = time.monotonic() + self.volume_seconds
+        reader = None
+        try:
+            reader = reader_class(self.image, v, self.settings.legacy_codepage, deadline)
+            rec.fs_type, rec.label = reader.kind, reader.label or rec.label
+            for entry in reader.walk():
+                if self.cancel.is_set():
+                    raise Cancelled
+                if entry.is_dir:
+                    rec.directories += 1
+                    continue
+                rec.files += 1
+                self.file(entry, reader)
+                self._tick(v.index, count, entry.path)
+        except TimeoutError:
+            rec.complete = False
+            rec.errors.append(f"listing stopped after {self.volume_seconds:.0f} s (time limit)")
+        except Cancelled:
+            raise
+        except Exception as exc:  # a corrupt volume must not stop the rest of the image
+            rec.complete = False
+            rec.errors.append(f"{v.fs_type} reader failed: {type(exc).__name__}: {exc}")
+        finally:
+            if reader is not None:
+                rec.errors.extend(reader.errors)
+                if hasattr(reader, "close"):
+                    reader.close()
+        return rec
+
+    def _chunks(self, entry: FileEntry, reader) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+        if entry.extents is not None:
+            for start, n in entry.extents:
+                for pos in range(start, start + n, CHUNK):
+                    data = self.image.read(pos, min(CHUNK, start + n - pos))
+                    if not data:
+                        entry.errors.append("file data lies beyond the end of the image")
+                        return
+                    yield data
+        elif hasattr(reader, "read"):
+            yield from reader.read(entry)
+
+    def file(self, entry: FileEntry, reader) -> None:  # type: ignore[no-untyped-def]
+        rec = FileRecord(len(self.records) + 1, entry.volume, entry.path, entry.size,
+                         entry.modified, entry.created, entry.accessed, entry.allocated,
+                         name_raw_hex=entry.name_raw, warnings=list(entry.warnings),
+                         errors=list(entry.errors))
+        hashes = {name: hashlib.new(name) for name in self.digests}
+        head, tail, kept, got = b"", b"", [], 0
+        try:
+            for chunk in self._chunks(entry, reader):
+                for h in hashes.values():
+                    h.update(chunk)
+                if len(head) < BUFSIZE:
+                    head += chunk[:BUFSIZE - len(head)]
+                tail = (tail + chunk)[-BUFSIZE:]
+                if entry.size <= INLINE_CONTAINER:
+                    kept.append(chunk)
+                got += len(chunk)
+        except Exception as exc:
+            rec.errors.append(f"reading failed: {type(exc).__name__}: {exc}")
+        rec.errors += [e for e in entry.errors if e not in rec.errors]
+        if got != entry.size:
+            rec.errors.append(f"read {got} of {entry.size} bytes")
+        self.bytes += got
+        rec.sha256 = hashes["sha256"].hexdigest()
+        rec.md5 = hashes["md5"].hexdigest() if "md5" in hashes else ""
+        if entry.extents is None:
+            rec.damaged = None if self.bad else False
+        else:
+            rec.bytes_lost = _overlap(entry.extents, self.bad)
+            rec.damaged = rec.bytes_lost > 0
+        name = entry.path.rsplit("/", 1)[-1]
+        if entry.size <= INLINE_CONTAINER or entry.extents is None:
+            job = Job(name, got, head, tail, data=b"".join(kept) if kept else None)
+        else:
+            job = Job(name, got, head, tail, image=self.image.path,
+                      extents=tuple(entry.extents))
+        self.records.append(rec)
+        self.batch.append((rec, job))
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch:
+            recs, jobs = zip(*self.batch, strict=True)
+            self.pending.append((list(recs), self.pool.submit(list(jobs))))
+            self.batch = []
+
+    def collect(self) -> None:
+        self.flush()
+        for recs, future in self.pending:
+            for rec, ident in zip(recs, future.result(), strict=True):
+                rec.puid, rec.format_name, rec.format_version = (ident.puid, ident.name,
+                                                                 ident.version)
+                rec.mime, rec.basis = ident.mime, ident.basis
+                rec.other_puids = [m.puid for m in ident.matches[1:]]
+                rec.warnings += [w for w in ident.warnings if w not in rec.warnings]
+
+    def _tick(self, volume: int, count: int, path: str) -> None:
+        now = time.monotonic()
+        if self.progress is not None and now - self._last_tick >= 0.1:
+            self._last_tick = now
+            self.progress(IdentifyProgress(volume, count, len(self.records), self.bytes, path))
+
+
+def identify_image(image_path: str | Path, settings: Settings, map_path: Path | None = None,
+                   digests: tuple[str, ...] = ("sha256",), workers: int | None = None,
+                   progress: Callable[[IdentifyProgress], None] | None = None,
+                   cancel: threading.Event | None = None,
+                   volume_seconds: float = 600.0) -> FormatReport:
+    path = Path(image_path)
+    if not path.is_file():
+        raise BadInput("error.no_image", path=str(path))
+    bad = RescueMap.load(map_path).unfinished() if map_path else []
+    digests = tuple(dict.fromkeys(("sha256", *digests)))
+    cancel = cancel or threading.Event()
+    with Image(path) as image, IdentifyPool(workers) as pool:
+        report = FormatReport(image=str(path), image_size=image.size,
+                              workbench_version=__version__, map=str(map_path) if map_path
+                              else None, started=utc_now())
+        head = image.read(0, BUFSIZE)
+        tail = image.read(max(0, image.size - BUFSIZE), BUFSIZE)
+        whole = pool.submit([Job("", image.size, head, tail)])
+        volumes, errors = find_volumes(image)
+        report.errors += errors
+        work = _Identification(image, settings, digests, bad, pool, progress, cancel,
+                               volume_seconds)
+        for v in volumes:
+            report.volumes.append(work.volume(v, len(volumes)))
+        work.collect()
+        report.files = work.records
+        ident = whole.result()[0]
+        fs = ", ".join(v.fs_type for v in report.volumes if v.fs_type)
+        # fido's FAT disk image signature also matches NTFS: trust the reader there
+        false_fat = ident.puid == FAT_IMAGE and not fs.startswith("fat")
+        if ident.basis == "signature" and not false_fat:
+            report.image_format = {"puid": ident.puid, "name": ident.name, "basis": "signature",
+                                   "file_system": fs}
+        else:
+            report.image_format = {"puid": "", "name": "", "basis": "file system",
+                                   "file_system": fs or "none recognised"}
+            if false_fat:
+                report.image_format["note"] = (f"fido matched {FAT_IMAGE} (FAT Disk Image), a "
+                                               "known false positive on non-FAT volumes")
+        report.signatures = _signatures()
+        report.ended = utc_now()
+    return report
+
+
+def _signatures() -> str:
+    from fido import versions
+    v = versions.get_local_versions()
+    return f"{v.pronom_signature}, {v.pronom_container_signature}"

@@ -1,0 +1,74 @@
+"""Classic HFS (Mac floppies and MO disks) through machfs, which reads the whole volume
+into memory. Names are stored in a Mac code page: with a Japanese station code page they
+are decoded as MacJapanese (Shift_JIS is the closest Python codec), else MacRoman. Data
+forks are identified; resource forks are not."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from workbench.identify.model import FileEntry, Image, Volume, decode_name, join, safe_component
+
+MAX_VOLUME = 4 << 30  # machfs holds the volume in memory
+_MAC_EPOCH = datetime(1904, 1, 1, tzinfo=UTC)
+
+
+def _mac_date(seconds: int | None) -> str | None:
+    return (_MAC_EPOCH + timedelta(seconds=seconds)).isoformat() if seconds else None
+
+
+class HfsReader:
+    def __init__(self, image: Image, volume: Volume, codepage: str,
+                 deadline: float | None = None) -> None:
+        import machfs
+
+        if volume.size > MAX_VOLUME:
+            raise ValueError("classic HFS volume too large to read in memory")
+        self.volume, self.deadline = volume, deadline
+        self.codec = "shift_jis" if codepage.replace("-", "_").lower() in (
+            "cp932", "shift_jis", "sjis", "ms932") else "mac_roman"
+        self.errors: list[str] = []
+        self.vol = machfs.Volume()
+        self.vol.read(image.read(volume.offset, volume.size))
+        self.label = self._decode(self.vol.name)[0]
+        self.kind = "hfs"
+
+    def _decode(self, name: str) -> tuple[str, bytes, bool]:
+        raw = name.encode("mac_roman", errors="replace")
+        text, clean = decode_name(raw, self.codec)
+        return text, raw, clean
+
+    def walk(self) -> Iterator[FileEntry]:
+        yield from self._walk(self.vol, "", 0)
+
+    def _walk(self, folder, parent: str, depth: int) -> Iterator[FileEntry]:  # type: ignore[no-untyped-def]
+        import machfs
+
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeoutError
+        if depth > 64:
+            self.errors.append(f"{parent}: directories nested too deeply")
+            return
+        for name, node in folder.items():
+            text, raw, clean = self._decode(name)
+            safe, changed = safe_component(text)
+            warnings = ([] if clean else ["undecodable_name"]) + (
+                ["unsafe_name"] if changed else [])
+            path = join(parent, safe)
+            hexraw = None if clean and raw.isascii() else raw.hex()
+            if isinstance(node, machfs.Folder):
+                yield FileEntry(self.volume.index, path, 0, is_dir=True,
+                                modified=_mac_date(node.mddate), created=_mac_date(node.crdate),
+                                name_raw=hexraw, warnings=warnings)
+                yield from self._walk(node, path, depth + 1)
+            else:
+                yield FileEntry(self.volume.index, path, len(node.data),
+                                modified=_mac_date(node.mddate), created=_mac_date(node.crdate),
+                                name_raw=hexraw, warnings=warnings, key=node.data)
+
+    def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:
+        data: bytes = entry.key  # type: ignore[assignment]
+        for pos in range(0, len(data), chunk):
+            yield data[pos:pos + chunk]

@@ -1,0 +1,128 @@
+"""fido in worker processes: each worker loads the signatures once; files go in batches.
+
+A job carries the file's first and last bytes and, for zip/OLE2 containers, where the
+whole file is: extents in the image (the worker reads them itself: no temp files, no
+large transfers) or the bytes when they are small.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+from workbench.identify.formats import FormatIdentifier, Identification
+
+_identifier: FormatIdentifier | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    size: int
+    bof: bytes
+    eof: bytes
+    image: str | None = None
+    extents: tuple[tuple[int, int], ...] | None = None
+    data: bytes | None = None
+
+
+class ExtentStream(io.RawIOBase):
+    """A file's bytes, read on demand from its extents in the image."""
+
+    def __init__(self, fd: int, extents: tuple[tuple[int, int], ...]) -> None:
+        self.fd, self.extents = fd, extents
+        self.length = sum(n for _, n in extents)
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self.pos = max(0, {0: 0, 1: self.pos, 2: self.length}[whence] + pos)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        want, done, base = min(len(buffer), self.length - self.pos), 0, 0
+        for start, n in self.extents:
+            if want <= 0:
+                break
+            if self.pos < base + n:
+                skip = self.pos - base
+                take = min(n - skip, want)
+                chunk = os.pread(self.fd, take, start + skip)
+                buffer[done:done + len(chunk)] = chunk
+                done, want, self.pos = done + len(chunk), want - len(chunk), self.pos + len(chunk)
+                if len(chunk) < take:
+                    break
+            base += n
+        return done
+
+
+def identify_job(identifier: FormatIdentifier, job: Job) -> Identification:
+    opener = None
+    if job.data is not None:
+        def opener() -> io.BufferedReader:
+            return io.BufferedReader(io.BytesIO(job.data))  # type: ignore[arg-type]
+    elif job.image is not None and job.extents is not None:
+        def opener() -> io.BufferedReader:
+            fd = os.open(job.image, os.O_RDONLY)
+            stream = ExtentStream(fd, job.extents)
+            stream.close = lambda: os.close(fd)  # type: ignore[method-assign]
+            return io.BufferedReader(stream)
+    return identifier.identify(job.name, job.size, job.bof, job.eof, opener)
+
+
+def _init() -> None:
+    global _identifier
+    _identifier = FormatIdentifier()
+
+
+def _run(jobs: list[Job]) -> list[Identification]:
+    assert _identifier is not None
+    return [identify_job(_identifier, job) for job in jobs]
+
+
+class IdentifyPool:
+    """Identification in worker processes (or in this process when workers == 0)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self._local: FormatIdentifier | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        if self.workers > 0:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init)
+        else:
+            self._local = FormatIdentifier()
+
+    def submit(self, jobs: list[Job]) -> Future[list[Identification]]:
+        if self._pool is not None:
+            return self._pool.submit(_run, jobs)
+        future: Future[list[Identification]] = Future()
+        assert self._local is not None
+        future.set_result([identify_job(self._local, j) for j in jobs])
+        return future
+
+    def identify_all(self, jobs: Iterable[Job]) -> list[Identification]:
+        return [r for f in [self.submit([j]) for j in jobs] for r in f.result()]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> IdentifyPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

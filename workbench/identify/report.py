@@ -1,0 +1,135 @@
+"""The format report: one record per file and per volume, a summary, and one writer per
+output format (CSV for spreadsheets, JSON for machines)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA = "workbench-formats"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class FileRecord:
+    id: int
+    volume: int
+    path: str
+    size: int
+    modified: str | None = None
+    created: str | None = None
+    accessed: str | None = None
+    allocated: bool = True
+    sha256: str = ""
+    md5: str = ""
+    puid: str = ""
+    format_name: str = ""
+    format_version: str = ""
+    mime: str = ""
+    basis: str = "none"
+    other_puids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    damaged: bool | None = False  # None: unknown (data location not known)
+    bytes_lost: int = 0
+    name_raw_hex: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VolumeRecord:
+    index: int
+    offset: int
+    size: int
+    scheme: str
+    partition_type: str
+    fs_type: str
+    label: str = ""
+    files: int = 0
+    directories: int = 0
+    complete: bool = True
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FormatReport:
+    image: str
+    image_size: int
+    workbench_version: str
+    signatures: str = ""
+    map: str | None = None
+    image_format: dict[str, str] = field(default_factory=dict)
+    started: str = ""
+    ended: str = ""
+    schema: str = SCHEMA
+    schema_version: int = SCHEMA_VERSION
+    volumes: list[VolumeRecord] = field(default_factory=list)
+    files: list[FileRecord] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        files = self.files
+        by_sha: dict[str, list[str]] = defaultdict(list)
+        for f in files:
+            if f.sha256 and f.size:
+                by_sha[f.sha256].append(f.path)
+        dates = sorted(f.modified for f in files if f.modified)
+        return {
+            "files": len(files),
+            "bytes": sum(f.size for f in files),
+            "volumes": len(self.volumes),
+            "by_puid": dict(Counter(f.puid or "UNKNOWN" for f in files).most_common()),
+            "by_format": dict(Counter(f.format_name or "Unidentified" for f in files)
+                              .most_common()),
+            "by_mime": dict(Counter(f.mime or "unknown" for f in files).most_common()),
+            "by_basis": dict(Counter(f.basis for f in files).most_common()),
+            "unidentified": [f.path for f in files if not f.puid],
+            "extension_only": [f.path for f in files if f.basis == "extension"],
+            "multiple_ids": [f.path for f in files if "multiple_ids" in f.warnings],
+            "extension_mismatch": [f.path for f in files if "extension_mismatch" in f.warnings],
+            "duplicates": {sha: paths for sha, paths in by_sha.items() if len(paths) > 1},
+            "zero_byte": [f.path for f in files if f.size == 0],
+            "deleted": [f.path for f in files if not f.allocated],
+            "date_range": [dates[0], dates[-1]] if dates else [],
+            "damaged": [{"path": f.path, "bytes_lost": f.bytes_lost} for f in files
+                        if f.damaged],
+            "damage_unknown": [f.path for f in files if f.damaged is None],
+            "errors": len(self.errors) + sum(len(v.errors) for v in self.volumes)
+            + sum(1 for f in files if f.errors),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["summary"] = self.summary()
+        return data
+
+
+CSV_COLUMNS = ["ID", "VOLUME", "PATH", "NAME", "SIZE", "MODIFIED", "CREATED", "ALLOCATED",
+               "SHA256", "MD5", "PUID", "FORMAT_NAME", "FORMAT_VERSION", "MIME_TYPE", "BASIS",
+               "OTHER_PUIDS", "WARNINGS", "DAMAGED", "BYTES_LOST", "RAW_NAME_HEX", "ERRORS"]
+
+
+def write_csv(report: FormatReport, out: io.TextIOBase, bom: bool = True) -> None:
+    """DROID/siegfried-like columns; a BOM so spreadsheets read UTF-8 names right."""
+    if bom:
+        out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for f in report.files:
+        damaged = "unknown" if f.damaged is None else ("yes" if f.damaged else "no")
+        writer.writerow([f.id, f.volume, f.path, f.path.rsplit("/", 1)[-1], f.size,
+                         f.modified or "", f.created or "", "yes" if f.allocated else "no",
+                         f.sha256, f.md5, f.puid, f.format_name, f.format_version, f.mime,
+                         f.basis, ";".join(f.other_puids), ";".join(f.warnings), damaged,
+                         f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors)])
+
+
+def write_json(report: FormatReport, out: io.TextIOBase) -> None:
+    json.dump(report.to_dict(), out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+WRITERS = {"csv": write_csv, "json": write_json}
