@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 internal error, 2 bad input, 3 partial, 4 failed, 5 abo
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shlex
 import signal
@@ -14,15 +15,19 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from workbench import __version__
+from workbench.atomic import write_atomic
 from workbench.config import Settings, load_settings
-from workbench.console import ProgressLine, table
+from workbench.console import ProgressLine, identify_line, table
 from workbench.devices import list_drives, training_drives
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, human_bytes, set_language, t
+from workbench.identify.engine import identify_image
+from workbench.identify.report import WRITERS, FormatReport
 from workbench.imaging.engine import image, job_dir
-from workbench.imaging.record import JobRecord, Outcome
+from workbench.imaging.record import MAP_NAME, JobRecord, Outcome
 from workbench.profiles import get_profile, load_profiles
 
 
@@ -47,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", type=Path, help=t("cli.image_out"))
     p.add_argument("--retries", type=int, metavar="N", help=t("cli.image_retries"))
     p.add_argument("--json", action="store_true", help=t("cli.json"))
+
+    p = sub.add_parser("identify", help=t("cli.identify"))
+    p.add_argument("image", metavar="IMAGE", help=t("cli.identify_image"))
+    p.add_argument("--map", type=Path, metavar="MAPFILE", help=t("cli.identify_map"))
+    p.add_argument("--out", type=Path, metavar="DIR", help=t("cli.identify_out"))
+    p.add_argument("--format", choices=sorted(WRITERS), default="csv",
+                   help=t("cli.identify_format"))
+    p.add_argument("--md5", action="store_true", help=t("cli.identify_md5"))
+    p.add_argument("--workers", type=int, metavar="N", help=t("cli.identify_workers"))
 
     sub.add_parser("training", help=t("cli.training"))
     return parser
@@ -80,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(t("cli.error", message=exc), file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into head, less...: stop quietly
+        sys.stderr.close()
+        return ExitCode.SUCCESS
 
 
 def cmd_help(args: argparse.Namespace, settings: Settings) -> int:
@@ -214,5 +231,59 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
+def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
+    """List and identify every file inside an image; write the format report."""
+    image_path = Path(args.image)
+    map_path = args.map
+    if map_path is None and (image_path.parent / MAP_NAME).is_file():
+        map_path = image_path.parent / MAP_NAME  # the job folder's own map
+    record = JobRecord.load(image_path.parent) if (image_path.parent / "job.json").is_file() \
+        else None
+    digests = ("sha256", "md5") if args.md5 or (record and "md5" in record.digests) \
+        else ("sha256",)
+    bar = ProgressLine(render=identify_line)
+    try:
+        report = identify_image(image_path, settings, map_path=map_path, digests=digests,
+                                workers=args.workers, progress=bar,
+                                cancel=_cancel_on_sigint())
+    finally:
+        bar.close()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, writer in WRITERS.items():
+            target = args.out / f"formats.{name}"
+            buf = io.StringIO()
+            writer(report, buf)
+            write_atomic(target, buf.getvalue())
+        print_summary(report, sys.stdout)
+        print(t("identify.written", folder=str(args.out)))
+    else:
+        WRITERS[args.format](report, sys.stdout)
+        if sys.stderr.isatty():
+            print_summary(report, sys.stderr)
+    return ExitCode.SUCCESS
+
+
+def print_summary(report: FormatReport, out: TextIO) -> None:
+    s = report.summary()
+    fmt = report.image_format
+    print(t("identify.image", image=report.image,
+            kind=(fmt.get("puid") and f"{fmt['puid']} {fmt['name']}") or fmt["file_system"]),
+          file=out)
+    for v in report.volumes:
+        print("  " + t("identify.volume", index=v.index + 1, fs=v.fs_type or "-",
+                       label=v.label or "-", files=v.files), file=out)
+        for error in v.errors[:5]:
+            print("    " + t("identify.volume_error", error=error), file=out)
+    print(t("identify.totals", files=s["files"], bytes=human_bytes(s["bytes"]),
+            unidentified=len(s["unidentified"]), damaged=len(s["damaged"]),
+            duplicates=len(s["duplicates"]), zero=len(s["zero_byte"])), file=out)
+    for puid, count in list(s["by_puid"].items())[:10]:
+        print(f"  {count:6}  {puid}", file=out)
+    for item in s["damaged"][:10]:
+        print("  " + t("identify.damaged", path=item["path"], bytes=item["bytes_lost"]),
+              file=out)
+
+
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
-            "training": cmd_training}
+            "identify": cmd_identify, "training": cmd_training}

@@ -6,8 +6,8 @@ import shutil
 import sys
 import time
 import unicodedata
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from workbench.i18n import human_bytes, t
 from workbench.imaging.rescue import Progress
@@ -38,29 +38,40 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class ProgressLine:
-    """One self-overwriting line on a terminal; silent when stderr is not a terminal."""
+def imaging_line(p: Progress, cols: int) -> str:
+    bar_cells = max(10, min(30, cols - 80))
+    filled = int(bar_cells * p.fraction)
+    bar = "#" * filled + "." * (bar_cells - filled)
+    return t("progress.line", bar=bar, percent=f"{p.fraction * 100:5.1f}",
+             phase=t(f"phase.{p.phase}"), number=p.pass_number,
+             rate=human_bytes(p.rate), eta=duration(p.eta),
+             rescued=human_bytes(p.rescued), bad=human_bytes(p.bad),
+             errors=p.read_errors, since=duration(p.since_last_good))
 
-    def __init__(self, out: TextIO = sys.stderr, min_interval: float = 0.2) -> None:
+
+def identify_line(p: object, cols: int) -> str:
+    return t("progress.identify", volume=p.volume + 1, volumes=p.volumes,  # type: ignore[attr-defined]
+             files=p.files, bytes=human_bytes(p.bytes), path=p.path)  # type: ignore[attr-defined]
+
+
+class ProgressLine:
+    """One self-overwriting line on a terminal; silent when it is not a terminal."""
+
+    def __init__(self, out: TextIO = sys.stderr, min_interval: float = 0.2,
+                 render: Callable[[Any, int], str] = imaging_line) -> None:
         self.out = out
         self.enabled = out.isatty()
         self.min_interval = min_interval
+        self.render = render
         self._last = 0.0
 
-    def __call__(self, p: Progress) -> None:
+    def __call__(self, p: Any) -> None:
         now = time.monotonic()
         if not self.enabled or now - self._last < self.min_interval:
             return
         self._last = now
         cols = shutil.get_terminal_size((100, 24)).columns
-        bar_cells = max(10, min(30, cols - 80))
-        filled = int(bar_cells * p.fraction)
-        bar = "#" * filled + "." * (bar_cells - filled)
-        text = t("progress.line", bar=bar, percent=f"{p.fraction * 100:5.1f}",
-                 phase=t(f"phase.{p.phase}"), number=p.pass_number,
-                 rate=human_bytes(p.rate), eta=duration(p.eta),
-                 rescued=human_bytes(p.rescued), bad=human_bytes(p.bad),
-                 errors=p.read_errors, since=duration(p.since_last_good))
+        text = self.render(p, cols)
         self.out.write("\r" + text[: cols - 1].ljust(cols - 1))
         self.out.flush()
 
