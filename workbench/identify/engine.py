@@ -207,14 +207,30 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
                    digests: tuple[str, ...] = ("sha256",), workers: int | None = None,
                    progress: Callable[[IdentifyProgress], None] | None = None,
                    cancel: threading.Event | None = None,
-                   volume_seconds: float = 600.0) -> FormatReport:
+                   volume_seconds: float = 600.0,
+                   pool: IdentifyPool | None = None) -> FormatReport:
+    """pool: an IdentifyPool to reuse (batches, the TUI); else one is made for this call."""
     path = Path(image_path)
     if not path.is_file():
         raise BadInput("error.no_image", path=str(path))
     bad = RescueMap.load(map_path).unfinished() if map_path else []
     digests = tuple(dict.fromkeys(("sha256", *digests)))
     cancel = cancel or threading.Event()
-    with Image(path) as image, IdentifyPool(workers) as pool:
+    own_pool = pool is None
+    pool = pool or IdentifyPool(workers)
+    try:
+        return _identify(path, settings, map_path, bad, digests, pool, progress, cancel,
+                         volume_seconds)
+    finally:
+        if own_pool:
+            pool.close()
+
+
+def _identify(path: Path, settings: Settings, map_path: Path | None,
+              bad: list[tuple[int, int]], digests: tuple[str, ...], pool: IdentifyPool,
+              progress: Callable[[IdentifyProgress], None] | None, cancel: threading.Event,
+              volume_seconds: float) -> FormatReport:
+    with Image(path) as image:
         report = FormatReport(image=str(path), image_size=image.size,
                               workbench_version=__version__, map=str(map_path) if map_path
                               else None, started=utc_now())

@@ -30,9 +30,12 @@ class HfsReader:
         self.codec = "shift_jis" if codepage.replace("-", "_").lower() in (
             "cp932", "shift_jis", "sjis", "ms932") else "mac_roman"
         self.errors: list[str] = []
+        data = image.read(volume.offset, volume.size)
         self.vol = machfs.Volume()
-        self.vol.read(image.read(volume.offset, volume.size))
-        self.label = self._decode(self.vol.name)[0]
+        self.vol.read(data)
+        # machfs does not read the name back: drVN, a Pascal string in the MDB
+        name = data[1024 + 37:1024 + 37 + min(data[1024 + 36], 27)]
+        self.label = decode_name(name, self.codec)[0]
         self.kind = "hfs"
 
     def _decode(self, name: str) -> tuple[str, bytes, bool]:

@@ -103,7 +103,7 @@ def safe_component(name: str) -> tuple[str, bool]:
     for ch in name:
         if ch == "/" or ch == "\\":
             out.append(f"%{ord(ch):02X}")
-        elif unicodedata.category(ch) in ("Cc", "Cs") or ch == "\ufffd":
+        elif unicodedata.category(ch) in ("Cc", "Cs"):
             out.append(f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
         else:
             out.append(ch)
@@ -114,11 +114,12 @@ def safe_component(name: str) -> tuple[str, bool]:
 
 
 def decode_name(raw: bytes, codec: str) -> tuple[str, bool]:
-    """Decode raw name bytes; undecodable bytes become \\xNN. Returns (text, clean)."""
+    """Decode raw name bytes; undecodable bytes show as U+FFFD (the caller keeps the raw
+    bytes). Returns (text, clean)."""
     try:
         return raw.decode(codec), True
     except UnicodeDecodeError:
-        return raw.decode(codec, errors="backslashreplace"), False
+        return raw.decode(codec, errors="replace"), False
 
 
 def join(parent: str, component: str) -> str:
