@@ -139,3 +139,23 @@ def fat12(entries: list[Entry], label: bytes = b"FIXTURE    ") -> bytes:
 
 __all__ = ["FILES", "Entry", "exfat", "ext4", "fat12", "fat32_usb", "hfs", "iso", "ntfs",
            "short_name", "tool"]
+
+
+def udf_only(tmp: Path) -> Path:
+    """pycdlib's UDF bridge disc with its ISO 9660 descriptors blanked: UDF alone."""
+    data = bytearray(iso(tmp, joliet=True, rock_ridge=False, udf=True).read_bytes())
+    for sector in (16, 17, 18):
+        data[sector * 2048:(sector + 1) * 2048] = bytes(2048)
+    out = tmp / "udf-only.img"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def mkudffs(tmp: Path, block: int) -> Path:
+    mk = tool("mkudffs")
+    img = tmp / f"udf{block}.img"
+    with open(img, "wb") as fh:
+        fh.truncate(8 << 20)
+    subprocess.run([mk, "-b", str(block), "--label=UDFVOL", str(img)], check=True,
+                   capture_output=True)
+    return img

@@ -25,7 +25,9 @@ TARGETS = {
     "cd-sample.iso": [(16 * 2048, 2048), (17 * 2048, 2048), (18 * 2048, 8 * 2048),
                       (26 * 2048, 8 * 2048)],
 }
-CASES_PER_TARGET = 120
+# UDF-only disc made in the run (tests/fsfixtures.udf_only): anchor, descriptors, FSD, FEs
+UDF_REGIONS = [(256 * 2048, 2048), (32 * 2048, 6 * 2048), (257 * 2048, 12 * 2048)]
+CASES_PER_TARGET = 100
 
 
 def mutate(data: bytearray, regions: list[tuple[int, int]], rng: random.Random) -> bytearray:
@@ -47,15 +49,19 @@ def mutate(data: bytearray, regions: list[tuple[int, int]], rng: random.Random) 
 def fuzz_main(work: str) -> None:
     """Run every case; print a JSON summary (for the parent test)."""
     sys.path.insert(0, str(ROOT))
+    from tests.fsfixtures import udf_only
     from workbench.config import Settings
     from workbench.identify.engine import identify_image
     from workbench.identify.pool import IdentifyPool
 
     crashes: list[str] = []
     cases = 0
+    images = {name: (MEDIA / name).read_bytes() for name in TARGETS}
+    images["udf-only.img"] = udf_only(Path(work)).read_bytes()
+    targets = {**TARGETS, "udf-only.img": UDF_REGIONS}
     with IdentifyPool(0) as pool:
-        for name, regions in TARGETS.items():
-            original = bytearray((MEDIA / name).read_bytes())
+        for name, regions in targets.items():
+            original = bytearray(images[name])
             for seed in range(CASES_PER_TARGET):
                 rng = random.Random(f"{name}-{seed}")
                 path = Path(work) / f"{seed}-{name}"
@@ -79,5 +85,5 @@ def test_fuzzed_file_systems_never_crash_or_hang(tmp_path):
                           timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["cases"] == CASES_PER_TARGET * len(TARGETS)
+    assert result["cases"] == CASES_PER_TARGET * (len(TARGETS) + 1)
     assert result["crashes"] == [], "\n".join(result["crashes"][:5])

@@ -238,3 +238,18 @@ def test_cli_identify_csv_stdout_and_out_folder(tmp_path):
     js = workbench_cmd("identify", str(MEDIA / "cd-sample.iso"), "--format", "json",
                        "--workers", "0", cwd=tmp_path)
     assert json.loads(js.stdout)["volumes"][0]["label"] == "SAMPLE_CD"
+
+
+def test_udf_only_disc(pool, tmp_path):
+    report = run(fx.udf_only(tmp_path), pool)
+    vol = report.volumes[0]
+    assert (vol.fs_type, vol.label, vol.errors) == ("udf", "FIXTURE", [])
+    check_files(report)
+    assert report.image_format["file_system"] == "udf"
+
+
+@pytest.mark.parametrize("block", [512, 2048])
+def test_udf_made_by_mkudffs(pool, tmp_path, block):
+    report = run(fx.mkudffs(tmp_path, block), pool)
+    vol = report.volumes[0]
+    assert (vol.fs_type, vol.label, vol.complete, vol.errors) == ("udf", "UDFVOL", True, [])
