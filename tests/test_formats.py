@@ -133,3 +133,21 @@ def test_review_warnings(identifier):
     assert mismatch.puid == "fmt/11" and "extension_mismatch" in mismatch.warnings
     text = identifier.identify_bytes("readme.txt", CORPUS["readme.txt"])
     assert "extension_only" in text.warnings
+
+
+def test_first_byte_index_gives_fidos_own_answers(identifier):
+    """Our matcher (precompiled, indexed by first byte) against fido.match_formats itself,
+    on the corpus and on inputs starting with every byte value."""
+    import contextlib
+    import random
+    rng = random.Random(5)
+    inputs = [data for data in CORPUS.values() if data]
+    inputs += [bytes([b]) + bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
+               for b in range(256)]
+    inputs += [data[:1] + b"\0" + data[2:] for data in CORPUS.values() if len(data) > 2]
+    for data in inputs:
+        bof, eof = data[:131072], data[-131072:]
+        with contextlib.redirect_stderr(io.StringIO()):
+            theirs = identifier._fido.match_formats(bof, eof)
+        ours = identifier._signature_matches(bof, eof)
+        assert [f.match.puid for f, _ in ours] == [f.findtext("puid") for f, _ in theirs]

@@ -62,6 +62,38 @@ class Identification:
 class _Signature:
     name: str
     patterns: list[tuple[str, re.Pattern[bytes]]] | None  # None: a regex does not compile
+    first: int | None = None  # the byte the file must start with, when the BOF regex says so
+
+
+_SPECIAL = set(b".^$*+?{}[]|()\\")
+
+
+def _first_byte(pattern: bytes) -> int | None:
+    """The literal first byte a \\A-anchored regex demands, or None when it does not."""
+    if not pattern.startswith(b"(?s)\\A"):
+        return None
+    body, depth = pattern[6:], 0
+    for i, ch in enumerate(body):  # a top-level alternative escapes the anchor
+        if ch == ord("\\"):
+            continue
+        if ch in b"([":
+            depth += 1
+        elif ch in b")]":
+            depth -= 1
+        elif ch == ord("|") and depth == 0 and (i == 0 or body[i - 1] != ord("\\")):
+            return None
+    if body.startswith(b"\\x") and len(body) >= 4:
+        try:
+            value, rest = int(body[2:4], 16), body[4:]
+        except ValueError:
+            return None
+    elif body[:1] == b"\\" and len(body) >= 2 and not body[1:2].isalnum():
+        value, rest = body[1], body[2:]
+    elif body and body[0] not in _SPECIAL:
+        value, rest = body[0], body[1:]
+    else:
+        return None
+    return None if rest[:1] in (b"?", b"*", b"{") else value
 
 
 @dataclass
@@ -104,6 +136,7 @@ class FormatIdentifier:
         self._priority = self._fido.puid_has_priority_over_map
         self._formats = [self._compile(e) for e in self._fido.formats]
         self._by_puid = {f.match.puid: f for f in self._formats}
+        self._by_first: dict[int, list[tuple[_Format, list[_Signature]]]] = {}
 
     @staticmethod
     def _compile(element: ET.Element) -> _Format:
@@ -120,8 +153,24 @@ class FormatIdentifier:
                 except (re.error, AttributeError):
                     patterns = None  # fido's matcher would raise here and skip the rest
                     break
-            fmt.signatures.append(_Signature(_text(sig, "name"), patterns))
+            first = None
+            if patterns and patterns[0][0] == "BOF":
+                first = _first_byte(patterns[0][1].pattern)
+            fmt.signatures.append(_Signature(_text(sig, "name"), patterns, first))
         return fmt
+
+    def _candidates(self, first: int) -> list[tuple[_Format, list[_Signature]]]:
+        """Formats (in fido's order) with the signatures that can match a file starting
+        with this byte: the others cannot, so skipping them changes no answer."""
+        found = self._by_first.get(first)
+        if found is None:
+            found = []
+            for fmt in self._formats:
+                sigs = [s for s in fmt.signatures if s.first is None or s.first == first]
+                if sigs:
+                    found.append((fmt, sigs))
+            self._by_first[first] = found
+        return found
 
     # -- matching, as fido.match_formats does it ----------------------------------------
     def _as_good_as_any(self, fmt: _Format, found: list[tuple[_Format, str]]) -> bool:
@@ -130,10 +179,10 @@ class FormatIdentifier:
 
     def _signature_matches(self, bof: bytes, eof: bytes) -> list[tuple[_Format, str]]:
         found: list[tuple[_Format, str]] = []
-        for fmt in self._formats:
-            if not self._as_good_as_any(fmt, found):
+        for fmt, sigs in self._candidates(bof[0] if bof else -1):
+            if found and not self._as_good_as_any(fmt, found):
                 continue
-            for sig in fmt.signatures:
+            for sig in sigs:
                 if sig.patterns is None:
                     break
                 if all(self._pattern_ok(pos, rx, bof, eof) for pos, rx in sig.patterns):
