@@ -159,3 +159,42 @@ def mkudffs(tmp: Path, block: int) -> Path:
     subprocess.run([mk, "-b", str(block), "--label=UDFVOL", str(img)], check=True,
                    capture_output=True)
     return img
+
+
+def gpt_disk(tmp: Path) -> Path:
+    """A GPT disk (sfdisk) with a FAT16 partition made by mkfs.vfat and filled by mtools."""
+    sfdisk, mkfs, mcopy = tool("sfdisk"), tool("mkfs.vfat"), tool("mcopy")
+    img = tmp / "gpt.img"
+    with open(img, "wb") as fh:
+        fh.truncate(24 << 20)
+    subprocess.run([sfdisk, "-q", str(img)], input="label: gpt\nstart=2048, size=40960, "
+                   "type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name=\"DATA\"\n", text=True,
+                   check=True, capture_output=True)
+    subprocess.run([mkfs, "-F", "16", "--offset", "2048", "-n", "GPTVOL", str(img), "20480"],
+                   check=True, capture_output=True)
+    src = write_files(tmp / "gpt-src", {"logo.png": FILES["logo.png"]})
+    subprocess.run([mcopy, "-i", f"{img}@@1048576", str(src / "logo.png"), "::/"], check=True,
+                   capture_output=True)
+    return img
+
+
+def apm_disk(tmp: Path) -> Path:
+    """An Apple Partition Map disk holding one classic HFS volume (as on Mac MO disks)."""
+    import struct
+    volume = hfs(tmp).read_bytes()
+    start = 64  # blocks of 512
+    disk = bytearray(start * 512 + len(volume))
+    disk[0:4] = b"ER" + struct.pack(">H", 512)
+    entries = [(1, 63, b"Apple", b"Apple_partition_map"),
+               (start, len(volume) // 512, b"MacDisk", b"Apple_HFS")]
+    for n, (first, count, name, kind) in enumerate(entries):
+        entry = bytearray(512)
+        entry[0:2] = b"PM"
+        struct.pack_into(">III", entry, 4, len(entries), first, count)
+        entry[16:16 + len(name)] = name
+        entry[48:48 + len(kind)] = kind
+        disk[(n + 1) * 512:(n + 2) * 512] = entry
+    disk[start * 512:] = volume
+    out = tmp / "apm.img"
+    out.write_bytes(bytes(disk))
+    return out

@@ -253,3 +253,30 @@ def test_udf_made_by_mkudffs(pool, tmp_path, block):
     report = run(fx.mkudffs(tmp_path, block), pool)
     vol = report.volumes[0]
     assert (vol.fs_type, vol.label, vol.complete, vol.errors) == ("udf", "UDFVOL", True, [])
+
+
+def test_gpt_partition_table(pool, tmp_path):
+    report = run(fx.gpt_disk(tmp_path), pool)
+    vol = report.volumes[0]
+    assert (vol.scheme, vol.fs_type, vol.label, vol.offset) == ("gpt", "fat16", "GPTVOL", 1 << 20)
+    assert vol.partition_type == "Microsoft basic data"
+    assert by_name(report)["logo.png"].puid == "fmt/11"
+
+
+def test_apple_partition_map(pool, tmp_path):
+    report = run(fx.apm_disk(tmp_path), pool)
+    vol = report.volumes[0]
+    assert (vol.scheme, vol.partition_type, vol.fs_type) == ("apm", "Apple_HFS", "hfs")
+    assert by_name(report)["report.pdf"].puid == "fmt/18"
+
+
+def test_deleted_fat_files_are_listed_as_deleted(pool, tmp_path):
+    data = bytearray((MEDIA / "fd35-2hd-good.img").read_bytes())
+    at = data.index(b"DATA    XML")
+    data[at] = 0xE5  # deleted, as DOS leaves it: the data is still there
+    img = tmp_path / "deleted.img"
+    img.write_bytes(bytes(data))
+    report = run(img, pool)
+    gone = by_name(report)["_ATA.XML"]
+    assert not gone.allocated and gone.puid == "fmt/101"
+    assert report.summary()["deleted"] == ["/_ATA.XML"]
