@@ -5,15 +5,13 @@ exceptions; cluster-chain and directory loops are detected."""
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Iterator
 from datetime import datetime
 
-from workbench.identify.model import FileEntry, Image, Volume, decode_name, join, safe_component
+from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
 from workbench.identify.volumes import fat_type
 
 ATTR_LFN, ATTR_DIR, ATTR_LABEL = 0x0F, 0x10, 0x08
-_MAX_DEPTH = 64
 
 
 class ReaderError(Exception):
@@ -133,10 +131,7 @@ class FatReader:
 
     def _walk(self, cluster: int, parent: str, depth: int, visited: set[int]
               ) -> Iterator[FileEntry]:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeoutError
-        if depth > _MAX_DEPTH:
-            self.errors.append(f"{parent}: directories nested too deeply")
+        if not walk_guard(self.deadline, depth, parent, self.errors):
             return
         data, problem = self._dir_bytes(cluster)
         if problem:
@@ -188,16 +183,12 @@ class FatReader:
             units = b"".join(lfn[k] for k in sorted(lfn))
             name = units.decode("utf-16-le", errors="replace").split("\0")[0]
             clean = "\ufffd" not in name
-            name_raw = None if clean else units.hex()
+            raw_bytes = name.encode("ascii") if clean and name.isascii() else units
         else:
             name, clean = decode_name(raw_name, self.codepage)
-            name_raw = None if clean and raw_name.isascii() else raw_name.hex()
-        if not clean:
-            warnings.append("undecodable_name")
-        safe, changed = safe_component(name)
-        if changed:
-            warnings.append("unsafe_name")
-        path = join(parent, safe)
+            raw_bytes = raw_name
+        path, name_raw, name_warnings = named(parent, name, raw_bytes, clean)
+        warnings += name_warnings
         first = (hi << 16 | lo) if self.kind == "fat32" else lo
         is_dir = bool(attr & ATTR_DIR)
         entry = FileEntry(

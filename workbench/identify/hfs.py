@@ -5,11 +5,10 @@ forks are identified; resource forks are not."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from workbench.identify.model import FileEntry, Image, Volume, decode_name, join, safe_component
+from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
 
 MAX_VOLUME = 4 << 30  # machfs holds the volume in memory
 _MAC_EPOCH = datetime(1904, 1, 1, tzinfo=UTC)
@@ -49,18 +48,11 @@ class HfsReader:
     def _walk(self, folder, parent: str, depth: int) -> Iterator[FileEntry]:  # type: ignore[no-untyped-def]
         import machfs
 
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeoutError
-        if depth > 64:
-            self.errors.append(f"{parent}: directories nested too deeply")
+        if not walk_guard(self.deadline, depth, parent, self.errors):
             return
         for name, node in folder.items():
             text, raw, clean = self._decode(name)
-            safe, changed = safe_component(text)
-            warnings = ([] if clean else ["undecodable_name"]) + (
-                ["unsafe_name"] if changed else [])
-            path = join(parent, safe)
-            hexraw = None if clean and raw.isascii() else raw.hex()
+            path, hexraw, warnings = named(parent, text, raw, clean)
             if isinstance(node, machfs.Folder):
                 yield FileEntry(self.volume.index, path, 0, is_dir=True,
                                 modified=_mac_date(node.mddate), created=_mac_date(node.crdate),

@@ -5,21 +5,18 @@ records; nothing is extracted."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 from workbench.identify.model import (
+    ExtentFile,
     FileEntry,
     Image,
-    SliceFile,
     Volume,
     decode_name,
-    join,
-    safe_component,
+    named,
+    walk_guard,
 )
-
-_MAX_DEPTH = 64
 
 
 def _date(rec_date) -> str | None:  # type: ignore[no-untyped-def]
@@ -40,7 +37,7 @@ class IsoReader:
         self.image, self.volume, self.codepage, self.deadline = image, volume, codepage, deadline
         self.errors: list[str] = []
         self.iso = pycdlib.PyCdlib()
-        self.iso.open_fp(SliceFile(image, volume.offset, volume.size))
+        self.iso.open_fp(ExtentFile(image.fd, [(volume.offset, volume.size)]))
         self.block = self.iso.logical_block_size
         self.joliet = self.iso.has_joliet()
         self.rock_ridge = bool(self.iso.has_rock_ridge())
@@ -49,21 +46,21 @@ class IsoReader:
         self.kind = "iso9660" + ("+joliet" if self.joliet else "") + (
             "+rockridge" if self.rock_ridge else "")
 
-    def _name(self, rec) -> tuple[str, str | None, bool]:  # type: ignore[no-untyped-def]
+    def _name(self, rec) -> tuple[str, bytes, bool]:  # type: ignore[no-untyped-def]
         ident = rec.file_identifier()
         if self.joliet:
             text, clean = decode_name(ident, "utf-16-be")
         elif self.rock_ridge and rec.rock_ridge is not None and rec.rock_ridge.name():
             ident = rec.rock_ridge.name()
             text, clean = decode_name(ident, "utf-8")
-            return text, None if clean and ident.isascii() else ident.hex(), clean
+            return text, ident, clean
         else:
             text, clean = decode_name(ident, self.codepage)
         if ";" in text:
             text = text.rsplit(";", 1)[0]
         if text.endswith(".") and not rec.is_dir():
             text = text[:-1]
-        return text, None if clean and ident.isascii() else ident.hex(), clean
+        return text, ident, clean
 
     def walk(self) -> Iterator[FileEntry]:
         root = self.iso.get_record(joliet_path="/") if self.joliet else \
@@ -72,19 +69,12 @@ class IsoReader:
 
     def _walk(self, directory, parent: str, depth: int,  # type: ignore[no-untyped-def]
               visited: set[int]) -> Iterator[FileEntry]:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeoutError
-        if depth > _MAX_DEPTH:
-            self.errors.append(f"{parent}: directories nested too deeply")
+        if not walk_guard(self.deadline, depth, parent, self.errors):
             return
         for rec in directory.children:
             if rec is None or rec.is_dot() or rec.is_dotdot():
                 continue
-            name, raw, clean = self._name(rec)
-            safe, changed = safe_component(name)
-            warnings = ([] if clean else ["undecodable_name"]) + (
-                ["unsafe_name"] if changed else [])
-            path = join(parent, safe)
+            path, raw, warnings = named(parent, *self._name(rec))
             if rec.is_dir():
                 yield FileEntry(self.volume.index, path, 0, is_dir=True,
                                 modified=_date(rec.date), name_raw=raw, warnings=warnings)

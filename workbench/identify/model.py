@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -33,11 +34,15 @@ class Image:
         self.close()
 
 
-class SliceFile(io.RawIOBase):
-    """A seekable file object over part of an image, for readers that want one."""
+class ExtentFile(io.RawIOBase):
+    """A seekable file object over byte ranges of an image: a volume (one range) for
+    readers that want a file, or a file's extents for container signatures."""
 
-    def __init__(self, image: Image, offset: int, size: int) -> None:
-        self.image, self.offset, self.length, self.pos = image, offset, size, 0
+    def __init__(self, fd: int, extents: list[tuple[int, int]] | tuple[tuple[int, int], ...]
+                 ) -> None:
+        self.fd, self.extents = fd, tuple(extents)
+        self.length = sum(n for _, n in self.extents)
+        self.pos = 0
 
     def readable(self) -> bool:
         return True
@@ -46,21 +51,27 @@ class SliceFile(io.RawIOBase):
         return True
 
     def seek(self, pos: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.length}[whence]
-        self.pos = max(0, base + pos)
+        self.pos = max(0, {0: 0, 1: self.pos, 2: self.length}[whence] + pos)
         return self.pos
 
     def tell(self) -> int:
         return self.pos
 
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        want = min(len(buffer), self.length - self.pos)
-        if want <= 0:
-            return 0
-        data = self.image.read(self.offset + self.pos, want)
-        buffer[: len(data)] = data
-        self.pos += len(data)
-        return len(data)
+        want, done, base = min(len(buffer), self.length - self.pos), 0, 0
+        for start, n in self.extents:
+            if want <= 0:
+                break
+            if self.pos < base + n:
+                skip = self.pos - base
+                take = min(n - skip, want)
+                chunk = os.pread(self.fd, take, start + skip)
+                buffer[done:done + len(chunk)] = chunk
+                done, want, self.pos = done + len(chunk), want - len(chunk), self.pos + len(chunk)
+                if len(chunk) < take:
+                    break
+            base += n
+        return done
 
 
 @dataclass
@@ -124,3 +135,25 @@ def decode_name(raw: bytes, codec: str) -> tuple[str, bool]:
 
 def join(parent: str, component: str) -> str:
     return f"{parent.rstrip('/')}/{component}"
+
+
+def named(parent: str, text: str, raw: bytes, clean: bool) -> tuple[str, str | None, list[str]]:
+    """Every reader's names the same way: (display path, raw bytes as hex when they were
+    not plain ASCII, warnings)."""
+    safe, changed = safe_component(text)
+    warnings = ([] if clean else ["undecodable_name"]) + (["unsafe_name"] if changed else [])
+    return join(parent, safe), None if clean and raw.isascii() else raw.hex(), warnings
+
+
+MAX_DEPTH = 64
+
+
+def walk_guard(deadline: float | None, depth: int, parent: str, errors: list[str]) -> bool:
+    """Raise TimeoutError past the volume's deadline; False (with an error) when the
+    directories nest too deeply to be real."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeoutError
+    if depth > MAX_DEPTH:
+        errors.append(f"{parent}: directories nested too deeply")
+        return False
+    return True

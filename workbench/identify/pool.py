@@ -15,6 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from workbench.identify.formats import FormatIdentifier, Identification
+from workbench.identify.model import ExtentFile
 
 _identifier: FormatIdentifier | None = None
 
@@ -30,44 +31,6 @@ class Job:
     data: bytes | None = None
 
 
-class ExtentStream(io.RawIOBase):
-    """A file's bytes, read on demand from its extents in the image."""
-
-    def __init__(self, fd: int, extents: tuple[tuple[int, int], ...]) -> None:
-        self.fd, self.extents = fd, extents
-        self.length = sum(n for _, n in extents)
-        self.pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        self.pos = max(0, {0: 0, 1: self.pos, 2: self.length}[whence] + pos)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        want, done, base = min(len(buffer), self.length - self.pos), 0, 0
-        for start, n in self.extents:
-            if want <= 0:
-                break
-            if self.pos < base + n:
-                skip = self.pos - base
-                take = min(n - skip, want)
-                chunk = os.pread(self.fd, take, start + skip)
-                buffer[done:done + len(chunk)] = chunk
-                done, want, self.pos = done + len(chunk), want - len(chunk), self.pos + len(chunk)
-                if len(chunk) < take:
-                    break
-            base += n
-        return done
-
-
 def identify_job(identifier: FormatIdentifier, job: Job) -> Identification:
     opener = None
     if job.data is not None:
@@ -76,7 +39,7 @@ def identify_job(identifier: FormatIdentifier, job: Job) -> Identification:
     elif job.image is not None and job.extents is not None:
         def opener() -> io.BufferedReader:
             fd = os.open(job.image, os.O_RDONLY)
-            stream = ExtentStream(fd, job.extents)
+            stream = ExtentFile(fd, job.extents)
             stream.close = lambda: os.close(fd)  # type: ignore[method-assign]
             return io.BufferedReader(stream)
     return identifier.identify(job.name, job.size, job.bof, job.eof, opener)

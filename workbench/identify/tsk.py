@@ -4,13 +4,11 @@ data attribute become image extents; resident data is read through TSK."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from workbench.identify.model import FileEntry, Image, Volume, decode_name, join, safe_component
+from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
 
-_MAX_DEPTH = 64
 _SKIP = {b".", b".."}
 
 
@@ -68,10 +66,7 @@ class TskReader:
 
     def _walk(self, directory, parent: str, depth: int,  # type: ignore[no-untyped-def]
               visited: set[int]) -> Iterator[FileEntry]:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeoutError
-        if depth > _MAX_DEPTH:
-            self.errors.append(f"{parent}: directories nested too deeply")
+        if not walk_guard(self.deadline, depth, parent, self.errors):
             return
         try:
             children = list(directory)
@@ -85,18 +80,15 @@ class TskReader:
             if parent == "" and raw.startswith(b"$"):  # NTFS metadata files
                 continue
             meta = f.info.meta
-            name, clean = decode_name(raw, "utf-8")
-            safe, changed = safe_component(name)
-            warnings = ([] if clean else ["undecodable_name"]) + (
-                ["unsafe_name"] if changed else [])
-            path = join(parent, safe)
+            text, clean = decode_name(raw, "utf-8")
+            path, name_raw, warnings = named(parent, text, raw, clean)
             is_dir = meta.type == self.tsk.TSK_FS_META_TYPE_DIR
             entry = FileEntry(
                 self.volume.index, path, 0 if is_dir else int(meta.size), is_dir=is_dir,
                 modified=_stamp(meta.mtime), created=_stamp(getattr(meta, "crtime", 0)),
                 accessed=_stamp(meta.atime),
                 allocated=not (int(meta.flags) & int(self.tsk.TSK_FS_META_FLAG_UNALLOC)),
-                name_raw=None if clean and raw.isascii() else raw.hex(), warnings=warnings,
+                name_raw=name_raw, warnings=warnings,
                 key=f)
             if not is_dir:
                 entry.extents = self._extents(f, entry.size)

@@ -10,16 +10,14 @@ as unsupported. Every offset is bounds-checked against the volume.
 from __future__ import annotations
 
 import struct
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
-from workbench.identify.model import FileEntry, Image, Volume, decode_name, join, safe_component
+from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
 
 TAG_ANCHOR, TAG_PARTITION, TAG_LVD, TAG_TERMINATOR = 2, 5, 6, 8
 TAG_FSD, TAG_FID, TAG_FE, TAG_EFE = 256, 257, 261, 266
 SECTOR = 2048
-_MAX_DEPTH = 64
 _MAX_DIR = 16 << 20
 
 
@@ -196,10 +194,7 @@ class UdfReader:
 
     def _walk(self, icb: tuple[int, int, int], parent: str, depth: int,
               visited: set[tuple[int, int]]) -> Iterator[FileEntry]:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise TimeoutError
-        if depth > _MAX_DEPTH:
-            self.errors.append(f"{parent}: directories nested too deeply")
+        if not walk_guard(self.deadline, depth, parent, self.errors):
             return
         _, _, _, extents, embedded = self._file_entry(icb)
         parts, total = [embedded], 0
@@ -226,11 +221,7 @@ class UdfReader:
 
     def _child(self, icb: tuple[int, int, int], chars: int, ident: bytes, parent: str,
                depth: int, visited: set[tuple[int, int]]) -> Iterator[FileEntry]:
-        name, raw, clean = _dstring_name(ident)
-        safe, changed = safe_component(name)
-        warnings = ([] if clean else ["undecodable_name"]) + (["unsafe_name"] if changed else [])
-        path = join(parent, safe)
-        hexraw = None if clean and raw.isascii() else raw.hex()
+        path, hexraw, warnings = named(parent, *_dstring_name(ident))
         try:
             is_dir, size, modified, extents, embedded = self._file_entry(icb)
         except (UdfError, struct.error) as exc:
