@@ -28,6 +28,9 @@ from workbench.identify.engine import identify_image
 from workbench.identify.report import WRITERS, FormatReport
 from workbench.imaging.engine import image, job_dir
 from workbench.imaging.record import MAP_NAME, JobRecord, Outcome
+from workbench.package.carrier import bag_job
+from workbench.package.profile import load_bag_profile
+from workbench.package.validate import validate_bag
 from workbench.profiles import get_profile, load_profiles
 
 
@@ -61,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=t("cli.identify_format"))
     p.add_argument("--md5", action="store_true", help=t("cli.identify_md5"))
     p.add_argument("--workers", type=int, metavar="N", help=t("cli.identify_workers"))
+
+    p = sub.add_parser("bag", help=t("cli.bag"))
+    p.add_argument("job", metavar="JOB_DIR", type=Path, help=t("cli.bag_job"))
+    p.add_argument("--batch", metavar="B", help=t("cli.bag_batch"))
+    p.add_argument("--count", metavar="'N of M'", help=t("cli.bag_count"))
+
+    p = sub.add_parser("validate", help=t("cli.validate"))
+    p.add_argument("bag", metavar="BAG", type=Path, help=t("cli.validate_bag"))
+    p.add_argument("--fast", action="store_true", help=t("cli.validate_fast"))
 
     sub.add_parser("training", help=t("cli.training"))
     return parser
@@ -285,5 +297,31 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
               file=out)
 
 
+def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
+    bar = ProgressLine(render=identify_line)
+    try:
+        result = bag_job(args.job, settings, batch=args.batch, bag_count=args.count,
+                         progress=bar, cancel=_cancel_on_sigint())
+    finally:
+        bar.close()
+    key = "bag.created" if result.created else "bag.exists"
+    print(t(key, bag=str(result.path), oxum=result.payload_oxum,
+            algorithms=", ".join(result.algorithms)))
+    return ExitCode.SUCCESS
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    profile = load_bag_profile(settings.paths.profiles)
+    problems = validate_bag(args.bag, profile, fast=args.fast)
+    if problems:
+        print(t("validate.invalid", bag=str(args.bag), count=len(problems)))
+        for problem in problems:
+            print(f"  - {problem}")
+        return ExitCode.FAILED
+    print(t("validate.fast_ok" if args.fast else "validate.ok", bag=str(args.bag)))
+    return ExitCode.SUCCESS
+
+
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
-            "identify": cmd_identify, "training": cmd_training}
+            "identify": cmd_identify, "bag": cmd_bag, "validate": cmd_validate,
+            "training": cmd_training}

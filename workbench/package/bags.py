@@ -1,0 +1,249 @@
+"""BagIt 1.0 (RFC 8493): write bags from known digests, read and validate them.
+
+A bag is built under a temporary name (".NAME.partial") and renamed into place only
+after it validates, so a crash never leaves a half bag that looks complete. Payload
+files already on the bag's file system are hard-linked (no bytes copied, nothing moved
+away from staging until tape release); across file systems they are copied with inline
+hashing that must match the known digests.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.atomic import fsync_dir
+from workbench.errors import BadInput
+
+BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+COPY_CHUNK = 8 << 20
+ALGORITHM_NAMES = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha512": "sha512"}
+
+
+def encode_path(path: str) -> str:
+    """Only CR, LF and % are percent-encoded in manifest paths (RFC 8493 2.1.3)."""
+    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def decode_path(path: str) -> str:
+    out, i = [], 0
+    while i < len(path):
+        if path[i] == "%" and path[i + 1:i + 3].upper() in ("25", "0D", "0A"):
+            out.append({"25": "%", "0D": "\r", "0A": "\n"}[path[i + 1:i + 3].upper()])
+            i += 3
+        else:
+            out.append(path[i])
+            i += 1
+    return "".join(out)
+
+
+def check_names(names: list[str]) -> None:
+    """Refuse paths a bag must not hold: absolute, '..', '~', and names equal after NFC
+    normalisation (they would collide on some file systems)."""
+    seen: dict[str, str] = {}
+    for name in names:
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts or name.startswith("~") or "" in parts:
+            raise BadInput("error.bag_bad_name", name=repr(name))
+        key = unicodedata.normalize("NFC", name)
+        if key in seen:
+            raise BadInput("error.bag_nfc_clash", first=repr(seen[key]), second=repr(name))
+        seen[key] = name
+
+
+@dataclass
+class PayloadFile:
+    source: Path
+    name: str  # relative to data/
+    digests: dict[str, str] = field(default_factory=dict)  # known digests, never re-hashed
+
+
+@dataclass
+class TagFile:
+    name: str  # relative to the bag, e.g. metadata/job.json
+    data: bytes
+
+
+def _hash_file(path: Path, algorithms: tuple[str, ...]) -> dict[str, str]:
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    with open(path, "rb") as fh:
+        while chunk := fh.read(COPY_CHUNK):
+            for h in hashes.values():
+                h.update(chunk)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def copy_hashed(source: Path, target: Path, algorithms: tuple[str, ...],
+                progress: Callable[[int], None] | None = None) -> dict[str, str]:
+    """Copy as one sequential stream in large blocks, hashing what was written."""
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(COPY_CHUNK):
+            dst.write(chunk)
+            for h in hashes.values():
+                h.update(chunk)
+            if progress:
+                progress(len(chunk))
+        dst.flush()
+        os.fsync(dst.fileno())
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def _place(item: PayloadFile, target: Path, algorithms: tuple[str, ...]) -> dict[str, str]:
+    """Link when on the same file system (digests known), else copy and check."""
+    missing = tuple(a for a in algorithms if a not in item.digests)
+    try:
+        os.link(item.source, target)
+        digests = dict(item.digests)
+        if missing:
+            digests.update(_hash_file(target, missing))
+        return {a: digests[a] for a in algorithms}
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+    digests = copy_hashed(item.source, target, tuple(dict.fromkeys((*algorithms,
+                                                                    *item.digests))))
+    for algorithm, known in item.digests.items():
+        if digests[algorithm] != known:
+            target.unlink()
+            raise BadInput("error.bag_copy_mismatch", file=str(item.source),
+                           algorithm=algorithm, known=known, got=digests[algorithm])
+    return {a: digests[a] for a in algorithms}
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _manifest(entries: dict[str, str]) -> bytes:
+    return "".join(f"{digest}  {encode_path(name)}\n"
+                   for name, digest in sorted(entries.items())).encode("utf-8")
+
+
+def render_info(info: list[tuple[str, str]]) -> bytes:
+    lines = []
+    for label, value in info:
+        value = " ".join(str(value).split())  # one line per field; order kept
+        lines.append(f"{label}: {value}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write_bag(target: Path, payload: list[PayloadFile], tags: list[TagFile],
+              info: list[tuple[str, str]], algorithms: tuple[str, ...],
+              validate: Callable[[Path], list[str]]) -> Path:
+    """Build the bag at target (atomically). info must not hold Payload-Oxum: it is
+    computed here. validate(partial_bag) returns problems; any problem aborts."""
+    check_names([f"data/{p.name}" for p in payload] + [t.name for t in tags])
+    partial = target.with_name(f".{target.name}.partial")
+    if partial.exists():  # a crash while bagging: links and copies only, rebuild
+        shutil.rmtree(partial)
+    (partial / "data").mkdir(parents=True)
+    try:
+        manifests: dict[str, dict[str, str]] = {a: {} for a in algorithms}
+        octets = 0
+        for item in payload:
+            dest = partial / "data" / item.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            digests = _place(item, dest, algorithms)
+            octets += dest.stat().st_size
+            for a in algorithms:
+                manifests[a][f"data/{item.name}"] = digests[a]
+        tag_files: dict[str, bytes] = {"bagit.txt": BAGIT_TXT.encode()}
+        oxum = f"{octets}.{len(payload)}"
+        tag_files["bag-info.txt"] = render_info([*info, ("Payload-Oxum", oxum)])
+        for a in algorithms:
+            tag_files[f"manifest-{a}.txt"] = _manifest(manifests[a])
+        for tag in tags:
+            tag_files[tag.name] = tag.data
+        for name, data in tag_files.items():
+            _write(partial / name, data)
+        for a in algorithms:
+            _write(partial / f"tagmanifest-{a}.txt", _manifest(
+                {name: hashlib.new(a, data).hexdigest() for name, data in tag_files.items()}))
+        for folder in {partial, partial / "data", *(p.parent for p in partial.rglob("*"))}:
+            fsync_dir(folder)
+        problems = validate(partial)
+        if problems:
+            raise BadInput("error.bag_invalid", bag=str(partial), problems="; ".join(problems))
+        if target.exists():
+            raise BadInput("error.bag_exists", bag=str(target))
+        os.rename(partial, target)
+        fsync_dir(target.parent)
+        return target
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+# -- reading and checking --------------------------------------------------------------
+
+def read_info(bag: Path) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
+    for line in (bag / "bag-info.txt").read_text(encoding="utf-8").splitlines():
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1] = (fields[-1][0], fields[-1][1] + " " + line.strip())
+        elif ":" in line:
+            label, _, value = line.partition(":")
+            fields.append((label.strip(), value.strip()))
+    return fields
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    entries = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, _, name = line.partition(" ")
+            entries[decode_path(name.lstrip(" *"))] = digest.lower()
+    return entries
+
+
+def check_bag(bag: Path, fast: bool = False) -> list[str]:
+    """Every problem found, as RFC 8493 defines a valid bag (empty list: valid).
+    fast checks completeness and Payload-Oxum without re-hashing the payload."""
+    problems: list[str] = []
+    try:
+        if (bag / "bagit.txt").read_text(encoding="utf-8") != BAGIT_TXT:
+            problems.append("bagit.txt is not exactly the BagIt 1.0 declaration")
+    except (OSError, UnicodeDecodeError):
+        return ["bagit.txt is missing or unreadable"]
+    manifests = sorted(bag.glob("manifest-*.txt"))
+    if not manifests:
+        return [*problems, "no payload manifest"]
+    payload = {str(p.relative_to(bag)) for p in (bag / "data").rglob("*") if p.is_file()} \
+        if (bag / "data").is_dir() else set()
+    for manifest in manifests:
+        algorithm = manifest.name[len("manifest-"):-len(".txt")]
+        entries = read_manifest(manifest)
+        for name in sorted(set(entries) - payload):
+            problems.append(f"{manifest.name}: {name} is listed but missing")
+        for name in sorted(payload - set(entries)):
+            problems.append(f"{name} is not in {manifest.name}")
+        if not fast and algorithm in ALGORITHM_NAMES:
+            for name, digest in sorted(entries.items()):
+                if name in payload and _hash_file(bag / name, (algorithm,))[algorithm] != digest:
+                    problems.append(f"{name}: {algorithm} does not match {manifest.name}")
+    info = dict(read_info(bag)) if (bag / "bag-info.txt").exists() else {}
+    oxum = info.get("Payload-Oxum")
+    if oxum:
+        octets = sum((bag / n).stat().st_size for n in payload)
+        if oxum != f"{octets}.{len(payload)}":
+            problems.append(f"Payload-Oxum {oxum} but the payload is {octets}.{len(payload)}")
+    for tagmanifest in sorted(bag.glob("tagmanifest-*.txt")):
+        algorithm = tagmanifest.name[len("tagmanifest-"):-len(".txt")]
+        for name, digest in read_manifest(tagmanifest).items():
+            path = bag / name
+            if not path.is_file():
+                problems.append(f"{tagmanifest.name}: {name} is listed but missing")
+            elif _hash_file(path, (algorithm,))[algorithm] != digest:
+                problems.append(f"{name}: {algorithm} does not match {tagmanifest.name}")
+    return problems

@@ -1,0 +1,175 @@
+"""Packaging one carrier: its accepted imaging job becomes one BagIt bag.
+
+    result = bag_job(job_dir, settings)
+
+The payload is the image and its map; the job record, the format report and the PREMIS
+events are tag files under metadata/ (BagIt profile: profiles/bagit/). Manifests come
+from the digests computed while imaging. Running it again after a crash rebuilds the
+partial bag; running it on a finished bag checks it and returns it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from workbench import __version__
+from workbench.atomic import write_atomic
+from workbench.config import Settings
+from workbench.errors import BadInput
+from workbench.identify.engine import identify_image
+from workbench.identify.report import WRITERS, FormatReport
+from workbench.imaging.record import MAP_NAME, JobRecord, Outcome, utc_now
+from workbench.package.bags import PayloadFile, TagFile, read_info, write_bag
+from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
+from workbench.package.profile import BagProfile, load_bag_profile
+from workbench.package.validate import validate_bag
+from workbench.profiles import load_profiles
+
+ACCEPTED = (Outcome.SUCCESS.value, Outcome.PARTIAL.value)
+REPORT_JSON, REPORT_CSV = "formats.json", "formats.csv"
+
+
+@dataclass(frozen=True)
+class BagResult:
+    path: Path
+    created: bool
+    payload_oxum: str
+    algorithms: tuple[str, ...]
+
+
+def format_report(job_dir: Path, record: JobRecord, settings: Settings,
+                  progress: Callable | None = None,
+                  cancel: threading.Event | None = None) -> tuple[FormatReport | None, bytes,
+                                                                   bytes]:
+    """The job's format report (made now if the job has none yet): (report, json, csv)."""
+    json_path, csv_path = job_dir / REPORT_JSON, job_dir / REPORT_CSV
+    if json_path.is_file() and csv_path.is_file():
+        return None, json_path.read_bytes(), csv_path.read_bytes()
+    digests = tuple(a for a in ("sha256", "md5") if a in record.digests) or ("sha256",)
+    report = identify_image(job_dir / record.image, settings, map_path=job_dir / MAP_NAME,
+                            digests=digests, progress=progress, cancel=cancel)
+    outputs = {}
+    for name, writer in WRITERS.items():
+        buf = io.StringIO()
+        writer(report, buf)
+        outputs[name] = buf.getvalue().encode("utf-8")
+        write_atomic(job_dir / f"formats.{name}", outputs[name])
+    return report, outputs["json"], outputs["csv"]
+
+
+def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -> bytes:
+    import json
+    report = json.loads(report_json)
+    workbench = Agent("software", "migration workbench", __version__)
+    drive = Agent("hardware", " ".join(x for x in (record.drive.get("vendor", ""),
+                                                   record.drive.get("model", "")) if x)
+                  + (f" ({record.drive['serial']})" if record.drive.get("serial") else "")
+                  or record.drive.get("path", "drive"))
+    operator = Agent("person", record.operator) if record.operator else None
+    fido = Agent("software", "fido (opf-fido)", report.get("signatures", ""))
+    image_id = f"{record.item_id}/data/{record.image}"
+    map_id = f"{record.item_id}/data/{MAP_NAME}"
+    fmt = report.get("image_format", {})
+    people = ((operator, "implementer"),) if operator else ()
+    outcome = "success" if record.outcome == Outcome.SUCCESS.value else "partial"
+    doc = PremisDocument(
+        objects=[PremisObject(image_id, record.image, record.size, dict(record.digests),
+                              fmt.get("name") or f"{fmt.get('file_system', '')} disk image",
+                              fmt.get("puid", "")),
+                 PremisObject(map_id, MAP_NAME, len(map_bytes),
+                              {"sha256": hashlib.sha256(map_bytes).hexdigest()},
+                              "GNU ddrescue mapfile")],
+        events=[
+            Event("capture", record.started, outcome,
+                  f"rescue imaging (copy, trim, scrape, retries) of a {record.profile_id} "
+                  f"carrier in {len(record.runs)} run(s)",
+                  f"{record.bytes_rescued} bytes rescued, {record.bad_sector_count} bad "
+                  f"sectors, {record.read_errors} read errors",
+                  ((workbench, "executing program"), (drive, "executing program"), *people),
+                  (image_id, map_id)),
+            Event("message digest calculation", record.ended, "success",
+                  "digests computed while reading the medium: "
+                  + ", ".join(sorted(record.digests)),
+                  agents=((workbench, "executing program"),), objects=(image_id,)),
+            Event("format identification", report.get("ended") or now, "success",
+                  f"fido in process over every file of the image ({report['summary']['files']}"
+                  " files)", f"{len(report['summary']['unidentified'])} unidentified",
+                  ((fido, "executing program"), (workbench, "executing program")),
+                  (image_id,)),
+            Event("validation", now, "success",
+                  "BagIt 1.0 (RFC 8493) and BagIt profile "
+                  "urn:x-migration-workbench:bagit-profile:carrier:1.0",
+                  agents=((workbench, "validator"),), objects=(image_id, map_id)),
+            Event("packing", now, "success", "BagIt 1.0 bag, manifests from imaging digests",
+                  agents=((workbench, "executing program"), *people),
+                  objects=(image_id, map_id)),
+        ])
+    return doc.to_xml()
+
+
+def _info(record: JobRecord, settings: Settings, profile: BagProfile, batch: str | None,
+          bag_count: str | None, label: str) -> list[tuple[str, str]]:
+    drive = " ".join(x for x in (record.drive.get("vendor", ""), record.drive.get("model", ""),
+                                 record.drive.get("serial", "")) if x) or record.drive.get(
+        "path", "")
+    info = [("Source-Organization", settings.organisation),
+            ("External-Identifier", record.item_id),
+            ("External-Description", label),
+            ("Bagging-Date", datetime.now(UTC).date().isoformat())]
+    if batch:
+        info.append(("Bag-Group-Identifier", batch))
+    if bag_count:
+        info.append(("Bag-Count", bag_count))
+    info += [("BagIt-Profile-Identifier", profile.identifier),
+             ("Bag-Software-Agent", f"migration workbench {__version__}"),
+             ("Media-Type", record.profile_id), ("Media-Family", record.media_family),
+             ("Imaging-Outcome", record.outcome),
+             ("Bad-Sector-Count", str(record.bad_sector_count)),
+             ("Drive", drive or "unknown"), ("Operator", record.operator or settings.operator),
+             ("Station", record.station_id)]
+    return [(k, v) for k, v in info if v != ""]
+
+
+def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
+            bag_count: str | None = None, progress: Callable | None = None,
+            cancel: threading.Event | None = None) -> BagResult:
+    record = JobRecord.load(job_dir)
+    if record is None:
+        raise BadInput("error.no_job", folder=str(job_dir))
+    if record.outcome not in ACCEPTED:
+        raise BadInput("error.bag_not_accepted", item=record.item_id, outcome=record.outcome)
+    profile = load_bag_profile(settings.paths.profiles)
+    target = settings.paths.bags / record.item_id
+    if target.exists():
+        problems = validate_bag(target, profile, fast=True)
+        if problems:
+            raise BadInput("error.bag_invalid", bag=str(target), problems="; ".join(problems))
+        return BagResult(target, False, dict(read_info(target))["Payload-Oxum"],
+                         tuple(p.name[9:-4] for p in sorted(target.glob("manifest-*.txt"))))
+    image_path, map_path = job_dir / record.image, job_dir / MAP_NAME
+    for path in (image_path, map_path):
+        if not path.is_file():
+            raise BadInput("error.bag_missing_file", file=str(path))
+    _, report_json, report_csv = format_report(job_dir, record, settings, progress, cancel)
+    media = load_profiles(settings.paths.profiles).get(record.profile_id)
+    label = media.label("en") if media else record.profile_id
+    algorithms = tuple(a for a in ("sha256", "md5", "sha512") if a in record.digests)
+    now = utc_now()
+    map_bytes = map_path.read_bytes()
+    tags = [TagFile("metadata/job.json", (job_dir / "job.json").read_bytes()),
+            TagFile(f"metadata/{REPORT_JSON}", report_json),
+            TagFile(f"metadata/{REPORT_CSV}", report_csv),
+            TagFile("metadata/premis.xml", _premis(record, map_bytes, report_json, now))]
+    payload = [PayloadFile(image_path, record.image, dict(record.digests)),
+               PayloadFile(map_path, MAP_NAME, {})]
+    settings.paths.bags.mkdir(parents=True, exist_ok=True)
+    path = write_bag(target, payload, tags, _info(record, settings, profile, batch, bag_count,
+                                                  label), algorithms,
+                     lambda partial: validate_bag(partial, profile, fast=True))
+    return BagResult(path, True, dict(read_info(path))["Payload-Oxum"], algorithms)

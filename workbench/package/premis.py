@@ -1,0 +1,137 @@
+"""PREMIS 3 events and agents for one carrier, as XML (namespace
+http://www.loc.gov/premis/v3). Element order follows the PREMIS 3 schema; a test checks
+the documents against tests/premis-subset.xsd, a schema for the part of PREMIS we write.
+
+Event types use the Library of Congress vocabulary (id.loc.gov/vocabulary/preservation/
+eventType): capture, message digest calculation, fixity check, format identification,
+validation, packing, replication.
+"""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+NS = "http://www.loc.gov/premis/v3"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+ET.register_namespace("premis", NS)
+ET.register_namespace("xsi", XSI)
+_ID_SPACE = uuid.UUID("6f1c1f0e-7d0e-4b59-9c59-5a8b8d1e0c11")
+
+
+def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    child = ET.SubElement(parent, f"{{{NS}}}{tag}", attrs)
+    if text is not None:
+        child.text = text
+    return child
+
+
+@dataclass(frozen=True)
+class Agent:
+    kind: str  # software | hardware | person | organization
+    name: str
+    version: str = ""
+
+    @property
+    def identifier(self) -> str:
+        return str(uuid.uuid5(_ID_SPACE, f"agent|{self.kind}|{self.name}|{self.version}"))
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    when: str  # ISO 8601
+    outcome: str  # success | partial | failure
+    detail: str = ""
+    outcome_note: str = ""
+    agents: tuple[tuple[Agent, str], ...] = ()  # (agent, role)
+    objects: tuple[str, ...] = ()  # object identifiers
+
+    @property
+    def identifier(self) -> str:
+        return str(uuid.uuid5(_ID_SPACE, f"event|{self.kind}|{self.when}|{self.objects}|"
+                              f"{self.detail}"))
+
+
+@dataclass
+class PremisObject:
+    identifier: str
+    original_name: str
+    size: int
+    digests: dict[str, str]
+    format_name: str = ""
+    puid: str = ""
+
+
+@dataclass
+class PremisDocument:
+    objects: list[PremisObject] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def agents(self) -> list[Agent]:
+        seen: dict[str, Agent] = {}
+        for event in self.events:
+            for agent, _ in event.agents:
+                seen.setdefault(agent.identifier, agent)
+        return list(seen.values())
+
+    def to_xml(self) -> bytes:
+        root = ET.Element(f"{{{NS}}}premis", {"version": "3.0"})
+        for obj in self.objects:
+            o = _el(root, "object", **{f"{{{XSI}}}type": "premis:file"})
+            oid = _el(o, "objectIdentifier")
+            _el(oid, "objectIdentifierType", "local")
+            _el(oid, "objectIdentifierValue", obj.identifier)
+            chars = _el(o, "objectCharacteristics")
+            _el(chars, "compositionLevel", "0")
+            for algorithm, digest in sorted(obj.digests.items()):
+                fixity = _el(chars, "fixity")
+                _el(fixity, "messageDigestAlgorithm", {"md5": "MD5", "sha1": "SHA-1",
+                                                       "sha256": "SHA-256",
+                                                       "sha512": "SHA-512"}[algorithm])
+                _el(fixity, "messageDigest", digest)
+                _el(fixity, "messageDigestOriginator", "migration workbench")
+            _el(chars, "size", str(obj.size))
+            fmt = _el(chars, "format")
+            designation = _el(fmt, "formatDesignation")
+            _el(designation, "formatName", obj.format_name or "unknown")
+            if obj.puid:
+                registry = _el(fmt, "formatRegistry")
+                _el(registry, "formatRegistryName", "PRONOM")
+                _el(registry, "formatRegistryKey", obj.puid)
+            _el(o, "originalName", obj.original_name)
+        for event in self.events:
+            e = _el(root, "event")
+            eid = _el(e, "eventIdentifier")
+            _el(eid, "eventIdentifierType", "UUID")
+            _el(eid, "eventIdentifierValue", event.identifier)
+            _el(e, "eventType", event.kind)
+            _el(e, "eventDateTime", event.when)
+            if event.detail:
+                _el(_el(e, "eventDetailInformation"), "eventDetail", event.detail)
+            info = _el(e, "eventOutcomeInformation")
+            _el(info, "eventOutcome", event.outcome)
+            if event.outcome_note:
+                _el(_el(info, "eventOutcomeDetail"), "eventOutcomeDetailNote",
+                    event.outcome_note)
+            for agent, role in event.agents:
+                link = _el(e, "linkingAgentIdentifier")
+                _el(link, "linkingAgentIdentifierType", "UUID")
+                _el(link, "linkingAgentIdentifierValue", agent.identifier)
+                _el(link, "linkingAgentRole", role)
+            for obj in event.objects:
+                link = _el(e, "linkingObjectIdentifier")
+                _el(link, "linkingObjectIdentifierType", "local")
+                _el(link, "linkingObjectIdentifierValue", obj)
+        for agent in self.agents():
+            a = _el(root, "agent")
+            aid = _el(a, "agentIdentifier")
+            _el(aid, "agentIdentifierType", "UUID")
+            _el(aid, "agentIdentifierValue", agent.identifier)
+            _el(a, "agentName", agent.name)
+            _el(a, "agentType", agent.kind)
+            if agent.version:
+                _el(a, "agentVersion", agent.version)
+        ET.indent(root)
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
