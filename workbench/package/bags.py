@@ -143,6 +143,7 @@ def write_bag(target: Path, payload: list[PayloadFile], tags: list[TagFile],
               validate: Callable[[Path], list[str]]) -> Path:
     """Build the bag at target (atomically). info must not hold Payload-Oxum: it is
     computed here. validate(partial_bag) returns problems; any problem aborts."""
+    check_names([p.name for p in payload])  # as given: '/abs', '~x' are refused
     check_names([f"data/{p.name}" for p in payload] + [t.name for t in tags])
     partial = target.with_name(f".{target.name}.partial")
     if partial.exists():  # a crash while bagging: links and copies only, rebuild
