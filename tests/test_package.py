@@ -173,10 +173,11 @@ import workbench.package.carrier as carrier
 def die(*args, **kwargs):  # every file is written; killed before the rename
     os.kill(os.getpid(), signal.SIGKILL)
 
-carrier.validate_bag = die
-base = Settings()
-carrier.bag_job(Path(job), replace(base, paths=replace(base.paths, staging=Path(staging),
-                                                      bags=Path(bags))))
+if __name__ == "__main__":  # fido's worker processes re-import this script
+    carrier.validate_bag = die
+    base = Settings()
+    carrier.bag_job(Path(job), replace(base, paths=replace(base.paths, staging=Path(staging),
+                                                          bags=Path(bags))))
 """
 
 
