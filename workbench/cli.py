@@ -74,6 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bag", metavar="BAG", type=Path, help=t("cli.validate_bag"))
     p.add_argument("--fast", action="store_true", help=t("cli.validate_fast"))
 
+    tape = sub.add_parser("tape", help=t("cli.tape")).add_subparsers(dest="tape_command",
+                                                                     metavar="ACTION")
+    p = tape.add_parser("label", help=t("cli.tape_label"))
+    p.add_argument("mount", type=Path, metavar="MOUNT", help=t("cli.tape_mount"))
+    p.add_argument("--barcode", required=True, help=t("cli.tape_barcode"))
+    p.add_argument("--pool", required=True, help=t("cli.tape_pool"))
+    p.add_argument("--generation", default="LTO-8", help=t("cli.tape_generation"))
+    p.add_argument("--capacity", type=int, default=0, metavar="BYTES",
+                   help=t("cli.tape_capacity"))
+    tape.add_parser("plan", help=t("cli.tape_plan"))
+    p = tape.add_parser("write", help=t("cli.tape_write"))
+    p.add_argument("--bag", action="append", metavar="ITEM", help=t("cli.tape_bag"))
+    p = tape.add_parser("verify", help=t("cli.tape_verify"))
+    p.add_argument("--barcode", help=t("cli.tape_barcode"))
+    p = tape.add_parser("catalog", help=t("cli.tape_catalog"))
+    p.add_argument("--json", action="store_true", help=t("cli.json"))
+    p = tape.add_parser("release", help=t("cli.tape_release"))
+    p.add_argument("items", nargs="+", metavar="ITEM", help=t("cli.tape_items"))
+
     sub.add_parser("training", help=t("cli.training"))
     return parser
 
@@ -322,6 +341,77 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
+def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.tape import stage
+    from workbench.tape.catalogue import Catalogue
+    from workbench.tape.tapes import label_tape, load_generations
+
+    action = args.tape_command
+    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
+    if action == "label":
+        tape = label_tape(args.mount, args.barcode, args.pool, args.generation, args.capacity,
+                          load_generations(settings.paths.profiles))
+        print(t("tape.labelled", mount=str(tape.mount), barcode=tape.barcode, pool=tape.pool,
+                capacity=human_bytes(tape.capacity)))
+        return ExitCode.SUCCESS
+    if action == "plan":
+        assignments, unplaced = stage.make_plan(settings)
+        tapes = stage.station_tapes(settings)
+        table([t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
+               t("tape.room")],
+              [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
+                human_bytes(tp.room(settings.tape_headroom))] for tp in tapes], sys.stdout)
+        print()
+        for a in assignments:
+            print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,
+                    barcode=a.barcode))
+        for u in unplaced:
+            print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
+                    pool=u.pool))
+        return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
+    if action == "write":
+        bags = [settings.paths.bags / b for b in args.bag] if args.bag else None
+        done, unplaced = stage.run_plan(settings, bags, cancel=_cancel_on_sigint())
+        for e in done:
+            print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
+                    detail=e.detail))
+        for u in unplaced:
+            print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
+                    pool=u.pool))
+        failed = any(e.result != "verified" for e in done)
+        return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced else ExitCode.SUCCESS
+    if action == "verify":
+        tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
+        bad = 0
+        for (bag, barcode), entry in sorted(catalogue.current().items()):
+            if (args.barcode and barcode != args.barcode) or barcode not in tapes \
+                    or (entry.result == "failed" and not entry.verified):
+                continue
+            result = stage.verify_copy(bag, tapes[barcode], catalogue)
+            stage.record_events(bag, catalogue, settings)
+            bad += result.result != "verified"
+            print(t(f"tape.result_{result.result}", bag=bag, barcode=barcode,
+                    pool=result.pool, detail=result.detail))
+        return ExitCode.FAILED if bad else ExitCode.SUCCESS
+    if action == "catalog":
+        entries = sorted(catalogue.current().values(), key=lambda e: (e.bag, e.copy))
+        if args.json:
+            print(json.dumps([e.__dict__ for e in entries], ensure_ascii=False, indent=2))
+        else:
+            table([t("tape.bag"), t("tape.barcode"), t("tape.pool"), t("tape.copy"),
+                   t("tape.size"), t("tape.written"), t("tape.verified"), t("tape.result")],
+                  [[e.bag, e.barcode, e.pool, e.copy, human_bytes(e.bytes), e.written,
+                    e.verified, t(f"tape.state_{e.result}")] for e in entries], sys.stdout)
+        return ExitCode.SUCCESS
+    if action == "release":
+        for item in args.items:
+            for path in stage.release(item, settings):
+                print(t("tape.released", path=str(path)))
+        return ExitCode.SUCCESS
+    build_parser().parse_args(["tape", "--help"])
+    return ExitCode.BAD_INPUT
+
+
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
             "identify": cmd_identify, "bag": cmd_bag, "validate": cmd_validate,
-            "training": cmd_training}
+            "tape": cmd_tape, "training": cmd_training}

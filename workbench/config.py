@@ -49,6 +49,15 @@ SPEC = {
         "logs": Field(str, default="logs"),
         "profiles": Field(str, default=""),
     }),
+    "tape": Field(dict, table={
+        "pools": Field(list, default=["primary", "secondary"],
+                       check=lambda v: None if v and all(isinstance(x, str) and x for x in v)
+                       and len(set(v)) == len(v) else "a list of distinct pool names"),
+        "headroom_percent": Field((int, float), default=5,
+                                  check=lambda v: None if 0 <= v < 50 else "0 to 50"),
+        "tar_threshold": Field(int, default=1000,
+                               check=lambda v: None if v >= 1 else "1 or more files"),
+    }),
     "imaging": Field(dict, table={
         "map_save_seconds": Field((int, float), default=5,
                                   check=lambda v: None if 0.5 <= v <= 300 else "0.5 to 300"),
@@ -77,6 +86,9 @@ class Settings:
     language: str = "en"
     map_save_seconds: float = 5.0
     free_space_margin: int = 64 * 1024 * 1024
+    tape_pools: tuple[str, ...] = ("primary", "secondary")
+    tape_headroom: float = 0.05
+    tar_threshold: int = 1000
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
     training: bool = False
@@ -123,7 +135,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
     if not path.is_file():
         raise ConfigError("error.file_missing", file=str(path))
     data = check_table(load_toml(path), SPEC, path)
-    station, paths, imaging = data["station"], data["paths"], data["imaging"]
+    station, paths, imaging, tape = data["station"], data["paths"], data["imaging"], data["tape"]
     return Settings(
         station_id=station["id"],
         organisation=station["organisation"],
@@ -132,6 +144,8 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         language=station["language"],
         map_save_seconds=float(imaging["map_save_seconds"]),
         free_space_margin=imaging["free_space_margin_mb"] * 1024 * 1024,
+        tape_pools=tuple(tape["pools"]), tape_headroom=tape["headroom_percent"] / 100,
+        tar_threshold=tape["tar_threshold"],
         paths=_paths(path.resolve().parent, paths),
         source=path,
     )

@@ -1,0 +1,1 @@
+"""LTO staging: tapes and pools, capacity planning, write with read-back, catalogue."""

@@ -1,0 +1,386 @@
+"""Writing bags to tape and reading them back.
+
+Each bag is written as one sequential stream in large blocks (file after file, or one
+tar for bags with many small files), hashed as it is written, fsync'ed, then read back
+from the tape (page cache dropped first) and checked against the bag's manifests. Only a
+copy that was read back and matched counts as verified. A tape that fills mid-write is
+marked full, its partial copy removed and the copy recorded as failed; the bag is then
+planned onto the next tape of the pool.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import tarfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench import __version__
+from workbench.atomic import write_atomic
+from workbench.config import Settings
+from workbench.errors import BadInput, Refused
+from workbench.imaging.digests import DigestStream
+from workbench.imaging.record import utc_now
+from workbench.package.bags import check_bag, decode_path, read_manifest
+from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
+from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, Catalogue, CopyEntry
+from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
+from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems
+
+BLOCK = 8 << 20
+
+
+class TapeFull(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class TapeProgress:
+    bag: str
+    barcode: str
+    phase: str  # write | verify
+    done: int
+    total: int
+
+
+def _files(bag: Path) -> list[Path]:
+    return sorted(p for p in bag.rglob("*") if p.is_file())
+
+
+def _drop_cache(path: Path) -> None:
+    """Make the next read come from the medium, not from memory."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+class _Writer:
+    def __init__(self, tape: Tape, limit: int, progress: Callable[[int], None],
+                 cancel: threading.Event) -> None:
+        self.tape, self.limit, self.progress, self.cancel = tape, limit, progress, cancel
+        self.written = 0
+
+    def stream(self, source: Path, out) -> str:  # type: ignore[no-untyped-def]
+        """Copy one file into an open binary stream, hashing as it goes."""
+        digest = DigestStream(("sha256",))
+        try:
+            with open(source, "rb") as src:
+                while block := src.read(BLOCK):
+                    if self.cancel.is_set():
+                        raise KeyboardInterrupt
+                    self.written += len(block)
+                    if self.written > self.limit:
+                        raise TapeFull
+                    try:
+                        out.write(block)
+                    except OSError as exc:
+                        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                            raise TapeFull from exc
+                        raise
+                    digest.update(block)
+                    self.progress(self.written)
+            return digest.finish()["sha256"]
+        finally:
+            digest.abandon()
+
+
+def _write_folder(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
+    digests = {}
+    for src in _files(bag):
+        rel = str(src.relative_to(bag))
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(target, "wb") as out:
+                digests[rel] = writer.stream(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise TapeFull from exc
+            raise
+    return digests
+
+
+class _TarSource:
+    """tarfile reads a member through this: what it reads is counted and hashed."""
+
+    def __init__(self, path: Path, writer: _Writer) -> None:
+        self.fh = open(path, "rb")  # noqa: SIM115 - closed by _write_tar
+        self.hash = hashlib.sha256()
+        self.writer = writer
+
+    def read(self, n: int = -1) -> bytes:
+        block = self.fh.read(n)
+        self.writer.written += len(block)
+        if self.writer.written > self.writer.limit:
+            raise TapeFull
+        self.hash.update(block)
+        return block
+
+
+def _write_tar(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
+    digests = {}
+    with open(dest, "wb") as raw, tarfile.open(fileobj=raw, mode="w|",
+                                                format=tarfile.PAX_FORMAT) as tar:
+        for src in _files(bag):
+            rel = str(src.relative_to(bag))
+            source = _TarSource(src, writer)
+            try:
+                tar.addfile(tar.gettarinfo(str(src), arcname=f"{bag.name}/{rel}"),
+                            source)  # type: ignore[arg-type]
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise TapeFull from exc
+                raise
+            finally:
+                source.fh.close()
+            digests[rel] = source.hash.hexdigest()
+            writer.progress(writer.written)
+        tar.close()
+        raw.flush()
+        os.fsync(raw.fileno())
+    return digests
+
+
+def _check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str]) -> list[str]:
+    """Read the copy back from the tape and compare with what was written and with the
+    bag's own manifests."""
+    problems: list[str] = []
+    if layout == "folder":
+        for path in _files(copy):
+            _drop_cache(path)
+        problems += check_bag(copy)
+        seen = {str(p.relative_to(copy)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in _files(copy)}
+    else:
+        _drop_cache(copy)
+        seen, texts = {}, {}
+        try:
+            with tarfile.open(copy, mode="r|") as tar:
+                for member in tar:
+                    fh = tar.extractfile(member)
+                    if fh is not None:
+                        rel = member.name.split("/", 1)[1]
+                        data = fh.read()
+                        seen[rel] = hashlib.sha256(data).hexdigest()
+                        if rel.startswith(("manifest-sha256", "tagmanifest-sha256")):
+                            texts[rel] = data.decode("utf-8")
+        except (tarfile.TarError, OSError) as exc:
+            return [f"{copy.name}: cannot be read back: {exc}"]
+        for text in texts.values():  # the bag's own manifests, inside the tar
+            for line in text.splitlines():
+                digest, _, rel = line.partition("  ")
+                if seen.get(decode_path(rel)) != digest:
+                    problems.append(f"{bag_name}/{rel}: does not match the bag's manifest")
+    for rel, digest in expected.items():
+        if seen.get(rel) != digest:
+            problems.append(f"{bag_name}/{rel}: read back differs from what was written")
+    for rel in sorted(set(seen) - set(expected)):
+        if not rel.startswith("tagmanifest-"):  # tag manifests are listed in no manifest
+            problems.append(f"{bag_name}/{rel}: on tape but not in the bag")
+    return problems
+
+
+def copy_path(tape: Tape, bag_name: str, layout: str) -> Path:
+    return tape.mount / (bag_name if layout == "folder" else f"{bag_name}.tar")
+
+
+def write_copy(bag: Path, tape: Tape, catalogue: Catalogue, settings: Settings,
+               progress: Callable[[TapeProgress], None] | None = None,
+               cancel: threading.Event | None = None, verify: bool = True) -> CopyEntry:
+    """Write one bag to one tape, read it back, record the result in the catalogue."""
+    problems = ltfs_problems([bag.name] + [str(p.relative_to(bag)) for p in _files(bag)])
+    if problems:
+        raise BadInput("error.ltfs_names", bag=bag.name, problems="; ".join(problems[:5]))
+    cancel = cancel or threading.Event()
+    files = _files(bag)
+    layout = "tar" if len(files) >= settings.tar_threshold else "folder"
+    size = bag_size(bag)
+    final = copy_path(tape, bag.name, layout)
+    partial = final.with_name(f".{final.name}.partial")
+    copy_no = settings.tape_pools.index(tape.pool) + 1 if tape.pool in settings.tape_pools \
+        else 0
+    base = dict(bag=bag.name, barcode=tape.barcode, pool=tape.pool, bytes=size,
+                files=len(files), layout=layout, copy=copy_no)
+    if final.exists():
+        raise BadInput("error.copy_exists", bag=bag.name, barcode=tape.barcode)
+    limit = max(0, tape.capacity - tape.used())
+
+    def tick(done: int) -> None:
+        if progress:
+            progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
+
+    writer = _Writer(tape, limit, tick, cancel)
+    _remove(partial)  # a crash during an earlier write
+    try:
+        if layout == "folder":
+            partial.mkdir()
+            digests = _write_folder(bag, partial, writer)
+        else:
+            digests = _write_tar(bag, partial, writer)
+        os.rename(partial, final)
+    except TapeFull:
+        _remove(partial)
+        tape.full = True
+        tape.save_label()
+        entry = CopyEntry(**base, result=FAILED, written=utc_now(),
+                          detail=f"tape {tape.barcode} filled during the write")
+        catalogue.add(entry)
+        record_events(bag.name, catalogue, settings)
+        return entry
+    except BaseException:
+        _remove(partial)
+        raise
+    catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now()))
+    _keep_index(tape, settings)
+    if not verify:
+        record_events(bag.name, catalogue, settings)
+        return catalogue.current()[(bag.name, tape.barcode)]
+    entry = verify_copy(bag.name, tape, catalogue, digests, progress)
+    record_events(bag.name, catalogue, settings)
+    return entry
+
+
+def verify_copy(bag_name: str, tape: Tape, catalogue: Catalogue,
+                expected: dict[str, str] | None = None,
+                progress: Callable[[TapeProgress], None] | None = None) -> CopyEntry:
+    """Read a copy back and record verified or failed. Without expected digests (a later
+    re-check), the bag's own manifests on the tape are the reference."""
+    previous = catalogue.current().get((bag_name, tape.barcode))
+    if previous is None:
+        raise BadInput("error.no_copy", bag=bag_name, barcode=tape.barcode)
+    copy = copy_path(tape, bag_name, previous.layout)
+    if progress:
+        progress(TapeProgress(bag_name, tape.barcode, "verify", 0, previous.bytes))
+    if not copy.exists():
+        problems = [f"{copy} is missing from the tape"]
+    else:
+        if expected is None:  # a later re-check: the bag's manifests on the tape
+            expected = _manifest_digests(copy, previous.layout)
+        problems = _check_copy(copy, bag_name, previous.layout, expected)
+    entry = CopyEntry(**{**previous.__dict__, "result": FAILED if problems else VERIFIED,
+                         "verified": utc_now(), "detail": "; ".join(problems[:5])})
+    catalogue.add(entry)
+    return entry
+
+
+def record_events(bag_name: str, catalogue: Catalogue, settings: Settings) -> Path:
+    """PREMIS events of every tape copy of a bag (replication, then the read-back's fixity
+    check), kept beside the catalogue: the bag itself never changes once on tape."""
+    workbench = Agent("software", "migration workbench", __version__)
+    copies = [e for e in catalogue.entries if e.bag == bag_name]
+    size = copies[-1].bytes if copies else 0
+    doc = PremisDocument(objects=[PremisObject(bag_name, bag_name, size, {}, "BagIt bag")])
+    for e in copies:
+        tape = Agent("hardware", f"LTFS tape {e.barcode} ({e.pool} pool)")
+        agents = ((workbench, "executing program"), (tape, "executing program"))
+        if e.result in (WRITTEN, FAILED) and not e.verified:
+            doc.events.append(Event("replication", e.written, "success" if e.result == WRITTEN
+                                    else "failure", f"copy {e.copy} to tape {e.barcode}, "
+                                    f"{e.layout} layout, {e.bytes} bytes", e.detail, agents,
+                                    (bag_name,)))
+        if e.verified:
+            doc.events.append(Event("fixity check", e.verified, "success" if
+                                    e.result == VERIFIED else "failure",
+                                    f"read back from tape {e.barcode} against the manifests",
+                                    e.detail, agents, (bag_name,)))
+    folder = settings.paths.logs / "tape-premis"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{bag_name}.premis.xml"
+    write_atomic(path, doc.to_xml())
+    return path
+
+
+def _manifest_digests(copy: Path, layout: str) -> dict[str, str]:
+    if layout == "folder":
+        return read_manifest(copy / "manifest-sha256.txt") | read_manifest(
+            copy / "tagmanifest-sha256.txt")
+    with tarfile.open(copy, mode="r:") as tar:
+        out: dict[str, str] = {}
+        for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
+            fh = tar.extractfile(f"{copy.stem}/{name}")
+            for line in (fh.read().decode("utf-8") if fh else "").splitlines():
+                digest, _, rel = line.partition("  ")
+                out[rel] = digest
+        return out
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _keep_index(tape: Tape, settings: Settings) -> None:
+    """Keep a copy of the LTFS index when the mount exposes one (ltfs-index*.xml)."""
+    for index in tape.mount.glob("ltfs-index*.xml"):
+        folder = settings.paths.logs / "ltfs-index"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(index, folder / f"{tape.barcode}-{utc_now().replace(':', '')}.xml")
+
+
+# -- whole runs ------------------------------------------------------------------------
+
+def staged_bags(settings: Settings) -> list[Path]:
+    root = settings.paths.bags
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and (p / "bagit.txt").is_file()) if root.is_dir() else []
+
+
+def station_tapes(settings: Settings) -> list[Tape]:
+    return find_tapes(settings.paths.tape, load_generations(settings.paths.profiles))
+
+
+def make_plan(settings: Settings, bags: list[Path] | None = None
+              ) -> tuple[list[Assignment], list[Unplaced]]:
+    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
+    return plan(staged_bags(settings) if bags is None else bags, station_tapes(settings),
+                catalogue, settings.tape_pools, settings.tape_headroom)
+
+
+def run_plan(settings: Settings, bags: list[Path] | None = None,
+             progress: Callable[[TapeProgress], None] | None = None,
+             cancel: threading.Event | None = None) -> tuple[list[CopyEntry], list[Unplaced]]:
+    """Write every bag that lacks a verified copy in a pool; re-plan after a full tape."""
+    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
+    done: list[CopyEntry] = []
+    for _ in range(64):  # each round either writes or marks a tape full
+        assignments, unplaced = make_plan(settings, bags)
+        if not assignments:
+            return done, unplaced
+        tapes = {t.barcode: t for t in station_tapes(settings)}
+        replan = False
+        for a in assignments:
+            entry = write_copy(a.bag, tapes[a.barcode], catalogue, settings, progress, cancel)
+            done.append(entry)
+            if entry.result == FAILED:
+                replan = True
+                break
+        if not replan:
+            return done, make_plan(settings, bags)[1]
+    return done, make_plan(settings, bags)[1]
+
+
+def release(item: str, settings: Settings) -> list[Path]:
+    """Remove the staging copies of a bag (the bag and its job folder) once every pool
+    holds a verified copy. Returns what was removed."""
+    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
+    verified = catalogue.verified_pools(item)
+    missing = [p for p in settings.tape_pools if p not in verified]
+    if missing:
+        raise Refused("refuse.release", item=item, missing=", ".join(missing))
+    removed = []
+    for path in (settings.paths.bags / item, settings.paths.staging / item):
+        if path.exists():
+            shutil.rmtree(path)
+            removed.append(path)
+    return removed
