@@ -86,6 +86,16 @@ def test_bag_is_valid_three_ways_and_carries_the_known_digests(bag, station):
     assert os.stat(staged).st_ino == os.stat(bag / "data" / "image.img").st_ino
 
 
+def test_bagit_python_never_changes_directory_while_validating(bag, monkeypatch):
+    """It runs in this process (the TUI's threads share the working directory)."""
+    def forbidden(path):
+        raise AssertionError(f"bagit-python called chdir({path!r}) while validating")
+    monkeypatch.setattr(os, "chdir", forbidden)
+    assert bagit_python(bag) == [] and bagit_python(bag, fast=True) == []
+    _flip(bag / "data" / "image.img", 10)
+    assert bagit_python(bag) != []
+
+
 def test_premis_events_are_schema_valid(bag):
     xml = (bag / "metadata" / "premis.xml").read_bytes()
     SCHEMA.validate(xml.decode())

@@ -15,23 +15,21 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings, load_settings
 from workbench.console import ProgressLine, identify_line, table
-from workbench.devices import list_drives, training_drives
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, human_bytes, set_language, t
-from workbench.identify.engine import identify_image
-from workbench.identify.report import WRITERS, FormatReport
-from workbench.imaging.engine import image, job_dir
-from workbench.imaging.record import MAP_NAME, JobRecord, Outcome
-from workbench.package.carrier import bag_job
-from workbench.package.profile import load_bag_profile
-from workbench.package.validate import validate_bag
 from workbench.profiles import get_profile, load_profiles
+
+# Command implementations are imported by the command that needs them: a CLI call only
+# pays for what it runs.
+if TYPE_CHECKING:
+    from workbench.identify.report import FormatReport
+    from workbench.imaging.record import JobRecord
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", metavar="IMAGE", help=t("cli.identify_image"))
     p.add_argument("--map", type=Path, metavar="MAPFILE", help=t("cli.identify_map"))
     p.add_argument("--out", type=Path, metavar="DIR", help=t("cli.identify_out"))
-    p.add_argument("--format", choices=sorted(WRITERS), default="csv",
+    p.add_argument("--format", choices=("csv", "json"), default="csv",
                    help=t("cli.identify_format"))
     p.add_argument("--md5", action="store_true", help=t("cli.identify_md5"))
     p.add_argument("--workers", type=int, metavar="N", help=t("cli.identify_workers"))
@@ -156,6 +154,7 @@ def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_drives(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.devices import list_drives
     profiles = load_profiles(settings.paths.profiles)
     drives = list_drives(profiles, training=settings.training)
     if args.json:
@@ -194,6 +193,7 @@ def _cancel_on_sigint() -> threading.Event:
 
 
 def print_record(record: JobRecord, out_dir: Path | None = None) -> None:
+    from workbench.imaging.record import Outcome
     outcome = Outcome(record.outcome)
     print(t("result.headline", item=record.item_id, outcome=t(f"outcome.{outcome.value}")))
     if record.reason:
@@ -213,6 +213,8 @@ def print_record(record: JobRecord, out_dir: Path | None = None) -> None:
 
 
 def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.imaging.engine import image, job_dir
+    from workbench.imaging.record import Outcome
     profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
     out_dir = args.out or job_dir(settings, args.item)
     for reminder in profile.reminders_for():
@@ -233,6 +235,8 @@ def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     """Image every sample carrier in media/ into the training area and report."""
+    from workbench.devices import training_drives
+    from workbench.imaging.engine import image
     settings = settings if settings.training else settings.for_training()
     profiles = load_profiles(settings.paths.profiles)
     print(t("training.intro", folder=str(settings.paths.staging)))
@@ -264,6 +268,9 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     """List and identify every file inside an image; write the format report."""
+    from workbench.identify.engine import identify_image
+    from workbench.identify.report import WRITERS
+    from workbench.imaging.record import MAP_NAME, JobRecord
     image_path = Path(args.image)
     map_path = args.map
     if map_path is None and (image_path.parent / MAP_NAME).is_file():
@@ -317,6 +324,7 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
 
 
 def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.package.carrier import bag_job
     bar = ProgressLine(render=identify_line)
     try:
         result = bag_job(args.job, settings, batch=args.batch, bag_count=args.count,
@@ -330,6 +338,8 @@ def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.package.profile import load_bag_profile
+    from workbench.package.validate import validate_bag
     profile = load_bag_profile(settings.paths.profiles)
     problems = validate_bag(args.bag, profile, fast=args.fast)
     if problems:

@@ -7,10 +7,12 @@ import sys
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from workbench.i18n import human_bytes, t
-from workbench.imaging.rescue import Progress
+
+if TYPE_CHECKING:
+    from workbench.imaging.rescue import Progress
 
 
 def width(text: str) -> int:

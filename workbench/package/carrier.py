@@ -22,7 +22,6 @@ from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
 from workbench.errors import BadInput
-from workbench.identify.engine import identify_image
 from workbench.identify.report import WRITERS, FormatReport
 from workbench.imaging.record import MAP_NAME, JobRecord, Outcome, utc_now
 from workbench.package.bags import PayloadFile, TagFile, read_info, write_bag
@@ -51,6 +50,8 @@ def format_report(job_dir: Path, record: JobRecord, settings: Settings,
     json_path, csv_path = job_dir / REPORT_JSON, job_dir / REPORT_CSV
     if json_path.is_file() and csv_path.is_file():
         return None, json_path.read_bytes(), csv_path.read_bytes()
+    from workbench.identify.engine import identify_image  # only when the job has no report
+
     digests = tuple(a for a in ("sha256", "md5") if a in record.digests) or ("sha256",)
     report = identify_image(job_dir / record.image, settings, map_path=job_dir / MAP_NAME,
                             digests=digests, progress=progress, cancel=cancel)

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Packaging and tape staging against the field's tools, side by side, medians.
+
+    .venv/bin/python bench/bench_package.py [--size-mib 2048] [--runs 3] [--dir DIR]
+
+1. `workbench bag` of a 2 GiB imaged job (manifests from the imaging digests, profile
+   validation with Payload-Oxum, bagit-python --fast) vs copying the image and running
+   bagit.make_bag(checksums=["sha256"]). Target: at least 10x faster.
+2. `workbench tape write` (sequential write, inline hashing, fsync, page cache dropped,
+   read back against the manifests) to a local folder vs `cp -r` of the bag then
+   `sha256sum` of the copy. Target: no slower. Note: sha256sum reads the copy from the
+   page cache; our read-back reads it from the disk, as a tape read-back must.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(cmd: list[str] | str, cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, shell=isinstance(cmd, str), capture_output=True,
+                          text=True)
+    if done.returncode not in ok:
+        sys.exit(f"{cmd} exited {done.returncode}: {done.stderr[-800:]}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size-mib", type=int, default=2048)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--dir", type=Path, default=None)
+    args = ap.parse_args()
+    wb = [sys.executable, "-m", "workbench"]
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        work = Path(tmp)
+        (work / "workbench.toml").write_text('[tape]\npools = ["primary"]\n')
+        src = work / "carrier.img"
+        block = os.urandom(1 << 20)
+        with open(src, "wb") as fh:
+            for i in range(args.size_mib):
+                fh.write(block[i % 13:] + block[:i % 13])
+        run([*wb, "image", str(src), "--profile", "hdd", "--item", "BIG"], work)
+        job = work / "staging" / "BIG"
+        run([*wb, "identify", str(job / "image.img"), "--out", str(job)], work)
+        ours, theirs, tape_ours, tape_theirs = [], [], [], []
+        for _ in range(args.runs):
+            shutil.rmtree(work / "bags", ignore_errors=True)
+            ours.append(run([*wb, "bag", str(job)], work))
+            plain = work / "plain"
+            shutil.rmtree(plain, ignore_errors=True)
+            plain.mkdir()
+            theirs.append(run(f"cp {job / 'image.img'} {plain}/ && {sys.executable} -c "
+                              f"\"import bagit; bagit.make_bag('{plain}', "
+                              f"checksums=['sha256'])\"", work))
+            # tape: a fresh stand-in tape each run
+            shutil.rmtree(work / "tape", ignore_errors=True)
+            (work / "logs" / "tape-catalogue.json").unlink(missing_ok=True)
+            run([*wb, "tape", "label", str(work / "tape" / "T1"), "--barcode", "T1",
+                 "--pool", "primary"], work)
+            os.sync()
+            tape_ours.append(run([*wb, "tape", "write"], work))
+            shutil.rmtree(work / "cpcopy", ignore_errors=True)
+            os.sync()
+            tape_theirs.append(run(f"cp -r {work / 'bags' / 'BIG'} {work / 'cpcopy'} && "
+                                   f"find {work / 'cpcopy'} -type f -exec sha256sum {{}} +",
+                                   work))
+    o, t = statistics.median(ours), statistics.median(theirs)
+    to, tt = statistics.median(tape_ours), statistics.median(tape_theirs)
+    print(f"\n== Packaging a {args.size_mib} MiB image, {args.runs} runs, medians ==")
+    print(f"workbench bag                       {o:7.2f} s")
+    print(f"cp + bagit.make_bag(sha256)          {t:7.2f} s")
+    print(f"speed-up {t / o:.1f}x (target >= 10x: {'MET' if t / o >= 10 else 'NOT MET'})")
+    print("\n== Tape copy of the bag to a local folder ==")
+    print(f"workbench tape write (+read-back)   {to:7.2f} s")
+    print(f"cp -r + sha256sum                   {tt:7.2f} s")
+    verdict = "MET" if tt / to >= 1 else "NOT MET"
+    print(f"ratio {tt / to:.2f}x (target >= 1.0, no slower: {verdict})")
+
+
+if __name__ == "__main__":
+    main()
