@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -406,7 +407,7 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
     if action == "catalog":
         entries = sorted(catalogue.current().values(), key=lambda e: (e.bag, e.copy))
         if args.json:
-            print(json.dumps([e.__dict__ for e in entries], ensure_ascii=False, indent=2))
+            print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
         else:
             table([t("tape.bag"), t("tape.barcode"), t("tape.pool"), t("tape.copy"),
                    t("tape.size"), t("tape.written"), t("tape.verified"), t("tape.result")],

@@ -17,7 +17,7 @@ import shutil
 import tarfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from workbench import __version__
@@ -278,8 +278,8 @@ def verify_copy(bag_name: str, tape: Tape, catalogue: Catalogue,
         if expected is None:  # a later re-check: the bag's manifests on the tape
             expected = _manifest_digests(copy, previous.layout)
         problems = _check_copy(copy, bag_name, previous.layout, expected)
-    entry = CopyEntry(**{**previous.__dict__, "result": FAILED if problems else VERIFIED,
-                         "verified": utc_now(), "detail": "; ".join(problems[:5])})
+    entry = replace(previous, result=FAILED if problems else VERIFIED, verified=utc_now(),
+                    detail="; ".join(problems[:5]))
     catalogue.add(entry)
     return entry
 
