@@ -55,6 +55,7 @@ SPEC = {
         "fallback": Field(bool, default=False),
     }),
     "reminders": _per_language(list, required=False),
+    "report": _per_language(str, required=False),
 }
 
 
@@ -76,9 +77,14 @@ class MediaProfile:
     fallback: bool
     reminders: dict[str, tuple[str, ...]]
     source: Path
+    report_labels: dict[str, str]
 
     def label(self, lang: str | None = None) -> str:
         return self.labels.get(lang or language()) or self.labels["en"]
+
+    def report_label(self, lang: str | None = None) -> str:
+        """How statistics name this kind of carrier ("3.5-inch FD")."""
+        return self.report_labels.get(lang or language()) or self.label(lang)
 
     def reminders_for(self, lang: str | None = None) -> tuple[str, ...]:
         return self.reminders.get(lang or language()) or self.reminders.get("en", ())
@@ -126,6 +132,7 @@ def parse_profile(path: Path) -> MediaProfile:
         digests=tuple(data["digests"]), transports=tuple(data["suggest"]["transports"]),
         fallback=data["suggest"]["fallback"],
         reminders={k: tuple(v) for k, v in data["reminders"].items()}, source=path,
+        report_labels={k: v for k, v in data["report"].items() if v},
     )
 
 

@@ -55,11 +55,22 @@ def _run(jobs: list[Job]) -> list[Identification]:
     return [identify_job(_identifier, job) for job in jobs]
 
 
+def _spawn_can_start() -> bool:
+    """Spawned workers re-import the main module: impossible when it came from stdin or
+    -c. Then identification runs in this process instead."""
+    import sys
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return path is None or os.path.exists(path)
+
+
 class IdentifyPool:
     """Identification in worker processes (or in this process when workers == 0)."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        if not _spawn_can_start():
+            self.workers = 0
         self._local: FormatIdentifier | None = None
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 0:

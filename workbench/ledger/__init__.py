@@ -1,0 +1,1 @@
+"""The migration ledger: every carrier, attempt and step, append-only, in SQLite."""

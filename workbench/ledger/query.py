@@ -1,0 +1,204 @@
+"""Reading the ledger: the one query layer behind the CLI, the TUI and the exports.
+
+Carrier level: the final outcome of each carrier (its latest attempt that ended).
+Attempt level: every attempt that ended. Success rates leave out carriers routed to
+other equipment (needs flux imaging, audio disc), which are counted apart.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+ENDED = ("success", "partial", "failed", "needs_flux", "audio_disc")
+SLICES = {"media": "profile_id", "profile": "profile_id", "family": "family",
+          "batch": "batch", "station": "station_id", "operator": "operator",
+          "drive": "drive"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: str = ""  # YYYY-MM-DD, inclusive
+    date_to: str = ""  # YYYY-MM-DD, inclusive
+    batch: str = ""
+    station: str = ""
+    operator: str = ""
+    drive: str = ""
+    outcome: str = ""
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses, params = [f"outcome IN ({', '.join('?' * len(ENDED))})"], list(ENDED)
+        if self.date_from:
+            clauses.append("started >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            clauses.append("started < date(?, '+1 day')")
+            params.append(self.date_to)
+        for column, value in (("batch", self.batch), ("station_id", self.station),
+                              ("operator", self.operator), ("drive", self.drive),
+                              ("outcome", self.outcome)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        return " AND ".join(clauses), params
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (95% by default) for a proportion."""
+    if n == 0:
+        return 0.0, 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    denom = 1 + z * z / n
+    return max(0.0, (centre - half) / denom), min(1.0, (centre + half) / denom)
+
+
+@dataclass
+class SliceRow:
+    key: str
+    label: str
+    carriers: int = 0
+    succeeded: int = 0
+    partial: int = 0
+    failed: int = 0
+    needs_flux: int = 0
+    audio_disc: int = 0
+    attempts: int = 0
+    attempts_succeeded: int = 0
+    bytes: int = 0
+    median_rate: float = 0.0
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def judged(self) -> int:
+        return self.succeeded + self.partial + self.failed
+
+    @property
+    def rate(self) -> float:
+        return self.succeeded / self.judged if self.judged else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson(self.succeeded, self.judged)
+
+    @property
+    def attempt_rate(self) -> float:
+        judged = self.attempts - self.needs_flux - self.audio_disc
+        return self.attempts_succeeded / judged if judged > 0 else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        low, high = self.interval
+        return {"key": self.key, "label": self.label, "carriers": self.carriers,
+                "succeeded": self.succeeded, "partial": self.partial, "failed": self.failed,
+                "needs_flux": self.needs_flux, "audio_disc": self.audio_disc,
+                "success_rate": round(self.rate, 4), "ci95_low": round(low, 4),
+                "ci95_high": round(high, 4), "attempts": self.attempts,
+                "attempts_succeeded": self.attempts_succeeded,
+                "attempt_success_rate": round(self.attempt_rate, 4), "bytes": self.bytes,
+                "median_rate": round(self.median_rate, 1),
+                "top_failure_reasons": [{"reason": r, "count": c} for r, c in self.top_reasons]}
+
+
+def statistics(con: sqlite3.Connection, by: str, filters: Filters = Filters(),
+               label: Callable[[str], str] = str) -> list[SliceRow]:
+    """One row per slice (media, family, batch, station, operator, drive), plus totals."""
+    column = SLICES[by]
+    where, params = filters.where()
+    base = f"SELECT * FROM current_attempts WHERE {where}"
+    rows: dict[str, SliceRow] = {}
+    carriers_sql = f"""
+        WITH cur AS ({base}),
+        last AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY item_id ORDER BY started DESC) rn
+                 FROM cur)
+        SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s,
+               SUM(outcome = 'partial') p, SUM(outcome = 'failed') f,
+               SUM(outcome = 'needs_flux') nf, SUM(outcome = 'audio_disc') ad,
+               SUM(bytes_rescued) b
+        FROM last WHERE rn = 1 GROUP BY g"""
+    for r in con.execute(carriers_sql, params):
+        rows[r["g"]] = SliceRow(r["g"], "", r["n"], r["s"], r["p"], r["f"], r["nf"], r["ad"],
+                                bytes=r["b"] or 0)
+    attempts_sql = f"""SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s
+                       FROM ({base}) GROUP BY g"""
+    for r in con.execute(attempts_sql, params):
+        row = rows.setdefault(r["g"], SliceRow(r["g"], ""))
+        row.attempts, row.attempts_succeeded = r["n"], r["s"]
+    median_sql = f"""
+        SELECT g, AVG(rate) m FROM (
+            SELECT {column} AS g, rate,
+                   ROW_NUMBER() OVER (PARTITION BY {column} ORDER BY rate) rn,
+                   COUNT(*) OVER (PARTITION BY {column}) cnt
+            FROM ({base}) WHERE outcome IN ('success', 'partial'))
+        WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY g"""
+    for r in con.execute(median_sql, params):
+        rows[r["g"]].median_rate = r["m"] or 0.0
+    reasons_sql = f"""SELECT {column} AS g, reason_code, COUNT(*) n FROM ({base})
+                      WHERE outcome IN ('failed', 'needs_flux', 'audio_disc')
+                      GROUP BY g, reason_code ORDER BY n DESC"""
+    for r in con.execute(reasons_sql, params):
+        if len(rows[r["g"]].top_reasons) < 3:
+            rows[r["g"]].top_reasons.append((r["reason_code"] or "unknown", r["n"]))
+    result = []
+    for key, row in rows.items():
+        row.label = label(key) if key else "-"
+        result.append(row)
+    if by == "media":
+        result = _merge_by_label(result)
+    return sorted(result, key=lambda r: (-r.carriers, r.label))
+
+
+def _merge_by_label(rows: list[SliceRow]) -> list[SliceRow]:
+    """Media types as supervisors count them: profiles with one report label add up
+    (3.5-inch 2HD, 2DD and 2ED are all "3.5-inch FD"). Medians do not add: the largest
+    profile's median stands for the group."""
+    merged: dict[str, SliceRow] = {}
+    for row in sorted(rows, key=lambda r: -r.carriers):
+        into = merged.get(row.label)
+        if into is None:
+            merged[row.label] = SliceRow(row.label, row.label, **{
+                k: getattr(row, k) for k in ("carriers", "succeeded", "partial", "failed",
+                                             "needs_flux", "audio_disc", "attempts",
+                                             "attempts_succeeded", "bytes", "median_rate")},
+                top_reasons=list(row.top_reasons))
+            continue
+        for k in ("carriers", "succeeded", "partial", "failed", "needs_flux", "audio_disc",
+                  "attempts", "attempts_succeeded", "bytes"):
+            setattr(into, k, getattr(into, k) + getattr(row, k))
+        counts = dict(into.top_reasons)
+        for reason, n in row.top_reasons:
+            counts[reason] = counts.get(reason, 0) + n
+        into.top_reasons = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    return list(merged.values())
+
+
+def total(rows: list[SliceRow], label: str) -> SliceRow:
+    out = SliceRow("*", label)
+    for row in rows:
+        for k in ("carriers", "succeeded", "partial", "failed", "needs_flux", "audio_disc",
+                  "attempts", "attempts_succeeded", "bytes"):
+            setattr(out, k, getattr(out, k) + getattr(row, k))
+    return out
+
+
+def attempts_page(con: sqlite3.Connection, filters: Filters = Filters(), limit: int = 50,
+                  before: str = "") -> list[sqlite3.Row]:
+    """Attempts, newest first, one page at a time (keyset paging on the start time)."""
+    where, params = filters.where()
+    if before:
+        where += " AND started < ?"
+        params.append(before)
+    return con.execute(f"SELECT * FROM current_attempts WHERE {where} "
+                       "ORDER BY started DESC LIMIT ?", [*params, limit]).fetchall()
+
+
+def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sqlite3.Row]]:
+    q = {"carrier": "SELECT * FROM carriers WHERE item_id = ?",
+         "attempts": "SELECT * FROM attempts WHERE item_id = ? ORDER BY started, recorded",
+         "events": "SELECT * FROM events WHERE item_id = ? ORDER BY started, step",
+         "formats": "SELECT * FROM formats WHERE item_id = ? ORDER BY files DESC",
+         "bags": "SELECT * FROM bags WHERE item_id = ? ORDER BY created",
+         "tape_copies": "SELECT * FROM tape_copies WHERE item_id = ? ORDER BY written, copy"}
+    return {k: con.execute(sql, (item_id,)).fetchall() for k, sql in q.items()}

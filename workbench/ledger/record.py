@@ -1,0 +1,184 @@
+"""Writing to the ledger: carriers, attempt versions, steps, formats, bags, tape copies.
+
+An attempt is the imaging of one carrier until a final outcome; a resume after a crash or
+a cancel continues the same attempt, a retry after a final outcome starts a new one.
+Each new state of an attempt is a new version row superseding the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from workbench.imaging.record import JobRecord, Run, utc_now
+from workbench.ledger.db import stable_id
+
+FINAL = ("success", "partial", "failed")
+ROUTED = ("needs_flux", "audio_disc")  # carriers sent to other equipment, kept apart
+
+
+def _attempts(record: JobRecord) -> list[list[Run]]:
+    """The job's runs grouped into attempts."""
+    groups: list[list[Run]] = []
+    for run in record.runs:
+        if not groups or groups[-1][-1].outcome in FINAL:
+            groups.append([])
+        groups[-1].append(run)
+    return groups
+
+
+def _latest(con: sqlite3.Connection, attempt: str) -> sqlite3.Row | None:
+    return con.execute(
+        "SELECT * FROM attempts a WHERE attempt = ? AND NOT EXISTS "
+        "(SELECT 1 FROM attempts b WHERE b.supersedes = a.id)", (attempt,)).fetchone()
+
+
+def _insert(con: sqlite3.Connection, table: str, row: dict[str, object]) -> bool:
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    cur = con.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})",
+                      tuple(row.values()))
+    return cur.rowcount > 0
+
+
+def ensure_carrier(con: sqlite3.Connection, record: JobRecord, label: str = "",
+                   record_id: str = "", volume: int | None = None,
+                   volumes: int | None = None) -> None:
+    _insert(con, "carriers", {"item_id": record.item_id, "record_id": record_id,
+                              "volume": volume, "volumes": volumes,
+                              "profile_id": record.profile_id, "family": record.media_family,
+                              "label": label, "station_id": record.station_id,
+                              "created": record.started or utc_now()})
+
+
+def record_job(con: sqlite3.Connection, record: JobRecord, job_dir: Path, batch: str = "",
+               label: str = "") -> str | None:
+    """Bring the ledger up to date with a job record; returns the current attempt id."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        ensure_carrier(con, record, label)
+        current = None
+        groups = _attempts(record)
+        for n, runs in enumerate(groups):
+            attempt = stable_id(record.station_id, record.item_id, runs[0].started)
+            last = runs[-1]
+            is_current = n == len(groups) - 1
+            outcome = last.outcome if not is_current else record.outcome
+            reason = record.reason if is_current and record.reason else None
+            drive = last.drive or {}
+            row = {
+                "attempt": attempt, "item_id": record.item_id,
+                "station_id": record.station_id, "operator": last.operator,
+                "drive": " ".join(x for x in (drive.get("vendor", ""), drive.get("model", ""))
+                                  if x) or drive.get("path", ""),
+                "drive_serial": drive.get("serial", ""), "profile_id": record.profile_id,
+                "family": record.media_family, "batch": batch, "started": runs[0].started,
+                "ended": last.ended, "outcome": outcome,
+                "reason_code": reason.code if reason else "",
+                "reason": reason.text if reason else "",
+                "bytes": record.size if is_current else 0,
+                "bytes_rescued": record.bytes_rescued if is_current else 0,
+                "bad_sectors": record.bad_sector_count if is_current else 0,
+                "read_errors": sum(r.read_errors for r in runs),
+                "rate": record.average_rate if is_current else 0.0,
+                "md5": record.digests.get("md5", "") if is_current else "",
+                "sha256": record.digests.get("sha256", "") if is_current else "",
+                "job_dir": str(job_dir), "note": "",
+            }
+            add_version(con, row)
+            current = attempt
+        con.execute("COMMIT")
+        return current
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def add_version(con: sqlite3.Connection, row: dict[str, object]) -> bool:
+    """Append a new version of an attempt when it differs from the latest one."""
+    latest = _latest(con, str(row["attempt"]))
+    if latest is not None and latest["outcome"] in ROUTED and row["outcome"] not in ROUTED \
+            and latest["ended"] == row["ended"]:
+        return False  # a routing mark stands until the carrier is imaged again
+    if latest is not None:
+        same = all(latest[k] == v for k, v in row.items() if k not in ("recorded",))
+        if same:
+            return False
+        if latest["batch"] and not row.get("batch"):
+            row["batch"] = latest["batch"]  # a resume without --batch keeps the batch
+            if all(latest[k] == v for k, v in row.items() if k not in ("recorded",)):
+                return False
+    content = json.dumps(row, sort_keys=True, default=str)
+    row = {"id": stable_id("attempt-version", content,
+                           latest["id"] if latest is not None else ""),
+           "supersedes": latest["id"] if latest is not None else None,
+           **row, "recorded": utc_now()}
+    return _insert(con, "attempts", row)
+
+
+def mark(con: sqlite3.Connection, item_id: str, outcome: str, note: str, operator: str
+         ) -> bool:
+    """Route a carrier elsewhere (needs flux imaging, audio disc): a new version of its
+    latest attempt, superseding it. Nothing is overwritten."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        latest = con.execute(
+            "SELECT * FROM attempts a WHERE item_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM attempts b WHERE b.supersedes = a.id) "
+            "ORDER BY started DESC LIMIT 1", (item_id,)).fetchone()
+        if latest is None:
+            con.execute("ROLLBACK")
+            return False
+        keys = latest.keys()
+        row = {k: latest[k] for k in keys if k not in ("id", "supersedes", "recorded")}
+        row.update(outcome=outcome, note=note, reason_code=outcome, reason=note,
+                   operator=operator or row["operator"])
+        added = add_version(con, row)
+        con.execute("COMMIT")
+        return added
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def record_event(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
+                 step: str, started: str, ended: str, outcome: str, detail: str = "",
+                 key: str = "") -> bool:
+    return _insert(con, "events", {
+        "id": stable_id("event", attempt, step, key or started, outcome),
+        "attempt": attempt, "item_id": item_id, "station_id": station_id, "step": step,
+        "started": started, "ended": ended, "outcome": outcome, "detail": detail,
+        "recorded": utc_now()})
+
+
+def record_formats(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
+                   files: list[dict]) -> None:
+    by_puid: dict[tuple[str, str, str], list[int]] = {}
+    for f in files:
+        key = (f.get("puid") or "UNKNOWN", f.get("format_name") or "Unidentified",
+               f.get("mime") or "")
+        by_puid.setdefault(key, []).append(int(f.get("size", 0)))
+    con.execute("BEGIN IMMEDIATE")
+    for (puid, name, mime), sizes in sorted(by_puid.items()):
+        _insert(con, "formats", {"id": stable_id("formats", attempt, puid), "attempt": attempt,
+                                 "item_id": item_id, "station_id": station_id, "puid": puid,
+                                 "format_name": name, "mime": mime, "files": len(sizes),
+                                 "bytes": sum(sizes)})
+    con.execute("COMMIT")
+
+
+def record_bag(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
+               path: Path, oxum: str) -> None:
+    _insert(con, "bags", {"id": stable_id("bag", item_id, oxum), "item_id": item_id,
+                          "attempt": attempt, "station_id": station_id, "path": str(path),
+                          "payload_oxum": oxum, "created": utc_now()})
+
+
+def record_tape_copy(con: sqlite3.Connection, item_id: str, station_id: str, entry) -> None:  # type: ignore[no-untyped-def]
+    _insert(con, "tape_copies", {
+        "id": stable_id("copy", item_id, entry.barcode, entry.result, entry.written,
+                        entry.verified),
+        "item_id": item_id, "station_id": station_id, "barcode": entry.barcode,
+        "pool": entry.pool, "copy": entry.copy, "bytes": entry.bytes, "result": entry.result,
+        "written": entry.written, "verified": entry.verified, "detail": entry.detail})
