@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from workbench import __version__
+from workbench import __version__, cli_ledger
 from workbench.atomic import write_atomic
 from workbench.config import Settings, load_settings
 from workbench.console import ProgressLine, identify_line, table
@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("items", nargs="+", metavar="ITEM", help=t("cli.tape_items"))
 
     sub.add_parser("training", help=t("cli.training"))
+    cli_ledger.add_parsers(sub)
     return parser
 
 
@@ -425,4 +426,4 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
             "identify": cmd_identify, "bag": cmd_bag, "validate": cmd_validate,
-            "tape": cmd_tape, "training": cmd_training}
+            "tape": cmd_tape, "training": cmd_training, **cli_ledger.COMMANDS}

@@ -68,7 +68,9 @@ class Migration:
 
     def migrate(self, source: str | Path | None, profile: MediaProfile, item_id: str,
                 batch: str = "", retries: int | None = None, command: str = "",
-                new_attempt: bool = False) -> MigrationResult:
+                new_attempt: bool = False, review_partial: bool = False) -> MigrationResult:
+        """review_partial: stop after imaging a partial carrier, so the technician can
+        retry it before accepting it (`workbench bag` accepts it later)."""
         job = job_dir(self.settings, item_id)
         record = JobRecord.load(job)
         if record is not None and record.outcome in FINAL_IMAGING and new_attempt \
@@ -95,6 +97,9 @@ class Migration:
                        key=record.runs[-1].started)
         if record.outcome not in ("success", "partial"):
             return result  # failed or aborted: recorded, nothing to package
+        if record.outcome == "partial" and review_partial and \
+                not (self.settings.paths.bags / item_id).exists():
+            return result
         self._after_imaging(result, attempt, batch)
         return result
 
@@ -140,7 +145,7 @@ class Migration:
         result.copies = copies
 
     def retry(self, item_id: str, retries: int | None = None, drive: str | None = None,
-              command: str = "") -> MigrationResult:
+              command: str = "", review_partial: bool = False) -> MigrationResult:
         record = JobRecord.load(job_dir(self.settings, item_id))
         if record is None:
             raise BadInput("error.no_job", folder=str(job_dir(self.settings, item_id)))
@@ -149,7 +154,8 @@ class Migration:
                                  "ORDER BY started DESC LIMIT 1", (item_id,)).fetchone()
         return self.migrate(drive or record.source, profile, item_id,
                             batch=batch["batch"] if batch else "", retries=retries,
-                            command=command, new_attempt=record.outcome in FINAL_IMAGING)
+                            command=command, new_attempt=record.outcome in FINAL_IMAGING,
+                            review_partial=review_partial)
 
 
 __all__ = ["MAP_NAME", "Migration", "MigrationResult", "Outcome", "verify_image"]

@@ -1,0 +1,153 @@
+"""Reports from the ledger, one writer per format (CSV, XLSX, JSON, Markdown, text),
+and moving ledgers between stations (export, idempotent merge)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from workbench.i18n import human_bytes, t
+from workbench.ledger.db import APPEND_ONLY, connect
+from workbench.ledger.query import SliceRow, total
+
+COLUMNS = ["label", "carriers", "succeeded", "partial", "failed", "needs_flux", "audio_disc",
+           "success_rate", "ci95_low", "ci95_high", "attempts", "attempts_succeeded",
+           "attempt_success_rate", "bytes", "median_rate", "top_failure_reasons"]
+
+
+def _headers(lang: str, by: str) -> list[str]:
+    first = t(f"report.by_{by}", lang=lang)
+    return [first[:1].upper() + first[1:], *[t(f"report.col_{c}", lang=lang)
+                                              for c in COLUMNS[1:]]]
+
+
+def _cells(row: SliceRow, lang: str) -> list[object]:
+    d = row.as_dict()
+    reasons = "; ".join(f"{t('reason_short.' + r['reason'], lang=lang)} ({r['count']})"
+                        for r in d["top_failure_reasons"])
+    return [d["label"], *[d[c] for c in COLUMNS[1:-1]], reasons]
+
+
+def write_csv(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+    out.write("\ufeff")  # spreadsheets read UTF-8 (Japanese labels) with a BOM
+    writer = csv.writer(out, lineterminator="\r\n")
+    for by, rows in slices.items():
+        writer.writerow([t("report.slice", lang=lang, by=t(f"report.by_{by}", lang=lang))])
+        writer.writerow(_headers(lang, by))
+        for row in rows:
+            writer.writerow(_cells(row, lang))
+        writer.writerow([])
+
+
+def write_json(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+    json.dump({by: [r.as_dict() for r in rows] for by, rows in slices.items()}, out,
+              ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def write_markdown(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+    for by, rows in slices.items():
+        out.write(f"## {t('report.slice', lang=lang, by=t(f'report.by_{by}', lang=lang))}\n\n")
+        heads = _headers(lang, by)
+        out.write("| " + " | ".join(heads) + " |\n|" + "---|" * len(heads) + "\n")
+        for row in rows:
+            cells = [str(c).replace("|", "\\|") for c in _cells(row, lang)]
+            out.write("| " + " | ".join(cells) + " |\n")
+        out.write("\n")
+
+
+def write_text(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+    """In the style of an annual progress report: one line per media type."""
+    for by, rows in slices.items():
+        out.write(t("report.text_heading", lang=lang, by=t(f"report.by_{by}", lang=lang))
+                  + "\n")
+        for row in [*rows, total(rows, t("report.total", lang=lang))]:
+            low, high = row.interval
+            # 「FD（3.5インチ）440点」: a label ending in a bracket runs on, others get a space
+            label = row.label if row.label.endswith(("）", ")")) else row.label + \
+                t("report.label_gap", lang=lang)
+            key = "report.text_line_one" if row.carriers == 1 else "report.text_line"
+            out.write(t(key, lang=lang, label=label, carriers=f"{row.carriers:,}",
+                        succeeded=f"{row.succeeded:,}") + "\n")
+            rates = t("report.text_rate", lang=lang, rate=f"{row.rate * 100:.1f}",
+                      low=f"{low * 100:.1f}", high=f"{high * 100:.1f}") if row.judged \
+                else t("report.text_no_rate", lang=lang)
+            out.write("  " + t("report.text_detail", lang=lang, partial=row.partial,
+                               failed=row.failed, routed=row.needs_flux + row.audio_disc,
+                               rates=rates, bytes=human_bytes(row.bytes)) + "\n")
+        out.write("\n")
+
+
+def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None:
+    """A sheet per slice, with a bar chart of success rates."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    book = Workbook()
+    book.remove(book.active)
+    for by, rows in slices.items():
+        sheet = book.create_sheet(t(f"report.by_{by}", lang=lang)[:31])
+        sheet.append(_headers(lang, by))
+        for row in rows:
+            sheet.append(_cells(row, lang))
+        for cell in sheet[1]:
+            cell.font = cell.font.copy(bold=True)
+        sheet.column_dimensions["A"].width = 28
+        if rows:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = t("report.chart_title", lang=lang)
+            chart.y_axis.title = t("report.col_success_rate", lang=lang)
+            chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
+            rate_col = COLUMNS.index("success_rate") + 1
+            chart.add_data(Reference(sheet, min_col=rate_col, min_row=1,
+                                     max_row=len(rows) + 1), titles_from_data=True)
+            chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=len(rows) + 1))
+            chart.height, chart.width = 7 + len(rows) * 0.6, 18
+            sheet.add_chart(chart, f"A{len(rows) + 4}")
+    book.save(path)
+
+
+TEXT_WRITERS: dict[str, Callable[[dict[str, list[SliceRow]], io.TextIOBase, str], None]] = {
+    "csv": write_csv, "json": write_json, "md": write_markdown, "text": write_text}
+FORMATS = (*TEXT_WRITERS, "xlsx")
+
+
+# -- several stations ------------------------------------------------------------------
+
+def export_ledger(con: sqlite3.Connection, target: Path) -> None:
+    """A consistent copy of the whole ledger (SQLite online backup) for another station."""
+    if target.exists():
+        target.unlink()
+    out = sqlite3.connect(str(target))
+    with out:
+        con.backup(out)
+    out.close()
+
+
+def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
+    """Add another station's rows. Stable ids make it idempotent: a second merge of the
+    same file adds nothing. Returns the rows added per table."""
+    connect(source).close()  # migrate an older ledger to this schema first
+    added: dict[str, int] = {}
+    con.execute("ATTACH DATABASE ? AS other", (str(source),))
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        for table in ("carriers", *[t_ for t_ in APPEND_ONLY if t_ != "carriers"]):
+            before = con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0]
+            # versions reference earlier versions: insert in the order they were recorded
+            order = " ORDER BY recorded" if table == "attempts" else ""
+            con.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM other.{table}{order}")
+            added[table] = con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0] \
+                - before
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DETACH DATABASE other")
+    return added
