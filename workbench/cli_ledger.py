@@ -63,6 +63,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--format", default="text", choices=("csv", "xlsx", "json", "md",
                                                               "text"))
     report.add_argument("--out", type=Path, metavar="FILE", help=t("cli.report_out"))
+    report.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+                        help=t("cli.lang"))
 
     p = sub.add_parser("show", help=t("cli.show"))
     p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))

@@ -91,10 +91,11 @@ class Migration:
         attempt = ledger.record_job(self.con, record, job, batch=batch,
                                     label=profile.label("en"))
         assert attempt is not None
-        if needs_imaging:
-            self._step(result, attempt, "imaging", record.outcome,
-                       record.reason.text if record.reason else "", record.runs[-1].started,
-                       key=record.runs[-1].started)
+        # recorded on every run (stable id): a crash between imaging and the ledger
+        # must not lose the step
+        self._step(result, attempt, "imaging", record.outcome,
+                   record.reason.text if record.reason else "", record.runs[-1].started,
+                   key=record.runs[-1].started)
         if record.outcome not in ("success", "partial"):
             return result  # failed or aborted: recorded, nothing to package
         if record.outcome == "partial" and review_partial and \
@@ -151,7 +152,7 @@ class Migration:
             raise BadInput("error.no_job", folder=str(job_dir(self.settings, item_id)))
         profile = self.profiles[record.profile_id]
         batch = self.con.execute("SELECT batch FROM current_attempts WHERE item_id = ? "
-                                 "ORDER BY started DESC LIMIT 1", (item_id,)).fetchone()
+                                 "ORDER BY started DESC, seq DESC LIMIT 1", (item_id,)).fetchone()
         return self.migrate(drive or record.source, profile, item_id,
                             batch=batch["batch"] if batch else "", retries=retries,
                             command=command, new_attempt=record.outcome in FINAL_IMAGING,

@@ -72,7 +72,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tape_copies_item ON tape_copies(item_id);
     CREATE VIEW current_attempts AS
-        SELECT * FROM attempts a
+        SELECT a.*, a.rowid AS seq FROM attempts a
         WHERE NOT EXISTS (SELECT 1 FROM attempts b WHERE b.supersedes = a.id);
     """,
 ]

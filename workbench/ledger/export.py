@@ -86,6 +86,7 @@ def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None
     """A sheet per slice, with a bar chart of success rates."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
 
     book = Workbook()
     book.remove(book.active)
@@ -95,7 +96,7 @@ def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None
         for row in rows:
             sheet.append(_cells(row, lang))
         for cell in sheet[1]:
-            cell.font = cell.font.copy(bold=True)
+            cell.font = Font(bold=True)
         sheet.column_dimensions["A"].width = 28
         if rows:
             chart = BarChart()

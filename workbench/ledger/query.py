@@ -111,7 +111,8 @@ def statistics(con: sqlite3.Connection, by: str, filters: Filters = Filters(),
     rows: dict[str, SliceRow] = {}
     carriers_sql = f"""
         WITH cur AS ({base}),
-        last AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY item_id ORDER BY started DESC) rn
+        last AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY item_id
+                                              ORDER BY started DESC, ended DESC, seq DESC) rn
                  FROM cur)
         SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s,
                SUM(outcome = 'partial') p, SUM(outcome = 'failed') f,
@@ -191,7 +192,7 @@ def attempts_page(con: sqlite3.Connection, filters: Filters = Filters(), limit: 
         where += " AND started < ?"
         params.append(before)
     return con.execute(f"SELECT * FROM current_attempts WHERE {where} "
-                       "ORDER BY started DESC LIMIT ?", [*params, limit]).fetchall()
+                       "ORDER BY started DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
 
 
 def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sqlite3.Row]]:

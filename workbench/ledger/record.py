@@ -60,10 +60,16 @@ def record_job(con: sqlite3.Connection, record: JobRecord, job_dir: Path, batch:
         ensure_carrier(con, record, label)
         current = None
         groups = _attempts(record)
+        first_run = 0
         for n, runs in enumerate(groups):
-            attempt = stable_id(record.station_id, record.item_id, runs[0].started)
+            # runs are only ever appended: the first run's position is stable (times are
+            # to the second, and a quick retry can start in the same second)
+            attempt = stable_id(record.station_id, record.item_id, runs[0].started, first_run)
+            first_run += len(runs)
             last = runs[-1]
             is_current = n == len(groups) - 1
+            if not is_current and _latest(con, attempt) is not None:
+                continue  # recorded in full while it was current
             outcome = last.outcome if not is_current else record.outcome
             reason = record.reason if is_current and record.reason else None
             drive = last.drive or {}
@@ -126,7 +132,7 @@ def mark(con: sqlite3.Connection, item_id: str, outcome: str, note: str, operato
         latest = con.execute(
             "SELECT * FROM attempts a WHERE item_id = ? AND NOT EXISTS "
             "(SELECT 1 FROM attempts b WHERE b.supersedes = a.id) "
-            "ORDER BY started DESC LIMIT 1", (item_id,)).fetchone()
+            "ORDER BY started DESC, rowid DESC LIMIT 1", (item_id,)).fetchone()
         if latest is None:
             con.execute("ROLLBACK")
             return False
