@@ -75,6 +75,40 @@ MIGRATIONS: list[str] = [
         SELECT a.*, a.rowid AS seq FROM attempts a
         WHERE NOT EXISTS (SELECT 1 FROM attempts b WHERE b.supersedes = a.id);
     """,
+    # 2: derived tables for statistics at scale, kept current by triggers. They are
+    # indexes over the history (rebuildable from attempts), not history themselves.
+    """
+    CREATE TABLE heads (
+        attempt TEXT PRIMARY KEY, row INTEGER NOT NULL, item_id TEXT NOT NULL,
+        profile_id TEXT NOT NULL, family TEXT NOT NULL, batch TEXT NOT NULL,
+        station_id TEXT NOT NULL, operator TEXT NOT NULL, drive TEXT NOT NULL,
+        started TEXT NOT NULL, ended TEXT NOT NULL, outcome TEXT NOT NULL,
+        reason_code TEXT NOT NULL, bytes_rescued INTEGER NOT NULL, rate REAL NOT NULL
+    );
+    CREATE INDEX heads_started ON heads(started);
+    CREATE INDEX heads_profile_rate ON heads(profile_id, outcome IN ('success', 'partial'), rate);
+    CREATE INDEX heads_profile ON heads(profile_id, outcome, reason_code);
+    CREATE TABLE carrier_heads (
+        item_id TEXT PRIMARY KEY, attempt TEXT NOT NULL, row INTEGER NOT NULL,
+        profile_id TEXT NOT NULL, family TEXT NOT NULL, batch TEXT NOT NULL,
+        station_id TEXT NOT NULL, operator TEXT NOT NULL, drive TEXT NOT NULL,
+        started TEXT NOT NULL, ended TEXT NOT NULL, outcome TEXT NOT NULL,
+        reason_code TEXT NOT NULL, bytes_rescued INTEGER NOT NULL, rate REAL NOT NULL
+    );
+    CREATE INDEX carrier_heads_profile ON carrier_heads(profile_id, outcome, bytes_rescued);
+    INSERT INTO heads SELECT attempt, rowid, item_id, profile_id, family, batch, station_id,
+        operator, drive, started, ended, outcome, reason_code, bytes_rescued, rate
+        FROM attempts a WHERE NOT EXISTS (SELECT 1 FROM attempts b WHERE b.supersedes = a.id);
+    INSERT INTO carrier_heads SELECT item_id, attempt, row, profile_id, family, batch,
+        station_id, operator, drive, started, ended, outcome, reason_code, bytes_rescued,
+        rate FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY item_id
+                                                ORDER BY started DESC, ended DESC, row DESC) rn
+                   FROM heads WHERE outcome IN ('success', 'partial', 'failed', 'needs_flux',
+                                                'audio_disc')) WHERE rn = 1;
+    DROP VIEW current_attempts;
+    CREATE VIEW current_attempts AS
+        SELECT a.*, a.rowid AS seq FROM heads h JOIN attempts a ON a.rowid = h.row;
+    """,
 ]
 
 
@@ -85,6 +119,36 @@ def _guards() -> str:
         f"CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} BEGIN "
         f"SELECT RAISE(ABORT, 'the ledger is append-only: {t} rows are never deleted'); END;"
         for t in APPEND_ONLY)
+
+
+_HEAD_COLUMNS = ("item_id, profile_id, family, batch, station_id, operator, drive, started, "
+                 "ended, outcome, reason_code, bytes_rescued, rate")
+_HEAD_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _HEAD_COLUMNS.split(", "))
+
+
+def refresh_heads(con: sqlite3.Connection, since: int) -> None:
+    """Bring heads and carrier_heads up to date with the attempt rows after rowid since.
+    Set-based, inside the caller's transaction (one statement each, not a trigger per
+    row: batch insertion stays fast). The current version of an attempt is the one no
+    other row supersedes, whatever order the rows arrived in (merges)."""
+    current = ("NOT EXISTS (SELECT 1 FROM attempts b WHERE b.supersedes = a.id)")
+    con.execute(
+        f"INSERT INTO heads SELECT attempt, rowid, {_HEAD_COLUMNS} FROM attempts a "
+        f"WHERE rowid > ? AND {current} "
+        f"ON CONFLICT(attempt) DO UPDATE SET row = excluded.row, {_HEAD_UPDATE}", (since,))
+    con.execute(
+        f"INSERT INTO carrier_heads SELECT item_id, attempt, rowid, "
+        f"{_HEAD_COLUMNS.replace('item_id, ', '')} FROM attempts a "
+        f"WHERE rowid > ? AND {current} AND outcome IN ('success', 'partial', 'failed', "
+        f"'needs_flux', 'audio_disc') ORDER BY started, ended, rowid "
+        f"ON CONFLICT(item_id) DO UPDATE SET attempt = excluded.attempt, row = excluded.row, "
+        f"{_HEAD_UPDATE} WHERE excluded.attempt = carrier_heads.attempt "
+        f"OR (excluded.started, excluded.ended, excluded.row) > "
+        f"(carrier_heads.started, carrier_heads.ended, carrier_heads.row)", (since,))
+
+
+def last_attempt_row(con: sqlite3.Connection) -> int:
+    return con.execute("SELECT COALESCE(MAX(rowid), 0) FROM attempts").fetchone()[0]
 
 
 def stable_id(*parts: object) -> str:

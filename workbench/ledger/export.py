@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workbench.i18n import human_bytes, t
-from workbench.ledger.db import APPEND_ONLY, connect
+from workbench.ledger.db import APPEND_ONLY, connect, last_attempt_row, refresh_heads
 from workbench.ledger.query import SliceRow, total
 
 COLUMNS = ["label", "carriers", "succeeded", "partial", "failed", "needs_flux", "audio_disc",
@@ -138,6 +138,7 @@ def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
     con.execute("ATTACH DATABASE ? AS other", (str(source),))
     try:
         con.execute("BEGIN IMMEDIATE")
+        since = last_attempt_row(con)
         for table in ("carriers", *[t_ for t_ in APPEND_ONLY if t_ != "carriers"]):
             before = con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0]
             # versions reference earlier versions: insert in the order they were recorded
@@ -145,6 +146,7 @@ def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
             con.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM other.{table}{order}")
             added[table] = con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0] \
                 - before
+        refresh_heads(con, since)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

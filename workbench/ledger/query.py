@@ -1,8 +1,13 @@
 """Reading the ledger: the one query layer behind the CLI, the TUI and the exports.
 
-Carrier level: the final outcome of each carrier (its latest attempt that ended).
-Attempt level: every attempt that ended. Success rates leave out carriers routed to
-other equipment (needs flux imaging, audio disc), which are counted apart.
+Carrier level: the final outcome of each carrier (its latest attempt that ended); a
+carrier counts in the slice, and within the filters (dates, batch, station...), of that
+final attempt. Attempt level: every attempt that ended. Success rates leave out carriers
+routed to other equipment (needs flux imaging, audio disc), which are counted apart.
+
+Statistics read the derived tables heads (the current version of every attempt) and
+carrier_heads (each carrier's final attempt), kept current by triggers, so a report on a
+million attempts scans narrow tables instead of sorting the history.
 """
 
 from __future__ import annotations
@@ -107,40 +112,26 @@ def statistics(con: sqlite3.Connection, by: str, filters: Filters = Filters(),
     """One row per slice (media, family, batch, station, operator, drive), plus totals."""
     column = SLICES[by]
     where, params = filters.where()
-    base = f"SELECT * FROM current_attempts WHERE {where}"
     rows: dict[str, SliceRow] = {}
-    carriers_sql = f"""
-        WITH cur AS ({base}),
-        last AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY item_id
-                                              ORDER BY started DESC, ended DESC, seq DESC) rn
-                 FROM cur)
-        SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s,
-               SUM(outcome = 'partial') p, SUM(outcome = 'failed') f,
-               SUM(outcome = 'needs_flux') nf, SUM(outcome = 'audio_disc') ad,
-               SUM(bytes_rescued) b
-        FROM last WHERE rn = 1 GROUP BY g"""
-    for r in con.execute(carriers_sql, params):
+    for r in con.execute(
+            f"""SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s,
+                       SUM(outcome = 'partial') p, SUM(outcome = 'failed') f,
+                       SUM(outcome = 'needs_flux') nf, SUM(outcome = 'audio_disc') ad,
+                       SUM(bytes_rescued) b
+                FROM carrier_heads WHERE {where} GROUP BY g""", params):
         rows[r["g"]] = SliceRow(r["g"], "", r["n"], r["s"], r["p"], r["f"], r["nf"], r["ad"],
                                 bytes=r["b"] or 0)
-    attempts_sql = f"""SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s
-                       FROM ({base}) GROUP BY g"""
-    for r in con.execute(attempts_sql, params):
+    for r in con.execute(f"""SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s
+                             FROM heads WHERE {where} GROUP BY g""", params):
         row = rows.setdefault(r["g"], SliceRow(r["g"], ""))
         row.attempts, row.attempts_succeeded = r["n"], r["s"]
-    median_sql = f"""
-        SELECT g, AVG(rate) m FROM (
-            SELECT {column} AS g, rate,
-                   ROW_NUMBER() OVER (PARTITION BY {column} ORDER BY rate) rn,
-                   COUNT(*) OVER (PARTITION BY {column}) cnt
-            FROM ({base}) WHERE outcome IN ('success', 'partial'))
-        WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY g"""
-    for r in con.execute(median_sql, params):
-        rows[r["g"]].median_rate = r["m"] or 0.0
-    reasons_sql = f"""SELECT {column} AS g, reason_code, COUNT(*) n FROM ({base})
-                      WHERE outcome IN ('failed', 'needs_flux', 'audio_disc')
-                      GROUP BY g, reason_code ORDER BY n DESC"""
-    for r in con.execute(reasons_sql, params):
-        if len(rows[r["g"]].top_reasons) < 3:
+    for key, median in _medians(con, column, filters, where, params).items():
+        if key in rows:
+            rows[key].median_rate = median
+    for r in con.execute(f"""SELECT {column} AS g, reason_code, COUNT(*) n FROM heads
+                             WHERE {where} AND outcome IN ('failed', 'needs_flux', 'audio_disc')
+                             GROUP BY g, reason_code ORDER BY n DESC""", params):
+        if r["g"] in rows and len(rows[r["g"]].top_reasons) < 3:
             rows[r["g"]].top_reasons.append((r["reason_code"] or "unknown", r["n"]))
     result = []
     for key, row in rows.items():
@@ -149,6 +140,29 @@ def statistics(con: sqlite3.Connection, by: str, filters: Filters = Filters(),
     if by == "media":
         result = _merge_by_label(result)
     return sorted(result, key=lambda r: (-r.carriers, r.label))
+
+
+def _medians(con: sqlite3.Connection, column: str, filters: Filters, where: str,
+             params: list[object]) -> dict[str, float]:
+    """Median rate of the attempts that read data (success, partial), per slice."""
+    ok = "outcome IN ('success', 'partial')"
+    if column == "profile_id" and filters == Filters():
+        # the index on (profile_id, ok, rate) walks straight to the middle
+        out = {}
+        for r in con.execute(f"SELECT profile_id g, COUNT(*) n FROM heads WHERE ({ok}) = 1 "
+                             "GROUP BY profile_id").fetchall():
+            middle = con.execute(f"SELECT rate FROM heads WHERE profile_id = ? AND ({ok}) = 1 "
+                                 "ORDER BY rate LIMIT ? OFFSET ?",
+                                 (r["g"], 2 - r["n"] % 2, (r["n"] - 1) // 2)).fetchall()
+            out[r["g"]] = sum(m[0] for m in middle) / len(middle)
+        return out
+    return {r["g"]: r["m"] or 0.0 for r in con.execute(
+        f"""SELECT g, AVG(rate) m FROM (
+                SELECT {column} AS g, rate,
+                       ROW_NUMBER() OVER (PARTITION BY {column} ORDER BY rate) rn,
+                       COUNT(*) OVER (PARTITION BY {column}) cnt
+                FROM heads WHERE {where} AND {ok})
+            WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY g""", params)}
 
 
 def _merge_by_label(rows: list[SliceRow]) -> list[SliceRow]:

@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from workbench.imaging.record import JobRecord, Run, utc_now
-from workbench.ledger.db import stable_id
+from workbench.ledger.db import last_attempt_row, refresh_heads, stable_id
 
 FINAL = ("success", "partial", "failed")
 ROUTED = ("needs_flux", "audio_disc")  # carriers sent to other equipment, kept apart
@@ -120,7 +120,46 @@ def add_version(con: sqlite3.Connection, row: dict[str, object]) -> bool:
                            latest["id"] if latest is not None else ""),
            "supersedes": latest["id"] if latest is not None else None,
            **row, "recorded": utc_now()}
-    return _insert(con, "attempts", row)
+    since = last_attempt_row(con)
+    added = _insert(con, "attempts", row)
+    if added:
+        refresh_heads(con, since)
+    return added
+
+
+ATTEMPT_COLUMNS = ("attempt", "item_id", "station_id", "operator", "drive", "drive_serial",
+                   "profile_id", "family", "batch", "started", "ended", "outcome",
+                   "reason_code", "reason", "bytes", "bytes_rescued", "bad_sectors",
+                   "read_errors", "rate", "md5", "sha256", "job_dir", "note")
+
+
+def add_attempts(con: sqlite3.Connection, rows: list[dict[str, object]],
+                 carriers: list[dict[str, object]] = ()) -> int:
+    """Batch insertion of first versions (imports, other systems' logs): one transaction,
+    stable ids, so a repeated batch adds nothing. Returns the attempt rows added."""
+    now = utc_now()
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        if carriers:
+            con.executemany(
+                "INSERT OR IGNORE INTO carriers (item_id, record_id, volume, volumes, "
+                "profile_id, family, label, station_id, created) VALUES "
+                "(:item_id, '', NULL, NULL, :profile_id, :family, '', :station_id, :created)",
+                carriers)
+        since = last_attempt_row(con)
+        before = con.total_changes
+        con.executemany(
+            f"INSERT OR IGNORE INTO attempts (id, supersedes, {', '.join(ATTEMPT_COLUMNS)}, "
+            f"recorded) VALUES (?, NULL, {', '.join('?' * len(ATTEMPT_COLUMNS))}, ?)",
+            ((stable_id("attempt-version", row["attempt"], "first"),
+              *(row[c] for c in ATTEMPT_COLUMNS), now) for row in rows))
+        added = con.total_changes - before
+        refresh_heads(con, since)
+        con.execute("COMMIT")
+        return added
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def mark(con: sqlite3.Connection, item_id: str, outcome: str, note: str, operator: str
