@@ -23,7 +23,7 @@ from workbench.atomic import write_atomic
 from workbench.config import Settings, load_settings
 from workbench.console import ProgressLine, identify_line, table
 from workbench.errors import ExitCode, WorkbenchError
-from workbench.i18n import LANGUAGES, human_bytes, set_language, t
+from workbench.i18n import LANGUAGES, human_bytes, language, set_language, t
 from workbench.profiles import get_profile, load_profiles
 
 # Command implementations are imported by the command that needs them: a CLI call only
@@ -236,37 +236,48 @@ def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
-    """Image every sample carrier in media/ into the training area and report."""
+    """Every sample carrier in media/ through the whole pipeline, in the training area
+    (its own staging, bags and ledger), then the statistics report."""
+    from workbench.cli_ledger import _print_result, _StepProgress
     from workbench.devices import training_drives
-    from workbench.imaging.engine import image
+    from workbench.ledger.export import write_text
+    from workbench.ledger.query import statistics
+    from workbench.pipeline import Migration
+
     settings = settings if settings.training else settings.for_training()
-    profiles = load_profiles(settings.paths.profiles)
-    print(t("training.intro", folder=str(settings.paths.staging)))
-    cancel = _cancel_on_sigint()
+    print(t("training.intro", folder=str(settings.paths.staging.parent)))
+    bar = _StepProgress()
+    migration = Migration(settings, bar, _cancel_on_sigint())
     rows = []
-    for drive in training_drives(profiles):
-        if drive.problem or not drive.suggested_profile:
-            rows.append([drive.name, "-", t("outcome.failed"), drive.problem])
-            continue
-        profile = profiles[drive.suggested_profile]
-        item = f"TRAIN-{drive.name}"
-        print(t("training.drive", drive=drive.model, profile=profile.label()))
-        bar = ProgressLine()
-        try:
-            record = image(drive.path, profile, item, settings, command="workbench training",
-                           progress=bar, cancel=cancel)
-        finally:
-            bar.close()
-        print_record(record)
-        rows.append([item, profile.id, t(f"outcome.{record.outcome}"),
-                     record.reason.message() if record.reason else ""])
-        if cancel.is_set():
-            break
+    try:
+        for drive in training_drives(migration.profiles):
+            if drive.problem or not drive.suggested_profile:
+                rows.append([drive.name, "-", t("outcome.failed"), drive.problem])
+                continue
+            profile = migration.profiles[drive.suggested_profile]
+            item = f"TRAIN-{drive.name}"
+            print(t("training.drive", drive=drive.model, profile=profile.label()))
+            try:
+                result = migration.migrate(drive.path, profile, item, batch="TRAINING")
+            finally:
+                bar.close()
+            _print_result(result)
+            record = result.record
+            rows.append([item, profile.id, t(f"outcome.{record.outcome}"),
+                         record.reason.message() if record.reason else ""])
+            if migration.cancel.is_set():
+                break
+        stats = statistics(migration.con, "media",
+                           label=lambda k: migration.profiles[k].report_label()
+                           if k in migration.profiles else k)
+    finally:
+        migration.close()
     print()
     table([t("training.item"), t("training.profile"), t("training.outcome"),
            t("training.reason")], rows, sys.stdout)
+    print()
+    write_text({"media": stats}, sys.stdout, language())  # type: ignore[arg-type]
     return ExitCode.SUCCESS
-
 
 def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     """List and identify every file inside an image; write the format report."""
