@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.training:
         settings = settings.for_training()
     try:
-        return COMMANDS.get(args.command, cmd_help)(args, settings)
+        return COMMANDS.get(args.command, cmd_station)(args, settings)
     except WorkbenchError as exc:
         print(t("cli.error", message=exc), file=sys.stderr)
         return exc.exit_code
@@ -130,9 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.SUCCESS
 
 
-def cmd_help(args: argparse.Namespace, settings: Settings) -> int:
-    build_parser().print_help()
-    return ExitCode.SUCCESS
+def cmd_station(args: argparse.Namespace, settings: Settings) -> int:
+    """No command: the station UI (imported only now: the core never needs textual)."""
+    from workbench.tui.app import run
+    return run(settings)
 
 
 def cmd_profiles(args: argparse.Namespace, settings: Settings) -> int:

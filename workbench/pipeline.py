@@ -33,6 +33,7 @@ class MigrationResult:
     job_dir: Path
     bag: Path | None = None
     copies: list[Any] = field(default_factory=list)
+    report: dict[str, Any] | None = None
     steps: list[tuple[str, str, str]] = field(default_factory=list)  # step, outcome, detail
 
 
@@ -68,9 +69,12 @@ class Migration:
 
     def migrate(self, source: str | Path | None, profile: MediaProfile, item_id: str,
                 batch: str = "", retries: int | None = None, command: str = "",
-                new_attempt: bool = False, review_partial: bool = False) -> MigrationResult:
+                new_attempt: bool = False, review_partial: bool = False,
+                review: bool = False) -> MigrationResult:
         """review_partial: stop after imaging a partial carrier, so the technician can
-        retry it before accepting it (`workbench bag` accepts it later)."""
+        retry it before accepting it (`workbench bag` accepts it later). review: stop
+        after imaging and identification whatever the outcome (the station UI shows the
+        result first; running migrate again accepts it and continues)."""
         job = job_dir(self.settings, item_id)
         record = JobRecord.load(job)
         if record is not None and record.outcome in FINAL_IMAGING and new_attempt \
@@ -98,14 +102,16 @@ class Migration:
                    key=record.runs[-1].started)
         if record.outcome not in ("success", "partial"):
             return result  # failed or aborted: recorded, nothing to package
-        if record.outcome == "partial" and review_partial and \
+        if (review or (record.outcome == "partial" and review_partial)) and \
                 not (self.settings.paths.bags / item_id).exists():
+            if review:
+                self.identify(result, attempt)
             return result
         self._after_imaging(result, attempt, batch)
         return result
 
     def _after_imaging(self, result: MigrationResult, attempt: str, batch: str) -> None:
-        from workbench.package.carrier import bag_job, format_report
+        from workbench.package.carrier import bag_job
         from workbench.tape import stage
 
         record, job = result.record, result.job_dir
@@ -115,16 +121,7 @@ class Migration:
                    started, key=record.digests.get("sha256", ""))
         if not ok:
             raise BadInput("error.verify_failed", item=record.item_id, detail=detail)
-        started = utc_now()
-        format_report(job, record, self.settings, lambda p: self.progress("identify", p),
-                      self.cancel)
-        report = json.loads((job / "formats.json").read_text(encoding="utf-8"))
-        ledger.record_formats(self.con, attempt, record.item_id, self.settings.station_id,
-                              report["files"])
-        self._step(result, attempt, "identification", "success",
-                   f"{report['summary']['files']} files, "
-                   f"{len(report['summary']['unidentified'])} unidentified", started,
-                   key=report.get("started", ""))
+        self.identify(result, attempt)
         started = utc_now()
         bag = bag_job(job, self.settings, batch=batch or None,
                       progress=lambda p: self.progress("bag", p), cancel=self.cancel)
@@ -144,6 +141,33 @@ class Migration:
                        f"{entry.barcode} ({entry.pool}) {entry.detail}".strip(),
                        entry.written or utc_now(), key=f"{entry.barcode}|{entry.verified}")
         result.copies = copies
+
+    def identify(self, result: MigrationResult, attempt: str) -> dict[str, Any]:
+        """The format report (made once, kept in the job folder), recorded in the ledger."""
+        from workbench.package.carrier import format_report
+
+        record, job = result.record, result.job_dir
+        started = utc_now()
+        format_report(job, record, self.settings, lambda p: self.progress("identify", p),
+                      self.cancel)
+        report = json.loads((job / "formats.json").read_text(encoding="utf-8"))
+        ledger.record_formats(self.con, attempt, record.item_id, self.settings.station_id,
+                              report["files"])
+        self._step(result, attempt, "identification", "success",
+                   f"{report['summary']['files']} files, "
+                   f"{len(report['summary']['unidentified'])} unidentified", started,
+                   key=report.get("started", ""))
+        result.report = report
+        return report
+
+    def note(self, item_id: str, text: str) -> None:
+        """A technician's note on the carrier's current attempt (an event, kept)."""
+        row = self.con.execute("SELECT attempt FROM current_attempts WHERE item_id = ? "
+                               "ORDER BY started DESC, seq DESC LIMIT 1", (item_id,)).fetchone()
+        if row is not None:
+            now = utc_now()
+            ledger.record_event(self.con, row["attempt"], item_id, self.settings.station_id,
+                                "note", now, now, "recorded", text, key=text)
 
     def retry(self, item_id: str, retries: int | None = None, drive: str | None = None,
               command: str = "", review_partial: bool = False) -> MigrationResult:

@@ -56,12 +56,19 @@ def _run(jobs: list[Job]) -> list[Identification]:
 
 
 def _spawn_can_start() -> bool:
-    """Spawned workers re-import the main module: impossible when it came from stdin or
-    -c. Then identification runs in this process instead."""
+    """Whether worker processes can be spawned here. Not when the main module came from
+    stdin or -c (spawned workers re-import it), nor when stderr has no real descriptor
+    (inside a terminal UI: multiprocessing hands stderr's descriptor to its resource
+    tracker). Then identification runs in this process instead."""
     import sys
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    return path is None or os.path.exists(path)
+    if path is not None and not os.path.exists(path):
+        return False
+    try:
+        return sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 class IdentifyPool:

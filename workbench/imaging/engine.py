@@ -60,6 +60,29 @@ def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
                             progress, cancel)
 
 
+def preflight_checks(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
+                     settings: Settings) -> list[preflight.Check]:
+    """The pre-flight results for the station UI, before anything is imaged. A source
+    that cannot be opened (mounted, no medium) is one failed check."""
+    from workbench.errors import WorkbenchError
+    out_dir = job_dir(settings, item_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with open_source(source_path, sector_size=profile.sector_size,
+                         direct=profile.direct) as source:
+            image_path = out_dir / f"image.{profile.image_extension}"
+            allocated = image_path.stat().st_blocks * 512 if image_path.exists() else 0
+            return preflight.run_checks(source, out_dir, [image_path, out_dir / MAP_NAME],
+                                        max(0, source.size - allocated),
+                                        settings.free_space_margin)
+    except SourceGone as gone:
+        return [preflight.Check("source", False, {"path": str(source_path),
+                                                  "reason": gone.reason})]
+    except WorkbenchError as exc:
+        return [preflight.Check("source", False, {"path": str(source_path),
+                                                  "reason": exc.message()})]
+
+
 def image_source(source: Source, profile: MediaProfile, item_id: str, settings: Settings,
                  out_dir: Path, retries: int | None = None, command: str = "",
                  progress: ProgressCallback | None = None,

@@ -1,0 +1,95 @@
+"""The station UI, driven by Textual's Pilot: the same core calls as the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from textual.widgets import Checkbox, DataTable, Static
+
+from tests.conftest import MEDIA
+from workbench.config import Settings
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.result import ResultScreen
+from workbench.tui.widgets import SectorMap
+
+
+async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            app = pilot.app
+            shown = {w.id: str(w.render())[:200] for w in app.screen.query(Static) if w.id}
+            raise AssertionError(f"stuck on {type(app.screen).__name__}: {shown}, "
+                                 f"workers {[(w.name, w.state, w.error) for w in app.workers]}")
+        await pilot.pause(0.05)
+
+
+async def start_migration(pilot, app: WorkbenchApp, item: str, drive_name: str) -> None:
+    await pilot.press("m")
+    await pilot.press(*item, "enter")
+    table = app.screen.query_one("#drive-list", DataTable)
+    names = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
+    for _ in range(names.index(drive_name)):
+        await pilot.press("down")
+    await pilot.press("enter")
+    for box in app.screen.query(Checkbox):
+        box.value = True
+    await pilot.press("i")
+    await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
+
+
+def text_of(app: WorkbenchApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def test_migrate_the_good_floppy_and_see_it_counted(tmp_path):
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_migration(pilot, app, "TUI-1", "fd35-2hd-good")
+            assert "success" in text_of(app, "#outcome")
+            assert "fmt/11" in text_of(app, "#details")  # formats inside, before accepting
+            await pilot.press("a")
+            await wait_for(pilot, lambda: "Done" in text_of(app, "#steps"))
+            assert "packaging" in text_of(app, "#steps")
+            await pilot.press("h")
+            today = app.screen.query_one("#today", DataTable)
+            rows = [today.get_row_at(n) for n in range(today.row_count)]
+            assert ["3.5-inch FD", 1, 0, 0] in [list(r) for r in rows]
+    asyncio.run(scenario())
+    assert (Path("training") / "bags" / "TUI-1" / "bagit.txt").exists()
+
+
+def test_damaged_floppy_partial_sector_map_and_retry(tmp_path):
+    clean = tmp_path / "better.drive.toml"
+    clean.write_text(f'image = "{MEDIA / "fd35-2hd-damaged.img"}"\nmodel = "Better drive"\n')
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_migration(pilot, app, "TUI-2", "fd35-2hd-damaged")
+            assert "partial" in text_of(app, "#outcome")
+            assert "6 bad sectors" in text_of(app, "#details")
+            assert "LEDGER.TXT" in text_of(app, "#details")  # the damaged file
+            # retry on a better drive: the same map, only the bad sectors read
+            app.drives.append(type(app.drives[0])(path=str(clean), name="better",
+                                                  kind="virtual", model="Better drive",
+                                                  media_present=True, size=1474560))
+            await pilot.press("d")
+            await pilot.press("end", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
+                           and "success" in text_of(app, "#outcome"))
+    asyncio.run(scenario())
+    from workbench.imaging.record import JobRecord
+    record = JobRecord.load(Path("training") / "staging" / "TUI-2")
+    assert [r.outcome for r in record.runs] == ["partial", "success"]
+    assert record.runs[1].bytes_read_from_medium == 6 * 512
+
+
+def test_the_sector_map_shows_bad_areas():
+    widget = SectorMap()
+    widget.show(((0, 1000, "+"), (1000, 24, "-"), (1024, 1024, "?")), 2048)
+    cells = widget.cells(16)
+    assert cells[:7] == ["+"] * 7 and "-" in cells[7:9] and cells[-1] == "?"

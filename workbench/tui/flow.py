@@ -1,0 +1,153 @@
+"""The guided start of a migration: item ID first, then drive and profile, then the
+profile's checklist and the pre-flight results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Select, Static
+
+from workbench.errors import WorkbenchError
+from workbench.i18n import t
+from workbench.imaging.engine import preflight_checks
+from workbench.imaging.preflight import check_item_id
+
+DONE = ("success", "partial", "needs_flux", "audio_disc")
+
+
+@dataclass
+class Carrier:
+    item_id: str
+    retry: bool = False
+    drive: str = ""
+    profile_id: str = ""
+
+
+class ItemScreen(Screen):
+    """Scan or type the item ID before the carrier goes into the drive."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("ctrl+r", "retry", t("tui.key_explicit_retry"))]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(classes="form"):
+            yield Static(t("tui.item_prompt"), classes="heading")
+            yield Input(id="item", placeholder=t("tui.item_hint"))
+            yield Static(id="item-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#item", Input).focus()
+        self.retry = False
+
+    def action_retry(self) -> None:
+        self.retry = True
+        self.query_one("#item", Input).action_submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        message = self.query_one("#item-message", Static)
+        try:
+            item = check_item_id(event.value)
+        except WorkbenchError as exc:
+            message.update(exc.message())
+            return
+        done = self.app.ledger.execute(  # type: ignore[attr-defined]
+            "SELECT outcome FROM current_attempts WHERE item_id = ? ORDER BY started DESC, "
+            "seq DESC LIMIT 1", (item,)).fetchone()
+        if done and done["outcome"] in DONE and not self.retry:
+            message.update(t("tui.item_done", item=item, outcome=t(f"outcome.{done['outcome']}")))
+            return
+        self.app.carrier = Carrier(item, retry=bool(done))  # type: ignore[attr-defined]
+        self.app.push_screen(ProfileScreen())
+
+
+class ProfileScreen(Screen):
+    """Which drive, and which profile (suggested from the drive's geometry)."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("enter", "next", t("tui.key_next"), priority=True)]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(classes="form"):
+            yield Static(t("tui.choose_drive"), classes="heading")
+            yield DataTable(id="drive-list", cursor_type="row")
+            yield Static(t("tui.choose_profile"), classes="heading")
+            yield Select([], id="profile", prompt=t("tui.profile_prompt"))
+            yield Static(id="profile-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        app = self.app
+        table = self.query_one("#drive-list", DataTable)
+        table.add_columns(t("drives.path"), t("drives.model"), t("drives.profile"))
+        for d in app.drives:  # type: ignore[attr-defined]
+            if d.media_present:
+                table.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:40],
+                              d.suggested_profile or "-", key=d.path)
+        select = self.query_one("#profile", Select)
+        select.set_options([(p.label(), p.id) for p in app.profiles.values()])  # type: ignore[attr-defined]
+        table.focus()
+        self._suggest(0)
+
+    def _suggest(self, row: int) -> None:
+        drives = [d for d in self.app.drives if d.media_present]  # type: ignore[attr-defined]
+        if 0 <= row < len(drives) and drives[row].suggested_profile:
+            self.query_one("#profile", Select).value = drives[row].suggested_profile
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._suggest(event.cursor_row)
+
+    def action_next(self) -> None:
+        table = self.query_one("#drive-list", DataTable)
+        profile = self.query_one("#profile", Select).value
+        if table.row_count == 0 or not isinstance(profile, str):
+            self.query_one("#profile-message", Static).update(t("tui.need_drive_profile"))
+            return
+        drive = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        carrier = self.app.carrier  # type: ignore[attr-defined]
+        carrier.drive, carrier.profile_id = str(drive), profile
+        self.app.push_screen(ChecklistScreen())
+
+
+class ChecklistScreen(Screen):
+    """The profile's checklist, then load the carrier and check before reading."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("p", "preflight", t("tui.key_preflight")),
+                Binding("i", "start", t("tui.key_start"))]
+
+    def compose(self) -> ComposeResult:
+        carrier = self.app.carrier  # type: ignore[attr-defined]
+        profile = self.app.profiles[carrier.profile_id]  # type: ignore[attr-defined]
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Static(t("tui.checklist", item=carrier.item_id, profile=profile.label()),
+                         classes="heading")
+            for n, reminder in enumerate([*profile.reminders_for(), t("tui.check_automount"),
+                                          t("tui.check_loaded", drive=carrier.drive)]):
+                yield Checkbox(reminder, id=f"check-{n}")
+            yield Static(id="preflight")
+        yield Footer()
+
+    def action_preflight(self) -> bool:
+        app = self.app
+        carrier = app.carrier  # type: ignore[attr-defined]
+        checks = preflight_checks(carrier.drive, app.profiles[carrier.profile_id],  # type: ignore[attr-defined]
+                                  carrier.item_id, app.settings)  # type: ignore[attr-defined]
+        lines = [("✔ " if c.ok else "✘ ") + c.message() for c in checks]
+        self.query_one("#preflight", Static).update("\n".join(lines))
+        return all(c.ok for c in checks)
+
+    def action_start(self) -> None:
+        if not all(box.value for box in self.query(Checkbox)):
+            self.query_one("#preflight", Static).update(t("tui.tick_all"))
+            return
+        if self.action_preflight():
+            from workbench.tui.imaging import ImagingScreen
+            self.app.push_screen(ImagingScreen())

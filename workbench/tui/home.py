@@ -1,0 +1,88 @@
+"""Home: who and where, the drives, today's counts per media type, the batch."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from workbench.devices import list_drives
+from workbench.i18n import human_bytes, t
+from workbench.ledger.query import Filters, statistics
+
+
+class HomeScreen(Screen):
+    BINDINGS = [
+        Binding("m", "migrate", t("tui.key_migrate")),
+        Binding("r", "refresh", t("tui.key_refresh")),
+        Binding("b", "batch", t("tui.key_batch")),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="home"):
+            yield Static(id="station")
+            with Horizontal(id="batch-row"):
+                yield Static(t("tui.batch"), classes="label")
+                yield Input(id="batch", placeholder=t("tui.batch_hint"))
+            yield Static(t("tui.drives"), classes="heading")
+            yield DataTable(id="drives", cursor_type="row", zebra_stripes=True)
+            yield Static(t("tui.today"), classes="heading")
+            yield DataTable(id="today", cursor_type="none")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        drives = self.query_one("#drives", DataTable)
+        drives.add_columns(t("drives.path"), t("drives.model"), t("drives.media"),
+                           t("drives.size"), t("drives.profile"))
+        today = self.query_one("#today", DataTable)
+        today.add_columns(t("report.col_label"), t("report.col_succeeded"),
+                          t("report.col_partial"), t("report.col_failed"))
+        self.query_one("#batch", Input).value = self.app.batch  # type: ignore[attr-defined]
+        self.action_refresh()
+        drives.focus()  # letters are keys here; b edits the batch
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+        self.query_one("#drives", DataTable).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#drives", DataTable).focus()
+
+    def action_refresh(self) -> None:
+        app = self.app
+        s = app.settings  # type: ignore[attr-defined]
+        mode = t("tui.training") if s.training else ""
+        self.query_one("#station", Static).update(
+            t("tui.station", station=s.station_id, operator=s.operator or "-",
+              organisation=s.organisation) + (f"  [{mode}]" if mode else ""))
+        drives = self.query_one("#drives", DataTable)
+        drives.clear()
+        app.drives = list_drives(app.profiles, training=s.training)  # type: ignore[attr-defined]
+        yes, no = t("word.yes"), t("word.no")
+        for d in app.drives:  # type: ignore[attr-defined]
+            drives.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:34],
+                           yes if d.media_present else no,
+                           human_bytes(d.size) if d.media_present else "-",
+                           d.suggested_profile or "-", key=d.path)
+        today = self.query_one("#today", DataTable)
+        today.clear()
+        day = datetime.now(UTC).date().isoformat()
+        for row in statistics(app.ledger, "media", Filters(date_from=day, date_to=day),  # type: ignore[attr-defined]
+                              label=app.report_label):  # type: ignore[attr-defined]
+            today.add_row(row.label, row.succeeded, row.partial, row.failed)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "batch":
+            self.app.batch = event.value.strip()  # type: ignore[attr-defined]
+
+    def action_batch(self) -> None:
+        self.query_one("#batch", Input).focus()
+
+    def action_migrate(self) -> None:
+        from workbench.tui.flow import ItemScreen
+        self.app.push_screen(ItemScreen())

@@ -1,0 +1,99 @@
+"""Imaging a carrier: progress, rate, ETA, pass, rescued/bad bytes, time since the last
+good read, and a live sector map. Cancel keeps everything; the job resumes."""
+
+from __future__ import annotations
+
+import threading
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, ProgressBar, Static
+
+from workbench.console import duration
+from workbench.errors import WorkbenchError
+from workbench.i18n import human_bytes, t
+from workbench.imaging.rescue import Progress
+from workbench.pipeline import Migration
+from workbench.tui.widgets import SectorMap
+
+
+class ImagingProgress(Message):
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class ImagingDone(Message):
+    def __init__(self, result: object | None, error: str = "") -> None:
+        super().__init__()
+        self.result, self.error = result, error
+
+
+class ImagingScreen(Screen):
+    BINDINGS = [Binding("c", "cancel", t("tui.key_cancel")),
+                Binding("escape", "cancel", t("tui.key_cancel"), show=False)]
+
+    def __init__(self, retries: int | None = None, drive: str | None = None) -> None:
+        super().__init__()
+        self.retries, self.drive = retries, drive
+        self.cancel = threading.Event()
+        self.running = False
+
+    def compose(self) -> ComposeResult:
+        carrier = self.app.carrier  # type: ignore[attr-defined]
+        yield Header()
+        with Vertical(classes="form"):
+            yield Static(t("tui.imaging", item=carrier.item_id,
+                           drive=self.drive or carrier.drive), classes="heading")
+            yield ProgressBar(id="bar", total=100, show_eta=False)
+            yield Static(id="numbers")
+            yield SectorMap(id="map")
+            yield Static(t("tui.map_legend"), id="legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.running = True
+        self.run_imaging()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def run_imaging(self) -> None:
+        app = self.app
+        carrier = app.carrier  # type: ignore[attr-defined]
+        migration = Migration(app.settings,  # type: ignore[attr-defined]
+                              lambda step, p: self.post_message(ImagingProgress(p))
+                              if step == "image" else None, self.cancel)
+        try:
+            profile = migration.profiles[carrier.profile_id]
+            result = migration.migrate(self.drive or carrier.drive, profile, carrier.item_id,
+                                       batch=app.batch, retries=self.retries,  # type: ignore[attr-defined]
+                                       new_attempt=carrier.retry, review=True)
+            self.post_message(ImagingDone(result))
+        except WorkbenchError as exc:
+            self.post_message(ImagingDone(None, exc.message()))
+        except Exception as exc:  # never leave the technician staring at a frozen screen
+            self.post_message(ImagingDone(None, f"{type(exc).__name__}: {exc}"))
+        finally:
+            migration.close()
+
+    def on_imaging_progress(self, message: ImagingProgress) -> None:
+        p = message.progress
+        self.query_one("#bar", ProgressBar).update(progress=p.fraction * 100)
+        self.query_one("#numbers", Static).update(t(
+            "tui.numbers", phase=t(f"phase.{p.phase}"), number=p.pass_number,
+            rate=human_bytes(p.rate), eta=duration(p.eta), rescued=human_bytes(p.rescued),
+            bad=human_bytes(p.bad), errors=p.read_errors, since=duration(p.since_last_good)))
+        self.query_one("#map", SectorMap).show(p.blocks, p.size)
+
+    def on_imaging_done(self, message: ImagingDone) -> None:
+        self.running = False
+        from workbench.tui.result import ResultScreen
+        self.app.carrier.retry = False  # type: ignore[attr-defined]
+        self.app.switch_screen(ResultScreen(message.result, message.error))
+
+    def action_cancel(self) -> None:
+        self.cancel.set()
+        self.query_one("#numbers", Static).update(t("cli.cancelling"))

@@ -1,0 +1,190 @@
+"""The result in plain words, then the technician decides: accept (verify, bag, tape),
+retry with more passes, retry on another drive, route elsewhere, add a note."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Header, Input, OptionList, Static
+
+from workbench.errors import WorkbenchError
+from workbench.i18n import human_bytes, t
+from workbench.ledger import record as ledger
+from workbench.pipeline import Migration
+
+
+class PackagingDone(Message):
+    def __init__(self, steps: list[tuple[str, str, str]], error: str = "") -> None:
+        super().__init__()
+        self.steps, self.error = steps, error
+
+
+class ResultScreen(Screen):
+    BINDINGS = [Binding("a", "accept", t("tui.key_accept")),
+                Binding("r", "retry", t("tui.key_retry_more")),
+                Binding("d", "other_drive", t("tui.key_other_drive")),
+                Binding("f", "route('needs_flux')", t("tui.key_flux")),
+                Binding("u", "route('audio_disc')", t("tui.key_audio")),
+                Binding("n", "note", t("tui.key_note")),
+                Binding("h", "home", t("tui.key_home"))]
+
+    def __init__(self, result: object | None, error: str = "") -> None:
+        super().__init__()
+        self.result, self.error = result, error
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Static(id="outcome", classes="heading")
+            yield Static(id="details")
+            yield Static(id="steps")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        outcome = self.query_one("#outcome", Static)
+        if self.result is None:
+            outcome.update(t("tui.error", message=self.error))
+            return
+        record = self.result.record  # type: ignore[attr-defined]
+        outcome.update(t("result.headline", item=record.item_id,
+                         outcome=t(f"outcome.{record.outcome}")))
+        lines = [record.reason.message() if record.reason else t("tui.all_read")]
+        if record.size:
+            lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
+                           size=human_bytes(record.size), bad=record.bad_sector_count))
+        lines += [t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
+                    sectors=-(-size // record.sector_size))
+                  for pos, size in record.bad_ranges[:8]]
+        report = self.result.report  # type: ignore[attr-defined]
+        if report:
+            s = report["summary"]
+            lines.append(t("tui.formats", files=s["files"], unidentified=len(s["unidentified"])))
+            lines += [f"  {count:5}  {puid}" for puid, count in list(s["by_puid"].items())[:6]]
+            lines += [t("identify.damaged", path=d["path"], bytes=d["bytes_lost"])
+                      for d in s["damaged"][:8]]
+        self.query_one("#details", Static).update("\n".join(lines))
+
+    @property
+    def accepted_outcome(self) -> bool:
+        return self.result is not None and self.result.record.outcome in (  # type: ignore[attr-defined]
+            "success", "partial")
+
+    def action_accept(self) -> None:
+        if self.busy or not self.accepted_outcome:
+            return
+        self.busy = True
+        self.query_one("#steps", Static).update(t("tui.packaging"))
+        self.package()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def package(self) -> None:
+        app = self.app
+        carrier = app.carrier  # type: ignore[attr-defined]
+        migration = Migration(app.settings)  # type: ignore[attr-defined]
+        try:
+            result = migration.migrate(None, app.profiles[carrier.profile_id],  # type: ignore[attr-defined]
+                                       carrier.item_id, batch=app.batch)  # type: ignore[attr-defined]
+            self.post_message(PackagingDone(result.steps))
+        except WorkbenchError as exc:
+            self.post_message(PackagingDone([], exc.message()))
+        except Exception as exc:  # never leave the technician staring at a frozen screen
+            self.post_message(PackagingDone([], f"{type(exc).__name__}: {exc}"))
+        finally:
+            migration.close()
+
+    def on_packaging_done(self, message: PackagingDone) -> None:
+        self.busy = False
+        if message.error:
+            self.query_one("#steps", Static).update(t("tui.error", message=message.error))
+            return
+        lines = [t("migrate.step", step=t(f"step.{step.split(' ')[0]}"),
+                   outcome=t(f"outcome.{outcome}") if outcome in ("success", "partial",
+                                                                 "failed") else outcome,
+                   detail=detail) for step, outcome, detail in message.steps]
+        self.query_one("#steps", Static).update("\n".join([t("tui.packaged"), *lines]))
+
+    def action_retry(self) -> None:
+        self._retry(None)
+
+    def action_other_drive(self) -> None:
+        self.app.push_screen(DrivePicker(), self._retry)
+
+    def _retry(self, drive: str | None) -> None:
+        if self.busy or self.result is None:
+            return
+        from workbench.tui.imaging import ImagingScreen
+        record = self.result.record  # type: ignore[attr-defined]
+        carrier = self.app.carrier  # type: ignore[attr-defined]
+        carrier.retry = record.outcome in ("success", "partial", "failed")
+        profile = self.app.profiles[carrier.profile_id]  # type: ignore[attr-defined]
+        self.app.switch_screen(ImagingScreen(retries=profile.retries + 2,
+                                             drive=drive or carrier.drive))
+
+    def action_route(self, outcome: str) -> None:
+        if self.result is None:
+            return
+        app = self.app
+        ledger.mark(app.ledger, self.result.record.item_id, outcome, "",  # type: ignore[attr-defined]
+                    app.settings.operator)  # type: ignore[attr-defined]
+        self.query_one("#steps", Static).update(t("mark.done", item=self.result.record.item_id,  # type: ignore[attr-defined]
+                                                  route=t(f"outcome.{outcome}")))
+
+    def action_note(self) -> None:
+        self.app.push_screen(NoteDialog(), self._save_note)
+
+    def _save_note(self, text: str | None) -> None:
+        if text and self.result is not None:
+            migration = Migration(self.app.settings)  # type: ignore[attr-defined]
+            try:
+                migration.note(self.result.record.item_id, text)  # type: ignore[attr-defined]
+            finally:
+                migration.close()
+            self.query_one("#steps", Static).update(t("tui.note_saved"))
+
+    def action_home(self) -> None:
+        if not self.busy:
+            self.app.pop_screen_to_home()  # type: ignore[attr-defined]
+
+
+class DrivePicker(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(t("tui.choose_drive"), classes="heading")
+            yield OptionList(*[f"{d.name}  {d.model}" for d in self.app.drives  # type: ignore[attr-defined]
+                               if d.media_present], id="drives")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        drives = [d for d in self.app.drives if d.media_present]  # type: ignore[attr-defined]
+        self.dismiss(drives[event.option_index].path)
+
+
+class NoteDialog(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(t("tui.note_prompt"), classes="heading")
+            yield Input(id="note")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+
+class ConfirmQuit(ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "dismiss(False)", t("tui.key_back"))]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(t("tui.quit_while_imaging"), classes="heading")
+            yield Button(t("tui.quit_yes"), id="yes", variant="error")
+            yield Button(t("tui.quit_no"), id="no", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
