@@ -93,3 +93,56 @@ def test_the_sector_map_shows_bad_areas():
     widget.show(((0, 1000, "+"), (1000, 24, "-"), (1024, 1024, "?")), 2048)
     cells = widget.cells(16)
     assert cells[:7] == ["+"] * 7 and "-" in cells[7:9] and cells[-1] == "?"
+
+
+def test_supervisor_numbers_and_export_match_the_cli(tmp_path):
+    import json
+
+    from textual.widgets import Input
+
+    from tests.conftest import workbench_cmd
+    from workbench.tui.supervisor import CarrierScreen, LogScreen, StatsScreen
+    for drive, profile, item, batch in (("fd35-2hd-good", "fd35-2hd", "S-1", "B1"),
+                                        ("fd35-2hd-damaged", "fd35-2hd", "S-2", "B1"),
+                                        ("cd-truncated", "cd", "S-3", "B2")):
+        out = workbench_cmd("migrate", str(MEDIA / f"{drive}.drive.toml"), "--profile",
+                            profile, "--item", item, "--batch", batch, cwd=tmp_path)
+        assert out.returncode in (0, 3, 4), out.stderr
+    cli = json.loads(workbench_cmd("report", "--format", "json", "--batch", "B1",
+                                   cwd=tmp_path).stdout)["media"]
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            assert isinstance(app.screen, StatsScreen)
+            table = app.screen.query_one("#stats", DataTable)
+            everything = {str(table.get_row_at(n)[0]): table.get_row_at(n)[1]
+                          for n in range(table.row_count)}
+            assert everything == {"3.5-inch FD": 2, "CD": 1}
+            batch = app.screen.query_one("#batch", Input)
+            batch.value = "B1"
+            await pilot.press("ctrl+f")
+            rows = [table.get_row_at(n) for n in range(table.row_count)]
+            assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
+                (c["label"], c["carriers"], c["succeeded"], c["partial"], c["failed"])
+                for c in cli]
+            assert "50.0%" in str(app.screen.query_one("#chart", Static).render())
+            await pilot.press("ctrl+e")
+            path = app.screen.query_one("#path", Input)
+            path.value = str(tmp_path / "from-ui.json")
+            from textual.widgets import Select
+            app.screen.query_one("#format", Select).value = "json"
+            await pilot.pause()
+            path.value = str(tmp_path / "from-ui.json")
+            path.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            await pilot.press("ctrl+l")
+            assert isinstance(app.screen, LogScreen)
+            assert app.screen.query_one("#log", DataTable).row_count == 2  # batch B1
+            await pilot.press("enter")
+            assert isinstance(app.screen, CarrierScreen)
+            assert "packaging" in str(app.screen.query_one("#history", Static).render())
+    asyncio.run(scenario())
+    assert json.loads((tmp_path / "from-ui.json").read_text())["media"] == cli

@@ -13,7 +13,7 @@ from pathlib import Path
 from workbench.config import Settings
 from workbench.console import ProgressLine, table
 from workbench.errors import BadInput, ExitCode
-from workbench.i18n import LANGUAGES, human_bytes, language, t
+from workbench.i18n import LANGUAGES, language, t
 
 ROUTES = {"needs-flux": "needs_flux", "audio-disc": "audio_disc"}
 
@@ -244,7 +244,7 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.ledger.db import connect
-    from workbench.ledger.query import carrier_history
+    from workbench.ledger.query import carrier_history, history_lines
 
     con = connect(settings.paths.ledger)
     try:
@@ -253,67 +253,27 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         con.close()
     if not h["carrier"]:
         raise BadInput("error.not_in_ledger", item=args.item)
-    c = h["carrier"][0]
-    print(t("show.carrier", item=c["item_id"], profile=c["profile_id"], family=c["family"],
-            label=c["label"]))
-    superseded = {a["supersedes"] for a in h["attempts"] if a["supersedes"]}
-    print(t("show.attempts"))
-    for a in h["attempts"]:
-        mark = t("show.superseded") if a["id"] in superseded else ""
-        print(f"  {a['started']}  {t('outcome.' + a['outcome'])}  "
-              f"{a['bad_sectors']} / {human_bytes(a['bytes'])}  {a['drive']} "
-              f"{a['drive_serial']}  {a['operator']}  {a['reason']} {mark}".rstrip())
-    print(t("show.events"))
-    for e in h["events"]:
-        print(f"  {e['started']}  {e['step']}: {e['outcome']}  {e['detail']}")
-    if h["formats"]:
-        print(t("show.formats"))
-        for f in h["formats"]:
-            print(f"  {f['files']:5}  {f['puid']:12} {f['format_name']}")
-    for b in h["bags"]:
-        print(t("show.bag", path=b["path"], oxum=b["payload_oxum"]))
-    for tc in h["tape_copies"]:
-        print(t("show.copy", copy=tc["copy"], barcode=tc["barcode"], pool=tc["pool"],
-                result=tc["result"], verified=tc["verified"] or "-"))
+    print("\n".join(history_lines(h)))
     return ExitCode.SUCCESS
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.ledger.db import connect
-    from workbench.ledger.export import TEXT_WRITERS, write_xlsx
-    from workbench.ledger.query import statistics
+    from workbench.ledger.export import report_slices, write_report
     from workbench.profiles import load_profiles
 
     lang = args.lang or language()
-    profiles = load_profiles(settings.paths.profiles)
-
-    def label_for(by: str):  # type: ignore[no-untyped-def]
-        if by == "media":
-            return lambda k: profiles[k].report_label(lang) if k in profiles else k
-        if by == "profile":
-            return lambda k: profiles[k].label(lang) if k in profiles else k
-        return str
-
     con = connect(settings.paths.ledger)
     try:
-        slices = {by: statistics(con, by, _filters(args), label_for(by))
-                  for by in (args.by or ["media"])}
+        slices = report_slices(con, args.by or ["media"], _filters(args),
+                               load_profiles(settings.paths.profiles), lang)
     finally:
         con.close()
-    if args.format == "xlsx":
-        if not args.out:
-            raise BadInput("error.xlsx_needs_out")
-        write_xlsx(slices, args.out, lang)
-        print(t("report.written", file=str(args.out)))
-        return ExitCode.SUCCESS
-    buf = io.StringIO()
-    TEXT_WRITERS[args.format](slices, buf, lang)
+    text = write_report(slices, args.format, lang, args.out)
     if args.out:
-        from workbench.atomic import write_atomic
-        write_atomic(args.out, buf.getvalue())
         print(t("report.written", file=str(args.out)))
     else:
-        sys.stdout.write(buf.getvalue())
+        sys.stdout.write(text)
     return ExitCode.SUCCESS
 
 

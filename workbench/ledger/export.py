@@ -118,6 +118,38 @@ TEXT_WRITERS: dict[str, Callable[[dict[str, list[SliceRow]], io.TextIOBase, str]
 FORMATS = (*TEXT_WRITERS, "xlsx")
 
 
+def report_slices(con: sqlite3.Connection, bys: list[str], filters, profiles: dict,  # type: ignore[no-untyped-def]
+                  lang: str) -> dict[str, list[SliceRow]]:
+    """The statistics of every slice asked for, labelled in lang."""
+    from workbench.ledger.query import statistics
+
+    def label_for(by: str) -> Callable[[str], str]:
+        if by == "media":
+            return lambda k: profiles[k].report_label(lang) if k in profiles else k
+        if by == "profile":
+            return lambda k: profiles[k].label(lang) if k in profiles else k
+        return str
+    return {by: statistics(con, by, filters, label_for(by)) for by in bys}
+
+
+def write_report(slices: dict[str, list[SliceRow]], fmt: str, lang: str,
+                 out: Path | None = None) -> str:
+    """Write a report in one of FORMATS: to out (atomically), or return its text."""
+    from workbench.atomic import write_atomic
+
+    if fmt == "xlsx":
+        if out is None:
+            from workbench.errors import BadInput
+            raise BadInput("error.xlsx_needs_out")
+        write_xlsx(slices, out, lang)
+        return ""
+    buf = io.StringIO()
+    TEXT_WRITERS[fmt](slices, buf, lang)
+    if out is not None:
+        write_atomic(out, buf.getvalue())
+    return buf.getvalue()
+
+
 # -- several stations ------------------------------------------------------------------
 
 def export_ledger(con: sqlite3.Connection, target: Path) -> None:

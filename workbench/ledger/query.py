@@ -217,3 +217,28 @@ def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sql
          "bags": "SELECT * FROM bags WHERE item_id = ? ORDER BY created",
          "tape_copies": "SELECT * FROM tape_copies WHERE item_id = ? ORDER BY written, copy"}
     return {k: con.execute(sql, (item_id,)).fetchall() for k, sql in q.items()}
+
+
+def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
+    """A carrier's whole history as lines (the CLI's `show` and the UI's detail)."""
+    from workbench.i18n import human_bytes, t
+
+    c = h["carrier"][0]
+    lines = [t("show.carrier", item=c["item_id"], profile=c["profile_id"], family=c["family"],
+               label=c["label"]), t("show.attempts")]
+    superseded = {a["supersedes"] for a in h["attempts"] if a["supersedes"]}
+    for a in h["attempts"]:
+        mark = t("show.superseded") if a["id"] in superseded else ""
+        lines.append(f"  {a['started']}  {t('outcome.' + a['outcome'])}  "
+                     f"{a['bad_sectors']} / {human_bytes(a['bytes'])}  {a['drive']} "
+                     f"{a['drive_serial']}  {a['operator']}  {a['reason']} {mark}".rstrip())
+    lines.append(t("show.events"))
+    lines += [f"  {e['started']}  {e['step']}: {e['outcome']}  {e['detail']}"
+              for e in h["events"]]
+    if h["formats"]:
+        lines.append(t("show.formats"))
+        lines += [f"  {f['files']:5}  {f['puid']:12} {f['format_name']}" for f in h["formats"]]
+    lines += [t("show.bag", path=b["path"], oxum=b["payload_oxum"]) for b in h["bags"]]
+    lines += [t("show.copy", copy=tc["copy"], barcode=tc["barcode"], pool=tc["pool"],
+                result=tc["result"], verified=tc["verified"] or "-") for tc in h["tape_copies"]]
+    return lines

@@ -20,6 +20,8 @@ class HomeScreen(Screen):
         Binding("m", "migrate", t("tui.key_migrate")),
         Binding("r", "refresh", t("tui.key_refresh")),
         Binding("b", "batch", t("tui.key_batch")),
+        Binding("s", "stats", t("tui.key_stats")),
+        Binding("l", "log", t("tui.key_log")),
     ]
 
     def compose(self) -> ComposeResult:
@@ -82,6 +84,14 @@ class HomeScreen(Screen):
 
     def action_batch(self) -> None:
         self.query_one("#batch", Input).focus()
+
+    def action_stats(self) -> None:
+        from workbench.tui.supervisor import StatsScreen
+        self.app.push_screen(StatsScreen())
+
+    def action_log(self) -> None:
+        from workbench.tui.supervisor import LogScreen
+        self.app.push_screen(LogScreen())
 
     def action_migrate(self) -> None:
         from workbench.tui.flow import ItemScreen

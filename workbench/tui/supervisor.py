@@ -1,0 +1,219 @@
+"""Supervisor screens: statistics (the numbers of `workbench report`) with a bar chart
+and filters, the attempt log (paged from the ledger, never loaded whole), a carrier's
+history, and the export dialog (every format of `workbench report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+
+from workbench.errors import WorkbenchError
+from workbench.i18n import language, t
+from workbench.ledger.export import FORMATS, report_slices, write_report
+from workbench.ledger.query import (
+    SLICES,
+    Filters,
+    SliceRow,
+    attempts_page,
+    carrier_history,
+    history_lines,
+)
+
+FILTERS = ("date_from", "date_to", "batch", "station", "operator", "drive", "outcome")
+
+
+def rate_bars(rows: list[SliceRow], width: int = 30) -> Text:
+    """A bar chart of success rates, one line per slice."""
+    text = Text()
+    label_width = max((len(r.label) for r in rows), default=0)
+    for row in rows:
+        filled = round(row.rate * width) if row.judged else 0
+        text.append(f"{row.label:<{label_width}} ")
+        text.append("█" * filled, style="green")
+        text.append("░" * (width - filled), style="grey35")
+        text.append(f" {row.rate * 100:5.1f}% " if row.judged else "   -   ")
+        text.append(f"({row.succeeded}/{row.judged})\n")
+    return text
+
+
+class StatsScreen(Screen):
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("ctrl+f", "apply", t("tui.key_apply")),
+                Binding("ctrl+e", "export", t("tui.key_export")),
+                Binding("ctrl+l", "log", t("tui.key_log"))]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(classes="form"):
+            with Horizontal(classes="filters"):
+                yield Select([(t(f"report.by_{b}"), b) for b in SLICES], value="media",
+                             allow_blank=False, id="by")
+                for name in FILTERS:
+                    yield Input(placeholder=t(f"tui.filter_{name}"), id=name)
+            yield DataTable(id="stats", cursor_type="row", zebra_stripes=True)
+            yield Static(t("report.chart_title"), classes="heading")
+            yield Static(id="chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#stats", DataTable)
+        table.add_columns(*[t(f"report.col_{c}") for c in (
+            "label", "carriers", "succeeded", "partial", "failed", "needs_flux",
+            "audio_disc", "success_rate", "ci95_low", "ci95_high", "attempts")])
+        self.action_apply()
+        table.focus()
+
+    def filters(self) -> Filters:
+        return Filters(**{name: self.query_one(f"#{name}", Input).value.strip()
+                          for name in FILTERS})
+
+    def slice_by(self) -> str:
+        value = self.query_one("#by", Select).value
+        return value if isinstance(value, str) else "media"
+
+    def rows(self) -> list[SliceRow]:
+        app = self.app
+        return report_slices(app.ledger, [self.slice_by()], self.filters(),  # type: ignore[attr-defined]
+                             app.profiles, language())[self.slice_by()]  # type: ignore[attr-defined]
+
+    def action_apply(self) -> None:
+        rows = self.rows()
+        table = self.query_one("#stats", DataTable)
+        table.clear()
+        for r in rows:
+            low, high = r.interval
+            table.add_row(r.label, r.carriers, r.succeeded, r.partial, r.failed,
+                          r.needs_flux, r.audio_disc, f"{r.rate * 100:.1f}%",
+                          f"{low * 100:.1f}%", f"{high * 100:.1f}%", r.attempts)
+        self.query_one("#chart", Static).update(rate_bars(rows))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_apply()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.action_apply()
+
+    def action_export(self) -> None:
+        self.app.push_screen(ExportDialog(self.slice_by(), self.filters()))
+
+    def action_log(self) -> None:
+        self.app.push_screen(LogScreen(self.filters()))
+
+
+class LogScreen(Screen):
+    """Attempts, newest first, a page at a time (keyset paging on the start time)."""
+
+    PAGE = 50
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("n", "next_page", t("tui.key_next_page")),
+                Binding("p", "previous_page", t("tui.key_previous_page")),
+                Binding("enter", "detail", t("tui.key_detail"), priority=True)]
+
+    def __init__(self, filters: Filters | None = None) -> None:
+        super().__init__()
+        self.filters = filters or Filters()
+        self.cursors: list[str] = [""]  # the "before" of every page shown so far
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="log", cursor_type="row", zebra_stripes=True)
+        yield Static(id="page")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#log", DataTable).add_columns(
+            t("log.started"), t("log.item"), t("log.media"), t("log.outcome"), t("log.bad"),
+            t("log.station"), t("log.operator"), t("log.drive"))
+        self.show_page()
+        self.query_one("#log", DataTable).focus()
+
+    def show_page(self) -> None:
+        rows = attempts_page(self.app.ledger, self.filters, self.PAGE, self.cursors[-1])  # type: ignore[attr-defined]
+        table = self.query_one("#log", DataTable)
+        table.clear()
+        for r in rows:
+            table.add_row(r["started"], r["item_id"], r["profile_id"],
+                          t(f"outcome.{r['outcome']}"), r["bad_sectors"], r["station_id"],
+                          r["operator"], r["drive"][:30], key=f"{r['item_id']}|{r['id']}")
+        self.last = rows[-1]["started"] if len(rows) == self.PAGE else ""
+        self.query_one("#page", Static).update(t("tui.page", page=len(self.cursors),
+                                                 rows=len(rows)))
+
+    def action_next_page(self) -> None:
+        if self.last:
+            self.cursors.append(self.last)
+            self.show_page()
+
+    def action_previous_page(self) -> None:
+        if len(self.cursors) > 1:
+            self.cursors.pop()
+            self.show_page()
+
+    def action_detail(self) -> None:
+        table = self.query_one("#log", DataTable)
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            self.app.push_screen(CarrierScreen(str(key).split("|")[0]))
+
+
+class CarrierScreen(Screen):
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back"))]
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__()
+        self.item_id = item_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Static(id="history")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        h = carrier_history(self.app.ledger, self.item_id)  # type: ignore[attr-defined]
+        text = "\n".join(history_lines(h)) if h["carrier"] else t(
+            "error.not_in_ledger", item=self.item_id)
+        self.query_one("#history", Static).update(text)
+
+
+class ExportDialog(ModalScreen[str | None]):
+    """Write the statistics in any format of `workbench report`."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
+
+    def __init__(self, by: str, filters: Filters) -> None:
+        super().__init__()
+        self.by, self.filters = by, filters
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(t("tui.export_title"), classes="heading")
+            yield Select([(f, f) for f in FORMATS], value="xlsx", allow_blank=False,
+                         id="format")
+            yield Input(value=str(Path.cwd() / "report.xlsx"), id="path")
+            yield Static(id="export-message")
+
+    def on_mount(self) -> None:
+        self.query_one("#path", Input).focus()  # Enter writes; shift+tab reaches the format
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        path = self.query_one("#path", Input)
+        path.value = str(Path(path.value).with_suffix(f".{event.value}"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        fmt = self.query_one("#format", Select).value
+        app = self.app
+        try:
+            slices = report_slices(app.ledger, [self.by], self.filters, app.profiles,  # type: ignore[attr-defined]
+                                   language())
+            write_report(slices, str(fmt), language(), Path(event.value))
+        except (WorkbenchError, OSError) as exc:
+            self.query_one("#export-message", Static).update(str(exc))
+            return
+        self.dismiss(event.value)
