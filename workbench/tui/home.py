@@ -67,7 +67,7 @@ class HomeScreen(Screen):
         app.drives = list_drives(app.profiles, training=s.training)  # type: ignore[attr-defined]
         yes, no = t("word.yes"), t("word.no")
         for d in app.drives:  # type: ignore[attr-defined]
-            drives.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:34],
+            drives.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:22],
                            yes if d.media_present else no,
                            human_bytes(d.size) if d.media_present else "-",
                            d.suggested_profile or "-", key=d.path)
