@@ -37,7 +37,8 @@ async def start_migration(pilot, app: WorkbenchApp, item: str, drive_name: str) 
     for box in app.screen.query(Checkbox):
         box.value = True
     await pilot.press("i")
-    await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
+    await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
+                   and not app.screen.busy)
 
 
 def text_of(app: WorkbenchApp, selector: str) -> str:
@@ -80,7 +81,7 @@ def test_damaged_floppy_partial_sector_map_and_retry(tmp_path):
             await pilot.press("d")
             await pilot.press("end", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
-                           and "success" in text_of(app, "#outcome"))
+                           and not app.screen.busy and "success" in text_of(app, "#outcome"))
     asyncio.run(scenario())
     from workbench.imaging.record import JobRecord
     record = JobRecord.load(Path("training") / "staging" / "TUI-2")
@@ -146,3 +147,118 @@ def test_supervisor_numbers_and_export_match_the_cli(tmp_path):
             assert "packaging" in str(app.screen.query_one("#history", Static).render())
     asyncio.run(scenario())
     assert json.loads((tmp_path / "from-ui.json").read_text())["media"] == cli
+
+
+def test_tape_screen_writes_and_verifies(tmp_path):
+    from tests.conftest import workbench_cmd
+    from workbench.tape.catalogue import Catalogue
+    from workbench.tui.tape import TapeScreen
+    out = workbench_cmd("migrate", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
+                        "fd35-2hd", "--item", "T-1", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    for barcode, pool in (("P00001L8", "primary"), ("S00001L8", "secondary")):
+        assert workbench_cmd("tape", "label", f"tape/{barcode}", "--barcode", barcode,
+                             "--pool", pool, "--capacity", "50000000",
+                             cwd=tmp_path).returncode == 0
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("t")
+            assert isinstance(app.screen, TapeScreen)
+            assert app.screen.query_one("#tapes", DataTable).row_count == 2
+            assert app.screen.query_one("#waiting", DataTable).row_count == 2  # two pools
+            await pilot.press("w")
+            await wait_for(pilot, lambda: text_of(app, "#tape-status").count("verified") == 2)
+            assert app.screen.query_one("#waiting", DataTable).row_count == 0
+            await pilot.press("v")
+            await wait_for(pilot, lambda: not app.screen.busy and
+                           text_of(app, "#tape-status").count("verified") == 2)
+    asyncio.run(scenario())
+    catalogue = Catalogue(tmp_path / "logs" / "tape-catalogue.json")
+    assert catalogue.verified_pools("T-1") == {"primary", "secondary"}
+
+
+def test_every_key_is_in_the_command_palette():
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(80, 24)):
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for label in ("Migrate a carrier", "Statistics", "Log", "Tape"):
+                assert label in titles
+    asyncio.run(scenario())
+
+
+def test_without_a_terminal_training_runs_headless(tmp_path):
+    from tests.conftest import workbench_cmd
+    out = workbench_cmd("--training", cwd=tmp_path)
+    assert out.returncode == 0 and "running training headless" in out.stderr
+    assert "3.5-inch FD: 3 carriers (1 succeeded)" in out.stdout
+
+
+def slow_drive(tmp_path: Path) -> Path:
+    drive = tmp_path / "slow.drive.toml"
+    drive.write_text(f'image = "{MEDIA / "fd35-2hd-good.img"}"\nmodel = "Slow drive"\n'
+                     "[[slow]]\nstart = 0\nsize = 1474560\nseconds = 0.02\n")
+    return drive
+
+
+def test_cancel_during_imaging_then_resume(tmp_path):
+    from workbench.tui.imaging import ImagingScreen
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.drives.append(type(app.drives[0])(path=str(slow_drive(tmp_path)), name="slow",
+                                                  kind="virtual", model="Slow drive",
+                                                  media_present=True, size=1474560))
+            await pilot.press("m")
+            await pilot.press(*"SLOW-1", "enter")
+            table = app.screen.query_one("#drive-list", DataTable)
+            names = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
+            for _ in range(names.index("slow")):
+                await pilot.press("down")
+            app.screen.query_one("#profile").value = "fd35-2hd"
+            await pilot.press("enter")
+            for box in app.screen.query(Checkbox):
+                box.value = True
+            await pilot.press("i")
+            await wait_for(pilot, lambda: isinstance(app.screen, ImagingScreen) and
+                           "rescued" in text_of(app, "#numbers")
+                           and "0 B" not in text_of(app, "#numbers").split("rescued")[1][:6])
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
+                           and not app.screen.busy)
+            assert "aborted" in text_of(app, "#outcome")
+            await pilot.press("r")  # resume the same attempt
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
+                           and not app.screen.busy and "success" in text_of(app, "#outcome"),
+                           timeout=120)
+    asyncio.run(scenario())
+    from workbench.imaging.record import JobRecord
+    record = JobRecord.load(Path("training") / "staging" / "SLOW-1")
+    assert [r.outcome for r in record.runs] == ["aborted", "success"]
+    assert 0 < record.runs[0].bytes_read_from_medium < 1474560
+    assert sum(r.bytes_read_from_medium for r in record.runs) == 1474560  # nothing re-read
+
+
+def test_quitting_during_imaging_asks(tmp_path):
+    from workbench.tui.imaging import ImagingScreen
+    from workbench.tui.result import ConfirmQuit
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(80, 24)) as pilot:
+            from workbench.tui.flow import Carrier
+            app.carrier = Carrier("QUIT-1", drive=str(slow_drive(tmp_path)),
+                                  profile_id="fd35-2hd")
+            app.push_screen(ImagingScreen())
+            await pilot.pause(0.3)
+            await pilot.press("ctrl+q")
+            assert isinstance(app.screen, ConfirmQuit)
+            await pilot.click("#no")
+            await pilot.pause()
+            assert isinstance(app.screen, ImagingScreen)
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
+    asyncio.run(scenario())

@@ -51,7 +51,7 @@ def test_result_of_the_damaged_floppy(snap_compare, size):
         for box in pilot.app.screen.query(Checkbox):
             box.value = True
         await pilot.press("i")
-        while not isinstance(pilot.app.screen, ResultScreen):
+        while not isinstance(pilot.app.screen, ResultScreen) or pilot.app.screen.busy:
             await pilot.pause(0.05)
         await pilot.pause(0.2)
     assert snap_compare(app(), terminal_size=size, run_before=migrate)

@@ -131,7 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_station(args: argparse.Namespace, settings: Settings) -> int:
-    """No command: the station UI (imported only now: the core never needs textual)."""
+    """No command: the station UI (imported only now: the core never needs textual).
+    Without a terminal (a script, CI) training runs headless instead."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        if settings.training:
+            print(t("tui.no_terminal_training"), file=sys.stderr)
+            return cmd_training(args, settings)
+        print(t("tui.no_terminal"), file=sys.stderr)
+        build_parser().print_help()
+        return ExitCode.SUCCESS
     from workbench.tui.app import run
     return run(settings)
 

@@ -85,7 +85,7 @@ MIGRATIONS: list[str] = [
         started TEXT NOT NULL, ended TEXT NOT NULL, outcome TEXT NOT NULL,
         reason_code TEXT NOT NULL, bytes_rescued INTEGER NOT NULL, rate REAL NOT NULL
     );
-    CREATE INDEX heads_started ON heads(started);
+    CREATE INDEX heads_started ON heads(started, row);
     CREATE INDEX heads_profile_rate ON heads(profile_id, outcome IN ('success', 'partial'), rate);
     CREATE INDEX heads_profile ON heads(profile_id, outcome, reason_code);
     CREATE TABLE carrier_heads (

@@ -205,8 +205,11 @@ def attempts_page(con: sqlite3.Connection, filters: Filters = Filters(), limit: 
     if before:
         where += " AND started < ?"
         params.append(before)
-    return con.execute(f"SELECT * FROM current_attempts WHERE {where} "
-                       "ORDER BY started DESC, seq DESC LIMIT ?", [*params, limit]).fetchall()
+    # the page's rows come from the heads index in order; only they are fetched whole
+    return con.execute(
+        f"SELECT a.*, a.rowid AS seq FROM (SELECT row, started FROM heads WHERE {where} "
+        "ORDER BY started DESC, row DESC LIMIT ?) h JOIN attempts a ON a.rowid = h.row "
+        "ORDER BY h.started DESC, h.row DESC", [*params, limit]).fetchall()
 
 
 def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sqlite3.Row]]:

@@ -16,7 +16,7 @@ from workbench.tui.home import HomeScreen
 
 class WorkbenchApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    TITLE = "Migration workbench"
+    TITLE = t("tui.title")
     BINDINGS = [Binding("ctrl+q", "request_quit", t("tui.key_quit"), priority=True)]
 
     def __init__(self, settings: Settings) -> None:
@@ -29,6 +29,16 @@ class WorkbenchApp(App):
         self.carrier = None
         self.sub_title = t("tui.subtitle_training") if settings.training else \
             settings.station_id
+
+    def get_system_commands(self, screen):  # type: ignore[no-untyped-def]
+        """Every key of the current screen is also in the command palette."""
+        from textual.app import SystemCommand
+
+        yield from super().get_system_commands(screen)
+        for binding in getattr(screen, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.show and binding.description:
+                yield SystemCommand(binding.description, f"[{binding.key}]",
+                                    lambda action=binding.action: screen.run_action(action))
 
     def report_label(self, key: str) -> str:
         return self.profiles[key].report_label() if key in self.profiles else key

@@ -22,6 +22,7 @@ class HomeScreen(Screen):
         Binding("b", "batch", t("tui.key_batch")),
         Binding("s", "stats", t("tui.key_stats")),
         Binding("l", "log", t("tui.key_log")),
+        Binding("t", "tape", t("tui.key_tape")),
     ]
 
     def compose(self) -> ComposeResult:
@@ -88,6 +89,10 @@ class HomeScreen(Screen):
     def action_stats(self) -> None:
         from workbench.tui.supervisor import StatsScreen
         self.app.push_screen(StatsScreen())
+
+    def action_tape(self) -> None:
+        from workbench.tui.tape import TapeScreen
+        self.app.push_screen(TapeScreen())
 
     def action_log(self) -> None:
         from workbench.tui.supervisor import LogScreen

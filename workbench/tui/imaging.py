@@ -11,14 +11,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, ProgressBar, Static
+from textual.widgets import Footer, ProgressBar, Static
 
 from workbench.console import duration
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
 from workbench.imaging.rescue import Progress
 from workbench.pipeline import Migration
-from workbench.tui.widgets import SectorMap
+from workbench.tui.widgets import SectorMap, TitleBar
 
 
 class ImagingProgress(Message):
@@ -45,7 +45,7 @@ class ImagingScreen(Screen):
 
     def compose(self) -> ComposeResult:
         carrier = self.app.carrier  # type: ignore[attr-defined]
-        yield Header()
+        yield TitleBar()
         with Vertical(classes="form"):
             yield Static(t("tui.imaging", item=carrier.item_id,
                            drive=self.drive or carrier.drive), classes="heading")
@@ -92,7 +92,9 @@ class ImagingScreen(Screen):
         self.running = False
         from workbench.tui.result import ResultScreen
         self.app.carrier.retry = False  # type: ignore[attr-defined]
-        self.app.switch_screen(ResultScreen(message.result, message.error))
+        # after the next refresh: switching while a header is still mounting breaks it
+        self.app.call_later(self.app.switch_screen,
+                                    ResultScreen(message.result, message.error))
 
     def action_cancel(self) -> None:
         self.cancel.set()

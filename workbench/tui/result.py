@@ -9,12 +9,13 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Input, OptionList, Static
+from textual.widgets import Button, Footer, Input, OptionList, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
 from workbench.ledger import record as ledger
 from workbench.pipeline import Migration
+from workbench.tui.widgets import TitleBar
 
 
 class PackagingDone(Message):
@@ -35,10 +36,10 @@ class ResultScreen(Screen):
     def __init__(self, result: object | None, error: str = "") -> None:
         super().__init__()
         self.result, self.error = result, error
-        self.busy = False
+        self.busy = True  # until the result is on screen: no key acts on half a screen
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with VerticalScroll(classes="form"):
             yield Static(id="outcome", classes="heading")
             yield Static(id="details")
@@ -46,6 +47,7 @@ class ResultScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.call_later(setattr, self, "busy", False)
         outcome = self.query_one("#outcome", Static)
         if self.result is None:
             outcome.update(t("tui.error", message=self.error))
@@ -122,8 +124,10 @@ class ResultScreen(Screen):
         carrier = self.app.carrier  # type: ignore[attr-defined]
         carrier.retry = record.outcome in ("success", "partial", "failed")
         profile = self.app.profiles[carrier.profile_id]  # type: ignore[attr-defined]
-        self.app.switch_screen(ImagingScreen(retries=profile.retries + 2,
-                                             drive=drive or carrier.drive))
+        self.busy = True
+        self.app.call_later(self.app.switch_screen,
+                                    ImagingScreen(retries=profile.retries + 2,
+                                                  drive=drive or carrier.drive))
 
     def action_route(self, outcome: str) -> None:
         if self.result is None:

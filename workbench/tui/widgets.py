@@ -51,3 +51,18 @@ class SectorMap(Widget):
             if (n + 1) % width == 0 and n + 1 < count:
                 text.append("\n")
         return text
+
+
+class TitleBar(Widget):
+    """A plain title line for screens that switch quickly (imaging, result): Textual's
+    Header can fail when its screen is replaced while its title update is pending."""
+
+    DEFAULT_CSS = """
+    TitleBar { dock: top; height: 1; background: $panel; color: $text; text-style: bold;
+               content-align: center middle; }
+    """
+
+    def render(self) -> Text:
+        app = self.app
+        sub = f" — {app.sub_title}" if app.sub_title else ""
+        return Text(f"{app.title}{sub}", justify="center")

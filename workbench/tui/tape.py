@@ -1,0 +1,127 @@
+"""Tape: pools, tapes and how full they are, bags waiting, write and verify progress."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+
+from workbench.errors import WorkbenchError
+from workbench.i18n import human_bytes, t
+from workbench.tape import stage
+from workbench.tape.catalogue import Catalogue
+
+
+class TapeProgressMessage(Message):
+    def __init__(self, progress: stage.TapeProgress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class TapeDone(Message):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+
+class TapeScreen(Screen):
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("w", "write", t("tui.key_tape_write")),
+                Binding("v", "verify", t("tui.key_tape_verify")),
+                Binding("r", "refresh", t("tui.key_refresh"))]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Static(t("tui.tapes"), classes="heading")
+            yield DataTable(id="tapes", cursor_type="row")
+            yield Static(t("tui.waiting"), classes="heading")
+            yield DataTable(id="waiting", cursor_type="none")
+            yield ProgressBar(id="tape-bar", total=100, show_eta=False)
+            yield Static(id="tape-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tapes", DataTable).add_columns(
+            t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
+            t("tape.room"), t("tui.fill"))
+        self.query_one("#waiting", DataTable).add_columns(
+            t("tape.bag"), t("tape.size"), t("tape.pool"), t("tui.planned_tape"))
+        self.busy = False
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        settings = self.app.settings  # type: ignore[attr-defined]
+        tapes = self.query_one("#tapes", DataTable)
+        tapes.clear()
+        for tp in stage.station_tapes(settings):
+            used = tp.used()
+            fill = used / tp.capacity if tp.capacity else 0
+            bar = "█" * round(fill * 20) + "░" * (20 - round(fill * 20))
+            tapes.add_row(tp.barcode, tp.pool, tp.generation, human_bytes(used),
+                          human_bytes(tp.room(settings.tape_headroom)),
+                          f"{bar} {fill * 100:4.1f}%" + (f" {t('tui.full')}" if tp.full else ""))
+        waiting = self.query_one("#waiting", DataTable)
+        waiting.clear()
+        assignments, unplaced = stage.make_plan(settings)
+        for a in assignments:
+            waiting.add_row(a.bag.name, human_bytes(a.size), a.pool, a.barcode)
+        for u in unplaced:
+            waiting.add_row(u.bag.name, human_bytes(u.size), u.pool,
+                            t(f"tui.unplaced_{u.reason}"))
+
+    def action_write(self) -> None:
+        if not self.busy:
+            self.busy = True
+            self.run_tape(verify_only=False)
+
+    def action_verify(self) -> None:
+        if not self.busy:
+            self.busy = True
+            self.run_tape(verify_only=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def run_tape(self, verify_only: bool) -> None:
+        settings = self.app.settings  # type: ignore[attr-defined]
+        lines: list[str] = []
+        try:
+            if verify_only:
+                catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
+                tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
+                for (bag, barcode), entry in sorted(catalogue.current().items()):
+                    if barcode in tapes and entry.result != "failed":
+                        self.post_message(TapeProgressMessage(stage.TapeProgress(
+                            bag, barcode, "verify", 0, entry.bytes)))
+                        done = stage.verify_copy(bag, tapes[barcode], catalogue)
+                        stage.record_events(bag, catalogue, settings)
+                        lines.append(t(f"tape.result_{done.result}", bag=bag, barcode=barcode,
+                                       pool=done.pool, detail=done.detail))
+            else:
+                copies, unplaced = stage.run_plan(
+                    settings, progress=lambda p: self.post_message(TapeProgressMessage(p)))
+                lines += [t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode,
+                            pool=e.pool, detail=e.detail) for e in copies]
+                lines += [t(f"tape.unplaced_{u.reason}", bag=u.bag.name,
+                            size=human_bytes(u.size), pool=u.pool) for u in unplaced]
+        except WorkbenchError as exc:
+            lines.append(t("tui.error", message=exc.message()))
+        except Exception as exc:  # never leave the screen frozen
+            lines.append(t("tui.error", message=f"{type(exc).__name__}: {exc}"))
+        self.post_message(TapeDone(lines or [t("tui.tape_nothing")]))
+
+    def on_tape_progress_message(self, message: TapeProgressMessage) -> None:
+        p = message.progress
+        self.query_one("#tape-bar", ProgressBar).update(
+            progress=100 * p.done / p.total if p.total else 0)
+        self.query_one("#tape-status", Static).update(
+            t("tui.tape_progress", phase=t(f"tui.tape_{p.phase}"), bag=p.bag, barcode=p.barcode))
+
+    def on_tape_done(self, message: TapeDone) -> None:
+        self.busy = False
+        self.query_one("#tape-bar", ProgressBar).update(progress=100)
+        self.query_one("#tape-status", Static).update("\n".join(message.lines))
+        self.action_refresh()
