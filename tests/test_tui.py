@@ -74,6 +74,9 @@ def test_damaged_floppy_partial_sector_map_and_retry(tmp_path):
             assert "partial" in text_of(app, "#outcome")
             assert "6 bad sectors" in text_of(app, "#details")
             assert "LEDGER.TXT" in text_of(app, "#details")  # the damaged file
+            final_map = app.screen.query_one("#final-map", SectorMap)
+            assert "-" in final_map.cells(final_map.size.width * final_map.size.height)
+            assert "#" in str(final_map.render())  # bad areas drawn
             # retry on a better drive: the same map, only the bad sectors read
             app.drives.append(type(app.drives[0])(path=str(clean), name="better",
                                                   kind="virtual", model="Better drive",

@@ -13,9 +13,11 @@ from textual.widgets import Button, Footer, Input, OptionList, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
+from workbench.imaging.mapfile import RescueMap
+from workbench.imaging.record import MAP_NAME
 from workbench.ledger import record as ledger
 from workbench.pipeline import Migration
-from workbench.tui.widgets import TitleBar
+from workbench.tui.widgets import SectorMap, TitleBar
 
 
 class PackagingDone(Message):
@@ -42,6 +44,7 @@ class ResultScreen(Screen):
         yield TitleBar()
         with VerticalScroll(classes="form"):
             yield Static(id="outcome", classes="heading")
+            yield SectorMap(id="final-map")
             yield Static(id="details")
             yield Static(id="steps")
         yield Footer()
@@ -55,6 +58,11 @@ class ResultScreen(Screen):
         record = self.result.record  # type: ignore[attr-defined]
         outcome.update(t("result.headline", item=record.item_id,
                          outcome=t(f"outcome.{record.outcome}")))
+        map_path = self.result.job_dir / MAP_NAME  # type: ignore[attr-defined]
+        if map_path.is_file():  # the final map: where the bad areas are
+            rmap = RescueMap.load(map_path)
+            self.query_one("#final-map", SectorMap).show(
+                tuple((b.pos, b.size, b.status) for b in rmap.blocks), rmap.size)
         lines = [record.reason.message() if record.reason else t("tui.all_read")]
         if record.size:
             lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
