@@ -85,11 +85,9 @@ def _with_operator(settings: Settings, args: argparse.Namespace) -> Settings:
 def _print_result(result) -> None:  # type: ignore[no-untyped-def]
     from workbench.cli import print_record
     print_record(result.record, result.job_dir)
-    for step, outcome, detail in result.steps:
-        print("  " + t("migrate.step", step=t(f"step.{step.split(' ')[0]}"),
-                       outcome=t(f"outcome.{outcome}") if outcome in (
-                           "success", "partial", "failed", "aborted") else outcome,
-                       detail=detail))
+    from workbench.pipeline import step_line
+    for step in result.steps:
+        print("  " + step_line(*step))
     if result.bag:
         print("  " + t("migrate.bag", bag=str(result.bag)))
 
@@ -111,30 +109,8 @@ class _StepProgress:
             line.close()
 
 
-def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.cli import _cancel_on_sigint
-    from workbench.imaging.record import Outcome
-    from workbench.pipeline import Migration
-    from workbench.profiles import get_profile
-
-    settings = _with_operator(settings, args)
-    bar = _StepProgress()
-    migration = Migration(settings, bar, _cancel_on_sigint())
-    try:
-        profile = get_profile(migration.profiles, args.profile)
-        for reminder in profile.reminders_for():
-            print(t("cli.reminder", text=reminder), file=sys.stderr)
-        result = migration.migrate(args.source, profile, args.item, batch=args.batch,
-                                   retries=args.retries, command=" ".join(sys.argv),
-                                   review_partial=args.review_partial)
-    finally:
-        bar.close()
-        migration.close()
-    _print_result(result)
-    return Outcome(result.record.outcome).exit_code
-
-
-def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+def _run_migration(settings: Settings, args: argparse.Namespace, run) -> int:  # type: ignore[no-untyped-def]
+    """Run one migration with a progress line and Ctrl-C handling; print the result."""
     from workbench.cli import _cancel_on_sigint
     from workbench.imaging.record import Outcome
     from workbench.pipeline import Migration
@@ -142,14 +118,31 @@ def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     bar = _StepProgress()
     migration = Migration(_with_operator(settings, args), bar, _cancel_on_sigint())
     try:
-        result = migration.retry(args.item, retries=args.retries, drive=args.drive,
-                                 command=" ".join(sys.argv),
-                                 review_partial=args.review_partial)
+        result = run(migration)
     finally:
         bar.close()
         migration.close()
     _print_result(result)
     return Outcome(result.record.outcome).exit_code
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.profiles import get_profile
+
+    def run(migration):  # type: ignore[no-untyped-def]
+        profile = get_profile(migration.profiles, args.profile)
+        for reminder in profile.reminders_for():
+            print(t("cli.reminder", text=reminder), file=sys.stderr)
+        return migration.migrate(args.source, profile, args.item, batch=args.batch,
+                                 retries=args.retries, command=" ".join(sys.argv),
+                                 review_partial=args.review_partial)
+    return _run_migration(settings, args, run)
+
+
+def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    return _run_migration(settings, args, lambda migration: migration.retry(
+        args.item, retries=args.retries, drive=args.drive, command=" ".join(sys.argv),
+        review_partial=args.review_partial))
 
 
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:

@@ -37,6 +37,15 @@ class MigrationResult:
     steps: list[tuple[str, str, str]] = field(default_factory=list)  # step, outcome, detail
 
 
+def step_line(step: str, outcome: str, detail: str) -> str:
+    """One pipeline step in words (the CLI and the station UI show the same)."""
+    from workbench.i18n import t
+    translated = t(f"outcome.{outcome}") if outcome in (
+        "success", "partial", "failed", "aborted") else outcome
+    return t("migrate.step", step=t(f"step.{step.split(' ')[0]}"), outcome=translated,
+             detail=detail)
+
+
 def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
     """Read the image file once and compare its digests with those made while imaging."""
     hashes = {a: hashlib.new(a) for a in record.digests}
@@ -183,4 +192,5 @@ class Migration:
                             review_partial=review_partial)
 
 
-__all__ = ["MAP_NAME", "Migration", "MigrationResult", "Outcome", "verify_image"]
+__all__ = ["MAP_NAME", "Migration", "MigrationResult", "Outcome", "step_line",
+           "verify_image"]

@@ -27,6 +27,14 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> 
     return child
 
 
+def _identifier(parent: ET.Element, tag: str, kind: str, value: str) -> ET.Element:
+    """PREMIS's identifier pattern: <tag><tagType/><tagValue/></tag>."""
+    element = _el(parent, tag)
+    _el(element, f"{tag}Type", kind)
+    _el(element, f"{tag}Value", value)
+    return element
+
+
 @dataclass(frozen=True)
 class Agent:
     kind: str  # software | hardware | person | organization
@@ -80,9 +88,7 @@ class PremisDocument:
         root = ET.Element(f"{{{NS}}}premis", {"version": "3.0"})
         for obj in self.objects:
             o = _el(root, "object", **{f"{{{XSI}}}type": "premis:file"})
-            oid = _el(o, "objectIdentifier")
-            _el(oid, "objectIdentifierType", "local")
-            _el(oid, "objectIdentifierValue", obj.identifier)
+            _identifier(o, "objectIdentifier", "local", obj.identifier)
             chars = _el(o, "objectCharacteristics")
             _el(chars, "compositionLevel", "0")
             for algorithm, digest in sorted(obj.digests.items()):
@@ -103,9 +109,7 @@ class PremisDocument:
             _el(o, "originalName", obj.original_name)
         for event in self.events:
             e = _el(root, "event")
-            eid = _el(e, "eventIdentifier")
-            _el(eid, "eventIdentifierType", "UUID")
-            _el(eid, "eventIdentifierValue", event.identifier)
+            _identifier(e, "eventIdentifier", "UUID", event.identifier)
             _el(e, "eventType", event.kind)
             _el(e, "eventDateTime", event.when)
             if event.detail:
@@ -116,19 +120,13 @@ class PremisDocument:
                 _el(_el(info, "eventOutcomeDetail"), "eventOutcomeDetailNote",
                     event.outcome_note)
             for agent, role in event.agents:
-                link = _el(e, "linkingAgentIdentifier")
-                _el(link, "linkingAgentIdentifierType", "UUID")
-                _el(link, "linkingAgentIdentifierValue", agent.identifier)
+                link = _identifier(e, "linkingAgentIdentifier", "UUID", agent.identifier)
                 _el(link, "linkingAgentRole", role)
             for obj in event.objects:
-                link = _el(e, "linkingObjectIdentifier")
-                _el(link, "linkingObjectIdentifierType", "local")
-                _el(link, "linkingObjectIdentifierValue", obj)
+                _identifier(e, "linkingObjectIdentifier", "local", obj)
         for agent in self.agents():
             a = _el(root, "agent")
-            aid = _el(a, "agentIdentifier")
-            _el(aid, "agentIdentifierType", "UUID")
-            _el(aid, "agentIdentifierValue", agent.identifier)
+            _identifier(a, "agentIdentifier", "UUID", agent.identifier)
             _el(a, "agentName", agent.name)
             _el(a, "agentType", agent.kind)
             if agent.version:

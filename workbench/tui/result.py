@@ -16,7 +16,7 @@ from workbench.i18n import human_bytes, t
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import MAP_NAME
 from workbench.ledger import record as ledger
-from workbench.pipeline import Migration
+from workbench.pipeline import Migration, step_line
 from workbench.tui.widgets import SectorMap, TitleBar
 
 
@@ -112,10 +112,7 @@ class ResultScreen(Screen):
         if message.error:
             self.query_one("#steps", Static).update(t("tui.error", message=message.error))
             return
-        lines = [t("migrate.step", step=t(f"step.{step.split(' ')[0]}"),
-                   outcome=t(f"outcome.{outcome}") if outcome in ("success", "partial",
-                                                                 "failed") else outcome,
-                   detail=detail) for step, outcome, detail in message.steps]
+        lines = [step_line(*step) for step in message.steps]
         self.query_one("#steps", Static).update("\n".join([t("tui.packaged"), *lines]))
 
     def action_retry(self) -> None:
