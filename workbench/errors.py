@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from workbench.i18n import t
+from workbench.i18n import translate
 
 
 class ExitCode(IntEnum):
@@ -30,10 +30,10 @@ class WorkbenchError(Exception):
         self.params = params
 
     def __str__(self) -> str:
-        return t(self.key, **self.params)
+        return translate(self.key, self.params)
 
     def message(self, lang: str | None = None) -> str:
-        return t(self.key, lang=lang, **self.params)
+        return translate(self.key, self.params, lang)
 
 
 class BadInput(WorkbenchError):

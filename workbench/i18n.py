@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -47,6 +48,12 @@ def language() -> str:
 
 def t(key: str, /, lang: str | None = None, **params: object) -> str:
     """Translate key into the current (or given) language, falling back to English."""
+    return translate(key, params, lang)
+
+
+def translate(key: str, params: Mapping[str, object], lang: str | None = None) -> str:
+    """t() with the placeholders' values as a mapping: any name may be a placeholder, even
+    "lang", which t() takes as the language."""
     text = catalog(lang or _current).get(key) or catalog("en").get(key)
     if text is None:
         return key  # a missing key is caught by tests; never crash a technician's run

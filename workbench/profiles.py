@@ -122,11 +122,12 @@ def parse_profile(path: Path) -> MediaProfile:
         raise ConfigError("error.bad_value", file=str(path), key="read.cluster_size",
                           value=str(data["read"]["cluster_size"]),
                           allowed=f"a multiple of sector_size ({sector})")
+    size_range = data["size"]["range"]  # empty, or [smallest, largest] (checked above)
     return MediaProfile(
         id=data["id"], family=data["family"], labels=dict(data["label"]),
         sector_size=sector, image_extension=data["image_extension"],
         expected_sizes=tuple(data["size"]["expected"]),
-        size_range=tuple(data["size"]["range"]) or None,  # type: ignore[arg-type]
+        size_range=(size_range[0], size_range[1]) if size_range else None,
         cluster_size=data["read"]["cluster_size"], retries=data["read"]["retries"],
         direct=data["read"]["direct"], iso9660_check=data["checks"]["iso9660"],
         digests=tuple(data["digests"]), transports=tuple(data["suggest"]["transports"]),

@@ -75,6 +75,9 @@ def check_table(data: Mapping[str, Any], spec: Mapping[str, Field], file: Path,
             raise ConfigError("error.bad_value", file=str(file), key=name, value=repr(value),
                               allowed=field.allowed or _type_name(field.kind))
         if field.table is not None:
+            if not isinstance(value, Mapping):  # a spec whose kind is not dict
+                raise ConfigError("error.bad_value", file=str(file), key=name,
+                                  value=repr(value), allowed=field.allowed or "table")
             value = check_table(value, field.table, file, name + ".")
         if field.check is not None:
             problem = field.check(value)

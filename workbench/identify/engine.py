@@ -22,7 +22,7 @@ from workbench import __version__
 from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.identify.formats import BUFSIZE, Identification
-from workbench.identify.model import FileEntry, Image, Volume
+from workbench.identify.model import FileEntry, Image, Reader, Volume
 from workbench.identify.pool import IdentifyPool, Job
 from workbench.identify.report import FileRecord, FormatReport, VolumeRecord
 from workbench.identify.volumes import find_volumes
@@ -45,7 +45,10 @@ class IdentifyProgress:
     path: str
 
 
-def _reader_for(fs_type: str):  # type: ignore[no-untyped-def]
+ReaderClass = Callable[[Image, Volume, str, float | None], Reader]
+
+
+def _reader_for(fs_type: str) -> ReaderClass | None:
     if fs_type.startswith("fat"):
         from workbench.identify.fat import FatReader
         return FatReader
@@ -127,7 +130,7 @@ class _Identification:
                     reader.close()
         return rec
 
-    def _chunks(self, entry: FileEntry, reader) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    def _chunks(self, entry: FileEntry, reader: Reader) -> Iterator[bytes]:
         if entry.extents is not None:
             for start, n in entry.extents:
                 for pos in range(start, start + n, CHUNK):
@@ -139,7 +142,7 @@ class _Identification:
         elif hasattr(reader, "read"):
             yield from reader.read(entry)
 
-    def file(self, entry: FileEntry, reader) -> None:  # type: ignore[no-untyped-def]
+    def file(self, entry: FileEntry, reader: Reader) -> None:
         rec = FileRecord(len(self.records) + 1, entry.volume, entry.path, entry.size,
                          entry.modified, entry.created, entry.accessed, entry.allocated,
                          name_raw_hex=entry.name_raw, warnings=list(entry.warnings),

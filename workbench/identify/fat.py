@@ -84,7 +84,9 @@ class FatReader:
 
     def chain(self, first: int, limit_bytes: int | None = None) -> tuple[list[int], str | None]:
         """The clusters of a chain, stopping at its end, a loop, a free or bad cluster."""
-        out, seen, cluster = [], set(), first
+        out: list[int] = []
+        seen: set[int] = set()
+        cluster = first
         need = None if limit_bytes is None else -(-limit_bytes // self.cluster_size)
         while 2 <= cluster < self.clusters + 2:
             if cluster in seen:

@@ -145,14 +145,18 @@ class FormatIdentifier:
         fmt = _Format(element, match,
                       frozenset(_text(e, ".").lower() for e in element.findall("extension")))
         for sig in element.findall("signature"):
-            patterns: list[tuple[str, re.Pattern[bytes]]] | None = []
+            found: list[tuple[str, re.Pattern[bytes]]] = []
+            patterns: list[tuple[str, re.Pattern[bytes]]] | None = found
             for pat in sig.findall("pattern"):
+                regex = pat.findtext("regex")
                 try:
-                    patterns.append((_text(pat, "position"),
-                                     re.compile(pat.findtext("regex").encode("utf8"))))
-                except (re.error, AttributeError):
+                    compiled = None if regex is None else re.compile(regex.encode("utf8"))
+                except re.error:
+                    compiled = None
+                if compiled is None:
                     patterns = None  # fido's matcher would raise here and skip the rest
                     break
+                found.append((_text(pat, "position"), compiled))
             first = None
             if patterns and patterns[0][0] == "BOF":
                 first = _first_byte(patterns[0][1].pattern)

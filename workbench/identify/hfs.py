@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
 
@@ -45,7 +46,8 @@ class HfsReader:
     def walk(self) -> Iterator[FileEntry]:
         yield from self._walk(self.vol, "", 0)
 
-    def _walk(self, folder, parent: str, depth: int) -> Iterator[FileEntry]:  # type: ignore[no-untyped-def]
+    def _walk(self, folder: Any, parent: str, depth: int) -> Iterator[FileEntry]:
+        """folder: a machfs Volume or Folder (machfs ships no type information)."""
         import machfs
 
         if not walk_guard(self.deadline, depth, parent, self.errors):
@@ -64,6 +66,9 @@ class HfsReader:
                                 name_raw=hexraw, warnings=warnings, key=node.data)
 
     def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:
-        data: bytes = entry.key  # type: ignore[assignment]
-        for pos in range(0, len(data), chunk):
-            yield data[pos:pos + chunk]
+        data = entry.key  # the data fork (a bytearray in machfs) that _walk put there
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"{entry.path}: not an entry of this HFS reader")
+        view = memoryview(data)
+        for pos in range(0, len(view), chunk):
+            yield bytes(view[pos:pos + chunk])

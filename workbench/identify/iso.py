@@ -5,8 +5,10 @@ records; nothing is extracted."""
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from workbench.identify.model import (
     ExtentFile,
@@ -18,8 +20,12 @@ from workbench.identify.model import (
     walk_guard,
 )
 
+if TYPE_CHECKING:
+    from pycdlib.dates import DirectoryRecordDate
+    from pycdlib.dr import DirectoryRecord
 
-def _date(rec_date) -> str | None:  # type: ignore[no-untyped-def]
+
+def _date(rec_date: DirectoryRecordDate) -> str | None:
     try:
         tz = timezone(timedelta(minutes=15 * rec_date.gmtoffset))
         return datetime(1900 + rec_date.years_since_1900, rec_date.month,
@@ -37,16 +43,25 @@ class IsoReader:
         self.image, self.volume, self.codepage, self.deadline = image, volume, codepage, deadline
         self.errors: list[str] = []
         self.iso = pycdlib.PyCdlib()
-        self.iso.open_fp(ExtentFile(image.fd, [(volume.offset, volume.size)]))
+        self.iso.open_fp(io.BufferedReader(ExtentFile(image.fd, [(volume.offset, volume.size)])))
         self.block = self.iso.logical_block_size
         self.joliet = self.iso.has_joliet()
         self.rock_ridge = bool(self.iso.has_rock_ridge())
-        pvd = self.iso.get_record(iso_path="/").vd
+        pvd = self._record(iso_path="/").vd
         self.label = pvd.volume_identifier.decode(codepage, "replace").strip()
         self.kind = "iso9660" + ("+joliet" if self.joliet else "") + (
             "+rockridge" if self.rock_ridge else "")
 
-    def _name(self, rec) -> tuple[str, bytes, bool]:  # type: ignore[no-untyped-def]
+    def _record(self, **path: str) -> DirectoryRecord:
+        """An ISO 9660 or Joliet directory record (get_record may also give UDF ones)."""
+        from pycdlib.dr import DirectoryRecord
+
+        rec = self.iso.get_record(**path)
+        if not isinstance(rec, DirectoryRecord):
+            raise ValueError(f"no ISO 9660 directory record for {path}")
+        return rec
+
+    def _name(self, rec: DirectoryRecord) -> tuple[str, bytes, bool]:
         ident = rec.file_identifier()
         if self.joliet:
             text, clean = decode_name(ident, "utf-16-be")
@@ -63,11 +78,10 @@ class IsoReader:
         return text, ident, clean
 
     def walk(self) -> Iterator[FileEntry]:
-        root = self.iso.get_record(joliet_path="/") if self.joliet else \
-            self.iso.get_record(iso_path="/")
+        root = self._record(joliet_path="/") if self.joliet else self._record(iso_path="/")
         yield from self._walk(root, "", 0, {root.extent_location()})
 
-    def _walk(self, directory, parent: str, depth: int,  # type: ignore[no-untyped-def]
+    def _walk(self, directory: DirectoryRecord, parent: str, depth: int,
               visited: set[int]) -> Iterator[FileEntry]:
         if not walk_guard(self.deadline, depth, parent, self.errors):
             return

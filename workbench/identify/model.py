@@ -6,7 +6,12 @@ import io
 import os
 import time
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 
 class Image:
@@ -38,9 +43,10 @@ class ExtentFile(io.RawIOBase):
     """A seekable file object over byte ranges of an image: a volume (one range) for
     readers that want a file, or a file's extents for container signatures."""
 
-    def __init__(self, fd: int, extents: list[tuple[int, int]] | tuple[tuple[int, int], ...]
-                 ) -> None:
-        self.fd, self.extents = fd, tuple(extents)
+    def __init__(self, fd: int, extents: list[tuple[int, int]] | tuple[tuple[int, int], ...],
+                 owns_fd: bool = False) -> None:
+        super().__init__()
+        self.fd, self.extents, self.owns_fd = fd, tuple(extents), owns_fd
         self.length = sum(n for _, n in self.extents)
         self.pos = 0
 
@@ -57,8 +63,16 @@ class ExtentFile(io.RawIOBase):
     def tell(self) -> int:
         return self.pos
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        want, done, base = min(len(buffer), self.length - self.pos), 0, 0
+    def close(self) -> None:
+        """Closes the descriptor too when it was handed over (owns_fd), once."""
+        closing = self.owns_fd and not self.closed
+        super().close()
+        if closing:
+            os.close(self.fd)
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        want, done, base = min(len(view), self.length - self.pos), 0, 0
         for start, n in self.extents:
             if want <= 0:
                 break
@@ -66,7 +80,7 @@ class ExtentFile(io.RawIOBase):
                 skip = self.pos - base
                 take = min(n - skip, want)
                 chunk = os.pread(self.fd, take, start + skip)
-                buffer[done:done + len(chunk)] = chunk
+                view[done:done + len(chunk)] = chunk
                 done, want, self.pos = done + len(chunk), want - len(chunk), self.pos + len(chunk)
                 if len(chunk) < take:
                     break
@@ -105,6 +119,18 @@ class FileEntry:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     key: object = None  # the reader's own handle for reading the data
+
+
+class Reader(Protocol):
+    """A file-system reader as the identification engine uses it. A reader whose entries
+    may lack extents also has read(entry) -> Iterator[bytes]; one holding resources has
+    close()."""
+
+    kind: str
+    label: str
+    errors: list[str]
+
+    def walk(self) -> Iterator[FileEntry]: ...
 
 
 def safe_component(name: str) -> tuple[str, bool]:

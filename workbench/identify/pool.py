@@ -10,9 +10,10 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from workbench.identify.formats import FormatIdentifier, Identification
 from workbench.identify.model import ExtentFile
@@ -32,16 +33,15 @@ class Job:
 
 
 def identify_job(identifier: FormatIdentifier, job: Job) -> Identification:
-    opener = None
-    if job.data is not None:
-        def opener() -> io.BufferedReader:
-            return io.BufferedReader(io.BytesIO(job.data))  # type: ignore[arg-type]
-    elif job.image is not None and job.extents is not None:
-        def opener() -> io.BufferedReader:
-            fd = os.open(job.image, os.O_RDONLY)
-            stream = ExtentFile(fd, job.extents)
-            stream.close = lambda: os.close(fd)  # type: ignore[method-assign]
-            return io.BufferedReader(stream)
+    data, image, extents = job.data, job.image, job.extents
+    opener: Callable[[], BinaryIO] | None = None
+    if data is not None:
+        def opener() -> BinaryIO:
+            return io.BytesIO(data)
+    elif image is not None and extents is not None:
+        def opener() -> BinaryIO:
+            return io.BufferedReader(ExtentFile(os.open(image, os.O_RDONLY), extents,
+                                                owns_fd=True))
     return identifier.identify(job.name, job.size, job.bof, job.eof, opener)
 
 

@@ -4,11 +4,11 @@ output format (CSV for spreadsheets, JSON for machines)."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 SCHEMA = "workbench-formats"
 SCHEMA_VERSION = 1
@@ -112,7 +112,7 @@ CSV_COLUMNS = ["ID", "VOLUME", "PATH", "NAME", "SIZE", "MODIFIED", "CREATED", "A
                "OTHER_PUIDS", "WARNINGS", "DAMAGED", "BYTES_LOST", "RAW_NAME_HEX", "ERRORS"]
 
 
-def write_csv(report: FormatReport, out: io.TextIOBase, bom: bool = True) -> None:
+def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
     """DROID/siegfried-like columns; a BOM so spreadsheets read UTF-8 names right."""
     if bom:
         out.write("\ufeff")
@@ -127,9 +127,10 @@ def write_csv(report: FormatReport, out: io.TextIOBase, bom: bool = True) -> Non
                          f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors)])
 
 
-def write_json(report: FormatReport, out: io.TextIOBase) -> None:
+def write_json(report: FormatReport, out: TextIO) -> None:
     json.dump(report.to_dict(), out, ensure_ascii=False, indent=2)
     out.write("\n")
 
 
-WRITERS = {"csv": write_csv, "json": write_json}
+WRITERS: dict[str, Callable[[FormatReport, TextIO], None]] = {
+    "csv": write_csv, "json": write_json}

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
 
 _SKIP = {b".", b".."}
+
+# pytsk3 ships no type information: its objects (Img_Info, FS_Info, Directory, File,
+# Attribute) are Any here.
 
 
 def _stamp(seconds: int | None) -> str | None:
@@ -21,10 +25,10 @@ def _stamp(seconds: int | None) -> str | None:
         return None
 
 
-def _img_info(image: Image, volume: Volume):  # type: ignore[no-untyped-def]
+def _img_info(image: Image, volume: Volume) -> Any:
     import pytsk3
 
-    class VolumeImg(pytsk3.Img_Info):  # type: ignore[misc]
+    class VolumeImg(pytsk3.Img_Info):
         def __init__(self) -> None:
             super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
@@ -64,7 +68,7 @@ class TskReader:
             return
         yield from self._walk(root, "", 0, {self.fs.info.root_inum})
 
-    def _walk(self, directory, parent: str, depth: int,  # type: ignore[no-untyped-def]
+    def _walk(self, directory: Any, parent: str, depth: int,
               visited: set[int]) -> Iterator[FileEntry]:
         if not walk_guard(self.deadline, depth, parent, self.errors):
             return
@@ -104,7 +108,7 @@ class TskReader:
             except OSError as exc:
                 self.errors.append(f"{path}: {exc}")
 
-    def _extents(self, f, size: int) -> list[tuple[int, int]] | None:  # type: ignore[no-untyped-def]
+    def _extents(self, f: Any, size: int) -> list[tuple[int, int]] | None:
         """Image byte ranges of the default data attribute; None when resident."""
         tsk = self.tsk
         for attr in f:
@@ -132,7 +136,8 @@ class TskReader:
 
     def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:
         """Data of a file whose extents are unknown (resident or compressed)."""
-        f, pos = entry.key, 0
+        f: Any = entry.key  # the pytsk3 File that _walk put there
+        pos = 0
         while pos < entry.size:
             data = f.read_random(pos, min(chunk, entry.size - pos))
             if not data:

@@ -239,6 +239,6 @@ class UdfReader:
             yield from self._walk(icb, path, depth + 1, visited)
 
     def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:
-        data: bytes = entry.key or b""  # type: ignore[assignment]
+        data = entry.key if isinstance(entry.key, bytes) else b""  # embedded data, if any
         for pos in range(0, len(data), chunk):
             yield data[pos:pos + chunk]

@@ -115,7 +115,7 @@ def _gpt(image: Image, errors: list[str]) -> list[Volume] | None:
         errors.append("GPT header is damaged")
         return []
     table = image.read(entries_lba * 512, count * entry_size)
-    volumes = []
+    volumes: list[Volume] = []
     for i in range(min(count, len(table) // entry_size)):
         entry = table[i * entry_size:(i + 1) * entry_size]
         type_guid = str(uuid.UUID(bytes_le=entry[:16]))
@@ -140,7 +140,7 @@ def _apm(image: Image, errors: list[str]) -> list[Volume] | None:
     if first[:2] != b"PM":
         return None
     count = min(struct.unpack_from(">I", first, 4)[0], _MAX_PARTITIONS)
-    volumes = []
+    volumes: list[Volume] = []
     for i in range(count):
         entry = image.read((i + 1) * block_size, 512)
         if entry[:2] != b"PM":

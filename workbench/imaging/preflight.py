@@ -104,9 +104,8 @@ def _backing_file(source: Source) -> Path | None:
 def run_checks(source: Source, out_dir: Path, outputs: list[Path], needed: int,
                margin: int) -> list[Check]:
     checks: list[Check] = []
-    block = isinstance(source, DeviceSource) and source.is_block
-    if block:
-        disk = whole_disk(source.rdev)  # type: ignore[attr-defined]
+    if isinstance(source, DeviceSource) and source.is_block:
+        disk = whole_disk(source.rdev)
         mounts = mounted_on(disk)
         checks.append(Check("not_mounted", not mounts,
                             {"path": source.path, "mounts": ", ".join(mounts)}))

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from workbench.errors import BadInput, Refused
 from workbench.schema import Field, check_table, load_toml
@@ -78,7 +78,7 @@ class Source:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> Source:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -169,10 +169,11 @@ class DeviceSource(Source):
 
 # -- virtual drives ----------------------------------------------------------------------
 
-def _span(extra: dict[str, Field] | None = None) -> Field:
+def _span(extra: dict[str, Field] | None = None) -> dict[str, Field]:
+    """The spec of one bad, flaky or slow span table."""
     spec = {"start": Field(int, required=True, check=lambda v: None if v >= 0 else ">= 0"),
             "size": Field(int, required=True, check=lambda v: None if v > 0 else "> 0")}
-    return Field(dict, table={**spec, **(extra or {})})
+    return {**spec, **(extra or {})}
 
 
 DRIVE_SPEC = {
@@ -192,11 +193,11 @@ DRIVE_SPEC = {
     "slow": Field(list, default=[]),
 }
 _SPAN_SPECS = {
-    "bad": _span().table,
+    "bad": _span(),
     "flaky": _span({"fails": Field(int, default=1,
-                                   check=lambda v: None if v >= 1 else "1 or more")}).table,
+                                   check=lambda v: None if v >= 1 else "1 or more")}),
     "slow": _span({"seconds": Field((int, float), default=0.05,
-                                    check=lambda v: None if 0 <= v <= 60 else "0 to 60")}).table,
+                                    check=lambda v: None if 0 <= v <= 60 else "0 to 60")}),
 }
 
 

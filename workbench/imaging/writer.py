@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+from collections.abc import Callable
 
 from workbench.atomic import DiskFull
 
@@ -18,7 +19,8 @@ _KICK_BYTES = 32 << 20
 _SYNC_FILE_RANGE_WRITE = 2
 
 
-def _sync_file_range():  # type: ignore[no-untyped-def]
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's sync_file_range(fd, offset, nbytes, flags), or None where there is none."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         fn = libc.sync_file_range

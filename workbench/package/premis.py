@@ -122,8 +122,8 @@ class PremisDocument:
             for agent, role in event.agents:
                 link = _identifier(e, "linkingAgentIdentifier", "UUID", agent.identifier)
                 _el(link, "linkingAgentRole", role)
-            for obj in event.objects:
-                _identifier(e, "linkingObjectIdentifier", "local", obj)
+            for object_id in event.objects:
+                _identifier(e, "linkingObjectIdentifier", "local", object_id)
         for agent in self.agents():
             a = _el(root, "agent")
             _identifier(a, "agentIdentifier", "UUID", agent.identifier)
