@@ -6,6 +6,8 @@ import errno
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
@@ -33,6 +35,46 @@ def run(drive, profile, out: Path, settings, item="ITEM-1", **kw) -> JobRecord:
 
 def statuses(out: Path) -> list[tuple[int, int, str]]:
     return [(b.pos, b.size, b.status) for b in RescueMap.load(out / "image.map").blocks]
+
+
+def map_ranges(map_path: Path, wanted: str) -> list[list[int]]:
+    """[pos, size] of the blocks whose status is in wanted, adjoining ones joined, read
+    from the map file as ddrescue writes it (not through RescueMap)."""
+    rows = [line.split() for line in map_path.read_text().splitlines()
+            if line.strip() and not line.startswith("#")][1:]  # after the status line
+    out: list[list[int]] = []
+    for pos, size, status in ((int(a, 0), int(b, 0), c) for a, b, c in rows):
+        if status not in wanted:
+            continue
+        if out and sum(out[-1]) == pos:
+            out[-1][1] += size
+        else:
+            out.append([pos, size])
+    return out
+
+
+def ddrescuelog_bytes(map_path: Path, wanted: str) -> int | None:
+    """Bytes with a status in wanted, by GNU ddrescuelog (None when not installed)."""
+    tool = shutil.which("ddrescuelog")
+    if tool is None:
+        return None
+    out = subprocess.run([tool, "-b512", f"-l{wanted}", str(map_path)], check=True,
+                         capture_output=True, text=True).stdout
+    return 512 * len(out.split())
+
+
+def check_bad_and_untried(rec: JobRecord, out: Path) -> None:
+    """Bad is what was tried and failed ('-'); untried is '?', '*' and '/'."""
+    map_path = out / "image.map"
+    bad, untried = map_ranges(map_path, "-"), map_ranges(map_path, "?*/")
+    assert rec.bad_ranges == bad and rec.untried_ranges == untried
+    assert rec.bytes_bad == sum(n for _, n in bad)
+    assert rec.bytes_untried == sum(n for _, n in untried)
+    assert rec.bad_sector_count == -(-rec.bytes_bad // 512)
+    assert rec.bytes_rescued + rec.bytes_bad + rec.bytes_untried == rec.size
+    if (gnu_bad := ddrescuelog_bytes(map_path, "-")) is not None:
+        assert gnu_bad == rec.bytes_bad == rec.bad_sector_count * 512
+        assert ddrescuelog_bytes(map_path, "?*/") == rec.bytes_untried
 
 
 def test_good_medium_is_read_exactly_once(make_drive, profiles, settings, tmp_path):
@@ -111,6 +153,7 @@ def test_vanishing_source_fails_resumably(make_drive, profiles, settings, tmp_pa
             assert img[pos:pos + size] == data[pos:pos + size]
     done = sum(s for _, s, st in statuses(out) if st == "+")
     assert 0 < done < FD
+    assert rec.bytes_untried == FD - done and rec.bytes_bad == rec.bad_sector_count == 0
     # reconnected: the same job resumes and completes, reading only what was missing
     again = make_drive(data)
     rec = run(again, profiles["fd35-2hd"], out, settings)
@@ -146,6 +189,157 @@ def test_cancel_then_resume_matches_an_uninterrupted_run(make_drive, profiles, s
     assert rec.bad_ranges == whole.bad_ranges
 
 
+def test_cancel_mid_copy_reports_untried_areas_not_bad_sectors(make_drive, profiles,
+                                                               settings, tmp_path):
+    data = pattern(FD)
+    bad = [(100 * 512, 3 * 512), (FD * 3 // 4, 4 * 512)]
+    cancel = threading.Event()
+
+    def progress(p):
+        if p.rescued > FD // 3:
+            cancel.set()
+
+    out = tmp_path / "job"
+    rec = run(make_drive(data, Damage(bad=bad, slow=[(0, FD, 0.002)])), profiles["fd35-2hd"],
+              out, settings, progress=progress, cancel=cancel)
+    assert rec.outcome == "aborted" and rec.reason.code == "cancelled"
+    kinds = {status for _, _, status in statuses(out)}
+    assert {"+", "?", "*"} <= kinds  # a read failed ('*'), and the copy pass was not done
+    assert rec.bytes_untried > FD // 3 and rec.untried_ranges
+    # nothing was tried sector by sector yet: no bad sectors, whatever failed in clusters
+    assert rec.bad_sector_count == rec.bytes_bad == 0 and rec.bad_ranges == []
+    check_bad_and_untried(rec, out)
+    saved = JobRecord.load(out)
+    assert saved is not None and saved.bytes_untried == rec.bytes_untried
+    # resumed to the end: the untried areas are tried, and only the damage is bad
+    rec = run(make_drive(data, Damage(bad=bad)), profiles["fd35-2hd"], out, settings)
+    assert rec.outcome == "partial" and rec.bad_ranges == [list(b) for b in bad]
+    assert rec.bytes_untried == 0 and rec.untried_ranges == []
+    assert rec.bad_sector_count == 7
+    check_bad_and_untried(rec, out)
+
+
+def test_cancel_mid_scrape_counts_only_failed_sectors_as_bad(make_drive, profiles, settings,
+                                                             tmp_path):
+    data = pattern(FD)
+    bad = [(0x20000, 32 * 512)]
+    cancel = threading.Event()
+
+    def progress(p):
+        if p.phase == "scrape":
+            cancel.set()
+
+    out = tmp_path / "job"
+    rec = run(make_drive(data, Damage(bad=bad)), profiles["fd35-2hd"], out, settings,
+              progress=progress, cancel=cancel)
+    assert rec.outcome == "aborted"
+    # trim found the first and the last bad sector; the 30 between are not scraped yet
+    assert rec.bad_ranges == [[0x20000, 512], [0x20000 + 31 * 512, 512]]
+    assert rec.bad_sector_count == 2 and rec.bytes_bad == 1024
+    assert rec.untried_ranges == [[0x20000 + 512, 30 * 512]]
+    assert rec.bytes_untried == 30 * 512
+    check_bad_and_untried(rec, out)
+
+
+def test_a_crashed_run_leaves_untried_areas_in_the_record(make_drive, profiles, settings,
+                                                          tmp_path):
+    class Crash(BaseException):
+        pass
+
+    data = pattern(FD)
+
+    def progress(p):
+        if p.rescued > FD // 2 and p.elapsed > 2 * settings.map_save_seconds:
+            raise Crash
+
+    out = tmp_path / "job"
+    drive = make_drive(data, Damage(bad=[(10 * 512, 512)], slow=[(0, FD, 0.01)]))
+    with pytest.raises(Crash):
+        image_source(drive, profiles["fd35-2hd"], "ITEM-1", settings, out,
+                     progress=progress)
+    left = JobRecord.load(out)
+    assert left is not None and left.outcome == "running"
+    assert left.bytes_rescued > 0 and left.bytes_untried > 0 and left.bytes_bad == 0
+    jsonschema.validate(json.loads((out / "job.json").read_text()), SCHEMA)
+
+
+@pytest.mark.parametrize("where", ["before_the_image", "before_the_first_checkpoint"])
+def test_a_run_killed_before_its_first_checkpoint_resumes(where, make_drive, profiles,
+                                                          settings, tmp_path, monkeypatch):
+    """A kill (no finally, no map save) right at the start leaves a job that resumes."""
+    from workbench.imaging import engine
+
+    class Killed(BaseException):
+        pass
+
+    def kill(*args, **kwargs):
+        raise Killed
+
+    if where == "before_the_image":
+        monkeypatch.setattr(engine, "_open_image", kill)
+    else:
+        monkeypatch.setattr(engine.Rescue, "run", kill)
+    data = pattern(FD)
+    out = tmp_path / "job"
+    with pytest.raises(Killed):
+        image_source(make_drive(data), profiles["fd35-2hd"], "ITEM-1", settings, out)
+    assert statuses(out) == [(0, FD, "?")]
+    monkeypatch.undo()
+    rec = run(make_drive(data), profiles["fd35-2hd"], out, settings)
+    assert rec.outcome == "success" and rec.digests == digests_of(data)
+    # a map that claims rescued data is still refused without its image
+    (out / "image.img").unlink()
+    with pytest.raises(BadInput) as err:
+        image_source(make_drive(data), profiles["fd35-2hd"], "ITEM-1", settings, out)
+    assert "image.img is missing" in str(err.value)
+
+
+def test_a_version_1_record_without_untried_fields_still_reads(make_drive, profiles,
+                                                                settings, tmp_path):
+    out = tmp_path / "job"
+    run(make_drive(pattern(FD)), profiles["fd35-2hd"], out, settings)
+    old = json.loads((out / "job.json").read_text())
+    del old["bytes_untried"], old["untried_ranges"]
+    jsonschema.validate(old, SCHEMA)
+    (out / "job.json").write_text(json.dumps(old))
+    rec = JobRecord.load(out)
+    assert rec is not None and rec.bytes_untried == 0 and rec.untried_ranges == []
+    assert rec.schema_version == 1
+
+
+def test_late_passes_report_their_own_progress(make_drive, profiles, settings, tmp_path):
+    from workbench.console import imaging_line
+    data = pattern(FD)
+    bad = [(0x20000, 32 * 512)]
+    seen = []
+    drive = make_drive(data, Damage(bad=bad, slow=[(0x20000, 32 * 512, 0.02)]))
+    rec = run(drive, profiles["fd35-2hd"], tmp_path / "job", settings, retries=1,
+              progress=seen.append)
+    assert rec.outcome == "partial"
+    for phase, size in (("trim", None), ("scrape", 30 * 512), ("retry", 32 * 512)):
+        mine = [p for p in seen if p.phase == phase]
+        assert mine and all(p.per_pass for p in mine)
+        if size is not None:
+            assert {p.pass_size for p in mine} == {size}
+        fractions = [p.pass_fraction for p in mine]
+        assert fractions == sorted(fractions), phase  # never goes back
+        assert fractions[0] < 1 and fractions[-1] == 1.0, phase
+        assert mine[-1].pass_eta == 0.0
+    scrape = [p for p in seen if p.phase == "scrape"]
+    assert any(0 < p.pass_fraction < 1 for p in scrape)
+    assert any(p.pass_eta and p.pass_eta > 0 for p in scrape)
+    retry = [p for p in seen if p.phase == "retry"]
+    # the whole is at 100% (every sector read or bad) while the retry pass has work left
+    assert any(p.fraction == 1.0 and p.pass_fraction < 1 for p in retry)
+    middle = next(p for p in scrape if 0 < p.pass_fraction < 1)
+    line = imaging_line(middle, 120)
+    assert "scrape pass 1: " in line and "% of 15.0 KiB, ETA " in line
+    assert f"{middle.pass_fraction * 100:.1f}%" in line
+    copy = next(p for p in seen if p.phase == "copy")
+    assert not copy.per_pass and "copy 1" in imaging_line(copy, 120)
+    assert not [p for p in seen if p.phase == "done"][-1].per_pass
+
+
 def test_full_output_disk_aborts_and_resumes(make_drive, profiles, settings, tmp_path,
                                              monkeypatch):
     data = pattern(FD)
@@ -162,6 +356,8 @@ def test_full_output_disk_aborts_and_resumes(make_drive, profiles, settings, tmp
     out = tmp_path / "job"
     rec = run(make_drive(data), profiles["fd35-2hd"], out, settings)
     assert rec.outcome == "aborted" and rec.reason.code == "disk_full"
+    assert rec.bytes_untried > 0 and rec.bad_sector_count == 0
+    check_bad_and_untried(rec, out)
     img = (out / "image.img").read_bytes()
     for pos, size, status in statuses(out):  # the map never claims unwritten data
         if status == "+":

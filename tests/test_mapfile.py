@@ -1,3 +1,4 @@
+import itertools
 import random
 
 import pytest
@@ -77,3 +78,21 @@ def test_bad_maps_name_the_line(text, line):
     with pytest.raises(BadInput) as err:
         RescueMap.parse(text, "m.map")
     assert f"line {line}" in str(err.value) and "m.map" in str(err.value)
+
+
+def test_ranges_join_neighbours_of_the_wanted_statuses():
+    m = RescueMap.parse(GNU_MAP)
+    assert m.ranges(["-"]) == [(0x117000, 0x200)]
+    assert m.ranges(["?", "*", "/"]) == [(0x117200, 0x1000 + 0x7E00)]
+    assert m.unfinished() == [(0x117000, 0x200 + 0x1000 + 0x7E00)]
+    rng = random.Random(3)
+    for _ in range(200):
+        pos, size = rng.randrange(0x120000), rng.randrange(1, 0x4000)
+        m.mark(pos, size, rng.choice(BLOCK_STATUSES))
+        for wanted in ("-", "?*/", "?*/-"):
+            spans = m.ranges(wanted)
+            assert sum(n for _, n in spans) == sum(m.total(s) for s in wanted)
+            for (a, n), (b, _) in itertools.pairwise(spans):
+                assert a + n < b  # joined: no two spans touch
+            for a, n in spans:
+                assert m.status_at(a) in wanted and m.status_at(a + n - 1) in wanted

@@ -41,9 +41,18 @@ def duration(seconds: float | None) -> str:
 
 
 def imaging_line(p: Progress, cols: int) -> str:
+    """The whole medium during the copy passes; the pass on its own during trim, scrape
+    and retry, which run when the whole is nearly done and may still take long."""
     bar_cells = max(10, min(30, cols - 80))
-    filled = int(bar_cells * p.fraction)
+    fraction = p.pass_fraction if p.per_pass else p.fraction
+    filled = int(bar_cells * fraction)
     bar = "#" * filled + "." * (bar_cells - filled)
+    if p.per_pass:
+        return t("progress.pass_line", bar=bar, phase=t(f"phase.{p.phase}"),
+                 number=p.pass_number, percent=f"{fraction * 100:.1f}",
+                 size=human_bytes(p.pass_size), eta=duration(p.pass_eta),
+                 rescued=human_bytes(p.rescued), bad=human_bytes(p.bad),
+                 errors=p.read_errors, since=duration(p.since_last_good))
     return t("progress.line", bar=bar, percent=f"{p.fraction * 100:5.1f}",
              phase=t(f"phase.{p.phase}"), number=p.pass_number,
              rate=human_bytes(p.rate), eta=duration(p.eta),

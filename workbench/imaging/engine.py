@@ -23,7 +23,7 @@ from workbench.errors import BadInput
 from workbench.imaging import preflight
 from workbench.imaging.checks import iso9660_volume_size
 from workbench.imaging.digests import DigestStream
-from workbench.imaging.mapfile import FINISHED, RescueMap
+from workbench.imaging.mapfile import BAD, FINISHED, UNTRIED, RescueMap
 from workbench.imaging.record import (
     MAP_NAME,
     JobRecord,
@@ -111,20 +111,31 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     rmap.created_by = f"workbench {__version__}"
     rmap.command_line = command
     rmap.start_time = rmap.start_time or time.strftime("%Y-%m-%d %H:%M:%S")
+    if not map_path.exists():  # the map first: a run killed from here on resumes
+        rmap.save(map_path)
     fd = _open_image(image_path, rmap.size)
     digests = DigestStream(profile.digests)
     strategy = Strategy(cluster_size=profile.cluster_size, sector_size=source.sector_size,
                         retries=profile.retries if retries is None else retries,
                         map_save_seconds=settings.map_save_seconds)
     writer = ImageWriter(fd, str(image_path))
-    rescue = Rescue(source, writer, rmap, digests, strategy, lambda: rmap.save(map_path),
-                    progress, cancel)
+
+    def save_map() -> None:
+        rmap.save(map_path)
+        # the record follows the map, so a crashed run's job.json shows what was left
+        # untried rather than nothing (its outcome stays "running")
+        _count(record, rmap, passes_done=False)
+        record.save(out_dir)
+
+    rescue = Rescue(source, writer, rmap, digests, strategy, save_map, progress, cancel)
     started = time.monotonic()
+    passes_done = False
     try:
         digests.catch_up(fd, rmap.finished_prefix())  # resumed work: hash the image file
         if probe:  # the start of the medium was read to size it: do not read it again
             rescue.accept(0, probe[: rmap.size])
         rescue.run()
+        passes_done = True
         digests.catch_up(fd, rmap.size)  # after errors: the rest from the image file
         record.digests = digests.finish()
         outcome, reason = _judge(rmap, record, profile, image_path)
@@ -145,7 +156,7 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     seconds = time.monotonic() - started
     run.ended, run.outcome, run.passes = utc_now(), outcome.value, rescue.passes
     run.read_errors, run.bytes_read_from_medium = rescue.read_errors, source.bytes_read
-    _summarise(record, rmap, outcome, reason, seconds)
+    _summarise(record, rmap, outcome, reason, seconds, passes_done)
     with contextlib.suppress(DiskFull):  # the map is saved; the next run resumes
         record.save(out_dir)
     return record
@@ -174,9 +185,9 @@ def _open_map(map_path: Path, image_path: Path, source: Source, profile: MediaPr
     """Resume from an existing map (ours or GNU ddrescue's), or start a new one. Also
     returns the data a size probe read from the start of the medium, if any."""
     if map_path.exists():
-        if not image_path.exists():
-            raise BadInput("error.map_without_image", map=str(map_path), image=str(image_path))
         rmap = RescueMap.load(map_path)
+        if not image_path.exists() and rmap.total(FINISHED):  # it claims data that is gone
+            raise BadInput("error.map_without_image", map=str(map_path), image=str(image_path))
         rmap.fit_to(record.size or max(rmap.size, _domain(source, profile, record)[0]))
         return rmap, None
     if image_path.exists() and image_path.stat().st_size:
@@ -238,19 +249,34 @@ def _judge(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
                 "truncated", size=f"{rmap.size:,}", declared=f"{record.iso9660_size:,}")
     bad = rmap.size - rescued
     if bad:
-        return Outcome.PARTIAL, Reason.of("bad_sectors", count=bad // record.sector_size,
+        return Outcome.PARTIAL, Reason.of("bad_sectors", count=-(-bad // record.sector_size),
                                           bytes=f"{bad:,}")
     return Outcome.SUCCESS, None
 
 
-def _summarise(record: JobRecord, rmap: RescueMap, outcome: Outcome, reason: Reason | None,
-               seconds: float) -> None:
+def _count(record: JobRecord, rmap: RescueMap, passes_done: bool) -> None:
+    """Rescued, bad and untried bytes and ranges from the map. Bad means tried and
+    failed ('-'). Areas not yet tried, trimmed or scraped ('?', '*', '/') are untried
+    while passes remain (an aborted, vanished or crashed run); once every pass has run,
+    whatever is still unread is bad."""
     rescued = rmap.total(FINISHED)
     record.bytes_rescued = rescued
-    record.bytes_bad = rmap.size - rescued
-    record.bad_ranges = [[pos, size] for pos, size in rmap.unfinished()]
+    if passes_done:
+        bad, untried = rmap.unfinished(), []
+    else:
+        bad, untried = rmap.ranges((BAD,)), rmap.ranges(UNTRIED)
+    record.bad_ranges = [[pos, size] for pos, size in bad]
+    record.bytes_bad = sum(size for _, size in bad)
+    record.untried_ranges = [[pos, size] for pos, size in untried]
+    record.bytes_untried = sum(size for _, size in untried)
     sector = record.sector_size or 512
     record.bad_sector_count = -(-record.bytes_bad // sector)
+
+
+def _summarise(record: JobRecord, rmap: RescueMap, outcome: Outcome, reason: Reason | None,
+               seconds: float, passes_done: bool) -> None:
+    _count(record, rmap, passes_done)
+    rescued = record.bytes_rescued
     record.read_errors = sum(r.read_errors for r in record.runs)
     record.seconds = round(record.seconds + seconds, 3)
     record.average_rate = round(rescued / record.seconds, 1) if record.seconds else 0.0

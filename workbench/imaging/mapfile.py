@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,9 @@ from workbench.errors import BadInput
 
 NON_TRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED = "?", "*", "/", "-", "+"
 BLOCK_STATUSES = (NON_TRIED, NON_TRIMMED, NON_SCRAPED, BAD, FINISHED)
+# Not yet tried, trimmed or scraped: a pass is still due there (not bad sectors).
+UNTRIED = (NON_TRIED, NON_TRIMMED, NON_SCRAPED)
+UNFINISHED = (*UNTRIED, BAD)
 # The phase that was running, as ddrescue writes it on the status line.
 PHASE_STATUS = {"copy": "?", "trim": "*", "scrape": "/", "retry": "-", "done": "+"}
 PHASE_STATUSES = "?*/-FG+"
@@ -80,9 +83,13 @@ class RescueMap:
 
     def unfinished(self) -> list[tuple[int, int]]:
         """Every (pos, size) not finished, neighbours joined."""
+        return self.ranges(UNFINISHED)
+
+    def ranges(self, statuses: Collection[str]) -> list[tuple[int, int]]:
+        """Every (pos, size) whose status is one of statuses, neighbours joined."""
         spans: list[tuple[int, int]] = []
         for b in self.blocks:
-            if b.status == FINISHED:
+            if b.status not in statuses:
                 continue
             if spans and spans[-1][0] + spans[-1][1] == b.pos:
                 spans[-1] = (spans[-1][0], spans[-1][1] + b.size)

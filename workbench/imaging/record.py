@@ -108,9 +108,15 @@ class JobRecord:
     ended: str = ""
     runs: list[Run] = field(default_factory=list)
     bytes_rescued: int = 0
+    # bad: tried and failed (map status '-'); after a run that finished its passes,
+    # also anything still unread, as no pass is left to try it
     bytes_bad: int = 0
     bad_sector_count: int = 0
     bad_ranges: list[list[int]] = field(default_factory=list)
+    # untried: not yet tried, trimmed or scraped ('?', '*', '/') when the run stopped
+    # before its passes were done (aborted, vanished, crashed); the next run tries them
+    bytes_untried: int = 0
+    untried_ranges: list[list[int]] = field(default_factory=list)
     read_errors: int = 0
     digests: dict[str, str] = field(default_factory=dict)
     outcome: str = Outcome.RUNNING.value

@@ -35,6 +35,9 @@ from workbench.imaging.writer import ImageWriter
 
 PROGRESS_INTERVAL = 0.1
 SKIP_MIN = 64 * 1024
+# After the copy passes the whole is nearly done while a pass may still take long: views
+# show these passes' own progress.
+LATE_PHASES = ("trim", "scrape", "retry")
 
 
 class Cancelled(Exception):
@@ -51,7 +54,7 @@ class Progress:
     size: int
     rescued: int
     bad: int  # bytes in bad-sector blocks
-    pending: int  # bytes not yet tried, trimmed or scraped
+    pending: int  # bytes not yet tried, trimmed or scraped (not bad: no pass failed there)
     read_errors: int
     rate: float  # bytes/s over the last few seconds
     average_rate: float
@@ -59,10 +62,26 @@ class Progress:
     since_last_good: float  # seconds
     elapsed: float
     blocks: tuple[tuple[int, int, str], ...] = ()  # the map, for sector-map views
+    # the current pass on its own: the bytes it has to go over (its areas when it
+    # began), how many of them it has tried (or skipped, or left to the next pass), and
+    # the time left at this pass's own rate
+    pass_size: int = 0
+    pass_done: int = 0
+    pass_eta: float | None = None
 
     @property
     def fraction(self) -> float:
         return (self.rescued + self.bad) / self.size if self.size else 1.0
+
+    @property
+    def pass_fraction(self) -> float:
+        return min(1.0, self.pass_done / self.pass_size) if self.pass_size else 1.0
+
+    @property
+    def per_pass(self) -> bool:
+        """Show this pass's own progress: trim, scrape and retry run when the copy
+        passes have left the whole at nearly 100%."""
+        return self.phase in LATE_PHASES and self.pass_size > 0
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -91,6 +110,8 @@ class Rescue:
         self.read_errors = 0
         self._pass: PassRecord | None = None
         self._phase, self._pass_no = "copy", 1
+        self._pass_size = self._pass_done = 0
+        self._pass_started = time.monotonic()
         self._started = self._last_good = self._last_save = self._last_tick = time.monotonic()
         self._rate_mark = (self._started, 0)
         self._rate = 0.0
@@ -122,11 +143,14 @@ class Rescue:
         self._last_save = time.monotonic()
 
     # -- phases ----------------------------------------------------------------------
-    def _begin(self, phase: str, number: int, reverse: bool) -> None:
+    def _begin(self, phase: str, number: int, reverse: bool, status: str) -> None:
+        """Start a pass over the areas with status."""
         self._phase, self._pass_no = phase, number
         self._pass = PassRecord(phase, number, "backward" if reverse else "forward")
         self._pass_started = time.monotonic()
+        self._pass_size, self._pass_done = self.map.total(status), 0
         self.passes.append(self._pass)
+        self._emit()
 
     def _end(self) -> None:
         if self._pass is not None:
@@ -134,11 +158,17 @@ class Rescue:
             if not self._pass.bytes_attempted:
                 self.passes.remove(self._pass)
             self._pass = None
+            self._emit()  # the pass at 100%, however recently the last message went
+
+    def _passed(self, size: int) -> None:
+        """The pass went over size bytes without reading them (skipped ahead, or left
+        the inside of a block to the scrape pass)."""
+        self._pass_done += max(0, size)
 
     def _copy(self, number: int, reverse: bool, skip_max: int) -> None:
         if not self.map.total(NON_TRIED):
             return
-        self._begin("copy", number, reverse)
+        self._begin("copy", number, reverse, NON_TRIED)
         cluster, sector = self.s.cluster_size, self.s.sector_size
         for start, end in self.map.areas(NON_TRIED, reverse):
             skip = 0
@@ -153,13 +183,18 @@ class Rescue:
                     self.map.mark(at + got, size - got, NON_TRIMMED)
                     if skip_max:
                         skip = min(max(skip * 2, SKIP_MIN), skip_max) // sector * sector
-                pos = (at - skip) if reverse else (at + size + skip)
+                if reverse:
+                    self._passed(at - max(at - skip, start))
+                    pos = at - skip
+                else:
+                    self._passed(min(at + size + skip, end) - (at + size))
+                    pos = at + size + skip
         self._end()
 
     def _trim(self) -> None:
         if not self.map.total(NON_TRIMMED):
             return
-        self._begin("trim", 1, False)
+        self._begin("trim", 1, False, NON_TRIMMED)
         for start, end in self.map.areas(NON_TRIMMED):
             lead = start
             while lead < end:
@@ -179,12 +214,13 @@ class Rescue:
                 tail -= size
             if lead < tail:
                 self.map.mark(lead, tail - lead, NON_SCRAPED)
+                self._passed(tail - lead)
         self._end()
 
     def _scrape(self) -> None:
         if not self.map.total(NON_SCRAPED):
             return
-        self._begin("scrape", 1, False)
+        self._begin("scrape", 1, False, NON_SCRAPED)
         for start, end in self.map.areas(NON_SCRAPED):
             self._sector_by_sector(start, end, reverse=False)
         self._end()
@@ -192,7 +228,7 @@ class Rescue:
     def _retry(self, number: int, reverse: bool) -> None:
         if not self.map.total(BAD):
             return
-        self._begin("retry", number, reverse)
+        self._begin("retry", number, reverse, BAD)
         for start, end in self.map.areas(BAD, reverse):
             self._sector_by_sector(start, end, reverse)
         self._end()
@@ -222,6 +258,7 @@ class Rescue:
         self._tick(pos)
         assert self._pass is not None
         self._pass.bytes_attempted += size
+        self._pass_done += size
         try:
             data = self.source.read(pos, size)
         except ReadError:
@@ -281,4 +318,17 @@ class Rescue:
             size=self.map.size, rescued=totals[FINISHED], bad=totals[BAD], pending=pending,
             read_errors=self.read_errors, rate=self._rate, average_rate=average, eta=eta,
             since_last_good=now - self._last_good, elapsed=elapsed,
-            blocks=tuple((b.pos, b.size, b.status) for b in self.map.blocks)))
+            blocks=tuple((b.pos, b.size, b.status) for b in self.map.blocks),
+            pass_size=self._pass_size, pass_done=min(self._pass_done, self._pass_size),
+            pass_eta=self._pass_eta(now)))
+
+    def _pass_eta(self, now: float) -> float | None:
+        """Seconds left in this pass at the rate it has gone over its own bytes so far
+        (sector-by-sector passes are far slower than copying)."""
+        left = self._pass_size - self._pass_done
+        if left <= 0:
+            return 0.0
+        seconds = now - self._pass_started
+        if not self._pass_done or seconds <= 0:
+            return None
+        return left / (self._pass_done / seconds)

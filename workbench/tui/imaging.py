@@ -81,11 +81,18 @@ class ImagingScreen(Screen):
 
     def on_imaging_progress(self, message: ImagingProgress) -> None:
         p = message.progress
-        self.query_one("#bar", ProgressBar).update(progress=p.fraction * 100)
-        self.query_one("#numbers", Static).update(t(
-            "tui.numbers", phase=t(f"phase.{p.phase}"), number=p.pass_number,
-            rate=human_bytes(p.rate), eta=duration(p.eta), rescued=human_bytes(p.rescued),
-            bad=human_bytes(p.bad), errors=p.read_errors, since=duration(p.since_last_good)))
+        # trim, scrape and retry: that pass's own progress, not the whole's ~100%
+        fraction = p.pass_fraction if p.per_pass else p.fraction
+        self.query_one("#bar", ProgressBar).update(progress=fraction * 100)
+        common = {"phase": t(f"phase.{p.phase}"), "number": p.pass_number,
+                  "rescued": human_bytes(p.rescued), "bad": human_bytes(p.bad),
+                  "errors": p.read_errors, "since": duration(p.since_last_good)}
+        if p.per_pass:
+            text = t("tui.pass_numbers", percent=f"{fraction * 100:.1f}",
+                     size=human_bytes(p.pass_size), eta=duration(p.pass_eta), **common)
+        else:
+            text = t("tui.numbers", rate=human_bytes(p.rate), eta=duration(p.eta), **common)
+        self.query_one("#numbers", Static).update(text)
         self.query_one("#map", SectorMap).show(p.blocks, p.size)
 
     def on_imaging_done(self, message: ImagingDone) -> None:
