@@ -81,9 +81,14 @@ def test_bag_is_valid_three_ways_and_carries_the_known_digests(bag, station):
     tags = read_manifest(bag / "tagmanifest-sha256.txt")
     assert set(tags) >= {"bagit.txt", "bag-info.txt", "manifest-sha256.txt",
                          "metadata/premis.xml", "metadata/formats.csv"}
-    # the image was linked, not copied: the staging copy stays until tape release
-    staged = station.paths.staging / "FD-1" / "image.img"
-    assert os.stat(staged).st_ino == os.stat(bag / "data" / "image.img").st_ino
+    # the image was handed over (linked, then its staging name removed: no bytes copied)
+    # and the map copied: no file of the bag can be written through staging
+    assert not (station.paths.staging / "FD-1" / "image.img").exists()
+    assert os.stat(bag / "data" / "image.img").st_nlink == 1
+    bagged = {(p.stat().st_dev, p.stat().st_ino) for p in bag.rglob("*") if p.is_file()}
+    staged = {(p.stat().st_dev, p.stat().st_ino) for p in
+              (station.paths.staging / "FD-1").rglob("*") if p.is_file()}
+    assert bagged.isdisjoint(staged)
 
 
 def test_bagit_python_never_changes_directory_while_validating(bag, monkeypatch):

@@ -154,6 +154,7 @@ def test_supervisor_numbers_and_export_match_the_cli(tmp_path):
 
 def test_tape_screen_writes_and_verifies(tmp_path):
     from tests.conftest import workbench_cmd
+    from workbench.station import State, Station
     from workbench.tape.catalogue import Catalogue
     from workbench.tui.tape import TapeScreen
     out = workbench_cmd("migrate", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
@@ -178,7 +179,9 @@ def test_tape_screen_writes_and_verifies(tmp_path):
             await wait_for(pilot, lambda: not app.screen.busy and
                            text_of(app, "#tape-status").count("verified") == 2)
     asyncio.run(scenario())
-    catalogue = Catalogue(tmp_path / "logs" / "tape-catalogue.json")
+    with Station(Settings()) as station:  # the ledger is the record
+        assert station.state("T-1").state is State.ON_TAPE
+    catalogue = Catalogue(tmp_path / "logs" / "tape-catalogue.json")  # and its export
     assert catalogue.verified_pools("T-1") == {"primary", "secondary"}
 
 

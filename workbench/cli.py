@@ -22,7 +22,7 @@ from workbench import __version__, cli_ledger
 from workbench.atomic import write_atomic
 from workbench.config import Settings, load_settings
 from workbench.console import ProgressLine, identify_line, table
-from workbench.errors import ExitCode, WorkbenchError
+from workbench.errors import BadInput, ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, human_bytes, language, set_language, t
 from workbench.profiles import get_profile, load_profiles
 
@@ -217,6 +217,9 @@ def print_record(record: JobRecord, out_dir: Path | None = None) -> None:
                        sectors=-(-size // record.sector_size)))
     if len(record.bad_ranges) > 10:
         print("  " + t("result.more_ranges", count=len(record.bad_ranges) - 10))
+    if record.bytes_untried:  # aborted: not tried is not bad
+        print("  " + t("result.untried", untried=human_bytes(record.bytes_untried),
+                       ranges=len(record.untried_ranges)))
     for name, value in record.digests.items():
         print(f"  {name}: {value}")
     if out_dir is not None:
@@ -224,17 +227,26 @@ def print_record(record: JobRecord, out_dir: Path | None = None) -> None:
 
 
 def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.imaging.engine import image, job_dir
+    """Image a carrier. Into its job folder (the default) it is an attempt the station
+    records; --out DIR images into any other folder, outside the station's records."""
     from workbench.imaging.record import Outcome
     profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
-    out_dir = args.out or job_dir(settings, args.item)
     for reminder in profile.reminders_for():
         print(t("cli.reminder", text=reminder), file=sys.stderr)
+    command = shlex.join(["workbench", *sys.argv[1:]])
     bar = ProgressLine()
     try:
-        record = image(args.source, profile, args.item, settings, out_dir=out_dir,
-                       retries=args.retries, command=shlex.join(["workbench", *sys.argv[1:]]),
-                       progress=bar, cancel=_cancel_on_sigint())
+        from workbench.station import Station
+        with Station(settings, lambda step, p: bar(p) if step == "image" else None,
+                     _cancel_on_sigint()) as station:
+            if args.out is None:
+                result = station.image_carrier(args.source, profile, args.item,
+                                               retries=args.retries, command=command)
+                record, out_dir = result.record, result.job_dir
+            else:
+                out_dir = args.out
+                record = station.image_elsewhere(args.source, profile, args.item, out_dir,
+                                                 retries=args.retries, command=command)
     finally:
         bar.close()
     if args.json:
@@ -251,12 +263,12 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.devices import training_drives
     from workbench.ledger.export import write_text
     from workbench.ledger.query import statistics
-    from workbench.pipeline import Migration
+    from workbench.station import State, Station
 
     settings = settings if settings.training else settings.for_training()
     print(t("training.intro", folder=str(settings.paths.staging.parent)))
     bar = _StepProgress()
-    migration = Migration(settings, bar, _cancel_on_sigint())
+    migration = Station(settings, bar, _cancel_on_sigint())
     rows = []
     try:
         for drive in training_drives(migration.profiles):
@@ -267,7 +279,12 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
             item = f"TRAIN-{drive.name}"
             print(t("training.drive", drive=drive.model, profile=profile.label()))
             try:
-                result = migration.migrate(drive.path, profile, item, batch="TRAINING")
+                state = migration.state(item).state
+                if state in (State.NEW, State.INTERRUPTED, State.IMAGED, State.BAGGED):
+                    result = migration.migrate(drive.path, profile, item, batch="TRAINING")
+                else:  # done in an earlier training run (or failed): show it again
+                    result = migration.result_of(item)
+                    result.state = state
             finally:
                 bar.close()
             _print_result(result)
@@ -285,8 +302,9 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     table([t("training.item"), t("training.profile"), t("training.outcome"),
            t("training.reason")], rows, sys.stdout)
     print()
-    write_text({"media": stats}, sys.stdout, language())  # type: ignore[arg-type]
+    write_text({"media": stats}, sys.stdout, language())
     return ExitCode.SUCCESS
+
 
 def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     """List and identify every file inside an image; write the format report."""
@@ -346,16 +364,33 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
 
 
 def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.package.carrier import bag_job
+    """Accept a job without staging it to tape: verify, identify, bag, all recorded."""
+    from workbench.imaging.record import JobRecord
+    from workbench.station import State, Station
+    record = JobRecord.load(args.job)
+    if record is None:
+        raise BadInput("error.no_job", folder=str(args.job))
     bar = ProgressLine(render=identify_line)
     try:
-        result = bag_job(args.job, settings, batch=args.batch, bag_count=args.count,
-                         progress=bar, cancel=_cancel_on_sigint())
+        with Station(settings, lambda step, p: bar(p) if step == "identify" else None,
+                     _cancel_on_sigint()) as station:
+            st = station.state(record.item_id)
+            if st.bag is not None and st.state is not State.WITHDRAWN:  # bagged already
+                result = station.result_of(record.item_id)
+                result.bag = Path(st.bag.path)
+                created = False
+            else:
+                result = station.accept(record.item_id, batch=args.batch, stage=False,
+                                        bag_count=args.count)
+                created = True
     finally:
         bar.close()
-    key = "bag.created" if result.created else "bag.exists"
-    print(t(key, bag=str(result.path), oxum=result.payload_oxum,
-            algorithms=", ".join(result.algorithms)))
+    from workbench.package.bags import read_info
+    assert result.bag is not None
+    info = dict(read_info(result.bag))
+    print(t("bag.created" if created else "bag.exists", bag=str(result.bag),
+            oxum=info.get("Payload-Oxum", ""),
+            algorithms=", ".join(p.name[9:-4] for p in sorted(result.bag.glob("manifest-*.txt")))))
     return ExitCode.SUCCESS
 
 
@@ -374,74 +409,73 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.station import Station
     from workbench.tape import stage
-    from workbench.tape.catalogue import Catalogue
     from workbench.tape.tapes import label_tape, load_generations
 
     action = args.tape_command
-    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
     if action == "label":
         tape = label_tape(args.mount, args.barcode, args.pool, args.generation, args.capacity,
                           load_generations(settings.paths.profiles))
         print(t("tape.labelled", mount=str(tape.mount), barcode=tape.barcode, pool=tape.pool,
                 capacity=human_bytes(tape.capacity)))
         return ExitCode.SUCCESS
-    if action == "plan":
-        assignments, unplaced = stage.make_plan(settings)
-        tapes = stage.station_tapes(settings)
-        table([t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
-               t("tape.room")],
-              [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
-                human_bytes(tp.room(settings.tape_headroom))] for tp in tapes], sys.stdout)
-        print()
-        for a in assignments:
-            print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,
-                    barcode=a.barcode))
-        for u in unplaced:
-            print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
-                    pool=u.pool))
-        return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
-    if action == "write":
-        bags = [settings.paths.bags / b for b in args.bag] if args.bag else None
-        done, unplaced = stage.run_plan(settings, bags, cancel=_cancel_on_sigint())
-        for e in done:
-            print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
-                    detail=e.detail))
-        for u in unplaced:
-            print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
-                    pool=u.pool))
-        failed = any(e.result != "verified" for e in done)
-        return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced else ExitCode.SUCCESS
-    if action == "verify":
-        tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
-        bad = 0
-        for (bag, barcode), entry in sorted(catalogue.current().items()):
-            if (args.barcode and barcode != args.barcode) or barcode not in tapes \
-                    or (entry.result == "failed" and not entry.verified):
-                continue
-            result = stage.verify_copy(bag, tapes[barcode], catalogue)
-            stage.record_events(bag, catalogue, settings)
-            bad += result.result != "verified"
-            print(t(f"tape.result_{result.result}", bag=bag, barcode=barcode,
-                    pool=result.pool, detail=result.detail))
-        return ExitCode.FAILED if bad else ExitCode.SUCCESS
-    if action == "catalog":
-        entries = sorted(catalogue.current().values(), key=lambda e: (e.bag, e.copy))
-        if args.json:
-            print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
-        else:
-            table([t("tape.bag"), t("tape.barcode"), t("tape.pool"), t("tape.copy"),
-                   t("tape.size"), t("tape.written"), t("tape.verified"), t("tape.result")],
-                  [[e.bag, e.barcode, e.pool, e.copy, human_bytes(e.bytes), e.written,
-                    e.verified, t(f"tape.state_{e.result}")] for e in entries], sys.stdout)
-        return ExitCode.SUCCESS
-    if action == "release":
-        for item in args.items:
-            for path in stage.release(item, settings):
+    if action not in ("plan", "write", "verify", "catalog", "release"):
+        build_parser().parse_args(["tape", "--help"])
+        return ExitCode.BAD_INPUT
+    with Station(settings, cancel=_cancel_on_sigint()) as station:
+        desk = station.tapes
+        if action == "plan":
+            assignments, unplaced = desk.plan()
+            table([t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
+                   t("tape.room")],
+                  [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
+                    human_bytes(tp.room(settings.tape_headroom))]
+                   for tp in stage.station_tapes(settings)], sys.stdout)
+            print()
+            for a in assignments:
+                print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,
+                        barcode=a.barcode))
+            for u in unplaced:
+                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
+                        pool=u.pool))
+            return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
+        if action == "write":
+            done, unplaced = desk.write(args.bag)
+            for e in done:
+                print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
+                        detail=e.detail))
+            for u in unplaced:
+                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
+                        pool=u.pool))
+            if not done and not unplaced:
+                print(t("tui.tape_nothing"))
+            failed = any(e.result != "verified" for e in done)
+            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced \
+                else ExitCode.SUCCESS
+        if action == "verify":
+            checked = desk.verify(args.barcode)
+            for e in checked:
+                print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
+                        detail=e.detail))
+            return ExitCode.FAILED if any(e.result != "verified" for e in checked) \
+                else ExitCode.SUCCESS
+        if action == "catalog":
+            entries = desk.catalogue()
+            if args.json:
+                print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
+            else:
+                table([t("tape.bag"), t("tape.barcode"), t("tape.pool"), t("tape.copy"),
+                       t("tape.size"), t("tape.written"), t("tape.verified"),
+                       t("tape.result")],
+                      [[e.bag, e.barcode, e.pool, e.copy, human_bytes(e.bytes), e.written,
+                        e.verified, t(f"tape.state_{e.result}")] for e in entries],
+                      sys.stdout)
+            return ExitCode.SUCCESS
+        for item in args.items:  # release
+            for path in station.release(item):
                 print(t("tape.released", path=str(path)))
         return ExitCode.SUCCESS
-    build_parser().parse_args(["tape", "--help"])
-    return ExitCode.BAD_INPUT
 
 
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,

@@ -1,19 +1,28 @@
-"""The pipeline and ledger commands: migrate, retry, queue, mark, log, show, report,
-ledger export|merge. Registered into the main parser by workbench.cli."""
+"""The carrier and ledger commands: migrate, retry, accept, queue, mark, note, withdraw,
+pending, log, show, report, ledger export|merge. Registered into the main parser by
+workbench.cli. Every action on a carrier goes through workbench.station."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import io
+import json
+import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.config import Settings
 from workbench.console import ProgressLine, table
-from workbench.errors import BadInput, ExitCode
+from workbench.errors import BadInput, ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, language, t
+
+if TYPE_CHECKING:
+    from workbench.ledger.query import Filters
+    from workbench.station import MigrationResult, Station
 
 ROUTES = {"needs-flux": "needs_flux", "audio-disc": "audio_disc"}
 
@@ -34,6 +43,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--drive", metavar="PATH", help=t("cli.retry_drive"))
     p.add_argument("--operator", metavar="NAME", help=t("cli.operator"))
     p.add_argument("--review-partial", action="store_true", help=t("cli.review_partial"))
+
+    p = sub.add_parser("accept", help=t("cli.accept"))
+    p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))
+    p.add_argument("--batch", default=None, metavar="B", help=t("cli.bag_batch"))
+    p.add_argument("--operator", metavar="NAME", help=t("cli.operator"))
+
+    p = sub.add_parser("withdraw", help=t("cli.withdraw"))
+    p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))
+    p.add_argument("--reason", required=True, metavar="TEXT", help=t("cli.withdraw_reason"))
+    p.add_argument("--operator", metavar="NAME", help=t("cli.operator"))
+
+    p = sub.add_parser("note", help=t("cli.note"))
+    p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))
+    p.add_argument("text", metavar="TEXT", help=t("cli.note_text"))
+
+    p = sub.add_parser("pending", help=t("cli.pending"))
+    p.add_argument("--limit", type=int, default=500, help=t("cli.log_limit"))
+    p.add_argument("--json", action="store_true", help=t("cli.json"))
 
     p = sub.add_parser("queue", help=t("cli.queue"))
     p.add_argument("file", type=Path, metavar="FILE.csv", help=t("cli.queue_file"))
@@ -82,14 +109,15 @@ def _with_operator(settings: Settings, args: argparse.Namespace) -> Settings:
         else settings
 
 
-def _print_result(result) -> None:  # type: ignore[no-untyped-def]
+def _print_result(result: MigrationResult) -> None:
     from workbench.cli import print_record
+    from workbench.station import step_line
     print_record(result.record, result.job_dir)
-    from workbench.pipeline import step_line
     for step in result.steps:
         print("  " + step_line(*step))
     if result.bag:
         print("  " + t("migrate.bag", bag=str(result.bag)))
+    print("  " + t("station.state_line", state=t(f"state.{result.state.value}")))
 
 
 class _StepProgress:
@@ -109,47 +137,102 @@ class _StepProgress:
             line.close()
 
 
-def _run_migration(settings: Settings, args: argparse.Namespace, run) -> int:  # type: ignore[no-untyped-def]
-    """Run one migration with a progress line and Ctrl-C handling; print the result."""
-    from workbench.cli import _cancel_on_sigint
+def _exit_code(result: MigrationResult) -> int:
     from workbench.imaging.record import Outcome
-    from workbench.pipeline import Migration
+    return int(Outcome(result.record.outcome).exit_code)
+
+
+def _run(settings: Settings, args: argparse.Namespace,
+         run: Callable[[Station], MigrationResult]) -> int:
+    """Run one carrier action with a progress line and Ctrl-C handling; print the result."""
+    from workbench.cli import _cancel_on_sigint
+    from workbench.station import Station
 
     bar = _StepProgress()
-    migration = Migration(_with_operator(settings, args), bar, _cancel_on_sigint())
+    station = Station(_with_operator(settings, args), bar, _cancel_on_sigint())
     try:
-        result = run(migration)
+        result = run(station)
     finally:
         bar.close()
-        migration.close()
+        station.close()
     _print_result(result)
-    return Outcome(result.record.outcome).exit_code
+    return _exit_code(result)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.profiles import get_profile
 
-    def run(migration):  # type: ignore[no-untyped-def]
-        profile = get_profile(migration.profiles, args.profile)
+    def run(station: Station) -> MigrationResult:
+        profile = get_profile(station.profiles, args.profile)
         for reminder in profile.reminders_for():
             print(t("cli.reminder", text=reminder), file=sys.stderr)
-        return migration.migrate(args.source, profile, args.item, batch=args.batch,
-                                 retries=args.retries, command=" ".join(sys.argv),
-                                 review_partial=args.review_partial)
-    return _run_migration(settings, args, run)
+        return station.migrate(args.source, profile, args.item, batch=args.batch,
+                               retries=args.retries, command=" ".join(sys.argv),
+                               review_partial=args.review_partial)
+    return _run(settings, args, run)
 
 
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
-    return _run_migration(settings, args, lambda migration: migration.retry(
+    return _run(settings, args, lambda station: station.retry(
         args.item, retries=args.retries, drive=args.drive, command=" ".join(sys.argv),
         review_partial=args.review_partial))
 
 
+def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:
+    return _run(settings, args, lambda station: station.accept(args.item, batch=args.batch))
+
+
+def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.station import Station
+    with Station(_with_operator(settings, args)) as station:
+        before = station.state(args.item)
+        after = station.withdraw(args.item, args.reason)
+    assert before.bag is not None
+    print(t("station.withdrawn", item=after.item_id, bag=before.bag.name, reason=args.reason,
+            version=len(after.bags) + 1))
+    return ExitCode.SUCCESS
+
+
+def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.station import Station
+    with Station(settings) as station:
+        station.note(args.item, args.text)
+    print(t("tui.note_saved"))
+    return ExitCode.SUCCESS
+
+
+def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.station import PENDING_STATES, Station
+    with Station(settings) as station:
+        items = station.pending(args.limit)
+    if args.json:
+        print(json.dumps([{"item": s.item_id, "state": s.state.value,
+                           "next": PENDING_STATES[s.state].value,
+                           "started": s.attempt["started"] if s.attempt else "",
+                           "outcome": s.outcome, "missing_pools": list(s.missing_pools)}
+                          for s in items], ensure_ascii=False, indent=2))
+        return ExitCode.SUCCESS
+    if not items:
+        print(t("station.pending_none"))
+        return ExitCode.SUCCESS
+    table([t("station.col_item"), t("station.col_state"), t("station.col_since"),
+           t("station.col_next"), t("station.col_detail")],
+          [[s.item_id, t(f"state.{s.state.value}"),
+            str(s.attempt["started"]) if s.attempt else "",
+            t(f"action.{PENDING_STATES[s.state].value}"),
+            t("station.missing_pools", pools=", ".join(s.missing_pools))
+            if s.missing_pools and s.bag else ""] for s in items], sys.stdout)
+    if len(items) == args.limit:
+        print(t("station.pending_more", count=args.limit))
+    return ExitCode.SUCCESS
+
+
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
-    """Walk a batch list (item, profile, notes[, source]), one carrier at a time."""
+    """Walk a batch list (item, profile, notes[, source]), one carrier at a time. A row
+    that cannot be done is reported and the batch goes on."""
     from workbench.cli import _cancel_on_sigint
-    from workbench.pipeline import Migration
     from workbench.profiles import get_profile
+    from workbench.station import State, Station
 
     try:
         rows = list(csv.DictReader(io.StringIO(args.file.read_text(encoding="utf-8-sig"))))
@@ -159,58 +242,61 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
         raise BadInput("error.bad_queue", file=str(args.file),
                        detail="columns item, profile (and notes, source) are required")
     cancel = _cancel_on_sigint()
-    migration = Migration(_with_operator(settings, args), _StepProgress(), cancel)
+    station = Station(_with_operator(settings, args), _StepProgress(), cancel)
     counts: dict[str, int] = {}
+
+    def count(key: str) -> None:
+        counts[key] = counts.get(key, 0) + 1
+
     try:
         for n, row in enumerate(rows, 1):
-            item, source = row["item"].strip(), (row.get("source") or args.drive or "").strip()
-            done = migration.con.execute(
-                "SELECT outcome FROM current_attempts WHERE item_id = ? AND outcome IN "
-                "('success', 'partial', 'needs_flux', 'audio_disc')", (item,)).fetchone()
-            if done:
-                print(t("queue.done", n=n, total=len(rows), item=item))
-                counts["skipped"] = counts.get("skipped", 0) + 1
-                continue
-            profile = get_profile(migration.profiles, row["profile"].strip())
-            print(t("queue.next", n=n, total=len(rows), item=item, profile=profile.label(),
-                    notes=row.get("notes", "")))
-            for reminder in profile.reminders_for():
-                print("  " + t("cli.reminder", text=reminder))
-            if not args.yes:
-                answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
-                if answer == "q":
-                    break
-                if answer == "s":
-                    counts["skipped"] = counts.get("skipped", 0) + 1
+            item = (row.get("item") or "").strip()
+            source = (row.get("source") or args.drive or "").strip()
+            try:
+                st = station.state(item)
+                if st.state not in (State.NEW, State.INTERRUPTED):
+                    print(t("queue.done", n=n, total=len(rows), item=item,
+                            state=t(f"state.{st.state.value}")))
+                    count("skipped")
                     continue
-            if not source:
-                raise BadInput("error.no_source_for", item=item)
-            result = migration.migrate(source, profile, item, batch=args.batch)
-            _print_result(result)
-            counts[result.record.outcome] = counts.get(result.record.outcome, 0) + 1
+                profile = get_profile(station.profiles, (row.get("profile") or "").strip())
+                print(t("queue.next", n=n, total=len(rows), item=item,
+                        profile=profile.label(), notes=row.get("notes", "")))
+                for reminder in profile.reminders_for():
+                    print("  " + t("cli.reminder", text=reminder))
+                if not args.yes:
+                    answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
+                    if answer == "q":
+                        break
+                    if answer == "s":
+                        count("skipped")
+                        continue
+                if not source:
+                    raise BadInput("error.no_source_for", item=item)
+                result = station.migrate(source, profile, item, batch=args.batch)
+                _print_result(result)
+                count(result.record.outcome)
+            except WorkbenchError as exc:  # one bad row does not stop the batch
+                print(t("queue.row_error", n=n, total=len(rows), item=item or "-",
+                        message=exc.message()), file=sys.stderr)
+                count("errors")
             if cancel.is_set():
                 break
     finally:
-        migration.close()
+        station.close()
     print(t("queue.summary", counts=", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
-    return ExitCode.SUCCESS
+    return ExitCode.SUCCESS if not counts.get("errors") else ExitCode.BAD_INPUT
 
 
 def cmd_mark(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.ledger import record as ledger
-    from workbench.ledger.db import connect
-
-    con = connect(settings.paths.ledger)
-    try:
-        if not ledger.mark(con, args.item, ROUTES[args.route], args.note, settings.operator):
-            raise BadInput("error.not_in_ledger", item=args.item)
-    finally:
-        con.close()
+    from workbench.station import Station
+    with Station(settings) as station:
+        station.route(args.item, ROUTES[args.route], args.note)
     print(t("mark.done", item=args.item, route=t(f"outcome.{ROUTES[args.route]}")))
     return ExitCode.SUCCESS
 
 
-def _filters(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _filters(args: argparse.Namespace) -> Filters:
     from workbench.ledger.query import Filters
     return Filters(args.date_from, args.date_to, args.batch, args.station, args.operator,
                    args.drive, args.outcome)
@@ -230,23 +316,32 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
           [[r["started"], r["item_id"], r["profile_id"], t(f"outcome.{r['outcome']}"),
             r["bad_sectors"], r["station_id"], r["operator"], r["drive"],
             r["reason"][:60]] for r in rows], sys.stdout)
-    if len(rows) == args.limit:
-        print(t("log.more", before=rows[-1]["started"]))
+    if len(rows) == args.limit:  # the next page: the same command, one page on
+        options = [f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
+                   for name, value in (("from", args.date_from), ("to", args.date_to),
+                                       ("batch", args.batch), ("station", args.station),
+                                       ("operator", args.operator), ("drive", args.drive),
+                                       ("outcome", args.outcome), ("limit", args.limit))
+                   if value and not (name == "limit" and value == 50)]
+        print(t("log.more", before=" ".join([shlex.quote(rows[-1]["started"]), *options])))
     return ExitCode.SUCCESS
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.ledger.db import connect
     from workbench.ledger.query import carrier_history, history_lines
+    from workbench.station import Station
 
-    con = connect(settings.paths.ledger)
-    try:
-        h = carrier_history(con, args.item)
-    finally:
-        con.close()
+    with Station(settings) as station:
+        st = station.state(args.item)
+        h = carrier_history(station.con, st.item_id)
     if not h["carrier"]:
         raise BadInput("error.not_in_ledger", item=args.item)
     print("\n".join(history_lines(h)))
+    print(t("station.state_line", state=t(f"state.{st.state.value}")))
+    if st.missing_pools and st.bag is not None:
+        print(t("station.missing_pools", pools=", ".join(st.missing_pools)))
+    print(t("station.next_line", actions=", ".join(t(f"action.{a.value}")
+                                                   for a in st.next_actions) or "-"))
     return ExitCode.SUCCESS
 
 
@@ -291,7 +386,8 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
         con.close()
 
 
-COMMANDS = {"migrate": cmd_migrate, "retry": cmd_retry, "queue": cmd_queue,
-            "mark": cmd_mark, "log": cmd_log, "show": cmd_show, "report": cmd_report,
-            "ledger": cmd_ledger}
+COMMANDS = {"migrate": cmd_migrate, "retry": cmd_retry, "accept": cmd_accept,
+            "withdraw": cmd_withdraw, "note": cmd_note, "pending": cmd_pending,
+            "queue": cmd_queue, "mark": cmd_mark, "log": cmd_log, "show": cmd_show,
+            "report": cmd_report, "ledger": cmd_ledger}
 __all__ = ["COMMANDS", "LANGUAGES", "add_parsers"]

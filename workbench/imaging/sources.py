@@ -227,7 +227,8 @@ class VirtualDrive(Source):
                  labels: dict[str, str] | None = None, profile_hint: str = "") -> None:
         super().__init__()
         self._inner = DeviceSource(image, sector_size=sector_size, direct=False)
-        self.path = str(image)
+        # the drive the technician named (its descriptor), so a retry reads the same drive
+        self.path = identity.path if identity is not None and identity.path else str(image)
         self.sector_size = sector_size
         self.size = min(size, self._inner.size) if size else self._inner.size
         self.damage = damage or Damage()

@@ -13,7 +13,8 @@ import uuid
 from pathlib import Path
 
 NAMESPACE = uuid.UUID("3b0f5c0e-8c2a-4f7e-9a51-0d2b6f1e7a44")
-APPEND_ONLY = ("carriers", "attempts", "events", "formats", "bags", "tape_copies")
+APPEND_ONLY = ("carriers", "attempts", "events", "formats", "bags", "tape_copies",
+               "withdrawals", "releases")
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -108,6 +109,31 @@ MIGRATIONS: list[str] = [
     DROP VIEW current_attempts;
     CREATE VIEW current_attempts AS
         SELECT a.*, a.rowid AS seq FROM heads h JOIN attempts a ON a.rowid = h.row;
+    """,
+    # 3: the ledger is the one record of bags and tapes. Bags have versions (a withdrawn
+    # bag is superseded by the next); every tape copy names its bag; withdrawals and
+    # releases are rows. Old rows: an empty bag name means the bag is named for its item.
+    """
+    ALTER TABLE bags ADD COLUMN name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE bags ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE bags ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
+    CREATE INDEX bags_item ON bags(item_id, created);
+    ALTER TABLE tape_copies ADD COLUMN bag TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tape_copies ADD COLUMN files INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tape_copies ADD COLUMN layout TEXT NOT NULL DEFAULT 'folder';
+    ALTER TABLE tape_copies ADD COLUMN recorded TEXT NOT NULL DEFAULT '';
+    CREATE TABLE withdrawals (
+        id TEXT PRIMARY KEY, item_id TEXT NOT NULL, bag_id TEXT NOT NULL,
+        bag TEXT NOT NULL, station_id TEXT NOT NULL, operator TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL, at TEXT NOT NULL
+    );
+    CREATE INDEX withdrawals_item ON withdrawals(item_id);
+    CREATE TABLE releases (
+        id TEXT PRIMARY KEY, item_id TEXT NOT NULL, bag_id TEXT NOT NULL,
+        bag TEXT NOT NULL, station_id TEXT NOT NULL, at TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX releases_item ON releases(item_id);
     """,
 ]
 

@@ -9,10 +9,15 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from workbench.i18n import human_bytes, t
 from workbench.ledger.db import APPEND_ONLY, connect, last_attempt_row, refresh_heads
 from workbench.ledger.query import SliceRow, total
+
+if TYPE_CHECKING:
+    from workbench.ledger.query import Filters
+    from workbench.profiles import MediaProfile
 
 COLUMNS = ["label", "carriers", "succeeded", "partial", "failed", "needs_flux", "audio_disc",
            "success_rate", "ci95_low", "ci95_high", "attempts", "attempts_succeeded",
@@ -27,12 +32,12 @@ def _headers(lang: str, by: str) -> list[str]:
 
 def _cells(row: SliceRow, lang: str) -> list[object]:
     d = row.as_dict()
-    reasons = "; ".join(f"{t('reason_short.' + r['reason'], lang=lang)} ({r['count']})"
-                        for r in d["top_failure_reasons"])
+    reasons = "; ".join(f"{t('reason_short.' + r, lang=lang)} ({n})"
+                        for r, n in row.top_reasons)
     return [d["label"], *[d[c] for c in COLUMNS[1:-1]], reasons]
 
 
-def write_csv(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+def write_csv(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
     out.write("\ufeff")  # spreadsheets read UTF-8 (Japanese labels) with a BOM
     writer = csv.writer(out, lineterminator="\r\n")
     for by, rows in slices.items():
@@ -43,13 +48,13 @@ def write_csv(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) 
         writer.writerow([])
 
 
-def write_json(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+def write_json(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
     json.dump({by: [r.as_dict() for r in rows] for by, rows in slices.items()}, out,
               ensure_ascii=False, indent=2)
     out.write("\n")
 
 
-def write_markdown(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+def write_markdown(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
     for by, rows in slices.items():
         out.write(f"## {t('report.slice', lang=lang, by=t(f'report.by_{by}', lang=lang))}\n\n")
         heads = _headers(lang, by)
@@ -60,7 +65,7 @@ def write_markdown(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: 
         out.write("\n")
 
 
-def write_text(slices: dict[str, list[SliceRow]], out: io.TextIOBase, lang: str) -> None:
+def write_text(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
     """In the style of an annual progress report: one line per media type."""
     for by, rows in slices.items():
         out.write(t("report.text_heading", lang=lang, by=t(f"report.by_{by}", lang=lang))
@@ -89,7 +94,8 @@ def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None
     from openpyxl.styles import Font
 
     book = Workbook()
-    book.remove(book.active)
+    for blank in list(book.worksheets):  # a new workbook comes with one empty sheet
+        book.remove(blank)
     for by, rows in slices.items():
         sheet = book.create_sheet(t(f"report.by_{by}", lang=lang)[:31])
         sheet.append(_headers(lang, by))
@@ -113,13 +119,13 @@ def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None
     book.save(path)
 
 
-TEXT_WRITERS: dict[str, Callable[[dict[str, list[SliceRow]], io.TextIOBase, str], None]] = {
+TEXT_WRITERS: dict[str, Callable[[dict[str, list[SliceRow]], TextIO, str], None]] = {
     "csv": write_csv, "json": write_json, "md": write_markdown, "text": write_text}
 FORMATS = (*TEXT_WRITERS, "xlsx")
 
 
-def report_slices(con: sqlite3.Connection, bys: list[str], filters, profiles: dict,  # type: ignore[no-untyped-def]
-                  lang: str) -> dict[str, list[SliceRow]]:
+def report_slices(con: sqlite3.Connection, bys: list[str], filters: Filters,
+                  profiles: dict[str, MediaProfile], lang: str) -> dict[str, list[SliceRow]]:
     """The statistics of every slice asked for, labelled in lang."""
     from workbench.ledger.query import statistics
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ENDED = ("success", "partial", "failed", "needs_flux", "audio_disc")
+UNFINISHED = ("aborted", "running")
 SLICES = {"media": "profile_id", "profile": "profile_id", "family": "family",
           "batch": "batch", "station": "station_id", "operator": "operator",
           "drive": "drive"}
@@ -33,8 +34,12 @@ class Filters:
     drive: str = ""
     outcome: str = ""
 
-    def where(self) -> tuple[str, list[object]]:
-        clauses, params = [f"outcome IN ({', '.join('?' * len(ENDED))})"], list(ENDED)
+    def where(self, unfinished: bool = False) -> tuple[str, list[object]]:
+        """SQL for the filters. Statistics count attempts that ended; the log
+        (unfinished=True) also lists interrupted ones (aborted, or running/crashed)."""
+        outcomes = (*ENDED, *UNFINISHED) if unfinished else ENDED
+        clauses: list[str] = [f"outcome IN ({', '.join('?' * len(outcomes))})"]
+        params: list[object] = list(outcomes)
         if self.date_from:
             clauses.append("started >= ?")
             params.append(self.date_from)
@@ -200,8 +205,9 @@ def total(rows: list[SliceRow], label: str) -> SliceRow:
 
 def attempts_page(con: sqlite3.Connection, filters: Filters = Filters(), limit: int = 50,
                   before: str = "") -> list[sqlite3.Row]:
-    """Attempts, newest first, one page at a time (keyset paging on the start time)."""
-    where, params = filters.where()
+    """Attempts, newest first, one page at a time (keyset paging on the start time);
+    interrupted attempts included."""
+    where, params = filters.where(unfinished=True)
     if before:
         where += " AND started < ?"
         params.append(before)

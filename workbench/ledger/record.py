@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from workbench.imaging.record import JobRecord, Run, utc_now
 from workbench.ledger.db import last_attempt_row, refresh_heads, stable_id
+from workbench.tape.catalogue import CopyEntry
 
 FINAL = ("success", "partial", "failed")
 ROUTED = ("needs_flux", "audio_disc")  # carriers sent to other equipment, kept apart
@@ -134,7 +136,7 @@ ATTEMPT_COLUMNS = ("attempt", "item_id", "station_id", "operator", "drive", "dri
 
 
 def add_attempts(con: sqlite3.Connection, rows: list[dict[str, object]],
-                 carriers: list[dict[str, object]] = ()) -> int:
+                 carriers: list[dict[str, object]] | None = None) -> int:
     """Batch insertion of first versions (imports, other systems' logs): one transaction,
     stable ids, so a repeated batch adds nothing. Returns the attempt rows added."""
     now = utc_now()
@@ -198,7 +200,7 @@ def record_event(con: sqlite3.Connection, attempt: str, item_id: str, station_id
 
 
 def record_formats(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
-                   files: list[dict]) -> None:
+                   files: list[dict[str, Any]]) -> None:
     by_puid: dict[tuple[str, str, str], list[int]] = {}
     for f in files:
         key = (f.get("puid") or "UNKNOWN", f.get("format_name") or "Unidentified",
@@ -213,17 +215,52 @@ def record_formats(con: sqlite3.Connection, attempt: str, item_id: str, station_
     con.execute("COMMIT")
 
 
+def bag_id(item_id: str, name: str, oxum: str, sha256: str) -> str:
+    """A bag's stable id. The first version keeps the id it had before bags had versions;
+    later versions (same item, often the same size) also name the bag and its image."""
+    if name in ("", item_id):
+        return stable_id("bag", item_id, oxum)
+    return stable_id("bag", name, oxum, sha256)
+
+
 def record_bag(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
-               path: Path, oxum: str) -> None:
-    _insert(con, "bags", {"id": stable_id("bag", item_id, oxum), "item_id": item_id,
-                          "attempt": attempt, "station_id": station_id, "path": str(path),
-                          "payload_oxum": oxum, "created": utc_now()})
+               path: Path, oxum: str, version: int = 1, sha256: str = "") -> str:
+    """A made bag; returns its id."""
+    row_id = bag_id(item_id, path.name, oxum, sha256)
+    _insert(con, "bags", {"id": row_id, "item_id": item_id, "attempt": attempt,
+                          "station_id": station_id, "path": str(path), "payload_oxum": oxum,
+                          "created": utc_now(), "name": path.name, "version": version,
+                          "sha256": sha256})
+    return row_id
 
 
-def record_tape_copy(con: sqlite3.Connection, item_id: str, station_id: str, entry) -> None:  # type: ignore[no-untyped-def]
-    _insert(con, "tape_copies", {
-        "id": stable_id("copy", item_id, entry.barcode, entry.result, entry.written,
+def record_tape_copy(con: sqlite3.Connection, item_id: str, station_id: str,
+                     entry: CopyEntry) -> bool:
+    """One state of one tape copy (written, verified or failed): a new row, never an
+    update; the latest row of a (bag, tape) pair is the copy's current state."""
+    key = entry.bag if entry.bag != item_id else item_id
+    return _insert(con, "tape_copies", {
+        "id": stable_id("copy", key, entry.barcode, entry.result, entry.written,
                         entry.verified),
         "item_id": item_id, "station_id": station_id, "barcode": entry.barcode,
         "pool": entry.pool, "copy": entry.copy, "bytes": entry.bytes, "result": entry.result,
-        "written": entry.written, "verified": entry.verified, "detail": entry.detail})
+        "written": entry.written, "verified": entry.verified, "detail": entry.detail,
+        "bag": entry.bag, "files": entry.files, "layout": entry.layout,
+        "recorded": utc_now()})
+
+
+def record_withdrawal(con: sqlite3.Connection, item_id: str, bag_row_id: str, bag: str,
+                      station_id: str, operator: str, reason: str) -> str:
+    at = utc_now()
+    row_id = stable_id("withdrawal", bag_row_id)
+    _insert(con, "withdrawals", {"id": row_id, "item_id": item_id, "bag_id": bag_row_id,
+                                 "bag": bag, "station_id": station_id, "operator": operator,
+                                 "reason": reason, "at": at})
+    return row_id
+
+
+def record_release(con: sqlite3.Connection, item_id: str, bag_row_id: str, bag: str,
+                   station_id: str, detail: str) -> None:
+    _insert(con, "releases", {"id": stable_id("release", bag_row_id), "item_id": item_id,
+                              "bag_id": bag_row_id, "bag": bag, "station_id": station_id,
+                              "at": utc_now(), "detail": detail})

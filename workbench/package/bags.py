@@ -2,9 +2,10 @@
 
 A bag is built under a temporary name (".NAME.partial") and renamed into place only
 after it validates, so a crash never leaves a half bag that looks complete. Payload
-files already on the bag's file system are hard-linked (no bytes copied, nothing moved
-away from staging until tape release); across file systems they are copied with inline
-hashing that must match the known digests.
+files already on the bag's file system are hard-linked (no bytes copied; the packaging
+step then removes the staging name, so the bag alone holds the file); across file
+systems, and for files marked link=False, they are copied with inline hashing that must
+match the known digests.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class PayloadFile:
     source: Path
     name: str  # relative to data/
     digests: dict[str, str] = field(default_factory=dict)  # known digests, never re-hashed
+    link: bool = True  # False: always a copy (a file staging rewrites, such as the map)
 
 
 @dataclass
@@ -99,6 +101,8 @@ def _place(item: PayloadFile, target: Path, algorithms: tuple[str, ...]) -> dict
     """Link when on the same file system (digests known), else copy and check."""
     missing = tuple(a for a in algorithms if a not in item.digests)
     try:
+        if not item.link:
+            raise OSError(errno.EXDEV, "copied on purpose")
         os.link(item.source, target)
         digests = dict(item.digests)
         if missing:

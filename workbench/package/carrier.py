@@ -6,6 +6,12 @@ The payload is the image and its map; the job record, the format report and the 
 events are tag files under metadata/ (BagIt profile: profiles/bagit/). Manifests come
 from the digests computed while imaging. Running it again after a crash rebuilds the
 partial bag; running it on a finished bag checks it and returns it.
+
+A bag never changes: the image is handed over to the bag (hard-linked into it, then its
+staging name removed; copied and checked across file systems) and the map is copied, so
+no file of the bag stays writable through staging. A later read of the carrier starts
+from a copy (workbench.station). The format report is tied to the image and map it
+describes (formats.key): when either changes, the report is made again.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from workbench import __version__
-from workbench.atomic import write_atomic
+from workbench.atomic import fsync_dir, write_atomic
 from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.identify.report import WRITERS, FormatReport
@@ -31,7 +38,7 @@ from workbench.package.validate import validate_bag
 from workbench.profiles import load_profiles
 
 ACCEPTED = (Outcome.SUCCESS.value, Outcome.PARTIAL.value)
-REPORT_JSON, REPORT_CSV = "formats.json", "formats.csv"
+REPORT_JSON, REPORT_CSV, REPORT_KEY = "formats.json", "formats.csv", "formats.key"
 
 
 @dataclass(frozen=True)
@@ -43,12 +50,13 @@ class BagResult:
 
 
 def format_report(job_dir: Path, record: JobRecord, settings: Settings,
-                  progress: Callable | None = None,
+                  progress: Callable[[Any], None] | None = None,
                   cancel: threading.Event | None = None) -> tuple[FormatReport | None, bytes,
                                                                    bytes]:
     """The job's format report (made now if the job has none yet): (report, json, csv)."""
     json_path, csv_path = job_dir / REPORT_JSON, job_dir / REPORT_CSV
-    if json_path.is_file() and csv_path.is_file():
+    key = report_key(job_dir, record)
+    if json_path.is_file() and csv_path.is_file() and _read(job_dir / REPORT_KEY) == key:
         return None, json_path.read_bytes(), csv_path.read_bytes()
     from workbench.identify.engine import identify_image  # only when the job has no report
 
@@ -61,7 +69,29 @@ def format_report(job_dir: Path, record: JobRecord, settings: Settings,
         writer(report, buf)
         outputs[name] = buf.getvalue().encode("utf-8")
         write_atomic(job_dir / f"formats.{name}", outputs[name])
+    write_atomic(job_dir / REPORT_KEY, key)  # last: a crash before it makes it again
     return report, outputs["json"], outputs["csv"]
+
+
+def report_key(job_dir: Path, record: JobRecord) -> str:
+    """What a format report describes: the image (its digests) and the map (damage)."""
+    map_path = job_dir / MAP_NAME
+    map_digest = hashlib.sha256(_map_blocks(map_path)).hexdigest() if map_path.is_file() \
+        else ""
+    return f"image sha256 {record.digests.get('sha256', '')}\nmap blocks sha256 {map_digest}\n"
+
+
+def _map_blocks(path: Path) -> bytes:
+    """The map's data lines (its comment lines hold times that change on every save)."""
+    return b"".join(line for line in path.read_bytes().splitlines(keepends=True)
+                    if not line.startswith(b"#"))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -> bytes:
@@ -138,22 +168,25 @@ def _info(record: JobRecord, settings: Settings, profile: BagProfile, batch: str
 
 
 def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
-            bag_count: str | None = None, progress: Callable | None = None,
-            cancel: threading.Event | None = None) -> BagResult:
+            bag_count: str | None = None, progress: Callable[[Any], None] | None = None,
+            cancel: threading.Event | None = None, name: str | None = None) -> BagResult:
+    """The job's bag under paths.bags/<name> (name: the item ID, or ITEM+vN for the
+    N-th version after a withdrawal)."""
     record = JobRecord.load(job_dir)
     if record is None:
         raise BadInput("error.no_job", folder=str(job_dir))
     if record.outcome not in ACCEPTED:
         raise BadInput("error.bag_not_accepted", item=record.item_id, outcome=record.outcome)
     profile = load_bag_profile(settings.paths.profiles)
-    target = settings.paths.bags / record.item_id
+    target = settings.paths.bags / (name or record.item_id)
+    image_path, map_path = job_dir / record.image, job_dir / MAP_NAME
     if target.exists():
         problems = validate_bag(target, profile, fast=True)
         if problems:
             raise BadInput("error.bag_invalid", bag=str(target), problems="; ".join(problems))
+        hand_over(image_path, target / "data" / record.image)  # a crash right after the rename
         return BagResult(target, False, dict(read_info(target))["Payload-Oxum"],
                          tuple(p.name[9:-4] for p in sorted(target.glob("manifest-*.txt"))))
-    image_path, map_path = job_dir / record.image, job_dir / MAP_NAME
     for path in (image_path, map_path):
         if not path.is_file():
             raise BadInput("error.bag_missing_file", file=str(path))
@@ -168,9 +201,24 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
             TagFile(f"metadata/{REPORT_CSV}", report_csv),
             TagFile("metadata/premis.xml", _premis(record, map_bytes, report_json, now))]
     payload = [PayloadFile(image_path, record.image, dict(record.digests)),
-               PayloadFile(map_path, MAP_NAME, {})]
+               PayloadFile(map_path, MAP_NAME, {}, link=False)]
     settings.paths.bags.mkdir(parents=True, exist_ok=True)
     path = write_bag(target, payload, tags, _info(record, settings, profile, batch, bag_count,
                                                   label), algorithms,
                      lambda partial: validate_bag(partial, profile, fast=True))
+    hand_over(image_path, path / "data" / record.image)
     return BagResult(path, True, dict(read_info(path))["Payload-Oxum"], algorithms)
+
+
+def hand_over(staging: Path, bagged: Path) -> bool:
+    """Remove the staging name of an image the bag holds as the same file (hard link):
+    the bytes stay, in the bag; nothing in staging can write into the bag any more."""
+    try:
+        a, b = staging.stat(), bagged.stat()
+    except FileNotFoundError:
+        return False
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):
+        return False  # a copy (another file system): staging keeps its own file
+    staging.unlink()
+    fsync_dir(staging.parent)
+    return True

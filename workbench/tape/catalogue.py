@@ -1,12 +1,18 @@
 """The tape catalogue: which bag is on which tape, in which pool, and whether the copy
 was read back and verified. Append-only: a later entry for the same copy supersedes an
-earlier one, nothing is rewritten. Stored as JSON, written atomically."""
+earlier one, nothing is rewritten.
+
+The tape engine records copies in any CopyBook. At a station the book is the ledger
+(workbench.station); the JSON Catalogue here is the form of its exports (one beside the
+ledger, one on each tape so a tape can be read on its own) and a book for the engine's
+own tests."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from workbench.atomic import write_atomic
 
@@ -28,7 +34,31 @@ class CopyEntry:
     copy: int = 1  # the pool's position in the station's pools (1: primary copy)
 
 
+class CopyBook(Protocol):
+    """Where the tape engine records copies and reads their current state."""
+
+    def add(self, entry: CopyEntry) -> None: ...
+
+    def current(self) -> dict[tuple[str, str], CopyEntry]: ...
+
+    def history(self, bag: str) -> list[CopyEntry]: ...
+
+
+def latest(entries: list[CopyEntry]) -> dict[tuple[str, str], CopyEntry]:
+    """The latest entry of every (bag, barcode) copy, entries in the order they happened."""
+    out: dict[tuple[str, str], CopyEntry] = {}
+    for e in entries:
+        out[(e.bag, e.barcode)] = e
+    return out
+
+
+def to_json(entries: list[CopyEntry]) -> str:
+    return json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=1) + "\n"
+
+
 class Catalogue:
+    """A JSON file of entries: an export of the ledger, or a stand-alone book."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries: list[CopyEntry] = []
@@ -38,15 +68,13 @@ class Catalogue:
     def add(self, entry: CopyEntry) -> None:
         self.entries.append(entry)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, json.dumps([asdict(e) for e in self.entries],
-                                           ensure_ascii=False, indent=1) + "\n")
+        write_atomic(self.path, to_json(self.entries))
 
     def current(self) -> dict[tuple[str, str], CopyEntry]:
-        """The latest entry of every (bag, barcode) copy."""
-        latest: dict[tuple[str, str], CopyEntry] = {}
-        for e in self.entries:
-            latest[(e.bag, e.barcode)] = e
-        return latest
+        return latest(self.entries)
+
+    def history(self, bag: str) -> list[CopyEntry]:
+        return [e for e in self.entries if e.bag == bag]
 
     def verified_pools(self, bag: str) -> set[str]:
         return {e.pool for (b, _), e in self.current().items()

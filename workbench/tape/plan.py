@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.tape.catalogue import VERIFIED, Catalogue
+from workbench.tape.catalogue import VERIFIED, CopyBook
 from workbench.tape.tapes import Tape
 
 
@@ -31,7 +31,7 @@ def bag_size(bag: Path) -> int:
     return sum(p.stat().st_size for p in bag.rglob("*") if p.is_file())
 
 
-def plan(bags: list[Path], tapes: list[Tape], catalogue: Catalogue, pools: tuple[str, ...],
+def plan(bags: list[Path], tapes: list[Tape], catalogue: CopyBook, pools: tuple[str, ...],
          headroom: float) -> tuple[list[Assignment], list[Unplaced]]:
     current = catalogue.current()
     placed: list[Assignment] = []

@@ -10,6 +10,7 @@ planned onto the next tape of the pool.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -19,16 +20,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO, TypedDict
 
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput, Refused
+from workbench.errors import BadInput
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.bags import check_bag, decode_path, read_manifest
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
-from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, Catalogue, CopyEntry
+from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
 from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems
 
@@ -37,6 +39,16 @@ BLOCK = 8 << 20
 
 class TapeFull(Exception):
     pass
+
+
+class _CopyBase(TypedDict):
+    bag: str
+    barcode: str
+    pool: str
+    bytes: int
+    files: int
+    layout: str
+    copy: int
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class _Writer:
         self.tape, self.limit, self.progress, self.cancel = tape, limit, progress, cancel
         self.written = 0
 
-    def stream(self, source: Path, out) -> str:  # type: ignore[no-untyped-def]
+    def stream(self, source: Path, out: BinaryIO) -> str:
         """Copy one file into an open binary stream, hashing as it goes."""
         digest = DigestStream(("sha256",))
         try:
@@ -135,7 +147,7 @@ def _write_tar(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
             source = _TarSource(src, writer)
             try:
                 tar.addfile(tar.gettarinfo(str(src), arcname=f"{bag.name}/{rel}"),
-                            source)  # type: ignore[arg-type]
+                            source)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise TapeFull from exc
@@ -154,10 +166,10 @@ def _check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str]
     """Read the copy back from the tape and compare with what was written and with the
     bag's own manifests."""
     problems: list[str] = []
+    seen: dict[str, str] = {}
     if layout == "folder":
         # completeness and Payload-Oxum (no payload hashing), then one read of every file
         problems += check_bag(copy, fast=True)
-        seen = {}
         for path in _files(copy):
             _drop_cache(path)
             digest = hashlib.sha256()
@@ -165,23 +177,23 @@ def _check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str]
                 while block := fh.read(BLOCK):
                     digest.update(block)
             seen[str(path.relative_to(copy))] = digest.hexdigest()
-        listed = {}
+        listed: dict[str, str] = {}
         for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
             if (copy / name).is_file():
                 listed |= read_manifest(copy / name)
-        for rel, digest in listed.items():
-            if rel in seen and seen[rel] != digest:
+        for rel, want in listed.items():
+            if rel in seen and seen[rel] != want:
                 problems.append(f"{bag_name}/{rel}: does not match the bag's manifest")
     else:
         _drop_cache(copy)
-        seen, texts = {}, {}
+        texts: dict[str, str] = {}
         try:
             with tarfile.open(copy, mode="r|") as tar:
                 for member in tar:
-                    fh = tar.extractfile(member)
-                    if fh is not None:
+                    content = tar.extractfile(member)
+                    if content is not None:
                         rel = member.name.split("/", 1)[1]
-                        data = fh.read()
+                        data = content.read()
                         seen[rel] = hashlib.sha256(data).hexdigest()
                         if rel.startswith(("manifest-sha256", "tagmanifest-sha256")):
                             texts[rel] = data.decode("utf-8")
@@ -189,11 +201,11 @@ def _check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str]
             return [f"{copy.name}: cannot be read back: {exc}"]
         for text in texts.values():  # the bag's own manifests, inside the tar
             for line in text.splitlines():
-                digest, _, rel = line.partition("  ")
-                if seen.get(decode_path(rel)) != digest:
+                want, _, rel = line.partition("  ")
+                if seen.get(decode_path(rel)) != want:
                     problems.append(f"{bag_name}/{rel}: does not match the bag's manifest")
-    for rel, digest in expected.items():
-        if seen.get(rel) != digest:
+    for rel, want in expected.items():
+        if seen.get(rel) != want:
             problems.append(f"{bag_name}/{rel}: read back differs from what was written")
     for rel in sorted(set(seen) - set(expected)):
         if not rel.startswith("tagmanifest-"):  # tag manifests are listed in no manifest
@@ -205,7 +217,7 @@ def copy_path(tape: Tape, bag_name: str, layout: str) -> Path:
     return tape.mount / (bag_name if layout == "folder" else f"{bag_name}.tar")
 
 
-def write_copy(bag: Path, tape: Tape, catalogue: Catalogue, settings: Settings,
+def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
                progress: Callable[[TapeProgress], None] | None = None,
                cancel: threading.Event | None = None, verify: bool = True) -> CopyEntry:
     """Write one bag to one tape, read it back, record the result in the catalogue."""
@@ -220,10 +232,26 @@ def write_copy(bag: Path, tape: Tape, catalogue: Catalogue, settings: Settings,
     partial = final.with_name(f".{final.name}.partial")
     copy_no = settings.tape_pools.index(tape.pool) + 1 if tape.pool in settings.tape_pools \
         else 0
-    base = dict(bag=bag.name, barcode=tape.barcode, pool=tape.pool, bytes=size,
-                files=len(files), layout=layout, copy=copy_no)
+    base = _CopyBase(bag=bag.name, barcode=tape.barcode, pool=tape.pool, bytes=size,
+                     files=len(files), layout=layout, copy=copy_no)
     if final.exists():
-        raise BadInput("error.copy_exists", bag=bag.name, barcode=tape.barcode)
+        previous = catalogue.current().get((bag.name, tape.barcode))
+        if previous is not None and previous.result == VERIFIED:
+            return previous
+        if previous is None or previous.result == WRITTEN:
+            # complete (renamed only after fsync) but not read back: a run killed after
+            # the rename. Read it back against the bag's own manifests; keep it if it
+            # matches, else write it again.
+            if previous is None:
+                catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
+                                        detail="found complete on the tape after an "
+                                        "interrupted run"))
+            entry = verify_copy(bag.name, tape, catalogue, _manifest_digests(bag, "folder"),
+                                progress)
+            record_events(bag.name, catalogue, settings)
+            if entry.result == VERIFIED:
+                return entry
+        _remove(final)  # a copy that failed its read-back: written anew
     limit = max(0, tape.capacity - tape.used())
 
     def tick(done: int) -> None:
@@ -261,7 +289,7 @@ def write_copy(bag: Path, tape: Tape, catalogue: Catalogue, settings: Settings,
     return entry
 
 
-def verify_copy(bag_name: str, tape: Tape, catalogue: Catalogue,
+def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
                 expected: dict[str, str] | None = None,
                 progress: Callable[[TapeProgress], None] | None = None) -> CopyEntry:
     """Read a copy back and record verified or failed. Without expected digests (a later
@@ -284,11 +312,11 @@ def verify_copy(bag_name: str, tape: Tape, catalogue: Catalogue,
     return entry
 
 
-def record_events(bag_name: str, catalogue: Catalogue, settings: Settings) -> Path:
+def record_events(bag_name: str, catalogue: CopyBook, settings: Settings) -> Path:
     """PREMIS events of every tape copy of a bag (replication, then the read-back's fixity
     check), kept beside the catalogue: the bag itself never changes once on tape."""
     workbench = Agent("software", "migration workbench", __version__)
-    copies = [e for e in catalogue.entries if e.bag == bag_name]
+    copies = catalogue.history(bag_name)
     size = copies[-1].bytes if copies else 0
     doc = PremisDocument(objects=[PremisObject(bag_name, bag_name, size, {}, "BagIt bag")])
     for e in copies:
@@ -352,46 +380,55 @@ def station_tapes(settings: Settings) -> list[Tape]:
     return find_tapes(settings.paths.tape, load_generations(settings.paths.profiles))
 
 
-def make_plan(settings: Settings, bags: list[Path] | None = None
+def make_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None
               ) -> tuple[list[Assignment], list[Unplaced]]:
-    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
     return plan(staged_bags(settings) if bags is None else bags, station_tapes(settings),
-                catalogue, settings.tape_pools, settings.tape_headroom)
+                book, settings.tape_pools, settings.tape_headroom)
 
 
-def run_plan(settings: Settings, bags: list[Path] | None = None,
+def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
              progress: Callable[[TapeProgress], None] | None = None,
              cancel: threading.Event | None = None) -> tuple[list[CopyEntry], list[Unplaced]]:
-    """Write every bag that lacks a verified copy in a pool; re-plan after a full tape."""
-    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
+    """Write every bag that lacks a verified copy in a pool; re-plan after a full tape.
+    Each tape written to gets the catalogue of what it holds (write_tape_catalogue)."""
     done: list[CopyEntry] = []
-    for _ in range(64):  # each round either writes or marks a tape full
-        assignments, unplaced = make_plan(settings, bags)
-        if not assignments:
-            return done, unplaced
-        tapes = {t.barcode: t for t in station_tapes(settings)}
-        replan = False
-        for a in assignments:
-            entry = write_copy(a.bag, tapes[a.barcode], catalogue, settings, progress, cancel)
-            done.append(entry)
-            if entry.result == FAILED:
-                replan = True
-                break
-        if not replan:
-            return done, make_plan(settings, bags)[1]
-    return done, make_plan(settings, bags)[1]
+    touched: dict[str, Tape] = {}
+    try:
+        for _ in range(64):  # each round either writes or marks a tape full
+            assignments, unplaced = make_plan(settings, book, bags)
+            if not assignments:
+                return done, unplaced
+            tapes = {t.barcode: t for t in station_tapes(settings)}
+            replan = False
+            for a in assignments:
+                touched[a.barcode] = tapes[a.barcode]
+                entry = write_copy(a.bag, tapes[a.barcode], book, settings, progress, cancel)
+                done.append(entry)
+                if entry.result == FAILED:
+                    replan = True
+                    break
+            if not replan:
+                return done, make_plan(settings, book, bags)[1]
+        return done, make_plan(settings, book, bags)[1]
+    finally:
+        for tape in touched.values():
+            write_tape_catalogue(tape, book)
 
 
-def release(item: str, settings: Settings) -> list[Path]:
-    """Remove the staging copies of a bag (the bag and its job folder) once every pool
-    holds a verified copy. Returns what was removed."""
-    catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
-    verified = catalogue.verified_pools(item)
-    missing = [p for p in settings.tape_pools if p not in verified]
-    if missing:
-        raise Refused("refuse.release", item=item, missing=", ".join(missing))
+TAPE_CATALOGUE = "workbench-catalogue.json"
+
+
+def write_tape_catalogue(tape: Tape, book: CopyBook) -> None:
+    """What this tape holds, on the tape itself: the tape can be read on its own."""
+    entries = [e for (_, barcode), e in sorted(book.current().items()) if barcode == tape.barcode]
+    with contextlib.suppress(OSError):  # a full tape: the ledger's export still says it all
+        write_atomic(tape.mount / TAPE_CATALOGUE, to_json(entries))
+
+
+def remove_staging(paths: list[Path]) -> list[Path]:
+    """Remove staging copies (the caller has checked every pool holds a verified copy)."""
     removed = []
-    for path in (settings.paths.bags / item, settings.paths.staging / item):
+    for path in paths:
         if path.exists():
             shutil.rmtree(path)
             removed.append(path)

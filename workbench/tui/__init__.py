@@ -1,2 +1,2 @@
-"""The station UI (Textual). Screens are thin: every action calls the same core
-functions as the CLI (workbench.pipeline, workbench.ledger, workbench.devices)."""
+"""The station UI (Textual). Screens are thin: every action on a carrier goes through
+workbench.station, as the CLI's do; reads use the same query layer (workbench.ledger)."""

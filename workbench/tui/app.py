@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from workbench.config import Settings
+from workbench.devices import Drive
 from workbench.i18n import t
-from workbench.ledger.db import connect
-from workbench.profiles import load_profiles
+from workbench.station import Station
+from workbench.tui.flow import Carrier
 from workbench.tui.home import HomeScreen
 
 
-class WorkbenchApp(App):
+class WorkbenchApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = t("tui.title")
     BINDINGS = [Binding("ctrl+q", "request_quit", t("tui.key_quit"), priority=True)]
@@ -22,18 +26,18 @@ class WorkbenchApp(App):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.profiles = load_profiles(settings.paths.profiles)
-        self.ledger = connect(settings.paths.ledger)
-        self.drives: list = []
+        # reads on the UI thread; each worker opens its own Station (its own connection)
+        self.station = Station(settings)
+        self.profiles = self.station.profiles
+        self.ledger = self.station.con
+        self.drives: list[Drive] = []
         self.batch = ""
-        self.carrier = None
+        self.carrier = Carrier("")
         self.sub_title = t("tui.subtitle_training") if settings.training else \
             settings.station_id
 
-    def get_system_commands(self, screen):  # type: ignore[no-untyped-def]
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every key of the current screen is also in the command palette."""
-        from textual.app import SystemCommand
-
         yield from super().get_system_commands(screen)
         for binding in getattr(screen, "BINDINGS", []):
             if isinstance(binding, Binding) and binding.show and binding.description:
@@ -64,7 +68,7 @@ class WorkbenchApp(App):
         self.exit()
 
     def on_unmount(self) -> None:
-        self.ledger.close()
+        self.station.close()
 
 
 def run(settings: Settings) -> int:

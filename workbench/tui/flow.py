@@ -8,15 +8,12 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Select, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
-from workbench.imaging.engine import preflight_checks
-from workbench.imaging.preflight import check_item_id
-
-DONE = ("success", "partial", "needs_flux", "audio_disc")
+from workbench.station import Action, NotAllowed, State
+from workbench.tui.base import StationScreen
 
 
 @dataclass
@@ -27,7 +24,7 @@ class Carrier:
     profile_id: str = ""
 
 
-class ItemScreen(Screen):
+class ItemScreen(StationScreen):
     """Scan or type the item ID before the carrier goes into the drive."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
@@ -43,30 +40,46 @@ class ItemScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#item", Input).focus()
-        self.retry = False
 
     def action_retry(self) -> None:
-        self.retry = True
-        self.query_one("#item", Input).action_submit()
+        self.go(self.query_one("#item", Input).value, retry=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.go(event.value, retry=False)
+
+    def go(self, value: str, retry: bool) -> None:
+        """The station says what state the carrier is in and what may happen next."""
         message = self.query_one("#item-message", Static)
         try:
-            item = check_item_id(event.value)
+            st = self.wb.station.state(value)
         except WorkbenchError as exc:
             message.update(exc.message())
             return
-        done = self.app.ledger.execute(  # type: ignore[attr-defined]
-            "SELECT outcome FROM current_attempts WHERE item_id = ? ORDER BY started DESC, "
-            "seq DESC LIMIT 1", (item,)).fetchone()
-        if done and done["outcome"] in DONE and not self.retry:
-            message.update(t("tui.item_done", item=item, outcome=t(f"outcome.{done['outcome']}")))
-            return
-        self.app.carrier = Carrier(item, retry=bool(done))  # type: ignore[attr-defined]
-        self.app.push_screen(ProfileScreen())
+        if retry:
+            if Action.RETRY not in st.next_actions:
+                message.update(NotAllowed(st.item_id, st.state, Action.RETRY).message())
+                return
+            self.wb.carrier = Carrier(st.item_id, retry=True,
+                                      profile_id=str(st.attempt["profile_id"])
+                                      if st.attempt else "")
+            self.app.push_screen(ProfileScreen())
+        elif st.state in (State.NEW, State.INTERRUPTED):
+            self.wb.carrier = Carrier(st.item_id, profile_id=str(st.attempt["profile_id"])
+                                      if st.attempt else "")
+            self.app.push_screen(ProfileScreen())
+        elif st.state is State.IMAGED:  # imaged, not accepted: show it to accept or retry
+            from workbench.tui.result import ResultScreen
+            self.wb.carrier = Carrier(st.item_id, profile_id=str(st.attempt["profile_id"])
+                                      if st.attempt else "")
+            self.app.push_screen(ResultScreen(self.wb.station.result_of(st.item_id)))
+        else:
+            message.update(t("tui.item_state", item=st.item_id,
+                             state=t(f"state.{st.state.value}"),
+                             actions=", ".join(t(f"action.{a.value}")
+                                               for a in st.next_actions) or "-"))
 
 
-class ProfileScreen(Screen):
+class ProfileScreen(StationScreen):
     """Which drive, and which profile (suggested from the drive's geometry)."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
@@ -83,20 +96,22 @@ class ProfileScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        app = self.app
+        app = self.wb
         table = self.query_one("#drive-list", DataTable)
         table.add_columns(t("drives.path"), t("drives.model"), t("drives.profile"))
-        for d in app.drives:  # type: ignore[attr-defined]
+        for d in app.drives:
             if d.media_present:
                 table.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:40],
                               d.suggested_profile or "-", key=d.path)
         select = self.query_one("#profile", Select)
-        select.set_options([(p.label(), p.id) for p in app.profiles.values()])  # type: ignore[attr-defined]
+        select.set_options([(p.label(), p.id) for p in app.profiles.values()])
         table.focus()
         self._suggest(0)
+        if app.carrier.profile_id in app.profiles:  # a resume or a retry keeps its profile
+            select.value = app.carrier.profile_id
 
     def _suggest(self, row: int) -> None:
-        drives = [d for d in self.app.drives if d.media_present]  # type: ignore[attr-defined]
+        drives = [d for d in self.wb.drives if d.media_present]
         if 0 <= row < len(drives) and drives[row].suggested_profile:
             self.query_one("#profile", Select).value = drives[row].suggested_profile
 
@@ -110,12 +125,12 @@ class ProfileScreen(Screen):
             self.query_one("#profile-message", Static).update(t("tui.need_drive_profile"))
             return
         drive = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        carrier = self.app.carrier  # type: ignore[attr-defined]
+        carrier = self.wb.carrier
         carrier.drive, carrier.profile_id = str(drive), profile
         self.app.push_screen(ChecklistScreen())
 
 
-class ChecklistScreen(Screen):
+class ChecklistScreen(StationScreen):
     """The profile's checklist, then load the carrier and check before reading."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
@@ -123,8 +138,8 @@ class ChecklistScreen(Screen):
                 Binding("i", "start", t("tui.key_start"))]
 
     def compose(self) -> ComposeResult:
-        carrier = self.app.carrier  # type: ignore[attr-defined]
-        profile = self.app.profiles[carrier.profile_id]  # type: ignore[attr-defined]
+        carrier = self.wb.carrier
+        profile = self.wb.profiles[carrier.profile_id]
         yield Header()
         with VerticalScroll(classes="form"):
             yield Static(t("tui.checklist", item=carrier.item_id, profile=profile.label()),
@@ -136,10 +151,10 @@ class ChecklistScreen(Screen):
         yield Footer()
 
     def action_preflight(self) -> bool:
-        app = self.app
-        carrier = app.carrier  # type: ignore[attr-defined]
-        checks = preflight_checks(carrier.drive, app.profiles[carrier.profile_id],  # type: ignore[attr-defined]
-                                  carrier.item_id, app.settings)  # type: ignore[attr-defined]
+        app = self.wb
+        carrier = app.carrier
+        checks = app.station.preflight(carrier.drive, app.profiles[carrier.profile_id],
+                                       carrier.item_id)
         lines = [("✔ " if c.ok else "✘ ") + c.message() for c in checks]
         self.query_one("#preflight", Static).update("\n".join(lines))
         return all(c.ok for c in checks)

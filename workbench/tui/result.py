@@ -8,15 +8,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, OptionList, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import MAP_NAME
-from workbench.ledger import record as ledger
-from workbench.pipeline import Migration, step_line
+from workbench.station import Action, MigrationResult, NotAllowed, Station, step_line
+from workbench.tui.base import StationModal, StationScreen
 from workbench.tui.widgets import SectorMap, TitleBar
 
 
@@ -26,7 +25,7 @@ class PackagingDone(Message):
         self.steps, self.error = steps, error
 
 
-class ResultScreen(Screen):
+class ResultScreen(StationScreen):
     BINDINGS = [Binding("a", "accept", t("tui.key_accept")),
                 Binding("r", "retry", t("tui.key_retry_more")),
                 Binding("d", "other_drive", t("tui.key_other_drive")),
@@ -35,7 +34,7 @@ class ResultScreen(Screen):
                 Binding("n", "note", t("tui.key_note")),
                 Binding("h", "home", t("tui.key_home"))]
 
-    def __init__(self, result: object | None, error: str = "") -> None:
+    def __init__(self, result: MigrationResult | None, error: str = "") -> None:
         super().__init__()
         self.result, self.error = result, error
         self.busy = True  # until the result is on screen: no key acts on half a screen
@@ -55,10 +54,10 @@ class ResultScreen(Screen):
         if self.result is None:
             outcome.update(t("tui.error", message=self.error))
             return
-        record = self.result.record  # type: ignore[attr-defined]
+        record = self.result.record
         outcome.update(t("result.headline", item=record.item_id,
                          outcome=t(f"outcome.{record.outcome}")))
-        map_path = self.result.job_dir / MAP_NAME  # type: ignore[attr-defined]
+        map_path = self.result.job_dir / MAP_NAME
         if map_path.is_file():  # the final map: where the bad areas are
             rmap = RescueMap.load(map_path)
             self.query_one("#final-map", SectorMap).show(
@@ -70,7 +69,7 @@ class ResultScreen(Screen):
         lines += [t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
                     sectors=-(-size // record.sector_size))
                   for pos, size in record.bad_ranges[:8]]
-        report = self.result.report  # type: ignore[attr-defined]
+        report = self.result.report
         if report:
             s = report["summary"]
             lines.append(t("tui.formats", files=s["files"], unidentified=len(s["unidentified"])))
@@ -79,13 +78,19 @@ class ResultScreen(Screen):
                       for d in s["damaged"][:8]]
         self.query_one("#details", Static).update("\n".join(lines))
 
-    @property
-    def accepted_outcome(self) -> bool:
-        return self.result is not None and self.result.record.outcome in (  # type: ignore[attr-defined]
-            "success", "partial")
+    def _allowed(self, action: Action) -> bool:
+        """The station decides; a refusal is shown with the way forward."""
+        if self.result is None:
+            return False
+        st = self.wb.station.state(self.result.item_id)
+        if action in st.next_actions:
+            return True
+        self.query_one("#steps", Static).update(
+            NotAllowed(st.item_id, st.state, action).message())
+        return False
 
     def action_accept(self) -> None:
-        if self.busy or not self.accepted_outcome:
+        if self.busy or not self._allowed(Action.ACCEPT):
             return
         self.busy = True
         self.query_one("#steps", Static).update(t("tui.packaging"))
@@ -93,19 +98,16 @@ class ResultScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def package(self) -> None:
-        app = self.app
-        carrier = app.carrier  # type: ignore[attr-defined]
-        migration = Migration(app.settings)  # type: ignore[attr-defined]
+        app = self.wb
+        assert self.result is not None
         try:
-            result = migration.migrate(None, app.profiles[carrier.profile_id],  # type: ignore[attr-defined]
-                                       carrier.item_id, batch=app.batch)  # type: ignore[attr-defined]
+            with Station(app.settings) as station:
+                result = station.accept(self.result.item_id, batch=app.batch or None)
             self.post_message(PackagingDone(result.steps))
         except WorkbenchError as exc:
             self.post_message(PackagingDone([], exc.message()))
         except Exception as exc:  # never leave the technician staring at a frozen screen
             self.post_message(PackagingDone([], f"{type(exc).__name__}: {exc}"))
-        finally:
-            migration.close()
 
     def on_packaging_done(self, message: PackagingDone) -> None:
         self.busy = False
@@ -113,6 +115,9 @@ class ResultScreen(Screen):
             self.query_one("#steps", Static).update(t("tui.error", message=message.error))
             return
         lines = [step_line(*step) for step in message.steps]
+        assert self.result is not None
+        st = self.wb.station.state(self.result.item_id)
+        lines.append(t("station.state_line", state=t(f"state.{st.state.value}")))
         self.query_one("#steps", Static).update("\n".join([t("tui.packaged"), *lines]))
 
     def action_retry(self) -> None:
@@ -125,22 +130,33 @@ class ResultScreen(Screen):
         if self.busy or self.result is None:
             return
         from workbench.tui.imaging import ImagingScreen
-        record = self.result.record  # type: ignore[attr-defined]
-        carrier = self.app.carrier  # type: ignore[attr-defined]
-        carrier.retry = record.outcome in ("success", "partial", "failed")
-        profile = self.app.profiles[carrier.profile_id]  # type: ignore[attr-defined]
+        st = self.wb.station.state(self.result.item_id)
+        carrier = self.wb.carrier
+        carrier.item_id = st.item_id
+        carrier.profile_id = self.result.record.profile_id
+        carrier.drive = carrier.drive or self.result.record.source
+        if Action.RETRY in st.next_actions:
+            carrier.retry = True
+        elif Action.IMAGE in st.next_actions:
+            carrier.retry = False  # interrupted: a resume
+        else:
+            self._allowed(Action.RETRY)  # says why not
+            return
+        profile = self.wb.profiles[carrier.profile_id]
         self.busy = True
         self.app.call_later(self.app.switch_screen,
-                                    ImagingScreen(retries=profile.retries + 2,
-                                                  drive=drive or carrier.drive))
+                            ImagingScreen(retries=profile.retries + 2,
+                                          drive=drive or carrier.drive))
 
     def action_route(self, outcome: str) -> None:
-        if self.result is None:
+        if self.result is None or self.busy:
             return
-        app = self.app
-        ledger.mark(app.ledger, self.result.record.item_id, outcome, "",  # type: ignore[attr-defined]
-                    app.settings.operator)  # type: ignore[attr-defined]
-        self.query_one("#steps", Static).update(t("mark.done", item=self.result.record.item_id,  # type: ignore[attr-defined]
+        try:
+            self.wb.station.route(self.result.item_id, outcome)
+        except WorkbenchError as exc:
+            self.query_one("#steps", Static).update(exc.message())
+            return
+        self.query_one("#steps", Static).update(t("mark.done", item=self.result.item_id,
                                                   route=t(f"outcome.{outcome}")))
 
     def action_note(self) -> None:
@@ -148,33 +164,33 @@ class ResultScreen(Screen):
 
     def _save_note(self, text: str | None) -> None:
         if text and self.result is not None:
-            migration = Migration(self.app.settings)  # type: ignore[attr-defined]
             try:
-                migration.note(self.result.record.item_id, text)  # type: ignore[attr-defined]
-            finally:
-                migration.close()
+                self.wb.station.note(self.result.item_id, text)
+            except WorkbenchError as exc:
+                self.query_one("#steps", Static).update(exc.message())
+                return
             self.query_one("#steps", Static).update(t("tui.note_saved"))
 
     def action_home(self) -> None:
         if not self.busy:
-            self.app.pop_screen_to_home()  # type: ignore[attr-defined]
+            self.wb.pop_screen_to_home()
 
 
-class DrivePicker(ModalScreen[str | None]):
+class DrivePicker(StationModal[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(t("tui.choose_drive"), classes="heading")
-            yield OptionList(*[f"{d.name}  {d.model}" for d in self.app.drives  # type: ignore[attr-defined]
+            yield OptionList(*[f"{d.name}  {d.model}" for d in self.wb.drives
                                if d.media_present], id="drives")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        drives = [d for d in self.app.drives if d.media_present]  # type: ignore[attr-defined]
+        drives = [d for d in self.wb.drives if d.media_present]
         self.dismiss(drives[event.option_index].path)
 
 
-class NoteDialog(ModalScreen[str | None]):
+class NoteDialog(StationModal[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
 
     def compose(self) -> ComposeResult:
@@ -186,7 +202,7 @@ class NoteDialog(ModalScreen[str | None]):
         self.dismiss(event.value.strip() or None)
 
 
-class ConfirmQuit(ModalScreen[bool]):
+class ConfirmQuit(StationModal[bool]):
     BINDINGS = [Binding("escape", "dismiss(False)", t("tui.key_back"))]
 
     def compose(self) -> ComposeResult:

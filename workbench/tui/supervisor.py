@@ -10,7 +10,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from workbench.errors import WorkbenchError
@@ -24,6 +23,8 @@ from workbench.ledger.query import (
     carrier_history,
     history_lines,
 )
+from workbench.station import Action, NotAllowed
+from workbench.tui.base import StationModal, StationScreen
 
 FILTERS = ("date_from", "date_to", "batch", "station", "operator", "drive", "outcome")
 
@@ -42,7 +43,7 @@ def rate_bars(rows: list[SliceRow], width: int = 30) -> Text:
     return text
 
 
-class StatsScreen(Screen):
+class StatsScreen(StationScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
                 Binding("ctrl+f", "apply", t("tui.key_apply")),
                 Binding("ctrl+e", "export", t("tui.key_export")),
@@ -78,9 +79,9 @@ class StatsScreen(Screen):
         return value if isinstance(value, str) else "media"
 
     def rows(self) -> list[SliceRow]:
-        app = self.app
-        return report_slices(app.ledger, [self.slice_by()], self.filters(),  # type: ignore[attr-defined]
-                             app.profiles, language())[self.slice_by()]  # type: ignore[attr-defined]
+        app = self.wb
+        return report_slices(app.ledger, [self.slice_by()], self.filters(),
+                             app.profiles, language())[self.slice_by()]
 
     def action_apply(self) -> None:
         rows = self.rows()
@@ -106,7 +107,7 @@ class StatsScreen(Screen):
         self.app.push_screen(LogScreen(self.filters()))
 
 
-class LogScreen(Screen):
+class LogScreen(StationScreen):
     """Attempts, newest first, a page at a time (keyset paging on the start time)."""
 
     PAGE = 50
@@ -134,7 +135,7 @@ class LogScreen(Screen):
         self.query_one("#log", DataTable).focus()
 
     def show_page(self) -> None:
-        rows = attempts_page(self.app.ledger, self.filters, self.PAGE, self.cursors[-1])  # type: ignore[attr-defined]
+        rows = attempts_page(self.wb.ledger, self.filters, self.PAGE, self.cursors[-1])
         table = self.query_one("#log", DataTable)
         table.clear()
         for r in rows:
@@ -162,8 +163,11 @@ class LogScreen(Screen):
             self.app.push_screen(CarrierScreen(str(key).split("|")[0]))
 
 
-class CarrierScreen(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back"))]
+class CarrierScreen(StationScreen):
+    """A carrier's state, its whole history, and (for a supervisor) withdrawing its bag."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("w", "withdraw", t("tui.key_withdraw"))]
 
     def __init__(self, item_id: str) -> None:
         super().__init__()
@@ -172,17 +176,60 @@ class CarrierScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(classes="form"):
+            yield Static(id="state")
             yield Static(id="history")
         yield Footer()
 
     def on_mount(self) -> None:
-        h = carrier_history(self.app.ledger, self.item_id)  # type: ignore[attr-defined]
-        text = "\n".join(history_lines(h)) if h["carrier"] else t(
-            "error.not_in_ledger", item=self.item_id)
-        self.query_one("#history", Static).update(text)
+        self.show()
+
+    def show(self, message: str = "") -> None:
+        h = carrier_history(self.wb.ledger, self.item_id)
+        if not h["carrier"]:
+            self.query_one("#history", Static).update(t("error.not_in_ledger",
+                                                        item=self.item_id))
+            return
+        st = self.wb.station.state(self.item_id)
+        lines = [t("station.state_line", state=t(f"state.{st.state.value}")),
+                 t("station.next_line", actions=", ".join(t(f"action.{a.value}")
+                                                          for a in st.next_actions) or "-")]
+        self.query_one("#state", Static).update("\n".join([*lines, message]).strip())
+        self.query_one("#history", Static).update("\n".join(history_lines(h)))
+
+    def action_withdraw(self) -> None:
+        st = self.wb.station.state(self.item_id)
+        if Action.WITHDRAW not in st.next_actions:
+            self.show(NotAllowed(st.item_id, st.state, Action.WITHDRAW).message())
+            return
+        self.app.push_screen(ReasonDialog(), self._withdraw)
+
+    def _withdraw(self, reason: str | None) -> None:
+        if not reason:
+            return
+        try:
+            before = self.wb.station.state(self.item_id)
+            after = self.wb.station.withdraw(self.item_id, reason)
+        except WorkbenchError as exc:
+            self.show(exc.message())
+            return
+        self.show(t("station.withdrawn", item=self.item_id,
+                    bag=before.bag.name if before.bag else "-", reason=reason,
+                    version=len(after.bags) + 1))
 
 
-class ExportDialog(ModalScreen[str | None]):
+class ReasonDialog(StationModal[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(t("tui.withdraw_prompt"), classes="heading")
+            yield Input(id="reason")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+
+class ExportDialog(StationModal[str | None]):
     """Write the statistics in any format of `workbench report`."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
@@ -208,9 +255,9 @@ class ExportDialog(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         fmt = self.query_one("#format", Select).value
-        app = self.app
+        app = self.wb
         try:
-            slices = report_slices(app.ledger, [self.by], self.filters, app.profiles,  # type: ignore[attr-defined]
+            slices = report_slices(app.ledger, [self.by], self.filters, app.profiles,
                                    language())
             write_report(slices, str(fmt), language(), Path(event.value))
         except (WorkbenchError, OSError) as exc:

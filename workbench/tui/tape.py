@@ -7,13 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
+from workbench.station import Station
 from workbench.tape import stage
-from workbench.tape.catalogue import Catalogue
+from workbench.tui.base import StationScreen
 
 
 class TapeProgressMessage(Message):
@@ -28,7 +28,7 @@ class TapeDone(Message):
         self.lines = lines
 
 
-class TapeScreen(Screen):
+class TapeScreen(StationScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
                 Binding("w", "write", t("tui.key_tape_write")),
                 Binding("v", "verify", t("tui.key_tape_verify")),
@@ -55,7 +55,7 @@ class TapeScreen(Screen):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        settings = self.app.settings  # type: ignore[attr-defined]
+        settings = self.wb.settings
         tapes = self.query_one("#tapes", DataTable)
         tapes.clear()
         for tp in stage.station_tapes(settings):
@@ -67,7 +67,7 @@ class TapeScreen(Screen):
                           f"{bar} {fill * 100:4.1f}%" + (f" {t('tui.full')}" if tp.full else ""))
         waiting = self.query_one("#waiting", DataTable)
         waiting.clear()
-        assignments, unplaced = stage.make_plan(settings)
+        assignments, unplaced = self.wb.station.tapes.plan()
         for a in assignments:
             waiting.add_row(a.bag.name, human_bytes(a.size), a.pool, a.barcode)
         for u in unplaced:
@@ -86,27 +86,23 @@ class TapeScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def run_tape(self, verify_only: bool) -> None:
-        settings = self.app.settings  # type: ignore[attr-defined]
         lines: list[str] = []
+
+        def progress(p: stage.TapeProgress) -> None:
+            self.post_message(TapeProgressMessage(p))
+
         try:
-            if verify_only:
-                catalogue = Catalogue(settings.paths.logs / "tape-catalogue.json")
-                tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
-                for (bag, barcode), entry in sorted(catalogue.current().items()):
-                    if barcode in tapes and entry.result != "failed":
-                        self.post_message(TapeProgressMessage(stage.TapeProgress(
-                            bag, barcode, "verify", 0, entry.bytes)))
-                        done = stage.verify_copy(bag, tapes[barcode], catalogue)
-                        stage.record_events(bag, catalogue, settings)
-                        lines.append(t(f"tape.result_{done.result}", bag=bag, barcode=barcode,
-                                       pool=done.pool, detail=done.detail))
-            else:
-                copies, unplaced = stage.run_plan(
-                    settings, progress=lambda p: self.post_message(TapeProgressMessage(p)))
-                lines += [t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode,
-                            pool=e.pool, detail=e.detail) for e in copies]
-                lines += [t(f"tape.unplaced_{u.reason}", bag=u.bag.name,
-                            size=human_bytes(u.size), pool=u.pool) for u in unplaced]
+            with Station(self.wb.settings) as station:
+                if verify_only:
+                    lines += [t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode,
+                                pool=e.pool, detail=e.detail)
+                              for e in station.tapes.verify(progress=progress)]
+                else:
+                    copies, unplaced = station.tapes.write(progress=progress)
+                    lines += [t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode,
+                                pool=e.pool, detail=e.detail) for e in copies]
+                    lines += [t(f"tape.unplaced_{u.reason}", bag=u.bag.name,
+                                size=human_bytes(u.size), pool=u.pool) for u in unplaced]
         except WorkbenchError as exc:
             lines.append(t("tui.error", message=exc.message()))
         except Exception as exc:  # never leave the screen frozen

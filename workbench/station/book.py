@@ -1,0 +1,61 @@
+"""The ledger as the tape engine's copy book: every copy state is a ledger row; the JSON
+catalogue beside the ledger (and on each tape) is only an export of it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from workbench.atomic import write_atomic
+from workbench.imaging.record import utc_now
+from workbench.ledger import record as ledger
+from workbench.station.view import copies_of, entry_of
+from workbench.tape.catalogue import CopyEntry, latest, to_json
+
+
+def item_of(bag: str) -> str:
+    """Bags are named ITEM (first version) or ITEM+vN; item IDs never hold '+'."""
+    return bag.split("+v", 1)[0]
+
+
+def bag_name(item_id: str, version: int) -> str:
+    return item_id if version == 1 else f"{item_id}+v{version}"
+
+
+class LedgerBook:
+    """CopyBook over the ledger: add() is an INSERT (never lost to a concurrent writer,
+    never duplicated: stable ids), current() reads the latest row of each copy."""
+
+    def __init__(self, con: sqlite3.Connection, station_id: str) -> None:
+        self.con, self.station_id = con, station_id
+
+    def add(self, entry: CopyEntry) -> None:
+        item = item_of(entry.bag)
+        ledger.record_tape_copy(self.con, item, self.station_id, entry)
+        row = self.con.execute("SELECT attempt FROM bags WHERE name = ? OR (name = '' AND "
+                               "item_id = ? AND ? = ?) ORDER BY created DESC LIMIT 1",
+                               (entry.bag, item, entry.bag, item)).fetchone()
+        if row is not None:
+            verb = "verification" if entry.verified else "write"
+            ledger.record_event(self.con, row["attempt"], item, self.station_id,
+                                f"tape copy {entry.copy}", entry.verified or entry.written,
+                                utc_now(), entry.result,
+                                f"{verb} {entry.bag} on {entry.barcode} ({entry.pool}) "
+                                f"{entry.detail}".strip(),
+                                key=f"{entry.bag}|{entry.barcode}|{entry.written}|"
+                                    f"{entry.verified}")
+
+    def entries(self) -> list[CopyEntry]:
+        return [entry_of(r) for r in self.con.execute(
+            "SELECT * FROM tape_copies ORDER BY MAX(written, verified), rowid")]
+
+    def current(self) -> dict[tuple[str, str], CopyEntry]:
+        return latest(self.entries())
+
+    def history(self, bag: str) -> list[CopyEntry]:
+        return copies_of(self.con, bag, item_of(bag))
+
+    def export(self, path: Path) -> None:
+        """The station's catalogue file: every copy state, as the ledger holds them."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, to_json(self.entries()))

@@ -1,0 +1,435 @@
+"""The station: the one API through which the CLI and the UI act on carriers.
+
+    station = Station(settings, progress, cancel)
+    station.state("FD-1")                       # what state, what may happen next
+    station.migrate(source, profile, "FD-1")    # image, then accept (verify, identify, bag, tape)
+    station.retry("FD-1", drive=...)            # a new attempt
+    station.withdraw("FD-1", reason=...)        # a supervisor; the next bag is a new version
+
+Every action takes the item's lock (one worker per item), brings the ledger up to date
+with the job folder (a crash between a step and its record loses nothing), asks the
+state machine (states.py) whether it may happen, acts through the engines, and records
+each step in the ledger. Engines know nothing of the ledger; the front ends hold no rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings
+from workbench.errors import BadInput
+from workbench.imaging.engine import image, job_dir
+from workbench.imaging.preflight import Check
+from workbench.imaging.record import JobRecord, utc_now
+from workbench.ledger import record as ledger
+from workbench.ledger.db import connect
+from workbench.profiles import MediaProfile, load_profiles
+from workbench.station.book import bag_name
+from workbench.station.locks import Lock, item_lock
+from workbench.station.states import Action, NotAllowed, State, check
+from workbench.station.tapes import TapeDesk
+from workbench.station.view import CarrierState, pending, state_of
+from workbench.tape.catalogue import CopyEntry
+
+# failures that say nothing about the carrier: the same command images again
+RESUMABLE_FAILURES = ("vanished", "no_medium", "permission")
+Progress = Callable[[str, Any], None]
+
+
+@dataclass
+class MigrationResult:
+    item_id: str
+    record: JobRecord
+    job_dir: Path
+    bag: Path | None = None
+    copies: list[CopyEntry] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    steps: list[tuple[str, str, str]] = field(default_factory=list)  # step, outcome, detail
+    state: State = State.NEW
+
+
+def step_line(step: str, outcome: str, detail: str) -> str:
+    """One pipeline step in words (the CLI and the station UI show the same)."""
+    from workbench.i18n import t
+    translated = t(f"outcome.{outcome}") if outcome in (
+        "success", "partial", "failed", "aborted") else outcome
+    return t("migrate.step", step=t(f"step.{step.split(' ')[0]}"), outcome=translated,
+             detail=detail)
+
+
+def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
+    """Read the image file once and compare its digests with those made while imaging."""
+    hashes = {a: hashlib.new(a) for a in record.digests}
+    with open(job / record.image, "rb") as fh:
+        while block := fh.read(8 << 20):
+            for h in hashes.values():
+                h.update(block)
+    bad = [a for a, h in hashes.items() if h.hexdigest() != record.digests[a]]
+    return not bad, ("digests match: " + ", ".join(sorted(hashes))) if not bad else (
+        "digest mismatch: " + ", ".join(bad))
+
+
+class Station:
+    def __init__(self, settings: Settings, progress: Progress | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.progress: Progress = progress or (lambda step, p: None)
+        self.cancel = cancel or threading.Event()
+        self.profiles = load_profiles(settings.paths.profiles)
+        self.con = connect(settings.paths.ledger)
+        self.locks = settings.paths.logs / "locks"
+        self.tapes = TapeDesk(self)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Station:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def state(self, item_id: str) -> CarrierState:
+        from workbench.imaging.preflight import check_item_id
+        return state_of(self.con, check_item_id(item_id), self.settings.tape_pools)
+
+    def pending(self, limit: int = 500) -> list[CarrierState]:
+        return pending(self.con, self.settings.tape_pools, limit)
+
+    def result_of(self, item_id: str) -> MigrationResult:
+        """The carrier's latest imaging result (the UI's result screen for a work-list item)."""
+        st = self.state(item_id)
+        job = job_dir(self.settings, st.item_id)
+        record = JobRecord.load(job)
+        if record is None:
+            raise BadInput("error.no_job", folder=str(job))
+        report = None
+        if (job / "formats.json").is_file():
+            report = json.loads((job / "formats.json").read_text(encoding="utf-8"))
+        return MigrationResult(st.item_id, record, job, report=report, state=st.state)
+
+    def preflight(self, source: str | Path, profile: MediaProfile, item_id: str
+                  ) -> list[Check]:
+        """The pre-flight results before anything is read (the UI's checklist)."""
+        from workbench.imaging.engine import preflight_checks
+        return preflight_checks(source, profile, item_id, self.settings)
+
+    # -- locking and bookkeeping ---------------------------------------------------------
+
+    def lock(self, item_id: str, action: Action) -> Lock:
+        return item_lock(self.locks, item_id, self.settings.station_id, action.value)
+
+    def _begin(self, item_id: str, action: Action) -> tuple[Lock, CarrierState]:
+        """Lock the item, bring the ledger up to date, check the action is allowed."""
+        from workbench.imaging.preflight import check_item_id
+        item_id = check_item_id(item_id)
+        lock = self.lock(item_id, action).acquire()
+        try:
+            self._reconcile(item_id)
+            st = state_of(self.con, item_id, self.settings.tape_pools)
+            check(item_id, st.state, action)
+            return lock, st
+        except BaseException:
+            lock.release()
+            raise
+
+    def _reconcile(self, item_id: str, batch: str = "") -> str | None:
+        """Record what the job folder says (a crash between imaging and its record)."""
+        job = job_dir(self.settings, item_id)
+        record = JobRecord.load(job)
+        if record is None or not record.runs:
+            return None
+        return self._record_imaging(record, job, batch)
+
+    def _record_imaging(self, record: JobRecord, job: Path, batch: str) -> str:
+        """The attempt and its imaging step (stable ids: recording twice adds nothing)."""
+        profile = self.profiles.get(record.profile_id)
+        attempt = ledger.record_job(self.con, record, job, batch=batch,
+                                    label=profile.label("en") if profile else "")
+        assert attempt is not None  # a record with runs has a current attempt
+        if record.runs[-1].ended:  # a run that crashed has no end: no step to record
+            ledger.record_event(self.con, attempt, record.item_id, self.settings.station_id,
+                                "imaging", record.runs[-1].started, record.runs[-1].ended,
+                                record.outcome, record.reason.text if record.reason else "",
+                                key=record.runs[-1].started)
+        return attempt
+
+    def _step(self, result: MigrationResult, attempt: str, step: str, outcome: str,
+              detail: str, started: str, key: str = "") -> None:
+        result.steps.append((step, outcome, detail))
+        ledger.record_event(self.con, attempt, result.item_id, self.settings.station_id, step,
+                            started, utc_now(), outcome, detail, key=key)
+
+    # -- imaging -------------------------------------------------------------------------
+
+    def migrate(self, source: str | Path | None, profile: MediaProfile, item_id: str,
+                batch: str = "", retries: int | None = None, command: str = "",
+                review_partial: bool = False, review: bool = False) -> MigrationResult:
+        """One carrier through the pipeline; the same call after a crash continues.
+        review: stop after imaging and identification (the UI shows the result first);
+        review_partial: stop after imaging a partial carrier (retry or accept later)."""
+        lock, st = self._begin_migrate(item_id)
+        try:
+            item_id = st.item_id
+            if st.state in (State.NEW, State.INTERRUPTED, State.FAILED):
+                if source is None:
+                    raise BadInput("error.no_source_for", item=item_id)
+                self._image(source, profile, item_id, batch, retries, command)
+                return self._continue(item_id, batch, review, review_partial, imaged=True)
+            return self._continue(item_id, batch, review, review_partial)
+        finally:
+            lock.release()
+
+    def _begin_migrate(self, item_id: str) -> tuple[Lock, CarrierState]:
+        from workbench.imaging.preflight import check_item_id
+        item_id = check_item_id(item_id)
+        lock = self.lock(item_id, Action.IMAGE).acquire()
+        try:
+            self._reconcile(item_id)
+            st = state_of(self.con, item_id, self.settings.tape_pools)
+            resumable = st.state is State.FAILED and st.attempt is not None and \
+                st.attempt["reason_code"] in RESUMABLE_FAILURES
+            if st.state not in (State.NEW, State.INTERRUPTED, State.IMAGED, State.BAGGED,
+                                State.ON_TAPE) and not resumable:
+                raise NotAllowed(item_id, st.state, Action.IMAGE)
+            return lock, st
+        except BaseException:
+            lock.release()
+            raise
+
+    def image(self, source: str | Path, profile: MediaProfile, item_id: str,
+              batch: str = "", retries: int | None = None, command: str = ""
+              ) -> MigrationResult:
+        """Imaging alone: the first imaging of a carrier, or the resume of an
+        interrupted one (a new attempt is `retry`)."""
+        lock, st = self._begin(item_id, Action.IMAGE)
+        try:
+            self._image(source, profile, st.item_id, batch or st.batch, retries, command)
+            result = self.result_of(st.item_id)
+            result.state = self.state(st.item_id).state
+            return result
+        finally:
+            lock.release()
+
+    def image_carrier(self, source: str | Path, profile: MediaProfile, item_id: str,
+                      retries: int | None = None, command: str = "") -> MigrationResult:
+        """`workbench image`: image or resume where that is allowed, else a new attempt
+        where a retry is; a bagged carrier is refused (its bag never changes)."""
+        st = self.state(item_id)
+        if Action.IMAGE in st.next_actions or Action.RETRY not in st.next_actions:
+            return self.image(source, profile, item_id, retries=retries, command=command)
+        return self.retry(item_id, retries=retries, drive=str(source), command=command,
+                          review=True)
+
+    def image_elsewhere(self, source: str | Path, profile: MediaProfile, item_id: str,
+                        out_dir: Path, retries: int | None = None, command: str = ""
+                        ) -> JobRecord:
+        """Imaging into a folder outside the station (`workbench image --out DIR`): not
+        an attempt of the station's carriers, so never inside its staging or bags."""
+        out_dir = out_dir.resolve()
+        for root in (self.settings.paths.staging, self.settings.paths.bags):
+            root = root.resolve()
+            if out_dir == root or root in out_dir.parents:
+                raise BadInput("error.out_in_staging", out=str(out_dir), staging=str(root))
+        return image(source, profile, item_id, self.settings, out_dir=out_dir,
+                     retries=retries, command=command,
+                     progress=lambda p: self.progress("image", p), cancel=self.cancel)
+
+    def retry(self, item_id: str, retries: int | None = None, drive: str | None = None,
+              command: str = "", review_partial: bool = False,
+              review: bool = False) -> MigrationResult:
+        """A new attempt on the same or another drive, into the same map."""
+        lock, st = self._begin(item_id, Action.RETRY)
+        try:
+            item_id = st.item_id
+            job = job_dir(self.settings, item_id)
+            record = JobRecord.load(job)
+            if record is None:
+                raise BadInput("error.no_job", folder=str(job))
+            if st.state is State.WITHDRAWN:
+                self._restore_image(st, record, job)
+            self._image(drive or record.drive.get("path") or record.source,
+                        self.profiles[record.profile_id], item_id, st.batch, retries, command)
+            return self._continue(item_id, st.batch, review, review_partial, imaged=True)
+        finally:
+            lock.release()
+
+    def _restore_image(self, st: CarrierState, record: JobRecord, job: Path) -> None:
+        """A retry after a withdrawal starts from a copy of the withdrawn bag's image (the
+        bag itself never changes), so only what was bad is read again."""
+        from workbench.package.bags import copy_hashed
+        image_path = job / record.image
+        if image_path.exists() or st.bag is None:
+            return
+        bagged = Path(st.bag.path) / "data" / record.image
+        if not bagged.is_file():
+            raise BadInput("station.withdrawn_image_gone", item=st.item_id, bag=st.bag.path)
+        partial = image_path.with_name(f".{image_path.name}.partial")
+        digests = copy_hashed(bagged, partial, tuple(record.digests))
+        if digests != record.digests:
+            partial.unlink()
+            raise BadInput("error.bag_copy_mismatch", file=str(bagged), algorithm="sha256",
+                           known=record.digests.get("sha256", ""),
+                           got=digests.get("sha256", ""))
+        partial.rename(image_path)
+
+    def _image(self, source: str | Path, profile: MediaProfile, item_id: str, batch: str,
+               retries: int | None, command: str) -> None:
+        job = job_dir(self.settings, item_id)
+        previous = JobRecord.load(job)
+        if previous is not None and previous.profile_id != profile.id:
+            raise BadInput("error.job_mismatch", folder=str(job), item=previous.item_id,
+                           profile=previous.profile_id)
+        record = image(source, profile, item_id, self.settings, out_dir=job, retries=retries,
+                       command=command, progress=lambda p: self.progress("image", p),
+                       cancel=self.cancel)
+        self._record_imaging(record, job, batch)
+
+    def _continue(self, item_id: str, batch: str, review: bool, review_partial: bool,
+                  imaged: bool = False) -> MigrationResult:
+        """After imaging: stop for review, or accept (lock held by the caller)."""
+        st = state_of(self.con, item_id, self.settings.tape_pools)
+        result = self.result_of(item_id)
+        attempt = str(st.attempt["attempt"]) if st.attempt else ""
+        if imaged:
+            result.steps.append(("imaging", result.record.outcome,
+                                 result.record.reason.text if result.record.reason else ""))
+        if st.state is State.IMAGED and (review or (review_partial and
+                                                    result.record.outcome == "partial")):
+            if review:
+                self._identify(result, attempt)
+            return result
+        if st.state in (State.IMAGED, State.BAGGED, State.ON_TAPE):
+            self._accept(st, result, batch or st.batch, stage=True)
+        result.state = state_of(self.con, item_id, self.settings.tape_pools).state
+        return result
+
+    # -- accepting -----------------------------------------------------------------------
+
+    def accept(self, item_id: str, batch: str | None = None, stage: bool = True,
+               bag_count: str | None = None) -> MigrationResult:
+        """Verify the image, identify, bag (a new version after a withdrawal), and stage
+        the bag to tape when tapes are mounted."""
+        lock, st = self._begin(item_id, Action.ACCEPT)
+        try:
+            result = self.result_of(st.item_id)
+            self._accept(st, result, batch if batch is not None else st.batch, stage,
+                         bag_count)
+            result.state = state_of(self.con, st.item_id, self.settings.tape_pools).state
+            return result
+        finally:
+            lock.release()
+
+    def _accept(self, st: CarrierState, result: MigrationResult, batch: str, stage: bool,
+                bag_count: str | None = None) -> None:
+        from workbench.package.carrier import bag_job
+        assert st.attempt is not None
+        attempt, record, job = str(st.attempt["attempt"]), result.record, result.job_dir
+        bag_path: Path
+        if st.state is State.IMAGED:
+            version = len(st.bags) + 1
+            name = bag_name(st.item_id, version)
+            if not (self.settings.paths.bags / name).exists():
+                started = utc_now()
+                ok, detail = verify_image(job, record)
+                self._step(result, attempt, "verification", "success" if ok else "failed",
+                           detail, started, key=record.digests.get("sha256", ""))
+                if not ok:
+                    raise BadInput("error.verify_failed", item=record.item_id, detail=detail)
+                self._identify(result, attempt)
+            started = utc_now()
+            bag = bag_job(job, self.settings, batch=batch or None, bag_count=bag_count,
+                          progress=lambda p: self.progress("bag", p), cancel=self.cancel,
+                          name=name)
+            ledger.record_bag(self.con, attempt, record.item_id, self.settings.station_id,
+                              bag.path, bag.payload_oxum, version,
+                              record.digests.get("sha256", ""))
+            self._step(result, attempt, "packaging", "success",
+                       f"{bag.path} ({bag.payload_oxum})", started, key=bag.payload_oxum)
+            bag_path = bag.path
+        else:
+            assert st.bag is not None
+            bag_path = Path(st.bag.path)
+        result.bag = bag_path
+        if stage and st.state is not State.ON_TAPE:
+            result.copies = self.tapes.stage_one(bag_path, result, attempt)
+
+    def _identify(self, result: MigrationResult, attempt: str) -> dict[str, Any]:
+        """The format report (kept in the job folder, made again when the image or the
+        map changed), recorded in the ledger."""
+        from workbench.package.carrier import format_report
+
+        record, job = result.record, result.job_dir
+        started = utc_now()
+        format_report(job, record, self.settings, lambda p: self.progress("identify", p),
+                      self.cancel)
+        report: dict[str, Any] = json.loads((job / "formats.json").read_text(encoding="utf-8"))
+        ledger.record_formats(self.con, attempt, record.item_id, self.settings.station_id,
+                              report["files"])
+        self._step(result, attempt, "identification", "success",
+                   f"{report['summary']['files']} files, "
+                   f"{len(report['summary']['unidentified'])} unidentified", started,
+                   key=report.get("started", ""))
+        result.report = report
+        return report
+
+    # -- routing, notes, withdrawal ---------------------------------------------------------
+
+    def route(self, item_id: str, outcome: str, note: str = "") -> CarrierState:
+        """Send the carrier to other equipment (needs_flux, audio_disc)."""
+        if outcome not in ("needs_flux", "audio_disc"):
+            raise BadInput("station.bad_route", route=outcome)
+        lock, st = self._begin(item_id, Action.ROUTE)
+        try:
+            ledger.mark(self.con, st.item_id, outcome, note, self.settings.operator)
+            return self.state(st.item_id)
+        finally:
+            lock.release()
+
+    def note(self, item_id: str, text: str) -> None:
+        """A technician's note on the carrier's current attempt (an event, kept)."""
+        lock, st = self._begin(item_id, Action.NOTE)
+        try:
+            assert st.attempt is not None
+            now = utc_now()
+            ledger.record_event(self.con, str(st.attempt["attempt"]), st.item_id,
+                                self.settings.station_id, "note", now, now, "recorded", text,
+                                key=text)
+        finally:
+            lock.release()
+
+    def withdraw(self, item_id: str, reason: str) -> CarrierState:
+        """Withdraw the carrier's bag (it stays, with its tape copies, listed as
+        superseded); the carrier may then be imaged again into a new bag version."""
+        if not reason.strip():
+            raise BadInput("station.withdraw_reason")
+        lock, st = self._begin(item_id, Action.WITHDRAW)
+        try:
+            assert st.bag is not None and st.attempt is not None
+            ledger.record_withdrawal(self.con, st.item_id, st.bag.id, st.bag.name,
+                                     self.settings.station_id, self.settings.operator,
+                                     reason.strip())
+            now = utc_now()
+            ledger.record_event(self.con, str(st.attempt["attempt"]), st.item_id,
+                                self.settings.station_id, "withdrawal", now, now, "recorded",
+                                f"{st.bag.name}: {reason.strip()}", key=st.bag.id)
+            return self.state(st.item_id)
+        finally:
+            lock.release()
+
+    # -- tape (the desk holds the tape lock) ---------------------------------------------------
+
+    def release(self, item_id: str) -> list[Path]:
+        lock, st = self._begin(item_id, Action.RELEASE)
+        try:
+            return self.tapes.release(st)
+        finally:
+            lock.release()

@@ -1,0 +1,108 @@
+"""One worker per item (and one tape writer per station).
+
+A lock is an flock on a small file (under paths.logs/locks) that names its holder:
+station, process, host, since. The kernel drops an flock when its process dies, so a
+lock left by a crashed process is simply free: the next process takes it over and
+rewrites the holder. flock is taken per open file, so two threads of one process (the UI
+and its workers) also exclude each other. Locks are local to one machine: stations that
+share a ledger on a server coordinate through it (issue 15), not through these files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import Refused
+from workbench.imaging.record import utc_now
+
+
+@dataclass(frozen=True)
+class Holder:
+    station: str
+    pid: int
+    host: str
+    since: str
+    action: str
+
+    @classmethod
+    def read(cls, path: Path) -> Holder | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(str(data["station"]), int(data["pid"]), str(data["host"]),
+                       str(data["since"]), str(data.get("action", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+class Lock:
+    """An exclusive, non-blocking lock named by a file; released on close or death."""
+
+    def __init__(self, path: Path, station: str, action: str, refusal: str,
+                 **params: object) -> None:
+        self.path, self.station, self.action = path, station, action
+        self.refusal, self.params = refusal, params
+        self.fd: int | None = None
+
+    def acquire(self, wait: float = 0.0) -> Lock:
+        """Take the lock, waiting at most `wait` seconds; Refused names the holder."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    holder = Holder.read(self.path)
+                    raise Refused(self.refusal, **self.params,
+                                  station=holder.station if holder else "?",
+                                  pid=holder.pid if holder else "?",
+                                  host=holder.host if holder else "?",
+                                  since=holder.since if holder else "?",
+                                  action=holder.action if holder else "?") from None
+                time.sleep(0.05)
+        mine = {"station": self.station, "pid": os.getpid(), "host": socket.gethostname(),
+                "since": utc_now(), "action": self.action}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(mine).encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            # the file stays: removing it would let a waiter lock an unlinked inode
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> Lock:
+        return self.acquire() if self.fd is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def item_lock(locks: Path, item_id: str, station: str, action: str) -> Lock:
+    return Lock(locks / f"{item_id}.lock", station, action, "station.item_locked", item=item_id)
+
+
+def tape_lock(locks: Path, station: str) -> Lock:
+    return Lock(locks / "tape-writer.lock", station, "tape", "station.tape_locked")
+
+
+@contextlib.contextmanager
+def held(lock: Lock, wait: float = 0.0) -> Iterator[Lock]:
+    lock.acquire(wait)
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -1,0 +1,159 @@
+"""The station's tape desk: write, verify and release through the ledger.
+
+One tape writer per station at a time (the tape lock): a tape drive writes one stream,
+and the plan of one writer must not be spoilt by another. Every copy state goes into the
+ledger (LedgerBook); the JSON catalogue beside it and on each tape is an export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.errors import Refused
+from workbench.imaging.record import utc_now
+from workbench.ledger import record as ledger
+from workbench.station.book import LedgerBook
+from workbench.station.locks import Lock, tape_lock
+from workbench.station.states import Action, State, check
+from workbench.station.view import CarrierState, state_of
+from workbench.tape import stage
+from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
+from workbench.tape.plan import Assignment, Unplaced
+
+if TYPE_CHECKING:
+    from workbench.station.core import MigrationResult, Station
+
+TapeProgress = Callable[[stage.TapeProgress], None]
+
+
+class TapeDesk:
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        self.book = LedgerBook(station.con, station.settings.station_id)
+
+    @property
+    def catalogue_path(self) -> Path:
+        return self.station.settings.paths.logs / "tape-catalogue.json"
+
+    def _lock(self) -> Lock:
+        return tape_lock(self.station.locks, self.station.settings.station_id)
+
+    def current_bags(self, items: list[str] | None = None) -> list[Path]:
+        """Bags this station should put on tape: each bag it made that is neither
+        withdrawn nor released and is still on disk (merged rows of other stations name
+        their bags, which their own stations write)."""
+        rows = self.station.con.execute(
+            "SELECT b.item_id, b.path FROM bags b WHERE b.station_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM withdrawals w WHERE w.bag_id = b.id) AND NOT EXISTS (SELECT 1 "
+            "FROM releases r WHERE r.bag_id = b.id) ORDER BY b.created",
+            (self.station.settings.station_id,)).fetchall()
+        wanted = set(items) if items else None
+        out = []
+        for row in rows:
+            if wanted is not None and row["item_id"] not in wanted:
+                continue
+            path = Path(row["path"])
+            if path.is_dir():
+                out.append(path)
+        return out
+
+    def plan(self) -> tuple[list[Assignment], list[Unplaced]]:
+        return stage.make_plan(self.station.settings, self.book, self.current_bags())
+
+    def catalogue(self) -> list[CopyEntry]:
+        return sorted(self.book.current().values(), key=lambda e: (e.bag, e.copy, e.barcode))
+
+    def write(self, items: list[str] | None = None, progress: TapeProgress | None = None,
+              ) -> tuple[list[CopyEntry], list[Unplaced]]:
+        """Write and read back every current bag lacking a verified copy in a pool."""
+        if items:
+            for item in items:  # a named carrier must be one whose bag goes to tape
+                st = self.station.state(item)
+                check(st.item_id, st.state, Action.TAPE_WRITE)
+        with self._lock().acquire():
+            try:
+                return stage.run_plan(self.station.settings, self.book,
+                                      self.current_bags(items), progress, self.station.cancel)
+            finally:
+                self.book.export(self.catalogue_path)
+
+    def verify(self, barcode: str | None = None, progress: TapeProgress | None = None,
+               items: list[str] | None = None) -> list[CopyEntry]:
+        """Read back every copy on the mounted tapes (all of them, one barcode's, or the
+        copies of some carriers' bags, withdrawn versions included)."""
+        settings = self.station.settings
+        names: set[str] | None = None
+        if items:
+            names = set()
+            for item in items:
+                st = self.station.state(item)
+                check(st.item_id, st.state, Action.TAPE_VERIFY)
+                names |= {b.name for b in st.bags}
+        with self._lock().acquire():
+            tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
+            done = []
+            try:
+                for (bag, code), entry in sorted(self.book.current().items()):
+                    if (barcode and code != barcode) or code not in tapes \
+                            or (names is not None and bag not in names) \
+                            or (entry.result == FAILED and not entry.verified):
+                        continue
+                    if self.station.cancel.is_set():
+                        break
+                    result = stage.verify_copy(bag, tapes[code], self.book, None, progress)
+                    stage.record_events(bag, self.book, settings)
+                    done.append(result)
+            finally:
+                self.book.export(self.catalogue_path)
+                for tape in tapes.values():
+                    stage.write_tape_catalogue(tape, self.book)
+            return done
+
+    def stage_one(self, bag: Path, result: MigrationResult, attempt: str) -> list[CopyEntry]:
+        """Tape staging as the last step of accepting a carrier, when tapes are mounted.
+        Another process writing to tape is not a failure: the bag waits for `tape write`."""
+        settings = self.station.settings
+        if not stage.station_tapes(settings):
+            return []  # no tape mounted: staging waits for `workbench tape write`
+        try:
+            lock = self._lock().acquire()
+        except Refused as busy:
+            now = utc_now()
+            result.steps.append(("tape", "waiting", busy.message()))
+            ledger.record_event(self.station.con, attempt, result.item_id,
+                                settings.station_id, "tape", now, now, "waiting",
+                                busy.message("en"), key=now)
+            return []
+        try:
+            copies, _ = stage.run_plan(settings, self.book, [bag],
+                                       lambda p: self.station.progress("tape", p),
+                                       self.station.cancel)
+        finally:
+            self.book.export(self.catalogue_path)
+            lock.release()
+        for e in copies:
+            result.steps.append((f"tape copy {e.copy}", e.result,
+                                 f"{e.barcode} ({e.pool}) {e.detail}".strip()))
+        return copies
+
+    def release(self, st: CarrierState) -> list[Path]:
+        """Remove the staging copies of an item on tape in every pool (the caller holds
+        the item lock and checked the state): its bag, its job folder, and the bags it
+        superseded. The ledger keeps a release row for each bag."""
+        from workbench.imaging.engine import job_dir
+        assert st.bag is not None and st.state is State.ON_TAPE
+        settings = self.station.settings
+        staged = [b for b in st.bags if not b.released and (b.withdrawn or b.id == st.bag.id)]
+        removed = stage.remove_staging([Path(b.path) for b in staged]
+                                       + [job_dir(settings, st.item_id)])
+        for b in staged:
+            copies = [c for c in self.book.history(b.name) if c.result == VERIFIED]
+            ledger.record_release(self.station.con, st.item_id, b.id, b.name,
+                                  settings.station_id,
+                                  f"verified in {', '.join(sorted({c.pool for c in copies}))}")
+        return removed
+
+
+__all__ = ["TapeDesk", "state_of"]

@@ -1,0 +1,150 @@
+"""What state a carrier is in, read from the ledger (the one record), and the work list.
+
+The CLI's `show`/`pending`, the UI's home work list and result screen, and every station
+action read the state from here, so all of them agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from workbench.station.states import Action, State, allowed
+from workbench.tape.catalogue import VERIFIED, CopyEntry, latest
+
+UNFINISHED = ("running", "aborted")
+ROUTED = ("needs_flux", "audio_disc")
+
+
+@dataclass(frozen=True)
+class Bag:
+    id: str
+    item_id: str
+    name: str
+    path: str
+    version: int
+    attempt: str
+    oxum: str
+    sha256: str
+    created: str
+    withdrawn: str = ""  # the reason, when withdrawn
+    released: bool = False
+
+
+@dataclass(frozen=True)
+class CarrierState:
+    item_id: str
+    state: State
+    attempt: dict[str, object] | None = None  # the latest version of the latest attempt
+    bag: Bag | None = None  # the bag of the latest attempt (withdrawn or not)
+    bags: tuple[Bag, ...] = ()  # every version, oldest first
+    copies: dict[str, list[CopyEntry]] = field(default_factory=dict)  # bag name -> copies
+    missing_pools: tuple[str, ...] = ()  # pools without a verified copy of `bag`
+
+    @property
+    def next_actions(self) -> list[Action]:
+        return allowed(self.state)
+
+    @property
+    def outcome(self) -> str:
+        return str(self.attempt["outcome"]) if self.attempt else ""
+
+    @property
+    def job_dir(self) -> str:
+        return str(self.attempt["job_dir"]) if self.attempt else ""
+
+    @property
+    def batch(self) -> str:
+        return str(self.attempt["batch"]) if self.attempt else ""
+
+
+def _bags(con: sqlite3.Connection, item_id: str) -> list[Bag]:
+    rows = con.execute(
+        "SELECT b.*, w.reason AS withdrawn, r.id AS released FROM bags b "
+        "LEFT JOIN withdrawals w ON w.bag_id = b.id LEFT JOIN releases r ON r.bag_id = b.id "
+        "WHERE b.item_id = ? ORDER BY b.version, b.created", (item_id,)).fetchall()
+    return [Bag(r["id"], r["item_id"], r["name"] or r["item_id"], r["path"], r["version"],
+                r["attempt"], r["payload_oxum"], r["sha256"], r["created"],
+                r["withdrawn"] or "", bool(r["released"])) for r in rows]
+
+
+def copies_of(con: sqlite3.Connection, bag: str, item_id: str) -> list[CopyEntry]:
+    """Every recorded state of every tape copy of a bag, in the order they happened."""
+    rows = con.execute(
+        "SELECT * FROM tape_copies WHERE bag = ? OR (bag = '' AND item_id = ? AND ? = ?) "
+        "ORDER BY MAX(written, verified), rowid", (bag, item_id, bag, item_id)).fetchall()
+    return [entry_of(r) for r in rows]
+
+
+def entry_of(r: sqlite3.Row) -> CopyEntry:
+    return CopyEntry(bag=r["bag"] or r["item_id"], barcode=r["barcode"], pool=r["pool"],
+                     bytes=r["bytes"], files=r["files"], result=r["result"],
+                     written=r["written"], verified=r["verified"], detail=r["detail"],
+                     layout=r["layout"], copy=r["copy"])
+
+
+def latest_attempt(con: sqlite3.Connection, item_id: str) -> dict[str, object] | None:
+    row = con.execute("SELECT * FROM current_attempts WHERE item_id = ? "
+                      "ORDER BY started DESC, seq DESC LIMIT 1", (item_id,)).fetchone()
+    return dict(row) if row is not None else None
+
+
+def state_of(con: sqlite3.Connection, item_id: str, pools: tuple[str, ...]) -> CarrierState:
+    attempt = latest_attempt(con, item_id)
+    if attempt is None:
+        return CarrierState(item_id, State.NEW)
+    bags = _bags(con, item_id)
+    copies = {b.name: list(latest(copies_of(con, b.name, item_id)).values()) for b in bags}
+    outcome = attempt["outcome"]
+    bag = next((b for b in reversed(bags) if b.attempt == attempt["attempt"]), None)
+    missing: tuple[str, ...] = ()
+    if bag is not None:
+        verified = {c.pool for c in copies.get(bag.name, []) if c.result == VERIFIED}
+        missing = tuple(p for p in pools if p not in verified)
+
+    def make(state: State) -> CarrierState:
+        return CarrierState(item_id, state, attempt, bag, tuple(bags), copies, missing)
+
+    if outcome in UNFINISHED:
+        return make(State.INTERRUPTED)
+    if outcome in ROUTED:
+        return make(State.ROUTED)
+    if outcome == "failed":
+        return make(State.FAILED)
+    if bag is None:
+        return make(State.IMAGED)
+    if bag.withdrawn:
+        return make(State.WITHDRAWN)
+    if bag.released:
+        return make(State.RELEASED)
+    return make(State.BAGGED if missing else State.ON_TAPE)
+
+
+# the work list: unfinished carriers and the action that continues each
+PENDING_STATES = {State.INTERRUPTED: Action.IMAGE, State.IMAGED: Action.ACCEPT,
+                  State.BAGGED: Action.TAPE_WRITE, State.ON_TAPE: Action.RELEASE,
+                  State.WITHDRAWN: Action.RETRY}
+
+
+def pending(con: sqlite3.Connection, pools: tuple[str, ...], limit: int = 500
+            ) -> list[CarrierState]:
+    """Carriers with work left, oldest first: interrupted, imaged but not accepted,
+    bagged but not on tape in every pool, on tape but not released, withdrawn."""
+    candidates = con.execute(
+        # latest attempt interrupted (no later ended attempt)
+        "SELECT h.item_id, h.started FROM heads h LEFT JOIN carrier_heads c "
+        "ON c.item_id = h.item_id WHERE h.outcome IN ('running', 'aborted') AND "
+        "(c.item_id IS NULL OR (h.started, h.row) > (c.started, c.row)) "
+        "UNION "
+        # accepted outcomes whose bag is not released (or was withdrawn)
+        "SELECT c.item_id, c.started FROM carrier_heads c WHERE c.outcome IN "
+        "('success', 'partial') AND NOT EXISTS (SELECT 1 FROM bags b JOIN releases r "
+        "ON r.bag_id = b.id WHERE b.attempt = c.attempt AND NOT EXISTS "
+        "(SELECT 1 FROM withdrawals w WHERE w.bag_id = b.id)) "
+        "ORDER BY 2, 1 LIMIT ?", (limit,)).fetchall()
+    out = []
+    for row in candidates:
+        state = state_of(con, row["item_id"], pools)
+        if state.state in PENDING_STATES:
+            out.append(state)
+    return out
