@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -160,6 +161,32 @@ def test_a_second_worker_on_the_same_item_is_refused_naming_the_holder(tmp_path)
         lock.release()
 
 
+def test_the_same_item_migrated_twice_at_once_is_refused(tmp_path):
+    slow = tmp_path / "slow.drive.toml"  # the first read takes 3 s: the lock is held
+    slow.write_text(f'image = "{MEDIA / "fd35-2hd-good.img"}"\n'
+                    '[[slow]]\nstart = 0\nsize = 512\nseconds = 3\n')
+    command = [sys.executable, "-m", "workbench", "migrate", str(slow), "--profile",
+               "fd35-2hd", "--item", "FD-1"]
+    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "logs" / "locks" / "FD-1.lock"
+    deadline = time.monotonic() + 60
+    while f'"pid": {first.pid}' not in (lock.read_text() if lock.exists() else ""):
+        assert time.monotonic() < deadline and first.poll() is None, "no lock taken"
+        time.sleep(0.05)
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+    assert second.returncode == ExitCode.REFUSED
+    assert f"process {first.pid}" in second.stderr and "station-1" in second.stderr
+    con = connect(tmp_path / "logs" / "ledger.sqlite")
+    assert con.execute("SELECT COUNT(*) FROM events WHERE step = 'imaging'"
+                       ).fetchone()[0] == 1
+    assert con.execute("SELECT COUNT(*) FROM bags").fetchone()[0] == 1
+    con.close()
+    assert check_bag(tmp_path / "bags" / "FD-1") == []
+
+
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
     script = ("import os, signal, sys\nfrom pathlib import Path\n"
               "from workbench.station.locks import item_lock\n"
@@ -292,8 +319,11 @@ def test_routing_is_a_state(tmp_path):
     assert workbench_cmd("mark", "FD-2", "needs-flux", cwd=tmp_path).returncode == 0
     out = workbench_cmd("accept", "FD-2", cwd=tmp_path)
     assert out.returncode == ExitCode.REFUSED and "retry" in out.stderr
-    assert workbench_cmd("retry", "FD-2", cwd=tmp_path).returncode == ExitCode.PARTIAL
+    assert workbench_cmd("retry", "FD-2", "--review-partial", cwd=tmp_path
+                         ).returncode == ExitCode.PARTIAL  # imaged again
     assert workbench_cmd("accept", "FD-2", cwd=tmp_path).returncode == ExitCode.PARTIAL
+    again = workbench_cmd("accept", "FD-2", cwd=tmp_path)  # bagged: nothing to accept
+    assert again.returncode == ExitCode.REFUSED and "write to tape" in again.stderr
 
 
 # -- the ledger is the one record of tapes ---------------------------------------------------

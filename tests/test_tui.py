@@ -268,3 +268,86 @@ def test_quitting_during_imaging_asks(tmp_path):
             await pilot.press("c")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
     asyncio.run(scenario())
+
+
+def test_the_work_list_continues_an_imaged_carrier(tmp_path):
+    """Imaged but not accepted (the UI was closed on the result): it is on the home
+    screen's work list, Enter opens its result, and accepting bags it."""
+    from tests.conftest import workbench_cmd
+    from workbench.station import State, Station
+    out = workbench_cmd("migrate", str(MEDIA / "fd35-2hd-damaged.drive.toml"), "--profile",
+                        "fd35-2hd", "--item", "W-1", "--review-partial", cwd=tmp_path)
+    assert out.returncode == 3, out.stderr
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            work = app.screen.query_one("#pending", DataTable)
+            assert [str(work.get_row_at(n)[0]) for n in range(work.row_count)] == ["W-1"]
+            assert "imaged" in str(work.get_row_at(0)[1])
+            await pilot.press("w", "enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
+            assert "partial" in text_of(app, "#outcome")
+            await pilot.press("a")
+            await wait_for(pilot, lambda: "Done" in text_of(app, "#steps"))
+            assert "bagged" in text_of(app, "#steps")
+            await pilot.press("f")  # routing a bagged carrier is refused, with the way on
+            await pilot.pause()
+            assert "withdraw" in text_of(app, "#steps")
+    asyncio.run(scenario())
+    with Station(Settings()) as station:
+        assert station.state("W-1").state is State.BAGGED
+
+
+def test_a_supervisor_withdraws_a_bag_from_the_carrier_detail(tmp_path):
+    from tests.conftest import workbench_cmd
+    from workbench.station import State, Station
+    from workbench.tui.supervisor import CarrierScreen
+    assert workbench_cmd("migrate", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
+                         "fd35-2hd", "--item", "W-2", cwd=tmp_path).returncode == 0
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.push_screen(CarrierScreen("W-2"))
+            await pilot.pause()
+            assert "bagged" in text_of(app, "#state")
+            await pilot.press("w")
+            await pilot.pause()
+            await pilot.press(*"wrong disk", "enter")
+            await wait_for(pilot, lambda: "withdrawn" in text_of(app, "#state"))
+            assert "wrong disk" in text_of(app, "#history")
+    asyncio.run(scenario())
+    with Station(Settings()) as station:
+        state = station.state("W-2")
+        assert state.state is State.WITHDRAWN and state.bags[0].withdrawn == "wrong disk"
+
+
+def test_the_cli_and_the_ui_show_the_same_state(tmp_path):
+    """For carriers in several states, `workbench show` and the UI's detail agree."""
+    from tests.conftest import workbench_cmd
+    from workbench.tui.supervisor import CarrierScreen
+    for drive, item, extra in (("fd35-2hd-good", "S-BAGGED", []),
+                               ("fd35-2hd-damaged", "S-IMAGED", ["--review-partial"]),
+                               ("fd35-2hd-truncating", "S-FAILED", [])):
+        workbench_cmd("migrate", str(MEDIA / f"{drive}.drive.toml"), "--profile", "fd35-2hd",
+                      "--item", item, *extra, cwd=tmp_path)
+    workbench_cmd("mark", "S-FAILED", "needs-flux", cwd=tmp_path)
+    cli = {}
+    for item in ("S-BAGGED", "S-IMAGED", "S-FAILED"):
+        shown = workbench_cmd("show", item, cwd=tmp_path).stdout
+        cli[item] = next(line for line in shown.splitlines() if line.startswith("state:"))
+    assert len(set(cli.values())) == 3
+
+    async def scenario() -> dict[str, str]:
+        seen = {}
+        app = WorkbenchApp(Settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            for item in cli:
+                await app.push_screen(CarrierScreen(item))
+                await pilot.pause()
+                seen[item] = text_of(app, "#state").splitlines()[0]
+                app.pop_screen()
+                await pilot.pause()
+        return seen
+    assert asyncio.run(scenario()) == cli

@@ -223,8 +223,12 @@ def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sql
          "attempts": "SELECT * FROM attempts WHERE item_id = ? ORDER BY started, recorded",
          "events": "SELECT * FROM events WHERE item_id = ? ORDER BY started, step",
          "formats": "SELECT * FROM formats WHERE item_id = ? ORDER BY files DESC",
-         "bags": "SELECT * FROM bags WHERE item_id = ? ORDER BY created",
-         "tape_copies": "SELECT * FROM tape_copies WHERE item_id = ? ORDER BY written, copy"}
+         "bags": "SELECT b.*, w.reason AS withdrawn, w.at AS withdrawn_at, r.at AS released "
+                 "FROM bags b LEFT JOIN withdrawals w ON w.bag_id = b.id "
+                 "LEFT JOIN releases r ON r.bag_id = b.id WHERE b.item_id = ? "
+                 "ORDER BY b.version, b.created",
+         "tape_copies": "SELECT * FROM tape_copies WHERE item_id = ? "
+                        "ORDER BY MAX(written, verified), rowid"}
     return {k: con.execute(sql, (item_id,)).fetchall() for k, sql in q.items()}
 
 
@@ -247,7 +251,18 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
     if h["formats"]:
         lines.append(t("show.formats"))
         lines += [f"  {f['files']:5}  {f['puid']:12} {f['format_name']}" for f in h["formats"]]
-    lines += [t("show.bag", path=b["path"], oxum=b["payload_oxum"]) for b in h["bags"]]
-    lines += [t("show.copy", copy=tc["copy"], barcode=tc["barcode"], pool=tc["pool"],
-                result=tc["result"], verified=tc["verified"] or "-") for tc in h["tape_copies"]]
+    copies: dict[tuple[str, str], sqlite3.Row] = {}  # the latest state of each copy
+    for tc in h["tape_copies"]:
+        copies[(tc["bag"] or tc["item_id"], tc["barcode"])] = tc
+    for b in h["bags"]:
+        name = b["name"] or b["item_id"]
+        tags = " ".join(
+            ([t("station.superseded", reason=b["withdrawn"])] if b["withdrawn"] else [])
+            + ([t("station.released_tag")] if b["released"] else []))
+        lines.append(t("station.bag_line", version=b["version"], path=b["path"],
+                       oxum=b["payload_oxum"], tags=tags).rstrip())
+        lines += [t("station.copy_line", copy=tc["copy"], barcode=tc["barcode"],
+                    pool=tc["pool"], result=t(f"tape.state_{tc['result']}"),
+                    verified=tc["verified"] or "-")
+                  for (bag, _), tc in sorted(copies.items()) if bag == name]
     return lines

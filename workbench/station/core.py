@@ -307,8 +307,12 @@ class Station:
             if review:
                 self._identify(result, attempt)
             return result
-        if st.state in (State.IMAGED, State.BAGGED, State.ON_TAPE):
+        if st.state is State.IMAGED:
             self._accept(st, result, batch or st.batch, stage=True)
+        elif st.bag is not None:  # bagged before (a crash, or run again): on to tape
+            result.bag = Path(st.bag.path)
+            if st.state is State.BAGGED:
+                result.copies = self.tapes.stage_one(result.bag, result, attempt)
         result.state = state_of(self.con, item_id, self.settings.tape_pools).state
         return result
 
@@ -331,36 +335,29 @@ class Station:
     def _accept(self, st: CarrierState, result: MigrationResult, batch: str, stage: bool,
                 bag_count: str | None = None) -> None:
         from workbench.package.carrier import bag_job
-        assert st.attempt is not None
+        assert st.attempt is not None and st.state is State.IMAGED
         attempt, record, job = str(st.attempt["attempt"]), result.record, result.job_dir
-        bag_path: Path
-        if st.state is State.IMAGED:
-            version = len(st.bags) + 1
-            name = bag_name(st.item_id, version)
-            if not (self.settings.paths.bags / name).exists():
-                started = utc_now()
-                ok, detail = verify_image(job, record)
-                self._step(result, attempt, "verification", "success" if ok else "failed",
-                           detail, started, key=record.digests.get("sha256", ""))
-                if not ok:
-                    raise BadInput("error.verify_failed", item=record.item_id, detail=detail)
-                self._identify(result, attempt)
+        version = len(st.bags) + 1
+        name = bag_name(st.item_id, version)
+        if not (self.settings.paths.bags / name).exists():  # else: a crash after bagging
             started = utc_now()
-            bag = bag_job(job, self.settings, batch=batch or None, bag_count=bag_count,
-                          progress=lambda p: self.progress("bag", p), cancel=self.cancel,
-                          name=name)
-            ledger.record_bag(self.con, attempt, record.item_id, self.settings.station_id,
-                              bag.path, bag.payload_oxum, version,
-                              record.digests.get("sha256", ""))
-            self._step(result, attempt, "packaging", "success",
-                       f"{bag.path} ({bag.payload_oxum})", started, key=bag.payload_oxum)
-            bag_path = bag.path
-        else:
-            assert st.bag is not None
-            bag_path = Path(st.bag.path)
-        result.bag = bag_path
-        if stage and st.state is not State.ON_TAPE:
-            result.copies = self.tapes.stage_one(bag_path, result, attempt)
+            ok, detail = verify_image(job, record)
+            self._step(result, attempt, "verification", "success" if ok else "failed",
+                       detail, started, key=record.digests.get("sha256", ""))
+            if not ok:
+                raise BadInput("error.verify_failed", item=record.item_id, detail=detail)
+            self._identify(result, attempt)
+        started = utc_now()
+        bag = bag_job(job, self.settings, batch=batch or None, bag_count=bag_count,
+                      progress=lambda p: self.progress("bag", p), cancel=self.cancel,
+                      name=name)
+        ledger.record_bag(self.con, attempt, record.item_id, self.settings.station_id,
+                          bag.path, bag.payload_oxum, version, record.digests.get("sha256", ""))
+        self._step(result, attempt, "packaging", "success",
+                   f"{bag.path} ({bag.payload_oxum})", started, key=bag.payload_oxum)
+        result.bag = bag.path
+        if stage:
+            result.copies = self.tapes.stage_one(bag.path, result, attempt)
 
     def _identify(self, result: MigrationResult, attempt: str) -> dict[str, Any]:
         """The format report (kept in the job folder, made again when the image or the
