@@ -6,11 +6,11 @@ import errno
 import os
 from pathlib import Path
 
-from workbench.errors import ExitCode, WorkbenchError
+from workbench.errors import Aborted
 
 
-class DiskFull(WorkbenchError):
-    exit_code = ExitCode.ABORTED  # the work is kept and resumes once space is freed
+class DiskFull(Aborted):
+    """Exit 5: the work is kept and resumes once space is freed."""
 
 
 def fsync_dir(path: Path) -> None:

@@ -122,12 +122,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.for_training()
     try:
         return COMMANDS.get(args.command, cmd_station)(args, settings)
-    except WorkbenchError as exc:
-        print(t("cli.error", message=exc), file=sys.stderr)
-        return exc.exit_code
     except BrokenPipeError:  # output piped into head, less...: stop quietly
         sys.stderr.close()
         return ExitCode.SUCCESS
+    except BaseException as exc:
+        known = known_error(exc, settings)
+        if known is None:
+            raise
+        print(t("cli.error", message=known), file=sys.stderr)
+        return known.exit_code
+
+
+def known_error(exc: BaseException, settings: Settings) -> WorkbenchError | None:
+    """The faults a station meets, as messages with their documented exit codes: disk
+    full, read-only or misplaced folders, a damaged ledger, a cancel. Anything else is a
+    bug (exit 1, with its traceback)."""
+    import sqlite3
+
+    from workbench.errors import Aborted, from_os_error, from_sqlite_error
+    from workbench.imaging.rescue import Cancelled
+    if isinstance(exc, WorkbenchError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt | Cancelled):
+        return Aborted("error.cancelled")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return from_sqlite_error(exc, settings.paths.ledger)
+    if isinstance(exc, OSError):
+        return from_os_error(exc)
+    return None
 
 
 def cmd_station(args: argparse.Namespace, settings: Settings) -> int:
@@ -416,7 +438,7 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
     action = args.tape_command
     if action == "label":
         tape = label_tape(args.mount, args.barcode, args.pool, args.generation, args.capacity,
-                          load_generations(settings.paths.profiles))
+                          load_generations(settings.paths.profiles), settings.tape_pools)
         print(t("tape.labelled", mount=str(tape.mount), barcode=tape.barcode, pool=tape.pool,
                 capacity=human_bytes(tape.capacity)))
         return ExitCode.SUCCESS

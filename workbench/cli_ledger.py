@@ -102,6 +102,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p = ledger.add_parser("merge", help=t("cli.ledger_merge"))
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    ledger.add_parser("check", help=t("cli.ledger_check"))
 
 
 def _with_operator(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -297,9 +298,9 @@ def cmd_mark(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    from workbench.ledger.query import Filters
-    return Filters(args.date_from, args.date_to, args.batch, args.station, args.operator,
-                   args.drive, args.outcome)
+    from workbench.ledger.filters import make_filters
+    return make_filters(args.date_from, args.date_to, args.batch, args.station, args.operator,
+                        args.drive, args.outcome)
 
 
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
@@ -371,6 +372,11 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
 
     con = connect(settings.paths.ledger)
     try:
+        if args.ledger_command == "check":
+            from workbench.ledger.db import check_ledger
+            check_ledger(con, settings.paths.ledger)
+            print(t("ledger.check_ok", file=str(settings.paths.ledger)))
+            return ExitCode.SUCCESS
         if args.ledger_command == "export":
             export_ledger(con, args.file)
             print(t("ledger.exported", file=str(args.file)))

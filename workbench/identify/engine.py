@@ -24,7 +24,13 @@ from workbench.errors import BadInput
 from workbench.identify.formats import BUFSIZE, Identification
 from workbench.identify.model import FileEntry, Image, Reader, Volume
 from workbench.identify.pool import IdentifyPool, Job
-from workbench.identify.report import FileRecord, FormatReport, VolumeRecord
+from workbench.identify.report import (
+    INVISIBLE_WARNING,
+    FileRecord,
+    FormatReport,
+    VolumeRecord,
+    has_invisible,
+)
 from workbench.identify.volumes import find_volumes
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import utc_now
@@ -147,6 +153,8 @@ class _Identification:
                          entry.modified, entry.created, entry.accessed, entry.allocated,
                          name_raw_hex=entry.name_raw, warnings=list(entry.warnings),
                          errors=list(entry.errors))
+        if has_invisible(entry.path):  # bidi, zero-width, separators: flagged
+            rec.warnings.append(INVISIBLE_WARNING)
         hashes = {name: hashlib.new(name) for name in self.digests}
         head, tail, kept, got = b"", b"", [], 0
         try:
@@ -192,6 +200,8 @@ class _Identification:
     def collect(self) -> None:
         self.flush()
         for recs, future in self.pending:
+            if self.cancel.is_set():
+                raise Cancelled
             for rec, ident in zip(recs, future.result(), strict=True):
                 rec.puid, rec.format_name, rec.format_version = (ident.puid, ident.name,
                                                                  ident.version)

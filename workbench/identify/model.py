@@ -135,10 +135,12 @@ class Reader(Protocol):
 
 def safe_component(name: str) -> tuple[str, bool]:
     """A name made safe for display and reports: no '/', no control characters, never
-    '.' or '..'. Returns the name and whether it had to be changed."""
+    '.' or '..'. '/' and '\\' become %2F and %5C, and a literal '%' becomes %25, so a name
+    with '/' and one with a literal '%2F' stay apart. Returns the name and whether it had
+    to be changed (beyond the '%')."""
     out = []
     for ch in name:
-        if ch == "/" or ch == "\\":
+        if ch == "/" or ch == "\\" or ch == "%":
             out.append(f"%{ord(ch):02X}")
         elif unicodedata.category(ch) in ("Cc", "Cs"):
             out.append(f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
@@ -147,7 +149,7 @@ def safe_component(name: str) -> tuple[str, bool]:
     safe = "".join(out)
     if safe in ("", ".", ".."):
         safe = safe.replace(".", "%2E") or "%00"
-    return safe, safe != name
+    return safe, safe != name.replace("%", "%25")
 
 
 def decode_name(raw: bytes, codec: str) -> tuple[str, bool]:

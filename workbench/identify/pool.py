@@ -45,8 +45,27 @@ def identify_job(identifier: FormatIdentifier, job: Job) -> Identification:
     return identifier.identify(job.name, job.size, job.bof, job.eof, opener)
 
 
-def _init() -> None:
+def _watch_parent(parent: int, interval: float = 0.2) -> None:
+    """Exit as soon as the process that started this worker is gone (SIGKILL included:
+    nothing in the parent runs then). A worker is re-parented when its parent dies."""
+    import time
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
+
+
+def _init(parent: int | None = None) -> None:
+    """Worker start: die with the parent, leave Ctrl-C to it (it cancels cleanly and
+    shuts the pool down), load the signatures once."""
     global _identifier
+    import signal
+    import threading
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        if os.getppid() != parent:  # the parent died while this worker started
+            os._exit(1)
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                         name="parent-watchdog").start()
     _identifier = FormatIdentifier()
 
 
@@ -83,7 +102,7 @@ class IdentifyPool:
         if self.workers > 0:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init)
+                initializer=_init, initargs=(os.getpid(),))
         else:
             self._local = FormatIdentifier()
 

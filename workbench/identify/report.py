@@ -107,6 +107,41 @@ class FormatReport:
         return data
 
 
+# Characters that change how a name looks without showing themselves: bidi controls
+# (a name that reads "txt.exe" backwards), zero-width characters, line and paragraph
+# separators. Flagged in the report and shown escaped (\\u202e) in CSV, Markdown and lists.
+INVISIBLE = frozenset(
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2028\u2029"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff\u180e")
+INVISIBLE_WARNING = "invisible_characters"
+# A cell a spreadsheet would run as a formula (OWASP CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def has_invisible(text: str) -> bool:
+    return any(ch in INVISIBLE for ch in text)
+
+
+def escape_invisible(text: str) -> str:
+    """Bidi, zero-width and separator characters as visible \\uXXXX escapes."""
+    if not has_invisible(text):
+        return text
+    return "".join(f"\\u{ord(ch):04x}" if ch in INVISIBLE else ch for ch in text)
+
+
+def neutralise(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula gets a leading single quote
+    (OWASP); invisible characters are escaped. Numbers pass unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = escape_invisible(value)
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def safe_row(cells: list[object]) -> list[object]:
+    return [neutralise(c) for c in cells]
+
+
 CSV_COLUMNS = ["ID", "VOLUME", "PATH", "NAME", "SIZE", "MODIFIED", "CREATED", "ALLOCATED",
                "SHA256", "MD5", "PUID", "FORMAT_NAME", "FORMAT_VERSION", "MIME_TYPE", "BASIS",
                "OTHER_PUIDS", "WARNINGS", "DAMAGED", "BYTES_LOST", "RAW_NAME_HEX", "ERRORS"]
@@ -120,11 +155,13 @@ def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
     writer.writerow(CSV_COLUMNS)
     for f in report.files:
         damaged = "unknown" if f.damaged is None else ("yes" if f.damaged else "no")
-        writer.writerow([f.id, f.volume, f.path, f.path.rsplit("/", 1)[-1], f.size,
+        warnings = f.warnings + ([INVISIBLE_WARNING] if has_invisible(f.path)
+                                 and INVISIBLE_WARNING not in f.warnings else [])
+        writer.writerow(safe_row([f.id, f.volume, f.path, f.path.rsplit("/", 1)[-1], f.size,
                          f.modified or "", f.created or "", "yes" if f.allocated else "no",
                          f.sha256, f.md5, f.puid, f.format_name, f.format_version, f.mime,
-                         f.basis, ";".join(f.other_puids), ";".join(f.warnings), damaged,
-                         f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors)])
+                         f.basis, ";".join(f.other_puids), ";".join(warnings), damaged,
+                         f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors)]))
 
 
 def write_json(report: FormatReport, out: TextIO) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,16 +102,47 @@ def _backing_file(source: Source) -> Path | None:
     return None
 
 
+def _existing(path: Path) -> Path:
+    """path, or its nearest existing parent (the job folder is made only after pre-flight)."""
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _device_checks(path: str, rdev: int) -> list[Check]:
+    disk = whole_disk(rdev)
+    mounts = mounted_on(disk)
+    return [Check("not_system_disk", disk not in system_disks(), {"path": path}),
+            Check("not_mounted", not mounts, {"path": path, "mounts": ", ".join(mounts)})]
+
+
+def before_open(source_path: str | os.PathLike[str]) -> list[Check]:
+    """The checks made before the source is opened and before any folder is made: a block
+    device that is the system disk or has a mounted file system (or swap) is refused as
+    such, not as a permission or busy error from opening it. Other sources: no checks."""
+    path = str(source_path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []  # opening it says what is wrong (missing, no permission)
+    if not stat.S_ISBLK(st.st_mode):
+        return []
+    return _device_checks(path, st.st_rdev)
+
+
+def refuse_before_open(source_path: str | os.PathLike[str]) -> None:
+    """Refused (exit 6) when before_open finds a problem; nothing has been made yet."""
+    enforce(before_open(source_path))
+
+
 def run_checks(source: Source, out_dir: Path, outputs: list[Path], needed: int,
                margin: int) -> list[Check]:
     checks: list[Check] = []
+    out_dir = _existing(out_dir)
     if isinstance(source, DeviceSource) and source.is_block:
         disk = whole_disk(source.rdev)
-        mounts = mounted_on(disk)
-        checks.append(Check("not_mounted", not mounts,
-                            {"path": source.path, "mounts": ", ".join(mounts)}))
-        checks.append(Check("not_system_disk", disk not in system_disks(),
-                            {"path": source.path}))
+        checks += _device_checks(source.path, source.rdev)
         out_disk = whole_disk(os.stat(out_dir).st_dev)
         checks.append(Check("output_outside_source", out_disk != disk,
                             {"path": source.path, "out": str(out_dir)}))

@@ -12,6 +12,8 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+from workbench.errors import BadInput
+
 NAMESPACE = uuid.UUID("3b0f5c0e-8c2a-4f7e-9a51-0d2b6f1e7a44")
 APPEND_ONLY = ("carriers", "attempts", "events", "formats", "bags", "tape_copies",
                "withdrawals", "releases")
@@ -182,17 +184,44 @@ def stable_id(*parts: object) -> str:
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
-    """Open (and migrate) the ledger. Safe for several processes at once (WAL)."""
+    """Open (and migrate) the ledger. Safe for several processes at once (WAL).
+    A damaged ledger, a full disk or a read-only folder is a WorkbenchError that says
+    what to do (see workbench.errors.from_sqlite_error)."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if Path(path).is_dir():
+            raise BadInput("error.not_a_folder", path=str(path), detail="a folder, not a file")
     con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    con.execute("PRAGMA busy_timeout = 30000")
-    con.execute("PRAGMA journal_mode = WAL")
-    con.execute("PRAGMA foreign_keys = ON")
-    con.execute("PRAGMA synchronous = NORMAL")
-    migrate(con)
+    try:
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA busy_timeout = 30000")
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("PRAGMA foreign_keys = ON")
+        con.execute("PRAGMA synchronous = NORMAL")
+        con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # reads the schema
+        migrate(con)
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        raise ledger_error(exc, path) from exc
     return con
+
+
+def ledger_error(exc: sqlite3.DatabaseError, path: Path | str) -> Exception:
+    """The WorkbenchError for a SQLite fault of the ledger at path (or exc itself)."""
+    from workbench.errors import from_sqlite_error
+    return from_sqlite_error(exc, path) or exc
+
+
+def check_ledger(con: sqlite3.Connection, path: Path | str) -> None:
+    """A whole check of the file (PRAGMA quick_check): IntegrityFailure when damaged."""
+    from workbench.errors import IntegrityFailure
+    try:
+        problems = [r[0] for r in con.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        raise ledger_error(exc, path) from exc
+    if problems != ["ok"]:
+        raise IntegrityFailure("error.ledger_corrupt", path=str(path),
+                               detail="; ".join(problems))
 
 
 def migrate(con: sqlite3.Connection) -> int:

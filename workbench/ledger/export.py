@@ -31,10 +31,13 @@ def _headers(lang: str, by: str) -> list[str]:
 
 
 def _cells(row: SliceRow, lang: str) -> list[object]:
+    """A row's cells, safe to open: a text cell a spreadsheet would run as a formula
+    (a batch named "=HYPERLINK(...)") is quoted, invisible characters escaped."""
+    from workbench.identify.report import safe_row
     d = row.as_dict()
     reasons = "; ".join(f"{t('reason_short.' + r, lang=lang)} ({n})"
                         for r, n in row.top_reasons)
-    return [d["label"], *[d[c] for c in COLUMNS[1:-1]], reasons]
+    return safe_row([d["label"], *[d[c] for c in COLUMNS[1:-1]], reasons])
 
 
 def write_csv(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
@@ -60,9 +63,15 @@ def write_markdown(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) ->
         heads = _headers(lang, by)
         out.write("| " + " | ".join(heads) + " |\n|" + "---|" * len(heads) + "\n")
         for row in rows:
-            cells = [str(c).replace("|", "\\|") for c in _cells(row, lang)]
+            cells = [md_cell(c) for c in _cells(row, lang)]
             out.write("| " + " | ".join(cells) + " |\n")
         out.write("\n")
+
+
+def md_cell(value: object) -> str:
+    """A Markdown table cell: '|' and line breaks would end the cell or the row."""
+    text = str(value).replace("\\", "\\\\").replace("|", "\\|")
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def write_text(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
@@ -142,10 +151,13 @@ def write_report(slices: dict[str, list[SliceRow]], fmt: str, lang: str,
                  out: Path | None = None) -> str:
     """Write a report in one of FORMATS: to out (atomically), or return its text."""
     from workbench.atomic import write_atomic
-
+    from workbench.errors import BadInput
+    if out is not None and not out.parent.is_dir():
+        raise BadInput("error.out_folder_missing", file=str(out), folder=str(out.parent))
+    if out is not None and out.is_dir():
+        raise BadInput("error.not_a_folder", path=str(out), detail="a folder, not a file")
     if fmt == "xlsx":
         if out is None:
-            from workbench.errors import BadInput
             raise BadInput("error.xlsx_needs_out")
         write_xlsx(slices, out, lang)
         return ""
@@ -160,6 +172,11 @@ def write_report(slices: dict[str, list[SliceRow]], fmt: str, lang: str,
 
 def export_ledger(con: sqlite3.Connection, target: Path) -> None:
     """A consistent copy of the whole ledger (SQLite online backup) for another station."""
+    from workbench.errors import BadInput
+    if not target.parent.is_dir():
+        raise BadInput("error.out_folder_missing", file=str(target), folder=str(target.parent))
+    if target.is_dir():
+        raise BadInput("error.not_a_folder", path=str(target), detail="a folder, not a file")
     if target.exists():
         target.unlink()
     out = sqlite3.connect(str(target))
@@ -168,9 +185,34 @@ def export_ledger(con: sqlite3.Connection, target: Path) -> None:
     out.close()
 
 
+def check_mergeable(source: Path) -> None:
+    """BadInput unless source is a workbench ledger (a SQLite file with its tables)."""
+    from workbench.errors import BadInput
+    try:
+        with open(source, "rb") as fh:
+            header = fh.read(16)
+    except OSError as exc:
+        raise BadInput("error.not_a_ledger", file=str(source), detail=str(exc)) from exc
+    if header != b"SQLite format 3\0":
+        raise BadInput("error.not_a_ledger", file=str(source), detail="not a SQLite database")
+    try:
+        other = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in other.execute("SELECT name FROM sqlite_master")}
+        finally:
+            other.close()
+    except sqlite3.DatabaseError as exc:
+        raise BadInput("error.not_a_ledger", file=str(source), detail=str(exc)) from exc
+    missing = [t_ for t_ in ("carriers", "attempts") if t_ not in tables]
+    if missing:
+        raise BadInput("error.not_a_ledger", file=str(source),
+                       detail="no table " + ", ".join(missing))
+
+
 def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
     """Add another station's rows. Stable ids make it idempotent: a second merge of the
     same file adds nothing. Returns the rows added per table."""
+    check_mergeable(source)
     connect(source).close()  # migrate an older ledger to this schema first
     added: dict[str, int] = {}
     con.execute("ATTACH DATABASE ? AS other", (str(source),))

@@ -56,6 +56,19 @@ def to_json(entries: list[CopyEntry]) -> str:
     return json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=1) + "\n"
 
 
+def read_entries(path: Path) -> list[CopyEntry]:
+    """A catalogue file's entries; IntegrityFailure (exit 4) when it is damaged."""
+    from workbench.errors import IntegrityFailure
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        if not isinstance(data, list):
+            raise TypeError("not a list of entries")
+        return [CopyEntry(**e) for e in data]
+    except (ValueError, TypeError) as exc:
+        raise IntegrityFailure("error.catalogue_corrupt", file=str(path),
+                               detail=str(exc)) from exc
+
+
 class Catalogue:
     """A JSON file of entries: an export of the ledger, or a stand-alone book."""
 
@@ -63,7 +76,7 @@ class Catalogue:
         self.path = path
         self.entries: list[CopyEntry] = []
         if path.is_file():
-            self.entries = [CopyEntry(**e) for e in json.loads(path.read_text("utf-8"))]
+            self.entries = read_entries(path)
 
     def add(self, entry: CopyEntry) -> None:
         self.entries.append(entry)

@@ -3,6 +3,8 @@ small label file that names its barcode, pool and generation."""
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -60,14 +62,61 @@ class Tape:
         return max(0, min(by_plan, psutil.disk_usage(str(self.mount)).free))
 
     def save_label(self) -> None:
+        # json.dumps of a str is a valid TOML basic string, whatever the characters
         write_atomic(self.mount / LABEL,
-                     f'barcode = "{self.barcode}"\npool = "{self.pool}"\n'
-                     f'generation = "{self.generation}"\ncapacity = {self.capacity}\n'
+                     f'barcode = {json.dumps(self.barcode)}\npool = {json.dumps(self.pool)}\n'
+                     f'generation = {json.dumps(self.generation)}\n'
+                     f'capacity = {self.capacity}\n'
                      f'full = {"true" if self.full else "false"}\n')
 
 
+BARCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+POOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+def check_barcode(barcode: str) -> str:
+    """Barcodes name files on tapes and in logs: letters, digits, '-', '_' (up to 32)."""
+    if not BARCODE.match(barcode):
+        raise BadInput("error.bad_barcode", barcode=repr(barcode))
+    return barcode
+
+
+def check_pool(pool: str, pools: tuple[str, ...] | None = None) -> str:
+    if not POOL.match(pool) or (pools is not None and pool not in pools):
+        raise BadInput("error.bad_pool", pool=repr(pool),
+                       pools=", ".join(pools) if pools else "letters, digits, '-', '_'")
+    return pool
+
+
+_LABEL_LINE = re.compile(r'^\s*(\w+)\s*=\s*(?:"(.*)"|(\S+))\s*$')
+
+
+def _lenient_label(path: Path) -> dict[str, object]:
+    """A label an earlier version wrote without escaping (a quote in the barcode): one
+    `key = "value"` per line, the value up to the last quote."""
+    data: dict[str, object] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _LABEL_LINE.match(line)
+        if m is None:
+            continue
+        key, quoted, bare = m.groups()
+        if quoted is not None:
+            data[key] = quoted
+        elif bare in ("true", "false"):
+            data[key] = bare == "true"
+        elif bare.isdigit():
+            data[key] = int(bare)
+    return data
+
+
 def read_tape(mount: Path, generations: dict[str, Generation]) -> Tape:
-    data = check_table(load_toml(mount / LABEL), LABEL_SPEC, mount / LABEL)
+    try:
+        raw = load_toml(mount / LABEL)
+    except ConfigError:
+        raw = _lenient_label(mount / LABEL)
+        if not {"barcode", "pool"} <= set(raw):
+            raise
+    data = check_table(raw, LABEL_SPEC, mount / LABEL)
     if data["generation"] not in generations:
         raise ConfigError("error.bad_value", file=str(mount / LABEL), key="generation",
                           value=repr(data["generation"]), allowed=", ".join(generations))
@@ -85,7 +134,13 @@ def find_tapes(root: Path, generations: dict[str, Generation]) -> list[Tape]:
 
 
 def label_tape(mount: Path, barcode: str, pool: str, generation: str, capacity: int,
-               generations: dict[str, Generation]) -> Tape:
+               generations: dict[str, Generation], pools: tuple[str, ...] | None = None
+               ) -> Tape:
+    """pools: the station's pools (a tape in any other pool would never be written)."""
+    check_barcode(barcode)
+    check_pool(pool, pools)
+    if mount.exists() and not mount.is_dir():
+        raise BadInput("error.not_a_folder", path=str(mount), detail="a file, not a folder")
     if generation not in generations:
         raise BadInput("error.unknown_generation", generation=generation,
                        known=", ".join(generations))

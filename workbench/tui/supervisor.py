@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from workbench.errors import WorkbenchError
 from workbench.i18n import language, t
 from workbench.ledger.export import FORMATS, report_slices, write_report
+from workbench.ledger.filters import make_filters
 from workbench.ledger.query import (
     SLICES,
     Filters,
@@ -57,6 +58,7 @@ class StatsScreen(StationScreen):
                              allow_blank=False, id="by")
                 for name in FILTERS:
                     yield Input(placeholder=t(f"tui.filter_{name}"), id=name)
+            yield Static(id="filter-message")
             yield DataTable(id="stats", cursor_type="row", zebra_stripes=True)
             yield Static(t("report.chart_title"), classes="heading")
             yield Static(id="chart")
@@ -71,20 +73,35 @@ class StatsScreen(StationScreen):
         table.focus()
 
     def filters(self) -> Filters:
-        return Filters(**{name: self.query_one(f"#{name}", Input).value.strip()
-                          for name in FILTERS})
+        """The typed filters, checked as the CLI checks them (BadInput names the forms)."""
+        return make_filters(**{name: self.query_one(f"#{name}", Input).value
+                               for name in FILTERS})
+
+    def checked_filters(self) -> Filters | None:
+        """The filters, or None with the reason shown under them."""
+        message = self.query_one("#filter-message", Static)
+        try:
+            filters = self.filters()
+        except WorkbenchError as exc:
+            message.update(Text(exc.message(), style="bold red"))
+            return None
+        message.update("")
+        return filters
 
     def slice_by(self) -> str:
         value = self.query_one("#by", Select).value
         return value if isinstance(value, str) else "media"
 
-    def rows(self) -> list[SliceRow]:
+    def rows(self, filters: Filters | None = None) -> list[SliceRow]:
         app = self.wb
-        return report_slices(app.ledger, [self.slice_by()], self.filters(),
+        return report_slices(app.ledger, [self.slice_by()], filters or self.filters(),
                              app.profiles, language())[self.slice_by()]
 
     def action_apply(self) -> None:
-        rows = self.rows()
+        filters = self.checked_filters()
+        if filters is None:  # the table keeps the last valid figures
+            return
+        rows = self.rows(filters)
         table = self.query_one("#stats", DataTable)
         table.clear()
         for r in rows:
@@ -101,10 +118,14 @@ class StatsScreen(StationScreen):
         self.action_apply()
 
     def action_export(self) -> None:
-        self.app.push_screen(ExportDialog(self.slice_by(), self.filters()))
+        filters = self.checked_filters()
+        if filters is not None:
+            self.app.push_screen(ExportDialog(self.slice_by(), filters))
 
     def action_log(self) -> None:
-        self.app.push_screen(LogScreen(self.filters()))
+        filters = self.checked_filters()
+        if filters is not None:
+            self.app.push_screen(LogScreen(filters))
 
 
 class LogScreen(StationScreen):
