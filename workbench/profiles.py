@@ -45,6 +45,17 @@ SPEC = {
                               check=lambda v: None if 512 <= v <= 16 << 20 else "512 to 16 MiB"),
         "retries": Field(int, default=1, check=lambda v: None if 0 <= v <= 64 else "0 to 64"),
         "direct": Field(bool, default=True),
+        # dead media, recognised early (see workbench/imaging/rescue.py)
+        "dead_sample": Field(int, default=64,
+                             check=lambda v: None if 0 <= v <= 4096 else "0 (off) to 4096"),
+        "max_consecutive_failures": Field(
+            int, default=32, check=lambda v: None if v == 0 or 4 <= v <= 1_000_000
+            else "0 (off) or 4 to 1000000"),
+        "time_budget_seconds": Field(
+            (int, float), default=0,
+            check=lambda v: None if 0 <= v <= 30 * 86400 else "0 (no limit) to 30 days"),
+        "failure_budget": Field(int, default=0,
+                                check=lambda v: None if v >= 0 else "0 (no limit) or more"),
     }),
     "checks": Field(dict, table={"iso9660": Field(bool, default=False)}),
     "digests": Field(list, default=["md5", "sha256"],
@@ -78,6 +89,14 @@ class MediaProfile:
     reminders: dict[str, tuple[str, ...]]
     source: Path
     report_labels: dict[str, str]
+    # dead media: a spread sample of this many sectors, when a run starts with failing
+    # reads and nothing read (0: off); failing reads in a row before checking that the
+    # drive still answers (0: off); a run's time (once it met read errors) and failing
+    # reads before it stops (0: no limit)
+    dead_sample: int = 64
+    max_consecutive_failures: int = 32
+    time_budget_seconds: float = 0.0
+    failure_budget: int = 0
 
     def label(self, lang: str | None = None) -> str:
         return self.labels.get(lang or language()) or self.labels["en"]
@@ -134,6 +153,10 @@ def parse_profile(path: Path) -> MediaProfile:
         fallback=data["suggest"]["fallback"],
         reminders={k: tuple(v) for k, v in data["reminders"].items()}, source=path,
         report_labels={k: v for k, v in data["report"].items() if v},
+        dead_sample=data["read"]["dead_sample"],
+        max_consecutive_failures=data["read"]["max_consecutive_failures"],
+        time_budget_seconds=float(data["read"]["time_budget_seconds"]),
+        failure_budget=data["read"]["failure_budget"],
     )
 
 

@@ -8,16 +8,29 @@ trim   each non-trimmed block is read sector by sector from its leading edge for
 scrape the remaining non-scraped sectors are read forward one by one.
 retry  N passes over the bad sectors, alternating direction.
 
+Dead media are recognised the way a technician would: when a run starts with a few
+failing reads and nothing read, a sample of single sectors spread over the untried
+medium is read; when none of them reads, the run stops (GaveUp, "dead_floppy" or
+"dead_medium") with the map kept. A run that goes over the profile's time or
+failing-read budget stops the same way ("over_budget"). Strategy.keep_going turns these
+stops off, so the technician can go on from the same map. A drive that stops answering
+half-way is caught after max_consecutive_failures failing reads in a row: a sector that
+read well in this run is read again, and when that fails too the drive is gone
+(SourceGone "vanished"); the areas it failed since its last good read go back to their
+earlier status, so nothing is called bad that the medium did not refuse.
+
 Unread areas stay zero in the image. The map is saved (after fdatasync of the image)
 every few seconds, so a crash loses at most that much work.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.mapfile import (
@@ -27,10 +40,11 @@ from workbench.imaging.mapfile import (
     NON_TRIED,
     NON_TRIMMED,
     PHASE_STATUS,
+    Block,
     RescueMap,
 )
 from workbench.imaging.record import PassRecord
-from workbench.imaging.sources import ReadError, Source
+from workbench.imaging.sources import ReadError, Source, SourceGone
 from workbench.imaging.writer import ImageWriter
 
 PROGRESS_INTERVAL = 0.1
@@ -40,8 +54,25 @@ SKIP_MIN = 64 * 1024
 LATE_PHASES = ("trim", "scrape", "retry")
 
 
+# a run whose first reads fail this many times in a row, with nothing read, reads its
+# spread sample (or sooner when the sample itself is smaller)
+SAMPLE_TRIGGER = 8
+
+
 class Cancelled(Exception):
     """The cancel event was set: stop after the current read, keep everything."""
+
+
+class GaveUp(SourceGone):
+    """The rescue stopped on purpose, the map saved: a dead medium ("dead_floppy",
+    "dead_medium") or a run over its budget ("over_budget"). reason is the outcome
+    reason code (the engine maps every SourceGone to failed with Reason.of(reason,
+    path=...)); params say more. Going on from the same map is the technician's choice
+    (Strategy.keep_going)."""
+
+    def __init__(self, reason: str, **params: Any) -> None:
+        super().__init__(reason, ", ".join(f"{k}={v}" for k, v in params.items()))
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -87,12 +118,48 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+class _ReadProfile(Protocol):
+    family: str
+    cluster_size: int
+    retries: int
+    dead_sample: int
+    max_consecutive_failures: int
+    time_budget_seconds: float
+    failure_budget: int
+
+
 @dataclass(frozen=True)
 class Strategy:
     cluster_size: int
     sector_size: int
     retries: int
     map_save_seconds: float = 5.0
+    # single sectors spread over the untried medium, read when a run starts with failing
+    # reads and nothing read; none reads: the medium is dead (0: never sample)
+    dead_sample: int = 64
+    # failing reads in a row before checking that the drive still answers (0: never)
+    max_consecutive_failures: int = 32
+    # a run that has met read errors stops after this many seconds (0: no limit)
+    time_budget_seconds: float = 0.0
+    # a run stops after this many failing reads (0: no limit)
+    failure_budget: int = 0
+    # go on whatever the sample and the budgets say (the technician chose to)
+    keep_going: bool = False
+    # floppy disks: a dead one needs flux imaging rather than another drive
+    floppy: bool = False
+
+    @classmethod
+    def from_profile(cls, profile: _ReadProfile, sector_size: int,
+                     retries: int | None = None, map_save_seconds: float = 5.0,
+                     keep_going: bool = False) -> Strategy:
+        """The read strategy a media profile sets; retries overrides the profile's."""
+        return cls(cluster_size=profile.cluster_size, sector_size=sector_size,
+                   retries=profile.retries if retries is None else retries,
+                   map_save_seconds=map_save_seconds, dead_sample=profile.dead_sample,
+                   max_consecutive_failures=profile.max_consecutive_failures,
+                   time_budget_seconds=profile.time_budget_seconds,
+                   failure_budget=profile.failure_budget, keep_going=keep_going,
+                   floppy=profile.family == "FD")
 
 
 class Rescue:
@@ -116,6 +183,12 @@ class Rescue:
         self._rate_mark = (self._started, 0)
         self._rate = 0.0
         self._rescued_this_run = 0
+        self._in_a_row = 0  # failing reads in a row
+        self._since_good: list[tuple[int, int, str]] = []  # what they marked, and how it was
+        self._first_good = -1  # where this run first read well, and most recently
+        self._recent_good: list[int] = []
+        self._sampled = False
+        self._checking = False
 
     # -- the public face -------------------------------------------------------------
     def run(self) -> None:
@@ -174,21 +247,27 @@ class Rescue:
             skip = 0
             pos = end if reverse else start
             while (pos > start) if reverse else (pos < end):
-                size = min(cluster, pos - start) if reverse else min(cluster, end - pos)
+                # only what is still untried: a spread sample may have read inside
+                block = self.map.block_at(pos - 1 if reverse else pos)
+                if block.status != NON_TRIED:
+                    edge = max(block.pos, start) if reverse else min(block.end, end)
+                    self._passed(abs(pos - edge))
+                    pos = edge
+                    continue
+                room = pos - max(start, block.pos) if reverse else min(end, block.end) - pos
+                size = min(cluster, room)
                 at = pos - size if reverse else pos
-                got = self._read(at, size)
+                got = self._read(at, size, NON_TRIMMED)
                 if got == size:
                     skip = 0
-                else:
-                    self.map.mark(at + got, size - got, NON_TRIMMED)
-                    if skip_max:
-                        skip = min(max(skip * 2, SKIP_MIN), skip_max) // sector * sector
+                elif skip_max:
+                    skip = min(max(skip * 2, SKIP_MIN), skip_max) // sector * sector
                 if reverse:
                     self._passed(at - max(at - skip, start))
-                    pos = at - skip
+                    pos = max(at - skip, start)
                 else:
                     self._passed(min(at + size + skip, end) - (at + size))
-                    pos = at + size + skip
+                    pos = min(at + size + skip, end)
         self._end()
 
     def _trim(self) -> None:
@@ -199,16 +278,14 @@ class Rescue:
             lead = start
             while lead < end:
                 size = self._sector_at(lead, end)
-                if self._read(lead, size) != size:
-                    self.map.mark(lead, size, BAD)
+                if self._read(lead, size, BAD) != size:
                     lead += size
                     break
                 lead += size
             tail = end
             while tail > lead:
                 size = min(self.s.sector_size, tail - lead)
-                if self._read(tail - size, size) != size:
-                    self.map.mark(tail - size, size, BAD)
+                if self._read(tail - size, size, BAD) != size:
                     tail -= size
                     break
                 tail -= size
@@ -242,8 +319,7 @@ class Rescue:
             else:
                 size = self._sector_at(pos, end)
                 at = pos
-            if self._read(at, size) != size:
-                self.map.mark(at, size, BAD)
+            self._read(at, size, BAD)
             pos = at if reverse else at + size
 
     def _sector_at(self, pos: int, end: int) -> int:
@@ -253,8 +329,10 @@ class Rescue:
         return min(boundary, end) - pos
 
     # -- one read --------------------------------------------------------------------
-    def _read(self, pos: int, size: int) -> int:
-        """Read [pos, pos+size) into the image; return the good bytes from pos."""
+    def _read(self, pos: int, size: int, failed_status: str) -> int:
+        """Read [pos, pos+size) into the image; return the good bytes from pos. What did
+        not read is marked failed_status; then the dead-medium, budget and drive checks
+        run."""
         self._tick(pos)
         assert self._pass is not None
         self._pass.bytes_attempted += size
@@ -262,14 +340,106 @@ class Rescue:
         try:
             data = self.source.read(pos, size)
         except ReadError:
-            self._pass.read_errors += 1
-            self.read_errors += 1
-            return 0
-        got = self.accept(pos, data, size)
+            got = 0
+        else:
+            got = self.accept(pos, data, size)
+        if got:
+            self._in_a_row = 0
+            self._since_good.clear()
+            self._recent_good = [*self._recent_good[-1:], pos]
+            if self._first_good < 0:
+                self._first_good = pos
         if got < size:
             self._pass.read_errors += 1
             self.read_errors += 1
+            self._in_a_row += not got
+            self._since_good += [(max(b.pos, pos + got), min(b.end, pos + size) - max(
+                b.pos, pos + got), b.status) for b in self._blocks_in(pos + got, pos + size)]
+            self.map.mark(pos + got, size - got, failed_status)
+            self._after_failure()
         return got
+
+    def _blocks_in(self, pos: int, end: int) -> list[Block]:
+        i = bisect.bisect_right(self.map.blocks, pos, key=lambda b: b.pos) - 1
+        out = []
+        while i < len(self.map.blocks) and self.map.blocks[i].pos < end:
+            out.append(self.map.blocks[i])
+            i += 1
+        return out
+
+    def _after_failure(self) -> None:
+        """A read failed: is the medium dead, the run over budget, the drive gone?"""
+        if self._checking:
+            return
+        s = self.s
+        if not s.keep_going:
+            if s.failure_budget and self.read_errors >= s.failure_budget:
+                raise self._over_budget()
+            if (s.dead_sample and not self._sampled and not self._rescued_this_run
+                    and self._in_a_row >= min(SAMPLE_TRIGGER, s.dead_sample)):
+                self._sample()
+        if s.max_consecutive_failures and self._in_a_row >= s.max_consecutive_failures:
+            self._check_drive()
+
+    def _sample(self) -> None:
+        """Read single sectors spread evenly over the untried medium; when none of them
+        reads, the medium is dead."""
+        self._sampled, self._checking = True, True
+        try:
+            areas = list(self.map.areas(NON_TRIED))
+            untried = sum(end - start for start, end in areas)
+            count = min(self.s.dead_sample, untried // self.s.sector_size)
+            if count < min(SAMPLE_TRIGGER, self.s.dead_sample):
+                return  # too little untried left for a sample to say anything
+            points, k = [], 0
+            offset = 0
+            for i in range(count):
+                target = (2 * i + 1) * untried // (2 * count)
+                while target >= offset + areas[k][1] - areas[k][0]:
+                    offset += areas[k][1] - areas[k][0]
+                    k += 1
+                start, end = areas[k]
+                at = start + target - offset
+                points.append((max(start, at - at % self.s.sector_size), end))
+            good = 0
+            for at, end in points:
+                size = self._sector_at(at, end)
+                good += self._read(at, size, BAD) == size
+                if good:
+                    return
+        finally:
+            self._checking = False
+        raise GaveUp("dead_floppy" if self.s.floppy else "dead_medium",
+                     sampled=count, errors=self.read_errors)
+
+    def _check_drive(self) -> None:
+        """Many failing reads in a row: read again a sector that read well in this run.
+        When none reads, the drive has stopped answering: the areas it failed since its
+        last good read go back to what they were, and the run ends as vanished."""
+        if self._first_good < 0:
+            return  # nothing read in this run: the sample and the budgets decide
+        self._checking = True
+        try:
+            for pos in dict.fromkeys([*reversed(self._recent_good), self._first_good]):
+                size = self._sector_at(pos, self.map.size)
+                try:
+                    if len(self.source.read(pos, size)) == size:
+                        self._in_a_row = 0
+                        return
+                except ReadError:
+                    self.read_errors += 1
+        finally:
+            self._checking = False
+        for pos, size, status in reversed(self._since_good):
+            self.map.mark(pos, size, status)
+        self._since_good.clear()
+        raise SourceGone("vanished", f"{self.source.path} stopped answering: "
+                         f"{self._in_a_row} failing reads in a row, and sectors that "
+                         "read well before fail too")
+
+    def _over_budget(self) -> GaveUp:
+        return GaveUp("over_budget", seconds=round(time.monotonic() - self._started),
+                      errors=self.read_errors)
 
     def accept(self, pos: int, data: memoryview | bytes, size: int | None = None) -> int:
         """Put good data read at pos into the image, the map and the digests (also used
@@ -294,6 +464,9 @@ class Rescue:
             raise Cancelled
         self.map.current_pos = pos
         now = time.monotonic()
+        if (self.s.time_budget_seconds and self.read_errors and not self.s.keep_going
+                and now - self._started > self.s.time_budget_seconds):
+            raise self._over_budget()
         if now - self._last_save >= self.s.map_save_seconds:
             self.checkpoint()
         if now - self._last_tick >= PROGRESS_INTERVAL:
