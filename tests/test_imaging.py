@@ -421,12 +421,15 @@ def test_good_iso_is_imaged_to_its_volume_size(profiles, settings, tmp_path):
     assert (tmp_path / "cd" / "image.iso").read_bytes() == data
 
 
-def test_truncating_write_blocker_is_a_size_mismatch(profiles, settings, tmp_path):
+def test_truncating_write_blocker_is_truncated_by_the_boot_sector(profiles, settings,
+                                                                 tmp_path):
     from tests.conftest import MEDIA
     rec = image(MEDIA / "fd35-2hd-truncating.drive.toml", profiles["fd35-2hd"], "FD-9",
                 settings, out_dir=tmp_path / "fd")
-    assert rec.outcome == "failed" and rec.reason.code == "size_mismatch"
+    assert rec.outcome == "failed" and rec.reason.code == "truncated"
+    assert rec.declared_size == 1474560 and rec.declared_by == "FAT"
     assert rec.read_errors == 0 and "1,474,560" in rec.reason.text
+    assert "profile" not in rec.reason.text
 
 
 def test_sha512_when_the_profile_asks(make_drive, profiles, settings, tmp_path):
@@ -511,3 +514,38 @@ def test_optical_run_out_beyond_the_volume_is_not_imaged(make_drive, profiles, s
     assert rec.outcome == "success" and rec.size == len(iso) == rec.iso9660_size
     assert rec.device_size == len(iso) + 4 * 2048 and rec.read_errors == 0
     assert (tmp_path / "cd" / "image.iso").read_bytes() == iso
+
+
+def test_map_comments_are_plain_ascii_whatever_the_arguments(make_drive, profiles, settings,
+                                                             tmp_path):
+    """A Japanese or multi-line --batch/--operator must not corrupt image.map."""
+    from dataclasses import replace
+    command = "workbench migrate --batch '第1回\nsecond line' --operator 佐藤\r\n--item X\u2028"
+    out = tmp_path / "job"
+    rec = run(make_drive(pattern(FD)), profiles["fd35-2hd"], out,
+              replace(settings, operator="佐藤"), command=command)
+    assert rec.outcome == "success" and rec.command == command  # job.json keeps it as given
+    raw = (out / "image.map").read_bytes()
+    assert raw.isascii() and all(32 <= b < 127 or b == 10 for b in raw)
+    lines = raw.decode().splitlines()
+    assert all(line.startswith(("#", "0x")) for line in lines)
+    assert "\\u7b2c1\\u56de second line" in lines[1] and "\\u4f50\\u85e4 --item X" in lines[1]
+    assert RescueMap.load(out / "image.map").total("+") == FD
+    tool = shutil.which("ddrescuelog")
+    if tool:  # GNU ddrescuelog reads it: -t shows the totals, -D says it is complete
+        shown = subprocess.run([tool, "-t", str(out / "image.map")], capture_output=True,
+                               text=True)
+        assert shown.returncode == 0, shown.stderr
+        assert "100" in shown.stdout and "rescued" in shown.stdout
+        assert subprocess.run([tool, "-D", str(out / "image.map")]).returncode == 0
+
+
+def test_maps_with_any_bytes_in_comments_load_but_data_lines_must_be_ascii(tmp_path):
+    path = tmp_path / "image.map"
+    text = RescueMap(size=4096).render().replace("# Command line: ",
+                                                 "# Command line: ddrescue 第1回.img ")
+    path.write_bytes(text.encode("utf-8"))  # as GNU ddrescue copies a UTF-8 argv
+    assert RescueMap.load(path).size == 4096
+    path.write_bytes(text.replace("0x00001000", "0x0000１000").encode("utf-8"))
+    with pytest.raises(BadInput):
+        RescueMap.load(path)

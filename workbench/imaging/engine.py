@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +23,17 @@ from workbench.atomic import DiskFull
 from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.imaging import preflight
-from workbench.imaging.checks import iso9660_volume_size
+from workbench.imaging.checks import (
+    OPTICAL_SECTOR,
+    PVD_OFFSET,
+    DifferentCarrier,
+    compare_carrier,
+    describe_differences,
+    fat_geometry,
+    iso9660_volume_size,
+    udf_recognised,
+    update_fingerprint,
+)
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.mapfile import BAD, FINISHED, UNTRIED, RescueMap
 from workbench.imaging.record import (
@@ -93,17 +105,31 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     map_path = out_dir / MAP_NAME
     record = _open_record(out_dir, profile, item_id, settings)
     rmap, probe = _open_map(map_path, image_path, source, profile, record)
+    resumed = map_path.exists()
+    size = max(rmap.size, record.size, _resume_domain(source, profile, record)) if resumed \
+        else rmap.size
     allocated = image_path.stat().st_blocks * 512 if image_path.exists() else 0
     checks = preflight.run_checks(source, out_dir, [image_path, map_path, out_dir / "job.json"],
-                                  max(0, rmap.size - allocated), settings.free_space_margin)
+                                  max(0, size - allocated), settings.free_space_margin)
     preflight.enforce(checks)
+    # the same carrier? compared before anything is written: refused, nothing changes
+    try:
+        fingerprint, carrier_check = _same_carrier(source, profile, record, rmap, image_path,
+                                                   out_dir, item_id, extends=size > rmap.size)
+    except SourceGone as gone:
+        return _record_unopened(source.path, profile, item_id, settings, out_dir, command,
+                                gone, drive=asdict(source.identity))
+    rmap.fit_to(size)  # a good drive extends a truncated carrier's map
 
     run = Run(started=utc_now(), command=command, operator=settings.operator,
-              station_id=settings.station_id, drive=asdict(source.identity))
+              station_id=settings.station_id, drive=asdict(source.identity),
+              bytes_read_to_compare=carrier_check.get("bytes_read", 0),
+              carrier_check=carrier_check)
     record.runs.append(run)
     record.source, record.drive, record.command = source.path, asdict(source.identity), command
     record.size, record.device_size, record.sector_size = rmap.size, source.size, \
         source.sector_size
+    record.fingerprint = fingerprint
     record.started = record.started or run.started
     record.outcome, record.reason, record.digests = Outcome.RUNNING.value, None, {}
     record.save(out_dir)
@@ -125,6 +151,7 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
         # the record follows the map, so a crashed run's job.json shows what was left
         # untried rather than nothing (its outcome stays "running")
         _count(record, rmap, passes_done=False)
+        _fingerprint(record, rmap, profile, fd)
         record.save(out_dir)
 
     rescue = Rescue(source, writer, rmap, digests, strategy, save_map, progress, cancel)
@@ -152,6 +179,8 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
         digests.abandon()
         raise
     finally:
+        with contextlib.suppress(OSError):
+            _fingerprint(record, rmap, profile, fd, final=True)
         os.close(fd)
     seconds = time.monotonic() - started
     run.ended, run.outcome, run.passes = utc_now(), outcome.value, rescue.passes
@@ -188,8 +217,7 @@ def _open_map(map_path: Path, image_path: Path, source: Source, profile: MediaPr
         rmap = RescueMap.load(map_path)
         if not image_path.exists() and rmap.total(FINISHED):  # it claims data that is gone
             raise BadInput("error.map_without_image", map=str(map_path), image=str(image_path))
-        rmap.fit_to(record.size or max(rmap.size, _domain(source, profile, record)[0]))
-        return rmap, None
+        return rmap, None  # extended after the carrier check (image_source)
     if image_path.exists() and image_path.stat().st_size:
         raise BadInput("error.image_without_map", image=str(image_path), map=str(map_path))
     size, probe = _domain(source, profile, record)
@@ -215,6 +243,98 @@ def _domain(source: Source, profile: MediaProfile, record: JobRecord
     return size, probe
 
 
+def _resume_domain(source: Source, profile: MediaProfile, record: JobRecord) -> int:
+    """How much this drive can give of a carrier being resumed, without reading it:
+    optical media stop at the ISO 9660 volume recorded at the first read."""
+    if profile.iso9660_check and record.iso9660_size:
+        return min(source.size, record.iso9660_size)
+    return source.size
+
+
+def _finished(rmap: RescueMap, pos: int, size: int) -> bool:
+    if pos < 0 or pos + size > rmap.size:
+        return False
+    block = rmap.block_at(pos)
+    return block.status == FINISHED and block.end >= pos + size
+
+
+def _fingerprint(record: JobRecord, rmap: RescueMap, profile: MediaProfile, fd: int,
+                 final: bool = False) -> None:
+    """Complete the carrier's fingerprint from what is now in the image (never a read
+    of the medium): at the first run, and later runs once the carrier was shown to be
+    the same."""
+    fingerprint = record.fingerprint if record.fingerprint is not None else {}
+    if update_fingerprint(fingerprint, rmap.size, record.sector_size or profile.sector_size,
+                          profile.iso9660_check, lambda p, n: _finished(rmap, p, n),
+                          lambda p, n: os.pread(fd, n, p), final=final) \
+            or record.fingerprint is None:
+        record.fingerprint = fingerprint
+
+
+def _image_fingerprint(rmap: RescueMap, image_path: Path, size: int, sector: int,
+                       optical: bool) -> dict:
+    """A fingerprint of what an image left in the job folder holds (its map's finished
+    areas), for a folder whose job.json has none (GNU ddrescue's, or left by hand)."""
+    fingerprint: dict = {}
+    if not image_path.exists() or not rmap.total(FINISHED):
+        return fingerprint
+    with open(image_path, "rb") as fh:
+        update_fingerprint(fingerprint, size, sector, optical,
+                           lambda p, n: _finished(rmap, p, n),
+                           lambda p, n: os.pread(fh.fileno(), n, p), final=True)
+    return fingerprint
+
+
+def _same_carrier(source: Source, profile: MediaProfile, record: JobRecord, rmap: RescueMap,
+                  image_path: Path, out_dir: Path, item_id: str, extends: bool
+                  ) -> tuple[dict | None, dict]:
+    """Before a run writes anything into a job folder that holds data: show that the
+    drive holds the carrier it came from. Returns the fingerprint to keep and the check
+    for the run record; raises DifferentCarrier (exit 6) with what differs.
+
+    The evidence is the fingerprint in job.json (checked against the image too, so an
+    image left by another carrier is caught), or, for a folder without one, the image's
+    own finished areas. Areas this drive cannot read, or that lie past the end of what
+    it reports (a truncating drive), are not compared; a drive that reads none of them
+    is refused when the folder holds data, as nothing shows it is the same carrier."""
+    fingerprint = record.fingerprint
+    finished = rmap.total(FINISHED) if image_path.exists() else 0
+    if fingerprint and fingerprint.get("areas") and finished:
+        foreign = []
+        with open(image_path, "rb") as fh:
+            for area in fingerprint["areas"]:
+                if _finished(rmap, area["pos"], area["size"]):
+                    data = os.pread(fh.fileno(), area["size"], area["pos"])
+                    if hashlib.sha256(data).hexdigest() != area["sha256"]:
+                        foreign.append(area)
+        if foreign:
+            raise DifferentCarrier("refuse.foreign_image", folder=str(out_dir), item=item_id,
+                                   differences=describe_differences(foreign, 0, 0))
+    if not (fingerprint and fingerprint.get("areas")):
+        fingerprint = _image_fingerprint(rmap, image_path, rmap.size,
+                                         record.sector_size or source.sector_size,
+                                         profile.iso9660_check) or fingerprint
+    if not (fingerprint and fingerprint.get("areas")):
+        return fingerprint, {"result": "first_read", "size_now": source.size}
+    size_before = int(fingerprint.get("size", 0))
+    counters = source.bytes_read, source.read_calls
+    try:
+        check = compare_carrier(fingerprint, source.read, source.size, ReadError)
+    finally:  # the medium's counters measure the passes; the run records these apart
+        source.bytes_read, source.read_calls = counters
+    if check.differs or (not check.matched and finished):
+        differences = describe_differences(check.differs, size_before, source.size) \
+            if check.differs else ""
+        if check.differs:
+            raise DifferentCarrier("refuse.different_carrier", drive=source.identity.describe(),
+                                   folder=str(out_dir), item=item_id, differences=differences)
+        raise DifferentCarrier("refuse.carrier_unproven", drive=source.identity.describe(),
+                               folder=str(out_dir), item=item_id, count=check.compared)
+    result = "nothing_to_compare" if not check.matched else \
+        "same_extended" if extends else "same"
+    return fingerprint, check.summary(result, size_before, source.size)
+
+
 def _open_image(path: Path, size: int) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
@@ -236,22 +356,60 @@ def _judge(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
     rescued = rmap.total(FINISHED)
     if rescued == 0:
         return Outcome.FAILED, Reason.of("unreadable")
-    if not profile.size_expected(rmap.size):
-        return Outcome.FAILED, Reason.of(
-            "size_mismatch", size=f"{rmap.size:,}", profile=profile.id,
-            expected=", ".join(f"{s:,}" for s in profile.expected_sizes))
-    if profile.iso9660_check:
-        with open(image_path, "rb") as fh:
-            declared = iso9660_volume_size(lambda pos, n: os.pread(fh.fileno(), n, pos))
-        record.iso9660_size = declared or record.iso9660_size
-        if record.iso9660_size and rmap.size < record.iso9660_size:
-            return Outcome.FAILED, Reason.of(
-                "truncated", size=f"{rmap.size:,}", declared=f"{record.iso9660_size:,}")
+    with open(image_path, "rb") as fh:
+        def read(pos: int, n: int) -> bytes:
+            if not _finished(rmap, pos, n):
+                raise ValueError("not read")
+            return os.pread(fh.fileno(), n, pos)
+        reason = _size_check(rmap, record, profile, read)
+    if reason is not None:
+        return Outcome.FAILED, reason
     bad = rmap.size - rescued
     if bad:
         return Outcome.PARTIAL, Reason.of("bad_sectors", count=-(-bad // record.sector_size),
                                           bytes=f"{bad:,}")
     return Outcome.SUCCESS, None
+
+
+def _size_check(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
+                read: Callable[[int, int], bytes]) -> Reason | None:
+    """The size the medium declares of itself wins over the profile's list: a floppy's
+    FAT boot sector, an optical disc's ISO 9660 volume (and whole 2048-byte sectors, and
+    a recognised volume at all). A size that differs is a drive or write blocker that
+    truncates, never a reason to pick another profile."""
+    size = rmap.size
+    if profile.iso9660_check:
+        if size % OPTICAL_SECTOR:
+            return Reason.of("not_whole_sectors", size=f"{size:,}", sector=OPTICAL_SECTOR)
+        declared = iso9660_volume_size(read)
+        record.iso9660_size = declared or record.iso9660_size
+        if record.iso9660_size:
+            record.declared_size, record.declared_by = record.iso9660_size, "ISO 9660"
+            if size < record.iso9660_size:
+                return Reason.of("truncated", size=f"{size:,}", volume="ISO 9660",
+                                 declared=f"{record.iso9660_size:,}")
+            return None
+        if udf_recognised(read):
+            record.declared_by = "UDF"
+            return None
+        if size > PVD_OFFSET and not _finished(rmap, PVD_OFFSET, OPTICAL_SECTOR):
+            return None  # the descriptors did not read: the bad sectors say why
+        return Reason.of("no_volume", size=f"{size:,}")
+    if profile.family == "FD":
+        try:
+            geometry = fat_geometry(read(0, 512))
+        except ValueError:
+            geometry = None
+        if geometry is not None:
+            record.declared_size, record.declared_by = geometry.size, "FAT"
+            if size != geometry.size:
+                return Reason.of("truncated", size=f"{size:,}", volume="FAT",
+                                 declared=f"{geometry.size:,}")
+            return None
+    if not profile.size_expected(size):
+        return Reason.of("size_mismatch", size=f"{size:,}", profile=profile.id,
+                         expected=", ".join(f"{s:,}" for s in profile.expected_sizes))
+    return None
 
 
 def _count(record: JobRecord, rmap: RescueMap, passes_done: bool) -> None:
@@ -284,13 +442,14 @@ def _summarise(record: JobRecord, rmap: RescueMap, outcome: Outcome, reason: Rea
 
 
 def _record_unopened(source: str, profile: MediaProfile, item_id: str, settings: Settings,
-                     out_dir: Path, command: str, gone: SourceGone) -> JobRecord:
+                     out_dir: Path, command: str, gone: SourceGone,
+                     drive: dict[str, str] | None = None) -> JobRecord:
     """No medium, no permission, or gone: record the attempt, image nothing."""
     out_dir.mkdir(parents=True, exist_ok=True)
     record = _open_record(out_dir, profile, item_id, settings)
     now = utc_now()
     record.runs.append(Run(started=now, ended=now, command=command, operator=settings.operator,
-                           station_id=settings.station_id, drive={"path": source},
+                           station_id=settings.station_id, drive=drive or {"path": source},
                            outcome=Outcome.FAILED.value))
     record.source, record.command = source, command
     record.started, record.ended = record.started or now, now

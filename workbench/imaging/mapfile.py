@@ -7,6 +7,7 @@ status are merged, as ddrescue does, so ddrescuelog and ddrescueview read our ma
 from __future__ import annotations
 
 import bisect
+import re
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,20 @@ UNFINISHED = (*UNTRIED, BAD)
 # The phase that was running, as ddrescue writes it on the status line.
 PHASE_STATUS = {"copy": "?", "trim": "*", "scrape": "/", "retry": "-", "done": "+"}
 PHASE_STATUSES = "?*/-FG+"
+
+
+# every line break Python knows (str.splitlines), with the blanks around it
+_LINE_BREAKS = re.compile(r"[ \t]*[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+[ \t]*")
+
+
+def comment_text(text: str) -> str:
+    """text as one line of plain printable ASCII, for a mapfile comment: line breaks
+    collapse to one space, other control characters become \\xNN and anything beyond
+    ASCII a Python escape (\\u4f50\\u85e4 for 佐藤), so GNU ddrescuelog, ddrescueview
+    and an ASCII reader all take the map, whatever the command line held."""
+    text = _LINE_BREAKS.sub(" ", text).replace("\t", " ")
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in text)
 
 
 @dataclass
@@ -128,10 +143,10 @@ class RescueMap:
     # -- the file format -------------------------------------------------------------
     def render(self, now: str | None = None) -> str:
         now = now or time.strftime("%Y-%m-%d %H:%M:%S")
-        lines = [f"# Mapfile. Created by {self.created_by or 'workbench'}",
-                 f"# Command line: {self.command_line}",
-                 f"# Start time:   {self.start_time or now}",
-                 f"# Current time: {now}",
+        lines = [f"# Mapfile. Created by {comment_text(self.created_by or 'workbench')}",
+                 f"# Command line: {comment_text(self.command_line)}",
+                 f"# Start time:   {comment_text(self.start_time or now)}",
+                 f"# Current time: {comment_text(now)}",
                  "# current_pos  current_status  current_pass",
                  f"0x{self.current_pos:08X}     {self.current_status}               "
                  f"{self.current_pass}",
@@ -153,6 +168,8 @@ class RescueMap:
                 start_time = line.split(":", 1)[1].strip()
             if not line or line.startswith("#"):
                 continue
+            if not line.isascii():  # int() would take other scripts' digits
+                raise BadInput("error.bad_map", file=source, line=number, text=raw)
             fields = line.split()
             if status_line is None:
                 if len(fields) not in (2, 3) or fields[1] not in PHASE_STATUSES:
@@ -180,11 +197,12 @@ class RescueMap:
 
     @classmethod
     def load(cls, path: Path) -> RescueMap:
-        try:
-            text = path.read_text(encoding="ascii")
-        except UnicodeDecodeError:
-            raise BadInput("error.bad_map", file=str(path), line=0, text="(not text)") from None
-        return cls.parse(text, str(path))
+        raw = path.read_bytes()
+        if b"\0" in raw:
+            raise BadInput("error.bad_map", file=str(path), line=0, text="(not text)")
+        # comments may hold any bytes (GNU ddrescue copies its command line as it came;
+        # maps of older releases held UTF-8): only the data lines must be ASCII
+        return cls.parse(raw.decode("utf-8", errors="replace"), str(path))
 
     def fit_to(self, size: int) -> None:
         """Extend a map that stops short of size (ddrescue leaves the tail out of maps of

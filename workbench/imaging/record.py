@@ -53,7 +53,10 @@ class Reason:
         return cls(code, params, t(f"reason.{code}", lang="en", **params))
 
     def message(self, lang: str | None = None) -> str:
-        return t(f"reason.{self.code}", lang=lang, **self.params)
+        params = dict(self.params)
+        if self.code == "truncated":  # records before FAT sizes were checked
+            params.setdefault("volume", "ISO 9660")
+        return t(f"reason.{self.code}", lang=lang, **params)
 
 
 @dataclass
@@ -81,6 +84,11 @@ class Run:
     read_errors: int = 0
     outcome: str = Outcome.RUNNING.value
     passes: list[PassRecord] = field(default_factory=list)
+    # reads made before imaging to show that the drive holds this job's carrier: not
+    # counted in bytes_read_from_medium, which is what the passes read
+    bytes_read_to_compare: int = 0
+    # first_read | same | same_extended: the result of that comparison (checks.py)
+    carrier_check: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,6 +112,12 @@ class JobRecord:
     sector_size: int = 512
     expected_sizes: list[int] = field(default_factory=list)
     iso9660_size: int | None = None
+    # the size the carrier's own file system declares (FAT boot sector, ISO 9660 volume)
+    declared_size: int | None = None
+    declared_by: str = ""  # FAT | ISO 9660 | UDF
+    # the carrier's fingerprint, from what its first run read: size, and sha256 of the
+    # boot sector, the volume descriptors and samples spread over the medium
+    fingerprint: dict[str, Any] | None = None
     started: str = ""
     ended: str = ""
     runs: list[Run] = field(default_factory=list)
