@@ -380,8 +380,10 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
             duplicates=len(s["duplicates"]), zero=len(s["zero_byte"])), file=out)
     for puid, count in list(s["by_puid"].items())[:10]:
         print(f"  {count:6}  {puid}", file=out)
+    from workbench.identify.report import escape_invisible
     for item in s["damaged"][:10]:
-        print("  " + t("identify.damaged", path=item["path"], bytes=item["bytes_lost"]),
+        print("  " + t("identify.damaged", path=escape_invisible(item["path"]),
+                       bytes=item["bytes_lost"]),
               file=out)
 
 
@@ -392,6 +394,10 @@ def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
     record = JobRecord.load(args.job)
     if record is None:
         raise BadInput("error.no_job", folder=str(args.job))
+    staged = settings.paths.staging / record.item_id  # the station's job folder
+    if args.job.resolve() != staged.resolve():
+        raise BadInput("error.bag_not_staging", folder=str(args.job), item=record.item_id,
+                       staging=str(staged))
     bar = ProgressLine(render=identify_line)
     try:
         with Station(settings, lambda step, p: bar(p) if step == "identify" else None,
@@ -437,6 +443,10 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
 
     action = args.tape_command
     if action == "label":
+        for other in stage.station_tapes(settings):  # one barcode, one tape
+            if other.barcode == args.barcode and other.mount.resolve() != args.mount.resolve():
+                raise BadInput("error.duplicate_barcode", barcode=args.barcode,
+                               first=str(other.mount), second=str(args.mount))
         tape = label_tape(args.mount, args.barcode, args.pool, args.generation, args.capacity,
                           load_generations(settings.paths.profiles), settings.tape_pools)
         print(t("tape.labelled", mount=str(tape.mount), barcode=tape.barcode, pool=tape.pool,
@@ -472,13 +482,14 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
                         pool=u.pool))
             if not done and not unplaced:
                 print(t("tui.tape_nothing"))
-            failed = any(e.result != "verified" for e in done)
+            failed = any(e.result != "verified" for e in done) or \
+                any(u.reason in ("missing", "failed") for u in unplaced)
             return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced \
                 else ExitCode.SUCCESS
         if action == "verify":
             checked = desk.verify(args.barcode)
             for e in checked:
-                print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
+                print(t(f"tape.checked_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
                         detail=e.detail))
             return ExitCode.FAILED if any(e.result != "verified" for e in checked) \
                 else ExitCode.SUCCESS
@@ -494,10 +505,15 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
                         e.verified, t(f"tape.state_{e.result}")] for e in entries],
                       sys.stdout)
             return ExitCode.SUCCESS
-        for item in args.items:  # release
-            for path in station.release(item):
-                print(t("tape.released", path=str(path)))
-        return ExitCode.SUCCESS
+        worst = ExitCode.SUCCESS  # release: each item on its own; one refusal stops none
+        for item in args.items:
+            try:
+                for path in station.release(item):
+                    print(t("tape.released", path=str(path)))
+            except WorkbenchError as exc:
+                print(t("cli.error", message=exc), file=sys.stderr)
+                worst = max(worst, exc.exit_code)
+        return worst
 
 
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,

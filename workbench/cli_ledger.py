@@ -203,14 +203,16 @@ def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.station import PENDING_STATES, Station
+    from workbench.station import PENDING_STATES, State, Station
     with Station(settings) as station:
         items = station.pending(args.limit)
     if args.json:
         print(json.dumps([{"item": s.item_id, "state": s.state.value,
                            "next": PENDING_STATES[s.state].value,
                            "started": s.attempt["started"] if s.attempt else "",
-                           "outcome": s.outcome, "missing_pools": list(s.missing_pools)}
+                           "outcome": s.outcome,
+                           "missing_pools": list(s.missing_pools)
+                           if s.state is State.BAGGED else []}
                           for s in items], ensure_ascii=False, indent=2))
         return ExitCode.SUCCESS
     if not items:
@@ -222,7 +224,7 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
             str(s.attempt["started"]) if s.attempt else "",
             t(f"action.{PENDING_STATES[s.state].value}"),
             t("station.missing_pools", pools=", ".join(s.missing_pools))
-            if s.missing_pools and s.bag else ""] for s in items], sys.stdout)
+            if s.missing_pools and s.state is State.BAGGED else ""] for s in items], sys.stdout)
     if len(items) == args.limit:
         print(t("station.pending_more", count=args.limit))
     return ExitCode.SUCCESS
@@ -333,7 +335,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
 
     with Station(settings) as station:
-        st = station.state(args.item)
+        st = station.refresh(args.item)  # what the job folder says is recorded first
         h = carrier_history(station.con, st.item_id)
     if not h["carrier"]:
         raise BadInput("error.not_in_ledger", item=args.item)

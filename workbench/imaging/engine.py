@@ -21,7 +21,7 @@ from pathlib import Path
 from workbench import __version__
 from workbench.atomic import DiskFull
 from workbench.config import Settings
-from workbench.errors import BadInput
+from workbench.errors import BadInput, Refused
 from workbench.imaging import preflight
 from workbench.imaging.checks import (
     OPTICAL_SECTOR,
@@ -44,7 +44,7 @@ from workbench.imaging.record import (
     Run,
     utc_now,
 )
-from workbench.imaging.rescue import Cancelled, ProgressCallback, Rescue, Strategy
+from workbench.imaging.rescue import Cancelled, GaveUp, ProgressCallback, Rescue, Strategy
 from workbench.imaging.sources import ReadError, Source, SourceGone, open_source
 from workbench.imaging.writer import ImageWriter
 from workbench.profiles import MediaProfile
@@ -57,10 +57,13 @@ def job_dir(settings: Settings, item_id: str) -> Path:
 def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
           settings: Settings, out_dir: Path | None = None, retries: int | None = None,
           command: str = "", progress: ProgressCallback | None = None,
-          cancel: threading.Event | None = None) -> JobRecord:
-    """Open the source read-only and image it; see image_source."""
+          cancel: threading.Event | None = None, keep_going: bool = False) -> JobRecord:
+    """Open the source read-only and image it; see image_source. keep_going: the
+    technician goes on past a dead-medium sample or a budget, from the same map."""
     item_id = preflight.check_item_id(item_id)
     out_dir = out_dir or job_dir(settings, item_id)
+    # the system disk or a mounted source: refused before opening, no folder made
+    preflight.refuse_before_open(source_path)
     try:
         source = open_source(source_path, sector_size=profile.sector_size,
                              direct=profile.direct)
@@ -69,7 +72,7 @@ def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
                                 command, gone)
     with source:
         return image_source(source, profile, item_id, settings, out_dir, retries, command,
-                            progress, cancel)
+                            progress, cancel, keep_going)
 
 
 def preflight_checks(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
@@ -78,7 +81,9 @@ def preflight_checks(source_path: str | os.PathLike, profile: MediaProfile, item
     that cannot be opened (mounted, no medium) is one failed check."""
     from workbench.errors import WorkbenchError
     out_dir = job_dir(settings, item_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    refused = [c for c in preflight.before_open(source_path) if not c.ok]
+    if refused:
+        return refused
     try:
         with open_source(source_path, sector_size=profile.sector_size,
                          direct=profile.direct) as source:
@@ -98,9 +103,24 @@ def preflight_checks(source_path: str | os.PathLike, profile: MediaProfile, item
 def image_source(source: Source, profile: MediaProfile, item_id: str, settings: Settings,
                  out_dir: Path, retries: int | None = None, command: str = "",
                  progress: ProgressCallback | None = None,
-                 cancel: threading.Event | None = None) -> JobRecord:
+                 cancel: threading.Event | None = None, keep_going: bool = False) -> JobRecord:
     item_id = preflight.check_item_id(item_id)
+    made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _image_into(source, profile, item_id, settings, out_dir, retries, command,
+                           progress, cancel, keep_going)
+    except Refused:
+        if made:  # refused before anything was written: leave no empty folder behind
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
+
+
+def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: Settings,
+                out_dir: Path, retries: int | None, command: str,
+                progress: ProgressCallback | None, cancel: threading.Event | None,
+                keep_going: bool) -> JobRecord:
     image_path = out_dir / f"image.{profile.image_extension}"
     map_path = out_dir / MAP_NAME
     record = _open_record(out_dir, profile, item_id, settings)
@@ -141,9 +161,9 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
         rmap.save(map_path)
     fd = _open_image(image_path, rmap.size)
     digests = DigestStream(profile.digests)
-    strategy = Strategy(cluster_size=profile.cluster_size, sector_size=source.sector_size,
-                        retries=profile.retries if retries is None else retries,
-                        map_save_seconds=settings.map_save_seconds)
+    strategy = Strategy.from_profile(profile, source.sector_size, retries=retries,
+                                     map_save_seconds=settings.map_save_seconds,
+                                     keep_going=keep_going)
     writer = ImageWriter(fd, str(image_path))
 
     def save_map() -> None:
@@ -169,6 +189,10 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
     except Cancelled:
         digests.abandon()
         outcome, reason = Outcome.ABORTED, Reason.of("cancelled")
+    except GaveUp as stop:  # a dead medium or a spent budget: the map is kept
+        digests.abandon()
+        outcome, reason = Outcome.FAILED, Reason.of(stop.reason, path=source.path,
+                                                    **stop.params)
     except SourceGone as gone:
         digests.abandon()
         outcome, reason = Outcome.FAILED, Reason.of(gone.reason, path=source.path)

@@ -91,6 +91,40 @@ class Run:
     carrier_check: dict[str, Any] = field(default_factory=dict)
 
 
+_INTS = ("size", "device_size", "sector_size", "bytes_rescued", "bytes_bad",
+         "bad_sector_count", "bytes_untried", "read_errors")
+_STRS = ("item_id", "profile_id", "media_family", "station_id", "image", "outcome")
+
+
+def _check_types(data: dict[str, Any]) -> None:
+    """A record edited by hand or by another program: the wrong type is named, not met
+    later as a traceback."""
+    def fail(key: str, want: str) -> None:
+        raise ValueError(f"{key} must be {want}, not {data[key]!r}"[:200])
+    for key in _INTS:
+        if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool)):
+            fail(key, "a whole number")
+    for key in _STRS:
+        if key in data and not isinstance(data[key], str):
+            fail(key, "text")
+    if "digests" in data and not (isinstance(data["digests"], dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data["digests"].items())):
+        fail("digests", "a table of text")
+    for key in ("bad_ranges", "untried_ranges"):
+        if key in data and not (isinstance(data[key], list) and all(
+                isinstance(r, list) and len(r) == 2 and all(isinstance(n, int) for n in r)
+                for r in data[key])):
+            fail(key, "a list of [position, size] pairs")
+    if "runs" in data and not (isinstance(data["runs"], list) and all(
+            isinstance(r, dict) and isinstance(r.get("passes", []), list)
+            for r in data["runs"])):
+        fail("runs", "a list of tables")
+    if data.get("outcome") not in {o.value for o in Outcome}:
+        fail("outcome", "one of " + ", ".join(o.value for o in Outcome))
+    if data.get("reason") is not None and not isinstance(data["reason"], dict):
+        fail("reason", "a table")
+
+
 @dataclass
 class JobRecord:
     item_id: str
@@ -158,6 +192,7 @@ class JobRecord:
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:
         if data.get("schema") != SCHEMA or data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError("not a workbench job record of a version this release reads")
+        _check_types(data)
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["runs"] = [Run(**{**r, "passes": [PassRecord(**p) for p in r["passes"]]})

@@ -119,13 +119,22 @@ ProgressCallback = Callable[[Progress], None]
 
 
 class _ReadProfile(Protocol):
-    family: str
-    cluster_size: int
-    retries: int
-    dead_sample: int
-    max_consecutive_failures: int
-    time_budget_seconds: float
-    failure_budget: int
+    """What a read strategy takes from a media profile (read-only: profiles are frozen)."""
+
+    @property
+    def family(self) -> str: ...
+    @property
+    def cluster_size(self) -> int: ...
+    @property
+    def retries(self) -> int: ...
+    @property
+    def dead_sample(self) -> int: ...
+    @property
+    def max_consecutive_failures(self) -> int: ...
+    @property
+    def time_budget_seconds(self) -> float: ...
+    @property
+    def failure_budget(self) -> int: ...
 
 
 @dataclass(frozen=True)

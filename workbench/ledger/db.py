@@ -124,6 +124,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tape_copies ADD COLUMN files INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tape_copies ADD COLUMN layout TEXT NOT NULL DEFAULT 'folder';
     ALTER TABLE tape_copies ADD COLUMN recorded TEXT NOT NULL DEFAULT '';
+    ALTER TABLE tape_copies ADD COLUMN bag_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX tape_copies_bag ON tape_copies(bag_id);
     CREATE TABLE withdrawals (
         id TEXT PRIMARY KEY, item_id TEXT NOT NULL, bag_id TEXT NOT NULL,
         bag TEXT NOT NULL, station_id TEXT NOT NULL, operator TEXT NOT NULL DEFAULT '',

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -235,18 +236,19 @@ def record_bag(con: sqlite3.Connection, attempt: str, item_id: str, station_id: 
 
 
 def record_tape_copy(con: sqlite3.Connection, item_id: str, station_id: str,
-                     entry: CopyEntry) -> bool:
-    """One state of one tape copy (written, verified or failed): a new row, never an
-    update; the latest row of a (bag, tape) pair is the copy's current state."""
-    key = entry.bag if entry.bag != item_id else item_id
+                     entry: CopyEntry, bag_row_id: str = "") -> bool:
+    """One state of one tape copy (written, verified or failed) of the bag bag_row_id: a
+    new row, never an update; the latest row of a (bag, tape) pair is the copy's current
+    state. Two states recorded in the same second stay two rows (the id holds the time
+    to the nanosecond); a merge copies ids, so merging twice adds nothing."""
     return _insert(con, "tape_copies", {
-        "id": stable_id("copy", key, entry.barcode, entry.result, entry.written,
-                        entry.verified),
+        "id": stable_id("copy", bag_row_id or entry.bag, entry.barcode, entry.result,
+                        entry.written, entry.verified, entry.detail, time.time_ns()),
         "item_id": item_id, "station_id": station_id, "barcode": entry.barcode,
         "pool": entry.pool, "copy": entry.copy, "bytes": entry.bytes, "result": entry.result,
         "written": entry.written, "verified": entry.verified, "detail": entry.detail,
         "bag": entry.bag, "files": entry.files, "layout": entry.layout,
-        "recorded": utc_now()})
+        "recorded": utc_now(), "bag_id": bag_row_id})
 
 
 def record_withdrawal(con: sqlite3.Connection, item_id: str, bag_row_id: str, bag: str,

@@ -9,7 +9,7 @@ from pathlib import Path
 from workbench.atomic import write_atomic
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
-from workbench.station.view import copies_of, entry_of
+from workbench.station.view import Bag, copies_of, entry_of
 from workbench.tape.catalogue import CopyEntry, latest, to_json
 
 
@@ -24,36 +24,58 @@ def bag_name(item_id: str, version: int) -> str:
 
 class LedgerBook:
     """CopyBook over the ledger: add() is an INSERT (never lost to a concurrent writer,
-    never duplicated: stable ids), current() reads the latest row of each copy."""
+    never duplicated: stable ids), current() reads the latest row of each copy. The book
+    holds this station's copies of this station's bags: merged rows of other stations
+    describe their tapes."""
 
     def __init__(self, con: sqlite3.Connection, station_id: str) -> None:
         self.con, self.station_id = con, station_id
 
+    def _bag(self, name: str) -> Bag | None:
+        row = self.con.execute("SELECT * FROM bags WHERE station_id = ? AND (name = ? OR "
+                               "(name = '' AND item_id = ?)) ORDER BY created DESC LIMIT 1",
+                               (self.station_id, name, name)).fetchone()
+        if row is None:
+            return None
+        return Bag(row["id"], row["item_id"], row["name"] or row["item_id"], row["path"],
+                   row["version"], row["attempt"], row["payload_oxum"], row["sha256"],
+                   row["created"], row["station_id"])
+
     def add(self, entry: CopyEntry) -> None:
-        item = item_of(entry.bag)
-        ledger.record_tape_copy(self.con, item, self.station_id, entry)
-        row = self.con.execute("SELECT attempt FROM bags WHERE name = ? OR (name = '' AND "
-                               "item_id = ? AND ? = ?) ORDER BY created DESC LIMIT 1",
-                               (entry.bag, item, entry.bag, item)).fetchone()
-        if row is not None:
-            verb = "verification" if entry.verified else "write"
-            ledger.record_event(self.con, row["attempt"], item, self.station_id,
-                                f"tape copy {entry.copy}", entry.verified or entry.written,
-                                utc_now(), entry.result,
-                                f"{verb} {entry.bag} on {entry.barcode} ({entry.pool}) "
-                                f"{entry.detail}".strip(),
-                                key=f"{entry.bag}|{entry.barcode}|{entry.written}|"
-                                    f"{entry.verified}")
+        """The copy's state and its step, in one transaction."""
+        bag = self._bag(entry.bag)
+        item = bag.item_id if bag else item_of(entry.bag)
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            ledger.record_tape_copy(self.con, item, self.station_id, entry,
+                                    bag.id if bag else "")
+            if bag is not None:
+                verb = "verification" if entry.verified else "write"
+                ledger.record_event(self.con, bag.attempt, item, self.station_id,
+                                    f"tape copy {entry.copy}", entry.verified or entry.written,
+                                    utc_now(), entry.result,
+                                    f"{verb} {entry.bag} on {entry.barcode} ({entry.pool}) "
+                                    f"{entry.detail}".strip(),
+                                    key=f"{entry.bag}|{entry.barcode}|{entry.written}|"
+                                        f"{entry.verified}|{entry.detail}")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     def entries(self) -> list[CopyEntry]:
         return [entry_of(r) for r in self.con.execute(
-            "SELECT * FROM tape_copies ORDER BY MAX(written, verified), rowid")]
+            "SELECT * FROM tape_copies WHERE station_id = ? ORDER BY MAX(written, verified), "
+            "rowid", (self.station_id,))]
 
     def current(self) -> dict[tuple[str, str], CopyEntry]:
         return latest(self.entries())
 
     def history(self, bag: str) -> list[CopyEntry]:
-        return copies_of(self.con, bag, item_of(bag))
+        found = self._bag(bag)
+        if found is None:
+            return [e for e in self.entries() if e.bag == bag]
+        return copies_of(self.con, found)
 
     def export(self, path: Path) -> None:
         """The station's catalogue file: every copy state, as the ledger holds them."""

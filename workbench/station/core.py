@@ -14,6 +14,7 @@ each step in the ledger. Engines know nothing of the ledger; the front ends hold
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings
-from workbench.errors import BadInput
+from workbench.errors import BadInput, IntegrityFailure, WorkbenchError
 from workbench.imaging.engine import image, job_dir
 from workbench.imaging.preflight import Check
 from workbench.imaging.record import JobRecord, utc_now
@@ -102,7 +103,17 @@ class Station:
         return state_of(self.con, check_item_id(item_id), self.settings.tape_pools)
 
     def pending(self, limit: int = 500) -> list[CarrierState]:
-        return pending(self.con, self.settings.tape_pools, limit)
+        """The work list. Job folders the ledger has not heard of (a crash while imaging
+        a carrier for the first time) are recorded first."""
+        staging = self.settings.paths.staging
+        if staging.is_dir():
+            known = {r[0] for r in self.con.execute("SELECT item_id FROM carriers")}
+            for job in sorted(staging.iterdir()):
+                if job.name not in known and not job.name.startswith(".") \
+                        and (job / "job.json").is_file():
+                    with contextlib.suppress(WorkbenchError):
+                        self.refresh(job.name)
+        return pending(self.con, self.settings.tape_pools, self.settings.station_id, limit)
 
     def result_of(self, item_id: str) -> MigrationResult:
         """The carrier's latest imaging result (the UI's result screen for a work-list item)."""
@@ -113,7 +124,11 @@ class Station:
             raise BadInput("error.no_job", folder=str(job))
         report = None
         if (job / "formats.json").is_file():
-            report = json.loads((job / "formats.json").read_text(encoding="utf-8"))
+            try:
+                report = json.loads((job / "formats.json").read_text(encoding="utf-8"))
+            except ValueError:
+                report = None  # damaged: accepting makes it again (formats.key no longer fits)
+                (job / "formats.key").unlink(missing_ok=True)
         return MigrationResult(st.item_id, record, job, report=report, state=st.state)
 
     def preflight(self, source: str | Path, profile: MediaProfile, item_id: str
@@ -142,12 +157,36 @@ class Station:
             raise
 
     def _reconcile(self, item_id: str, batch: str = "") -> str | None:
-        """Record what the job folder says (a crash between imaging and its record)."""
+        """Record what the job folder says (a crash between imaging and its record), and
+        finish a bag's hand-over that a crash cut short (the caller holds the lock)."""
+        from workbench.station.recover import finish_hand_over
         job = job_dir(self.settings, item_id)
         record = JobRecord.load(job)
         if record is None or not record.runs:
             return None
-        return self._record_imaging(record, job, batch)
+        attempt = self._record_imaging(record, job, batch)
+        st = state_of(self.con, item_id, self.settings.tape_pools)
+        if st.state is State.IMAGED:  # its bag may be on disk, not yet recorded
+            finish_hand_over(job, record, self.settings.paths.bags /
+                             bag_name(item_id, len(st.bags) + 1))
+        return attempt
+
+    def refresh(self, item_id: str) -> CarrierState:
+        """The state after recording what the job folder says, when no other process is
+        working on the carrier (`show`, the work list: a crash while imaging a carrier
+        for the first time leaves it only in its job folder)."""
+        from workbench.errors import Refused
+        from workbench.imaging.preflight import check_item_id
+        item_id = check_item_id(item_id)
+        try:
+            lock = self.lock(item_id, Action.NOTE).acquire()
+        except Refused:
+            return self.state(item_id)
+        try:
+            self._reconcile(item_id)
+        finally:
+            lock.release()
+        return self.state(item_id)
 
     def _record_imaging(self, record: JobRecord, job: Path, batch: str) -> str:
         """The attempt and its imaging step (stable ids: recording twice adds nothing)."""
@@ -179,6 +218,11 @@ class Station:
         lock, st = self._begin_migrate(item_id)
         try:
             item_id = st.item_id
+            job = job_dir(self.settings, item_id)
+            record = JobRecord.load(job)
+            if record is not None and record.profile_id != profile.id:
+                raise BadInput("error.job_mismatch", folder=str(job), item=record.item_id,
+                               profile=record.profile_id)
             if st.state in (State.NEW, State.INTERRUPTED, State.FAILED):
                 if source is None:
                     raise BadInput("error.no_source_for", item=item_id)
@@ -246,40 +290,45 @@ class Station:
     def retry(self, item_id: str, retries: int | None = None, drive: str | None = None,
               command: str = "", review_partial: bool = False,
               review: bool = False) -> MigrationResult:
-        """A new attempt on the same or another drive, into the same map."""
+        """A new attempt on the same or another drive, into the same map (its image back
+        from the bag first, when a bag holds it)."""
         lock, st = self._begin(item_id, Action.RETRY)
         try:
             item_id = st.item_id
-            job = job_dir(self.settings, item_id)
-            record = JobRecord.load(job)
-            if record is None:
-                raise BadInput("error.no_job", folder=str(job))
-            if st.state is State.WITHDRAWN:
-                self._restore_image(st, record, job)
-            self._image(drive or record.drive.get("path") or record.source,
-                        self.profiles[record.profile_id], item_id, st.batch, retries, command)
+            before = JobRecord.load(job_dir(self.settings, item_id))
+            self._ready_for_reading(st)
+            source = drive or (before.drive.get("path") or before.source if before else "")
+            if not source:
+                raise BadInput("station.retry_needs_drive", item=item_id)
+            profile = self.profiles[before.profile_id if before else
+                                    str(st.attempt["profile_id"] if st.attempt else "")]
+            self._image(source, profile, item_id, st.batch, retries, command)
             return self._continue(item_id, st.batch, review, review_partial, imaged=True)
         finally:
             lock.release()
 
-    def _restore_image(self, st: CarrierState, record: JobRecord, job: Path) -> None:
-        """A retry after a withdrawal starts from a copy of the withdrawn bag's image (the
-        bag itself never changes), so only what was bad is read again."""
-        from workbench.package.bags import copy_hashed
-        image_path = job / record.image
-        if image_path.exists() or st.bag is None:
-            return
-        bagged = Path(st.bag.path) / "data" / record.image
-        if not bagged.is_file():
-            raise BadInput("station.withdrawn_image_gone", item=st.item_id, bag=st.bag.path)
-        partial = image_path.with_name(f".{image_path.name}.partial")
-        digests = copy_hashed(bagged, partial, tuple(record.digests))
-        if digests != record.digests:
-            partial.unlink()
-            raise BadInput("error.bag_copy_mismatch", file=str(bagged), algorithm="sha256",
-                           known=record.digests.get("sha256", ""),
-                           got=digests.get("sha256", ""))
-        partial.rename(image_path)
+    def _ready_for_reading(self, st: CarrierState) -> JobRecord | None:
+        """The job folder ready for a new read: its image back from a bag that holds it,
+        or, when the image is gone everywhere (released, deleted), the folder set aside
+        and a fresh job begun (None). Never writes through a bag's file."""
+        from workbench.station.recover import needs_image, restore_image, set_aside_job
+        job = job_dir(self.settings, st.item_id)
+        record = JobRecord.load(job)
+        if not needs_image(job, record):
+            return record
+        assert record is not None
+        bags = [Path(b.path) for b in reversed(st.bags)]
+        bags.insert(0, self.settings.paths.bags / bag_name(st.item_id, len(st.bags) + 1))
+        if restore_image(st, record, job, bags):
+            return record
+        aside = set_aside_job(job)
+        if st.attempt is not None:
+            now = utc_now()
+            ledger.record_event(self.con, str(st.attempt["attempt"]), st.item_id,
+                                self.settings.station_id, "job set aside", now, now,
+                                "recorded", f"image gone from staging and bags: {aside}",
+                                key=str(aside))
+        return None
 
     def _image(self, source: str | Path, profile: MediaProfile, item_id: str, batch: str,
                retries: int | None, command: str) -> None:
@@ -337,15 +386,23 @@ class Station:
         from workbench.package.carrier import bag_job
         assert st.attempt is not None and st.state is State.IMAGED
         attempt, record, job = str(st.attempt["attempt"]), result.record, result.job_dir
+        from workbench.station.recover import bag_image_digest, set_aside_stale_bag
         version = len(st.bags) + 1
         name = bag_name(st.item_id, version)
-        if not (self.settings.paths.bags / name).exists():  # else: a crash after bagging
+        target = self.settings.paths.bags / name
+        if target.exists() and bag_image_digest(target, record.image) != \
+                record.digests.get("sha256"):  # a crashed accept of an earlier image
+            aside = set_aside_stale_bag(target)
+            self._step(result, attempt, "packaging", "set aside", str(aside), utc_now(),
+                       key=str(aside))
+        if not target.exists():  # else: a crash after bagging this very image
             started = utc_now()
             ok, detail = verify_image(job, record)
             self._step(result, attempt, "verification", "success" if ok else "failed",
                        detail, started, key=record.digests.get("sha256", ""))
             if not ok:
-                raise BadInput("error.verify_failed", item=record.item_id, detail=detail)
+                raise IntegrityFailure("error.verify_failed", item=record.item_id,
+                                       detail=detail)
             self._identify(result, attempt)
         started = utc_now()
         bag = bag_job(job, self.settings, batch=batch or None, bag_count=bag_count,
@@ -368,7 +425,12 @@ class Station:
         started = utc_now()
         format_report(job, record, self.settings, lambda p: self.progress("identify", p),
                       self.cancel)
-        report: dict[str, Any] = json.loads((job / "formats.json").read_text(encoding="utf-8"))
+        try:
+            report: dict[str, Any] = json.loads(
+                (job / "formats.json").read_text(encoding="utf-8"))
+        except ValueError as exc:  # written atomically: damaged after the fact
+            raise IntegrityFailure("error.report_damaged", file=str(job / "formats.json"),
+                                   detail=str(exc)) from exc
         ledger.record_formats(self.con, attempt, record.item_id, self.settings.station_id,
                               report["files"])
         self._step(result, attempt, "identification", "success",
@@ -411,13 +473,20 @@ class Station:
         lock, st = self._begin(item_id, Action.WITHDRAW)
         try:
             assert st.bag is not None and st.attempt is not None
-            ledger.record_withdrawal(self.con, st.item_id, st.bag.id, st.bag.name,
-                                     self.settings.station_id, self.settings.operator,
-                                     reason.strip())
-            now = utc_now()
-            ledger.record_event(self.con, str(st.attempt["attempt"]), st.item_id,
-                                self.settings.station_id, "withdrawal", now, now, "recorded",
-                                f"{st.bag.name}: {reason.strip()}", key=st.bag.id)
+            self.con.execute("BEGIN IMMEDIATE")  # the row and its step, or neither
+            try:
+                ledger.record_withdrawal(self.con, st.item_id, st.bag.id, st.bag.name,
+                                         self.settings.station_id, self.settings.operator,
+                                         reason.strip())
+                now = utc_now()
+                ledger.record_event(self.con, str(st.attempt["attempt"]), st.item_id,
+                                    self.settings.station_id, "withdrawal", now, now,
+                                    "recorded", f"{st.bag.name}: {reason.strip()}",
+                                    key=st.bag.id)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
             return self.state(st.item_id)
         finally:
             lock.release()

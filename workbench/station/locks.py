@@ -96,7 +96,8 @@ def item_lock(locks: Path, item_id: str, station: str, action: str) -> Lock:
 
 
 def tape_lock(locks: Path, station: str) -> Lock:
-    return Lock(locks / "tape-writer.lock", station, "tape", "station.tape_locked")
+    # '+' never occurs in an item ID: no item's lock can be this one
+    return Lock(locks / "tape+writer.lock", station, "tape", "station.tape_locked")
 
 
 @contextlib.contextmanager

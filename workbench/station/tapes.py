@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import Refused
+from workbench.errors import IntegrityFailure, Refused
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
 from workbench.station.book import LedgerBook
@@ -40,24 +40,25 @@ class TapeDesk:
     def _lock(self) -> Lock:
         return tape_lock(self.station.locks, self.station.settings.station_id)
 
-    def current_bags(self, items: list[str] | None = None) -> list[Path]:
-        """Bags this station should put on tape: each bag it made that is neither
-        withdrawn nor released and is still on disk (merged rows of other stations name
-        their bags, which their own stations write)."""
+    def _bag_rows(self, items: list[str] | None) -> list[tuple[str, Path]]:
         rows = self.station.con.execute(
             "SELECT b.item_id, b.path FROM bags b WHERE b.station_id = ? AND NOT EXISTS "
             "(SELECT 1 FROM withdrawals w WHERE w.bag_id = b.id) AND NOT EXISTS (SELECT 1 "
             "FROM releases r WHERE r.bag_id = b.id) ORDER BY b.created",
             (self.station.settings.station_id,)).fetchall()
         wanted = set(items) if items else None
-        out = []
-        for row in rows:
-            if wanted is not None and row["item_id"] not in wanted:
-                continue
-            path = Path(row["path"])
-            if path.is_dir():
-                out.append(path)
-        return out
+        return [(r["item_id"], Path(r["path"])) for r in rows
+                if wanted is None or r["item_id"] in wanted]
+
+    def current_bags(self, items: list[str] | None = None) -> list[Path]:
+        """Bags this station should put on tape: each bag it made that is neither
+        withdrawn nor released and is still on disk (merged rows of other stations name
+        their bags, which their own stations write)."""
+        return [path for _, path in self._bag_rows(items) if path.is_dir()]
+
+    def missing_bags(self, items: list[str] | None = None) -> list[Path]:
+        """Bags the ledger says are waiting for tape but that are gone from disk."""
+        return [path for _, path in self._bag_rows(items) if not path.is_dir()]
 
     def plan(self) -> tuple[list[Assignment], list[Unplaced]]:
         return stage.make_plan(self.station.settings, self.book, self.current_bags())
@@ -74,10 +75,14 @@ class TapeDesk:
                 check(st.item_id, st.state, Action.TAPE_WRITE)
         with self._lock().acquire():
             try:
-                return stage.run_plan(self.station.settings, self.book,
-                                      self.current_bags(items), progress, self.station.cancel)
+                copies, unplaced = stage.run_plan(self.station.settings, self.book,
+                                                  self.current_bags(items), progress,
+                                                  self.station.cancel)
             finally:
                 self.book.export(self.catalogue_path)
+        # a bag the ledger waits for but that is gone from disk is said, not skipped
+        return copies, unplaced + [Unplaced(path, 0, "", "missing")
+                                   for path in self.missing_bags(items)]
 
     def verify(self, barcode: str | None = None, progress: TapeProgress | None = None,
                items: list[str] | None = None) -> list[CopyEntry]:
@@ -115,6 +120,8 @@ class TapeDesk:
         """Tape staging as the last step of accepting a carrier, when tapes are mounted.
         Another process writing to tape is not a failure: the bag waits for `tape write`."""
         settings = self.station.settings
+        if not bag.is_dir():
+            raise IntegrityFailure("station.bag_gone", bag=str(bag), item=result.item_id)
         if not stage.station_tapes(settings):
             return []  # no tape mounted: staging waits for `workbench tape write`
         try:
@@ -145,7 +152,10 @@ class TapeDesk:
         from workbench.imaging.engine import job_dir
         assert st.bag is not None and st.state is State.ON_TAPE
         settings = self.station.settings
-        staged = [b for b in st.bags if not b.released and (b.withdrawn or b.id == st.bag.id)]
+        self._check_mounted_copies(st)
+        # this station's bags only: a merged row of another station names its own disk
+        staged = [b for b in st.bags if not b.released and b.station_id == settings.station_id
+                  and (b.withdrawn or b.id == st.bag.id)]
         removed = stage.remove_staging([Path(b.path) for b in staged]
                                        + [job_dir(settings, st.item_id)])
         for b in staged:
@@ -154,6 +164,24 @@ class TapeDesk:
                                   settings.station_id,
                                   f"verified in {', '.join(sorted({c.pool for c in copies}))}")
         return removed
+
+
+    def _check_mounted_copies(self, st: CarrierState) -> None:
+        """The ledger says every pool holds a verified copy; a copy on a tape that is
+        mounted now must also be there, whole, before staging goes (copies on tapes in
+        the library are trusted to the ledger and to `tape verify`)."""
+        assert st.bag is not None
+        tapes = {tp.barcode: tp for tp in stage.station_tapes(self.station.settings)}
+        for copy in st.copies.get(st.bag.name, []):
+            tape = tapes.get(copy.barcode)
+            if copy.result != VERIFIED or tape is None:
+                continue
+            path = stage.copy_path(tape, copy.bag, copy.layout)
+            whole = path.is_file() and path.stat().st_size >= copy.bytes \
+                if copy.layout == "tar" else stage.bag_size_on_tape(path) == copy.bytes
+            if not whole:
+                raise IntegrityFailure("station.copy_gone", item=st.item_id, bag=copy.bag,
+                                       barcode=copy.barcode, path=str(path))
 
 
 __all__ = ["TapeDesk", "state_of"]

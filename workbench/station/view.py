@@ -27,6 +27,7 @@ class Bag:
     oxum: str
     sha256: str
     created: str
+    station_id: str = ""
     withdrawn: str = ""  # the reason, when withdrawn
     released: bool = False
 
@@ -64,15 +65,20 @@ def _bags(con: sqlite3.Connection, item_id: str) -> list[Bag]:
         "LEFT JOIN withdrawals w ON w.bag_id = b.id LEFT JOIN releases r ON r.bag_id = b.id "
         "WHERE b.item_id = ? ORDER BY b.version, b.created", (item_id,)).fetchall()
     return [Bag(r["id"], r["item_id"], r["name"] or r["item_id"], r["path"], r["version"],
-                r["attempt"], r["payload_oxum"], r["sha256"], r["created"],
+                r["attempt"], r["payload_oxum"], r["sha256"], r["created"], r["station_id"],
                 r["withdrawn"] or "", bool(r["released"])) for r in rows]
 
 
-def copies_of(con: sqlite3.Connection, bag: str, item_id: str) -> list[CopyEntry]:
-    """Every recorded state of every tape copy of a bag, in the order they happened."""
+def copies_of(con: sqlite3.Connection, bag: Bag) -> list[CopyEntry]:
+    """Every recorded state of every tape copy of a bag, in the order they happened.
+    A copy belongs to one bag (its id): another station's bag of the same name, merged
+    into this ledger, has copies of its own. Rows from before copies named their bag's id
+    are matched by name and the station that made the bag."""
     rows = con.execute(
-        "SELECT * FROM tape_copies WHERE bag = ? OR (bag = '' AND item_id = ? AND ? = ?) "
-        "ORDER BY MAX(written, verified), rowid", (bag, item_id, bag, item_id)).fetchall()
+        "SELECT * FROM tape_copies WHERE bag_id = ? OR (bag_id = '' AND station_id = ? "
+        "AND (bag = ? OR (bag = '' AND item_id = ? AND ? = ?))) "
+        "ORDER BY MAX(written, verified), rowid",
+        (bag.id, bag.station_id, bag.name, bag.item_id, bag.name, bag.item_id)).fetchall()
     return [entry_of(r) for r in rows]
 
 
@@ -94,7 +100,7 @@ def state_of(con: sqlite3.Connection, item_id: str, pools: tuple[str, ...]) -> C
     if attempt is None:
         return CarrierState(item_id, State.NEW)
     bags = _bags(con, item_id)
-    copies = {b.name: list(latest(copies_of(con, b.name, item_id)).values()) for b in bags}
+    copies = {b.name: list(latest(copies_of(con, b)).values()) for b in bags}
     outcome = attempt["outcome"]
     bag = next((b for b in reversed(bags) if b.attempt == attempt["attempt"]), None)
     missing: tuple[str, ...] = ()
@@ -126,22 +132,23 @@ PENDING_STATES = {State.INTERRUPTED: Action.IMAGE, State.IMAGED: Action.ACCEPT,
                   State.WITHDRAWN: Action.RETRY}
 
 
-def pending(con: sqlite3.Connection, pools: tuple[str, ...], limit: int = 500
-            ) -> list[CarrierState]:
-    """Carriers with work left, oldest first: interrupted, imaged but not accepted,
-    bagged but not on tape in every pool, on tape but not released, withdrawn."""
+def pending(con: sqlite3.Connection, pools: tuple[str, ...], station_id: str,
+            limit: int = 500) -> list[CarrierState]:
+    """This station's carriers with work left, oldest first: interrupted, imaged but not
+    accepted, bagged but not on tape in every pool, on tape but not released, withdrawn
+    (other stations' carriers, merged in, are theirs to finish)."""
     candidates = con.execute(
         # latest attempt interrupted (no later ended attempt)
         "SELECT h.item_id, h.started FROM heads h LEFT JOIN carrier_heads c "
         "ON c.item_id = h.item_id WHERE h.outcome IN ('running', 'aborted') AND "
-        "(c.item_id IS NULL OR (h.started, h.row) > (c.started, c.row)) "
+        "h.station_id = ? AND (c.item_id IS NULL OR (h.started, h.row) > (c.started, c.row)) "
         "UNION "
         # accepted outcomes whose bag is not released (or was withdrawn)
         "SELECT c.item_id, c.started FROM carrier_heads c WHERE c.outcome IN "
-        "('success', 'partial') AND NOT EXISTS (SELECT 1 FROM bags b JOIN releases r "
-        "ON r.bag_id = b.id WHERE b.attempt = c.attempt AND NOT EXISTS "
+        "('success', 'partial') AND c.station_id = ? AND NOT EXISTS (SELECT 1 FROM bags b "
+        "JOIN releases r ON r.bag_id = b.id WHERE b.attempt = c.attempt AND NOT EXISTS "
         "(SELECT 1 FROM withdrawals w WHERE w.bag_id = b.id)) "
-        "ORDER BY 2, 1 LIMIT ?", (limit,)).fetchall()
+        "ORDER BY 2, 1 LIMIT ?", (station_id, station_id, limit)).fetchall()
     out = []
     for row in candidates:
         state = state_of(con, row["item_id"], pools)

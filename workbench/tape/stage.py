@@ -25,7 +25,7 @@ from typing import BinaryIO, TypedDict
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput
+from workbench.errors import BadInput, IntegrityFailure
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.bags import check_bag, decode_path, read_manifest
@@ -213,6 +213,14 @@ def _check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str]
     return problems
 
 
+def bag_size_on_tape(copy: Path) -> int:
+    """Bytes of a folder copy on tape (the size the plan counted), -1 when it is not
+    there."""
+    if copy.is_dir():
+        return sum(p.stat().st_size for p in copy.rglob("*") if p.is_file())
+    return -1
+
+
 def copy_path(tape: Tape, bag_name: str, layout: str) -> Path:
     return tape.mount / (bag_name if layout == "folder" else f"{bag_name}.tar")
 
@@ -240,18 +248,30 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             return previous
         if previous is None or previous.result == WRITTEN:
             # complete (renamed only after fsync) but not read back: a run killed after
-            # the rename. Read it back against the bag's own manifests; keep it if it
-            # matches, else write it again.
-            if previous is None:
-                catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
-                                        detail="found complete on the tape after an "
-                                        "interrupted run"))
-            entry = verify_copy(bag.name, tape, catalogue, _manifest_digests(bag, "folder"),
-                                progress)
-            record_events(bag.name, catalogue, settings)
-            if entry.result == VERIFIED:
+            # the rename, or a copy this book never recorded. Read it back against the
+            # bag's own manifests first.
+            _drop_cache(final)
+            found = _check_copy(final, bag.name, layout, _manifest_digests(bag, "folder"))
+            if not found:
+                if previous is None:
+                    catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
+                                            detail="found complete on the tape after an "
+                                            "interrupted run"))
+                entry = verify_copy(bag.name, tape, catalogue,
+                                    _manifest_digests(bag, "folder"), progress)
+                record_events(bag.name, catalogue, settings)
                 return entry
-        _remove(final)  # a copy that failed its read-back: written anew
+            if previous is None:
+                # not ours and not this bag: another station's copy of the same name, or
+                # a ledger restored from an older export. Never touched.
+                entry = CopyEntry(**base, result=FAILED, written=utc_now(),
+                                  detail=f"tape {tape.barcode} already holds a different "
+                                  f"{final.name} that this station did not write: left "
+                                  "untouched; use another tape")
+                catalogue.add(entry)
+                record_events(bag.name, catalogue, settings)
+                return entry
+        _remove(final)  # our own copy that failed its read-back: written anew
     limit = max(0, tape.capacity - tape.used())
 
     def tick(done: int) -> None:
@@ -259,13 +279,17 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
 
     writer = _Writer(tape, limit, tick, cancel)
-    _remove(partial)  # a crash during an earlier write
     try:
+        _remove(partial)  # a crash during an earlier write
         if layout == "folder":
             partial.mkdir()
             digests = _write_folder(bag, partial, writer)
         else:
             digests = _write_tar(bag, partial, writer)
+        damaged = _damaged_in_staging(bag, digests)
+        if damaged:  # what was read from the staging bag no longer matches its manifests
+            raise IntegrityFailure("error.bag_damaged", bag=str(bag),
+                                   files=", ".join(damaged[:5]))
         os.rename(partial, final)
     except TapeFull:
         _remove(partial)
@@ -273,6 +297,17 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
         tape.save_label()
         entry = CopyEntry(**base, result=FAILED, written=utc_now(),
                           detail=f"tape {tape.barcode} filled during the write")
+        catalogue.add(entry)
+        record_events(bag.name, catalogue, settings)
+        return entry
+    except OSError as exc:  # read-only, write-protected or failing tape: a failed copy
+        with contextlib.suppress(OSError):
+            _remove(partial)
+        if exc.filename is not None and Path(exc.filename).is_relative_to(bag):
+            raise  # the staging bag cannot be read: not the tape's fault
+        entry = CopyEntry(**base, result=FAILED, written=utc_now(),
+                          detail=f"cannot write to tape {tape.barcode}: "
+                          f"{exc.strerror or exc}")
         catalogue.add(entry)
         record_events(bag.name, catalogue, settings)
         return entry
@@ -287,6 +322,14 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
     entry = verify_copy(bag.name, tape, catalogue, digests, progress)
     record_events(bag.name, catalogue, settings)
     return entry
+
+
+def _damaged_in_staging(bag: Path, written: dict[str, str]) -> list[str]:
+    """Files whose bytes, as read from the staging bag while writing, differ from the
+    bag's manifests: the source is damaged, and writing it to more tapes helps nobody."""
+    listed = _manifest_digests(bag, "folder")
+    return sorted(rel for rel, digest in written.items()
+                  if rel in listed and listed[rel] != digest)
 
 
 def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
@@ -377,7 +420,16 @@ def staged_bags(settings: Settings) -> list[Path]:
 
 
 def station_tapes(settings: Settings) -> list[Tape]:
-    return find_tapes(settings.paths.tape, load_generations(settings.paths.profiles))
+    """The labelled tapes mounted at the station; two with one barcode are refused (the
+    copies of one would be counted for the other)."""
+    tapes = find_tapes(settings.paths.tape, load_generations(settings.paths.profiles))
+    seen: dict[str, Tape] = {}
+    for tape in tapes:
+        if tape.barcode in seen:
+            raise BadInput("error.duplicate_barcode", barcode=tape.barcode,
+                           first=str(seen[tape.barcode].mount), second=str(tape.mount))
+        seen[tape.barcode] = tape
+    return tapes
 
 
 def make_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None
@@ -389,27 +441,34 @@ def make_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None
 def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
              progress: Callable[[TapeProgress], None] | None = None,
              cancel: threading.Event | None = None) -> tuple[list[CopyEntry], list[Unplaced]]:
-    """Write every bag that lacks a verified copy in a pool; re-plan after a full tape.
+    """Write every bag that lacks a verified copy in a pool; re-plan after a failed copy
+    (a full tape: the next one). A bag is tried at most once on each tape in one run: one
+    that failed there is reported (reason "failed"), never written again and again.
     Each tape written to gets the catalogue of what it holds (write_tape_catalogue)."""
     done: list[CopyEntry] = []
     touched: dict[str, Tape] = {}
+    tried: set[tuple[str, str]] = set()
+
+    def left() -> list[Unplaced]:
+        assignments, unplaced = make_plan(settings, book, bags)
+        return unplaced + [Unplaced(a.bag, a.size, a.pool, "failed") for a in assignments
+                           if (a.bag.name, a.barcode) in tried]
+
     try:
-        for _ in range(64):  # each round either writes or marks a tape full
-            assignments, unplaced = make_plan(settings, book, bags)
-            if not assignments:
-                return done, unplaced
+        for _ in range(64):  # each round writes, or fails a (bag, tape) pair for good
+            assignments, _ = make_plan(settings, book, bags)
+            fresh = [a for a in assignments if (a.bag.name, a.barcode) not in tried]
+            if not fresh:
+                return done, left()
             tapes = {t.barcode: t for t in station_tapes(settings)}
-            replan = False
-            for a in assignments:
+            for a in fresh:
+                tried.add((a.bag.name, a.barcode))
                 touched[a.barcode] = tapes[a.barcode]
                 entry = write_copy(a.bag, tapes[a.barcode], book, settings, progress, cancel)
                 done.append(entry)
                 if entry.result == FAILED:
-                    replan = True
-                    break
-            if not replan:
-                return done, make_plan(settings, book, bags)[1]
-        return done, make_plan(settings, book, bags)[1]
+                    break  # the plan changes (a full tape): plan again
+        return done, left()
     finally:
         for tape in touched.values():
             write_tape_catalogue(tape, book)

@@ -35,7 +35,7 @@ class ItemScreen(StationScreen):
         with Vertical(classes="form"):
             yield Static(t("tui.item_prompt"), classes="heading")
             yield Input(id="item", placeholder=t("tui.item_hint"))
-            yield Static(id="item-message")
+            yield Static(id="item-message", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -147,7 +147,7 @@ class ChecklistScreen(StationScreen):
             for n, reminder in enumerate([*profile.reminders_for(), t("tui.check_automount"),
                                           t("tui.check_loaded", drive=carrier.drive)]):
                 yield Checkbox(reminder, id=f"check-{n}")
-            yield Static(id="preflight")
+            yield Static(id="preflight", markup=False)
         yield Footer()
 
     def action_preflight(self) -> bool:

@@ -39,7 +39,7 @@ class HomeScreen(StationScreen):
             yield DataTable(id="drives", cursor_type="row", zebra_stripes=True)
             yield Static(t("tui.work_list"), classes="heading")
             yield DataTable(id="pending", cursor_type="row")
-            yield Static(id="work-message")
+            yield Static(id="work-message", markup=False)
             yield Static(t("tui.today"), classes="heading")
             yield DataTable(id="today", cursor_type="none")
         yield Footer()

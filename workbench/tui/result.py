@@ -12,6 +12,7 @@ from textual.widgets import Button, Footer, Input, OptionList, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
+from workbench.identify.report import escape_invisible
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import MAP_NAME
 from workbench.station import Action, MigrationResult, NotAllowed, Station, step_line
@@ -42,10 +43,10 @@ class ResultScreen(StationScreen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with VerticalScroll(classes="form"):
-            yield Static(id="outcome", classes="heading")
+            yield Static(id="outcome", markup=False, classes="heading")
             yield SectorMap(id="final-map")
-            yield Static(id="details")
-            yield Static(id="steps")
+            yield Static(id="details", markup=False)
+            yield Static(id="steps", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -74,7 +75,8 @@ class ResultScreen(StationScreen):
             s = report["summary"]
             lines.append(t("tui.formats", files=s["files"], unidentified=len(s["unidentified"])))
             lines += [f"  {count:5}  {puid}" for puid, count in list(s["by_puid"].items())[:6]]
-            lines += [t("identify.damaged", path=d["path"], bytes=d["bytes_lost"])
+            lines += [t("identify.damaged", path=escape_invisible(d["path"]),
+                        bytes=d["bytes_lost"])
                       for d in s["damaged"][:8]]
         self.query_one("#details", Static).update("\n".join(lines))
 

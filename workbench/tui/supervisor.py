@@ -197,8 +197,8 @@ class CarrierScreen(StationScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(classes="form"):
-            yield Static(id="state")
-            yield Static(id="history")
+            yield Static(id="state", markup=False)
+            yield Static(id="history", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -42,7 +42,7 @@ class TapeScreen(StationScreen):
             yield Static(t("tui.waiting"), classes="heading")
             yield DataTable(id="waiting", cursor_type="none")
             yield ProgressBar(id="tape-bar", total=100, show_eta=False)
-            yield Static(id="tape-status")
+            yield Static(id="tape-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -94,7 +94,7 @@ class TapeScreen(StationScreen):
         try:
             with Station(self.wb.settings) as station:
                 if verify_only:
-                    lines += [t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode,
+                    lines += [t(f"tape.checked_{e.result}", bag=e.bag, barcode=e.barcode,
                                 pool=e.pool, detail=e.detail)
                               for e in station.tapes.verify(progress=progress)]
                 else:

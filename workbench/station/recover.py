@@ -1,0 +1,78 @@
+"""Putting a job folder back in order before a carrier is read again.
+
+A bag holds its image alone: bagging hands the staging image over to it. So a new read
+of a bagged (then withdrawn, or routed) carrier starts from a checked copy of the bag's
+image, and a crash between a bag's rename and the hand-over is finished first, so a
+retry can never write through a hard link into a bag. A job folder whose image is gone
+everywhere is set aside (never deleted) and the carrier imaged afresh.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from workbench.errors import BadInput
+from workbench.imaging.record import MAP_NAME, JobRecord, utc_now
+from workbench.package.bags import copy_hashed, read_manifest
+from workbench.package.carrier import hand_over
+from workbench.station.view import CarrierState
+
+
+def bag_image_digest(bag: Path, image: str) -> str:
+    """The SHA-256 a bag's manifest gives its image ('' when there is none)."""
+    try:
+        return read_manifest(bag / "manifest-sha256.txt").get(f"data/{image}", "")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def finish_hand_over(job: Path, record: JobRecord, bag: Path) -> bool:
+    """A crash right after a bag's rename leaves the staging image hard-linked into it:
+    remove the staging name (the bytes stay, in the bag)."""
+    return hand_over(job / record.image, bag / "data" / record.image)
+
+
+def set_aside_stale_bag(bag: Path) -> Path:
+    """A bag folder left by a crashed accept of an earlier image (never recorded): moved
+    aside under a dot name, never deleted, so the new bag can take its name."""
+    target = bag.with_name(f".stale-{bag.name}-{utc_now().replace(':', '')}")
+    os.rename(bag, target)
+    return target
+
+
+def restore_image(st: CarrierState, record: JobRecord, job: Path,
+                  candidates: list[Path]) -> bool:
+    """Give the job folder its image back from the first bag (on disk) that holds the
+    same image (by its digest), copied and checked: the bag itself never changes.
+    False when the image is in none of them."""
+    image_path = job / record.image
+    if image_path.exists():
+        return True
+    want = record.digests.get("sha256", "")
+    for bag in candidates:
+        source = bag / "data" / record.image
+        if not want or not source.is_file() or bag_image_digest(bag, record.image) != want:
+            continue
+        partial = image_path.with_name(f".{image_path.name}.partial")
+        digests = copy_hashed(source, partial, tuple(record.digests))
+        if digests != record.digests:
+            partial.unlink()
+            raise BadInput("error.bag_copy_mismatch", file=str(source), algorithm="sha256",
+                           known=want, got=digests.get("sha256", ""))
+        partial.rename(image_path)
+        return True
+    return False
+
+
+def set_aside_job(job: Path) -> Path:
+    """A job folder whose image is gone everywhere (a released or lost bag): its map and
+    record are kept under a dot name; the carrier is imaged afresh into a new folder."""
+    target = job.with_name(f".set-aside-{job.name}-{utc_now().replace(':', '')}")
+    os.rename(job, target)
+    return target
+
+
+def needs_image(job: Path, record: JobRecord | None) -> bool:
+    """A map without its image: the next read must not start until it is back."""
+    return record is not None and (job / MAP_NAME).exists() and not (job / record.image).exists()
