@@ -258,3 +258,18 @@ def test_release_goes_on_past_a_refused_item(tmp_path):
     out = workbench_cmd("tape", "release", "NOPE-1", "A-1", "B-1", cwd=tmp_path)
     assert out.returncode == ExitCode.REFUSED
     assert not (tmp_path / "bags" / "A-1").exists() and not (tmp_path / "bags" / "B-1").exists()
+
+
+def test_a_dead_floppy_stops_early_and_the_technician_may_keep_going(tmp_path):
+    dead = tmp_path / "dead.drive.toml"
+    dead.write_text(f'image = "{MEDIA / "fd35-2hd-good.img"}"\n'
+                    '[[bad]]\nstart = 0\nsize = 1474560\n')
+    out = migrate(tmp_path, dead, "DEAD-1")
+    assert out.returncode == ExitCode.FAILED and "flux" in out.stdout, out.stdout
+    first = json.loads((tmp_path / "staging" / "DEAD-1" / "job.json").read_text())
+    assert first["reason"]["code"] == "dead_floppy" and first["read_errors"] <= 300
+    out = workbench_cmd("retry", "DEAD-1", "--keep-going", "--retries", "0", cwd=tmp_path)
+    assert out.returncode == ExitCode.FAILED
+    again = json.loads((tmp_path / "staging" / "DEAD-1" / "job.json").read_text())
+    assert again["reason"]["code"] == "unreadable"  # every pass ran: nothing readable
+    assert again["runs"][-1]["read_errors"] > first["read_errors"]

@@ -43,6 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--drive", metavar="PATH", help=t("cli.retry_drive"))
     p.add_argument("--operator", metavar="NAME", help=t("cli.operator"))
     p.add_argument("--review-partial", action="store_true", help=t("cli.review_partial"))
+    p.add_argument("--keep-going", action="store_true", help=t("cli.keep_going"))
 
     p = sub.add_parser("accept", help=t("cli.accept"))
     p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))
@@ -176,7 +177,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
     return _run(settings, args, lambda station: station.retry(
         args.item, retries=args.retries, drive=args.drive, command=" ".join(sys.argv),
-        review_partial=args.review_partial))
+        review_partial=args.review_partial, keep_going=args.keep_going))
 
 
 def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:

@@ -38,6 +38,7 @@ SPEC = {
                     else "letters, digits, . _ - (max 64)"),
         "organisation": Field(str, default="Unnamed organisation"),
         "operator": Field(str, default=""),
+        "write_blocker": Field(str, default=""),
         "legacy_codepage": Field(str, default="cp932", check=_codepage),
         "language": Field(str, default="en", check=one_of(*LANGUAGES)),
     }),
@@ -82,6 +83,7 @@ class Settings:
     station_id: str = "station-1"
     organisation: str = "Unnamed organisation"
     operator: str = ""
+    write_blocker: str = ""  # the write blocker between the drives and this computer
     legacy_codepage: str = "cp932"
     language: str = "en"
     map_save_seconds: float = 5.0
@@ -140,6 +142,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         station_id=station["id"],
         organisation=station["organisation"],
         operator=station["operator"],
+        write_blocker=station["write_blocker"],
         legacy_codepage=station["legacy_codepage"],
         language=station["language"],
         map_save_seconds=float(imaging["map_save_seconds"]),

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from workbench import PROJECT_ROOT
 from workbench.errors import WorkbenchError
+from workbench.imaging.identity import block_facts
+from workbench.imaging.identity import read_text as _read
 from workbench.imaging.preflight import mounted_on, system_disks
 from workbench.imaging.sources import DRIVE_SUFFIX, VirtualDrive
 from workbench.profiles import MediaProfile, suggest_profile
 
 SYS_BLOCK = Path("/sys/block")
-UDEV_DATA = Path("/run/udev/data")
 TRAINING_MEDIA = PROJECT_ROOT / "media"
 _SKIP_PREFIXES = ("ram", "zram", "md", "dm-", "nbd")
 
@@ -45,33 +46,6 @@ class Drive:
         return asdict(self)
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def _udev(major: int, minor: int) -> dict[str, str]:
-    props: dict[str, str] = {}
-    for line in _read(UDEV_DATA / f"b{major}:{minor}").splitlines():
-        if line.startswith("E:") and "=" in line:
-            key, _, value = line[2:].partition("=")
-            props[key] = value
-    return props
-
-
-def _transport(node: Path, name: str) -> str:
-    real = str(node.resolve())
-    for marker, transport in (("/usb", "usb"), ("/nvme", "nvme"), ("/ata", "ata"),
-                              ("/virtio", "virtio"), ("/mmc", "mmc")):
-        if marker in real:
-            return transport
-    if name.startswith("loop"):
-        return "loop"
-    return "scsi" if (node / "device").exists() else ""
-
-
 def block_drives(profiles: dict[str, MediaProfile], sys_block: Path = SYS_BLOCK) -> list[Drive]:
     drives = []
     system = system_disks()
@@ -82,24 +56,17 @@ def block_drives(profiles: dict[str, MediaProfile], sys_block: Path = SYS_BLOCK)
         if name.startswith("loop") and not (node / "loop" / "backing_file").exists():
             continue  # an unused loop device
         major, minor = (int(x) for x in (_read(node / "dev") or "0:0").split(":"))
-        udev = _udev(major, minor)
         size = int(_read(node / "size") or 0) * 512  # sysfs counts 512-byte units
         sector = int(_read(node / "queue" / "logical_block_size") or 512)
-        transport = _transport(node, name)
         rdev = os.makedev(major, minor)
+        facts = block_facts(rdev)
         mounts = mounted_on(rdev)
         drive = Drive(
-            path=f"/dev/{name}", name=name, kind="block",
-            vendor=_read(node / "device" / "vendor") or udev.get("ID_VENDOR", ""),
-            model=_read(node / "device" / "model") or udev.get("ID_MODEL", ""),
-            serial=udev.get("ID_SERIAL_SHORT") or _read(node / "device" / "serial"),
-            transport=udev.get("ID_BUS", "") if transport == "scsi" and udev.get("ID_BUS")
-            else transport,
+            path=f"/dev/{name}", name=name, kind="block", vendor=facts["vendor"],
+            model=facts["model"], serial=facts["serial"], transport=facts["transport"],
             removable=_read(node / "removable") == "1", size=size, sector_size=sector,
             media_present=size > 0, mounted=bool(mounts), mountpoints=mounts,
             system_disk=rdev in system)
-        if name.startswith("loop"):
-            drive.model = _read(node / "loop" / "backing_file")
         profile = suggest_profile(profiles, size, sector, drive.transport)
         drive.suggested_profile = profile.id if profile else None
         drives.append(drive)

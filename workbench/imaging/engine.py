@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from workbench import __version__
@@ -105,6 +105,8 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
                  progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None, keep_going: bool = False) -> JobRecord:
     item_id = preflight.check_item_id(item_id)
+    if settings.write_blocker and not source.identity.write_blocker:
+        source.identity = replace(source.identity, write_blocker=settings.write_blocker)
     made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from workbench.errors import BadInput, Refused
+from workbench.imaging.identity import block_facts
 from workbench.schema import Field, check_table, load_toml
 
 BLKGETSIZE64 = 0x80081272
@@ -54,10 +55,24 @@ class DriveIdentity:
     serial: str = ""
     transport: str = ""
     kind: str = "file"  # block | file | virtual
+    firmware: str = ""
+    write_blocker: str = ""  # the station's write blocker between drive and computer
 
     def describe(self) -> str:
         name = " ".join(p for p in (self.vendor, self.model) if p) or self.path
-        return f"{name} ({self.serial})" if self.serial else name
+        facts = ", ".join(x for x in (self.serial and f"serial {self.serial}",
+                                      self.firmware and f"firmware {self.firmware}") if x)
+        text = f"{name} ({facts})" if facts else name
+        return f"{text} behind write blocker {self.write_blocker}" if self.write_blocker \
+            else text
+
+
+def describe_drive(drive: dict[str, str]) -> str:
+    """A job record's drive in words (bag-info, PREMIS): vendor and model, serial,
+    firmware, and the write blocker it was read through."""
+    return DriveIdentity(**{k: v for k, v in drive.items()
+                            if k in DriveIdentity.__dataclass_fields__}).describe() \
+        if drive.get("path") or drive.get("model") else "unknown"
 
 
 class Source:
@@ -134,7 +149,8 @@ class DeviceSource(Source):
             self.size = st.st_size
             self.sector_size = sector_size
         self.rdev = st.st_rdev if self.is_block else 0
-        self.identity = DriveIdentity(path=self.path, kind="block" if self.is_block else "file")
+        self.identity = DriveIdentity(path=self.path, kind="block", **block_facts(self.rdev)) \
+            if self.is_block else DriveIdentity(path=self.path, kind="file")
 
     def read(self, pos: int, size: int) -> memoryview | bytes:
         self.read_calls += 1

@@ -31,6 +31,7 @@ from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.identify.report import WRITERS, FormatReport
 from workbench.imaging.record import MAP_NAME, JobRecord, Outcome, utc_now
+from workbench.imaging.sources import describe_drive
 from workbench.package.bags import PayloadFile, TagFile, read_info, write_bag
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.package.profile import BagProfile, load_bag_profile
@@ -98,10 +99,7 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
     import json
     report = json.loads(report_json)
     workbench = Agent("software", "migration workbench", __version__)
-    drive = Agent("hardware", " ".join(x for x in (record.drive.get("vendor", ""),
-                                                   record.drive.get("model", "")) if x)
-                  + (f" ({record.drive['serial']})" if record.drive.get("serial") else "")
-                  or record.drive.get("path", "drive"))
+    drive = Agent("hardware", describe_drive(record.drive))
     operator = Agent("person", record.operator) if record.operator else None
     fido = Agent("software", "fido (opf-fido)", report.get("signatures", ""))
     image_id = f"{record.item_id}/data/{record.image}"
@@ -146,9 +144,7 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
 
 def _info(record: JobRecord, settings: Settings, profile: BagProfile, batch: str | None,
           bag_count: str | None, label: str) -> list[tuple[str, str]]:
-    drive = " ".join(x for x in (record.drive.get("vendor", ""), record.drive.get("model", ""),
-                                 record.drive.get("serial", "")) if x) or record.drive.get(
-        "path", "")
+    drive = describe_drive(record.drive)
     info = [("Source-Organization", settings.organisation),
             ("External-Identifier", record.item_id),
             ("External-Description", label),
@@ -162,7 +158,7 @@ def _info(record: JobRecord, settings: Settings, profile: BagProfile, batch: str
              ("Media-Type", record.profile_id), ("Media-Family", record.media_family),
              ("Imaging-Outcome", record.outcome),
              ("Bad-Sector-Count", str(record.bad_sector_count)),
-             ("Drive", drive or "unknown"), ("Operator", record.operator or settings.operator),
+             ("Drive", drive), ("Operator", record.operator or settings.operator),
              ("Station", record.station_id)]
     return [(k, v) for k, v in info if v != ""]
 

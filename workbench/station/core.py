@@ -288,10 +288,11 @@ class Station:
                      progress=lambda p: self.progress("image", p), cancel=self.cancel)
 
     def retry(self, item_id: str, retries: int | None = None, drive: str | None = None,
-              command: str = "", review_partial: bool = False,
-              review: bool = False) -> MigrationResult:
+              command: str = "", review_partial: bool = False, review: bool = False,
+              keep_going: bool = False) -> MigrationResult:
         """A new attempt on the same or another drive, into the same map (its image back
-        from the bag first, when a bag holds it)."""
+        from the bag first, when a bag holds it). keep_going: past a dead-medium sample
+        or the profile's budgets, the technician's choice."""
         lock, st = self._begin(item_id, Action.RETRY)
         try:
             item_id = st.item_id
@@ -302,7 +303,7 @@ class Station:
                 raise BadInput("station.retry_needs_drive", item=item_id)
             profile = self.profiles[before.profile_id if before else
                                     str(st.attempt["profile_id"] if st.attempt else "")]
-            self._image(source, profile, item_id, st.batch, retries, command)
+            self._image(source, profile, item_id, st.batch, retries, command, keep_going)
             return self._continue(item_id, st.batch, review, review_partial, imaged=True)
         finally:
             lock.release()
@@ -331,7 +332,7 @@ class Station:
         return None
 
     def _image(self, source: str | Path, profile: MediaProfile, item_id: str, batch: str,
-               retries: int | None, command: str) -> None:
+               retries: int | None, command: str, keep_going: bool = False) -> None:
         job = job_dir(self.settings, item_id)
         previous = JobRecord.load(job)
         if previous is not None and previous.profile_id != profile.id:
@@ -339,7 +340,7 @@ class Station:
                            profile=previous.profile_id)
         record = image(source, profile, item_id, self.settings, out_dir=job, retries=retries,
                        command=command, progress=lambda p: self.progress("image", p),
-                       cancel=self.cancel)
+                       cancel=self.cancel, keep_going=keep_going)
         self._record_imaging(record, job, batch)
 
     def _continue(self, item_id: str, batch: str, review: bool, review_partial: bool,

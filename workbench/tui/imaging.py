@@ -37,9 +37,10 @@ class ImagingScreen(StationScreen):
     BINDINGS = [Binding("c", "cancel", t("tui.key_cancel")),
                 Binding("escape", "cancel", t("tui.key_cancel"), show=False)]
 
-    def __init__(self, retries: int | None = None, drive: str | None = None) -> None:
+    def __init__(self, retries: int | None = None, drive: str | None = None,
+                 keep_going: bool = False) -> None:
         super().__init__()
-        self.retries, self.drive = retries, drive
+        self.retries, self.drive, self.keep_going = retries, drive, keep_going
         self.cancel = threading.Event()
         self.running = False
 
@@ -72,7 +73,8 @@ class ImagingScreen(StationScreen):
             with Station(app.settings, progress, self.cancel) as station:
                 if carrier.retry:
                     result = station.retry(carrier.item_id, retries=self.retries,
-                                           drive=self.drive or carrier.drive, review=True)
+                                           drive=self.drive or carrier.drive, review=True,
+                                           keep_going=self.keep_going)
                 else:
                     result = station.migrate(self.drive or carrier.drive,
                                              station.profiles[carrier.profile_id],

@@ -30,6 +30,7 @@ class ResultScreen(StationScreen):
     BINDINGS = [Binding("a", "accept", t("tui.key_accept")),
                 Binding("r", "retry", t("tui.key_retry_more")),
                 Binding("d", "other_drive", t("tui.key_other_drive")),
+                Binding("k", "keep_going", t("tui.key_keep_going")),
                 Binding("f", "route('needs_flux')", t("tui.key_flux")),
                 Binding("u", "route('audio_disc')", t("tui.key_audio")),
                 Binding("n", "note", t("tui.key_note")),
@@ -125,10 +126,14 @@ class ResultScreen(StationScreen):
     def action_retry(self) -> None:
         self._retry(None)
 
+    def action_keep_going(self) -> None:
+        """A dead medium or a spent budget stopped imaging: go on from the same map."""
+        self._retry(None, keep_going=True)
+
     def action_other_drive(self) -> None:
         self.app.push_screen(DrivePicker(), self._retry)
 
-    def _retry(self, drive: str | None) -> None:
+    def _retry(self, drive: str | None, keep_going: bool = False) -> None:
         if self.busy or self.result is None:
             return
         from workbench.tui.imaging import ImagingScreen
@@ -148,7 +153,8 @@ class ResultScreen(StationScreen):
         self.busy = True
         self.app.call_later(self.app.switch_screen,
                             ImagingScreen(retries=profile.retries + 2,
-                                          drive=drive or carrier.drive))
+                                          drive=drive or carrier.drive,
+                                          keep_going=keep_going))
 
     def action_route(self, outcome: str) -> None:
         if self.result is None or self.busy:
@@ -162,7 +168,7 @@ class ResultScreen(StationScreen):
                                                   route=t(f"outcome.{outcome}")))
 
     def action_note(self) -> None:
-        self.app.push_screen(NoteDialog(), self._save_note)
+        self.app.push_screen(TextPrompt(t("tui.note_prompt"), "note"), self._save_note)
 
     def _save_note(self, text: str | None) -> None:
         if text and self.result is not None:
@@ -192,13 +198,19 @@ class DrivePicker(StationModal[str | None]):
         self.dismiss(drives[event.option_index].path)
 
 
-class NoteDialog(StationModal[str | None]):
+class TextPrompt(StationModal[str | None]):
+    """One line of text (a note, a withdrawal's reason); Esc gives nothing."""
+
     BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
+
+    def __init__(self, prompt: str, input_id: str) -> None:
+        super().__init__()
+        self.prompt, self.input_id = prompt, input_id
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(t("tui.note_prompt"), classes="heading")
-            yield Input(id="note")
+            yield Static(self.prompt, classes="heading", markup=False)
+            yield Input(id=self.input_id)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)

@@ -222,7 +222,8 @@ class CarrierScreen(StationScreen):
         if Action.WITHDRAW not in st.next_actions:
             self.show(NotAllowed(st.item_id, st.state, Action.WITHDRAW).message())
             return
-        self.app.push_screen(ReasonDialog(), self._withdraw)
+        from workbench.tui.result import TextPrompt
+        self.app.push_screen(TextPrompt(t("tui.withdraw_prompt"), "reason"), self._withdraw)
 
     def _withdraw(self, reason: str | None) -> None:
         if not reason:
@@ -236,18 +237,6 @@ class CarrierScreen(StationScreen):
         self.show(t("station.withdrawn", item=self.item_id,
                     bag=before.bag.name if before.bag else "-", reason=reason,
                     version=len(after.bags) + 1))
-
-
-class ReasonDialog(StationModal[str | None]):
-    BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(t("tui.withdraw_prompt"), classes="heading")
-            yield Input(id="reason")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
 
 
 class ExportDialog(StationModal[str | None]):
