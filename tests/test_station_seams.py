@@ -273,3 +273,17 @@ def test_a_dead_floppy_stops_early_and_the_technician_may_keep_going(tmp_path):
     again = json.loads((tmp_path / "staging" / "DEAD-1" / "job.json").read_text())
     assert again["reason"]["code"] == "unreadable"  # every pass ran: nothing readable
     assert again["runs"][-1]["read_errors"] > first["read_errors"]
+
+
+def test_a_pool_without_a_tape_is_said_when_accepting(tmp_path):
+    from workbench import PROJECT_ROOT
+    from workbench.tape.tapes import label_tape, load_generations
+    label_tape(tmp_path / "tape" / "P1", "P1", "primary", "LTO-8", 50_000_000,
+               load_generations(PROJECT_ROOT / "profiles"))
+    out = migrate(tmp_path, GOOD, "FD-1")
+    assert out.returncode == 0, out.stderr
+    assert "no room in pool secondary" in out.stdout, out.stdout
+    con = connect(tmp_path / "logs" / "ledger.sqlite")
+    assert con.execute("SELECT COUNT(*) FROM events WHERE step = 'tape' AND "
+                       "outcome = 'waiting'").fetchone()[0] == 1
+    con.close()

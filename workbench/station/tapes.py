@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.errors import IntegrityFailure, Refused
+from workbench.i18n import human_bytes, t
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
 from workbench.station.book import LedgerBook
@@ -134,15 +135,25 @@ class TapeDesk:
                                 busy.message("en"), key=now)
             return []
         try:
-            copies, _ = stage.run_plan(settings, self.book, [bag],
-                                       lambda p: self.station.progress("tape", p),
-                                       self.station.cancel)
+            copies, unplaced = stage.run_plan(settings, self.book, [bag],
+                                              lambda p: self.station.progress("tape", p),
+                                              self.station.cancel)
         finally:
             self.book.export(self.catalogue_path)
             lock.release()
         for e in copies:
             result.steps.append((f"tape copy {e.copy}", e.result,
                                  f"{e.barcode} ({e.pool}) {e.detail}".strip()))
+        for u in unplaced:  # a pool with no room (or a failed tape) is said, not dropped
+            now = utc_now()
+            words = t(f"tape.unplaced_{u.reason}", lang="en", bag=u.bag.name,
+                      size=human_bytes(u.size), pool=u.pool)
+            result.steps.append(("tape", "waiting", t(
+                f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
+                pool=u.pool)))
+            ledger.record_event(self.station.con, attempt, result.item_id,
+                                settings.station_id, "tape", now, now, "waiting", words,
+                                key=f"{u.pool}|{u.reason}|{now}")
         return copies
 
     def release(self, st: CarrierState) -> list[Path]:
