@@ -7,21 +7,16 @@ Exit codes: 0 success, 1 internal error, 2 bad input, 3 partial, 4 failed, 5 abo
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import shlex
-import signal
 import sys
-import threading
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
-from workbench import __version__, cli_ledger
-from workbench.atomic import write_atomic
+from workbench import __version__, cli_ledger, cli_tools
 from workbench.config import Settings, load_settings
-from workbench.console import ProgressLine, identify_line, table
+from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
 from workbench.errors import BadInput, ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, human_bytes, language, set_language, t
 from workbench.profiles import get_profile, load_profiles
@@ -29,7 +24,6 @@ from workbench.profiles import get_profile, load_profiles
 # Command implementations are imported by the command that needs them: a CLI call only
 # pays for what it runs.
 if TYPE_CHECKING:
-    from workbench.identify.report import FormatReport
     from workbench.imaging.record import JobRecord
 
 
@@ -140,7 +134,7 @@ def known_error(exc: BaseException, settings: Settings) -> WorkbenchError | None
     import sqlite3
 
     from workbench.errors import Aborted, from_os_error, from_sqlite_error
-    from workbench.imaging.rescue import Cancelled
+    from workbench.station import Cancelled
     if isinstance(exc, WorkbenchError):
         return exc
     if isinstance(exc, KeyboardInterrupt | Cancelled):
@@ -208,23 +202,6 @@ def cmd_drives(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
-def _cancel_on_sigint() -> threading.Event:
-    """First Ctrl-C stops cleanly (map saved, resumable); a second one kills."""
-    cancel = threading.Event()
-
-    def handler(signum: int, frame: object) -> None:
-        if cancel.is_set():
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            raise KeyboardInterrupt
-        cancel.set()
-        print("\n" + t("cli.cancelling"), file=sys.stderr)
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
-    return cancel
-
-
 def print_record(record: JobRecord, out_dir: Path | None = None) -> None:
     from workbench.imaging.record import Outcome
     outcome = Outcome(record.outcome)
@@ -260,7 +237,7 @@ def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from workbench.station import Station
         with Station(settings, lambda step, p: bar(p) if step == "image" else None,
-                     _cancel_on_sigint()) as station:
+                     cancel_on_sigint()) as station:
             if args.out is None:
                 result = station.image_carrier(args.source, profile, args.item,
                                                retries=args.retries, command=command)
@@ -283,14 +260,12 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     (its own staging, bags and ledger), then the statistics report."""
     from workbench.cli_ledger import _print_result, _StepProgress
     from workbench.devices import training_drives
-    from workbench.ledger.export import write_text
-    from workbench.ledger.query import statistics
     from workbench.station import State, Station
 
     settings = settings if settings.training else settings.for_training()
     print(t("training.intro", folder=str(settings.paths.staging.parent)))
     bar = _StepProgress()
-    migration = Station(settings, bar, _cancel_on_sigint())
+    migration = Station(settings, bar, cancel_on_sigint())
     rows = []
     try:
         for drive in training_drives(migration.profiles):
@@ -315,76 +290,16 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
                          record.reason.message() if record.reason else ""])
             if migration.cancel.is_set():
                 break
-        stats = statistics(migration.con, "media",
-                           label=lambda k: migration.profiles[k].report_label()
-                           if k in migration.profiles else k)
+        report = migration.records.write({"media": migration.records.statistics("media")},
+                                         "text", language())
     finally:
         migration.close()
     print()
     table([t("training.item"), t("training.profile"), t("training.outcome"),
            t("training.reason")], rows, sys.stdout)
     print()
-    write_text({"media": stats}, sys.stdout, language())
+    sys.stdout.write(report)
     return ExitCode.SUCCESS
-
-
-def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
-    """List and identify every file inside an image; write the format report."""
-    from workbench.identify.engine import identify_image
-    from workbench.identify.report import WRITERS
-    from workbench.imaging.record import MAP_NAME, JobRecord
-    image_path = Path(args.image)
-    map_path = args.map
-    if map_path is None and (image_path.parent / MAP_NAME).is_file():
-        map_path = image_path.parent / MAP_NAME  # the job folder's own map
-    record = JobRecord.load(image_path.parent) if (image_path.parent / "job.json").is_file() \
-        else None
-    digests = ("sha256", "md5") if args.md5 or (record and "md5" in record.digests) \
-        else ("sha256",)
-    bar = ProgressLine(render=identify_line)
-    try:
-        report = identify_image(image_path, settings, map_path=map_path, digests=digests,
-                                workers=args.workers, progress=bar,
-                                cancel=_cancel_on_sigint())
-    finally:
-        bar.close()
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name, writer in WRITERS.items():
-            target = args.out / f"formats.{name}"
-            buf = io.StringIO()
-            writer(report, buf)
-            write_atomic(target, buf.getvalue())
-        print_summary(report, sys.stdout)
-        print(t("identify.written", folder=str(args.out)))
-    else:
-        WRITERS[args.format](report, sys.stdout)
-        if sys.stderr.isatty():
-            print_summary(report, sys.stderr)
-    return ExitCode.SUCCESS
-
-
-def print_summary(report: FormatReport, out: TextIO) -> None:
-    s = report.summary()
-    fmt = report.image_format
-    print(t("identify.image", image=report.image,
-            kind=(fmt.get("puid") and f"{fmt['puid']} {fmt['name']}") or fmt["file_system"]),
-          file=out)
-    for v in report.volumes:
-        print("  " + t("identify.volume", index=v.index + 1, fs=v.fs_type or "-",
-                       label=v.label or "-", files=v.files), file=out)
-        for error in v.errors[:5]:
-            print("    " + t("identify.volume_error", error=error), file=out)
-    print(t("identify.totals", files=s["files"], bytes=human_bytes(s["bytes"]),
-            unidentified=len(s["unidentified"]), damaged=len(s["damaged"]),
-            duplicates=len(s["duplicates"]), zero=len(s["zero_byte"])), file=out)
-    for puid, count in list(s["by_puid"].items())[:10]:
-        print(f"  {count:6}  {puid}", file=out)
-    from workbench.identify.report import escape_invisible
-    for item in s["damaged"][:10]:
-        print("  " + t("identify.damaged", path=escape_invisible(item["path"]),
-                       bytes=item["bytes_lost"]),
-              file=out)
 
 
 def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
@@ -401,7 +316,7 @@ def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
     bar = ProgressLine(render=identify_line)
     try:
         with Station(settings, lambda step, p: bar(p) if step == "identify" else None,
-                     _cancel_on_sigint()) as station:
+                     cancel_on_sigint()) as station:
             st = station.state(record.item_id)
             if st.bag is not None and st.state is not State.WITHDRAWN:  # bagged already
                 result = station.result_of(record.item_id)
@@ -422,100 +337,6 @@ def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
-def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.package.profile import load_bag_profile
-    from workbench.package.validate import validate_bag
-    profile = load_bag_profile(settings.paths.profiles)
-    problems = validate_bag(args.bag, profile, fast=args.fast)
-    if problems:
-        print(t("validate.invalid", bag=str(args.bag), count=len(problems)))
-        for problem in problems:
-            print(f"  - {problem}")
-        return ExitCode.FAILED
-    print(t("validate.fast_ok" if args.fast else "validate.ok", bag=str(args.bag)))
-    return ExitCode.SUCCESS
-
-
-def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.station import Station
-    from workbench.tape import stage
-    from workbench.tape.tapes import label_tape, load_generations
-
-    action = args.tape_command
-    if action == "label":
-        for other in stage.station_tapes(settings):  # one barcode, one tape
-            if other.barcode == args.barcode and other.mount.resolve() != args.mount.resolve():
-                raise BadInput("error.duplicate_barcode", barcode=args.barcode,
-                               first=str(other.mount), second=str(args.mount))
-        tape = label_tape(args.mount, args.barcode, args.pool, args.generation, args.capacity,
-                          load_generations(settings.paths.profiles), settings.tape_pools)
-        print(t("tape.labelled", mount=str(tape.mount), barcode=tape.barcode, pool=tape.pool,
-                capacity=human_bytes(tape.capacity)))
-        return ExitCode.SUCCESS
-    if action not in ("plan", "write", "verify", "catalog", "release"):
-        build_parser().parse_args(["tape", "--help"])
-        return ExitCode.BAD_INPUT
-    with Station(settings, cancel=_cancel_on_sigint()) as station:
-        desk = station.tapes
-        if action == "plan":
-            assignments, unplaced = desk.plan()
-            table([t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
-                   t("tape.room")],
-                  [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
-                    human_bytes(tp.room(settings.tape_headroom))]
-                   for tp in stage.station_tapes(settings)], sys.stdout)
-            print()
-            for a in assignments:
-                print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,
-                        barcode=a.barcode))
-            for u in unplaced:
-                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
-                        pool=u.pool))
-            return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
-        if action == "write":
-            done, unplaced = desk.write(args.bag)
-            for e in done:
-                print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
-                        detail=e.detail))
-            for u in unplaced:
-                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
-                        pool=u.pool))
-            if not done and not unplaced:
-                print(t("tui.tape_nothing"))
-            failed = any(e.result != "verified" for e in done) or \
-                any(u.reason in ("missing", "failed") for u in unplaced)
-            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced \
-                else ExitCode.SUCCESS
-        if action == "verify":
-            checked = desk.verify(args.barcode)
-            for e in checked:
-                print(t(f"tape.checked_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
-                        detail=e.detail))
-            return ExitCode.FAILED if any(e.result != "verified" for e in checked) \
-                else ExitCode.SUCCESS
-        if action == "catalog":
-            entries = desk.catalogue()
-            if args.json:
-                print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
-            else:
-                table([t("tape.bag"), t("tape.barcode"), t("tape.pool"), t("tape.copy"),
-                       t("tape.size"), t("tape.written"), t("tape.verified"),
-                       t("tape.result")],
-                      [[e.bag, e.barcode, e.pool, e.copy, human_bytes(e.bytes), e.written,
-                        e.verified, t(f"tape.state_{e.result}")] for e in entries],
-                      sys.stdout)
-            return ExitCode.SUCCESS
-        worst = ExitCode.SUCCESS  # release: each item on its own; one refusal stops none
-        for item in args.items:
-            try:
-                for path in station.release(item):
-                    print(t("tape.released", path=str(path)))
-            except WorkbenchError as exc:
-                print(t("cli.error", message=exc), file=sys.stderr)
-                worst = max(worst, exc.exit_code)
-        return worst
-
-
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
-            "identify": cmd_identify, "bag": cmd_bag, "validate": cmd_validate,
-            "tape": cmd_tape, "training": cmd_training, **cli_ledger.COMMANDS}
+            "bag": cmd_bag, "training": cmd_training, **cli_tools.COMMANDS,
+            **cli_ledger.COMMANDS}

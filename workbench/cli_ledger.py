@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.config import Settings
-from workbench.console import ProgressLine, table
+from workbench.console import ProgressLine, cancel_on_sigint, table
 from workbench.errors import BadInput, ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, language, t
 
 if TYPE_CHECKING:
-    from workbench.ledger.query import Filters
-    from workbench.station import MigrationResult, Station
+    from workbench.station import Filters, MigrationResult, Station
 
 ROUTES = {"needs-flux": "needs_flux", "audio-disc": "audio_disc"}
 
@@ -147,11 +146,10 @@ def _exit_code(result: MigrationResult) -> int:
 def _run(settings: Settings, args: argparse.Namespace,
          run: Callable[[Station], MigrationResult]) -> int:
     """Run one carrier action with a progress line and Ctrl-C handling; print the result."""
-    from workbench.cli import _cancel_on_sigint
     from workbench.station import Station
 
     bar = _StepProgress()
-    station = Station(_with_operator(settings, args), bar, _cancel_on_sigint())
+    station = Station(_with_operator(settings, args), bar, cancel_on_sigint())
     try:
         result = run(station)
     finally:
@@ -234,7 +232,6 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     """Walk a batch list (item, profile, notes[, source]), one carrier at a time. A row
     that cannot be done is reported and the batch goes on."""
-    from workbench.cli import _cancel_on_sigint
     from workbench.profiles import get_profile
     from workbench.station import State, Station
 
@@ -245,7 +242,7 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     if rows and not {"item", "profile"} <= set(rows[0]):
         raise BadInput("error.bad_queue", file=str(args.file),
                        detail="columns item, profile (and notes, source) are required")
-    cancel = _cancel_on_sigint()
+    cancel = cancel_on_sigint()
     station = Station(_with_operator(settings, args), _StepProgress(), cancel)
     counts: dict[str, int] = {}
 
@@ -301,20 +298,16 @@ def cmd_mark(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    from workbench.ledger.filters import make_filters
+    from workbench.station import make_filters
     return make_filters(args.date_from, args.date_to, args.batch, args.station, args.operator,
                         args.drive, args.outcome)
 
 
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.ledger.db import connect
-    from workbench.ledger.query import attempts_page
+    from workbench.station import Station
 
-    con = connect(settings.paths.ledger)
-    try:
-        rows = attempts_page(con, _filters(args), args.limit, args.before)
-    finally:
-        con.close()
+    with Station(settings) as station:
+        rows = station.records.log_page(_filters(args), args.limit, args.before)
     table([t("log.started"), t("log.item"), t("log.media"), t("log.outcome"), t("log.bad"),
            t("log.station"), t("log.operator"), t("log.drive"), t("log.reason")],
           [[r["started"], r["item_id"], r["profile_id"], t(f"outcome.{r['outcome']}"),
@@ -332,15 +325,14 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.ledger.query import carrier_history, history_lines
     from workbench.station import Station
 
     with Station(settings) as station:
         st = station.refresh(args.item)  # what the job folder says is recorded first
-        h = carrier_history(station.con, st.item_id)
-    if not h["carrier"]:
+        lines = station.records.history_lines(st.item_id)
+    if not lines:
         raise BadInput("error.not_in_ledger", item=args.item)
-    print("\n".join(history_lines(h)))
+    print("\n".join(lines))
     print(t("station.state_line", state=t(f"state.{st.state.value}")))
     if st.missing_pools and st.bag is not None:
         print(t("station.missing_pools", pools=", ".join(st.missing_pools)))
@@ -350,18 +342,12 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.ledger.db import connect
-    from workbench.ledger.export import report_slices, write_report
-    from workbench.profiles import load_profiles
+    from workbench.station import Station
 
     lang = args.lang or language()
-    con = connect(settings.paths.ledger)
-    try:
-        slices = report_slices(con, args.by or ["media"], _filters(args),
-                               load_profiles(settings.paths.profiles), lang)
-    finally:
-        con.close()
-    text = write_report(slices, args.format, lang, args.out)
+    with Station(settings) as station:
+        slices = station.records.report(args.by or ["media"], _filters(args), lang)
+        text = station.records.write(slices, args.format, lang, args.out)
     if args.out:
         print(t("report.written", file=str(args.out)))
     else:
@@ -370,29 +356,24 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.ledger.db import connect
-    from workbench.ledger.export import export_ledger, merge_ledger
+    from workbench.station import Station
 
-    con = connect(settings.paths.ledger)
-    try:
+    with Station(settings) as station:
         if args.ledger_command == "check":
-            from workbench.ledger.db import check_ledger
-            check_ledger(con, settings.paths.ledger)
+            station.records.check()
             print(t("ledger.check_ok", file=str(settings.paths.ledger)))
             return ExitCode.SUCCESS
         if args.ledger_command == "export":
-            export_ledger(con, args.file)
+            station.records.export(args.file)
             print(t("ledger.exported", file=str(args.file)))
             return ExitCode.SUCCESS
         for path in args.files:
             if not path.is_file():
                 raise BadInput("error.file_missing", file=str(path))
-            added = merge_ledger(con, path)
+            added = station.records.merge(path)
             print(t("ledger.merged", file=str(path),
                     added=", ".join(f"{k} {v}" for k, v in added.items())))
         return ExitCode.SUCCESS
-    finally:
-        con.close()
 
 
 COMMANDS = {"migrate": cmd_migrate, "retry": cmd_retry, "accept": cmd_accept,

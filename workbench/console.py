@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -90,3 +92,20 @@ class ProgressLine:
         if self.enabled and self._last:
             self.out.write("\n")
             self.out.flush()
+
+
+def cancel_on_sigint() -> threading.Event:
+    """First Ctrl-C stops cleanly (map saved, resumable); a second one kills."""
+    cancel = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.is_set():
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\n" + t("cli.cancelling"), file=sys.stderr)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+    return cancel

@@ -1,11 +1,25 @@
 """The station layer: the one place that owns every carrier's state.
 
-The CLI and the UI act on carriers only through Station; engines (imaging, identify,
-package, tape) know nothing of it or of the ledger (tests/test_layers.py)."""
+The CLI and the UI act on carriers only through Station, and read the record through
+Station.records; engines (imaging, identify, package, tape) know nothing of it or of the
+ledger (tests/test_layers.py)."""
 
-from workbench.station.core import MigrationResult, Station, step_line, verify_image
+from workbench.imaging.rescue import Cancelled
+from workbench.station.core import Station
+from workbench.station.records import FORMATS, SLICES, Filters, SliceRow, make_filters
+from workbench.station.result import (
+    ImagingProgress,
+    MigrationResult,
+    TapeProgress,
+    final_map,
+    step_line,
+    verify_image,
+)
 from workbench.station.states import TRANSITIONS, Action, NotAllowed, State, allowed
 from workbench.station.view import PENDING_STATES, CarrierState
 
-__all__ = ["PENDING_STATES", "TRANSITIONS", "Action", "CarrierState", "MigrationResult",
-           "NotAllowed", "State", "Station", "allowed", "step_line", "verify_image"]
+__all__ = ["FORMATS", "PENDING_STATES", "SLICES", "TRANSITIONS", "Action", "Cancelled",
+           "CarrierState",
+           "Filters", "ImagingProgress", "MigrationResult", "NotAllowed", "SliceRow",
+           "State", "Station", "TapeProgress", "allowed", "final_map", "make_filters",
+           "step_line", "verify_image"]

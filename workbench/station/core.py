@@ -15,11 +15,9 @@ each step in the ledger. Engines know nothing of the ledger; the front ends hold
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,47 +31,15 @@ from workbench.ledger.db import connect
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
 from workbench.station.locks import Lock, item_lock
+from workbench.station.records import Records
+from workbench.station.result import MigrationResult, verify_image
 from workbench.station.states import Action, NotAllowed, State, check
 from workbench.station.tapes import TapeDesk
 from workbench.station.view import CarrierState, pending, state_of
-from workbench.tape.catalogue import CopyEntry
 
 # failures that say nothing about the carrier: the same command images again
 RESUMABLE_FAILURES = ("vanished", "no_medium", "permission")
 Progress = Callable[[str, Any], None]
-
-
-@dataclass
-class MigrationResult:
-    item_id: str
-    record: JobRecord
-    job_dir: Path
-    bag: Path | None = None
-    copies: list[CopyEntry] = field(default_factory=list)
-    report: dict[str, Any] | None = None
-    steps: list[tuple[str, str, str]] = field(default_factory=list)  # step, outcome, detail
-    state: State = State.NEW
-
-
-def step_line(step: str, outcome: str, detail: str) -> str:
-    """One pipeline step in words (the CLI and the station UI show the same)."""
-    from workbench.i18n import t
-    translated = t(f"outcome.{outcome}") if outcome in (
-        "success", "partial", "failed", "aborted") else outcome
-    return t("migrate.step", step=t(f"step.{step.split(' ')[0]}"), outcome=translated,
-             detail=detail)
-
-
-def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
-    """Read the image file once and compare its digests with those made while imaging."""
-    hashes = {a: hashlib.new(a) for a in record.digests}
-    with open(job / record.image, "rb") as fh:
-        while block := fh.read(8 << 20):
-            for h in hashes.values():
-                h.update(block)
-    bad = [a for a, h in hashes.items() if h.hexdigest() != record.digests[a]]
-    return not bad, ("digests match: " + ", ".join(sorted(hashes))) if not bad else (
-        "digest mismatch: " + ", ".join(bad))
 
 
 class Station:
@@ -86,6 +52,7 @@ class Station:
         self.con = connect(settings.paths.ledger)
         self.locks = settings.paths.logs / "locks"
         self.tapes = TapeDesk(self)
+        self.records = Records(self)
 
     def close(self) -> None:
         self.con.close()
@@ -106,13 +73,14 @@ class Station:
         """The work list. Job folders the ledger has not heard of (a crash while imaging
         a carrier for the first time) are recorded first."""
         staging = self.settings.paths.staging
-        if staging.is_dir():
-            known = {r[0] for r in self.con.execute("SELECT item_id FROM carriers")}
-            for job in sorted(staging.iterdir()):
-                if job.name not in known and not job.name.startswith(".") \
-                        and (job / "job.json").is_file():
-                    with contextlib.suppress(WorkbenchError):
-                        self.refresh(job.name)
+        for job in sorted(staging.iterdir()) if staging.is_dir() else []:
+            if job.name.startswith(".") or not (job / "job.json").is_file():
+                continue
+            # one look-up per job folder (few), not a read of every carrier (many)
+            if self.con.execute("SELECT 1 FROM carriers WHERE item_id = ?",
+                                (job.name,)).fetchone() is None:
+                with contextlib.suppress(WorkbenchError):
+                    self.refresh(job.name)
         return pending(self.con, self.settings.tape_pools, self.settings.station_id, limit)
 
     def result_of(self, item_id: str) -> MigrationResult:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import IntegrityFailure, Refused
+from workbench.errors import BadInput, IntegrityFailure, Refused
 from workbench.i18n import human_bytes, t
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
@@ -22,6 +22,7 @@ from workbench.station.view import CarrierState, state_of
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
+from workbench.tape.tapes import Tape, label_tape, load_generations
 
 if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
@@ -60,6 +61,22 @@ class TapeDesk:
     def missing_bags(self, items: list[str] | None = None) -> list[Path]:
         """Bags the ledger says are waiting for tape but that are gone from disk."""
         return [path for _, path in self._bag_rows(items) if not path.is_dir()]
+
+    def mounted(self) -> list[Tape]:
+        """The labelled tapes mounted at the station."""
+        return stage.station_tapes(self.station.settings)
+
+    def label(self, mount: Path, barcode: str, pool: str, generation: str,
+              capacity: int) -> Tape:
+        """Label a mounted LTFS volume (or a folder standing in for a tape); a barcode
+        names one cartridge, so a second tape with the same barcode is refused."""
+        settings = self.station.settings
+        for other in self.mounted():
+            if other.barcode == barcode and other.mount.resolve() != mount.resolve():
+                raise BadInput("error.duplicate_barcode", barcode=barcode,
+                               first=str(other.mount), second=str(mount))
+        return label_tape(mount, barcode, pool, generation, capacity,
+                          load_generations(settings.paths.profiles), settings.tape_pools)
 
     def plan(self) -> tuple[list[Assignment], list[Unplaced]]:
         return stage.make_plan(self.station.settings, self.book, self.current_bags())

@@ -1,2 +1,2 @@
 """The station UI (Textual). Screens are thin: every action on a carrier goes through
-workbench.station, as the CLI's do; reads use the same query layer (workbench.ledger)."""
+workbench.station, as the CLI's do, and the record is read through Station.records."""

@@ -29,7 +29,7 @@ class WorkbenchApp(App[None]):
         # reads on the UI thread; each worker opens its own Station (its own connection)
         self.station = Station(settings)
         self.profiles = self.station.profiles
-        self.ledger = self.station.con
+        self.ledger = self.station.con  # the connection the UI thread reads through
         self.drives: list[Drive] = []
         self.batch = ""
         self.carrier = Carrier("")
@@ -43,9 +43,6 @@ class WorkbenchApp(App[None]):
             if isinstance(binding, Binding) and binding.show and binding.description:
                 yield SystemCommand(binding.description, f"[{binding.key}]",
                                     lambda action=binding.action: screen.run_action(action))
-
-    def report_label(self, key: str) -> str:
-        return self.profiles[key].report_label() if key in self.profiles else key
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())

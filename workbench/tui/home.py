@@ -12,8 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from workbench.devices import list_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
-from workbench.ledger.query import Filters, statistics
-from workbench.station import PENDING_STATES, State
+from workbench.station import PENDING_STATES, Filters, State
 from workbench.tui.base import StationScreen
 
 
@@ -83,8 +82,8 @@ class HomeScreen(StationScreen):
         today = self.query_one("#today", DataTable)
         today.clear()
         day = datetime.now(UTC).date().isoformat()
-        for row in statistics(app.ledger, "media", Filters(date_from=day, date_to=day),
-                              label=app.report_label):
+        for row in app.station.records.statistics("media", Filters(date_from=day,
+                                                                    date_to=day)):
             today.add_row(row.label, row.succeeded, row.partial, row.failed)
         work = self.query_one("#pending", DataTable)
         work.clear()

@@ -15,7 +15,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from workbench.console import duration
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t, translate
-from workbench.imaging.rescue import Progress
+from workbench.station import ImagingProgress as Progress
 from workbench.station import MigrationResult, Station
 from workbench.tui.base import StationScreen
 from workbench.tui.widgets import SectorMap, TitleBar

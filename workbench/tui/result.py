@@ -13,9 +13,14 @@ from textual.widgets import Button, Footer, Input, OptionList, Static
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
 from workbench.identify.report import escape_invisible
-from workbench.imaging.mapfile import RescueMap
-from workbench.imaging.record import MAP_NAME
-from workbench.station import Action, MigrationResult, NotAllowed, Station, step_line
+from workbench.station import (
+    Action,
+    MigrationResult,
+    NotAllowed,
+    Station,
+    final_map,
+    step_line,
+)
 from workbench.tui.base import StationModal, StationScreen
 from workbench.tui.widgets import SectorMap, TitleBar
 
@@ -59,11 +64,9 @@ class ResultScreen(StationScreen):
         record = self.result.record
         outcome.update(t("result.headline", item=record.item_id,
                          outcome=t(f"outcome.{record.outcome}")))
-        map_path = self.result.job_dir / MAP_NAME
-        if map_path.is_file():  # the final map: where the bad areas are
-            rmap = RescueMap.load(map_path)
-            self.query_one("#final-map", SectorMap).show(
-                tuple((b.pos, b.size, b.status) for b in rmap.blocks), rmap.size)
+        drawn = final_map(self.result.job_dir)
+        if drawn is not None:  # the final map: where the bad areas are
+            self.query_one("#final-map", SectorMap).show(*drawn)
         lines = [record.reason.message() if record.reason else t("tui.all_read")]
         if record.size:
             lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),

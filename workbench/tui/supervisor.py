@@ -14,17 +14,15 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import language, t
-from workbench.ledger.export import FORMATS, report_slices, write_report
-from workbench.ledger.filters import make_filters
-from workbench.ledger.query import (
+from workbench.station import (
+    FORMATS,
     SLICES,
+    Action,
     Filters,
+    NotAllowed,
     SliceRow,
-    attempts_page,
-    carrier_history,
-    history_lines,
+    make_filters,
 )
-from workbench.station import Action, NotAllowed
 from workbench.tui.base import StationModal, StationScreen
 
 FILTERS = ("date_from", "date_to", "batch", "station", "operator", "drive", "outcome")
@@ -94,8 +92,8 @@ class StatsScreen(StationScreen):
 
     def rows(self, filters: Filters | None = None) -> list[SliceRow]:
         app = self.wb
-        return report_slices(app.ledger, [self.slice_by()], filters or self.filters(),
-                             app.profiles, language())[self.slice_by()]
+        return app.station.records.report([self.slice_by()], filters or self.filters(),
+                                           language())[self.slice_by()]
 
     def action_apply(self) -> None:
         filters = self.checked_filters()
@@ -156,7 +154,7 @@ class LogScreen(StationScreen):
         self.query_one("#log", DataTable).focus()
 
     def show_page(self) -> None:
-        rows = attempts_page(self.wb.ledger, self.filters, self.PAGE, self.cursors[-1])
+        rows = self.wb.station.records.log_page(self.filters, self.PAGE, self.cursors[-1])
         table = self.query_one("#log", DataTable)
         table.clear()
         for r in rows:
@@ -205,8 +203,8 @@ class CarrierScreen(StationScreen):
         self.show()
 
     def show(self, message: str = "") -> None:
-        h = carrier_history(self.wb.ledger, self.item_id)
-        if not h["carrier"]:
+        history = self.wb.station.records.history_lines(self.item_id)
+        if not history:
             self.query_one("#history", Static).update(t("error.not_in_ledger",
                                                         item=self.item_id))
             return
@@ -215,7 +213,7 @@ class CarrierScreen(StationScreen):
                  t("station.next_line", actions=", ".join(t(f"action.{a.value}")
                                                           for a in st.next_actions) or "-")]
         self.query_one("#state", Static).update("\n".join([*lines, message]).strip())
-        self.query_one("#history", Static).update("\n".join(history_lines(h)))
+        self.query_one("#history", Static).update("\n".join(history))
 
     def action_withdraw(self) -> None:
         st = self.wb.station.state(self.item_id)
@@ -267,9 +265,9 @@ class ExportDialog(StationModal[str | None]):
         fmt = self.query_one("#format", Select).value
         app = self.wb
         try:
-            slices = report_slices(app.ledger, [self.by], self.filters, app.profiles,
-                                   language())
-            write_report(slices, str(fmt), language(), Path(event.value))
+            records = app.station.records
+            records.write(records.report([self.by], self.filters, language()), str(fmt),
+                          language(), Path(event.value))
         except (WorkbenchError, OSError) as exc:
             self.query_one("#export-message", Static).update(str(exc))
             return

@@ -11,13 +11,12 @@ from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
-from workbench.station import Station
-from workbench.tape import stage
+from workbench.station import Station, TapeProgress
 from workbench.tui.base import StationScreen
 
 
 class TapeProgressMessage(Message):
-    def __init__(self, progress: stage.TapeProgress) -> None:
+    def __init__(self, progress: TapeProgress) -> None:
         super().__init__()
         self.progress = progress
 
@@ -58,7 +57,7 @@ class TapeScreen(StationScreen):
         settings = self.wb.settings
         tapes = self.query_one("#tapes", DataTable)
         tapes.clear()
-        for tp in stage.station_tapes(settings):
+        for tp in self.wb.station.tapes.mounted():
             used = tp.used()
             fill = used / tp.capacity if tp.capacity else 0
             bar = "█" * round(fill * 20) + "░" * (20 - round(fill * 20))
@@ -88,7 +87,7 @@ class TapeScreen(StationScreen):
     def run_tape(self, verify_only: bool) -> None:
         lines: list[str] = []
 
-        def progress(p: stage.TapeProgress) -> None:
+        def progress(p: TapeProgress) -> None:
             self.post_message(TapeProgressMessage(p))
 
         try:

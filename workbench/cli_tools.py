@@ -1,0 +1,176 @@
+"""The file-level commands: identify an image, validate a bag, and the tapes (label,
+plan, write, verify, catalogue, release). Registered by workbench.cli; carriers and tapes
+are acted on through workbench.station."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from workbench.atomic import write_atomic
+from workbench.config import Settings
+from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
+from workbench.errors import ExitCode, WorkbenchError
+from workbench.i18n import human_bytes, t
+
+if TYPE_CHECKING:
+    from workbench.identify.report import FormatReport
+
+
+def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
+    """List and identify every file inside an image; write the format report."""
+    from workbench.identify.engine import identify_image
+    from workbench.identify.report import WRITERS
+    from workbench.imaging.record import MAP_NAME, JobRecord
+    image_path = Path(args.image)
+    map_path = args.map
+    if map_path is None and (image_path.parent / MAP_NAME).is_file():
+        map_path = image_path.parent / MAP_NAME  # the job folder's own map
+    record = JobRecord.load(image_path.parent) if (image_path.parent / "job.json").is_file() \
+        else None
+    digests = ("sha256", "md5") if args.md5 or (record and "md5" in record.digests) \
+        else ("sha256",)
+    bar = ProgressLine(render=identify_line)
+    try:
+        report = identify_image(image_path, settings, map_path=map_path, digests=digests,
+                                workers=args.workers, progress=bar,
+                                cancel=cancel_on_sigint())
+    finally:
+        bar.close()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, writer in WRITERS.items():
+            target = args.out / f"formats.{name}"
+            buf = io.StringIO()
+            writer(report, buf)
+            write_atomic(target, buf.getvalue())
+        print_summary(report, sys.stdout)
+        print(t("identify.written", folder=str(args.out)))
+    else:
+        WRITERS[args.format](report, sys.stdout)
+        if sys.stderr.isatty():
+            print_summary(report, sys.stderr)
+    return ExitCode.SUCCESS
+
+
+def print_summary(report: FormatReport, out: TextIO) -> None:
+    s = report.summary()
+    fmt = report.image_format
+    print(t("identify.image", image=report.image,
+            kind=(fmt.get("puid") and f"{fmt['puid']} {fmt['name']}") or fmt["file_system"]),
+          file=out)
+    for v in report.volumes:
+        print("  " + t("identify.volume", index=v.index + 1, fs=v.fs_type or "-",
+                       label=v.label or "-", files=v.files), file=out)
+        for error in v.errors[:5]:
+            print("    " + t("identify.volume_error", error=error), file=out)
+    print(t("identify.totals", files=s["files"], bytes=human_bytes(s["bytes"]),
+            unidentified=len(s["unidentified"]), damaged=len(s["damaged"]),
+            duplicates=len(s["duplicates"]), zero=len(s["zero_byte"])), file=out)
+    for puid, count in list(s["by_puid"].items())[:10]:
+        print(f"  {count:6}  {puid}", file=out)
+    from workbench.identify.report import escape_invisible
+    for item in s["damaged"][:10]:
+        print("  " + t("identify.damaged", path=escape_invisible(item["path"]),
+                       bytes=item["bytes_lost"]),
+              file=out)
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.package.profile import load_bag_profile
+    from workbench.package.validate import validate_bag
+    profile = load_bag_profile(settings.paths.profiles)
+    problems = validate_bag(args.bag, profile, fast=args.fast)
+    if problems:
+        print(t("validate.invalid", bag=str(args.bag), count=len(problems)))
+        for problem in problems:
+            print(f"  - {problem}")
+        return ExitCode.FAILED
+    print(t("validate.fast_ok" if args.fast else "validate.ok", bag=str(args.bag)))
+    return ExitCode.SUCCESS
+
+
+def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.station import Station
+
+    action = args.tape_command
+    if action == "label":
+        with Station(settings) as station:
+            tape = station.tapes.label(args.mount, args.barcode, args.pool, args.generation,
+                                       args.capacity)
+        print(t("tape.labelled", mount=str(tape.mount), barcode=tape.barcode, pool=tape.pool,
+                capacity=human_bytes(tape.capacity)))
+        return ExitCode.SUCCESS
+    if action not in ("plan", "write", "verify", "catalog", "release"):
+        from workbench.cli import build_parser
+        build_parser().parse_args(["tape", "--help"])
+        return ExitCode.BAD_INPUT
+    with Station(settings, cancel=cancel_on_sigint()) as station:
+        desk = station.tapes
+        if action == "plan":
+            assignments, unplaced = desk.plan()
+            table([t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
+                   t("tape.room")],
+                  [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
+                    human_bytes(tp.room(settings.tape_headroom))]
+                   for tp in desk.mounted()], sys.stdout)
+            print()
+            for a in assignments:
+                print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,
+                        barcode=a.barcode))
+            for u in unplaced:
+                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
+                        pool=u.pool))
+            return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
+        if action == "write":
+            done, unplaced = desk.write(args.bag)
+            for e in done:
+                print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
+                        detail=e.detail))
+            for u in unplaced:
+                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
+                        pool=u.pool))
+            if not done and not unplaced:
+                print(t("tui.tape_nothing"))
+            failed = any(e.result != "verified" for e in done) or \
+                any(u.reason in ("missing", "failed") for u in unplaced)
+            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced \
+                else ExitCode.SUCCESS
+        if action == "verify":
+            checked = desk.verify(args.barcode)
+            for e in checked:
+                print(t(f"tape.checked_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
+                        detail=e.detail))
+            return ExitCode.FAILED if any(e.result != "verified" for e in checked) \
+                else ExitCode.SUCCESS
+        if action == "catalog":
+            entries = desk.catalogue()
+            if args.json:
+                print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
+            else:
+                table([t("tape.bag"), t("tape.barcode"), t("tape.pool"), t("tape.copy"),
+                       t("tape.size"), t("tape.written"), t("tape.verified"),
+                       t("tape.result")],
+                      [[e.bag, e.barcode, e.pool, e.copy, human_bytes(e.bytes), e.written,
+                        e.verified, t(f"tape.state_{e.result}")] for e in entries],
+                      sys.stdout)
+            return ExitCode.SUCCESS
+        worst = ExitCode.SUCCESS  # release: each item on its own; one refusal stops none
+        for item in args.items:
+            try:
+                for path in station.release(item):
+                    print(t("tape.released", path=str(path)))
+            except WorkbenchError as exc:
+                print(t("cli.error", message=exc), file=sys.stderr)
+                worst = max(worst, exc.exit_code)
+        return worst
+
+
+
+
+COMMANDS = {"identify": cmd_identify, "validate": cmd_validate, "tape": cmd_tape}

@@ -1,0 +1,66 @@
+"""Reading the station's record (the log, a carrier's history, statistics and reports)
+and moving it between stations (export, merge, check): the one way the CLI and the UI
+reach the ledger. Acting on carriers is Station's; this only reads or copies."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.ledger import db, export, query
+from workbench.ledger.filters import make_filters
+
+if TYPE_CHECKING:
+    from workbench.station.core import Station
+
+Filters = query.Filters
+SliceRow = query.SliceRow
+FORMATS = export.FORMATS
+SLICES = query.SLICES
+__all__ = ["FORMATS", "SLICES", "Filters", "Records", "SliceRow", "make_filters"]
+
+
+class Records:
+    def __init__(self, station: Station) -> None:
+        self.station = station
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        return self.station.con
+
+    def report_label(self, key: str) -> str:
+        profiles = self.station.profiles
+        return profiles[key].report_label() if key in profiles else key
+
+    def log_page(self, filters: Filters, limit: int = 50, before: str = ""
+                 ) -> list[sqlite3.Row]:
+        """Attempts, newest first, one page at a time (interrupted ones included)."""
+        return query.attempts_page(self.con, filters, limit, before)
+
+    def history_lines(self, item_id: str) -> list[str]:
+        """A carrier's whole history in words; [] when the ledger does not know it."""
+        h = query.carrier_history(self.con, item_id)
+        return query.history_lines(h) if h["carrier"] else []
+
+    def statistics(self, by: str, filters: Filters | None = None) -> list[SliceRow]:
+        return query.statistics(self.con, by, filters or Filters(), label=self.report_label)
+
+    def report(self, bys: list[str], filters: Filters, lang: str
+               ) -> dict[str, list[SliceRow]]:
+        return export.report_slices(self.con, bys, filters, self.station.profiles, lang)
+
+    @staticmethod
+    def write(slices: dict[str, list[SliceRow]], fmt: str, lang: str,
+              out: Path | None = None) -> str:
+        """A report in one of FORMATS: to out (atomically), or its text."""
+        return export.write_report(slices, fmt, lang, out)
+
+    def check(self) -> None:
+        db.check_ledger(self.con, self.station.settings.paths.ledger)
+
+    def export(self, target: Path) -> None:
+        export.export_ledger(self.con, target)
+
+    def merge(self, source: Path) -> dict[str, int]:
+        return export.merge_ledger(self.con, source)
