@@ -59,6 +59,13 @@ SPEC = {
         "tar_threshold": Field(int, default=1000,
                                check=lambda v: None if v >= 1 else "1 or more files"),
     }),
+    "optical": Field(dict, table={
+        # drive (vendor and model, as `workbench drives` shows it) -> read offset in
+        # samples, as AccurateRip lists it; corrected when audio is read
+        "read_offsets": Field(dict, default={}, check=lambda v: None if all(
+            isinstance(k, str) and isinstance(n, int) and -3000 <= n <= 3000
+            for k, n in v.items()) else "a table of drive = whole number of samples"),
+    }),
     "imaging": Field(dict, table={
         "map_save_seconds": Field((int, float), default=5,
                                   check=lambda v: None if 0.5 <= v <= 300 else "0.5 to 300"),
@@ -91,9 +98,17 @@ class Settings:
     tape_pools: tuple[str, ...] = ("primary", "secondary")
     tape_headroom: float = 0.05
     tar_threshold: int = 1000
+    read_offsets: dict[str, int] = field(default_factory=dict)
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
     training: bool = False
+
+    def read_offset_of(self, drive: str) -> int:
+        """The read offset set for a drive (its description starts with the name)."""
+        for name, offset in self.read_offsets.items():
+            if drive == name or drive.startswith(name + " "):
+                return offset
+        return 0
 
     def for_training(self) -> Settings:
         """Training keeps its ledger and files apart from the real station's."""
@@ -138,6 +153,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         raise ConfigError("error.file_missing", file=str(path))
     data = check_table(load_toml(path), SPEC, path)
     station, paths, imaging, tape = data["station"], data["paths"], data["imaging"], data["tape"]
+    optical = data["optical"]
     return Settings(
         station_id=station["id"],
         organisation=station["organisation"],
@@ -149,6 +165,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         free_space_margin=imaging["free_space_margin_mb"] * 1024 * 1024,
         tape_pools=tuple(tape["pools"]), tape_headroom=tape["headroom_percent"] / 100,
         tar_threshold=tape["tar_threshold"],
+        read_offsets=dict(optical["read_offsets"]),
         paths=_paths(path.resolve().parent, paths),
         source=path,
     )

@@ -61,6 +61,10 @@ class RescueMap:
     created_by: str = ""
     command_line: str = ""
     start_time: str = ""
+    # (pos, size) spans outside the domain: never read, never counted (a disc's audio
+    # tracks and the gaps between its sessions, from its TOC). The map file keeps them
+    # non-tried, as GNU ddrescue would with a domain mapfile.
+    outside: list[tuple[int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.blocks and self.size > 0:
@@ -77,18 +81,43 @@ class RescueMap:
     def block_at(self, pos: int) -> Block:
         return self.blocks[self._index(pos)]
 
+    def _inside(self, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """(pos, end) spans with whatever lies outside the domain cut away."""
+        if not self.outside:
+            return spans
+        out = []
+        for pos, end in spans:
+            for o_pos, o_size in self.outside:
+                o_end = o_pos + o_size
+                if o_end <= pos or o_pos >= end:
+                    continue
+                if o_pos > pos:
+                    out.append((pos, o_pos))
+                pos = max(pos, o_end)
+                if pos >= end:
+                    break
+            if pos < end:
+                out.append((pos, end))
+        return out
+
+    @property
+    def domain_size(self) -> int:
+        """The bytes the map's domain covers (its size less what lies outside)."""
+        return sum(end - pos for pos, end in self._inside([(0, self.size)]))
+
     def areas(self, status: str, reverse: bool = False) -> Iterator[tuple[int, int]]:
-        """(pos, end) of every block with status, snapshotted so callers may mark."""
-        spans = [(b.pos, b.end) for b in self.blocks if b.status == status]
+        """(pos, end) of every block with status inside the domain, snapshotted so
+        callers may mark."""
+        spans = self._inside([(b.pos, b.end) for b in self.blocks if b.status == status])
         return iter(reversed(spans) if reverse else spans)
 
     def total(self, status: str) -> int:
-        return sum(b.size for b in self.blocks if b.status == status)
+        return sum(end - pos for pos, end in self.areas(status))
 
     def totals(self) -> dict[str, int]:
         out = dict.fromkeys(BLOCK_STATUSES, 0)
-        for b in self.blocks:
-            out[b.status] += b.size
+        for status in BLOCK_STATUSES:
+            out[status] = self.total(status)
         return out
 
     def finished_prefix(self) -> int:
@@ -103,13 +132,12 @@ class RescueMap:
     def ranges(self, statuses: Collection[str]) -> list[tuple[int, int]]:
         """Every (pos, size) whose status is one of statuses, neighbours joined."""
         spans: list[tuple[int, int]] = []
-        for b in self.blocks:
-            if b.status not in statuses:
-                continue
-            if spans and spans[-1][0] + spans[-1][1] == b.pos:
-                spans[-1] = (spans[-1][0], spans[-1][1] + b.size)
+        for pos, end in self._inside([(b.pos, b.end) for b in self.blocks
+                                      if b.status in statuses]):
+            if spans and spans[-1][0] + spans[-1][1] == pos:
+                spans[-1] = (spans[-1][0], spans[-1][1] + end - pos)
             else:
-                spans.append((b.pos, b.size))
+                spans.append((pos, end - pos))
         return spans
 
     # -- updates ---------------------------------------------------------------------

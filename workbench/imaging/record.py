@@ -171,6 +171,13 @@ class JobRecord:
     reason: Reason | None = None
     average_rate: float = 0.0
     seconds: float = 0.0
+    # an optical disc read as a disc: its TOC, type and class (optical.toc.Disc)
+    disc: dict[str, Any] | None = None
+    image_tracks: list[int] = field(default_factory=list)  # the tracks in the data image
+    tracks: list[dict[str, Any]] = field(default_factory=list)  # raw tracks read
+    cue: str = ""  # the CUE sheet beside the image
+    # unreadable run-out sectors at a data track's end, past its session's volume
+    runout_ranges: list[list[int]] = field(default_factory=list)
 
     @property
     def outcome_enum(self) -> Outcome:

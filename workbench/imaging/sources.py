@@ -14,18 +14,23 @@ import stat
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from workbench.errors import BadInput, Refused
 from workbench.imaging.identity import block_facts
 from workbench.schema import Field, check_table, load_toml
 
+if TYPE_CHECKING:
+    from workbench.optical.toc import Disc
+
 BLKGETSIZE64 = 0x80081272
 BLKSSZGET = 0x1268
 _VANISHED_ERRNOS = {errno.ENODEV, errno.ENXIO, errno.ENOMEDIUM, errno.ESHUTDOWN}
 DRIVE_SUFFIX = ".drive.toml"
+SCSI_CDROM_MAJOR = 11  # /dev/sr*
 
 
 class ReadError(Exception):
@@ -82,6 +87,9 @@ class Source:
     size: int
     sector_size: int
     identity: DriveIdentity
+    # an optical disc's table of contents, when the source is a disc (a drive that
+    # answers for one, or a CUE sheet): read reads its data sectors, read_raw raw ones
+    disc: Disc | None = None
 
     def __init__(self) -> None:
         self.read_calls = 0
@@ -89,6 +97,10 @@ class Source:
 
     def read(self, pos: int, size: int) -> memoryview | bytes:
         raise NotImplementedError
+
+    def read_raw(self, lba: int, count: int) -> bytes:
+        """count raw 2,352-byte sectors from lba (audio, Mode 2): discs only."""
+        raise ReadError(lba * 2048, count * 2048, errno.EINVAL)
 
     def close(self) -> None:
         pass
@@ -176,6 +188,17 @@ class DeviceSource(Source):
         self.bytes_read += len(data)
         return data
 
+    #: reads raw disc sectors (an optical drive whose TOC was read: optical.discs)
+    raw_reader: Callable[[int, int], bytes] | None = None
+
+    def read_raw(self, lba: int, count: int) -> bytes:
+        if self.raw_reader is None:
+            return super().read_raw(lba, count)
+        self.read_calls += 1
+        data = self.raw_reader(lba, count)
+        self.bytes_read += len(data)
+        return data
+
     def close(self) -> None:
         for fd in (self._direct_fd, self._fd):
             if fd >= 0:
@@ -242,7 +265,8 @@ class VirtualDrive(Source):
                  sector_size: int = 512, size: int = 0, identity: DriveIdentity | None = None,
                  labels: dict[str, str] | None = None, profile_hint: str = "") -> None:
         super().__init__()
-        self._inner = DeviceSource(image, sector_size=sector_size, direct=False)
+        self._inner: Source = open_image(image, sector_size)
+        self.disc = self._inner.disc
         # the drive the technician named (its descriptor), so a retry reads the same drive
         self.path = identity.path if identity is not None and identity.path else str(image)
         self.sector_size = sector_size
@@ -281,6 +305,29 @@ class VirtualDrive(Source):
         self.bytes_read += len(data)
         return data
 
+    def read_raw(self, lba: int, count: int) -> bytes:
+        """Raw sectors of a disc drive; its damage spans count in 2,048-byte sectors
+        (pos = LBA x 2048), for data and raw reads alike."""
+        pos, end = lba * 2048, (lba + count) * 2048
+        with self._lock:
+            self.read_calls += 1
+            if self._vanished or (self.damage.vanish_at >= 0 and end > self.damage.vanish_at):
+                self._vanished = True
+                raise SourceGone("vanished", f"{self.path} vanished at LBA {lba}")
+            delay = sum(s for start, length, s in self.damage.slow
+                        if _touches(pos, end, start, length))
+            if delay:
+                time.sleep(delay)
+            if any(_touches(pos, end, start, length) for start, length in self.damage.bad):
+                raise ReadError(pos, end - pos)
+            for i, (start, length, fails) in enumerate(self.damage.flaky):
+                if _touches(pos, end, start, length) and self._flaky_failures[i] < fails:
+                    self._flaky_failures[i] += 1
+                    raise ReadError(pos, end - pos)
+        data = self._inner.read_raw(lba, count)
+        self.bytes_read += len(data)
+        return data
+
     def close(self) -> None:
         self._inner.close()
 
@@ -310,8 +357,23 @@ class VirtualDrive(Source):
                    data["profile"])
 
 
+def open_image(path: str | os.PathLike, sector_size: int = 512) -> Source:
+    """An image file: a CUE sheet (a disc with its TOC) or a flat image."""
+    if str(path).lower().endswith(".cue"):
+        from workbench.optical.discs import CueSource
+        return CueSource(Path(path))
+    return DeviceSource(path, sector_size=sector_size, direct=False)
+
+
 def open_source(path: str | os.PathLike, sector_size: int = 512, direct: bool = True) -> Source:
-    """Open a block device, a regular file, or a virtual drive (*.drive.toml)."""
+    """Open a block device, a regular file, a CUE sheet (a disc image with its TOC), or
+    a virtual drive (*.drive.toml). An optical drive's TOC is read when it has one."""
     if str(path).endswith(DRIVE_SUFFIX):
         return VirtualDrive.from_file(Path(path))
-    return DeviceSource(path, sector_size=sector_size, direct=direct)
+    if str(path).lower().endswith(".cue"):
+        return open_image(path, sector_size)
+    source = DeviceSource(path, sector_size=sector_size, direct=direct)
+    if source.is_block and os.major(source.rdev) == SCSI_CDROM_MAJOR:
+        from workbench.optical.discs import attach_drive_toc
+        attach_drive_toc(source)
+    return source

@@ -1,0 +1,159 @@
+"""A disc as a Source: a CUE sheet with its BIN/ISO files, or an optical drive whose TOC
+was read. read(pos, size) gives the 2,048-byte data sectors of data tracks (pos = LBA x
+2048); read_raw(lba, count) gives 2,352-byte raw sectors (audio and Mode 2 tracks).
+What is not a data sector (an audio track, a gap between sessions) fails as a read,
+exactly as a drive's data read of it would."""
+
+from __future__ import annotations
+
+import bisect
+import errno
+import os
+from pathlib import Path
+
+from workbench.imaging.sources import DeviceSource, DriveIdentity, ReadError, Source
+from workbench.optical.cue import CueSheet, TrackFile, read_cue
+from workbench.optical.toc import DATA_SECTOR, RAW_SECTOR, Mode, Track
+
+SYNC = b"\x00" + b"\xff" * 10 + b"\x00"
+
+
+def user_data(raw: bytes | memoryview) -> bytes | None:
+    """The 2,048 data bytes of a raw data sector: Mode 1, or Mode 2 Form 1; None for
+    audio (no sync), Mode 2 Form 2 and anything else."""
+    if bytes(raw[:12]) != SYNC:
+        return None
+    mode = raw[15]
+    if mode == 1:
+        return bytes(raw[16:16 + DATA_SECTOR])
+    if mode == 2 and not raw[18] & 0x20:  # the subheader's submode: Form 2 bit clear
+        return bytes(raw[24:24 + DATA_SECTOR])
+    return None
+
+
+class CueSource(Source):
+    """A CUE/BIN disc image read as a disc in a drive, TOC included."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.sheet: CueSheet = read_cue(path)
+        self.disc = self.sheet.disc
+        self.path = str(path)
+        self.sector_size = DATA_SECTOR
+        self.size = self.disc.leadout * DATA_SECTOR
+        self.identity = DriveIdentity(path=str(path), model="CUE/BIN disc image",
+                                      kind="file", transport="image")
+        self._fds: dict[Path, int] = {}
+        # (first LBA in the file, track): the sectors each file gives, pregap included
+        spans = []
+        for track in self.disc.tracks:
+            tf = self.sheet.files[track.number]
+            spans.append((track.start - tf.pregap_in_file, track))
+        spans.sort(key=lambda x: x[0])
+        self._starts = [s for s, _ in spans]
+        self._tracks = [t for _, t in spans]
+
+    def _fd(self, path: Path) -> int:
+        if path not in self._fds:
+            self._fds[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return self._fds[path]
+
+    def _where(self, lba: int) -> tuple[Track, TrackFile, int] | None:
+        """The track holding lba, its file, and how many sectors from lba on it holds."""
+        i = bisect.bisect_right(self._starts, lba) - 1
+        if i < 0:
+            return None
+        track = self._tracks[i]
+        if lba >= track.end:
+            return None
+        return track, self.sheet.files[track.number], track.end - lba
+
+    def _generated(self, lba: int) -> bool:
+        """Is lba in an audio track's pregap that the CUE sheet's PREGAP adds (not in
+        any file)? The disc holds silence there."""
+        for track in self.disc.audio_tracks if self.disc else []:
+            in_file = self.sheet.files[track.number].pregap_in_file
+            if track.start - track.pregap <= lba < track.start - in_file:
+                return True
+        return False
+
+    def _file_sectors(self, tf: TrackFile, track: Track, lba: int, count: int) -> bytes:
+        at = (tf.offset + lba - track.start) * tf.sector_size
+        data = os.pread(self._fd(tf.path), count * tf.sector_size, at)
+        if len(data) < count * tf.sector_size:
+            raise ReadError(lba * DATA_SECTOR, count * DATA_SECTOR)
+        return data
+
+    def read(self, pos: int, size: int) -> bytes:
+        self.read_calls += 1
+        lba, count = pos // DATA_SECTOR, -(-size // DATA_SECTOR)
+        out: list[bytes] = []
+        while count > 0:
+            where = self._where(lba)
+            if where is None or where[0].audio:
+                break
+            track, tf, run = where
+            n = min(count, run)
+            data = self._file_sectors(tf, track, lba, n)
+            if tf.sector_size == DATA_SECTOR:
+                out.append(data)
+            else:
+                good = 0
+                for k in range(n):
+                    user = user_data(memoryview(data)[k * RAW_SECTOR:(k + 1) * RAW_SECTOR])
+                    if user is None:
+                        break
+                    out.append(user)
+                    good += 1
+                if good < n:
+                    lba += good
+                    break
+            lba, count = lba + n, count - n
+        got = b"".join(out)
+        if not got:
+            raise ReadError(pos, size, errno.EIO)
+        self.bytes_read += len(got)
+        return got[:size]
+
+    def read_raw(self, lba: int, count: int) -> bytes:
+        self.read_calls += 1
+        out: list[bytes] = []
+        while count > 0:
+            where = self._where(lba)
+            if where is None and self._generated(lba):
+                out.append(bytes(RAW_SECTOR))  # a PREGAP the CUE sheet leaves out: silence
+                lba, count = lba + 1, count - 1
+                continue
+            if where is None or where[1].sector_size != RAW_SECTOR:
+                raise ReadError(lba * DATA_SECTOR, count * DATA_SECTOR)
+            track, tf, run = where
+            n = min(count, run)
+            out.append(self._file_sectors(tf, track, lba, n))
+            lba, count = lba + n, count - n
+        data = b"".join(out)
+        self.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
+def attach_drive_toc(source: DeviceSource) -> None:
+    """Read an optical drive's TOC and disc type and let the source read raw sectors.
+    A drive that cannot tell its TOC leaves the source a flat 2,048-byte device."""
+    from workbench.optical.mmc import DriveReader, MmcError
+    try:
+        reader = DriveReader(source.path)
+    except (OSError, MmcError):
+        return
+    try:
+        disc = reader.read_disc()
+    except (OSError, MmcError):
+        reader.close()
+        return
+    source.disc = disc
+    source.raw_reader = lambda lba, count: reader.read_cd(lba, count)[0]
+    if not any(t.mode != Mode.DATA for t in disc.data_tracks):
+        pass  # the modes were not told: data tracks are read as 2,048-byte sectors

@@ -1,0 +1,154 @@
+"""Reading a track raw and securely: audio and Mode 2 (video) tracks, 2,352 bytes a sector.
+
+Each chunk is read until two reads agree (the drive's C2 pointers, where it gives them,
+only say where to look again; agreement is the proof). A sector no read returns is
+zero-filled and named unreadable; one whose reads never agree keeps the last read and is
+named unverified. The drive's read offset is corrected: with an offset of +N samples the
+drive gives each sample N samples late, so the track is read N x 4 bytes further on; at
+the disc's very start and end the missing samples are zero (no overread), as EAC does.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.atomic import DiskFull
+from workbench.imaging.rescue import Cancelled
+from workbench.imaging.sources import ReadError, Source
+from workbench.optical.toc import RAW_SECTOR, Track
+
+CHUNK = 27  # sectors a read (63,504 bytes: under the 64 KiB many drives take at once)
+SILENCE = bytes(RAW_SECTOR)
+
+
+@dataclass
+class TrackRead:
+    """What reading one raw track gave; kept in job.json under tracks."""
+
+    number: int
+    file: str
+    mode: str
+    first_lba: int  # the file's first sector on the disc (the track's pregap included)
+    sectors: int
+    index1: int  # file sector of the track's INDEX 01
+    offset: int = 0  # the drive's read offset corrected, in samples
+    digests: dict[str, str] = field(default_factory=dict)
+    reads: int = 0  # raw reads made
+    unreadable: list[list[int]] = field(default_factory=list)  # [lba, sectors]
+    unverified: list[list[int]] = field(default_factory=list)  # [lba, sectors]
+    method: str = "two reads agree"
+    done: bool = False
+    checksums: dict[str, str] = field(default_factory=dict)  # AccurateRip, CTDB, CRC32
+
+    @property
+    def secure(self) -> bool:
+        return self.done and not self.unreadable and not self.unverified
+
+
+def _add(spans: list[list[int]], lba: int, count: int) -> None:
+    if spans and spans[-1][0] + spans[-1][1] == lba:
+        spans[-1][1] += count
+    else:
+        spans.append([lba, count])
+
+
+class TrackReader:
+    """Reads raw sectors of one disc through a Source, with read offset correction."""
+
+    def __init__(self, source: Source, offset: int, leadout: int, max_reads: int) -> None:
+        self.source, self.shift, self.leadout = source, offset * 4, leadout
+        self.max_reads = max(2, max_reads)
+        self.reads = 0
+
+    def _raw(self, lba: int, count: int) -> bytes:
+        """count raw sectors from lba; sectors before LBA 0 or past the lead-out are
+        silence (a drive cannot overread them)."""
+        lo, hi = max(lba, 0), min(lba + count, self.leadout)
+        if hi <= lo:
+            return SILENCE * count
+        self.reads += 1
+        data = bytes(self.source.read_raw(lo, hi - lo))
+        if len(data) != (hi - lo) * RAW_SECTOR:
+            raise ReadError(lo * 2048, (hi - lo) * 2048)
+        return SILENCE * (lo - lba) + data + SILENCE * (lba + count - hi)
+
+    def _shifted(self, lba: int, count: int) -> bytes:
+        """The bytes of sectors lba..lba+count as they are on the disc, the offset
+        corrected."""
+        if not self.shift:
+            return self._raw(lba, count)
+        start = lba * RAW_SECTOR + self.shift
+        first = start // RAW_SECTOR
+        last = -(-(start + count * RAW_SECTOR) // RAW_SECTOR)
+        data = self._raw(first, last - first)
+        skip = start - first * RAW_SECTOR
+        return data[skip:skip + count * RAW_SECTOR]
+
+    def secure(self, lba: int, count: int) -> tuple[bytes, str]:
+        """Read until two reads agree: (data, "ok" | "unverified"); ReadError when a
+        read fails."""
+        seen: list[bytes] = []
+        for _ in range(self.max_reads):
+            data = self._shifted(lba, count)
+            if data in seen:
+                return data, "ok"
+            seen.append(data)
+        return seen[-1], "unverified"
+
+
+def read_track(source: Source, track: Track, first_lba: int, path: Path, leadout: int,
+               offset: int, algorithms: Iterable[str], max_reads: int = 5,
+               cancel: threading.Event | None = None,
+               tick: Callable[[int, int], None] | None = None) -> TrackRead:
+    """Read sectors first_lba..track.end of track raw into path (written whole, then
+    fsynced). tick(done, total) reports sectors."""
+    total = track.end - first_lba
+    result = TrackRead(number=track.number, file=path.name, mode=track.mode,
+                       first_lba=first_lba, sectors=total, index1=track.start - first_lba,
+                       offset=offset)
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    reader = TrackReader(source, offset, leadout, max_reads)
+    cancel = cancel or threading.Event()
+    try:
+        with open(path, "wb") as out:
+            for lba in range(first_lba, track.end, CHUNK):
+                if cancel.is_set():
+                    raise Cancelled()
+                n = min(CHUNK, track.end - lba)
+                chunk = _read_chunk(reader, lba, n, result)
+                out.write(chunk)
+                for h in hashes.values():
+                    h.update(chunk)
+                if tick:
+                    tick(lba + n - first_lba, total)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull("error.disk_full", path=str(path)) from exc
+        raise
+    result.reads = reader.reads
+    result.digests = {a: h.hexdigest() for a, h in hashes.items()}
+    result.done = True
+    return result
+
+
+def _read_chunk(reader: TrackReader, lba: int, n: int, result: TrackRead) -> bytes:
+    try:
+        data, status = reader.secure(lba, n)
+    except ReadError:
+        if n > 1:  # sector by sector: keep what reads, name what does not
+            return b"".join(_read_chunk(reader, lba + k, 1, result) for k in range(n))
+        _add(result.unreadable, lba, 1)
+        return SILENCE
+    if status != "ok":
+        if n > 1:  # which sectors disagree: each one on its own
+            return b"".join(_read_chunk(reader, lba + k, 1, result) for k in range(n))
+        _add(result.unverified, lba, 1)
+    return data
