@@ -35,6 +35,16 @@ from workbench.imaging.checks import (
     update_fingerprint,
 )
 from workbench.imaging.digests import DigestStream
+from workbench.imaging.disc import (
+    DiscPlan,
+    image_disc_raw,
+    judge_tracks,
+    largest_volume,
+    plan_for,
+    read_disc_tracks,
+    take_runout,
+    write_disc_cue,
+)
 from workbench.imaging.mapfile import BAD, FINISHED, UNTRIED, RescueMap
 from workbench.imaging.record import (
     MAP_NAME,
@@ -126,10 +136,14 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
     image_path = out_dir / f"image.{profile.image_extension}"
     map_path = out_dir / MAP_NAME
     record = _open_record(out_dir, profile, item_id, settings)
-    rmap, probe = _open_map(map_path, image_path, source, profile, record)
+    plan = plan_for(source, record, out_dir, item_id)
+    if plan is not None and not plan.image_tracks:  # audio, video, blank: no data image
+        return image_disc_raw(source, profile, item_id, settings, out_dir, command, plan,
+                               record, progress, cancel)
+    rmap, probe = _open_map(map_path, image_path, source, profile, record, plan)
     resumed = map_path.exists()
-    size = max(rmap.size, record.size, _resume_domain(source, profile, record)) if resumed \
-        else rmap.size
+    size = max(rmap.size, record.size, _resume_domain(source, profile, record, plan)) \
+        if resumed else rmap.size
     allocated = image_path.stat().st_blocks * 512 if image_path.exists() else 0
     checks = preflight.run_checks(source, out_dir, [image_path, map_path, out_dir / "job.json"],
                                   max(0, size - allocated), settings.free_space_margin)
@@ -142,6 +156,8 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
         return _record_unopened(source.path, profile, item_id, settings, out_dir, command,
                                 gone, drive=asdict(source.identity))
     rmap.fit_to(size)  # a good drive extends a truncated carrier's map
+    if plan is not None:  # audio tracks and session gaps: outside the data image
+        rmap.outside = plan.outside()
 
     run = Run(started=utc_now(), command=command, operator=settings.operator,
               station_id=settings.station_id, drive=asdict(source.identity),
@@ -152,6 +168,10 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
     record.size, record.device_size, record.sector_size = rmap.size, source.size, \
         source.sector_size
     record.fingerprint = fingerprint
+    if plan is not None:
+        record.disc = plan.disc.to_dict()
+        record.image_tracks = [t.number for t in plan.image_tracks]
+        write_disc_cue(plan, record, out_dir)
     record.started = record.started or run.started
     record.outcome, record.reason, record.digests = Outcome.RUNNING.value, None, {}
     record.save(out_dir)
@@ -187,7 +207,12 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
         passes_done = True
         digests.catch_up(fd, rmap.size)  # after errors: the rest from the image file
         record.digests = digests.finish()
+        if plan is not None:
+            read_disc_tracks(source, plan, record, out_dir, profile, settings, cancel)
         outcome, reason = _judge(rmap, record, profile, image_path)
+        if plan is not None and outcome == Outcome.SUCCESS:
+            reason = judge_tracks(record)
+            outcome = Outcome.PARTIAL if reason else outcome
     except Cancelled:
         digests.abandon()
         outcome, reason = Outcome.ABORTED, Reason.of("cancelled")
@@ -236,7 +261,7 @@ def _open_record(out_dir: Path, profile: MediaProfile, item_id: str,
 
 
 def _open_map(map_path: Path, image_path: Path, source: Source, profile: MediaProfile,
-              record: JobRecord) -> tuple[RescueMap, bytes | None]:
+              record: JobRecord, plan: DiscPlan | None) -> tuple[RescueMap, bytes | None]:
     """Resume from an existing map (ours or GNU ddrescue's), or start a new one. Also
     returns the data a size probe read from the start of the medium, if any."""
     if map_path.exists():
@@ -246,15 +271,18 @@ def _open_map(map_path: Path, image_path: Path, source: Source, profile: MediaPr
         return rmap, None  # extended after the carrier check (image_source)
     if image_path.exists() and image_path.stat().st_size:
         raise BadInput("error.image_without_map", image=str(image_path), map=str(map_path))
+    if plan is not None:  # the TOC says how far the data goes
+        return RescueMap(size=min(source.size, plan.data_end * OPTICAL_SECTOR)), None
     size, probe = _domain(source, profile, record)
     return RescueMap(size=size), probe
 
 
 def _domain(source: Source, profile: MediaProfile, record: JobRecord
             ) -> tuple[int, bytes | None]:
-    """How much to image. Optical media: the ISO 9660 volume when the drive reports more
-    (run-out sectors beyond the file system are not part of the disc's data). The
-    descriptors are read in one cluster that then goes into the image as it is."""
+    """How much to image: all the drive reports. An optical disc without a TOC is never
+    cut to its first volume (a later session lies beyond it); run-out sectors past the
+    last volume that do not read are told apart when judging. The descriptors are read
+    in one cluster that then goes into the image as it is."""
     size = source.size
     if not profile.iso9660_check:
         return size, None
@@ -262,18 +290,15 @@ def _domain(source: Source, profile: MediaProfile, record: JobRecord
         probe = bytes(source.read(0, min(profile.cluster_size, size)))
     except ReadError:
         return size, None
-    declared = iso9660_volume_size(lambda pos, n: probe[pos:pos + n])
-    record.iso9660_size = declared
-    if declared and declared < size:
-        size = declared
+    record.iso9660_size = iso9660_volume_size(lambda pos, n: probe[pos:pos + n])
     return size, probe
 
 
-def _resume_domain(source: Source, profile: MediaProfile, record: JobRecord) -> int:
-    """How much this drive can give of a carrier being resumed, without reading it:
-    optical media stop at the ISO 9660 volume recorded at the first read."""
-    if profile.iso9660_check and record.iso9660_size:
-        return min(source.size, record.iso9660_size)
+def _resume_domain(source: Source, profile: MediaProfile, record: JobRecord,
+                   plan: DiscPlan | None) -> int:
+    """How much this drive can give of a carrier being resumed, without reading it."""
+    if plan is not None:
+        return min(source.size, plan.data_end * OPTICAL_SECTOR)
     return source.size
 
 
@@ -390,7 +415,8 @@ def _judge(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
         reason = _size_check(rmap, record, profile, read)
     if reason is not None:
         return Outcome.FAILED, reason
-    bad = rmap.size - rescued
+    take_runout(rmap, record)
+    bad = rmap.domain_size - rmap.total(FINISHED)
     if bad:
         return Outcome.PARTIAL, Reason.of("bad_sectors", count=-(-bad // record.sector_size),
                                           bytes=f"{bad:,}")
@@ -407,7 +433,7 @@ def _size_check(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
     if profile.iso9660_check:
         if size % OPTICAL_SECTOR:
             return Reason.of("not_whole_sectors", size=f"{size:,}", sector=OPTICAL_SECTOR)
-        declared = iso9660_volume_size(read)
+        declared = largest_volume(rmap, record, read)
         record.iso9660_size = declared or record.iso9660_size
         if record.iso9660_size:
             record.declared_size, record.declared_by = record.iso9660_size, "ISO 9660"

@@ -183,6 +183,13 @@ class JobRecord:
     def outcome_enum(self) -> Outcome:
         return Outcome(self.outcome)
 
+    def payload(self) -> list[tuple[str, dict[str, str]]]:
+        """The carrier's files and their digests made while reading: the image (when
+        the carrier has one) and every raw track of a disc."""
+        files = [(self.image, dict(self.digests))] if self.image else []
+        return files + [(str(t["file"]), dict(t.get("digests", {})))
+                        for t in self.tracks if t.get("done")]
+
     @property
     def passes(self) -> list[PassRecord]:
         return [p for run in self.runs for p in run.passes]

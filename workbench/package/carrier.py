@@ -62,8 +62,14 @@ def format_report(job_dir: Path, record: JobRecord, settings: Settings,
     from workbench.identify.engine import identify_image  # only when the job has no report
 
     digests = tuple(a for a in ("sha256", "md5") if a in record.digests) or ("sha256",)
-    report = identify_image(job_dir / record.image, settings, map_path=job_dir / MAP_NAME,
-                            digests=digests, progress=progress, cancel=cancel)
+    if record.image:
+        report = identify_image(job_dir / record.image, settings,
+                                map_path=job_dir / MAP_NAME, digests=digests,
+                                progress=progress, cancel=cancel,
+                                **_sessions_of(record))
+    else:  # a disc of audio or video tracks only: no file system to look into
+        report = FormatReport(image="", image_size=0, workbench_version=__version__,
+                              started=utc_now(), ended=utc_now())
     outputs = {}
     for name, writer in WRITERS.items():
         buf = io.StringIO()
@@ -72,6 +78,20 @@ def format_report(job_dir: Path, record: JobRecord, settings: Settings,
         write_atomic(job_dir / f"formats.{name}", outputs[name])
     write_atomic(job_dir / REPORT_KEY, key)  # last: a crash before it makes it again
     return report, outputs["json"], outputs["csv"]
+
+
+def _sessions_of(record: JobRecord) -> dict[str, Any]:
+    """The data sessions' start LBAs from a disc's TOC, for identification to list the
+    files of every session (without a TOC it finds them itself)."""
+    if not record.disc:
+        return {}
+    from workbench.optical.toc import Disc
+    disc = Disc.from_dict(record.disc)
+    starts = sorted({min(t.start for t in disc.tracks
+                         if t.session == s and t.number in record.image_tracks)
+                     for s in {t.session for t in disc.tracks
+                               if t.number in record.image_tracks}})
+    return {"sessions": starts} if starts else {}
 
 
 def report_key(job_dir: Path, record: JobRecord) -> str:
@@ -102,18 +122,29 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
     drive = Agent("hardware", describe_drive(record.drive))
     operator = Agent("person", record.operator) if record.operator else None
     fido = Agent("software", "fido (opf-fido)", report.get("signatures", ""))
-    image_id = f"{record.item_id}/data/{record.image}"
     map_id = f"{record.item_id}/data/{MAP_NAME}"
     fmt = report.get("image_format", {})
     people = ((operator, "implementer"),) if operator else ()
     outcome = "success" if record.outcome == Outcome.SUCCESS.value else "partial"
+    objects = []
+    if record.image:
+        objects += [PremisObject(f"{record.item_id}/data/{record.image}", record.image,
+                                 record.size, dict(record.digests),
+                                 fmt.get("name") or f"{fmt.get('file_system', '')} disk image",
+                                 fmt.get("puid", "")),
+                    PremisObject(map_id, MAP_NAME, len(map_bytes),
+                                 {"sha256": hashlib.sha256(map_bytes).hexdigest()},
+                                 "GNU ddrescue mapfile")]
+    for track in record.tracks:  # a disc's raw tracks: a digest per track
+        if track.get("done"):
+            objects.append(PremisObject(
+                f"{record.item_id}/data/{track['file']}", track["file"],
+                track["sectors"] * 2352, dict(track["digests"]),
+                f"CD track {track['number']} ({track['mode']}), raw 2352-byte sectors"))
+    image_id = objects[0].identifier if objects else map_id
+    ids = tuple(o.identifier for o in objects)
     doc = PremisDocument(
-        objects=[PremisObject(image_id, record.image, record.size, dict(record.digests),
-                              fmt.get("name") or f"{fmt.get('file_system', '')} disk image",
-                              fmt.get("puid", "")),
-                 PremisObject(map_id, MAP_NAME, len(map_bytes),
-                              {"sha256": hashlib.sha256(map_bytes).hexdigest()},
-                              "GNU ddrescue mapfile")],
+        objects=objects,
         events=[
             Event("capture", record.started, outcome,
                   f"rescue imaging (copy, trim, scrape, retries) of a {record.profile_id} "
@@ -121,11 +152,11 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
                   f"{record.bytes_rescued} bytes rescued, {record.bad_sector_count} bad "
                   f"sectors, {record.read_errors} read errors",
                   ((workbench, "executing program"), (drive, "executing program"), *people),
-                  (image_id, map_id)),
+                  ids),
             Event("message digest calculation", record.ended, "success",
                   "digests computed while reading the medium: "
                   + ", ".join(sorted(record.digests)),
-                  agents=((workbench, "executing program"),), objects=(image_id,)),
+                  agents=((workbench, "executing program"),), objects=ids),
             Event("format identification", report.get("ended") or now, "success",
                   f"fido in process over every file of the image ({report['summary']['files']}"
                   " files)", f"{len(report['summary']['unidentified'])} unidentified",
@@ -134,10 +165,10 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
             Event("validation", now, "success",
                   "BagIt 1.0 (RFC 8493) and BagIt profile "
                   "urn:x-migration-workbench:bagit-profile:carrier:1.0",
-                  agents=((workbench, "validator"),), objects=(image_id, map_id)),
+                  agents=((workbench, "validator"),), objects=ids),
             Event("packing", now, "success", "BagIt 1.0 bag, manifests from imaging digests",
                   agents=((workbench, "executing program"), *people),
-                  objects=(image_id, map_id)),
+                  objects=ids),
         ])
     return doc.to_xml()
 
@@ -175,34 +206,42 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
         raise BadInput("error.bag_not_accepted", item=record.item_id, outcome=record.outcome)
     profile = load_bag_profile(settings.paths.profiles)
     target = settings.paths.bags / (name or record.item_id)
-    image_path, map_path = job_dir / record.image, job_dir / MAP_NAME
+    map_path = job_dir / MAP_NAME
     if target.exists():
         problems = validate_bag(target, profile, fast=True)
         if problems:
             raise BadInput("error.bag_invalid", bag=str(target), problems="; ".join(problems))
-        hand_over(image_path, target / "data" / record.image)  # a crash right after the rename
+        for name, _ in record.payload():  # a crash right after the rename
+            hand_over(job_dir / name, target / "data" / name)
         return BagResult(target, False, dict(read_info(target))["Payload-Oxum"],
                          tuple(p.name[9:-4] for p in sorted(target.glob("manifest-*.txt"))))
-    for path in (image_path, map_path):
+    needed = [job_dir / name for name, _ in record.payload()] + \
+        ([map_path] if record.image else []) + ([job_dir / record.cue] if record.cue else [])
+    for path in needed:
         if not path.is_file():
             raise BadInput("error.bag_missing_file", file=str(path))
     _, report_json, report_csv = format_report(job_dir, record, settings, progress, cancel)
     media = load_profiles(settings.paths.profiles).get(record.profile_id)
     label = media.label("en") if media else record.profile_id
-    algorithms = tuple(a for a in ("sha256", "md5", "sha512") if a in record.digests)
+    first = record.payload()[0][1] if record.payload() else {}
+    algorithms = tuple(a for a in ("sha256", "md5", "sha512") if a in first)
     now = utc_now()
-    map_bytes = map_path.read_bytes()
+    map_bytes = map_path.read_bytes() if record.image else b""
     tags = [TagFile("metadata/job.json", (job_dir / "job.json").read_bytes()),
             TagFile(f"metadata/{REPORT_JSON}", report_json),
             TagFile(f"metadata/{REPORT_CSV}", report_csv),
             TagFile("metadata/premis.xml", _premis(record, map_bytes, report_json, now))]
-    payload = [PayloadFile(image_path, record.image, dict(record.digests)),
-               PayloadFile(map_path, MAP_NAME, {}, link=False)]
+    payload = [PayloadFile(job_dir / name, name, digests) for name, digests in record.payload()]
+    if record.image:
+        payload.append(PayloadFile(map_path, MAP_NAME, {}, link=False))
+    if record.cue:  # a disc's CUE sheet: how its image and track files make the disc
+        payload.append(PayloadFile(job_dir / record.cue, record.cue, {}, link=False))
     settings.paths.bags.mkdir(parents=True, exist_ok=True)
     path = write_bag(target, payload, tags, _info(record, settings, profile, batch, bag_count,
                                                   label), algorithms,
                      lambda partial: validate_bag(partial, profile, fast=True))
-    hand_over(image_path, path / "data" / record.image)
+    for name, _ in record.payload():
+        hand_over(job_dir / name, path / "data" / name)
     return BagResult(path, True, dict(read_info(path))["Payload-Oxum"], algorithms)
 
 

@@ -359,8 +359,9 @@ class Station:
         version = len(st.bags) + 1
         name = bag_name(st.item_id, version)
         target = self.settings.paths.bags / name
-        if target.exists() and bag_image_digest(target, record.image) != \
-                record.digests.get("sha256"):  # a crashed accept of an earlier image
+        first, digests = (record.payload() or [("", {})])[0]
+        if target.exists() and bag_image_digest(target, first) != \
+                digests.get("sha256"):  # a crashed accept of an earlier image
             aside = set_aside_stale_bag(target)
             self._step(result, attempt, "packaging", "set aside", str(aside), utc_now(),
                        key=str(aside))
@@ -368,7 +369,7 @@ class Station:
             started = utc_now()
             ok, detail = verify_image(job, record)
             self._step(result, attempt, "verification", "success" if ok else "failed",
-                       detail, started, key=record.digests.get("sha256", ""))
+                       detail, started, key=digests.get("sha256", ""))
             if not ok:
                 raise IntegrityFailure("error.verify_failed", item=record.item_id,
                                        detail=detail)
@@ -378,7 +379,7 @@ class Station:
                       progress=lambda p: self.progress("bag", p), cancel=self.cancel,
                       name=name)
         ledger.record_bag(self.con, attempt, record.item_id, self.settings.station_id,
-                          bag.path, bag.payload_oxum, version, record.digests.get("sha256", ""))
+                          bag.path, bag.payload_oxum, version, digests.get("sha256", ""))
         self._step(result, attempt, "packaging", "success",
                    f"{bag.path} ({bag.payload_oxum})", started, key=bag.payload_oxum)
         result.bag = bag.path

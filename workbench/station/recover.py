@@ -30,7 +30,8 @@ def bag_image_digest(bag: Path, image: str) -> str:
 def finish_hand_over(job: Path, record: JobRecord, bag: Path) -> bool:
     """A crash right after a bag's rename leaves the staging image hard-linked into it:
     remove the staging name (the bytes stay, in the bag)."""
-    return hand_over(job / record.image, bag / "data" / record.image)
+    handed = [hand_over(job / name, bag / "data" / name) for name, _ in record.payload()]
+    return any(handed)
 
 
 def set_aside_stale_bag(bag: Path) -> Path:
@@ -46,6 +47,8 @@ def restore_image(st: CarrierState, record: JobRecord, job: Path,
     """Give the job folder its image back from the first bag (on disk) that holds the
     same image (by its digest), copied and checked: the bag itself never changes.
     False when the image is in none of them."""
+    if not record.image:  # a disc of raw tracks only: nothing is restored from a bag
+        return all((job / name).exists() for name, _ in record.payload())
     image_path = job / record.image
     if image_path.exists():
         return True
@@ -75,4 +78,5 @@ def set_aside_job(job: Path) -> Path:
 
 def needs_image(job: Path, record: JobRecord | None) -> bool:
     """A map without its image: the next read must not start until it is back."""
-    return record is not None and (job / MAP_NAME).exists() and not (job / record.image).exists()
+    return record is not None and bool(record.image) and (job / MAP_NAME).exists() \
+        and not (job / record.image).exists()

@@ -40,14 +40,18 @@ def step_line(step: str, outcome: str, detail: str) -> str:
 
 
 def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
-    """Read the image file once and compare its digests with those made while imaging."""
-    hashes = {a: hashlib.new(a) for a in record.digests}
-    with open(job / record.image, "rb") as fh:
-        while block := fh.read(8 << 20):
-            for h in hashes.values():
-                h.update(block)
-    bad = [a for a, h in hashes.items() if h.hexdigest() != record.digests[a]]
-    return not bad, ("digests match: " + ", ".join(sorted(hashes))) if not bad else (
+    """Read the image file (and a disc's track files) once and compare their digests
+    with those made while reading the carrier."""
+    bad, algorithms = [], set()
+    for name, digests in record.payload():
+        hashes = {a: hashlib.new(a) for a in digests}
+        algorithms |= set(hashes)
+        with open(job / name, "rb") as fh:
+            while block := fh.read(8 << 20):
+                for h in hashes.values():
+                    h.update(block)
+        bad += [f"{name} {a}" for a, h in hashes.items() if h.hexdigest() != digests[a]]
+    return not bad, ("digests match: " + ", ".join(sorted(algorithms))) if not bad else (
         "digest mismatch: " + ", ".join(bad))
 
 

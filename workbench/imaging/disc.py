@@ -1,0 +1,284 @@
+"""The engine's side of an optical disc read as a disc (its TOC known).
+
+Data tracks (Mode 1, Mode 2 Form 1) go into one data image addressed by LBA from 0, so
+every session's file system reads as the disc holds it; what lies between them (audio
+tracks, the gaps between sessions) is outside the image's domain: never read as data,
+never bad. Audio tracks and Mode 2 tracks of video (Form 2) are read raw and securely
+into trackNN.bin, each from its pregap. disc.cue describes the files; job.json keeps the
+TOC itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.atomic import DiskFull, write_atomic
+from workbench.config import Settings
+from workbench.imaging.checks import OPTICAL_SECTOR, DifferentCarrier, iso9660_volume_size
+from workbench.imaging.mapfile import UNFINISHED, RescueMap
+from workbench.imaging.record import JobRecord, Outcome, Reason, Run, utc_now
+from workbench.imaging.rescue import Cancelled, ProgressCallback
+from workbench.imaging.sources import ReadError, Source, SourceGone
+from workbench.optical.cue import write_cue
+from workbench.optical.discs import user_data
+from workbench.optical.secure import TrackRead, read_track
+from workbench.optical.sessions import declared_end, find_sessions
+from workbench.optical.toc import DATA_SECTOR, Disc, Mode, Track
+from workbench.profiles import MediaProfile
+
+CUE_NAME = "disc.cue"
+# a track written track-at-once ends in two run-out sectors that do not read; past the
+# session's declared volume they are not data, and not bad
+RUNOUT_SECTORS = 2
+
+
+@dataclass
+class DiscPlan:
+    disc: Disc
+    image_tracks: list[Track] = field(default_factory=list)
+    raw_tracks: list[Track] = field(default_factory=list)
+
+    @property
+    def data_end(self) -> int:
+        return max((t.end for t in self.image_tracks), default=0)
+
+    def outside(self) -> list[tuple[int, int]]:
+        """(pos, size) in bytes of the data image that no data track covers."""
+        out, pos = [], 0
+        for t in sorted(self.image_tracks, key=lambda t: t.start):
+            if t.start > pos:
+                out.append((pos * DATA_SECTOR, (t.start - pos) * DATA_SECTOR))
+            pos = max(pos, t.end)
+        return out
+
+    def first_lba(self, track: Track) -> int:
+        """Where a raw track's file starts: its pregap too, unless the track opens a
+        session (then its pregap is the recorder's unreadable gap)."""
+        session = self.disc.session_of(track.session)
+        opens = session is not None and session.first_track == track.number
+        return track.start if opens else max(0, track.start - track.pregap)
+
+    def file_of(self, track: Track) -> str:
+        return f"track{track.number:02d}.bin"
+
+
+def _form2(source: Source, track: Track) -> bool | None:
+    """Does a Mode 2 track hold Form 2 sectors (video, sound)? A few sectors read raw
+    say; None when the drive gives no raw data."""
+    for lba in dict.fromkeys((track.start, track.start + track.length // 2,
+                              track.end - 1 - min(RUNOUT_SECTORS, track.length - 1))):
+        try:
+            raw = source.read_raw(lba, 1)
+        except (ReadError, SourceGone):
+            return None
+        if raw[15:16] == b"\x02" and user_data(raw) is None:
+            return True
+    return False
+
+
+def plan_disc(source: Source) -> DiscPlan:
+    """Which tracks go into the data image and which are read raw; the disc's class."""
+    disc = source.disc
+    assert disc is not None
+    plan = DiscPlan(disc)
+    video = False
+    for track in disc.tracks:
+        if track.audio:
+            plan.raw_tracks.append(track)
+        elif track.mode in (Mode.MODE2, Mode.DATA) and _form2(source, track):
+            video = True
+            plan.raw_tracks.append(track)
+        else:
+            plan.image_tracks.append(track)
+    disc.disc_class = disc.classify(video=video)
+    return plan
+
+
+def same_toc(before: dict[str, Any], now: Disc) -> bool:
+    """The same disc, as far as the TOC tells: track numbers, modes, starts, lengths."""
+    old = Disc.from_dict(before)
+    return [(t.number, t.audio, t.start, t.length) for t in old.tracks] == \
+        [(t.number, t.audio, t.start, t.length) for t in now.tracks]
+
+
+def read_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: Path,
+                    algorithms: tuple[str, ...], offset: int, max_reads: int,
+                    save: Callable[[], object], cancel: threading.Event | None = None,
+                    tick: Callable[[int, int, int], None] | None = None) -> None:
+    """Read every raw track not yet read well into its file; each finished track is
+    recorded (save) before the next starts, so a crash re-reads one track at most."""
+    done = {t["number"]: t for t in record.tracks if t.get("done")}
+    kept = [t for t in record.tracks if t.get("done")]
+    for track in plan.raw_tracks:
+        path = out_dir / plan.file_of(track)
+        prior = done.get(track.number)
+        if prior and path.is_file() and not prior.get("unreadable") \
+                and not prior.get("unverified") \
+                and path.stat().st_size == prior["sectors"] * 2352:
+            continue
+        kept = [t for t in kept if t["number"] != track.number]
+        report = None if tick is None else functools.partial(tick, track.number)
+        result = read_track(source, track, plan.first_lba(track), path,
+                            plan.disc.leadout, offset, algorithms, max_reads, cancel, report)
+        checksum_track(result, plan, path)
+        kept.append(asdict(result))
+        record.tracks = sorted(kept, key=lambda t: t["number"])
+        save()
+
+
+def checksum_track(result: TrackRead, plan: DiscPlan, path: Path) -> None:
+    """AccurateRip (v1, v2) and CRC32 of an audio track, for verification against the
+    databases (looked up online only where the station allows)."""
+    if result.mode != Mode.AUDIO:
+        return
+    try:
+        from workbench.optical import accuraterip
+    except ImportError:  # pragma: no cover - shipped with the workbench
+        return
+    audio = [t for t in plan.disc.tracks if t.audio]
+    index = [t.number for t in audio].index(result.number) + 1
+    data = path.read_bytes()[result.index1 * 2352:]
+    result.checksums = accuraterip.track_checksums(data, index, len(audio))
+
+
+def write_disc_cue(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
+    """disc.cue beside the image: data tracks in the data image at their LBA, raw
+    tracks in their own files."""
+    files: dict[int, tuple[str, int]] = {}
+    for t in plan.image_tracks:
+        files[t.number] = (record.image, t.start)
+    for t in plan.raw_tracks:
+        files[t.number] = (plan.file_of(t), t.start - plan.first_lba(t))
+    write_atomic(out_dir / CUE_NAME, write_cue(plan.disc, files))
+    record.cue = CUE_NAME
+
+
+def judge_tracks(record: JobRecord) -> Reason | None:
+    """The raw tracks' share of the outcome: every one read, every sector verified."""
+    missing = [t["number"] for t in record.tracks if not t.get("done")]
+    disc = Disc.from_dict(record.disc) if record.disc else None
+    wanted = {t.number for t in disc.tracks} if disc else set()
+    read = {t["number"] for t in record.tracks if t.get("done")}
+    image = {t for t in record.image_tracks}
+    missing += sorted(wanted - read - image)
+    if missing:
+        return Reason.of("tracks_not_imaged", tracks=", ".join(map(str, sorted(set(missing)))))
+    unreadable = [(t["number"], sum(n for _, n in t["unreadable"])) for t in record.tracks
+                  if t.get("unreadable")]
+    if unreadable:
+        return Reason.of("tracks_unreadable", tracks=", ".join(
+            f"{n} ({c} sectors)" for n, c in unreadable))
+    unverified = [(t["number"], sum(n for _, n in t["unverified"])) for t in record.tracks
+                  if t.get("unverified")]
+    if unverified:
+        return Reason.of("audio_unverified", tracks=", ".join(
+            f"{n} ({c} sectors)" for n, c in unverified))
+    return None
+
+
+def plan_for(source: Source, record: JobRecord, out_dir: Path, item_id: str) -> DiscPlan | None:
+    """A disc whose TOC is known: what goes where. A job folder that holds another
+    disc's TOC is refused, as for any other carrier."""
+    if source.disc is None:
+        return None
+    plan = plan_disc(source)
+    if record.disc and not same_toc(record.disc, plan.disc):
+        raise DifferentCarrier("refuse.different_toc", drive=source.identity.describe(),
+                               folder=str(out_dir), item=item_id)
+    return plan
+
+
+def read_disc_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: Path,
+                      profile: MediaProfile, settings: Settings,
+                      cancel: threading.Event | None) -> None:
+    read_raw_tracks(source, plan, record, out_dir, tuple(profile.digests),
+                    settings.read_offset_of(source.identity.describe()),
+                    max(2, profile.retries + 2), lambda: record.save(out_dir), cancel)
+    write_disc_cue(plan, record, out_dir)
+
+
+def image_disc_raw(source: Source, profile: MediaProfile, item_id: str,
+                    settings: Settings, out_dir: Path, command: str, plan: DiscPlan,
+                    record: JobRecord, progress: ProgressCallback | None,
+                    cancel: threading.Event | None) -> JobRecord:
+    """A disc with no data track for the data image: audio, video (Mode 2 Form 2), or
+    blank. Its tracks are read raw; there is no image.iso and no map."""
+    run = Run(started=utc_now(), command=command, operator=settings.operator,
+              station_id=settings.station_id, drive=asdict(source.identity))
+    record.runs.append(run)
+    record.source, record.drive, record.command = source.path, asdict(source.identity), command
+    record.image, record.map = "", ""
+    record.size, record.device_size, record.sector_size = 0, source.size, OPTICAL_SECTOR
+    record.disc, record.image_tracks = plan.disc.to_dict(), []
+    record.started = record.started or run.started
+    record.outcome, record.reason, record.digests = Outcome.RUNNING.value, None, {}
+    record.save(out_dir)
+    started = time.monotonic()
+    reason: Reason | None
+    if plan.disc.blank or not plan.disc.tracks:
+        outcome, reason = Outcome.FAILED, Reason.of("blank", path=source.path)
+    else:
+        try:
+            read_disc_tracks(source, plan, record, out_dir, profile, settings, cancel)
+            reason = judge_tracks(record)
+            outcome = Outcome.PARTIAL if reason else Outcome.SUCCESS
+        except Cancelled:
+            outcome, reason = Outcome.ABORTED, Reason.of("cancelled")
+        except SourceGone as gone:
+            outcome, reason = Outcome.FAILED, Reason.of(gone.reason, path=source.path)
+        except DiskFull:
+            outcome, reason = Outcome.ABORTED, Reason.of("disk_full", path=str(out_dir))
+    run.ended, run.outcome = utc_now(), outcome.value
+    run.bytes_read_from_medium = source.bytes_read
+    record.bytes_rescued = sum(t["sectors"] * 2352 for t in record.tracks if t.get("done"))
+    record.seconds = round(record.seconds + time.monotonic() - started, 3)
+    record.outcome, record.reason, record.ended = outcome.value, reason, utc_now()
+    with contextlib.suppress(DiskFull):
+        record.save(out_dir)
+    return record
+
+
+def take_runout(rmap: RescueMap, record: JobRecord) -> None:
+    """Unreadable sectors at the end of a data track (or of a disc without a TOC), past
+    the volume its session declares and no more than RUNOUT_SECTORS: the run-out a
+    recorder writes, not data. Taken out of the domain and recorded apart."""
+    declared = record.declared_size or 0
+    if not declared:
+        return
+    ends = [t["start"] + t["length"] for t in (record.disc or {}).get("tracks", [])
+            if t["number"] in record.image_tracks] or [rmap.size // OPTICAL_SECTOR]
+    for end in ends:
+        lo = max(declared, (end - RUNOUT_SECTORS) * OPTICAL_SECTOR)
+        hi = end * OPTICAL_SECTOR
+        for pos, size in rmap.ranges(UNFINISHED):
+            if pos >= lo and pos + size <= hi:
+                rmap.outside = sorted([*rmap.outside, (pos, size)])
+                record.runout_ranges.append([pos, size])
+
+
+def largest_volume(rmap: RescueMap, record: JobRecord,
+                    read: Callable[[int, int], bytes]) -> int | None:
+    """The end of the largest ISO 9660 volume any session declares (isolyzer's rule):
+    the sessions the TOC names, or those found in the image."""
+    def lenient(pos: int, n: int) -> bytes:
+        try:
+            return read(pos, n)
+        except ValueError:
+            return bytes(n)
+    starts = None
+    if record.disc:
+        disc = Disc.from_dict(record.disc)
+        starts = sorted({min(t.start for t in disc.tracks if t.session == s.number
+                             and t.number in record.image_tracks)
+                         for s in disc.sessions
+                         if any(t.session == s.number and t.number in record.image_tracks
+                                for t in disc.tracks)})
+    volumes = find_sessions(lenient, rmap.size, starts)
+    return declared_end(volumes) or iso9660_volume_size(read)
