@@ -221,8 +221,11 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
                    progress: Callable[[IdentifyProgress], None] | None = None,
                    cancel: threading.Event | None = None,
                    volume_seconds: float = 600.0,
-                   pool: IdentifyPool | None = None) -> FormatReport:
-    """pool: an IdentifyPool to reuse (batches, the TUI); else one is made for this call."""
+                   pool: IdentifyPool | None = None,
+                   sessions: list[int] | None = None) -> FormatReport:
+    """pool: an IdentifyPool to reuse (batches, the TUI); else one is made for this call.
+    sessions: a disc's data session start LBAs from its TOC (the image addressed by LBA
+    from 0); without them a disc image's later sessions are scanned for."""
     path = Path(image_path)
     if not path.is_file():
         raise BadInput("error.no_image", path=str(path))
@@ -233,7 +236,7 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
     pool = pool or IdentifyPool(workers)
     try:
         return _identify(path, settings, map_path, bad, digests, pool, progress, cancel,
-                         volume_seconds)
+                         volume_seconds, sessions)
     finally:
         if own_pool:
             pool.close()
@@ -242,7 +245,7 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
 def _identify(path: Path, settings: Settings, map_path: Path | None,
               bad: list[tuple[int, int]], digests: tuple[str, ...], pool: IdentifyPool,
               progress: Callable[[IdentifyProgress], None] | None, cancel: threading.Event,
-              volume_seconds: float) -> FormatReport:
+              volume_seconds: float, sessions: list[int] | None = None) -> FormatReport:
     with Image(path) as image:
         report = FormatReport(image=str(path), image_size=image.size,
                               workbench_version=__version__, map=str(map_path) if map_path
@@ -250,7 +253,7 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
         head = image.read(0, BUFSIZE)
         tail = image.read(max(0, image.size - BUFSIZE), BUFSIZE)
         whole = pool.submit([Job("", image.size, head, tail)])
-        volumes, errors = find_volumes(image)
+        volumes, errors = find_volumes(image, sessions)
         report.errors += errors
         work = _Identification(image, settings, digests, bad, pool, progress, cancel,
                                volume_seconds)

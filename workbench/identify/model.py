@@ -98,6 +98,8 @@ class Volume:
     fs_type: str = ""  # fat12 | fat16 | fat32 | exfat | ntfs | iso9660 | udf | hfs | hfsplus | ext
     label: str = ""
     errors: list[str] = field(default_factory=list)
+    # ISO 9660 on a multi-session disc: the sessions' start LBAs, oldest first ([]: one)
+    sessions: list[int] = field(default_factory=list)
 
     @property
     def recognised(self) -> bool:

@@ -159,10 +159,18 @@ def _apm(image: Image, errors: list[str]) -> list[Volume] | None:
     return volumes
 
 
-def find_volumes(image: Image) -> tuple[list[Volume], list[str]]:
-    """The image's volumes, each with the file system recognised (or not), and errors."""
+def find_volumes(image: Image, sessions: list[int] | None = None
+                 ) -> tuple[list[Volume], list[str]]:
+    """The image's volumes, each with the file system recognised (or not), and errors.
+    sessions: a disc's data session start LBAs from its TOC; without them a disc image's
+    later sessions are scanned for."""
     errors: list[str] = []
     whole = sniff(image, 0)
+    iso = _iso_sessions(image, sessions) if whole.startswith("iso9660") or sessions else []
+    if iso:
+        volume = Volume(0, 0, image.size, "none", fs_type=whole or "iso9660")
+        volume.sessions = iso if len(iso) > 1 or iso[0] else []
+        return [volume], errors
     volumes = None
     if not whole or whole in ("hfs", "hfsplus"):  # APM disks can look like HFS at 1024
         volumes = _gpt(image, errors) or _apm(image, errors) or _mbr(image, errors)
@@ -171,3 +179,10 @@ def find_volumes(image: Image) -> tuple[list[Volume], list[str]]:
     for v in volumes:
         v.fs_type = whole if v.scheme == "none" else sniff(image, v.offset)
     return volumes, errors
+
+
+def _iso_sessions(image: Image, starts: list[int] | None) -> list[int]:
+    """The start LBAs of the image's ISO 9660 sessions, oldest first."""
+    from workbench.optical.sessions import find_sessions
+
+    return [v.start_lba for v in find_sessions(image.read, image.size, starts)]
