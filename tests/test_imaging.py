@@ -503,17 +503,31 @@ def test_sources_are_never_opened_for_writing(profiles, settings, tmp_path, monk
         assert flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC) == 0
 
 
-def test_optical_run_out_beyond_the_volume_is_not_imaged(make_drive, profiles, settings,
-                                                          tmp_path):
+def test_optical_run_out_beyond_the_volume_is_not_bad(make_drive, profiles, settings,
+                                                     tmp_path):
+    """Two unreadable sectors past the last volume are a recorder's run-out: recorded
+    apart, not bad, and the image is never cut short of what the drive reports."""
     from tests.conftest import MEDIA
     iso = (MEDIA / "cd-sample.iso").read_bytes()
-    # the drive reports 4 more sectors, unreadable run-out after the last session
-    drive = make_drive(iso + pattern(4 * 2048), Damage(bad=[(len(iso), 4 * 2048)]),
+    drive = make_drive(iso + pattern(2 * 2048), Damage(bad=[(len(iso), 2 * 2048)]),
                        sector_size=2048)
     rec = run(drive, profiles["cd"], tmp_path / "cd", settings)
-    assert rec.outcome == "success" and rec.size == len(iso) == rec.iso9660_size
-    assert rec.device_size == len(iso) + 4 * 2048 and rec.read_errors == 0
-    assert (tmp_path / "cd" / "image.iso").read_bytes() == iso
+    assert rec.outcome == "success" and rec.iso9660_size == len(iso)
+    assert rec.size == rec.device_size == len(iso) + 2 * 2048
+    assert rec.runout_ranges == [[len(iso), 2 * 2048]] and rec.bytes_bad == 0
+    assert (tmp_path / "cd" / "image.iso").read_bytes()[:len(iso)] == iso
+
+
+def test_more_unreadable_sectors_past_the_volume_than_a_run_out_are_bad(
+        make_drive, profiles, settings, tmp_path):
+    """Past the documented run-out (two sectors), unread sectors may hold a later
+    session: the carrier is partial, never success."""
+    from tests.conftest import MEDIA
+    iso = (MEDIA / "cd-sample.iso").read_bytes()
+    drive = make_drive(iso + pattern(6 * 2048), Damage(bad=[(len(iso), 6 * 2048)]),
+                       sector_size=2048)
+    rec = run(drive, profiles["cd"], tmp_path / "cd", settings, retries=0)
+    assert rec.outcome == "partial" and rec.bad_sector_count == 6
 
 
 def test_map_comments_are_plain_ascii_whatever_the_arguments(make_drive, profiles, settings,

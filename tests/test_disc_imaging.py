@@ -1,0 +1,267 @@
+"""Optical discs imaged as discs: every session, audio tracks raw and bit-exact, gaps
+that are not bad, blank and damaged discs, and the bag that carries it all."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.fsfixtures import iso, tool
+from workbench.errors import Refused
+from workbench.imaging.engine import image
+from workbench.imaging.engine import image_source as image_from
+from workbench.imaging.mapfile import RescueMap
+from workbench.imaging.record import Outcome
+from workbench.imaging.sources import DriveIdentity, ReadError, Source, open_source
+from workbench.optical.cue import read_cue
+from workbench.optical.secure import TrackReader
+from workbench.optical.toc import FIRST_SESSION_GAP, Disc, DiscClass, Mode, Session, Track
+
+RAW = 2352
+
+
+def audio(sectors: int, seed: int) -> bytes:
+    rnd = random.Random(seed)
+    return rnd.randbytes(sectors * RAW)
+
+
+def mixed_disc(tmp: Path) -> tuple[Path, bytes, bytes]:
+    """A mixed-mode CUE/BIN: track 1 an ISO 9660 volume (MODE1/2048), track 2 audio with
+    a 2 s pregap held in its file (INDEX 00), as cdrdao writes it."""
+    data = iso(tmp).read_bytes()
+    (tmp / "d.iso").write_bytes(data)
+    sound = audio(300, 1)
+    (tmp / "a.bin").write_bytes(sound)
+    (tmp / "mixed.cue").write_text(
+        'FILE "d.iso" BINARY\n  TRACK 01 MODE1/2048\n    INDEX 01 00:00:00\n'
+        'FILE "a.bin" BINARY\n  TRACK 02 AUDIO\n    INDEX 00 00:00:00\n'
+        '    INDEX 01 00:02:00\n')
+    return tmp / "mixed.cue", data, sound
+
+
+def test_a_mixed_mode_disc_keeps_its_data_and_its_audio_bit_exact(tmp_path, profiles,
+                                                                   settings):
+    cue, data, sound = mixed_disc(tmp_path)
+    record = image(cue, profiles["cd"], "MIX-1", settings, out_dir=tmp_path / "job")
+    job = tmp_path / "job"
+    assert record.outcome == Outcome.SUCCESS.value, record.reason
+    assert (job / "image.iso").read_bytes() == data
+    # the audio track from its pregap on, byte for byte as in the BIN
+    assert (job / "track02.bin").read_bytes() == sound
+    assert record.disc is not None and record.disc["disc_class"] == DiscClass.MIXED_MODE
+    assert record.image_tracks == [1]
+    track = record.tracks[0]
+    assert track["number"] == 2 and track["index1"] == 150 and track["sectors"] == 300
+    assert track["digests"]["sha256"] == hashlib.sha256(sound).hexdigest()
+    # the CUE sheet beside the image describes the same disc
+    again = read_cue(job / "disc.cue").disc
+    assert [(t.number, t.mode, t.start, t.length) for t in again.tracks] == \
+        [(t.number, t.mode, t.start, t.length) for t in read_cue(cue).disc.tracks]
+
+
+def test_an_audio_cd_has_no_image_and_every_track_bit_exact(tmp_path, profiles, settings):
+    tracks = [audio(120, n) for n in (1, 2, 3)]
+    lines = []
+    for n, sound in enumerate(tracks, 1):
+        (tmp_path / f"t{n}.bin").write_bytes(sound)
+        lines.append(f'FILE "t{n}.bin" BINARY\n  TRACK {n:02d} AUDIO\n    INDEX 01 00:00:00\n')
+    (tmp_path / "audio.cue").write_text("".join(lines))
+    record = image(tmp_path / "audio.cue", profiles["cd"], "CDDA-1", settings,
+                   out_dir=tmp_path / "job")
+    assert record.outcome == Outcome.SUCCESS.value, record.reason
+    assert record.image == "" and not (tmp_path / "job" / "image.map").exists()
+    assert record.disc is not None and record.disc["disc_class"] == DiscClass.AUDIO
+    for n, sound in enumerate(tracks, 1):
+        assert (tmp_path / "job" / f"track{n:02d}.bin").read_bytes() == sound
+    assert [t["number"] for t in record.tracks] == [1, 2, 3]
+
+
+@pytest.mark.skipif(not tool("genisoimage"), reason="genisoimage not installed")
+def test_a_two_session_disc_keeps_every_session_and_the_gap_is_not_bad(tmp_path, profiles,
+                                                                       settings):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    (one / "first.txt").write_text("session one\n")
+    s1 = tmp_path / "s1.iso"
+    subprocess.run(["genisoimage", "-quiet", "-R", "-o", str(s1), str(one)], check=True)
+    end1 = s1.stat().st_size // 2048
+    start2 = end1 + FIRST_SESSION_GAP
+    two.mkdir()
+    (two / "second.txt").write_text("session two\n")
+    s2 = tmp_path / "s2.iso"
+    subprocess.run(["genisoimage", "-quiet", "-R", "-C", f"0,{start2}", "-M", str(s1),
+                    "-o", str(s2), str(two)], check=True)
+    (tmp_path / "two.cue").write_text(
+        'REM SESSION 01\nFILE "s1.iso" BINARY\n  TRACK 01 MODE1/2048\n    INDEX 01 00:00:00\n'
+        'REM SESSION 02\nFILE "s2.iso" BINARY\n  TRACK 02 MODE1/2048\n    INDEX 01 00:00:00\n')
+    record = image(tmp_path / "two.cue", profiles["cd"], "MS-1", settings,
+                   out_dir=tmp_path / "job")
+    job = tmp_path / "job"
+    assert record.outcome == Outcome.SUCCESS.value, record.reason
+    assert record.disc is not None and record.disc["disc_class"] == DiscClass.MULTI_SESSION
+    img = (job / "image.iso").read_bytes()
+    assert len(img) == (start2 + s2.stat().st_size // 2048) * 2048
+    assert img[:end1 * 2048] == s1.read_bytes()
+    assert img[start2 * 2048:] == s2.read_bytes()
+    # the gap is outside the domain: not read, not bad, left non-tried in the map
+    assert record.bytes_bad == 0 and record.bad_sector_count == 0
+    rmap = RescueMap.load(job / "image.map")
+    assert rmap.status_at(end1 * 2048) == "?" and rmap.status_at(start2 * 2048) == "+"
+    # isoinfo, reading session 2 at its start, lists both sessions' files
+    listing = subprocess.run(["isoinfo", "-R", "-f", "-i", str(job / "image.iso"),
+                              "-T", str(start2)], capture_output=True, text=True).stdout
+    assert "/second.txt" in listing and "/first.txt" in listing
+
+
+def test_a_flat_two_session_image_is_not_cut_to_its_first_volume(tmp_path, profiles,
+                                                                 settings):
+    """No TOC (a loop device, a plain file): the whole device is imaged; session 1's
+    volume size must not trim session 2 away, nor may it make the rest bad."""
+    first = iso(tmp_path).read_bytes()
+    flat = tmp_path / "flat.iso"
+    flat.write_bytes(first + bytes(2048 * 40) + first)  # a second volume descriptor set
+    record = image(flat, profiles["cd"], "FLAT-1", settings, out_dir=tmp_path / "job")
+    assert record.size == flat.stat().st_size
+    assert (tmp_path / "job" / "image.iso").read_bytes() == flat.read_bytes()
+    assert record.outcome == Outcome.SUCCESS.value
+
+
+class _Disc(Source):
+    """A disc in a drive, made in the test: its TOC and how its raw reads behave."""
+
+    def __init__(self, disc: Disc, raw: dict[int, bytes] | None = None,
+                 unstable: set[int] | None = None, failing: set[int] | None = None) -> None:
+        super().__init__()
+        self.disc, self.raw = disc, raw or {}
+        self.unstable, self.failing = unstable or set(), failing or set()
+        self.path, self.sector_size = "test-disc", 2048
+        self.size = disc.leadout * 2048
+        self.identity = DriveIdentity(path="test-disc", model="Test drive")
+        self._n = 0
+
+    def read(self, pos: int, size: int) -> bytes:
+        raise ReadError(pos, size)
+
+    def read_raw(self, lba: int, count: int) -> bytes:
+        out = b""
+        for k in range(lba, lba + count):
+            if k in self.failing:
+                raise ReadError(k * 2048, 2048)
+            sector = self.raw.get(k, bytes([k % 251]) * RAW)
+            if k in self.unstable:
+                self._n += 1
+                sector = bytes([self._n % 256]) * RAW
+            out += sector
+        return out
+
+
+def _audio_disc(length: int = 60) -> Disc:
+    return Disc(tracks=[Track(1, 1, Mode.AUDIO.value, 0, length)],
+                sessions=[Session(1, 1, 1, length)])
+
+
+def test_audio_sectors_whose_reads_never_agree_make_the_carrier_partial(tmp_path, profiles,
+                                                                        settings):
+    source = _Disc(_audio_disc(), unstable={7})
+    record = image_from(source, profiles["cd"], "UNV-1", settings, tmp_path / "job")
+    assert record.outcome == Outcome.PARTIAL.value
+    assert record.reason is not None and record.reason.code == "audio_unverified"
+    assert record.tracks[0]["unverified"] == [[7, 1]]
+
+
+def test_unreadable_audio_sectors_are_named_and_silent(tmp_path, profiles, settings):
+    source = _Disc(_audio_disc(), failing={10, 11})
+    record = image_from(source, profiles["cd"], "UNR-1", settings, tmp_path / "job")
+    assert record.outcome == Outcome.PARTIAL.value
+    assert record.reason is not None and record.reason.code == "tracks_unreadable"
+    assert record.tracks[0]["unreadable"] == [[10, 2]]
+    data = (tmp_path / "job" / "track01.bin").read_bytes()
+    assert data[10 * RAW:12 * RAW] == bytes(2 * RAW)
+    assert data[12 * RAW:13 * RAW] == bytes([12]) * RAW
+
+
+def test_a_blank_disc_fails_as_blank(tmp_path, profiles, settings):
+    source = _Disc(Disc(blank=True))
+    record = image_from(source, profiles["cd"], "BLANK-1", settings, tmp_path / "job")
+    assert record.outcome == Outcome.FAILED.value
+    assert record.reason is not None and record.reason.code == "blank"
+
+
+def test_another_disc_in_a_begun_job_folder_is_refused(tmp_path, profiles, settings):
+    image_from(_Disc(_audio_disc(60)), profiles["cd"], "TOC-1", settings, tmp_path / "job")
+    before = (tmp_path / "job" / "job.json").read_bytes()
+    with pytest.raises(Refused):
+        image_from(_Disc(_audio_disc(61)), profiles["cd"], "TOC-1", settings,
+                   tmp_path / "job")
+    assert (tmp_path / "job" / "job.json").read_bytes() == before
+
+
+def test_a_cancelled_disc_read_resumes_and_keeps_finished_tracks(tmp_path, profiles,
+                                                                 settings):
+    disc = Disc(tracks=[Track(1, 1, "audio", 0, 40), Track(2, 1, "audio", 40, 40)],
+                sessions=[Session(1, 1, 2, 80)])
+    cancel = threading.Event()
+    source = _Disc(disc)
+    original = source.read_raw
+
+    def read_then_cancel(lba: int, count: int) -> bytes:
+        if lba >= 40:
+            cancel.set()
+        return original(lba, count)
+    source.read_raw = read_then_cancel  # type: ignore[method-assign]
+    first = image_from(source, profiles["cd"], "RES-1", settings, tmp_path / "job",
+                       cancel=cancel)
+    assert first.outcome == Outcome.ABORTED.value
+    assert [t["number"] for t in first.tracks if t["done"]] == [1]
+    again = image_from(_Disc(disc), profiles["cd"], "RES-1", settings, tmp_path / "job")
+    assert again.outcome == Outcome.SUCCESS.value
+    assert [t["number"] for t in again.tracks] == [1, 2]
+
+
+@pytest.mark.parametrize("offset", [6, -30, 667])
+def test_the_read_offset_is_corrected(offset):
+    """A drive with a read offset of +N samples gives each sample N samples late: the
+    reader reads N x 4 bytes further on, and the disc's bytes come out as they are."""
+    sectors = 20
+    truth = audio(sectors, 9)
+
+    # the drive's stream: sample s of the disc is at s + offset in what it gives
+    stream = (bytes(offset * 4) + truth)[:len(truth)] if offset > 0 else \
+        truth[-offset * 4:] + bytes(-offset * 4)
+
+    class Late(_Disc):
+        def read_raw(self, lba: int, count: int) -> bytes:
+            return stream[lba * RAW:(lba + count) * RAW]
+
+    disc = Disc(tracks=[Track(1, 1, "audio", 0, sectors)], sessions=[Session(1, 1, 1, sectors)])
+    reader = TrackReader(Late(disc), offset, sectors, 3)
+    got = reader._shifted(0, sectors)
+    # what the corrected read gives is the disc's own audio, where the drive could reach
+    lo, hi = (0, len(truth) - offset * 4) if offset > 0 else (-offset * 4, len(truth))
+    assert got[lo:hi] == truth[lo:hi]
+
+
+def test_a_disc_migrates_into_a_valid_bag_with_every_track(tmp_path, profiles, settings):
+    import bagit
+
+    from workbench.station import Station
+    cue, _, sound = mixed_disc(tmp_path)
+    result = Station(settings).migrate(str(cue), profiles["cd"], "BAG-1")
+    assert result.bag is not None
+    data = result.bag / "data"
+    assert sorted(p.name for p in data.iterdir()) == \
+        ["disc.cue", "image.iso", "image.map", "track02.bin"]
+    assert (data / "track02.bin").read_bytes() == sound
+    bagit.Bag(str(result.bag)).validate()  # bagit-python, every payload byte
+    premis = (result.bag / "metadata" / "premis.xml").read_text()
+    assert hashlib.sha256(sound).hexdigest() in premis
+    job = json.loads((result.bag / "metadata" / "job.json").read_text())
+    assert job["disc"]["disc_class"] == "mixed_mode"
+    assert not os.path.exists(tmp_path / "staging" / "BAG-1" / "track02.bin")
