@@ -15,8 +15,9 @@ lead-out; the hidden audio before track 1's INDEX 01 is not part of any track. A
   CUETools.AccurateRip/CDRepair.cs and AccurateRip.cs CTDBCRC).
 - Copy CRC: a plain CRC-32 of each track, as EAC's log prints it.
 
-The sums are computed in pure Python (numpy is not a dependency): about 0.04 s a MB,
-roughly 30 s for a 74-minute disc, several times faster than a 52x drive reads.
+The sums are computed in pure Python (numpy is not a dependency): 0.04 to 0.07 s a MB
+measured (15 to 25 MB/s), 30 to 55 s for a 74-minute disc: faster than a 52x drive reads
+(7.8 MB/s), slower than a CUE/BIN image is copied.
 """
 
 from __future__ import annotations
