@@ -67,11 +67,15 @@ def test_a_mixed_mode_disc_keeps_its_data_and_its_audio_bit_exact(tmp_path, prof
 
 
 def test_an_audio_cd_has_no_image_and_every_track_bit_exact(tmp_path, profiles, settings):
+    from workbench.optical import accuraterip
     tracks = [audio(120, n) for n in (1, 2, 3)]
     lines = []
     for n, sound in enumerate(tracks, 1):
         (tmp_path / f"t{n}.bin").write_bytes(sound)
-        lines.append(f'FILE "t{n}.bin" BINARY\n  TRACK {n:02d} AUDIO\n    INDEX 01 00:00:00\n')
+        index0 = "    INDEX 00 00:00:00\n" if n == 2 else ""  # track 2: 30 sectors of pregap
+        index1 = "00:00:30" if n == 2 else "00:00:00"
+        lines.append(f'FILE "t{n}.bin" BINARY\n  TRACK {n:02d} AUDIO\n{index0}'
+                     f'    INDEX 01 {index1}\n')
     (tmp_path / "audio.cue").write_text("".join(lines))
     record = image(tmp_path / "audio.cue", profiles["cd"], "CDDA-1", settings,
                    out_dir=tmp_path / "job")
@@ -81,6 +85,12 @@ def test_an_audio_cd_has_no_image_and_every_track_bit_exact(tmp_path, profiles, 
     for n, sound in enumerate(tracks, 1):
         assert (tmp_path / "job" / f"track{n:02d}.bin").read_bytes() == sound
     assert [t["number"] for t in record.tracks] == [1, 2, 3]
+    # AccurateRip counts track 2's pregap as the end of track 1
+    want = accuraterip.track_checksums(tracks[0] + tracks[1][:30 * RAW], 1, 3, 1).to_dict()
+    assert record.tracks[0]["checksums"] == want
+    want = accuraterip.track_checksums(tracks[1][30 * RAW:], 2, 3, 2).to_dict()
+    assert record.tracks[1]["checksums"] == want
+    assert record.disc["accuraterip_id"].startswith("dBAR-003-")
 
 
 @pytest.mark.skipif(not tool("genisoimage"), reason="genisoimage not installed")

@@ -28,7 +28,7 @@ from workbench.imaging.rescue import Cancelled, ProgressCallback
 from workbench.imaging.sources import ReadError, Source, SourceGone
 from workbench.optical.cue import write_cue
 from workbench.optical.discs import user_data
-from workbench.optical.secure import TrackRead, read_track
+from workbench.optical.secure import read_track
 from workbench.optical.sessions import declared_end, find_sessions
 from workbench.optical.toc import DATA_SECTOR, Disc, Mode, Track
 from workbench.profiles import MediaProfile
@@ -127,25 +127,33 @@ def read_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: 
         report = None if tick is None else functools.partial(tick, track.number)
         result = read_track(source, track, plan.first_lba(track), path,
                             plan.disc.leadout, offset, algorithms, max_reads, cancel, report)
-        checksum_track(result, plan, path)
         kept.append(asdict(result))
         record.tracks = sorted(kept, key=lambda t: t["number"])
         save()
+    checksum_audio(plan, record, out_dir)
 
 
-def checksum_track(result: TrackRead, plan: DiscPlan, path: Path) -> None:
-    """AccurateRip (v1, v2) and CRC32 of an audio track, for verification against the
-    databases (looked up online only where the station allows)."""
-    if result.mode != Mode.AUDIO:
+def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
+    """AccurateRip (v1, v2), CRC32 and the disc's AccurateRip, CDDB and CTDB ids, for
+    verification against the databases. A track, as they count it, runs from its
+    INDEX 01 to the next audio track's INDEX 01: its file, then the next one's pregap."""
+    from workbench.optical import accuraterip
+    audio = [t for t in record.tracks if t.get("done") and t["mode"] == Mode.AUDIO]
+    if not audio or len(audio) != len(plan.disc.audio_tracks):
         return
-    try:
-        from workbench.optical import accuraterip
-    except ImportError:  # pragma: no cover - shipped with the workbench
-        return
-    audio = [t for t in plan.disc.tracks if t.audio]
-    index = [t.number for t in audio].index(result.number) + 1
-    data = path.read_bytes()[result.index1 * 2352:]
-    result.checksums = accuraterip.track_checksums(data, index, len(audio))
+    for i, track in enumerate(audio):
+        data = (out_dir / track["file"]).read_bytes()[track["index1"] * 2352:]
+        nxt = audio[i + 1] if i + 1 < len(audio) else None
+        if nxt is not None and plan.disc.track(nxt["number"]).session == \
+                plan.disc.track(track["number"]).session:
+            with open(out_dir / nxt["file"], "rb") as fh:
+                data += fh.read(nxt["index1"] * 2352)
+        track["checksums"] = accuraterip.track_checksums(
+            data, i + 1, len(audio), track["number"]).to_dict()
+    ids = accuraterip.disc_ids(plan.disc)
+    if record.disc is not None:
+        record.disc["accuraterip_id"] = ids.name
+        record.disc["ctdb_toc_id"] = accuraterip.ctdb_toc_id(plan.disc)
 
 
 def write_disc_cue(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
