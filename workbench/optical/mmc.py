@@ -447,13 +447,16 @@ class DriveReader:
             raise MmcError(f"{self.path}: {name}: {exc.strerror}", command=name,
                            errno_=exc.errno) from None
         decoded = decode_sense(sense.raw[:hdr.sb_len_wr])
-        if decoded is not None and (hdr.status or hdr.driver_status & DRIVER_SENSE):
+        # sense key 0 or 1 (recovered error): the data came
+        if decoded is not None and decoded[0] > 1 and (hdr.status or
+                                                       hdr.driver_status & DRIVER_SENSE):
             key, asc, ascq = decoded
             if _no_medium(key, asc):
                 raise SourceGone("no_medium", self.path)
             raise MmcError(f"{self.path}: {name} failed, sense {key:X}/{asc:02X}/{ascq:02X}",
                            command=name, sense_key=key, asc=asc, ascq=ascq)
-        if hdr.status or hdr.host_status or hdr.driver_status & ~DRIVER_SENSE:
+        if (hdr.status and decoded is None) or hdr.host_status \
+                or hdr.driver_status & ~DRIVER_SENSE:
             raise MmcError(f"{self.path}: {name} failed (SCSI status 0x{hdr.status:02X}, "
                            f"host 0x{hdr.host_status:02X}, "
                            f"driver 0x{hdr.driver_status:02X})", command=name)
