@@ -104,11 +104,8 @@ class Settings:
     training: bool = False
 
     def read_offset_of(self, drive: str) -> int:
-        """The read offset set for a drive (its description starts with the name)."""
-        for name, offset in self.read_offsets.items():
-            if drive == name or drive.startswith(name + " "):
-                return offset
-        return 0
+        """The read offset set for a drive (vendor and model), 0 when none is."""
+        return self.read_offsets.get(drive, 0)
 
     def for_training(self) -> Settings:
         """Training keeps its ledger and files apart from the real station's."""

@@ -207,9 +207,20 @@ def read_disc_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir:
                       profile: MediaProfile, settings: Settings,
                       cancel: threading.Event | None) -> None:
     read_raw_tracks(source, plan, record, out_dir, tuple(profile.digests),
-                    settings.read_offset_of(source.identity.describe()),
+                    read_offset(source, settings),
                     max(2, profile.retries + 2), lambda: record.save(out_dir), cancel)
     write_disc_cue(plan, record, out_dir)
+
+
+def read_offset(source: Source, settings: Settings) -> int:
+    """The drive's read offset: the station's setting for it, else AccurateRip's list
+    for a real drive; an image file is read as it is."""
+    drive = source.identity
+    name = " ".join(x for x in (drive.vendor, drive.model) if x)
+    if (name and name in settings.read_offsets) or drive.kind != "block":
+        return settings.read_offset_of(name)
+    from workbench.optical.accuraterip import drive_offset
+    return drive_offset(drive.vendor, drive.model) or 0
 
 
 def image_disc_raw(source: Source, profile: MediaProfile, item_id: str,

@@ -233,6 +233,8 @@ def write_cue(disc: Disc, files: dict[int, tuple[str, int]]) -> str:
         if track.isrc:
             lines.append(f"    ISRC {track.isrc}")
         in_file = min(offset, track.pregap)
+        if track.pregap > in_file and i > 0 and disc.tracks[i - 1].session == track.session:
+            lines.append(f"    PREGAP {msf(track.pregap - in_file)}")  # not in the file
         if in_file:
             lines.append(f"    INDEX 00 {msf(offset - in_file)}")
         lines.append(f"    INDEX 01 {msf(offset)}")
