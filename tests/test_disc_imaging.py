@@ -19,7 +19,7 @@ from workbench.imaging.engine import image
 from workbench.imaging.engine import image_source as image_from
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import Outcome
-from workbench.imaging.sources import DriveIdentity, ReadError, Source, open_source
+from workbench.imaging.sources import DriveIdentity, ReadError, Source
 from workbench.optical.cue import read_cue
 from workbench.optical.secure import TrackReader
 from workbench.optical.toc import FIRST_SESSION_GAP, Disc, DiscClass, Mode, Session, Track
