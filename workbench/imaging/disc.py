@@ -27,7 +27,7 @@ from workbench.imaging.record import JobRecord, Outcome, Reason, Run, utc_now
 from workbench.imaging.rescue import Cancelled, ProgressCallback
 from workbench.imaging.sources import ReadError, Source, SourceGone
 from workbench.optical.cue import write_cue
-from workbench.optical.discs import user_data
+from workbench.optical.sector import user_data
 from workbench.optical.secure import read_track
 from workbench.optical.sessions import declared_end, find_sessions
 from workbench.optical.toc import DATA_SECTOR, Disc, Mode, Track

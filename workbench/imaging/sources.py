@@ -149,6 +149,7 @@ class DeviceSource(Source):
                 raise gone from exc
             raise
         self._direct_fd = -1
+        self.on_close: list[Callable[[], None]] = []  # what else to close with the device
         if self.is_block:
             self.size = struct.unpack("Q", fcntl.ioctl(self._fd, BLKGETSIZE64, b"\0" * 8))[0]
             self.sector_size = struct.unpack("i", fcntl.ioctl(self._fd, BLKSSZGET, b"\0" * 4))[0]
@@ -204,6 +205,8 @@ class DeviceSource(Source):
             if fd >= 0:
                 os.close(fd)
         self._fd = self._direct_fd = -1
+        while self.on_close:
+            self.on_close.pop()()
 
 
 # -- virtual drives ----------------------------------------------------------------------

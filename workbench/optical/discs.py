@@ -13,22 +13,8 @@ from pathlib import Path
 
 from workbench.imaging.sources import DeviceSource, DriveIdentity, ReadError, Source
 from workbench.optical.cue import CueSheet, TrackFile, read_cue
-from workbench.optical.toc import DATA_SECTOR, RAW_SECTOR, Mode, Track
-
-SYNC = b"\x00" + b"\xff" * 10 + b"\x00"
-
-
-def user_data(raw: bytes | memoryview) -> bytes | None:
-    """The 2,048 data bytes of a raw data sector: Mode 1, or Mode 2 Form 1; None for
-    audio (no sync), Mode 2 Form 2 and anything else."""
-    if bytes(raw[:12]) != SYNC:
-        return None
-    mode = raw[15]
-    if mode == 1:
-        return bytes(raw[16:16 + DATA_SECTOR])
-    if mode == 2 and not raw[18] & 0x20:  # the subheader's submode: Form 2 bit clear
-        return bytes(raw[24:24 + DATA_SECTOR])
-    return None
+from workbench.optical.sector import user_data
+from workbench.optical.toc import DATA_SECTOR, RAW_SECTOR, Track
 
 
 class CueSource(Source):
@@ -100,7 +86,7 @@ class CueSource(Source):
             else:
                 good = 0
                 for k in range(n):
-                    user = user_data(memoryview(data)[k * RAW_SECTOR:(k + 1) * RAW_SECTOR])
+                    user = user_data(data[k * RAW_SECTOR:(k + 1) * RAW_SECTOR])
                     if user is None:
                         break
                     out.append(user)
@@ -141,8 +127,9 @@ class CueSource(Source):
 
 
 def attach_drive_toc(source: DeviceSource) -> None:
-    """Read an optical drive's TOC and disc type and let the source read raw sectors.
-    A drive that cannot tell its TOC leaves the source a flat 2,048-byte device."""
+    """Read an optical drive's TOC and disc type (SCSI MMC through SG_IO, or the
+    kernel's CDROM ioctls) and let the source read raw sectors. A drive that tells no
+    TOC leaves the source a flat 2,048-byte device, read as before."""
     from workbench.optical.mmc import DriveReader, MmcError
     try:
         reader = DriveReader(source.path)
@@ -155,5 +142,4 @@ def attach_drive_toc(source: DeviceSource) -> None:
         return
     source.disc = disc
     source.raw_reader = lambda lba, count: reader.read_cd(lba, count)[0]
-    if not any(t.mode != Mode.DATA for t in disc.data_tracks):
-        pass  # the modes were not told: data tracks are read as 2,048-byte sectors
+    source.on_close.append(reader.close)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from workbench.imaging.sources import SourceGone
+from workbench.optical.sector import sector_form
 from workbench.optical.toc import (
     FIRST_SESSION_GAP,
     LATER_SESSION_GAP,
@@ -189,17 +190,12 @@ def parse_current_profile(data: bytes) -> str:
 
 
 def sector_mode(raw: bytes) -> str:
-    """What a raw 2352-byte sector holds, from its sync, header and XA subheader:
-    audio (no sync), mode0, mode1, mode2_form1, mode2_form2 or mode2 (formless)."""
-    if len(raw) < 24 or raw[:12] != SYNC:
+    """What a raw 2352-byte sector holds, from its sync, header and XA subheader (the
+    one rule, in sector.sector_form): audio, mode0, mode1, mode2_form1, mode2_form2 or
+    mode2 (formless)."""
+    if len(raw) < RAW_SECTOR:
         return "audio"
-    mode = raw[15] & 3  # the top bits mark link blocks of packet-written discs
-    if mode == 2:
-        sub = raw[16:20]
-        if sub != raw[20:24]:  # XA repeats its subheader; formless Mode 2 does not
-            return "mode2"
-        return "mode2_form2" if sub[2] & 0x20 else "mode2_form1"
-    return ("mode0", "mode1", "", "unknown")[mode]
+    return sector_form(bytes(raw[:RAW_SECTOR]))
 
 
 def mode_of(sector: str) -> Mode:
