@@ -105,7 +105,13 @@ def test_training_images_every_sample_carrier(tmp_path: Path):
                 for p in staging.iterdir()}
     assert outcomes == {"TRAIN-fd35-2hd-good": "success", "TRAIN-fd35-2hd-damaged": "partial",
                         "TRAIN-fd35-2hd-truncating": "failed", "TRAIN-cd-sample": "success",
-                        "TRAIN-cd-truncated": "failed", "TRAIN-usb-sample": "success"}
+                        "TRAIN-cd-truncated": "failed", "TRAIN-usb-sample": "success",
+                        # the training discs, read as discs (TOC, sessions, audio tracks)
+                        "TRAIN-audio": "success", "TRAIN-mixed": "success",
+                        "TRAIN-enhanced": "success", "TRAIN-two-session": "success"}
+    enhanced = json.loads((staging / "TRAIN-enhanced" / "job.json").read_text())
+    assert enhanced["disc"]["disc_class"] == "enhanced_cd"
+    assert [t["number"] for t in enhanced["tracks"]] == [1, 2]  # audio, read raw
     assert not (tmp_path / "staging").exists()  # training is kept apart
     drives = json.loads(workbench_cmd("--training", "drives", "--json", cwd=tmp_path).stdout)
     virtual = {d["name"]: d for d in drives if d["kind"] == "virtual"}

@@ -275,3 +275,42 @@ def test_a_disc_migrates_into_a_valid_bag_with_every_track(tmp_path, profiles, s
     job = json.loads((result.bag / "metadata" / "job.json").read_text())
     assert job["disc"]["disc_class"] == "mixed_mode"
     assert not os.path.exists(tmp_path / "staging" / "BAG-1" / "track02.bin")
+
+
+def test_rewritable_discs_come_straight_out_of_a_report(tmp_path, profiles, settings):
+    """Disc type, kind and class reach the ledger: `report --by disc_kind` has a
+    rewritable row, and floppies have no disc columns at all."""
+    from workbench.ledger.db import connect
+    from workbench.ledger.query import statistics
+    from workbench.ledger.record import record_job
+    rw = Disc(tracks=[Track(1, 1, "audio", 0, 30)], sessions=[Session(1, 1, 1, 30)],
+              disc_type="CD-RW")
+    pressed = Disc(tracks=[Track(1, 1, "audio", 0, 31)], sessions=[Session(1, 1, 1, 31)],
+                   disc_type="CD-ROM")
+    con = connect(tmp_path / "ledger.sqlite")
+    for item, disc in (("RW-1", rw), ("ROM-1", pressed)):
+        rec = image_from(_Disc(disc), profiles["cd"], item, settings, tmp_path / item)
+        record_job(con, rec, tmp_path / item)
+    kinds = {r.key: r for r in statistics(con, "disc_kind")}
+    assert kinds["rewritable"].carriers == 1 and kinds["rewritable"].succeeded == 1
+    assert kinds["pressed"].carriers == 1
+    classes = {r.key: r.carriers for r in statistics(con, "disc_class")}
+    assert classes == {"audio": 2}
+    types = {r.key: r.carriers for r in statistics(con, "disc_type")}
+    assert types == {"CD-RW": 1, "CD-ROM": 1}
+
+
+def test_the_same_disc_under_the_next_item_id_is_refused(tmp_path, profiles, settings):
+    """The disc was not changed: the TOC of the last carrier, under another ID, is
+    refused before anything is written; the technician may say it is another copy."""
+    from workbench.station import Station
+    cue, _, _ = mixed_disc(tmp_path)
+    with Station(settings) as station:
+        station.image(str(cue), profiles["cd"], "FIRST-1")
+        with pytest.raises(Refused) as refused:
+            station.image(str(cue), profiles["cd"], "SECOND-1")
+        assert "FIRST-1" in refused.value.message()
+        assert not (settings.paths.staging / "SECOND-1").exists()
+        station.another_copy = True
+        result = station.image(str(cue), profiles["cd"], "SECOND-1")
+        assert result.record.outcome == Outcome.SUCCESS.value

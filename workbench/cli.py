@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", type=Path, help=t("cli.image_out"))
     p.add_argument("--retries", type=int, metavar="N", help=t("cli.image_retries"))
     p.add_argument("--json", action="store_true", help=t("cli.json"))
+    p.add_argument("--another-copy", action="store_true", help=t("cli.another_copy"))
 
     p = sub.add_parser("identify", help=t("cli.identify"))
     p.add_argument("image", metavar="IMAGE", help=t("cli.identify_image"))
@@ -238,6 +239,7 @@ def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
         from workbench.station import Station
         with Station(settings, lambda step, p: bar(p) if step == "image" else None,
                      cancel_on_sigint()) as station:
+            station.another_copy = args.another_copy
             if args.out is None:
                 result = station.image_carrier(args.source, profile, args.item,
                                                retries=args.retries, command=command)

@@ -35,6 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--operator", metavar="NAME", help=t("cli.operator"))
     p.add_argument("--retries", type=int, metavar="N", help=t("cli.image_retries"))
     p.add_argument("--review-partial", action="store_true", help=t("cli.review_partial"))
+    p.add_argument("--another-copy", action="store_true", help=t("cli.another_copy"))
 
     p = sub.add_parser("retry", help=t("cli.retry"))
     p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))
@@ -83,10 +84,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     log = sub.choices["log"]
     log.add_argument("--limit", type=int, default=50, help=t("cli.log_limit"))
     log.add_argument("--before", default="", metavar="TIME", help=t("cli.log_before"))
+    from workbench.slices import SLICES
     report = sub.choices["report"]
-    report.add_argument("--by", action="append", choices=("media", "profile", "family",
-                                                          "batch", "station", "operator",
-                                                          "drive"), help=t("cli.report_by"))
+    report.add_argument("--by", action="append", choices=tuple(SLICES),
+                        help=t("cli.report_by"))
     report.add_argument("--format", default="text", choices=("csv", "xlsx", "json", "md",
                                                               "text"))
     report.add_argument("--out", type=Path, metavar="FILE", help=t("cli.report_out"))
@@ -150,6 +151,7 @@ def _run(settings: Settings, args: argparse.Namespace,
 
     bar = _StepProgress()
     station = Station(_with_operator(settings, args), bar, cancel_on_sigint())
+    station.another_copy = bool(getattr(args, "another_copy", False))
     try:
         result = run(station)
     finally:

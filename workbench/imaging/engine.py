@@ -67,9 +67,12 @@ def job_dir(settings: Settings, item_id: str) -> Path:
 def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
           settings: Settings, out_dir: Path | None = None, retries: int | None = None,
           command: str = "", progress: ProgressCallback | None = None,
-          cancel: threading.Event | None = None, keep_going: bool = False) -> JobRecord:
+          cancel: threading.Event | None = None, keep_going: bool = False,
+          check_source: Callable[[Source], None] | None = None) -> JobRecord:
     """Open the source read-only and image it; see image_source. keep_going: the
-    technician goes on past a dead-medium sample or a budget, from the same map."""
+    technician goes on past a dead-medium sample or a budget, from the same map.
+    check_source: the station's rules about the opened source (another carrier's disc
+    left in the drive), before anything is written."""
     item_id = preflight.check_item_id(item_id)
     out_dir = out_dir or job_dir(settings, item_id)
     # the system disk or a mounted source: refused before opening, no folder made
@@ -81,6 +84,8 @@ def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
         return _record_unopened(str(source_path), profile, item_id, settings, out_dir,
                                 command, gone)
     with source:
+        if check_source is not None:
+            check_source(source)
         return image_source(source, profile, item_id, settings, out_dir, retries, command,
                             progress, cancel, keep_going)
 

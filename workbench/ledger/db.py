@@ -139,6 +139,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX releases_item ON releases(item_id);
     """,
+    # 4: optical discs read as discs: what kind of disc (CD-R, DVD+RW, ...), whether
+    # pressed, recordable or rewritable, and its class (audio, mixed mode, ...), so
+    # statistics slice by them ("rewritable optical" straight out of a report)
+    """
+    ALTER TABLE attempts ADD COLUMN disc_type TEXT NOT NULL DEFAULT '';
+    ALTER TABLE attempts ADD COLUMN disc_kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE attempts ADD COLUMN disc_class TEXT NOT NULL DEFAULT '';
+    ALTER TABLE heads ADD COLUMN disc_type TEXT NOT NULL DEFAULT '';
+    ALTER TABLE heads ADD COLUMN disc_kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE heads ADD COLUMN disc_class TEXT NOT NULL DEFAULT '';
+    ALTER TABLE carrier_heads ADD COLUMN disc_type TEXT NOT NULL DEFAULT '';
+    ALTER TABLE carrier_heads ADD COLUMN disc_kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE carrier_heads ADD COLUMN disc_class TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
@@ -152,7 +166,8 @@ def _guards() -> str:
 
 
 _HEAD_COLUMNS = ("item_id, profile_id, family, batch, station_id, operator, drive, started, "
-                 "ended, outcome, reason_code, bytes_rescued, rate")
+                 "ended, outcome, reason_code, bytes_rescued, rate, disc_type, disc_kind, "
+                 "disc_class")
 _HEAD_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _HEAD_COLUMNS.split(", "))
 
 

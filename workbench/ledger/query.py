@@ -17,11 +17,10 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from workbench.slices import SLICES
+
 ENDED = ("success", "partial", "failed", "needs_flux", "audio_disc")
 UNFINISHED = ("aborted", "running")
-SLICES = {"media": "profile_id", "profile": "profile_id", "family": "family",
-          "batch": "batch", "station": "station_id", "operator": "operator",
-          "drive": "drive"}
 
 
 @dataclass(frozen=True)
@@ -266,3 +265,13 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
                     verified=tc["verified"] or "-")
                   for (bag, _), tc in sorted(copies.items()) if bag == name]
     return lines
+
+
+def last_attempt_elsewhere(con: sqlite3.Connection, station_id: str, item_id: str
+                           ) -> sqlite3.Row | None:
+    """The station's most recent attempt, when it was of another carrier (its item and
+    job folder): what the drive held before this one."""
+    row = con.execute("SELECT a.item_id, a.job_dir FROM heads h JOIN attempts a ON a.rowid = h.row "
+                      "WHERE h.station_id = ? ORDER BY h.started DESC, h.row DESC LIMIT 1",
+                      (station_id,)).fetchone()
+    return row if row is not None and row["item_id"] != item_id else None

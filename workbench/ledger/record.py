@@ -94,6 +94,7 @@ def record_job(con: sqlite3.Connection, record: JobRecord, job_dir: Path, batch:
                 "md5": record.digests.get("md5", "") if is_current else "",
                 "sha256": record.digests.get("sha256", "") if is_current else "",
                 "job_dir": str(job_dir), "note": "",
+                **disc_columns(record),
             }
             add_version(con, row)
             current = attempt
@@ -102,6 +103,17 @@ def record_job(con: sqlite3.Connection, record: JobRecord, job_dir: Path, batch:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def disc_columns(record: JobRecord) -> dict[str, str]:
+    """An optical disc's type, kind and class for statistics; nothing for other
+    carriers (their rows, and so their ids, are as before)."""
+    if not record.disc:
+        return {}
+    from workbench.optical.toc import disc_kind
+    disc_type = str(record.disc.get("disc_type", ""))
+    return {"disc_type": disc_type, "disc_kind": disc_kind(disc_type),
+            "disc_class": str(record.disc.get("disc_class", ""))}
 
 
 def add_version(con: sqlite3.Connection, row: dict[str, object]) -> bool:

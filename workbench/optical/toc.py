@@ -171,6 +171,23 @@ class Disc:
         return cls(**values)
 
 
+REWRITABLE = ("CD-RW", "DVD-RW", "DVD+RW", "DVD+RW DL", "DVD-RAM", "BD-RE")
+
+
+def disc_kind(disc_type: str) -> str:
+    """pressed, recordable or rewritable, from a disc type as the drive names it; ""
+    when the type is not known (a CUE/BIN image, a drive that does not say)."""
+    if not disc_type:
+        return ""
+    if disc_type in REWRITABLE or disc_type.startswith(("DVD-RW", "BD-RE")):
+        return "rewritable"
+    if disc_type.endswith(("-ROM", "ROM")):
+        return "pressed"
+    if disc_type.startswith(("CD-R", "DVD-R", "DVD+R", "BD-R")):
+        return "recordable"
+    return ""
+
+
 def msf(lba: int, absolute: bool = False) -> str:
     """mm:ss:ff of a sector count (absolute: an LBA on the disc, 150 frames in)."""
     frames = lba + (MSF_OFFSET if absolute else 0)

@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings
-from workbench.errors import BadInput, IntegrityFailure, WorkbenchError
+from workbench.errors import BadInput, IntegrityFailure, Refused, WorkbenchError
+from workbench.imaging.disc import same_toc
 from workbench.imaging.engine import image, job_dir
 from workbench.imaging.preflight import Check
 from workbench.imaging.record import JobRecord, utc_now
+from workbench.imaging.sources import Source
 from workbench.ledger import record as ledger
 from workbench.ledger.db import connect
+from workbench.ledger.query import last_attempt_elsewhere
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
 from workbench.station.locks import Lock, item_lock
@@ -53,6 +56,9 @@ class Station:
         self.locks = settings.paths.logs / "locks"
         self.tapes = TapeDesk(self)
         self.records = Records(self)
+        # the technician says the disc in the drive is another copy of the last one
+        # (a library may hold two copies of one pressing): not refused as unchanged
+        self.another_copy = False
 
     def close(self) -> None:
         self.con.close()
@@ -143,7 +149,6 @@ class Station:
         """The state after recording what the job folder says, when no other process is
         working on the carrier (`show`, the work list: a crash while imaging a carrier
         for the first time leaves it only in its job folder)."""
-        from workbench.errors import Refused
         from workbench.imaging.preflight import check_item_id
         item_id = check_item_id(item_id)
         try:
@@ -308,8 +313,25 @@ class Station:
                            profile=previous.profile_id)
         record = image(source, profile, item_id, self.settings, out_dir=job, retries=retries,
                        command=command, progress=lambda p: self.progress("image", p),
-                       cancel=self.cancel, keep_going=keep_going)
+                       cancel=self.cancel, keep_going=keep_going,
+                       check_source=lambda s: self._not_the_last_disc(s, item_id))
         self._record_imaging(record, job, batch)
+
+    def _not_the_last_disc(self, source: Source, item_id: str) -> None:
+        """A disc whose TOC is the last carrier's, under another item ID: the disc was
+        not changed. Refused (exit 6) unless the technician says it is another copy."""
+        if source.disc is None or self.another_copy:
+            return
+        last = last_attempt_elsewhere(self.con, self.settings.station_id, item_id)
+        if last is None:
+            return
+        try:
+            record = JobRecord.load(Path(last["job_dir"]))
+        except BadInput:
+            return
+        if record is not None and record.disc and same_toc(record.disc, source.disc):
+            raise Refused("refuse.same_disc", item=item_id, previous=last["item_id"],
+                          drive=source.identity.describe())
 
     def _continue(self, item_id: str, batch: str, review: bool, review_partial: bool,
                   imaged: bool = False) -> MigrationResult:

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench.i18n import t
 from workbench.ledger import db, export, query
 from workbench.ledger.filters import make_filters
 
@@ -31,7 +32,10 @@ class Records:
 
     def report_label(self, key: str) -> str:
         profiles = self.station.profiles
-        return profiles[key].report_label() if key in profiles else key
+        if key in profiles:
+            return profiles[key].report_label()
+        from workbench.i18n import catalog, language
+        return t(f"disc.{key}") if f"disc.{key}" in catalog(language()) else key
 
     def log_page(self, filters: Filters, limit: int = 50, before: str = ""
                  ) -> list[sqlite3.Row]:
