@@ -314,3 +314,53 @@ def test_the_same_disc_under_the_next_item_id_is_refused(tmp_path, profiles, set
         station.another_copy = True
         result = station.image(str(cue), profiles["cd"], "SECOND-1")
         assert result.record.outcome == Outcome.SUCCESS.value
+
+
+class _Drive(_Disc):
+    """A disc drive that can be slowed down and opens its tray."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.speeds: list[str] = []
+        self.ejected = 0
+
+    def slow_down(self) -> str:
+        self.speeds.append(f"{8 >> len(self.speeds)}x")
+        return self.speeds[-1]
+
+    def eject(self) -> bool:
+        self.ejected += 1
+        return True
+
+
+def test_a_drive_reads_more_slowly_after_errors_and_opens_its_tray_when_done(
+        tmp_path, profiles, settings, monkeypatch):
+    import workbench.imaging.engine as engine
+    drive = _Drive(_audio_disc(), failing={10}, unstable={20})
+    monkeypatch.setattr(engine, "open_source", lambda *a, **k: drive)
+    record = image("drive", profiles["cd"], "SLOW-1", settings, out_dir=tmp_path / "job")
+    assert record.outcome == Outcome.PARTIAL.value
+    # once for the track, at its first trouble, and recorded with the reason
+    assert drive.speeds == ["8x"]
+    assert record.tracks[0]["speed_changes"] == [
+        "read speed lowered to 8x after a read error at LBA 0"]
+    assert drive.ejected == 1 and record.runs[-1].ejected
+
+    # a flat data disc: the data passes slow the drive at their first failing read
+    data = _Drive(Disc(tracks=[Track(1, 1, "mode1", 0, 64)],
+                       sessions=[Session(1, 1, 1, 64)]))
+    data.read = lambda pos, size: (_ for _ in ()).throw(ReadError(pos, size)) \
+        if pos <= 30 * 2048 < pos + size else bytes(size)  # type: ignore[method-assign]
+    monkeypatch.setattr(engine, "open_source", lambda *a, **k: data)
+    rec = image("drive", profiles["cd"], "SLOW-2", settings, out_dir=tmp_path / "job2",
+                retries=0)
+    assert rec.runs[-1].speed_changes and data.speeds[0] == "8x"
+    assert "after a read error at byte" in rec.runs[-1].speed_changes[0]
+
+
+def test_a_failed_disc_stays_in_the_drive(tmp_path, profiles, settings, monkeypatch):
+    import workbench.imaging.engine as engine
+    drive = _Drive(Disc(blank=True))
+    monkeypatch.setattr(engine, "open_source", lambda *a, **k: drive)
+    record = image("drive", profiles["cd"], "BLANK-2", settings, out_dir=tmp_path / "job")
+    assert record.outcome == Outcome.FAILED.value and drive.ejected == 0

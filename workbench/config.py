@@ -60,6 +60,7 @@ SPEC = {
                                check=lambda v: None if v >= 1 else "1 or more files"),
     }),
     "optical": Field(dict, table={
+        "eject_when_done": Field(bool, default=True),
         # drive (vendor and model, as `workbench drives` shows it) -> read offset in
         # samples, as AccurateRip lists it; corrected when audio is read
         "read_offsets": Field(dict, default={}, check=lambda v: None if all(
@@ -99,6 +100,7 @@ class Settings:
     tape_headroom: float = 0.05
     tar_threshold: int = 1000
     read_offsets: dict[str, int] = field(default_factory=dict)
+    eject_when_done: bool = True  # an optical drive opens its tray once a disc is imaged
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
     training: bool = False
@@ -163,6 +165,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         tape_pools=tuple(tape["pools"]), tape_headroom=tape["headroom_percent"] / 100,
         tar_threshold=tape["tar_threshold"],
         read_offsets=dict(optical["read_offsets"]),
+        eject_when_done=optical["eject_when_done"],
         paths=_paths(path.resolve().parent, paths),
         source=path,
     )

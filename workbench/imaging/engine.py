@@ -86,8 +86,14 @@ def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
     with source:
         if check_source is not None:
             check_source(source)
-        return image_source(source, profile, item_id, settings, out_dir, retries, command,
-                            progress, cancel, keep_going)
+        record = image_source(source, profile, item_id, settings, out_dir, retries, command,
+                              progress, cancel, keep_going)
+        if source.disc is not None and settings.eject_when_done and record.runs and \
+                record.outcome in (Outcome.SUCCESS.value, Outcome.PARTIAL.value) \
+                and source.eject():  # done: the tray opens for the next disc
+            record.runs[-1].ejected = True
+            record.save(out_dir)
+        return record
 
 
 def preflight_checks(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
@@ -240,6 +246,7 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
         os.close(fd)
     seconds = time.monotonic() - started
     run.ended, run.outcome, run.passes = utc_now(), outcome.value, rescue.passes
+    run.speed_changes = rescue.speed_changes
     run.read_errors, run.bytes_read_from_medium = rescue.read_errors, source.bytes_read
     _summarise(record, rmap, outcome, reason, seconds, passes_done)
     with contextlib.suppress(DiskFull):  # the map is saved; the next run resumes

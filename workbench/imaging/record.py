@@ -89,6 +89,9 @@ class Run:
     bytes_read_to_compare: int = 0
     # first_read | same | same_extended: the result of that comparison (checks.py)
     carrier_check: dict[str, Any] = field(default_factory=dict)
+    # an optical drive asked to read more slowly after errors: each new speed, and why
+    speed_changes: list[str] = field(default_factory=list)
+    ejected: bool = False  # the tray was opened when imaging was done
 
 
 _INTS = ("size", "device_size", "sector_size", "bytes_rescued", "bytes_bad",

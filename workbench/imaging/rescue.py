@@ -146,6 +146,7 @@ class Rescue:
         self._recent_good: list[int] = []
         self._sampled = False
         self._checking = False
+        self.speed_changes: list[str] = []  # an optical drive slowed after errors
 
     # -- the public face -------------------------------------------------------------
     def run(self) -> None:
@@ -307,6 +308,11 @@ class Rescue:
             if self._first_good < 0:
                 self._first_good = pos
         if got < size:
+            if not self.speed_changes and not self._checking:  # once a run, at the first
+                speed = self.source.slow_down()
+                if speed:
+                    self.speed_changes.append(f"read speed lowered to {speed} after a read "
+                                              f"error at byte {pos + got}")
             self._pass.read_errors += 1
             self.read_errors += 1
             self._in_a_row += not got

@@ -102,6 +102,15 @@ class Source:
         """count raw 2,352-byte sectors from lba (audio, Mode 2): discs only."""
         raise ReadError(lba * 2048, count * 2048, errno.EINVAL)
 
+    def slow_down(self) -> str:
+        """Ask the drive to read more slowly (after read errors): the new speed in
+        words, or "" when the drive cannot be asked (a file, a virtual drive)."""
+        return ""
+
+    def eject(self) -> bool:
+        """Open the tray (a disc drive, when imaging is done): whether it did."""
+        return False
+
     def close(self) -> None:
         pass
 
@@ -191,6 +200,14 @@ class DeviceSource(Source):
 
     #: reads raw disc sectors (an optical drive whose TOC was read: optical.discs)
     raw_reader: Callable[[int, int], bytes] | None = None
+    #: lowers an optical drive's read speed, opens its tray (optical.discs.DriveControl)
+    control: Any = None
+
+    def slow_down(self) -> str:
+        return self.control.slow_down() if self.control is not None else ""
+
+    def eject(self) -> bool:
+        return self.control.eject() if self.control is not None else False
 
     def read_raw(self, lba: int, count: int) -> bytes:
         if self.raw_reader is None:

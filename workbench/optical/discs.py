@@ -10,11 +10,12 @@ import bisect
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 from workbench.imaging.sources import DeviceSource, DriveIdentity, ReadError, Source
 from workbench.optical.cue import CueSheet, TrackFile, read_cue
 from workbench.optical.sector import user_data
-from workbench.optical.toc import DATA_SECTOR, RAW_SECTOR, Track
+from workbench.optical.toc import DATA_SECTOR, RAW_SECTOR, Disc, Track
 
 
 class CueSource(Source):
@@ -142,4 +143,39 @@ def attach_drive_toc(source: DeviceSource) -> None:
         return
     source.disc = disc
     source.raw_reader = lambda lba, count: reader.read_cd(lba, count)[0]
+    source.control = DriveControl(reader, disc)
     source.on_close.append(reader.close)
+
+
+# read speeds to step down to after errors, in kB/s (1x: CD 176, DVD 1,385, BD 4,495)
+CD_STEPS = ((8, 1411), (4, 706), (1, 176))
+DVD_STEPS = ((4, 5540), (2, 2770), (1, 1385))
+BD_STEPS = ((2, 8990), (1, 4495))
+
+
+class DriveControl:
+    """Speed and tray of an optical drive, through its MMC reader."""
+
+    def __init__(self, reader: Any, disc: Disc) -> None:
+        self.reader = reader
+        kind = disc.disc_type[:2]
+        self.steps = list(BD_STEPS if kind == "BD" else DVD_STEPS if kind == "DV" else CD_STEPS)
+
+    def slow_down(self) -> str:
+        from workbench.optical.mmc import MmcError
+        while self.steps:
+            times, kb = self.steps.pop(0)
+            try:
+                self.reader.set_speed(kb)
+            except MmcError:
+                continue  # a drive that refuses one speed may take the next
+            return f"{times}x ({kb:,} kB/s)"
+        return ""
+
+    def eject(self) -> bool:
+        from workbench.optical.mmc import MmcError
+        try:
+            self.reader.eject()
+        except MmcError:
+            return False
+        return True

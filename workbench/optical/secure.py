@@ -44,6 +44,7 @@ class TrackRead:
     unverified: list[list[int]] = field(default_factory=list)  # [lba, sectors]
     method: str = "two reads agree"
     done: bool = False
+    speed_changes: list[str] = field(default_factory=list)  # the drive slowed after errors
     checksums: dict[str, str] = field(default_factory=dict)  # AccurateRip, CTDB, CRC32
 
     @property
@@ -65,6 +66,16 @@ class TrackReader:
         self.source, self.shift, self.leadout = source, offset * 4, leadout
         self.max_reads = max(2, max_reads)
         self.reads = 0
+        self.speed_changes: list[str] = []
+
+    def trouble(self, lba: int, what: str) -> None:
+        """A sector that failed or whose reads disagree: the drive reads more slowly
+        from here on (once a track)."""
+        if not self.speed_changes:
+            speed = self.source.slow_down()
+            if speed:
+                self.speed_changes.append(f"read speed lowered to {speed} after {what} at "
+                                          f"LBA {lba}")
 
     def _raw(self, lba: int, count: int) -> bytes:
         """count raw sectors from lba; sectors before LBA 0 or past the lead-out are
@@ -133,7 +144,7 @@ def read_track(source: Source, track: Track, first_lba: int, path: Path, leadout
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFull("error.disk_full", path=str(path)) from exc
         raise
-    result.reads = reader.reads
+    result.reads, result.speed_changes = reader.reads, reader.speed_changes
     result.digests = {a: h.hexdigest() for a, h in hashes.items()}
     result.done = True
     return result
@@ -143,11 +154,13 @@ def _read_chunk(reader: TrackReader, lba: int, n: int, result: TrackRead) -> byt
     try:
         data, status = reader.secure(lba, n)
     except ReadError:
+        reader.trouble(lba, "a read error")
         if n > 1:  # sector by sector: keep what reads, name what does not
             return b"".join(_read_chunk(reader, lba + k, 1, result) for k in range(n))
         _add(result.unreadable, lba, 1)
         return SILENCE
     if status != "ok":
+        reader.trouble(lba, "reads that disagree")
         if n > 1:  # which sectors disagree: each one on its own
             return b"".join(_read_chunk(reader, lba + k, 1, result) for k in range(n))
         _add(result.unverified, lba, 1)
