@@ -364,3 +364,51 @@ def test_a_failed_disc_stays_in_the_drive(tmp_path, profiles, settings, monkeypa
     monkeypatch.setattr(engine, "open_source", lambda *a, **k: drive)
     record = image("drive", profiles["cd"], "BLANK-2", settings, out_dir=tmp_path / "job")
     assert record.outcome == Outcome.FAILED.value and drive.ejected == 0
+
+
+def test_a_batch_waits_for_the_next_disc_in_the_same_drive(tmp_path, profiles, settings):
+    """The drive (here a CUE sheet standing for it) still holds the last item's disc: the
+    wait ends when another disc is in, and gives up (refused) when none comes."""
+    from dataclasses import replace
+
+    from workbench.station import Station
+    from workbench.station.drives import wait_for_next_disc
+    cue, _, _ = mixed_disc(tmp_path)
+    (tmp_path / "b.bin").write_bytes(audio(50, 7))
+    other = 'FILE "b.bin" BINARY\n  TRACK 01 AUDIO\n    INDEX 01 00:00:00\n'
+    with Station(settings) as station:
+        station.image(str(cue), profiles["cd"], "Q-1")
+        cancel = threading.Event()
+        told: list[str] = []
+
+        def change_disc() -> None:
+            (tmp_path / "next.cue").write_text(other)
+            os.replace(tmp_path / "next.cue", cue)
+        swap = threading.Timer(0.3, change_disc)
+        swap.start()
+        wait_for_next_disc(settings, cue, "Q-1", 10, cancel, lambda: told.append("wait"),
+                           poll=0.05)
+        swap.join()
+        assert told == ["wait"]  # said once, then waited
+        assert read_cue(cue).disc.tracks[0].audio  # it came back when the disc had changed
+        station.image(str(cue), profiles["cd"], "Q-2")
+    impatient = replace(settings, next_disc_wait_seconds=0.2)
+    with Station(impatient) as station, pytest.raises(Refused) as refused:
+        station.wait_for_next_disc(str(cue), "Q-2")
+    assert "Q-2" in refused.value.message()
+
+
+def test_an_unattended_batch_does_not_image_one_disc_under_two_ids(tmp_path):
+    """`queue --yes` with two rows on one drive: the second waits for another disc and,
+    when none comes, is reported and left for later; the first is done."""
+    from tests.conftest import workbench_cmd
+    cue, _, _ = mixed_disc(tmp_path)
+    (tmp_path / "workbench.toml").write_text("[optical]\nnext_disc_wait_seconds = 1\n")
+    (tmp_path / "batch.csv").write_text(f"item,profile,source\nB-1,cd,{cue}\nB-2,cd,{cue}\n")
+    out = workbench_cmd("queue", "batch.csv", "--yes", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "Waiting for the next disc" in out.stdout
+    assert "No other disc came into" in out.stderr and "B-1" in out.stderr
+    assert json.loads((tmp_path / "staging" / "B-1" / "job.json").read_text())["outcome"] \
+        == "success"
+    assert not (tmp_path / "staging" / "B-2").exists()

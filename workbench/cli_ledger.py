@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import shlex
@@ -247,6 +248,7 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     cancel = cancel_on_sigint()
     station = Station(_with_operator(settings, args), _StepProgress(), cancel)
     counts: dict[str, int] = {}
+    last_on: dict[str, str] = {}  # drive -> the item it held last in this batch
 
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
@@ -276,6 +278,11 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
                         continue
                 if not source:
                     raise BadInput("error.no_source_for", item=item)
+                if source in last_on:  # the same drive again: its disc must be another
+                    waiting = t("queue.waiting", drive=source, item=last_on[source])
+                    station.wait_for_next_disc(source, last_on[source],
+                                               functools.partial(print, waiting))
+                last_on[source] = item
                 result = station.migrate(source, profile, item, batch=args.batch)
                 _print_result(result)
                 count(result.record.outcome)

@@ -317,6 +317,14 @@ class Station:
                        check_source=lambda s: self._not_the_last_disc(s, item_id))
         self._record_imaging(record, job, batch)
 
+    def wait_for_next_disc(self, source: str | Path, previous_item: str,
+                           waiting: Callable[[], None] | None = None) -> None:
+        """In a batch: wait until the drive holds another disc than previous_item's
+        (Refused after the station's next_disc_wait_seconds)."""
+        from workbench.station.drives import wait_for_next_disc
+        wait_for_next_disc(self.settings, source, previous_item,
+                           self.settings.next_disc_wait_seconds, self.cancel, waiting)
+
     def _not_the_last_disc(self, source: Source, item_id: str) -> None:
         """A disc whose TOC is the last carrier's, under another item ID: the disc was
         not changed. Refused (exit 6) unless the technician says it is another copy."""
