@@ -31,8 +31,10 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import count, repeat
-from operator import mul, rshift
+from itertools import count
+from operator import mul
+
+import numpy as np
 
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.optical.toc import MSF_OFFSET, RAW_SECTOR, SAMPLES_PER_SECTOR, Disc
@@ -44,6 +46,7 @@ AR_FRAME = 450  # the track sector whose sum the database keeps beside the track
 CTDB_STRIDE = 10 * SAMPLES_PER_SECTOR  # CUETools' parity stride, in samples
 AR_URL = "http://www.accuraterip.com/accuraterip/"
 CHUNK_SECTORS = 256  # read size for a whole disc: ~600 KB, small enough for the sum lists
+_BLOCK = 1 << 22  # samples multiplied at a time (32 MiB of products)
 _MASK = 0xFFFFFFFF
 
 # A function giving `count` raw 2352-byte sectors from an LBA, as a drive reads them.
@@ -191,11 +194,17 @@ class TrackSums:
             raise ValueError(f"track {self.number}: more than {self.samples} samples")
         lo, hi = max(self._lo, first), min(self._hi, self._pos)
         if lo <= hi:
-            # one product list serves both sums: v1 takes them whole, v2 adds their
-            # high words (sum of lows + sum of highs = v1 + sum of highs, mod 2**32)
-            products = list(map(mul, words[lo - first:hi - first + 1], count(lo)))
-            self._v1 += sum(products)
-            self._hi_sum += sum(map(rshift, products, repeat(32)))
+            # one product array serves both sums: v1 takes them whole, v2 adds their
+            # high words (sum of lows + sum of highs = v1 + sum of highs, mod 2**32).
+            # A sample (< 2**32) times a position (< 2**32) fits 64 bits; sums wrap at
+            # 2**64, which keeps them right modulo 2**32, all that is kept.
+            samples = np.frombuffer(words, dtype="<u4")
+            for at in range(lo, hi + 1, _BLOCK):
+                end = min(at + _BLOCK, hi + 1)
+                products = np.multiply(samples[at - first:end - first],
+                                       np.arange(at, end, dtype=np.uint64), dtype=np.uint64)
+                self._v1 += int(products.sum(dtype=np.uint64))
+                self._hi_sum += int((products >> np.uint64(32)).sum(dtype=np.uint64))
         a, b = max(self._frame, first - 1), min(self._frame + SAMPLES_PER_SECTOR, self._pos)
         if a < b:  # sector 450, positions counted from 1 within it
             part = words[a - first + 1:b - first + 1]
