@@ -412,3 +412,54 @@ def test_an_unattended_batch_does_not_image_one_disc_under_two_ids(tmp_path):
     assert json.loads((tmp_path / "staging" / "B-1" / "job.json").read_text())["outcome"] \
         == "success"
     assert not (tmp_path / "staging" / "B-2").exists()
+
+
+@pytest.mark.parametrize("answer", ["accurate", "absent", "unreachable"])
+def test_accuraterip_is_asked_when_the_station_allows(tmp_path, profiles, settings,
+                                                      monkeypatch, answer):
+    """The station's [optical] accuraterip_lookup: the answer (a dBAR file as the server
+    sends it, recorded here from our own checksums) is kept per track; no entry or no
+    network is recorded and never fails the carrier."""
+    import struct
+    from dataclasses import replace
+
+    from workbench.optical import accuraterip
+    tracks = [audio(500, n) for n in (1, 2)]
+    for n, sound in enumerate(tracks, 1):
+        (tmp_path / f"t{n}.bin").write_bytes(sound)
+    (tmp_path / "a.cue").write_text("".join(
+        f'FILE "t{n}.bin" BINARY\n  TRACK {n:02d} AUDIO\n    INDEX 01 00:00:00\n'
+        for n in (1, 2)))
+    disc = read_cue(tmp_path / "a.cue").disc
+    ids = accuraterip.disc_ids(disc)
+    sums = [accuraterip.track_checksums(tracks[0], 1, 2, 1),
+            accuraterip.track_checksums(tracks[1], 2, 2, 2)]
+    body = struct.pack("<BIII", 2, ids.id1, ids.id2, ids.cddb) + b"".join(
+        struct.pack("<BII", 7, s.v1, s.frame450 or 0) for s in sums)
+    asked: list[str] = []
+
+    def fetch(url: str, timeout: float = 10) -> bytes | None:
+        asked.append(url)
+        if answer == "unreachable":
+            raise accuraterip.LookupFailed("error.accuraterip_lookup", url=url,
+                                           reason="no route to host")
+        return body if answer == "accurate" else None
+    monkeypatch.setattr(accuraterip, "fetch_url", fetch)
+    record = image(tmp_path / "a.cue", profiles["cd"], "AR-1",
+                   replace(settings, accuraterip_lookup=True), out_dir=tmp_path / "job")
+    assert record.outcome == Outcome.SUCCESS.value
+    assert asked == [ids.url]
+    assert record.disc is not None
+    if answer == "accurate":
+        assert [t["accuraterip"]["verdict"] for t in record.tracks] == ["accurate"] * 2
+        assert record.tracks[0]["accuraterip"]["confidence"] == 7
+    elif answer == "absent":
+        assert [t["accuraterip"]["verdict"] for t in record.tracks] == \
+            ["not_in_database"] * 2
+    else:
+        assert record.disc["accuraterip_lookup"].startswith("failed")
+        assert "no route to host" in record.disc["accuraterip_lookup"]
+    # without the setting nothing is asked
+    asked.clear()
+    image(tmp_path / "a.cue", profiles["cd"], "AR-2", settings, out_dir=tmp_path / "job2")
+    assert asked == []

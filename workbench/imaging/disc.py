@@ -111,7 +111,8 @@ def same_toc(before: dict[str, Any], now: Disc) -> bool:
 def read_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: Path,
                     algorithms: tuple[str, ...], offset: int, max_reads: int,
                     save: Callable[[], object], cancel: threading.Event | None = None,
-                    tick: Callable[[int, int, int], None] | None = None) -> None:
+                    tick: Callable[[int, int, int], None] | None = None,
+                    lookup: bool = False) -> None:
     """Read every raw track not yet read well into its file; each finished track is
     recorded (save) before the next starts, so a crash re-reads one track at most."""
     done = {t["number"]: t for t in record.tracks if t.get("done")}
@@ -130,17 +131,21 @@ def read_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: 
         kept.append(asdict(result))
         record.tracks = sorted(kept, key=lambda t: t["number"])
         save()
-    checksum_audio(plan, record, out_dir)
+    checksum_audio(plan, record, out_dir, lookup)
 
 
-def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
+def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path,
+                   lookup: bool = False) -> None:
     """AccurateRip (v1, v2), CRC32 and the disc's AccurateRip, CDDB and CTDB ids, for
     verification against the databases. A track, as they count it, runs from its
-    INDEX 01 to the next audio track's INDEX 01: its file, then the next one's pregap."""
+    INDEX 01 to the next audio track's INDEX 01: its file, then the next one's pregap.
+    lookup: ask AccurateRip (the station's choice); an answer or a failure to ask is
+    recorded, never a reason to fail the carrier (a disc may be a pressing it lacks)."""
     from workbench.optical import accuraterip
     audio = [t for t in record.tracks if t.get("done") and t["mode"] == Mode.AUDIO]
-    if not audio or len(audio) != len(plan.disc.audio_tracks):
+    if not audio or len(audio) != len(plan.disc.audio_tracks) or record.disc is None:
         return
+    sums = []
     for i, track in enumerate(audio):
         data = (out_dir / track["file"]).read_bytes()[track["index1"] * 2352:]
         nxt = audio[i + 1] if i + 1 < len(audio) else None
@@ -148,12 +153,22 @@ def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
                 plan.disc.track(track["number"]).session:
             with open(out_dir / nxt["file"], "rb") as fh:
                 data += fh.read(nxt["index1"] * 2352)
-        track["checksums"] = accuraterip.track_checksums(
-            data, i + 1, len(audio), track["number"]).to_dict()
-    ids = accuraterip.disc_ids(plan.disc)
-    if record.disc is not None:
-        record.disc["accuraterip_id"] = ids.name
-        record.disc["ctdb_toc_id"] = accuraterip.ctdb_toc_id(plan.disc)
+        sums.append(accuraterip.track_checksums(data, i + 1, len(audio), track["number"]))
+        track["checksums"] = sums[-1].to_dict()
+    record.disc["accuraterip_id"] = accuraterip.disc_ids(plan.disc).name
+    record.disc["ctdb_toc_id"] = accuraterip.ctdb_toc_id(plan.disc)
+    if not lookup:
+        return
+    try:
+        verdicts = accuraterip.lookup(plan.disc, sums)
+    except accuraterip.LookupFailed as exc:
+        record.disc["accuraterip_lookup"] = f"failed {utc_now()}: {exc.message('en')}"
+        return
+    record.disc["accuraterip_lookup"] = f"asked {utc_now()}"
+    for track, verdict in zip(audio, verdicts, strict=True):
+        track["accuraterip"] = {"verdict": verdict.verdict, "confidence": verdict.confidence,
+                                "versions": verdict.versions, "total": verdict.total,
+                                "text": str(verdict)}
 
 
 def write_disc_cue(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
@@ -208,7 +223,8 @@ def read_disc_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir:
                       cancel: threading.Event | None) -> None:
     read_raw_tracks(source, plan, record, out_dir, tuple(profile.digests),
                     read_offset(source, settings),
-                    max(2, profile.retries + 2), lambda: record.save(out_dir), cancel)
+                    max(2, profile.retries + 2), lambda: record.save(out_dir), cancel,
+                    lookup=settings.accuraterip_lookup)
     write_disc_cue(plan, record, out_dir)
 
 
