@@ -351,3 +351,22 @@ def test_the_cli_and_the_ui_show_the_same_state(tmp_path):
                 await pilot.pause()
         return seen
     assert asyncio.run(scenario()) == cli
+
+
+def test_an_audio_cd_through_the_station_ui(tmp_path):
+    """A disc with no data image (no map to draw) migrates in the UI as in the CLI: its
+    tracks are shown, accepted, and bagged with the CUE sheet."""
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await start_migration(pilot, app, "TUI-CD", "audio")
+            assert "success" in text_of(app, "#outcome")
+            details = text_of(app, "#details")
+            assert "audio CD" in details and "track 3 (audio)" in details
+            assert details.count("read securely") == 3
+            await pilot.press("a")
+            await wait_for(pilot, lambda: "Done" in text_of(app, "#steps"))
+    asyncio.run(scenario())
+    data = Path("training") / "bags" / "TUI-CD" / "data"
+    assert sorted(p.name for p in data.iterdir()) == \
+        ["disc.cue", "track01.bin", "track02.bin", "track03.bin"]

@@ -207,19 +207,9 @@ def print_record(record: JobRecord, out_dir: Path | None = None) -> None:
     from workbench.imaging.record import Outcome
     outcome = Outcome(record.outcome)
     print(t("result.headline", item=record.item_id, outcome=t(f"outcome.{outcome.value}")))
-    if record.reason:
-        print("  " + record.reason.message())
-    if record.size:
-        print("  " + t("result.bytes", rescued=human_bytes(record.bytes_rescued),
-                       size=human_bytes(record.size), bad=record.bad_sector_count))
-    for pos, size in record.bad_ranges[:10]:
-        print("  " + t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
-                       sectors=-(-size // record.sector_size)))
-    if len(record.bad_ranges) > 10:
-        print("  " + t("result.more_ranges", count=len(record.bad_ranges) - 10))
-    if record.bytes_untried:  # aborted: not tried is not bad
-        print("  " + t("result.untried", untried=human_bytes(record.bytes_untried),
-                       ranges=len(record.untried_ranges)))
+    from workbench.station import record_lines
+    for line in record_lines(record):
+        print("  " + line)
     for name, value in record.digests.items():
         print(f"  {name}: {value}")
     if out_dir is not None:

@@ -12,6 +12,7 @@ from workbench.station.result import (
     MigrationResult,
     TapeProgress,
     final_map,
+    record_lines,
     step_line,
     verify_image,
 )
@@ -22,4 +23,4 @@ __all__ = ["FORMATS", "PENDING_STATES", "SLICES", "TRANSITIONS", "Action", "Canc
            "CarrierState",
            "Filters", "ImagingProgress", "MigrationResult", "NotAllowed", "SliceRow",
            "State", "Station", "TapeProgress", "allowed", "final_map", "make_filters",
-           "step_line", "verify_image"]
+           "record_lines", "step_line", "verify_image"]

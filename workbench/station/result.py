@@ -39,6 +39,51 @@ def step_line(step: str, outcome: str, detail: str) -> str:
              detail=detail)
 
 
+def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
+    """A job record in words, in the user's language: why, how much was read, where the
+    bad areas are, and for a disc its class, sessions and every raw track. The CLI and
+    the station UI show the same lines."""
+    from workbench.i18n import human_bytes, t
+    lines = [record.reason.message()] if record.reason else []
+    if record.size:
+        # a disc's data image holds gaps that are not data (its domain is less)
+        size = record.bytes_rescued + record.bytes_bad + record.bytes_untried \
+            if record.disc else record.size
+        lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
+                       size=human_bytes(size), bad=record.bad_sector_count))
+    lines += [t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
+                sectors=-(-size // record.sector_size))
+              for pos, size in record.bad_ranges[:max_ranges]]
+    if len(record.bad_ranges) > max_ranges:
+        lines.append(t("result.more_ranges", count=len(record.bad_ranges) - max_ranges))
+    if record.bytes_untried:  # aborted: not tried is not bad
+        lines.append(t("result.untried", untried=human_bytes(record.bytes_untried),
+                       ranges=len(record.untried_ranges)))
+    if record.disc:
+        disc = record.disc
+        lines.append(t("result.disc", kind=t(f"disc.{disc.get('disc_class', 'unknown')}"),
+                       type=disc.get("disc_type") or "-",
+                       sessions=len(disc.get("sessions", [])),
+                       tracks=len(disc.get("tracks", []))))
+        if record.image_tracks:
+            lines.append(t("result.data_tracks", tracks=", ".join(
+                str(n) for n in record.image_tracks), image=record.image))
+        for track in record.tracks:
+            state = t("result.track_secure") if track.get("done") and not (
+                track.get("unreadable") or track.get("unverified")) else t(
+                "result.track_trouble",
+                unreadable=sum(n for _, n in track.get("unreadable", [])),
+                unverified=sum(n for _, n in track.get("unverified", [])))
+            verdict = track.get("accuraterip", {}).get("text", "")
+            lines.append(t("result.track", number=track["number"], mode=track["mode"],
+                           file=track["file"], sectors=track["sectors"], state=state)
+                         + (f"; AccurateRip: {verdict}" if verdict else ""))
+        if record.runout_ranges:
+            lines.append(t("result.runout", sectors=sum(
+                n for _, n in record.runout_ranges) // (record.sector_size or 2048)))
+    return lines
+
+
 def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
     """Read the image file (and a disc's track files) once and compare their digests
     with those made while reading the carrier."""
@@ -65,4 +110,4 @@ def final_map(job: Path) -> tuple[Blocks, int] | None:
 
 
 __all__ = ["Blocks", "ImagingProgress", "MigrationResult", "TapeProgress", "final_map",
-           "step_line", "verify_image"]
+           "record_lines", "step_line", "verify_image"]

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import Button, Footer, Input, OptionList, Static
 
 from workbench.errors import WorkbenchError
-from workbench.i18n import human_bytes, t
+from workbench.i18n import t
 from workbench.identify.report import escape_invisible
 from workbench.station import (
     Action,
@@ -19,6 +19,7 @@ from workbench.station import (
     NotAllowed,
     Station,
     final_map,
+    record_lines,
     step_line,
 )
 from workbench.tui.base import StationModal, StationScreen
@@ -67,13 +68,9 @@ class ResultScreen(StationScreen):
         drawn = final_map(self.result.job_dir)
         if drawn is not None:  # the final map: where the bad areas are
             self.query_one("#final-map", SectorMap).show(*drawn)
-        lines = [record.reason.message() if record.reason else t("tui.all_read")]
-        if record.size:
-            lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
-                           size=human_bytes(record.size), bad=record.bad_sector_count))
-        lines += [t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
-                    sectors=-(-size // record.sector_size))
-                  for pos, size in record.bad_ranges[:8]]
+        lines = record_lines(record, max_ranges=8)
+        if not record.reason:
+            lines.insert(0, t("tui.all_read"))
         report = self.result.report
         if report:
             s = report["summary"]
