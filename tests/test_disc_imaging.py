@@ -463,3 +463,30 @@ def test_accuraterip_is_asked_when_the_station_allows(tmp_path, profiles, settin
     asked.clear()
     image(tmp_path / "a.cue", profiles["cd"], "AR-2", settings, out_dir=tmp_path / "job2")
     assert asked == []
+
+
+def test_reads_the_drive_flags_with_c2_errors_never_count(tmp_path, profiles, settings):
+    """Two reads that agree but carry C2 error pointers are not proof: the sector is
+    read again until clean reads agree, or it is unverified."""
+    class C2Drive(_Disc):
+        def __init__(self, disc: Disc, flaky: int, bad: int) -> None:
+            super().__init__(disc)
+            self.flagged = {flaky: 3, bad: 99}  # reads flagged before clean ones come
+
+        def read_raw_c2(self, lba: int, count: int) -> tuple[bytes, bytes | None]:
+            c2 = bytearray(294 * count)
+            for k in range(lba, lba + count):
+                if self.flagged.get(k, 0) > 0:
+                    self.flagged[k] -= 1
+                    c2[(k - lba) * 294] = 0x80
+            return self.read_raw(lba, count), bytes(c2)
+
+    source = C2Drive(_audio_disc(60), flaky=5, bad=40)
+    record = image_from(source, profiles["cd"], "C2-1", settings, tmp_path / "job")
+    track = record.tracks[0]
+    assert track["unverified"] == [[40, 1]]  # never a clean read: unverified
+    assert track["c2_reads"] > 0
+    assert record.outcome == Outcome.PARTIAL.value
+    assert record.reason is not None and record.reason.code == "audio_unverified"
+    data = (tmp_path / "job" / "track01.bin").read_bytes()
+    assert data[5 * RAW:6 * RAW] == bytes([5]) * RAW  # re-read clean, and kept

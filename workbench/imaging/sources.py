@@ -102,6 +102,12 @@ class Source:
         """count raw 2,352-byte sectors from lba (audio, Mode 2): discs only."""
         raise ReadError(lba * 2048, count * 2048, errno.EINVAL)
 
+    def read_raw_c2(self, lba: int, count: int) -> tuple[bytes, bytes | None]:
+        """Raw sectors and the drive's C2 error pointers for them (294 bytes a sector,
+        a bit set for each byte the drive could not correct), None where the drive
+        gives none."""
+        return self.read_raw(lba, count), None
+
     def slow_down(self) -> str:
         """Ask the drive to read more slowly (after read errors): the new speed in
         words, or "" when the drive cannot be asked (a file, a virtual drive)."""
@@ -202,6 +208,16 @@ class DeviceSource(Source):
     raw_reader: Callable[[int, int], bytes] | None = None
     #: lowers an optical drive's read speed, opens its tray (optical.discs.DriveControl)
     control: Any = None
+    #: raw sectors with C2 error pointers, where the drive gives them
+    raw_c2_reader: Callable[[int, int], tuple[bytes, bytes | None]] | None = None
+
+    def read_raw_c2(self, lba: int, count: int) -> tuple[bytes, bytes | None]:
+        if self.raw_c2_reader is None:
+            return super().read_raw_c2(lba, count)
+        self.read_calls += 1
+        data, c2 = self.raw_c2_reader(lba, count)
+        self.bytes_read += len(data)
+        return data, c2
 
     def slow_down(self) -> str:
         return self.control.slow_down() if self.control is not None else ""

@@ -144,7 +144,20 @@ def attach_drive_toc(source: DeviceSource) -> None:
     source.disc = disc
     source.raw_reader = lambda lba, count: reader.read_cd(lba, count)[0]
     source.control = DriveControl(reader, disc)
+    if disc.audio_tracks and _gives_c2(reader, disc.audio_tracks[0].start):
+        source.raw_c2_reader = lambda lba, count: reader.read_cd(lba, count, c2=True)
     source.on_close.append(reader.close)
+
+
+def _gives_c2(reader: Any, lba: int) -> bool:
+    """Does the drive return C2 error pointers? One raw read asking for them says
+    (a drive that cannot refuses the command's C2 field)."""
+    from workbench.optical.mmc import MmcError
+    try:
+        _, c2 = reader.read_cd(lba, 1, c2=True)
+    except MmcError:
+        return False
+    return c2 is not None
 
 
 # read speeds to step down to after errors, in kB/s (1x: CD 176, DVD 1,385, BD 4,495)

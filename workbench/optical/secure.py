@@ -1,11 +1,12 @@
 """Reading a track raw and securely: audio and Mode 2 (video) tracks, 2,352 bytes a sector.
 
-Each chunk is read until two reads agree (the drive's C2 pointers, where it gives them,
-only say where to look again; agreement is the proof). A sector no read returns is
-zero-filled and named unreadable; one whose reads never agree keeps the last read and is
-named unverified. The drive's read offset is corrected: with an offset of +N samples the
-drive gives each sample N samples late, so the track is read N x 4 bytes further on; at
-the disc's very start and end the missing samples are zero (no overread), as EAC does.
+Each chunk is read until two reads agree; where the drive gives C2 error pointers, a read
+they flag never counts (the drive says those bytes were interpolated or guessed). A
+sector no read returns is zero-filled and named unreadable; one whose reads never agree
+keeps the last read and is named unverified. The drive's read offset is corrected: with
+an offset of +N samples the drive gives each sample N samples late, so the track is read
+N x 4 bytes further on; at the disc's very start and end the missing samples are zero
+(no overread), as EAC does.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class TrackRead:
     method: str = "two reads agree"
     done: bool = False
     speed_changes: list[str] = field(default_factory=list)  # the drive slowed after errors
+    c2_reads: int = 0  # reads the drive's C2 error pointers flagged (not counted as agreeing)
     checksums: dict[str, str] = field(default_factory=dict)  # AccurateRip, CTDB, CRC32
 
     @property
@@ -67,6 +69,8 @@ class TrackReader:
         self.max_reads = max(2, max_reads)
         self.reads = 0
         self.speed_changes: list[str] = []
+        self.c2_flagged = False  # the last read's C2 pointers flagged an error
+        self.c2_reads = 0  # reads whose C2 pointers flagged an error
 
     def trouble(self, lba: int, what: str) -> None:
         """A sector that failed or whose reads disagree: the drive reads more slowly
@@ -84,7 +88,10 @@ class TrackReader:
         if hi <= lo:
             return SILENCE * count
         self.reads += 1
-        data = bytes(self.source.read_raw(lo, hi - lo))
+        data, c2 = self.source.read_raw_c2(lo, hi - lo)
+        data = bytes(data)
+        if c2 is not None and any(c2):  # the drive itself says these bytes are guesses
+            self.c2_flagged = True
         if len(data) != (hi - lo) * RAW_SECTOR:
             raise ReadError(lo * 2048, (hi - lo) * 2048)
         return SILENCE * (lo - lba) + data + SILENCE * (lba + count - hi)
@@ -103,14 +110,19 @@ class TrackReader:
 
     def secure(self, lba: int, count: int) -> tuple[bytes, str]:
         """Read until two reads agree: (data, "ok" | "unverified"); ReadError when a
-        read fails."""
+        read fails. A read the drive's C2 pointers flag never counts, agreeing or not."""
         seen: list[bytes] = []
+        last = b""
         for _ in range(self.max_reads):
-            data = self._shifted(lba, count)
-            if data in seen:
-                return data, "ok"
-            seen.append(data)
-        return seen[-1], "unverified"
+            self.c2_flagged = False
+            last = self._shifted(lba, count)
+            if self.c2_flagged:
+                self.c2_reads += 1
+                continue
+            if last in seen:
+                return last, "ok"
+            seen.append(last)
+        return last, "unverified"
 
 
 def read_track(source: Source, track: Track, first_lba: int, path: Path, leadout: int,
@@ -145,6 +157,7 @@ def read_track(source: Source, track: Track, first_lba: int, path: Path, leadout
             raise DiskFull("error.disk_full", path=str(path)) from exc
         raise
     result.reads, result.speed_changes = reader.reads, reader.speed_changes
+    result.c2_reads = reader.c2_reads
     result.digests = {a: h.hexdigest() for a, h in hashes.items()}
     result.done = True
     return result
