@@ -124,6 +124,10 @@ def test_a_two_session_disc_keeps_every_session_and_the_gap_is_not_bad(tmp_path,
     assert record.bytes_bad == 0 and record.bad_sector_count == 0
     rmap = RescueMap.load(job / "image.map")
     assert rmap.status_at(end1 * 2048) == "?" and rmap.status_at(start2 * 2048) == "+"
+    # a digest for each session, as PREMIS will carry it
+    digests = {d["session"]: d["sha256"] for d in record.disc["session_digests"]}
+    assert digests == {1: hashlib.sha256(s1.read_bytes()).hexdigest(),
+                       2: hashlib.sha256(s2.read_bytes()).hexdigest()}
     # isoinfo, reading session 2 at its start, lists both sessions' files
     listing = subprocess.run(["isoinfo", "-R", "-f", "-i", str(job / "image.iso"),
                               "-T", str(start2)], capture_output=True, text=True).stdout

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -169,6 +171,30 @@ def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path,
         track["accuraterip"] = {"verdict": verdict.verdict, "confidence": verdict.confidence,
                                 "versions": verdict.versions, "total": verdict.total,
                                 "text": str(verdict)}
+
+
+def session_digests(plan: DiscPlan, record: JobRecord, image_path: Path) -> None:
+    """A SHA-256 for each data session of a multi-session disc (its data tracks in the
+    image), for PREMIS: a later check can say which session changed."""
+    sessions = sorted({t.session for t in plan.image_tracks})
+    if len(sessions) < 2 or record.disc is None:
+        return
+    out = []
+    with open(image_path, "rb") as fh:
+        for number in sessions:
+            tracks = [t for t in plan.image_tracks if t.session == number]
+            first, end = min(t.start for t in tracks), max(t.end for t in tracks)
+            h = hashlib.sha256()
+            pos, stop = first * DATA_SECTOR, end * DATA_SECTOR
+            while pos < stop:
+                chunk = os.pread(fh.fileno(), min(8 << 20, stop - pos), pos)
+                if not chunk:
+                    break
+                h.update(chunk)
+                pos += len(chunk)
+            out.append({"session": number, "first_lba": first, "sectors": end - first,
+                        "sha256": h.hexdigest()})
+    record.disc["session_digests"] = out
 
 
 def write_disc_cue(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:

@@ -42,6 +42,7 @@ from workbench.imaging.disc import (
     largest_volume,
     plan_for,
     read_disc_tracks,
+    session_digests,
     take_runout,
     write_disc_cue,
 )
@@ -220,6 +221,7 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
         record.digests = digests.finish()
         if plan is not None:
             read_disc_tracks(source, plan, record, out_dir, profile, settings, cancel)
+            session_digests(plan, record, image_path)
         outcome, reason = _judge(rmap, record, profile, image_path)
         if plan is not None and outcome == Outcome.SUCCESS:
             reason = judge_tracks(record)

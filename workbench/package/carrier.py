@@ -135,6 +135,12 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
                     PremisObject(map_id, MAP_NAME, len(map_bytes),
                                  {"sha256": hashlib.sha256(map_bytes).hexdigest()},
                                  "GNU ddrescue mapfile")]
+    for session in (record.disc or {}).get("session_digests", []):  # and per session
+        objects.append(PremisObject(
+            f"{record.item_id}/data/{record.image}#session-{session['session']}",
+            f"{record.image}, session {session['session']} (LBA {session['first_lba']}, "
+            f"{session['sectors']} sectors)", session["sectors"] * 2048,
+            {"sha256": session["sha256"]}, "ISO 9660 session of a multi-session disc"))
     for track in record.tracks:  # a disc's raw tracks: a digest per track
         if track.get("done"):
             objects.append(PremisObject(
