@@ -61,10 +61,11 @@ class DiscPlan:
         return out
 
     def first_lba(self, track: Track) -> int:
-        """Where a raw track's file starts: its pregap too, unless the track opens a
-        session (then its pregap is the recorder's unreadable gap)."""
+        """Where a raw track's file starts: its pregap too (track 1's: a hidden track),
+        unless the track opens a later session (its pregap is the recorder's gap)."""
         session = self.disc.session_of(track.session)
-        opens = session is not None and session.first_track == track.number
+        opens = session is not None and session.first_track == track.number and \
+            session.number != self.disc.sessions[0].number
         return track.start if opens else max(0, track.start - track.pregap)
 
     def file_of(self, track: Track) -> str:

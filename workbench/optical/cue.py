@@ -169,7 +169,9 @@ def _lay_out(path: Path, entries: list[dict], catalog: str) -> CueSheet:
         if e["file"] in base:  # tracks of one file lie on the disc as in the file
             start = base[e["file"]] + index1
         elif not tracks:
-            start = 0  # track 1's INDEX 01 is LBA 0; its 2 s pregap is before it
+            # track 1's INDEX 01 is LBA 0, its 2 s pregap before it; a file that holds
+            # more before INDEX 01 than those 150 sectors holds a hidden track (HTOA)
+            start = max(0, index1 - index0 - 150)
         elif new_session:
             start = cursor + gap
         else:
@@ -188,7 +190,8 @@ def _lay_out(path: Path, entries: list[dict], catalog: str) -> CueSheet:
             raise _fail(path, e["line"], f"TRACK {e['number']:02d}",
                         "INDEX times in order, each track at least one sector")
         # a new session's pregap is the last 150 sectors of the recorder's gap
-        pregap = 150 if new_session else (e["pregap"] + index1 - index0 if tracks else 0)
+        # (track 1: the hidden track's sectors before it, as a drive's TOC shows them)
+        pregap = 150 if new_session else (e["pregap"] + index1 - index0 if tracks else start)
         tracks.append(Track(number=e["number"], session=e["session"], mode=mode.value,
                             start=start, length=end_in_file - index1, pregap=pregap,
                             control=e["control"] | (0 if mode == Mode.AUDIO else 4),
