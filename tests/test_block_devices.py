@@ -21,8 +21,10 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("losetup") is 
 
 
 @contextlib.contextmanager
-def loop_device(backing: Path, read_only: bool = False) -> Iterator[str]:
-    args = ["losetup", "-f", "--show"] + (["-r"] if read_only else []) + [str(backing)]
+def loop_device(backing: Path, read_only: bool = False,
+                sector_size: int | None = None) -> Iterator[str]:
+    args = ["losetup", "-f", "--show"] + (["-r"] if read_only else []) + \
+        (["--sector-size", str(sector_size)] if sector_size else []) + [str(backing)]
     made = subprocess.run(args, capture_output=True, text=True)
     if made.returncode != 0:
         pytest.skip(f"this machine cannot attach loop devices: {made.stderr.strip()}")

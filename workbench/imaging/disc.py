@@ -330,10 +330,18 @@ def largest_volume(rmap: RescueMap, record: JobRecord,
     """The end of the largest ISO 9660 volume any session declares (isolyzer's rule):
     the sessions the TOC names, or those found in the image."""
     def lenient(pos: int, n: int) -> bytes:
+        """What the image holds there; sectors not read (a gap, bad) and past its end
+        read as zeros, as a scan for volume descriptors may ask for any span."""
+        n = max(0, min(n, rmap.size - pos))
         try:
             return read(pos, n)
         except ValueError:
-            return bytes(n)
+            out = bytearray(n)
+            for at in range(0, n, DATA_SECTOR):
+                size = min(DATA_SECTOR, n - at)
+                with contextlib.suppress(ValueError):
+                    out[at:at + size] = read(pos + at, size)
+            return bytes(out)
     starts = None
     if record.disc:
         disc = Disc.from_dict(record.disc)
