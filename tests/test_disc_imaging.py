@@ -91,6 +91,11 @@ def test_an_audio_cd_has_no_image_and_every_track_bit_exact(tmp_path, profiles, 
     want = accuraterip.track_checksums(tracks[1][30 * RAW:], 2, 3, 2).to_dict()
     assert record.tracks[1]["checksums"] == want
     assert record.disc["accuraterip_id"].startswith("dBAR-003-")
+    # CTDB: a CRC-32 of the disc's audio less CUETools' first and last strides
+    import zlib
+    whole = b"".join(tracks)
+    lo, hi = accuraterip.ctdb_window(len(whole) // 4)
+    assert record.disc["ctdb_crc"] == f"{zlib.crc32(whole[lo * 4:hi * 4]):08x}"
 
 
 @pytest.mark.skipif(not tool("genisoimage"), reason="genisoimage not installed")

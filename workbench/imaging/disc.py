@@ -139,31 +139,38 @@ def read_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: 
 
 def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path,
                    lookup: bool = False) -> None:
-    """AccurateRip (v1, v2), CRC32 and the disc's AccurateRip, CDDB and CTDB ids, for
-    verification against the databases. A track, as they count it, runs from its
-    INDEX 01 to the next audio track's INDEX 01: its file, then the next one's pregap.
+    """AccurateRip (v1, v2), CRC32 per track and the disc's AccurateRip and CTDB ids and
+    CTDB CRC, for verification against the databases, read from the track files as the
+    disc's sectors (accuraterip.checksum_disc counts a track as the databases do).
     lookup: ask AccurateRip (the station's choice); an answer or a failure to ask is
     recorded, never a reason to fail the carrier (a disc may be a pressing it lacks)."""
     from workbench.optical import accuraterip
     audio = [t for t in record.tracks if t.get("done") and t["mode"] == Mode.AUDIO]
     if not audio or len(audio) != len(plan.disc.audio_tracks) or record.disc is None:
         return
-    sums = []
-    for i, track in enumerate(audio):
-        data = (out_dir / track["file"]).read_bytes()[track["index1"] * 2352:]
-        nxt = audio[i + 1] if i + 1 < len(audio) else None
-        if nxt is not None and plan.disc.track(nxt["number"]).session == \
-                plan.disc.track(track["number"]).session:
-            with open(out_dir / nxt["file"], "rb") as fh:
-                data += fh.read(nxt["index1"] * 2352)
-        sums.append(accuraterip.track_checksums(data, i + 1, len(audio), track["number"]))
-        track["checksums"] = sums[-1].to_dict()
-    record.disc["accuraterip_id"] = accuraterip.disc_ids(plan.disc).name
-    record.disc["ctdb_toc_id"] = accuraterip.ctdb_toc_id(plan.disc)
+    files = [(t["first_lba"], t["first_lba"] + t["sectors"], out_dir / t["file"])
+             for t in audio]
+
+    def read_sectors(lba: int, count: int) -> bytes:
+        """The disc's raw sectors from the track files (the offset already corrected)."""
+        out = b""
+        while count > 0:
+            first, end, path = next(f for f in files if f[0] <= lba < f[1])
+            n = min(count, end - lba)
+            with open(path, "rb") as fh:
+                fh.seek((lba - first) * 2352)
+                out += fh.read(n * 2352)
+            lba, count = lba + n, count - n
+        return out
+    sums = accuraterip.checksum_disc(plan.disc, read_sectors)
+    for track, checksums in zip(audio, sums.tracks, strict=True):
+        track["checksums"] = checksums.to_dict()
+    record.disc.update({"accuraterip_id": sums.ids.name, "ctdb_toc_id": sums.ctdb_toc_id,
+                        "ctdb_crc": f"{sums.ctdb_crc:08x}"})
     if not lookup:
         return
     try:
-        verdicts = accuraterip.lookup(plan.disc, sums)
+        verdicts = accuraterip.lookup(plan.disc, sums.tracks)
     except accuraterip.LookupFailed as exc:
         record.disc["accuraterip_lookup"] = f"failed {utc_now()}: {exc.message('en')}"
         return
