@@ -316,27 +316,31 @@ class VirtualDrive(Source):
         self._vanished = False
         self._lock = threading.Lock()
 
-    def read(self, pos: int, size: int) -> memoryview | bytes:
-        end = min(pos + size, self.size)
+    def _meet_damage(self, pos: int, end: int, where: str) -> None:
+        """What the damage does to a read of [pos, end): vanish, wait, or fail."""
         with self._lock:
             self.read_calls += 1
             if self.damage.vanish_at >= 0 and end > self.damage.vanish_at:
                 self._vanished = True
             if self._vanished:
-                raise SourceGone("vanished", f"{self.path} vanished at {pos:#x}")
+                raise SourceGone("vanished", f"{self.path} vanished at {where}")
             delay = sum(s for start, length, s in self.damage.slow
                         if _touches(pos, end, start, length))
             if delay:
                 time.sleep(delay)
             if any(_touches(pos, end, start, length) for start, length in self.damage.bad):
-                raise ReadError(pos, size)
+                raise ReadError(pos, end - pos)
             failing = False
             for i, (start, length, fails) in enumerate(self.damage.flaky):
                 if _touches(pos, end, start, length) and self._flaky_failures[i] < fails:
                     self._flaky_failures[i] += 1
                     failing = True
             if failing:
-                raise ReadError(pos, size)
+                raise ReadError(pos, end - pos)
+
+    def read(self, pos: int, size: int) -> memoryview | bytes:
+        end = min(pos + size, self.size)
+        self._meet_damage(pos, end, f"{pos:#x}")
         data = self._inner.read(pos, end - pos)
         self.bytes_read += len(data)
         return data
@@ -344,22 +348,7 @@ class VirtualDrive(Source):
     def read_raw(self, lba: int, count: int) -> bytes:
         """Raw sectors of a disc drive; its damage spans count in 2,048-byte sectors
         (pos = LBA x 2048), for data and raw reads alike."""
-        pos, end = lba * 2048, (lba + count) * 2048
-        with self._lock:
-            self.read_calls += 1
-            if self._vanished or (self.damage.vanish_at >= 0 and end > self.damage.vanish_at):
-                self._vanished = True
-                raise SourceGone("vanished", f"{self.path} vanished at LBA {lba}")
-            delay = sum(s for start, length, s in self.damage.slow
-                        if _touches(pos, end, start, length))
-            if delay:
-                time.sleep(delay)
-            if any(_touches(pos, end, start, length) for start, length in self.damage.bad):
-                raise ReadError(pos, end - pos)
-            for i, (start, length, fails) in enumerate(self.damage.flaky):
-                if _touches(pos, end, start, length) and self._flaky_failures[i] < fails:
-                    self._flaky_failures[i] += 1
-                    raise ReadError(pos, end - pos)
+        self._meet_damage(lba * 2048, (lba + count) * 2048, f"LBA {lba}")
         data = self._inner.read_raw(lba, count)
         self.bytes_read += len(data)
         return data
