@@ -503,20 +503,21 @@ def test_reads_the_drive_flags_with_c2_errors_never_count(tmp_path, profiles, se
 
 def test_a_hidden_track_before_track_one_is_kept(tmp_path, profiles, settings):
     """HTOA: audio before track 1's INDEX 01 (the file holds 30 s before it, 2 s of
-    them the lead-in pregap). The TOC starts track 1 where a drive would (LBA 2,100),
-    the hidden sectors go into track01.bin, and AccurateRip counts from INDEX 01."""
+    them the pregap before LBA 0). The TOC starts track 1 where a drive would (LBA
+    2,100), everything the file holds goes into track01.bin (a drive would give silence
+    before LBA 0), and AccurateRip counts from INDEX 01."""
     from workbench.optical import accuraterip
     sound = audio(2400, 3)
     (tmp_path / "h.bin").write_bytes(sound)
     (tmp_path / "h.cue").write_text('FILE "h.bin" BINARY\n  TRACK 01 AUDIO\n'
                                     '    INDEX 00 00:00:00\n    INDEX 01 00:30:00\n')
     disc = read_cue(tmp_path / "h.cue").disc
-    assert (disc.tracks[0].start, disc.tracks[0].pregap, disc.leadout) == (2100, 2100, 2250)
+    assert (disc.tracks[0].start, disc.tracks[0].pregap, disc.leadout) == (2100, 2250, 2250)
     record = image(tmp_path / "h.cue", profiles["cd"], "HTOA-1", settings,
                    out_dir=tmp_path / "job")
     assert record.outcome == Outcome.SUCCESS.value
     kept = (tmp_path / "job" / "track01.bin").read_bytes()
-    assert kept == sound[150 * RAW:]  # LBA 0 on: everything but the unreadable lead
-    assert record.tracks[0]["index1"] == 2100
+    assert kept == sound  # nothing of the file is left out
+    assert record.tracks[0]["index1"] == 2250
     want = accuraterip.track_checksums(sound[2250 * RAW:], 1, 1, 1).to_dict()
     assert record.tracks[0]["checksums"] == want

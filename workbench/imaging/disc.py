@@ -66,7 +66,9 @@ class DiscPlan:
         session = self.disc.session_of(track.session)
         opens = session is not None and session.first_track == track.number and \
             session.number != self.disc.sessions[0].number
-        return track.start if opens else max(0, track.start - track.pregap)
+        # (track 1's pregap begins before LBA 0: an image file holds what a drive
+        # cannot read there, and it is kept; a drive's reads give silence)
+        return track.start if opens else track.start - track.pregap
 
     def file_of(self, track: Track) -> str:
         return f"track{track.number:02d}.bin"

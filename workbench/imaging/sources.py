@@ -90,6 +90,9 @@ class Source:
     # an optical disc's table of contents, when the source is a disc (a drive that
     # answers for one, or a CUE sheet): read reads its data sectors, read_raw raw ones
     disc: Disc | None = None
+    # the first LBA read_raw gives: 0 on a drive; a CUE/BIN image that holds track 1's
+    # pregap gives the sectors before LBA 0 too
+    first_readable = 0
 
     def __init__(self) -> None:
         self.read_calls = 0
@@ -303,6 +306,7 @@ class VirtualDrive(Source):
         super().__init__()
         self._inner: Source = open_image(image, sector_size)
         self.disc = self._inner.disc
+        self.first_readable = self._inner.first_readable
         # the drive the technician named (its descriptor), so a retry reads the same drive
         self.path = identity.path if identity is not None and identity.path else str(image)
         self.sector_size = sector_size

@@ -9,6 +9,7 @@ recorder leaves (toc.FIRST_SESSION_GAP, then LATER_SESSION_GAP).
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ class TrackFile:
     sector_size: int
     offset: int  # file sector of the track's INDEX 01
     pregap_in_file: int  # sectors of INDEX 00 before it, in the file
+    postgap: int = 0  # the track's last sectors that are not in the file (POSTGAP)
 
 
 @dataclass
@@ -61,37 +63,83 @@ def _fail(path: Path, line: int, text: str, allowed: str) -> BadInput:
                     allowed=allowed)
 
 
-def read_cue(path: Path) -> CueSheet:
+MAX_GAP = 5 * 60 * 75  # a PREGAP or POSTGAP of more than five minutes is no disc's
+MAX_SECTORS = 100 * 60 * 75  # nor is a disc of more than 100 minutes
+LAYOUT = ("FILE", "TRACK", "INDEX", "PREGAP", "POSTGAP", "FLAGS", "ISRC", "CATALOG")
+
+
+def _decode(raw: bytes, codepage: str) -> tuple[str, str]:
+    """The sheet's text and its encoding: UTF-8 (with or without a BOM), else the
+    station's legacy code page (Japanese sheets written on Windows are Shift_JIS)."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode(codepage, errors="replace"), codepage
+
+
+def _file_named(folder: Path, name: str, encoding: str, codepage: str) -> Path:
+    """The file a FILE line names: as written, or with its name's bytes in the other
+    encoding (a sheet in Shift_JIS naming a file whose name is UTF-8 on disk, and the
+    other way round)."""
+    plain = folder / name
+    if plain.exists():
+        return plain
+    for other in dict.fromkeys((encoding, codepage)):  # the name's bytes in a legacy
+        if other == "utf-8":  # code page: how Linux keeps a Windows file's name
+            continue
+        try:
+            alt = folder / os.fsdecode(name.encode(other))
+        except UnicodeError:
+            continue
+        if alt.exists():
+            return alt
+    return plain
+
+
+def read_cue(path: Path, codepage: str = "cp932") -> CueSheet:
     """Parse a CUE sheet and the sizes of its files into a Disc."""
     try:
+        if not path.is_file():  # a FIFO or a device would block or never end
+            raise BadInput("error.not_a_source", path=str(path))
+        if path.stat().st_size > 1 << 20:
+            raise _fail(path, 0, "", "a CUE sheet (text of at most 1 MiB)")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise BadInput("error.file_missing", file=str(path)) from None
-    text = raw.decode("utf-8-sig", errors="replace")
+    text, encoding = _decode(raw, codepage)
     entries: list[dict] = []  # one per TRACK, in order
     file: Path | None = None
     session, catalog = 1, ""
     for n, line in enumerate(text.splitlines(), 1):
+        head = line.split(None, 2)
+        if not head:
+            continue
+        key = head[0].upper()
+        if key == "REM":
+            if len(head) >= 3 and head[1].upper() == "SESSION":
+                said = head[2].split()[0] if head[2].split() else ""
+                begun = bool(entries) and entries[-1]["session"] == session
+                allowed = {session + 1} if begun else {session}
+                if not said.isdigit() or int(said) not in allowed:
+                    raise _fail(path, n, line, "REM SESSION 01, then 02, 03 ... in order, "
+                                "each before its first TRACK")
+                session = int(said)
+            elif len(head) >= 3 and head[1].upper() == "LEAD-OUT" and entries:
+                try:
+                    entries[-1]["leadout"] = frames_of(head[2].split()[0])
+                except (ValueError, IndexError):
+                    raise _fail(path, n, line, "REM LEAD-OUT mm:ss:ff") from None
+            continue
+        if key not in LAYOUT:
+            continue  # TITLE, PERFORMER, SONGWRITER, CDTEXTFILE: metadata, not layout
         try:
             words = shlex.split(line, posix=True)
         except ValueError:
             raise _fail(path, n, line, "balanced quotes") from None
-        if not words:
-            continue
-        key = words[0].upper()
-        if key == "REM":
-            if len(words) >= 3 and words[1].upper() == "SESSION" and words[2].isdigit():
-                session = int(words[2])
-            elif len(words) >= 3 and words[1].upper() == "LEAD-OUT" and entries:
-                try:
-                    entries[-1]["leadout"] = frames_of(words[2])
-                except ValueError:
-                    raise _fail(path, n, line, "REM LEAD-OUT mm:ss:ff") from None
-            continue
         if key == "FILE":
             if len(words) < 2:
                 raise _fail(path, n, line, 'FILE "name" BINARY')
-            file = (path.parent / words[1])
+            file = _file_named(path.parent, words[1], encoding, codepage)
             if len(words) > 2 and words[2].upper() not in ("BINARY", "MOTOROLA"):
                 raise _fail(path, n, line, "FILE ... BINARY (WAVE and MP3 files are not "
                             "disc images)")
@@ -100,36 +148,51 @@ def read_cue(path: Path) -> CueSheet:
         elif key == "TRACK":
             if file is None or len(words) < 3 or not words[1].isdigit():
                 raise _fail(path, n, line, "TRACK nn TYPE after a FILE line")
-            kind = words[2].upper()
+            number, kind = int(words[1]), words[2].upper()
+            if not 1 <= number <= 99 or (entries and number <= entries[-1]["number"]):
+                raise _fail(path, n, line, "track numbers 01 to 99, each once, ascending")
             if kind not in TRACK_TYPES:
                 raise _fail(path, n, line, ", ".join(TRACK_TYPES))
-            entries.append({"number": int(words[1]), "type": kind, "file": file,
+            entries.append({"number": number, "type": kind, "file": file,
                             "session": session, "index": {}, "pregap": 0, "postgap": 0,
                             "control": 0, "isrc": "", "line": n})
-        elif key in ("INDEX", "PREGAP", "POSTGAP", "FLAGS", "ISRC"):
+        elif key == "CATALOG":
+            catalog = words[1] if len(words) > 1 else ""
+        else:
             if not entries:
                 raise _fail(path, n, line, f"{key} after a TRACK line")
-            entry = entries[-1]
-            try:
-                if key == "INDEX":
-                    entry["index"][int(words[1])] = frames_of(words[2])
-                elif key in ("PREGAP", "POSTGAP"):
-                    entry[key.lower()] = frames_of(words[1])
-                elif key == "FLAGS":
-                    flags = {w.upper() for w in words[1:]}
-                    entry["control"] = (2 if "DCP" in flags else 0) | \
-                        (1 if "PRE" in flags else 0) | (8 if "4CH" in flags else 0)
-                else:
-                    entry["isrc"] = words[1] if len(words) > 1 else ""
-            except (IndexError, ValueError):
-                raise _fail(path, n, line, f"{key} with mm:ss:ff times") from None
-        elif key == "CATALOG" and len(words) > 1:
-            catalog = words[1]
-        # TITLE, PERFORMER, SONGWRITER, CDTEXTFILE: metadata, not layout
+            _track_line(path, n, line, key, words, entries[-1])
     if not entries:
         raise BadInput("error.bad_cue", file=str(path), line=0, text="",
                        allowed="at least one TRACK")
     return _lay_out(path, entries, catalog)
+
+
+def _track_line(path: Path, n: int, line: str, key: str, words: list[str],
+                entry: dict) -> None:
+    """INDEX, PREGAP, POSTGAP, FLAGS or ISRC of the track being read."""
+    try:
+        if key == "INDEX":
+            number, at = int(words[1]), frames_of(words[2])
+            index = entry["index"]
+            if number in index or not 0 <= number <= 99 or (number == 0 and index) or \
+                    (number > 1 and 1 not in index) or (index and at < max(index.values())):
+                raise ValueError("order")
+            index[number] = at
+        elif key in ("PREGAP", "POSTGAP"):
+            entry[key.lower()] = frames_of(words[1])
+            if entry[key.lower()] > MAX_GAP:
+                raise ValueError("too long")
+        elif key == "FLAGS":
+            flags = {w.upper() for w in words[1:]}
+            entry["control"] = (2 if "DCP" in flags else 0) | \
+                (1 if "PRE" in flags else 0) | (8 if "4CH" in flags else 0)
+        else:
+            entry["isrc"] = words[1] if len(words) > 1 else ""
+    except (IndexError, ValueError):
+        raise _fail(path, n, line, f"{key} with mm:ss:ff times; INDEX 00 before INDEX 01, "
+                    "later indexes after it, in time order; gaps of at most 05:00:00"
+                    ) from None
 
 
 def _lay_out(path: Path, entries: list[dict], catalog: str) -> CueSheet:
@@ -159,14 +222,21 @@ def _lay_out(path: Path, entries: list[dict], catalog: str) -> CueSheet:
         mode, sector = TRACK_TYPES[e["type"]]
         nxt = entries[i + 1] if i + 1 < len(entries) else None
         index1 = e["index"][1]
-        index0 = min(e["index"].get(0, index1), index1)
+        # track 1 without INDEX 00: what its file holds before INDEX 01 is its pregap
+        index0 = e["index"].get(0, 0 if not tracks and e["file"] not in base else index1)
+        if e.get("leadout") is not None and (nxt is None or nxt["file"] != e["file"]
+                                             or nxt["session"] == e["session"]):
+            raise _fail(path, e["line"], "REM LEAD-OUT",
+                        "REM LEAD-OUT only where a file goes on into the next session")
         new_session = bool(tracks) and e["session"] != tracks[-1].session
         if new_session:
             last = tracks[-1]
             sessions.append(Session(last.session, _first_of(tracks, last.session),
                                     last.number, last.end))
         gap = FIRST_SESSION_GAP if len(sessions) == 1 else LATER_SESSION_GAP
-        if e["file"] in base:  # tracks of one file lie on the disc as in the file
+        if e["file"] in base:  # tracks of one file lie on the disc as in the file,
+            # shifted by the gaps the sheet adds between them (PREGAP, POSTGAP)
+            base[e["file"]] += e["pregap"] + (entries[i - 1]["postgap"] if i else 0)
             start = base[e["file"]] + index1
         elif not tracks:
             # track 1's INDEX 01 is LBA 0, its 2 s pregap before it; a file that holds
@@ -191,14 +261,21 @@ def _lay_out(path: Path, entries: list[dict], catalog: str) -> CueSheet:
                         "INDEX times in order, each track at least one sector")
         # a new session's pregap is the last 150 sectors of the recorder's gap
         # (track 1: the hidden track's sectors before it, as a drive's TOC shows them)
-        pregap = 150 if new_session else (e["pregap"] + index1 - index0 if tracks else start)
+        # (track 1: all its file holds before INDEX 01: the 2 s before LBA 0, and a
+        # hidden track after them)
+        pregap = 150 if new_session else e["pregap"] + index1 - index0
+        # a POSTGAP is the track's own last sectors, silence the sheet leaves out
         tracks.append(Track(number=e["number"], session=e["session"], mode=mode.value,
-                            start=start, length=end_in_file - index1, pregap=pregap,
+                            start=start, length=end_in_file - index1 + e["postgap"],
+                            pregap=pregap,
                             control=e["control"] | (0 if mode == Mode.AUDIO else 4),
                             isrc=e["isrc"]))
         files[e["number"]] = TrackFile(e["number"], e["file"], sector, index1,
-                                       index1 - index0)
-        cursor = start + (end_in_file - index1) + e["postgap"]
+                                       index1 - index0, e["postgap"])
+        cursor = tracks[-1].end
+        if cursor > MAX_SECTORS:
+            raise _fail(path, e["line"], f"TRACK {e['number']:02d}",
+                        "a disc of at most 100 minutes")
     last = tracks[-1]
     sessions.append(Session(last.session, _first_of(tracks, last.session), last.number,
                             last.end))

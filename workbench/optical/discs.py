@@ -39,6 +39,7 @@ class CueSource(Source):
         spans.sort(key=lambda x: x[0])
         self._starts = [s for s, _ in spans]
         self._tracks = [t for _, t in spans]
+        self.first_readable = min(self._starts, default=0)
 
     def _fd(self, path: Path) -> int:
         if path not in self._fds:
@@ -51,16 +52,18 @@ class CueSource(Source):
         if i < 0:
             return None
         track = self._tracks[i]
-        if lba >= track.end:
+        tf = self.sheet.files[track.number]
+        if lba >= track.end - tf.postgap:  # past the file: a POSTGAP, or no track
             return None
-        return track, self.sheet.files[track.number], track.end - lba
+        return track, tf, track.end - tf.postgap - lba
 
     def _generated(self, lba: int) -> bool:
-        """Is lba in an audio track's pregap that the CUE sheet's PREGAP adds (not in
-        any file)? The disc holds silence there."""
+        """Is lba in an audio track's PREGAP or POSTGAP, which the CUE sheet adds and no
+        file holds? The disc holds silence there."""
         for track in self.disc.audio_tracks if self.disc else []:
-            in_file = self.sheet.files[track.number].pregap_in_file
-            if track.start - track.pregap <= lba < track.start - in_file:
+            tf = self.sheet.files[track.number]
+            if track.start - track.pregap <= lba < track.start - tf.pregap_in_file or \
+                    track.end - tf.postgap <= lba < track.end:
                 return True
         return False
 

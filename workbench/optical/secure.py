@@ -83,8 +83,9 @@ class TrackReader:
 
     def _raw(self, lba: int, count: int) -> bytes:
         """count raw sectors from lba; sectors before LBA 0 or past the lead-out are
-        silence (a drive cannot overread them)."""
-        lo, hi = max(lba, 0), min(lba + count, self.leadout)
+        silence (a drive cannot overread them; an image file that holds the pregap
+        before LBA 0 gives it)."""
+        lo, hi = max(lba, self.source.first_readable), min(lba + count, self.leadout)
         if hi <= lo:
             return SILENCE * count
         self.reads += 1
