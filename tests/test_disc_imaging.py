@@ -521,3 +521,29 @@ def test_a_hidden_track_before_track_one_is_kept(tmp_path, profiles, settings):
     assert record.tracks[0]["index1"] == 2250
     want = accuraterip.track_checksums(sound[2250 * RAW:], 1, 1, 1).to_dict()
     assert record.tracks[0]["checksums"] == want
+
+
+def test_another_recording_with_the_same_toc_is_refused_on_resume(tmp_path, profiles,
+                                                                  settings):
+    """Two discs with one layout (a TOC says nothing of the sound): a resume compares
+    sectors of the tracks already read before it reads on."""
+    disc = Disc(tracks=[Track(1, 1, "audio", 0, 40), Track(2, 1, "audio", 40, 40)],
+                sessions=[Session(1, 1, 2, 80)])
+    cancel = threading.Event()
+    first = _Disc(disc)
+    original = first.read_raw
+
+    def read_then_cancel(lba: int, count: int) -> bytes:
+        if lba >= 40:
+            cancel.set()
+        return original(lba, count)
+    first.read_raw = read_then_cancel  # type: ignore[method-assign]
+    image_from(first, profiles["cd"], "SWAP-1", settings, tmp_path / "job", cancel=cancel)
+    before = (tmp_path / "job" / "track01.bin").read_bytes()
+    other = _Disc(disc, raw={k: bytes([200]) * RAW for k in range(80)})
+    with pytest.raises(Refused) as refused:
+        image_from(other, profiles["cd"], "SWAP-1", settings, tmp_path / "job")
+    assert "track 1" in refused.value.message()
+    assert (tmp_path / "job" / "track01.bin").read_bytes() == before
+    again = image_from(_Disc(disc), profiles["cd"], "SWAP-1", settings, tmp_path / "job")
+    assert again.outcome == Outcome.SUCCESS.value

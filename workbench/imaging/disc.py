@@ -242,16 +242,60 @@ def judge_tracks(record: JobRecord) -> Reason | None:
     return None
 
 
-def plan_for(source: Source, record: JobRecord, out_dir: Path, item_id: str) -> DiscPlan | None:
+def plan_for(source: Source, record: JobRecord, out_dir: Path, item_id: str,
+             settings: Settings) -> DiscPlan | None:
     """A disc whose TOC is known: what goes where. A job folder that holds another
-    disc's TOC is refused, as for any other carrier."""
+    disc's TOC is refused, as for any other carrier; so is a disc with the same TOC
+    whose audio differs from the tracks already read (another copy of a pressing is
+    the same disc; a different recording with the same layout is not)."""
     if source.disc is None:
         return None
     plan = plan_disc(source)
     if record.disc and not same_toc(record.disc, plan.disc):
         raise DifferentCarrier("refuse.different_toc", drive=source.identity.describe(),
                                folder=str(out_dir), item=item_id)
+    _same_raw_tracks(source, plan, record, out_dir, item_id, read_offset(source, settings))
     return plan
+
+
+SAMPLES_TO_COMPARE = 3  # sectors of tracks already read, compared before a resume
+
+
+def _same_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: Path,
+                     item_id: str, offset: int) -> None:
+    """Before reading on: sectors of tracks already in the job folder, read again from
+    the drive (offset corrected) and compared. A difference is another disc (exit 6,
+    nothing written); sectors the drive cannot read now prove nothing either way."""
+    from workbench.optical.secure import TrackReader
+    reader = TrackReader(source, offset, plan.disc.leadout, 2)
+    compared = 0
+    for track in record.tracks:
+        path = out_dir / str(track.get("file", ""))
+        if not track.get("done") or not path.is_file():
+            continue
+        doubtful = {lba for lba, n in track.get("unreadable", []) + track.get("unverified", [])
+                    for lba in range(lba, lba + n)}
+        first, count = track["first_lba"], track["sectors"]
+        for k in range(1, SAMPLES_TO_COMPARE + 1):
+            lba = first + count * k // (SAMPLES_TO_COMPARE + 1)
+            if lba in doubtful or lba < 0:
+                continue
+            with open(path, "rb") as fh:
+                fh.seek((lba - first) * 2352)
+                kept = fh.read(2352)
+            try:
+                now, state = reader.secure(lba, 1)
+            except (ReadError, SourceGone):
+                continue
+            if state == "ok":
+                compared += 1
+                if now != kept:
+                    raise DifferentCarrier(
+                        "refuse.different_carrier", drive=source.identity.describe(),
+                        folder=str(out_dir), item=item_id,
+                        differences=f"track {track['number']} at LBA {lba}")
+        if compared >= SAMPLES_TO_COMPARE:
+            return
 
 
 def read_disc_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: Path,

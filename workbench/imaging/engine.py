@@ -148,7 +148,7 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
     image_path = out_dir / f"image.{profile.image_extension}"
     map_path = out_dir / MAP_NAME
     record = _open_record(out_dir, profile, item_id, settings)
-    plan = plan_for(source, record, out_dir, item_id)
+    plan = plan_for(source, record, out_dir, item_id, settings)
     if plan is not None and not plan.image_tracks:  # audio, video, blank: no data image
         return image_disc_raw(source, profile, item_id, settings, out_dir, command, plan,
                                record, progress, cancel)
