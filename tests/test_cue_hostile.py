@@ -110,3 +110,18 @@ def test_a_shift_jis_sheet_finds_its_file(bins, on_disk):
                 .encode("cp932"))
     found = read_cue(cue)
     assert found.files[1].path == target and found.disc.tracks[0].length == 300
+
+
+def test_a_damaged_raw_data_sector_is_bad_as_on_a_drive(tmp_path, profiles, settings):
+    """Four bytes changed in a MODE1/2352 sector of the training mixed-mode disc: its EDC
+    no longer matches, so it is a bad sector (partial), never good data."""
+    from tests.conftest import MEDIA
+    data = bytearray((MEDIA / "discs" / "mixed.bin").read_bytes())
+    data[50 * RAW + 100:50 * RAW + 104] = b"\xff\xff\xff\xff"
+    (tmp_path / "mb.bin").write_bytes(bytes(data))
+    cue = (MEDIA / "discs" / "mixed.cue").read_text().replace("mixed.bin", "mb.bin")
+    (tmp_path / "mb.cue").write_text(cue)
+    record = image(tmp_path / "mb.cue", profiles["cd"], "EDC-1", settings,
+                   out_dir=tmp_path / "job", retries=0)
+    assert record.outcome == "partial"
+    assert record.bad_ranges == [[50 * 2048, 2048]]

@@ -292,3 +292,25 @@ def test_mode2_forms_match_vcdimager(tmp_path: Path):
     text = b"".join(d for i in range(len(image) // RAW)
                     if (d := user_data(image[i * RAW:(i + 1) * RAW])) is not None)
     assert b"line 00299 of a file on a Video CD" in text
+
+
+def test_the_batch_edc_check_agrees_with_the_sector_by_sector_one():
+    """edc_ok_many (array form, for whole reads) against edc_ok (the textbook loop),
+    on good and damaged Mode 1 and Form 1 sectors, and on sectors it does not concern."""
+    import random
+
+    from workbench.optical.sector import edc_ok_many
+    rnd = random.Random(11)
+    sectors = []
+    for lba in range(40):
+        if lba % 3:
+            raw = bytearray(encode_mode1(lba, rnd.randbytes(2048)))
+        else:
+            raw = bytearray(encode_mode2_form1(lba, rnd.randbytes(2048), b"\x01\x00\x08\x00"))
+        if lba % 4 == 0:
+            raw[rnd.randrange(16, 2060)] ^= 1 << rnd.randrange(8)
+        sectors.append(bytes(raw))
+    audio = rnd.randbytes(2352)
+    got = edc_ok_many(b"".join(sectors) + audio)
+    assert got[:-1] == [edc_ok(s) for s in sectors]
+    assert got[-1] is True and got.count(False) == 10

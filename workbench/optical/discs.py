@@ -14,7 +14,7 @@ from typing import Any
 
 from workbench.imaging.sources import DeviceSource, DriveIdentity, ReadError, Source
 from workbench.optical.cue import CueSheet, TrackFile, read_cue
-from workbench.optical.sector import user_data
+from workbench.optical.sector import edc_ok_many, user_data
 from workbench.optical.toc import DATA_SECTOR, RAW_SECTOR, Disc, Track
 
 
@@ -87,10 +87,11 @@ class CueSource(Source):
             data = self._file_sectors(tf, track, lba, n)
             if tf.sector_size == DATA_SECTOR:
                 out.append(data)
-            else:
+            else:  # raw sectors: what a drive checks (EDC) before it gives their data
                 good = 0
-                for k in range(n):
-                    user = user_data(data[k * RAW_SECTOR:(k + 1) * RAW_SECTOR])
+                for k, sound in enumerate(edc_ok_many(data)):
+                    user = user_data(data[k * RAW_SECTOR:(k + 1) * RAW_SECTOR]) \
+                        if sound else None
                     if user is None:
                         break
                     out.append(user)
