@@ -547,3 +547,24 @@ def test_another_recording_with_the_same_toc_is_refused_on_resume(tmp_path, prof
     assert (tmp_path / "job" / "track01.bin").read_bytes() == before
     again = image_from(_Disc(disc), profiles["cd"], "SWAP-1", settings, tmp_path / "job")
     assert again.outcome == Outcome.SUCCESS.value
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_no_room_for_the_audio_tracks_is_refused_before_reading(tmp_path, profiles,
+                                                                settings):
+    """The audio tracks need 2.1 MB; the staging disk has 1.2 MB: refused up front (exit
+    6 with the free-space check), nothing half-read; with room, the same command works."""
+    from dataclasses import replace
+
+    from tests.conftest import MEDIA
+    from tests.test_faults import tmpfs
+    from workbench.station import Station
+    with tmpfs(tmp_path / "small", "size=1200k") as small:
+        tight = replace(settings, paths=replace(settings.paths, staging=small))
+        with Station(tight) as station, pytest.raises(Refused) as refused:
+            station.image(str(MEDIA / "audio.drive.toml"), profiles["cd"], "ROOM-1")
+        assert "free" in refused.value.message().lower()
+        assert not list(small.rglob("track*.bin"))
+    with Station(settings) as station:
+        result = station.image(str(MEDIA / "audio.drive.toml"), profiles["cd"], "ROOM-1")
+    assert result.record.outcome == Outcome.SUCCESS.value

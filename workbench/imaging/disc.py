@@ -23,6 +23,7 @@ from typing import Any
 
 from workbench.atomic import DiskFull, write_atomic
 from workbench.config import Settings
+from workbench.imaging import preflight
 from workbench.imaging.checks import OPTICAL_SECTOR, DifferentCarrier, iso9660_volume_size
 from workbench.imaging.mapfile import UNFINISHED, RescueMap
 from workbench.imaging.record import JobRecord, Outcome, Reason, Run, utc_now
@@ -308,6 +309,14 @@ def read_disc_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir:
     write_disc_cue(plan, record, out_dir)
 
 
+def raw_bytes_needed(plan: DiscPlan, record: JobRecord, out_dir: Path) -> int:
+    """Room the raw tracks still need in the job folder (those not yet read well)."""
+    done = {t["number"] for t in record.tracks if t.get("done")
+            and (out_dir / str(t["file"])).is_file()}
+    return sum((t.end - plan.first_lba(t)) * 2352 for t in plan.raw_tracks
+               if t.number not in done)
+
+
 def read_offset(source: Source, settings: Settings) -> int:
     """The drive's read offset: the station's setting for it, else AccurateRip's list
     for a real drive; an image file is read as it is."""
@@ -325,6 +334,10 @@ def image_disc_raw(source: Source, profile: MediaProfile, item_id: str,
                     cancel: threading.Event | None) -> JobRecord:
     """A disc with no data track for the data image: audio, video (Mode 2 Form 2), or
     blank. Its tracks are read raw; there is no image.iso and no map."""
+    # room for every track before anything is read: refused (exit 6), not half-done
+    preflight.enforce(preflight.run_checks(source, out_dir, [out_dir / "job.json"],
+                                           raw_bytes_needed(plan, record, out_dir),
+                                           settings.free_space_margin))
     run = Run(started=utc_now(), command=command, operator=settings.operator,
               station_id=settings.station_id, drive=asdict(source.identity))
     record.runs.append(run)

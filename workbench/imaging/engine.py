@@ -41,6 +41,7 @@ from workbench.imaging.disc import (
     judge_tracks,
     largest_volume,
     plan_for,
+    raw_bytes_needed,
     read_disc_tracks,
     session_digests,
     take_runout,
@@ -157,8 +158,9 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
     size = max(rmap.size, record.size, _resume_domain(source, profile, record, plan)) \
         if resumed else rmap.size
     allocated = image_path.stat().st_blocks * 512 if image_path.exists() else 0
+    raw = raw_bytes_needed(plan, record, out_dir) if plan is not None else 0
     checks = preflight.run_checks(source, out_dir, [image_path, map_path, out_dir / "job.json"],
-                                  max(0, size - allocated), settings.free_space_margin)
+                                  max(0, size - allocated) + raw, settings.free_space_margin)
     preflight.enforce(checks)
     # the same carrier? compared before anything is written: refused, nothing changes
     try:

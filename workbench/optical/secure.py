@@ -141,6 +141,7 @@ def read_track(source: Source, track: Track, first_lba: int, path: Path, leadout
     cancel = cancel or threading.Event()
     try:
         with open(path, "wb") as out:
+            os.posix_fallocate(out.fileno(), 0, total * RAW_SECTOR)  # room first
             for lba in range(first_lba, track.end, CHUNK):
                 if cancel.is_set():
                     raise Cancelled()
