@@ -568,3 +568,23 @@ def test_no_room_for_the_audio_tracks_is_refused_before_reading(tmp_path, profil
     with Station(settings) as station:
         result = station.image(str(MEDIA / "audio.drive.toml"), profiles["cd"], "ROOM-1")
     assert result.record.outcome == Outcome.SUCCESS.value
+
+
+@pytest.mark.parametrize("harm", ["cue edited", "track deleted"])
+def test_a_disc_whose_files_changed_in_staging_is_not_bagged(tmp_path, profiles, settings,
+                                                             harm):
+    """The CUE sheet has digests like the image and the tracks: an edited sheet or a
+    missing track stops the bag at verification (exit 4), never a bag of what changed."""
+    from tests.conftest import MEDIA
+    from workbench.errors import IntegrityFailure
+    from workbench.station import Station
+    with Station(settings) as station:
+        station.image(str(MEDIA / "audio.drive.toml"), profiles["cd"], "HARM-1")
+        job = settings.paths.staging / "HARM-1"
+        if harm == "cue edited":
+            (job / "disc.cue").write_text("junk\n")
+        else:
+            (job / "track02.bin").unlink()
+        with pytest.raises(IntegrityFailure):
+            station.accept("HARM-1")
+    assert not (settings.paths.bags / "HARM-1").exists()

@@ -216,8 +216,13 @@ def write_disc_cue(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
         files[t.number] = (record.image, t.start)
     for t in plan.raw_tracks:
         files[t.number] = (plan.file_of(t), t.start - plan.first_lba(t))
-    write_atomic(out_dir / CUE_NAME, write_cue(plan.disc, files))
-    record.cue = CUE_NAME
+    text = write_cue(plan.disc, files, modes={
+        t.number: "MODE2 XA Form 1, user data only" for t in plan.image_tracks
+        if t.mode == Mode.MODE2}).encode()
+    write_atomic(out_dir / CUE_NAME, text)
+    # its digests, as for the image: verified before bagging, in the bag's manifests
+    record.cue, record.cue_digests = CUE_NAME, {
+        a: hashlib.new(a, text).hexdigest() for a in record.digests or ("md5", "sha256")}
 
 
 def judge_tracks(record: JobRecord) -> Reason | None:

@@ -179,6 +179,7 @@ class JobRecord:
     image_tracks: list[int] = field(default_factory=list)  # the tracks in the data image
     tracks: list[dict[str, Any]] = field(default_factory=list)  # raw tracks read
     cue: str = ""  # the CUE sheet beside the image
+    cue_digests: dict[str, str] = field(default_factory=dict)
     # unreadable run-out sectors at a data track's end, past its session's volume
     runout_ranges: list[list[int]] = field(default_factory=list)
 
@@ -188,10 +189,11 @@ class JobRecord:
 
     def payload(self) -> list[tuple[str, dict[str, str]]]:
         """The carrier's files and their digests made while reading: the image (when
-        the carrier has one) and every raw track of a disc."""
+        the carrier has one), every raw track of a disc and its CUE sheet."""
         files = [(self.image, dict(self.digests))] if self.image else []
-        return files + [(str(t["file"]), dict(t.get("digests", {})))
-                        for t in self.tracks if t.get("done")]
+        files += [(str(t["file"]), dict(t.get("digests", {})))
+                  for t in self.tracks if t.get("done")]
+        return files + ([(self.cue, dict(self.cue_digests))] if self.cue_digests else [])
 
     @property
     def passes(self) -> list[PassRecord]:

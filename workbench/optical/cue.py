@@ -287,7 +287,8 @@ def _first_of(tracks: list[Track], session: int) -> int:
     return min(t.number for t in tracks if t.session == session)
 
 
-def write_cue(disc: Disc, files: dict[int, tuple[str, int]]) -> str:
+def write_cue(disc: Disc, files: dict[int, tuple[str, int]],
+              modes: dict[int, str] | None = None) -> str:
     """A CUE sheet for a job's files. files: track number -> (file name, the file
     sector where the track's INDEX 01 is). Read back by read_cue it gives the same
     TOC: a session's end inside a file is written as REM LEAD-OUT."""
@@ -307,6 +308,8 @@ def write_cue(disc: Disc, files: dict[int, tuple[str, int]]) -> str:
             ("MODE1/2048" if name.endswith(".iso") else
              "MODE2/2352" if track.mode == Mode.MODE2 else "MODE1/2352")
         lines.append(f"  TRACK {track.number:02d} {kind}")
+        if modes and track.number in modes:  # what the track was on the disc
+            lines.append(f"    REM ORIGINAL {modes[track.number]}")
         flags = [f for bit, f in ((2, "DCP"), (1, "PRE"), (8, "4CH")) if track.control & bit]
         if flags and track.audio:
             lines.append("    FLAGS " + " ".join(flags))

@@ -240,7 +240,7 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
     payload = [PayloadFile(job_dir / name, name, digests) for name, digests in record.payload()]
     if record.image:
         payload.append(PayloadFile(map_path, MAP_NAME, {}, link=False))
-    if record.cue:  # a disc's CUE sheet: how its image and track files make the disc
+    if record.cue and not record.cue_digests:  # a record from before its digests
         payload.append(PayloadFile(job_dir / record.cue, record.cue, {}, link=False))
     settings.paths.bags.mkdir(parents=True, exist_ok=True)
     path = write_bag(target, payload, tags, _info(record, settings, profile, batch, bag_count,

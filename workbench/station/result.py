@@ -91,10 +91,14 @@ def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
     for name, digests in record.payload():
         hashes = {a: hashlib.new(a) for a in digests}
         algorithms |= set(hashes)
-        with open(job / name, "rb") as fh:
-            while block := fh.read(8 << 20):
-                for h in hashes.values():
-                    h.update(block)
+        try:
+            with open(job / name, "rb") as fh:
+                while block := fh.read(8 << 20):
+                    for h in hashes.values():
+                        h.update(block)
+        except FileNotFoundError:
+            bad.append(f"{name} missing")
+            continue
         bad += [f"{name} {a}" for a, h in hashes.items() if h.hexdigest() != digests[a]]
     return not bad, ("digests match: " + ", ".join(sorted(algorithms))) if not bad else (
         "digest mismatch: " + ", ".join(bad))
