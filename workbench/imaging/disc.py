@@ -225,6 +225,16 @@ def write_disc_cue(plan: DiscPlan, record: JobRecord, out_dir: Path) -> None:
         a: hashlib.new(a, text).hexdigest() for a in record.digests or ("md5", "sha256")}
 
 
+def count_raw_tracks(record: JobRecord) -> None:
+    """The raw tracks' bytes read well join the data image's in bytes_rescued (and the
+    rate): statistics count the whole disc, not its data track alone."""
+    record.bytes_rescued += sum(
+        (t["sectors"] - sum(n for _, n in t.get("unreadable", []))) * 2352
+        for t in record.tracks if t.get("done"))
+    record.average_rate = round(record.bytes_rescued / record.seconds, 1) \
+        if record.seconds else 0.0
+
+
 def judge_tracks(record: JobRecord) -> Reason | None:
     """The raw tracks' share of the outcome: every one read, every sector verified."""
     missing = [t["number"] for t in record.tracks if not t.get("done")]
@@ -239,12 +249,12 @@ def judge_tracks(record: JobRecord) -> Reason | None:
                   if t.get("unreadable")]
     if unreadable:
         return Reason.of("tracks_unreadable", tracks=", ".join(
-            f"{n} ({c} sectors)" for n, c in unreadable))
+            f"{n}: {c}" for n, c in unreadable))
     unverified = [(t["number"], sum(n for _, n in t["unverified"])) for t in record.tracks
                   if t.get("unverified")]
     if unverified:
         return Reason.of("audio_unverified", tracks=", ".join(
-            f"{n} ({c} sectors)" for n, c in unverified))
+            f"{n}: {c}" for n, c in unverified))
     return None
 
 
@@ -370,8 +380,9 @@ def image_disc_raw(source: Source, profile: MediaProfile, item_id: str,
             outcome, reason = Outcome.ABORTED, Reason.of("disk_full", path=str(out_dir))
     run.ended, run.outcome = utc_now(), outcome.value
     run.bytes_read_from_medium = source.bytes_read
-    record.bytes_rescued = sum(t["sectors"] * 2352 for t in record.tracks if t.get("done"))
+    record.bytes_rescued = 0
     record.seconds = round(record.seconds + time.monotonic() - started, 3)
+    count_raw_tracks(record)
     record.outcome, record.reason, record.ended = outcome.value, reason, utc_now()
     with contextlib.suppress(DiskFull):
         record.save(out_dir)

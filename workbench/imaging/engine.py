@@ -37,6 +37,7 @@ from workbench.imaging.checks import (
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.disc import (
     DiscPlan,
+    count_raw_tracks,
     image_disc_raw,
     judge_tracks,
     largest_volume,
@@ -253,6 +254,8 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
     run.speed_changes = rescue.speed_changes
     run.read_errors, run.bytes_read_from_medium = rescue.read_errors, source.bytes_read
     _summarise(record, rmap, outcome, reason, seconds, passes_done)
+    if plan is not None:
+        count_raw_tracks(record)
     with contextlib.suppress(DiskFull):  # the map is saved; the next run resumes
         record.save(out_dir)
     return record

@@ -45,9 +45,10 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
     the station UI show the same lines."""
     from workbench.i18n import human_bytes, t
     lines = [record.reason.message()] if record.reason else []
-    if record.size:
-        # a disc's data image holds gaps that are not data (its domain is less)
-        size = record.bytes_rescued + record.bytes_bad + record.bytes_untried \
+    if record.size or record.disc:
+        # a disc: its data (not the gaps between sessions) and its raw tracks
+        size = record.bytes_rescued + record.bytes_bad + record.bytes_untried + sum(
+            n * 2352 for t in record.tracks for _, n in t.get("unreadable", [])) \
             if record.disc else record.size
         lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
                        size=human_bytes(size), bad=record.bad_sector_count))
@@ -75,7 +76,8 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
                 unreadable=sum(n for _, n in track.get("unreadable", [])),
                 unverified=sum(n for _, n in track.get("unverified", [])))
             verdict = track.get("accuraterip", {}).get("text", "")
-            lines.append(t("result.track", number=track["number"], mode=track["mode"],
+            lines.append(t("result.track", number=track["number"],
+                           mode=t(f"disc.mode_{track['mode']}"),
                            file=track["file"], sectors=track["sectors"], state=state)
                          + (f"; AccurateRip: {verdict}" if verdict else ""))
         if record.runout_ranges:
