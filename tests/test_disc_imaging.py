@@ -588,3 +588,26 @@ def test_a_disc_whose_files_changed_in_staging_is_not_bagged(tmp_path, profiles,
         with pytest.raises(IntegrityFailure):
             station.accept("HARM-1")
     assert not (settings.paths.bags / "HARM-1").exists()
+
+
+def test_a_second_drive_reads_only_what_the_first_could_not(tmp_path, profiles, settings):
+    """Drive A cannot read sectors 10-11, drive B cannot read 30: together they read the
+    whole track. The retry reads only 10-11 again and keeps what A read, 30 included."""
+    first = _Disc(_audio_disc(60), failing={10, 11})
+    record = image_from(first, profiles["cd"], "TWO-1", settings, tmp_path / "job")
+    assert record.tracks[0]["unreadable"] == [[10, 2]]
+    second = _Disc(_audio_disc(60), failing={30})
+    asked: list[int] = []
+    original = second.read_raw
+
+    def noted(lba: int, count: int) -> bytes:
+        asked.extend(range(lba, lba + count))
+        return original(lba, count)
+    second.read_raw = noted  # type: ignore[method-assign]
+    again = image_from(second, profiles["cd"], "TWO-1", settings, tmp_path / "job")
+    assert again.outcome == Outcome.SUCCESS.value, again.reason
+    samples = {15, 30, 45}  # read first to show it is the same disc (30 fails: no proof)
+    assert again.tracks[0]["unreadable"] == [] and set(asked) - samples == {10, 11}
+    data = (tmp_path / "job" / "track01.bin").read_bytes()
+    assert data == b"".join(bytes([k % 251]) * RAW for k in range(60))
+    assert again.tracks[0]["digests"]["sha256"] == hashlib.sha256(data).hexdigest()

@@ -31,7 +31,7 @@ from workbench.imaging.rescue import Cancelled, ProgressCallback
 from workbench.imaging.sources import ReadError, Source, SourceGone
 from workbench.optical.cue import write_cue
 from workbench.optical.sector import user_data
-from workbench.optical.secure import read_track
+from workbench.optical.secure import read_track, reread_track
 from workbench.optical.sessions import declared_end, find_sessions
 from workbench.optical.toc import DATA_SECTOR, Disc, Mode, Track
 from workbench.profiles import MediaProfile
@@ -131,10 +131,16 @@ def read_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: 
                 and path.stat().st_size == prior["sectors"] * 2352:
             continue
         kept = [t for t in kept if t["number"] != track.number]
-        report = None if tick is None else functools.partial(tick, track.number)
-        result = read_track(source, track, plan.first_lba(track), path,
-                            plan.disc.leadout, offset, algorithms, max_reads, cancel, report)
-        kept.append(asdict(result))
+        if prior and path.is_file() and path.stat().st_size == prior["sectors"] * 2352:
+            # read before, some sectors not well: only those again, on this drive
+            entry = reread_track(source, prior, path, plan.disc.leadout, offset,
+                                 algorithms, max_reads, cancel)
+        else:
+            report = None if tick is None else functools.partial(tick, track.number)
+            entry = asdict(read_track(source, track, plan.first_lba(track), path,
+                                      plan.disc.leadout, offset, algorithms, max_reads,
+                                      cancel, report))
+        kept.append(entry)
         record.tracks = sorted(kept, key=lambda t: t["number"])
         save()
     checksum_audio(plan, record, out_dir, lookup)

@@ -16,8 +16,9 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from workbench.atomic import DiskFull
 from workbench.imaging.rescue import Cancelled
@@ -180,3 +181,45 @@ def _read_chunk(reader: TrackReader, lba: int, n: int, result: TrackRead) -> byt
             return b"".join(_read_chunk(reader, lba + k, 1, result) for k in range(n))
         _add(result.unverified, lba, 1)
     return data
+
+
+def reread_track(source: Source, prior: dict[str, Any], path: Path, leadout: int,
+                 offset: int, algorithms: Iterable[str], max_reads: int = 5,
+                 cancel: threading.Event | None = None) -> dict[str, Any]:
+    """A retry of a track read before: only its unreadable and unverified sectors are
+    read again (by this drive, its offset corrected) and written in place; sectors an
+    earlier drive read well are kept, so two drives together may read a whole track.
+    Returns the track's new record."""
+    first = int(prior["first_lba"])
+    doubtful = sorted({lba for lba, n in prior.get("unreadable", []) +
+                       prior.get("unverified", []) for lba in range(lba, lba + n)})
+    result = TrackRead(**{k: v for k, v in prior.items()
+                          if k in TrackRead.__dataclass_fields__})
+    result.unreadable, result.unverified = [], []
+    reader = TrackReader(source, offset, leadout, max_reads)
+    cancel = cancel or threading.Event()
+    try:
+        with open(path, "r+b") as out:
+            for lba in doubtful:
+                if cancel.is_set():
+                    raise Cancelled()
+                data = _read_chunk(reader, lba, 1, result)
+                out.seek((lba - first) * RAW_SECTOR)
+                out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull("error.disk_full", path=str(path)) from exc
+        raise
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    with open(path, "rb") as fh:
+        while block := fh.read(8 << 20):
+            for h in hashes.values():
+                h.update(block)
+    result.digests = {a: h.hexdigest() for a, h in hashes.items()}
+    result.reads += reader.reads
+    result.c2_reads += reader.c2_reads
+    result.speed_changes = [*result.speed_changes, *reader.speed_changes]
+    result.done = True
+    return asdict(result)
