@@ -611,3 +611,22 @@ def test_a_second_drive_reads_only_what_the_first_could_not(tmp_path, profiles, 
     data = (tmp_path / "job" / "track01.bin").read_bytes()
     assert data == b"".join(bytes([k % 251]) * RAW for k in range(60))
     assert again.tracks[0]["digests"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_two_processes_imaging_into_one_out_folder_are_one_at_a_time(tmp_path, profiles,
+                                                                     settings):
+    """`image --out DIR` is outside the station's item locks: the folder has its own."""
+    from workbench.station import Station
+    from workbench.station.locks import folder_lock
+    out = tmp_path / "elsewhere"
+    holder = folder_lock(out.resolve(), "other-station").acquire()
+    try:
+        with Station(settings) as station, pytest.raises(Refused) as refused:
+            station.image_elsewhere(str(tmp_path / "x.cue"), profiles["cd"], "OUT-1", out)
+        assert "other-station" in refused.value.message()
+    finally:
+        holder.release()
+    cue, _, _ = mixed_disc(tmp_path)
+    with Station(settings) as station:
+        record = station.image_elsewhere(str(cue), profiles["cd"], "OUT-1", out)
+    assert record.outcome == Outcome.SUCCESS.value

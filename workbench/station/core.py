@@ -33,7 +33,7 @@ from workbench.ledger.db import connect
 from workbench.ledger.query import last_attempt_elsewhere
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
-from workbench.station.locks import Lock, item_lock
+from workbench.station.locks import Lock, folder_lock, held, item_lock
 from workbench.station.records import Records
 from workbench.station.result import MigrationResult, verify_image
 from workbench.station.states import Action, NotAllowed, State, check
@@ -256,9 +256,10 @@ class Station:
             root = root.resolve()
             if out_dir == root or root in out_dir.parents:
                 raise BadInput("error.out_in_staging", out=str(out_dir), staging=str(root))
-        return image(source, profile, item_id, self.settings, out_dir=out_dir,
-                     retries=retries, command=command,
-                     progress=lambda p: self.progress("image", p), cancel=self.cancel)
+        with held(folder_lock(out_dir, self.settings.station_id)):
+            return image(source, profile, item_id, self.settings, out_dir=out_dir,
+                         retries=retries, command=command,
+                         progress=lambda p: self.progress("image", p), cancel=self.cancel)
 
     def retry(self, item_id: str, retries: int | None = None, drive: str | None = None,
               command: str = "", review_partial: bool = False, review: bool = False,

@@ -95,6 +95,12 @@ def item_lock(locks: Path, item_id: str, station: str, action: str) -> Lock:
     return Lock(locks / f"{item_id}.lock", station, action, "station.item_locked", item=item_id)
 
 
+def folder_lock(out_dir: Path, station: str) -> Lock:
+    """A job folder outside the station (`image --out DIR`): one process at a time."""
+    return Lock(out_dir.parent / f".{out_dir.name}.workbench-lock", station, "image",
+                "station.folder_locked", folder=str(out_dir))
+
+
 def tape_lock(locks: Path, station: str) -> Lock:
     # '+' never occurs in an item ID: no item's lock can be this one
     return Lock(locks / "tape+writer.lock", station, "tape", "station.tape_locked")
