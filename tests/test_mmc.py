@@ -18,12 +18,11 @@ from pathlib import Path
 import pytest
 
 from workbench.imaging.sources import SourceGone
-from workbench.optical import mmc
+from workbench.optical import drive, mmc
+from workbench.optical.drive import DriveReader, SgIoHdr
 from workbench.optical.mmc import (
     LEADOUT,
-    DriveReader,
     MmcError,
-    SgIoHdr,
     disc_from,
     parse_current_profile,
     parse_disc_information,
@@ -408,20 +407,20 @@ def test_sector_modes() -> None:
 # -- commands and sense ---------------------------------------------------------------------
 def test_cdbs_match_recorded_commands() -> None:
     # xorriso's full-TOC probe as logged in github.com/pali/udftools pull request #44
-    assert mmc.cdb_read_toc(2, 4, msf=True) == h("43020200000000000400")
+    assert drive.cdb_read_toc(2, 4, msf=True) == h("43020200000000000400")
     # DiscImageCreator's READ CD of LBA 287607 (issue #280): be 04 00 04 63 77 00 00 01
     # f8 00 00; it asks for CD-DA sectors (04), this module for any sector type (00)
-    assert mmc.cdb_read_cd(287607, 1) == h("be0000046377000001f80000")
-    assert mmc.cdb_read_cd(0, 2, c2=True)[9] == 0xFA  # + C2 error pointers, 294 bytes
-    assert mmc.cdb_set_speed(1764)[:6] == h("bb0006e4ffff")
-    assert mmc.cdb_current_profile() == h("46010000000000000800")
-    assert mmc.cdb_disc_information(34) == h("51000000000000002200")
+    assert drive.cdb_read_cd(287607, 1) == h("be0000046377000001f80000")
+    assert drive.cdb_read_cd(0, 2, c2=True)[9] == 0xFA  # + C2 error pointers, 294 bytes
+    assert drive.cdb_set_speed(1764)[:6] == h("bb0006e4ffff")
+    assert drive.cdb_current_profile() == h("46010000000000000800")
+    assert drive.cdb_disc_information(34) == h("51000000000000002200")
 
 
 def test_sense_decoding() -> None:
-    assert mmc.decode_sense(SENSE_INVALID_FIELD) == (0x05, 0x24, 0x00)
-    assert mmc.decode_sense(h("72023a0000000000")) == (0x02, 0x3A, 0x00)  # descriptor
-    assert mmc.decode_sense(b"") is None
+    assert drive.decode_sense(SENSE_INVALID_FIELD) == (0x05, 0x24, 0x00)
+    assert drive.decode_sense(h("72023a0000000000")) == (0x02, 0x3A, 0x00)  # descriptor
+    assert drive.decode_sense(b"") is None
     err = MmcError("x", command="READ CD", sense_key=3, asc=0x11, ascq=5)
     assert err.sense == "3/11/05"
 
@@ -467,13 +466,13 @@ def test_structs_match_the_kernel_headers(tmp_path: Path) -> None:
     assert int(facts["size"]) == ctypes.sizeof(SgIoHdr) == 88
     for name, *_ in SgIoHdr._fields_:
         assert int(facts[name]) == getattr(SgIoHdr, name).offset, name
-    assert int(facts["SG_IO"]) == mmc.SG_IO
-    assert int(facts["SG_DXFER_FROM_DEV"]) == mmc.SG_DXFER_FROM_DEV
+    assert int(facts["SG_IO"]) == drive.SG_IO
+    assert int(facts["SG_DXFER_FROM_DEV"]) == drive.SG_DXFER_FROM_DEV
     for name in ("CDROMEJECT", "CDROMREADTOCHDR", "CDROMREADTOCENTRY",
                  "CDROMMULTISESSION", "CDROM_DRIVE_STATUS"):
-        assert int(facts[name]) == getattr(mmc, name), name
-    assert int(facts["tocentry"]) == mmc.TOCENTRY.size
-    assert int(facts["multisession"]) == mmc.MULTISESSION.size
+        assert int(facts[name]) == getattr(drive, name), name
+    assert int(facts["tocentry"]) == drive.TOCENTRY.size
+    assert int(facts["multisession"]) == drive.MULTISESSION.size
     assert int(facts["tocentry_addr"]) == 4
     # adr 1, ctrl 4 lies as 0x41: the reader takes control from the high nibble
     assert int(facts["adr_ctrl_byte"]) == 0x41

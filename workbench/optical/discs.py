@@ -135,7 +135,8 @@ def attach_drive_toc(source: DeviceSource) -> None:
     """Read an optical drive's TOC and disc type (SCSI MMC through SG_IO, or the
     kernel's CDROM ioctls) and let the source read raw sectors. A drive that tells no
     TOC leaves the source a flat 2,048-byte device, read as before."""
-    from workbench.optical.mmc import DriveReader, MmcError
+    from workbench.optical.drive import DriveReader
+    from workbench.optical.mmc import MmcError
     try:
         reader = DriveReader(source.path)
     except (OSError, MmcError):
