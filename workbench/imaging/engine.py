@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import threading
 import time
@@ -26,13 +25,9 @@ from workbench.imaging import preflight
 from workbench.imaging.checks import (
     OPTICAL_SECTOR,
     PVD_OFFSET,
-    DifferentCarrier,
-    compare_carrier,
-    describe_differences,
     fat_geometry,
     iso9660_volume_size,
     udf_recognised,
-    update_fingerprint,
 )
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.disc import (
@@ -48,6 +43,7 @@ from workbench.imaging.disc import (
     take_runout,
     write_disc_cue,
 )
+from workbench.imaging.fingerprint import is_finished, note_fingerprint, same_carrier
 from workbench.imaging.mapfile import BAD, FINISHED, UNTRIED, RescueMap
 from workbench.imaging.record import (
     MAP_NAME,
@@ -165,7 +161,7 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
     preflight.enforce(checks)
     # the same carrier? compared before anything is written: refused, nothing changes
     try:
-        fingerprint, carrier_check = _same_carrier(source, profile, record, rmap, image_path,
+        fingerprint, carrier_check = same_carrier(source, profile, record, rmap, image_path,
                                                    out_dir, item_id, extends=size > rmap.size)
     except SourceGone as gone:
         return _record_unopened(source.path, profile, item_id, settings, out_dir, command,
@@ -208,7 +204,7 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
         # the record follows the map, so a crashed run's job.json shows what was left
         # untried rather than nothing (its outcome stays "running")
         _count(record, rmap, passes_done=False)
-        _fingerprint(record, rmap, profile, fd)
+        note_fingerprint(record, rmap, profile, fd)
         record.save(out_dir)
 
     rescue = Rescue(source, writer, rmap, digests, strategy, save_map, progress, cancel)
@@ -247,7 +243,7 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
         raise
     finally:
         with contextlib.suppress(OSError):
-            _fingerprint(record, rmap, profile, fd, final=True)
+            note_fingerprint(record, rmap, profile, fd, final=True)
         os.close(fd)
     seconds = time.monotonic() - started
     run.ended, run.outcome, run.passes = utc_now(), outcome.value, rescue.passes
@@ -321,90 +317,6 @@ def _resume_domain(source: Source, profile: MediaProfile, record: JobRecord,
     return source.size
 
 
-def _finished(rmap: RescueMap, pos: int, size: int) -> bool:
-    if pos < 0 or pos + size > rmap.size:
-        return False
-    block = rmap.block_at(pos)
-    return block.status == FINISHED and block.end >= pos + size
-
-
-def _fingerprint(record: JobRecord, rmap: RescueMap, profile: MediaProfile, fd: int,
-                 final: bool = False) -> None:
-    """Complete the carrier's fingerprint from what is now in the image (never a read
-    of the medium): at the first run, and later runs once the carrier was shown to be
-    the same."""
-    fingerprint = record.fingerprint if record.fingerprint is not None else {}
-    if update_fingerprint(fingerprint, rmap.size, record.sector_size or profile.sector_size,
-                          profile.iso9660_check, lambda p, n: _finished(rmap, p, n),
-                          lambda p, n: os.pread(fd, n, p), final=final) \
-            or record.fingerprint is None:
-        record.fingerprint = fingerprint
-
-
-def _image_fingerprint(rmap: RescueMap, image_path: Path, size: int, sector: int,
-                       optical: bool) -> dict:
-    """A fingerprint of what an image left in the job folder holds (its map's finished
-    areas), for a folder whose job.json has none (GNU ddrescue's, or left by hand)."""
-    fingerprint: dict = {}
-    if not image_path.exists() or not rmap.total(FINISHED):
-        return fingerprint
-    with open(image_path, "rb") as fh:
-        update_fingerprint(fingerprint, size, sector, optical,
-                           lambda p, n: _finished(rmap, p, n),
-                           lambda p, n: os.pread(fh.fileno(), n, p), final=True)
-    return fingerprint
-
-
-def _same_carrier(source: Source, profile: MediaProfile, record: JobRecord, rmap: RescueMap,
-                  image_path: Path, out_dir: Path, item_id: str, extends: bool
-                  ) -> tuple[dict | None, dict]:
-    """Before a run writes anything into a job folder that holds data: show that the
-    drive holds the carrier it came from. Returns the fingerprint to keep and the check
-    for the run record; raises DifferentCarrier (exit 6) with what differs.
-
-    The evidence is the fingerprint in job.json (checked against the image too, so an
-    image left by another carrier is caught), or, for a folder without one, the image's
-    own finished areas. Areas this drive cannot read, or that lie past the end of what
-    it reports (a truncating drive), are not compared; a drive that reads none of them
-    is refused when the folder holds data, as nothing shows it is the same carrier."""
-    fingerprint = record.fingerprint
-    finished = rmap.total(FINISHED) if image_path.exists() else 0
-    if fingerprint and fingerprint.get("areas") and finished:
-        foreign = []
-        with open(image_path, "rb") as fh:
-            for area in fingerprint["areas"]:
-                if _finished(rmap, area["pos"], area["size"]):
-                    data = os.pread(fh.fileno(), area["size"], area["pos"])
-                    if hashlib.sha256(data).hexdigest() != area["sha256"]:
-                        foreign.append(area)
-        if foreign:
-            raise DifferentCarrier("refuse.foreign_image", folder=str(out_dir), item=item_id,
-                                   differences=describe_differences(foreign, 0, 0))
-    if not (fingerprint and fingerprint.get("areas")):
-        fingerprint = _image_fingerprint(rmap, image_path, rmap.size,
-                                         record.sector_size or source.sector_size,
-                                         profile.iso9660_check) or fingerprint
-    if not (fingerprint and fingerprint.get("areas")):
-        return fingerprint, {"result": "first_read", "size_now": source.size}
-    size_before = int(fingerprint.get("size", 0))
-    counters = source.bytes_read, source.read_calls
-    try:
-        check = compare_carrier(fingerprint, source.read, source.size, ReadError)
-    finally:  # the medium's counters measure the passes; the run records these apart
-        source.bytes_read, source.read_calls = counters
-    if check.differs or (not check.matched and finished):
-        differences = describe_differences(check.differs, size_before, source.size) \
-            if check.differs else ""
-        if check.differs:
-            raise DifferentCarrier("refuse.different_carrier", drive=source.identity.describe(),
-                                   folder=str(out_dir), item=item_id, differences=differences)
-        raise DifferentCarrier("refuse.carrier_unproven", drive=source.identity.describe(),
-                               folder=str(out_dir), item=item_id, count=check.compared)
-    result = "nothing_to_compare" if not check.matched else \
-        "same_extended" if extends else "same"
-    return fingerprint, check.summary(result, size_before, source.size)
-
-
 def _open_image(path: Path, size: int) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
@@ -428,7 +340,7 @@ def _judge(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
         return Outcome.FAILED, Reason.of("unreadable")
     with open(image_path, "rb") as fh:
         def read(pos: int, n: int) -> bytes:
-            if not _finished(rmap, pos, n):
+            if not is_finished(rmap, pos, n):
                 raise ValueError("not read")
             return os.pread(fh.fileno(), n, pos)
         reason = _size_check(rmap, record, profile, read)
@@ -463,7 +375,7 @@ def _size_check(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
         if udf_recognised(read):
             record.declared_by = "UDF"
             return None
-        if size > PVD_OFFSET and not _finished(rmap, PVD_OFFSET, OPTICAL_SECTOR):
+        if size > PVD_OFFSET and not is_finished(rmap, PVD_OFFSET, OPTICAL_SECTOR):
             return None  # the descriptors did not read: the bad sectors say why
         return Reason.of("no_volume", size=f"{size:,}")
     if profile.family == "FD":
