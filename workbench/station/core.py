@@ -23,14 +23,12 @@ from typing import Any
 
 from workbench.config import Settings
 from workbench.errors import BadInput, IntegrityFailure, Refused, WorkbenchError
-from workbench.imaging.disc import same_toc
 from workbench.imaging.engine import image, job_dir
 from workbench.imaging.preflight import Check
 from workbench.imaging.record import JobRecord, utc_now
 from workbench.imaging.sources import Source
 from workbench.ledger import record as ledger
 from workbench.ledger.db import connect
-from workbench.ledger.query import last_attempt_elsewhere
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
 from workbench.station.locks import Lock, folder_lock, held, item_lock
@@ -327,20 +325,9 @@ class Station:
                            self.settings.next_disc_wait_seconds, self.cancel, waiting)
 
     def _not_the_last_disc(self, source: Source, item_id: str) -> None:
-        """A disc whose TOC is the last carrier's, under another item ID: the disc was
-        not changed. Refused (exit 6) unless the technician says it is another copy."""
-        if source.disc is None or self.another_copy:
-            return
-        last = last_attempt_elsewhere(self.con, self.settings.station_id, item_id)
-        if last is None:
-            return
-        try:
-            record = JobRecord.load(Path(last["job_dir"]))
-        except BadInput:
-            return
-        if record is not None and record.disc and same_toc(record.disc, source.disc):
-            raise Refused("refuse.same_disc", item=item_id, previous=last["item_id"],
-                          drive=source.identity.describe())
+        if not self.another_copy:
+            from workbench.station.drives import refuse_the_last_disc
+            refuse_the_last_disc(self.con, self.settings.station_id, source, item_id)
 
     def _continue(self, item_id: str, batch: str, review: bool, review_partial: bool,
                   imaged: bool = False) -> MigrationResult:

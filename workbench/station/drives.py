@@ -3,6 +3,7 @@ be another one before it is imaged under the next item ID."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,8 @@ from workbench.imaging.disc import same_toc
 from workbench.imaging.engine import job_dir
 from workbench.imaging.record import JobRecord
 from workbench.imaging.rescue import Cancelled
-from workbench.imaging.sources import SourceGone, open_source
+from workbench.imaging.sources import Source, SourceGone, open_source
+from workbench.ledger.query import last_attempt_elsewhere
 
 
 def wait_for_next_disc(settings: Settings, source: str | Path, previous_item: str,
@@ -48,3 +50,21 @@ def wait_for_next_disc(settings: Settings, source: str | Path, previous_item: st
             waiting()
             told = True
         cancel.wait(min(poll, max(0.0, deadline - time.monotonic())))
+
+
+def refuse_the_last_disc(con: sqlite3.Connection, station_id: str, source: Source,
+                         item_id: str) -> None:
+    """A disc whose TOC is the station's last carrier's, under another item ID: the
+    disc was not changed. Refused (exit 6) before anything is written."""
+    if source.disc is None:
+        return
+    last = last_attempt_elsewhere(con, station_id, item_id)
+    if last is None:
+        return
+    try:
+        record = JobRecord.load(Path(last["job_dir"]))
+    except BadInput:
+        return
+    if record is not None and record.disc and same_toc(record.disc, source.disc):
+        raise Refused("refuse.same_disc", item=item_id, previous=last["item_id"],
+                      drive=source.identity.describe())
