@@ -11,14 +11,15 @@ N x 4 bytes further on; at the disc's very start and end the missing samples are
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from workbench.atomic import DiskFull
 from workbench.imaging.rescue import Cancelled
@@ -127,6 +128,21 @@ class TrackReader:
         return last, "unverified"
 
 
+@contextlib.contextmanager
+def _track_file(path: Path, mode: str) -> Iterator[IO[Any]]:
+    """A track file open for writing, made durable when done; a full disk is DiskFull
+    (the track's record is not written: the next run reads it again)."""
+    try:
+        with open(path, mode) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFull("error.disk_full", path=str(path)) from exc
+        raise
+
+
 def read_track(source: Source, track: Track, first_lba: int, path: Path, leadout: int,
                offset: int, algorithms: Iterable[str], max_reads: int = 5,
                cancel: threading.Event | None = None,
@@ -140,25 +156,18 @@ def read_track(source: Source, track: Track, first_lba: int, path: Path, leadout
     hashes = {a: hashlib.new(a) for a in algorithms}
     reader = TrackReader(source, offset, leadout, max_reads)
     cancel = cancel or threading.Event()
-    try:
-        with open(path, "wb") as out:
-            os.posix_fallocate(out.fileno(), 0, total * RAW_SECTOR)  # room first
-            for lba in range(first_lba, track.end, CHUNK):
-                if cancel.is_set():
-                    raise Cancelled()
-                n = min(CHUNK, track.end - lba)
-                chunk = _read_chunk(reader, lba, n, result)
-                out.write(chunk)
-                for h in hashes.values():
-                    h.update(chunk)
-                if tick:
-                    tick(lba + n - first_lba, total)
-            out.flush()
-            os.fsync(out.fileno())
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull("error.disk_full", path=str(path)) from exc
-        raise
+    with _track_file(path, "wb") as out:
+        os.posix_fallocate(out.fileno(), 0, total * RAW_SECTOR)  # room first
+        for lba in range(first_lba, track.end, CHUNK):
+            if cancel.is_set():
+                raise Cancelled()
+            n = min(CHUNK, track.end - lba)
+            chunk = _read_chunk(reader, lba, n, result)
+            out.write(chunk)
+            for h in hashes.values():
+                h.update(chunk)
+            if tick:
+                tick(lba + n - first_lba, total)
     result.reads, result.speed_changes = reader.reads, reader.speed_changes
     result.c2_reads = reader.c2_reads
     result.digests = {a: h.hexdigest() for a, h in hashes.items()}
@@ -198,20 +207,13 @@ def reread_track(source: Source, prior: dict[str, Any], path: Path, leadout: int
     result.unreadable, result.unverified = [], []
     reader = TrackReader(source, offset, leadout, max_reads)
     cancel = cancel or threading.Event()
-    try:
-        with open(path, "r+b") as out:
-            for lba in doubtful:
-                if cancel.is_set():
-                    raise Cancelled()
-                data = _read_chunk(reader, lba, 1, result)
-                out.seek((lba - first) * RAW_SECTOR)
-                out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFull("error.disk_full", path=str(path)) from exc
-        raise
+    with _track_file(path, "r+b") as out:
+        for lba in doubtful:
+            if cancel.is_set():
+                raise Cancelled()
+            data = _read_chunk(reader, lba, 1, result)
+            out.seek((lba - first) * RAW_SECTOR)
+            out.write(data)
     hashes = {a: hashlib.new(a) for a in algorithms}
     with open(path, "rb") as fh:
         while block := fh.read(8 << 20):
