@@ -473,3 +473,15 @@ def test_records_keep_hex(cuetools_image: bytes, cuetools_disc: Disc) -> None:
     record = sums.to_dict()
     assert record["ctdb_toc_id"] == ar.ctdb_toc_id(cuetools_disc)
     assert record["accuraterip_id"] == ar.disc_ids(cuetools_disc).name
+
+
+def test_ctdb_toc_id_agrees_with_the_cdtoc_crate():
+    """An independent implementation: the Rust crate cdtoc's documented example,
+    Toc::from_cdtoc("4+96+2D2B+6256+B327+D84A").ctdb_id() (addresses include the 150
+    frames before LBA 0; the last is the lead-out)."""
+    starts, leadout = [0x96, 0x2D2B, 0x6256, 0xB327], 0xD84A
+    ends = [*starts[1:], leadout]
+    disc = Disc(tracks=[Track(n + 1, 1, "audio", s - 150, e - s)
+                        for n, (s, e) in enumerate(zip(starts, ends, strict=True))],
+                sessions=[Session(1, 1, 4, leadout - 150)])
+    assert ar.ctdb_toc_id(disc) == "VukMWWItblELRM.CEFpXxw0FlME-"
