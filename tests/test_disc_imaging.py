@@ -426,7 +426,7 @@ def test_an_unattended_batch_does_not_image_one_disc_under_two_ids(tmp_path):
 @pytest.mark.parametrize("answer", ["accurate", "absent", "unreachable"])
 def test_accuraterip_is_asked_when_the_station_allows(tmp_path, profiles, settings,
                                                       monkeypatch, answer):
-    """The station's [optical] accuraterip_lookup: the answer (a dBAR file as the server
+    """The station's [optical] online_lookup: AccurateRip's answer (a dBAR file as the server
     sends it, recorded here from our own checksums) is kept per track; no entry or no
     network is recorded and never fails the carrier."""
     import struct
@@ -452,16 +452,29 @@ def test_accuraterip_is_asked_when_the_station_allows(tmp_path, profiles, settin
         if answer == "unreachable":
             raise accuraterip.LookupFailed("error.accuraterip_lookup", url=url,
                                            reason="no route to host")
-        return body if answer == "accurate" else None
+        if answer == "absent":
+            return None
+        if "cuetools" in url:  # CTDB's answer, in the shape db.cue.tools gives
+            crc = record_crc[0]
+            return (f'<ctdb xmlns="http://db.cuetools.net/ns/mmd-1.0#"><entry id="1" '
+                    f'confidence="5" crc32="{crc}" trackcrcs="0 0" /></ctdb>').encode()
+        return body
+    from workbench.optical import ctdb
+    whole = tracks[0] + tracks[1]
+    sums_of_disc = accuraterip.checksum_disc(
+        disc, lambda lba, n: whole[lba * RAW:(lba + n) * RAW])
+    record_crc = [f"{sums_of_disc.ctdb_crc:08x}"]
     monkeypatch.setattr(accuraterip, "fetch_url", fetch)
     record = image(tmp_path / "a.cue", profiles["cd"], "AR-1",
-                   replace(settings, accuraterip_lookup=True), out_dir=tmp_path / "job")
+                   replace(settings, online_lookup=True), out_dir=tmp_path / "job")
     assert record.outcome == Outcome.SUCCESS.value
-    assert asked == [ids.url]
+    assert asked == [ids.url, ctdb.lookup_url(disc)]
     assert record.disc is not None
     if answer == "accurate":
         assert [t["accuraterip"]["verdict"] for t in record.tracks] == ["accurate"] * 2
         assert record.tracks[0]["accuraterip"]["confidence"] == 7
+        assert record.disc["ctdb"]["verdict"] == "accurate"
+        assert record.disc["ctdb"]["confidence"] == 5
     elif answer == "absent":
         assert [t["accuraterip"]["verdict"] for t in record.tracks] == \
             ["not_in_database"] * 2

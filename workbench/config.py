@@ -61,7 +61,7 @@ SPEC = {
     }),
     "optical": Field(dict, table={
         "eject_when_done": Field(bool, default=True),
-        "accuraterip_lookup": Field(bool, default=False),
+        "online_lookup": Field(bool, default=False),
         "next_disc_wait_seconds": Field((int, float), default=600, check=lambda v: None
                                         if 1 <= v <= 86400 else "1 to 86400"),
         # drive (vendor and model, as `workbench drives` shows it) -> read offset in
@@ -104,7 +104,7 @@ class Settings:
     tar_threshold: int = 1000
     read_offsets: dict[str, int] = field(default_factory=dict)
     eject_when_done: bool = True  # an optical drive opens its tray once a disc is imaged
-    accuraterip_lookup: bool = False  # ask AccurateRip about audio tracks (network)
+    online_lookup: bool = False  # ask AccurateRip and the CUETools DB (network)
     next_disc_wait_seconds: float = 600.0  # a batch waits this long for the next disc
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
@@ -171,7 +171,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         tar_threshold=tape["tar_threshold"],
         read_offsets=dict(optical["read_offsets"]),
         eject_when_done=optical["eject_when_done"],
-        accuraterip_lookup=optical["accuraterip_lookup"],
+        online_lookup=optical["online_lookup"],
         next_disc_wait_seconds=float(optical["next_disc_wait_seconds"]),
         paths=_paths(path.resolve().parent, paths),
         source=path,

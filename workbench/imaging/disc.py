@@ -178,16 +178,27 @@ def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path,
                         "ctdb_crc": f"{sums.ctdb_crc:08x}"})
     if not lookup:
         return
+    from workbench.optical import ctdb
+    now = utc_now()
     try:
         verdicts = accuraterip.lookup(plan.disc, sums.tracks)
     except accuraterip.LookupFailed as exc:
-        record.disc["accuraterip_lookup"] = f"failed {utc_now()}: {exc.message('en')}"
-        return
-    record.disc["accuraterip_lookup"] = f"asked {utc_now()}"
-    for track, verdict in zip(audio, verdicts, strict=True):
-        track["accuraterip"] = {"verdict": verdict.verdict, "confidence": verdict.confidence,
-                                "versions": verdict.versions, "total": verdict.total,
-                                "text": str(verdict)}
+        record.disc["accuraterip_lookup"] = f"failed {now}: {exc.message('en')}"
+    else:
+        record.disc["accuraterip_lookup"] = f"asked {now}"
+        for track, verdict in zip(audio, verdicts, strict=True):
+            track["accuraterip"] = {"verdict": verdict.verdict,
+                                    "confidence": verdict.confidence,
+                                    "versions": verdict.versions, "total": verdict.total,
+                                    "text": str(verdict)}
+    try:
+        found = ctdb.lookup(plan.disc, sums.ctdb_crc)
+    except accuraterip.LookupFailed as exc:
+        record.disc["ctdb_lookup"] = f"failed {now}: {exc.message('en')}"
+    else:
+        record.disc["ctdb_lookup"] = f"asked {now}"
+        record.disc["ctdb"] = {"verdict": found.verdict, "confidence": found.confidence,
+                               "total": found.total, "text": str(found)}
 
 
 def session_digests(plan: DiscPlan, record: JobRecord, image_path: Path) -> None:
@@ -326,7 +337,7 @@ def read_disc_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir:
     read_raw_tracks(source, plan, record, out_dir, tuple(profile.digests),
                     read_offset(source, settings),
                     max(2, profile.retries + 2), lambda: record.save(out_dir), cancel,
-                    lookup=settings.accuraterip_lookup)
+                    lookup=settings.online_lookup)
     write_disc_cue(plan, record, out_dir)
 
 
