@@ -133,6 +133,7 @@ def test_bags_disk_full(tmp_path: Path):
     with tmpfs(tmp_path / "bags", "size=512k"):
         err = clean(migrate(tmp_path), ExitCode.ABORTED)
         assert "full" in err
+        assert f"while writing {tmp_path / 'bags'}" in err  # the file it was writing
     again = migrate(tmp_path)  # space freed (a roomy folder): the same command goes on
     assert again.returncode == 0, again.stderr
 

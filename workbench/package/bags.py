@@ -85,15 +85,20 @@ def copy_hashed(source: Path, target: Path, algorithms: tuple[str, ...],
                 progress: Callable[[int], None] | None = None) -> dict[str, str]:
     """Copy as one sequential stream in large blocks, hashing what was written."""
     hashes = {a: hashlib.new(a) for a in algorithms}
-    with open(source, "rb") as src, open(target, "wb") as dst:
-        while chunk := src.read(COPY_CHUNK):
-            dst.write(chunk)
-            for h in hashes.values():
-                h.update(chunk)
-            if progress:
-                progress(len(chunk))
-        dst.flush()
-        os.fsync(dst.fileno())
+    try:
+        with open(source, "rb") as src, open(target, "wb") as dst:
+            while chunk := src.read(COPY_CHUNK):
+                dst.write(chunk)
+                for h in hashes.values():
+                    h.update(chunk)
+                if progress:
+                    progress(len(chunk))
+            dst.flush()
+            os.fsync(dst.fileno())
+    except OSError as exc:
+        if exc.filename is None:  # a write or fsync: name the file it was writing
+            exc.filename = str(target)
+        raise
     return {a: h.hexdigest() for a, h in hashes.items()}
 
 
