@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from workbench.atomic import DiskFull, write_atomic
 from workbench.config import Settings
@@ -30,12 +30,20 @@ from workbench.imaging.record import JobRecord, Outcome, Reason, Run, utc_now
 from workbench.imaging.rescue import Cancelled, ProgressCallback
 from workbench.imaging.sources import ReadError, Source, SourceGone
 from workbench.optical.cue import write_cue
-from workbench.optical.sector import user_data
+from workbench.optical.sector import sector_form
 from workbench.optical.secure import read_track, reread_track
 from workbench.optical.sessions import declared_end, find_sessions
-from workbench.optical.toc import DATA_SECTOR, Disc, Mode, Track
+from workbench.optical.toc import (
+    DATA_SECTOR,
+    Disc,
+    Mode,
+    Track,
+    data_session_starts,
+    uncovered,
+)
 from workbench.profiles import MediaProfile
 
+T = TypeVar("T")
 CUE_NAME = "disc.cue"
 # a track written track-at-once ends in two run-out sectors that do not read; past the
 # session's declared volume they are not data, and not bad
@@ -54,12 +62,8 @@ class DiscPlan:
 
     def outside(self) -> list[tuple[int, int]]:
         """(pos, size) in bytes of the data image that no data track covers."""
-        out, pos = [], 0
-        for t in sorted(self.image_tracks, key=lambda t: t.start):
-            if t.start > pos:
-                out.append((pos * DATA_SECTOR, (t.start - pos) * DATA_SECTOR))
-            pos = max(pos, t.end)
-        return out
+        return [(start * DATA_SECTOR, n * DATA_SECTOR)
+                for start, n in uncovered(self.image_tracks)]
 
     def first_lba(self, track: Track) -> int:
         """Where a raw track's file starts: its pregap too (track 1's: a hidden track),
@@ -84,7 +88,7 @@ def _form2(source: Source, track: Track) -> bool | None:
             raw = source.read_raw(lba, 1)
         except (ReadError, SourceGone):
             return None
-        if raw[15:16] == b"\x02" and user_data(raw) is None:
+        if sector_form(bytes(raw[:2352])) == "mode2_form2":
             return True
     return False
 
@@ -126,12 +130,13 @@ def read_raw_tracks(source: Source, plan: DiscPlan, record: JobRecord, out_dir: 
     for track in plan.raw_tracks:
         path = out_dir / plan.file_of(track)
         prior = done.get(track.number)
-        if prior and path.is_file() and not prior.get("unreadable") \
-                and not prior.get("unverified") \
-                and path.stat().st_size == prior["sectors"] * 2352:
+        if prior is not None and not (path.is_file()
+                                      and path.stat().st_size == prior["sectors"] * 2352):
+            prior = None  # its file is gone or cut: read the track whole again
+        if prior is not None and not (prior.get("unreadable") or prior.get("unverified")):
             continue
         kept = [t for t in kept if t["number"] != track.number]
-        if prior and path.is_file() and path.stat().st_size == prior["sectors"] * 2352:
+        if prior is not None:
             # read before, some sectors not well: only those again, on this drive
             entry = reread_track(source, prior, path, plan.disc.leadout, offset,
                                  algorithms, max_reads, cancel)
@@ -160,18 +165,19 @@ def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path,
     files = [(t["first_lba"], t["first_lba"] + t["sectors"], out_dir / t["file"])
              for t in audio]
 
-    def read_sectors(lba: int, count: int) -> bytes:
-        """The disc's raw sectors from the track files (the offset already corrected)."""
-        out = b""
-        while count > 0:
-            first, end, path = next(f for f in files if f[0] <= lba < f[1])
-            n = min(count, end - lba)
-            with open(path, "rb") as fh:
-                fh.seek((lba - first) * 2352)
-                out += fh.read(n * 2352)
-            lba, count = lba + n, count - n
-        return out
-    sums = accuraterip.checksum_disc(plan.disc, read_sectors)
+    with contextlib.ExitStack() as stack:
+        fds = {path: stack.enter_context(open(path, "rb")).fileno() for _, _, path in files}
+
+        def read_sectors(lba: int, count: int) -> bytes:
+            """The disc's raw sectors from the track files (offset already corrected)."""
+            out = []
+            while count > 0:
+                first, end, path = next(f for f in files if f[0] <= lba < f[1])
+                n = min(count, end - lba)
+                out.append(os.pread(fds[path], n * 2352, (lba - first) * 2352))
+                lba, count = lba + n, count - n
+            return b"".join(out)
+        sums = accuraterip.checksum_disc(plan.disc, read_sectors)
     for track, checksums in zip(audio, sums.tracks, strict=True):
         track["checksums"] = checksums.to_dict()
     record.disc.update({"accuraterip_id": sums.ids.name, "ctdb_toc_id": sums.ctdb_toc_id,
@@ -180,25 +186,30 @@ def checksum_audio(plan: DiscPlan, record: JobRecord, out_dir: Path,
         return
     from workbench.optical import ctdb
     now = utc_now()
-    try:
-        verdicts = accuraterip.lookup(plan.disc, sums.tracks)
-    except accuraterip.LookupFailed as exc:
-        record.disc["accuraterip_lookup"] = f"failed {now}: {exc.message('en')}"
-    else:
-        record.disc["accuraterip_lookup"] = f"asked {now}"
-        for track, verdict in zip(audio, verdicts, strict=True):
-            track["accuraterip"] = {"verdict": verdict.verdict,
-                                    "confidence": verdict.confidence,
-                                    "versions": verdict.versions, "total": verdict.total,
-                                    "text": str(verdict)}
-    try:
-        found = ctdb.lookup(plan.disc, sums.ctdb_crc)
-    except accuraterip.LookupFailed as exc:
-        record.disc["ctdb_lookup"] = f"failed {now}: {exc.message('en')}"
-    else:
-        record.disc["ctdb_lookup"] = f"asked {now}"
+    verdicts = _ask(record.disc, "accuraterip_lookup", now,
+                    lambda: accuraterip.lookup(plan.disc, sums.tracks))
+    for track, verdict in zip(audio, verdicts, strict=True) if verdicts is not None else ():
+        track["accuraterip"] = {"verdict": verdict.verdict, "confidence": verdict.confidence,
+                                "versions": verdict.versions, "total": verdict.total,
+                                "text": str(verdict)}
+    found = _ask(record.disc, "ctdb_lookup", now,
+                 lambda: ctdb.lookup(plan.disc, sums.ctdb_crc))
+    if found is not None:
         record.disc["ctdb"] = {"verdict": found.verdict, "confidence": found.confidence,
                                "total": found.total, "text": str(found)}
+
+
+def _ask(disc: dict[str, Any], key: str, now: str, ask: Callable[[], T]) -> T | None:
+    """Ask a database online; disc[key] says when, or why it could not be asked (never
+    a reason to fail the carrier: the next run asks again)."""
+    from workbench.optical.accuraterip import LookupFailed
+    try:
+        answer = ask()
+    except LookupFailed as exc:
+        disc[key] = f"failed {now}: {exc.message('en')}"
+        return None
+    disc[key] = f"asked {now}"
+    return answer
 
 
 def session_digests(plan: DiscPlan, record: JobRecord, image_path: Path) -> None:
@@ -441,13 +452,7 @@ def largest_volume(rmap: RescueMap, record: JobRecord,
                 with contextlib.suppress(ValueError):
                     out[at:at + size] = read(pos + at, size)
             return bytes(out)
-    starts = None
-    if record.disc:
-        disc = Disc.from_dict(record.disc)
-        starts = sorted({min(t.start for t in disc.tracks if t.session == s.number
-                             and t.number in record.image_tracks)
-                         for s in disc.sessions
-                         if any(t.session == s.number and t.number in record.image_tracks
-                                for t in disc.tracks)})
+    starts = data_session_starts(Disc.from_dict(record.disc), record.image_tracks) \
+        if record.disc else None
     volumes = find_sessions(lenient, rmap.size, starts)
     return declared_end(volumes) or iso9660_volume_size(read)

@@ -112,10 +112,16 @@ class RescueMap:
         return iter(reversed(spans) if reverse else spans)
 
     def total(self, status: str) -> int:
+        if not self.outside:  # the usual map: one pass, no spans built (progress asks often)
+            return sum(b.size for b in self.blocks if b.status == status)
         return sum(end - pos for pos, end in self.areas(status))
 
     def totals(self) -> dict[str, int]:
         out = dict.fromkeys(BLOCK_STATUSES, 0)
+        if not self.outside:
+            for b in self.blocks:
+                out[b.status] += b.size
+            return out
         for status in BLOCK_STATUSES:
             out[status] = self.total(status)
         return out

@@ -61,10 +61,6 @@ class Track:
     def audio(self) -> bool:
         return self.mode == Mode.AUDIO
 
-    @property
-    def pre_emphasis(self) -> bool:
-        return self.audio and bool(self.control & 1)
-
 
 @dataclass(frozen=True)
 class Session:
@@ -144,14 +140,7 @@ class Disc:
         """(start LBA, sectors) of everything below the last data track's end that no
         data track covers: audio tracks, pregaps and the gaps between sessions. They
         are not part of the data image's domain: never read as data, never bad."""
-        covered = sorted((t.start, t.end) for t in self.data_tracks)
-        out: list[tuple[int, int]] = []
-        pos = 0
-        for start, end in covered:
-            if start > pos:
-                out.append((pos, start - pos))
-            pos = max(pos, end)
-        return out
+        return uncovered(self.data_tracks)
 
     @property
     def data_end(self) -> int:
@@ -186,6 +175,28 @@ def disc_kind(disc_type: str) -> str:
     if disc_type.startswith(("CD-R", "DVD-R", "DVD+R", "BD-R")):
         return "recordable"
     return ""
+
+
+def uncovered(tracks: list[Track]) -> list[tuple[int, int]]:
+    """(start LBA, sectors) of what lies below the last of tracks' ends and none of
+    them covers."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for start, end in sorted((t.start, t.end) for t in tracks):
+        if start > pos:
+            out.append((pos, start - pos))
+        pos = max(pos, end)
+    return out
+
+
+def data_session_starts(disc: Disc, numbers: list[int]) -> list[int]:
+    """The start LBA of each session's first track among the tracks numbered: where a
+    data session's volume descriptors are (16 sectors on)."""
+    firsts: dict[int, int] = {}
+    for t in disc.tracks:
+        if t.number in numbers:
+            firsts[t.session] = min(t.start, firsts.get(t.session, t.start))
+    return sorted(firsts.values())
 
 
 def msf(lba: int, absolute: bool = False) -> str:

@@ -85,12 +85,8 @@ def _sessions_of(record: JobRecord) -> dict[str, Any]:
     files of every session (without a TOC it finds them itself)."""
     if not record.disc:
         return {}
-    from workbench.optical.toc import Disc
-    disc = Disc.from_dict(record.disc)
-    starts = sorted({min(t.start for t in disc.tracks
-                         if t.session == s and t.number in record.image_tracks)
-                     for s in {t.session for t in disc.tracks
-                               if t.number in record.image_tracks}})
+    from workbench.optical.toc import Disc, data_session_starts
+    starts = data_session_starts(Disc.from_dict(record.disc), record.image_tracks)
     return {"sessions": starts} if starts else {}
 
 
