@@ -3,6 +3,8 @@
 import re
 import string
 
+import pytest
+
 from workbench import PROJECT_ROOT
 from workbench.i18n import catalog, t
 
@@ -54,3 +56,21 @@ def test_no_user_facing_print_outside_the_catalog():
             if re.search(r'print\(\s*"[A-Za-z][a-z]+ [a-z]+', line):
                 raise AssertionError(f"{path}: literal message: {line.strip()}")
 
+
+
+def test_area_catalogs_merge_and_a_key_twice_is_refused(tmp_path, monkeypatch):
+    import workbench.i18n as i18n
+
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en.toml").write_text('[error]\nx = "X"\n')
+    (tmp_path / "en" / "area.toml").write_text('[area]\ny = "Y"\n')
+    monkeypatch.setattr(i18n, "_LOCALES", tmp_path)
+    i18n.catalog.cache_clear()
+    try:
+        assert i18n.catalog("en") == {"error.x": "X", "area.y": "Y"}
+        (tmp_path / "en" / "more.toml").write_text('[error]\nx = "again"\n')
+        i18n.catalog.cache_clear()
+        with pytest.raises(ValueError, match="error.x"):
+            i18n.catalog("en")
+    finally:
+        i18n.catalog.cache_clear()

@@ -1,7 +1,9 @@
 """The one translation layer: every user-facing string is looked up here.
 
-Catalogs are TOML files in workbench/locales/ (one per language); sections flatten to
-dotted keys ("error.unknown_profile"). Messages use str.format placeholders.
+Catalogs are TOML files in workbench/locales/: one per language (en.toml) plus one per
+area in the language's folder (en/identify.toml), merged; a key defined twice is an
+error. Sections flatten to dotted keys ("error.unknown_profile"). Messages use
+str.format placeholders.
 """
 
 from __future__ import annotations
@@ -31,8 +33,15 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, str]:
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    with open(_LOCALES / f"{lang}.toml", "rb") as fh:
-        return _flatten(tomllib.load(fh))
+    merged: dict[str, str] = {}
+    for path in [_LOCALES / f"{lang}.toml", *sorted((_LOCALES / lang).glob("*.toml"))]:
+        with open(path, "rb") as fh:
+            part = _flatten(tomllib.load(fh))
+        twice = sorted(set(part) & set(merged))
+        if twice:
+            raise ValueError(f"{path}: keys defined twice: {', '.join(twice[:5])}")
+        merged.update(part)
+    return merged
 
 
 def set_language(lang: str) -> None:
