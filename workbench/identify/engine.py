@@ -22,7 +22,7 @@ from workbench import __version__
 from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.identify.formats import BUFSIZE, Identification
-from workbench.identify.model import FileEntry, Image, Reader, Volume
+from workbench.identify.model import ZERO, FileEntry, Image, Reader, Volume
 from workbench.identify.pool import IdentifyPool, Job
 from workbench.identify.report import (
     INVISIBLE_WARNING,
@@ -76,6 +76,8 @@ def _reader_for(fs_type: str) -> ReaderClass | None:
 def _overlap(extents: list[tuple[int, int]], bad: list[tuple[int, int]]) -> int:
     lost = 0
     for start, n in extents:
+        if start == ZERO:
+            continue  # zeros by definition: nothing on the medium to lose
         for b_start, b_n in bad:
             lo, hi = max(start, b_start), min(start + n, b_start + b_n)
             if lo < hi:
@@ -139,6 +141,10 @@ class _Identification:
     def _chunks(self, entry: FileEntry, reader: Reader) -> Iterator[bytes]:
         if entry.extents is not None:
             for start, n in entry.extents:
+                if start == ZERO:
+                    for done in range(0, n, CHUNK):
+                        yield bytes(min(CHUNK, n - done))
+                    continue
                 for pos in range(start, start + n, CHUNK):
                     data = self.image.read(pos, min(CHUNK, start + n - pos))
                     if not data:
@@ -155,6 +161,10 @@ class _Identification:
                          errors=list(entry.errors))
         if has_invisible(entry.path):  # bidi, zero-width, separators: flagged
             rec.warnings.append(INVISIBLE_WARNING)
+        if entry.link is not None:  # a symbolic link: listed with its target, nothing to read
+            rec.link, rec.basis = entry.link, "symlink"
+            self.records.append(rec)
+            return
         hashes = {name: hashlib.new(name) for name in self.digests}
         head, tail, kept, got = b"", b"", [], 0
         try:

@@ -39,9 +39,19 @@ class Image:
         self.close()
 
 
+# An extent starting here is that many bytes of zeros, not image bytes: a sparse hole, or
+# the bytes of an NTFS file past its initialised size (which Windows reads as zeros).
+ZERO = -1
+
+
+def zero_extent(extent: tuple[int, int]) -> bool:
+    return extent[0] == ZERO
+
+
 class ExtentFile(io.RawIOBase):
     """A seekable file object over byte ranges of an image: a volume (one range) for
-    readers that want a file, or a file's extents for container signatures."""
+    readers that want a file, or a file's extents for container signatures. An extent
+    starting at ZERO reads as zeros."""
 
     def __init__(self, fd: int, extents: list[tuple[int, int]] | tuple[tuple[int, int], ...],
                  owns_fd: bool = False) -> None:
@@ -79,7 +89,7 @@ class ExtentFile(io.RawIOBase):
             if self.pos < base + n:
                 skip = self.pos - base
                 take = min(n - skip, want)
-                chunk = os.pread(self.fd, take, start + skip)
+                chunk = bytes(take) if start == ZERO else os.pread(self.fd, take, start + skip)
                 view[done:done + len(chunk)] = chunk
                 done, want, self.pos = done + len(chunk), want - len(chunk), self.pos + len(chunk)
                 if len(chunk) < take:
@@ -117,7 +127,9 @@ class FileEntry:
     accessed: str | None = None
     allocated: bool = True
     name_raw: str | None = None  # hex of the raw name bytes when they needed care
-    extents: list[tuple[int, int]] | None = None  # image byte ranges of the data, in order
+    # image byte ranges of the data, in order; (ZERO, n) is n bytes of zeros (a hole)
+    extents: list[tuple[int, int]] | None = None
+    link: str | None = None  # a symbolic link's target (a link has no data to identify)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     key: object = None  # the reader's own handle for reading the data

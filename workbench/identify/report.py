@@ -37,6 +37,7 @@ class FileRecord:
     bytes_lost: int = 0
     name_raw_hex: str | None = None
     errors: list[str] = field(default_factory=list)
+    link: str | None = None  # a symbolic link's target
 
 
 @dataclass
@@ -86,7 +87,8 @@ class FormatReport:
                               .most_common()),
             "by_mime": dict(Counter(f.mime or "unknown" for f in files).most_common()),
             "by_basis": dict(Counter(f.basis for f in files).most_common()),
-            "unidentified": [f.path for f in files if not f.puid],
+            "unidentified": [f.path for f in files if not f.puid and f.link is None],
+            "links": [f.path for f in files if f.link is not None],
             "extension_only": [f.path for f in files if f.basis == "extension"],
             "multiple_ids": [f.path for f in files if "multiple_ids" in f.warnings],
             "extension_mismatch": [f.path for f in files if "extension_mismatch" in f.warnings],
@@ -144,7 +146,8 @@ def safe_row(cells: list[object]) -> list[object]:
 
 CSV_COLUMNS = ["ID", "VOLUME", "PATH", "NAME", "SIZE", "MODIFIED", "CREATED", "ALLOCATED",
                "SHA256", "MD5", "PUID", "FORMAT_NAME", "FORMAT_VERSION", "MIME_TYPE", "BASIS",
-               "OTHER_PUIDS", "WARNINGS", "DAMAGED", "BYTES_LOST", "RAW_NAME_HEX", "ERRORS"]
+               "OTHER_PUIDS", "WARNINGS", "DAMAGED", "BYTES_LOST", "RAW_NAME_HEX", "ERRORS",
+               "LINK_TARGET"]
 
 
 def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
@@ -161,7 +164,8 @@ def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
                          f.modified or "", f.created or "", "yes" if f.allocated else "no",
                          f.sha256, f.md5, f.puid, f.format_name, f.format_version, f.mime,
                          f.basis, ";".join(f.other_puids), ";".join(warnings), damaged,
-                         f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors)]))
+                         f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors),
+                         f.link or ""]))
 
 
 def write_json(report: FormatReport, out: TextIO) -> None:
