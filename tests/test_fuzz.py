@@ -68,7 +68,7 @@ def fuzz_main(work: str) -> None:
                 path.write_bytes(mutate(original, regions, rng))
                 cases += 1
                 try:
-                    report = identify_image(path, Settings(), pool=pool, volume_seconds=10)
+                    report = identify_image(path, Settings(), pool=pool, seconds=10)
                     report.summary()
                     for f in report.files:  # never a path that escapes or hides
                         assert all(p not in ("", ".", "..") for p in f.path.split("/")[1:])

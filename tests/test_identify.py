@@ -13,6 +13,7 @@ import pytest
 from tests import fsfixtures as fx
 from tests.conftest import MEDIA, workbench_cmd
 from workbench.config import Settings
+from workbench.errors import ConfigError
 from workbench.identify.engine import identify_image
 from workbench.identify.formats import FormatIdentifier
 from workbench.identify.pool import IdentifyPool
@@ -203,10 +204,23 @@ def test_blank_and_unknown_volumes(pool, tmp_path):
     assert report.image_format["file_system"] == "none recognised" and report.files == []
 
 
-def test_time_limit_per_volume(pool):
-    report = run(MEDIA / "fd35-2hd-good.img", pool, volume_seconds=0)
+def test_time_limit_makes_the_report_incomplete(pool):
+    report = run(MEDIA / "fd35-2hd-good.img", pool, seconds=0)
     vol = report.volumes[0]
     assert not vol.complete and "time limit" in vol.errors[0]
+    assert not report.complete and report.summary()["incomplete_volumes"] == [0]
+    assert run(MEDIA / "fd35-2hd-good.img", pool).complete
+
+
+def test_time_limit_from_the_station_settings(tmp_path):
+    from workbench.config import load_settings
+
+    toml = tmp_path / "workbench.toml"
+    toml.write_text("[identify]\ntime_limit_minutes = 2.5\n")
+    assert load_settings(toml).identify_seconds == 150
+    toml.write_text("[identify]\ntime_limit_minutes = 0\n")
+    with pytest.raises(ConfigError, match="time_limit_minutes"):
+        load_settings(toml)
 
 
 def test_md5_on_request(pool):

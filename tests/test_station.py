@@ -567,3 +567,23 @@ def test_sigkill_at_each_step_then_the_same_command_gives_the_same_final_state(
     assert workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                          "--batch", "B1", cwd=cwd).returncode == ExitCode.PARTIAL
     assert final_state(cwd) == expected, where
+
+
+def test_identification_cut_short_is_recorded_incomplete_never_success(tmp_path):
+    """The station's time limit stops the listing: the step, the ledger and PREMIS say
+    "incomplete"; the image itself still migrates (it is whole)."""
+    settings = replace(settings_in(tmp_path), identify_seconds=0.0)
+    with Station(settings) as st:
+        result = st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-9")
+        steps = {step: (outcome, detail) for step, outcome, detail in result.steps}
+        assert steps["identification"][0] == "incomplete"
+        assert "volume 1" in steps["identification"][1]
+        assert result.record.outcome == "success" and result.bag is not None
+    con = connect(settings.paths.ledger)
+    outcomes = [row[0] for row in con.execute(
+        "SELECT outcome FROM events WHERE item_id = 'FD-9' AND step = 'identification'")]
+    assert outcomes == ["incomplete"]
+    report = json.loads((result.bag / "metadata" / "formats.json").read_text())
+    assert report["complete"] is False
+    premis = (result.bag / "metadata" / "premis.xml").read_text()
+    assert "<premis:eventOutcome>incomplete</premis:eventOutcome>" in premis

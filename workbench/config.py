@@ -70,6 +70,11 @@ SPEC = {
             isinstance(k, str) and isinstance(n, int) and -3000 <= n <= 3000
             for k, n in v.items()) else "a table of drive = whole number of samples"),
     }),
+    "identify": Field(dict, table={
+        # a whole image's identification stops here; the report says "incomplete"
+        "time_limit_minutes": Field((int, float), default=60, check=lambda v: None
+                                    if 0.1 <= v <= 7 * 24 * 60 else "0.1 to 10080"),
+    }),
     "imaging": Field(dict, table={
         "map_save_seconds": Field((int, float), default=5,
                                   check=lambda v: None if 0.5 <= v <= 300 else "0.5 to 300"),
@@ -106,6 +111,7 @@ class Settings:
     eject_when_done: bool = True  # an optical drive opens its tray once a disc is imaged
     online_lookup: bool = False  # ask AccurateRip and the CUETools DB (network)
     next_disc_wait_seconds: float = 600.0  # a batch waits this long for the next disc
+    identify_seconds: float = 3600.0  # identification of one image stops after this long
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
     training: bool = False
@@ -157,7 +163,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         raise ConfigError("error.file_missing", file=str(path))
     data = check_table(load_toml(path), SPEC, path)
     station, paths, imaging, tape = data["station"], data["paths"], data["imaging"], data["tape"]
-    optical = data["optical"]
+    optical, identify = data["optical"], data["identify"]
     return Settings(
         station_id=station["id"],
         organisation=station["organisation"],
@@ -173,6 +179,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         eject_when_done=optical["eject_when_done"],
         online_lookup=optical["online_lookup"],
         next_disc_wait_seconds=float(optical["next_disc_wait_seconds"]),
+        identify_seconds=float(identify["time_limit_minutes"]) * 60,
         paths=_paths(path.resolve().parent, paths),
         source=path,
     )

@@ -89,10 +89,11 @@ class _Identification:
     def __init__(self, image: Image, settings: Settings, digests: tuple[str, ...],
                  bad: list[tuple[int, int]], pool: IdentifyPool,
                  progress: Callable[[IdentifyProgress], None] | None,
-                 cancel: threading.Event, volume_seconds: float) -> None:
+                 cancel: threading.Event, seconds: float) -> None:
         self.image, self.settings, self.digests, self.bad = image, settings, digests, bad
         self.pool, self.progress, self.cancel = pool, progress, cancel
-        self.volume_seconds = volume_seconds
+        self.seconds = seconds  # the whole image's time limit
+        self.deadline = time.monotonic() + seconds
         self.records: list[FileRecord] = []
         self.batch: list[tuple[FileRecord, Job]] = []
         self.pending: list[tuple[list[FileRecord], Future[list[Identification]]]] = []
@@ -109,10 +110,13 @@ class _Identification:
         if reader_class is None:
             rec.errors.append(f"no reader for {v.fs_type}")
             return rec
-        deadline = time.monotonic() + self.volume_seconds
+        if time.monotonic() > self.deadline:
+            rec.complete = False
+            rec.errors.append(f"not listed: the time limit ({self.seconds:.0f} s) was reached")
+            return rec
         reader = None
         try:
-            reader = reader_class(self.image, v, self.settings.legacy_codepage, deadline)
+            reader = reader_class(self.image, v, self.settings.legacy_codepage, self.deadline)
             rec.fs_type, rec.label = reader.kind, reader.label or rec.label
             for entry in reader.walk():
                 if self.cancel.is_set():
@@ -125,7 +129,7 @@ class _Identification:
                 self._tick(v.index, count, entry.path)
         except TimeoutError:
             rec.complete = False
-            rec.errors.append(f"listing stopped after {self.volume_seconds:.0f} s (time limit)")
+            rec.errors.append(f"listing stopped after {self.seconds:.0f} s (time limit)")
         except Cancelled:
             raise
         except Exception as exc:  # a corrupt volume must not stop the rest of the image
@@ -230,10 +234,12 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
                    digests: tuple[str, ...] = ("sha256",), workers: int | None = None,
                    progress: Callable[[IdentifyProgress], None] | None = None,
                    cancel: threading.Event | None = None,
-                   volume_seconds: float = 600.0,
+                   seconds: float | None = None,
                    pool: IdentifyPool | None = None,
                    sessions: list[int] | None = None) -> FormatReport:
-    """pool: an IdentifyPool to reuse (batches, the TUI); else one is made for this call.
+    """seconds: the time limit for the whole image (default: the station's
+    [identify] time_limit_minutes); a listing cut short makes the report incomplete.
+    pool: an IdentifyPool to reuse (batches, the TUI); else one is made for this call.
     sessions: a disc's data session start LBAs from its TOC (the image addressed by LBA
     from 0); without them a disc image's later sessions are scanned for."""
     path = Path(image_path)
@@ -246,7 +252,7 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
     pool = pool or IdentifyPool(workers)
     try:
         return _identify(path, settings, map_path, bad, digests, pool, progress, cancel,
-                         volume_seconds, sessions)
+                         settings.identify_seconds if seconds is None else seconds, sessions)
     finally:
         if own_pool:
             pool.close()
@@ -255,7 +261,7 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
 def _identify(path: Path, settings: Settings, map_path: Path | None,
               bad: list[tuple[int, int]], digests: tuple[str, ...], pool: IdentifyPool,
               progress: Callable[[IdentifyProgress], None] | None, cancel: threading.Event,
-              volume_seconds: float, sessions: list[int] | None = None) -> FormatReport:
+              seconds: float, sessions: list[int] | None = None) -> FormatReport:
     with Image(path) as image:
         report = FormatReport(image=str(path), image_size=image.size,
                               workbench_version=__version__, map=str(map_path) if map_path
@@ -265,12 +271,12 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
         whole = pool.submit([Job("", image.size, head, tail)])
         volumes, errors = find_volumes(image, sessions)
         report.errors += errors
-        work = _Identification(image, settings, digests, bad, pool, progress, cancel,
-                               volume_seconds)
+        work = _Identification(image, settings, digests, bad, pool, progress, cancel, seconds)
         for v in volumes:
             report.volumes.append(work.volume(v, len(volumes)))
         work.collect()
         report.files = work.records
+        report.complete = all(v.complete for v in report.volumes)
         ident = whole.result()[0]
         fs = ", ".join(v.fs_type for v in report.volumes if v.fs_type)
         # fido's FAT disk image signature also matches NTFS: trust the reader there

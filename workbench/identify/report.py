@@ -70,6 +70,9 @@ class FormatReport:
     volumes: list[VolumeRecord] = field(default_factory=list)
     files: list[FileRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # False when a listing stopped short (time limit, a reader that failed part-way, a
+    # volume not reached): the report then lists only part of the image's files
+    complete: bool = True
 
     def summary(self) -> dict[str, Any]:
         files = self.files
@@ -99,6 +102,7 @@ class FormatReport:
             "damaged": [{"path": f.path, "bytes_lost": f.bytes_lost} for f in files
                         if f.damaged],
             "damage_unknown": [f.path for f in files if f.damaged is None],
+            "incomplete_volumes": [v.index for v in self.volumes if not v.complete],
             "errors": len(self.errors) + sum(len(v.errors) for v in self.volumes)
             + sum(1 for f in files if f.errors),
         }

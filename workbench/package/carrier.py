@@ -159,7 +159,8 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
                   "digests computed while reading the medium: "
                   + ", ".join(sorted(record.digests)),
                   agents=((workbench, "executing program"),), objects=ids),
-            Event("format identification", report.get("ended") or now, "success",
+            Event("format identification", report.get("ended") or now,
+                  "success" if report.get("complete", True) else "incomplete",
                   f"fido in process over every file of the image ({report['summary']['files']}"
                   " files)", f"{len(report['summary']['unidentified'])} unidentified",
                   ((fido, "executing program"), (workbench, "executing program")),

@@ -421,10 +421,15 @@ class Station:
                                    detail=str(exc)) from exc
         ledger.record_formats(self.con, attempt, record.item_id, self.settings.station_id,
                               report["files"])
-        self._step(result, attempt, "identification", "success",
-                   f"{report['summary']['files']} files, "
-                   f"{len(report['summary']['unidentified'])} unidentified", started,
-                   key=report.get("started", ""))
+        summary = report["summary"]
+        cut = summary.get("incomplete_volumes", [])
+        # a listing cut short (time limit, a reader that failed) is never a success
+        complete = report.get("complete", True) and not cut
+        detail = (f"{summary['files']} files, {len(summary['unidentified'])} unidentified"
+                  + ("" if complete else "; not listed in full: volume "
+                     + ", ".join(str(i + 1) for i in cut)))
+        self._step(result, attempt, "identification", "success" if complete else "incomplete",
+                   detail, started, key=report.get("started", ""))
         result.report = report
         return report
 

@@ -34,7 +34,7 @@ def step_line(step: str, outcome: str, detail: str) -> str:
     """One pipeline step in words (the CLI and the station UI show the same)."""
     from workbench.i18n import t
     translated = t(f"outcome.{outcome}") if outcome in (
-        "success", "partial", "failed", "aborted") else outcome
+        "success", "partial", "failed", "aborted", "incomplete") else outcome
     return t("migrate.step", step=t(f"step.{step.split(' ')[0]}"), outcome=translated,
              detail=detail)
 
