@@ -3,7 +3,11 @@
 files extracted to a folder, side by side, medians of N runs. Also checks that every file
 gets the same PUID from both.
 
-    .venv/bin/python bench/bench_identify.py [--files 2400] [--runs 3]
+    .venv/bin/python bench/bench_identify.py [--files 2400] [--runs 3] [--large 130000]
+
+--large N adds a volume of N small files (ext4, made by mkfs.ext4 -d): files/s and the
+peak memory of the whole process tree (workers included), beside the Sleuth Kit's
+`fls -r` listing the same volume (a listing only: no reading, no digests, no formats).
 """
 
 from __future__ import annotations
@@ -11,12 +15,16 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -70,11 +78,80 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
     return time.perf_counter() - start, out
 
 
+def peak_tree_rss(cmd: list[str], cwd: Path) -> tuple[float, int]:
+    """Seconds and the peak resident memory of cmd and all its descendants together,
+    sampled every 50 ms."""
+    start = time.perf_counter()
+    proc = psutil.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak, done = 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            done.wait(0.05)
+
+    watcher = threading.Thread(target=sample)
+    watcher.start()
+    _, err = proc.communicate(timeout=3600)
+    done.set()
+    watcher.join()
+    if proc.returncode:
+        raise SystemExit(f"{cmd[0]} failed: {err.decode()[-500:]}")
+    return time.perf_counter() - start, peak
+
+
+def large_volume(count: int, runs: int) -> None:
+    """A volume of many small files: our files/s and peak memory, and fls -r beside it."""
+    mkfs = shutil.which("mkfs.ext4") or "/usr/sbin/mkfs.ext4"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        tree = work / "tree"
+        kinds = [b"%PDF-1.4\n%%EOF\n", b"GIF89a" + bytes(20), b"<html><body>x</body></html>",
+                 b"plain text\n"]
+        for n in range(count):
+            folder = tree / f"D{n // 1000:04d}"
+            if n % 1000 == 0:
+                folder.mkdir(parents=True)
+            (folder / f"F{n:06d}.{('pdf', 'gif', 'htm', 'txt')[n % 4]}").write_bytes(
+                kinds[n % 4] + str(n).encode())
+        image = work / "large.img"
+        size_mb = 64 + count // 150
+        subprocess.run([mkfs, "-q", "-F", "-N", str(count + 2000), "-d", str(tree),
+                        str(image), f"{size_mb}M"], check=True)
+        shutil.rmtree(tree)
+        wb = [sys.executable, "-m", "workbench", "identify", str(image), "--format", "csv"]
+        ours = [peak_tree_rss(wb, work) for _ in range(runs)]
+        fls = shutil.which("fls")
+        listing = [peak_tree_rss([fls, "-r", "-p", str(image)], work)[0]
+                   for _ in range(runs)] if fls else []
+    o = statistics.median(t for t, _ in ours)
+    peak = max(p for _, p in ours)
+    print(f"\n== A volume of {count} files (ext4), {runs} runs, medians ==")
+    print(f"workbench identify     {o:7.2f} s  {count / o:7.0f} files/s  "
+          f"peak memory {peak / 2**20:5.0f} MB (process tree)")
+    if listing:
+        f = statistics.median(listing)
+        print(f"fls -r -p (list only)  {f:7.2f} s  {count / f:7.0f} files/s  "
+              f"(workbench takes {o / f:.1f}x a bare listing, reading and identifying "
+              "every file)")
+    else:
+        print("fls is not installed (apt install sleuthkit): no listing to compare")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=2400)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--large", type=int, default=0,
+                    help="also a volume of this many small files (e.g. 130000)")
     args = ap.parse_args()
+    if args.large:
+        large_volume(args.large, args.runs)
     files = corpus(args.files)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
