@@ -11,6 +11,7 @@ errors in the report; the rest of the image is still listed.
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -217,9 +218,10 @@ class _Identification:
             if self.cancel.is_set():
                 raise Cancelled
             for rec, ident in zip(recs, future.result(), strict=True):
-                rec.puid, rec.format_name, rec.format_version = (ident.puid, ident.name,
-                                                                 ident.version)
-                rec.mime, rec.basis = ident.mime, ident.basis
+                # each answer arrives from a worker as new strings: share one copy of each
+                rec.puid, rec.format_name, rec.format_version = (
+                    sys.intern(ident.puid), sys.intern(ident.name), sys.intern(ident.version))
+                rec.mime, rec.basis = sys.intern(ident.mime), sys.intern(ident.basis)
                 rec.other_puids = [m.puid for m in ident.matches[1:]]
                 rec.warnings += [w for w in ident.warnings if w not in rec.warnings]
 
