@@ -107,7 +107,7 @@ class NtfsReader:
             node = nodes[child]
             entry = self._entry(node, parent, text, raw)
             yield entry
-            if node.is_dir:
+            if entry.is_dir:
                 if child in visited:
                     self.errors.append(f"{entry.path}: directory loop")
                     continue
@@ -130,6 +130,10 @@ class NtfsReader:
         self._times(rec, entry)
         if not node.is_dir:
             self._content(rec, entry)
+        else:
+            link = ntfs_facts.facts(self.mft, rec).link
+            if link is not None:  # a junction or directory symbolic link: not walked
+                entry.is_dir, entry.link, entry.extents = False, link, []
         return entry
 
     def _times(self, rec: Record, entry: FileEntry) -> None:

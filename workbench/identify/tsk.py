@@ -13,10 +13,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from workbench.identify import ntfs_facts, tsk_labels, tsk_runs
-from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
+from workbench.identify import ntfs_facts, ntfs_mft, tsk_labels, tsk_runs
+from workbench.identify.model import (
+    FileEntry,
+    Image,
+    Volume,
+    decode_name,
+    named,
+    safe_component,
+    walk_guard,
+)
 from workbench.identify.ntfs_mft import Mft, NtfsError
 from workbench.identify.ntfs_reader import NtfsReader
+from workbench.identify.tsk_exfat import ExfatVolume
 
 _SKIP = {b".", b".."}
 _NTFS_SYSTEM = 16  # MFT entries below this are NTFS's own files ($MFT ... $Extend)
@@ -87,7 +96,7 @@ class TskVolumeReader:
         self.block = self.fs.info.block_size
         self.kind = volume.fs_type
         self.mft: Mft | None = None
-        self.exfat = tsk_labels.ExfatRoot()
+        self.exfat: ExfatVolume | None = None
         self.label = self._label()
 
     def _label(self) -> str:
@@ -95,7 +104,7 @@ class TskVolumeReader:
         if kind == "ext":
             return tsk_labels.ext_label(image, volume)
         if kind == "exfat":
-            self.exfat = tsk_labels.exfat_root(image, volume)
+            self.exfat = ExfatVolume(image, volume)
             return self.exfat.label
         if kind == "hfsplus":
             return tsk_labels.hfsplus_label(image, volume)
@@ -135,15 +144,19 @@ class TskVolumeReader:
             if entry is None:
                 continue
             yield entry
-            if not entry.is_dir or REALLOCATED in entry.warnings:
+            g: Any = entry.key  # the File with the metadata (None: there was none)
+            if g is None or REALLOCATED in entry.warnings:
                 continue
-            addr = f.info.meta.addr
+            if not entry.is_dir:
+                yield from self._streams(g, entry)
+                continue
+            addr = g.info.meta.addr
             if addr in visited:
                 self.errors.append(f"{entry.path}: directory loop")
                 continue
             visited.add(addr)
             try:
-                sub = f.as_directory()
+                sub = g.as_directory()
             except OSError as exc:
                 entry.errors.append(f"directory not read: {exc}")
                 self.errors.append(f"{entry.path}: {exc}")
@@ -174,8 +187,9 @@ class TskVolumeReader:
         if name.endswith(" (Volume Label Entry)") and int(f.info.meta.size) == 0:
             return True  # TSK shows the label entry (0x83) as an empty file
         if name in ("$ALLOC_BITMAP", "$UPCASE_TABLE"):
-            runs = list(self._runs(f))
-            return bool(runs) and runs[0][1] in self.exfat.system_sectors
+            runs = list(self._runs(self._data_attr(f)))
+            return bool(runs) and self.exfat is not None and \
+                runs[0][1] in self.exfat.system_sectors
         return False
 
     def _entry(self, f: Any, parent: str) -> FileEntry | None:
@@ -187,6 +201,9 @@ class TskVolumeReader:
         text, clean = decode_name(raw, "utf-8")
         path, name_raw, warnings = named(parent, text, raw, clean)
         name_alloc = bool(int(name.flags) & int(tsk.TSK_FS_NAME_FLAG_ALLOC))
+        if meta is None and not name_alloc:
+            f = self._deleted_file(f)
+            meta = None if f is None else f.info.meta
         if meta is None:  # a name whose metadata TSK could not (or would not) load
             entry = FileEntry(self.volume.index, path, 0, allocated=False, name_raw=name_raw,
                               warnings=[*warnings, "no_metadata"], extents=[])
@@ -211,17 +228,52 @@ class TskVolumeReader:
             entry.warnings.append("inode_unallocated")
         if not is_dir:
             self._content(f, entry)
+        elif self.mft is not None:
+            self._junction(f, entry)
         return entry
+
+    def _junction(self, f: Any, entry: FileEntry) -> None:
+        """An NTFS directory that is a reparse point (a junction or a directory symbolic
+        link) is listed as a link to its target, not walked."""
+        assert self.mft is not None
+        try:
+            facts = ntfs_facts.facts(self.mft, self.mft.record(int(f.info.meta.addr)))
+        except NtfsError:
+            return
+        if facts.link is not None:
+            entry.is_dir, entry.link, entry.extents = False, facts.link, []
+
+    def _deleted_file(self, f: Any) -> Any:
+        """The MFT entry of a deleted NTFS name, which TSK 4.12+ leaves out when its
+        sequence number moved on. Freeing an entry adds one to it: one more than the name
+        says is the same file, deleted; an entry in use again is another file's (marked
+        as a reallocated name by the caller)."""
+        name = f.info.name
+        if self.kind != "ntfs":
+            return None
+        try:
+            g = self.fs.open_meta(inode=int(name.meta_addr))
+        except OSError:
+            return None
+        meta = g.info.meta
+        if meta is None:
+            return None
+        if int(meta.flags) & int(self.tsk.TSK_FS_META_FLAG_ALLOC):
+            return g
+        return g if int(meta.seq) == int(name.meta_seq) + 1 else None
 
     def _content(self, f: Any, entry: FileEntry) -> None:
         tsk, meta = self.tsk, f.info.meta
-        record, facts = None, ntfs_facts.Facts()
+        facts = ntfs_facts.Facts()
         if self.mft is not None:
             try:
-                record = self.mft.record(int(meta.addr))
-                facts = ntfs_facts.facts(self.mft, record)
+                facts = ntfs_facts.facts(self.mft, self.mft.record(int(meta.addr)))
             except NtfsError as exc:
                 facts.warnings.append(f"MFT record not read ({exc})")
+        if self.exfat is not None:
+            facts.init_size = self.exfat.valid_length(int(meta.addr))
+            if facts.init_size is None and entry.size:
+                entry.warnings.append("valid_data_length_unknown")
         entry.errors += facts.errors
         entry.warnings += facts.warnings
         link = facts.link
@@ -237,8 +289,7 @@ class TskVolumeReader:
         if facts.errors:
             entry.extents = []
             return
-        entry.extents = self._extents(f, entry, facts.init_size,
-                                      record is not None and ntfs_facts.compressed(record))
+        entry.extents = self._extents(self._data_attr(f), entry, facts.init_size)
 
     def _link_target(self, f: Any) -> str | None:
         target = f.info.meta.link
@@ -256,20 +307,21 @@ class TskVolumeReader:
             return None
         return data if len(data) == size else None
 
-    def _data_attr(self, f: Any) -> Any:
+    def _data_attrs(self, f: Any) -> Iterator[tuple[bytes, Any]]:
+        """(stream name, attribute) of each data attribute: b"" for the file's data, else
+        an NTFS alternate data stream."""
         tsk = self.tsk
+        kinds = (int(tsk.TSK_FS_ATTR_TYPE_NTFS_DATA), int(tsk.TSK_FS_ATTR_TYPE_DEFAULT),
+                 int(tsk.TSK_FS_ATTR_TYPE_HFS_DATA))
         for attr in f:
-            if int(attr.info.type) not in (int(tsk.TSK_FS_ATTR_TYPE_NTFS_DATA),
-                                           int(tsk.TSK_FS_ATTR_TYPE_DEFAULT),
-                                           int(tsk.TSK_FS_ATTR_TYPE_HFS_DATA)):
-                continue
-            if attr.info.name not in (None, b"", b"$Data"):
-                continue  # an alternate data stream
-            return attr
-        return None
+            if int(attr.info.type) in kinds:
+                name = attr.info.name
+                yield (b"" if name in (None, b"", b"$Data") else bytes(name)), attr
 
-    def _runs(self, f: Any) -> Iterator[tsk_runs.Run]:
-        attr = self._data_attr(f)
+    def _data_attr(self, f: Any) -> Any:
+        return next((attr for name, attr in self._data_attrs(f) if not name), None)
+
+    def _runs(self, attr: Any) -> Iterator[tsk_runs.Run]:
         if attr is None or not int(attr.info.flags) & int(self.tsk.TSK_FS_ATTR_NONRES):
             return
         zero = int(self.tsk.TSK_FS_ATTR_RUN_FLAG_SPARSE) | int(
@@ -280,32 +332,57 @@ class TskVolumeReader:
             hole = bool(flags & zero) or (addr == 0 and self.kind != "ntfs")
             yield int(run.offset), None if hole else addr, int(run.len)
 
-    def _extents(self, f: Any, entry: FileEntry, init_size: int | None,
-                 compressed: bool) -> list[tuple[int, int]] | None:
-        """Image byte ranges of the default data attribute; None when TSK must read it
-        (resident, compressed, encrypted runs)."""
+    def _extents(self, attr: Any, entry: FileEntry,
+                 init_size: int | None) -> list[tuple[int, int]] | None:
+        """Image byte ranges of a data attribute; None when TSK must read it (resident,
+        compressed, encrypted)."""
         tsk = self.tsk
-        attr = self._data_attr(f)
         if attr is None:
             if entry.size:
                 entry.errors.append("no data attribute found")
             return []
         flags = int(attr.info.flags)
-        if compressed or flags & (int(tsk.TSK_FS_ATTR_COMP) | int(tsk.TSK_FS_ATTR_ENC)):
+        if flags & (int(tsk.TSK_FS_ATTR_COMP) | int(tsk.TSK_FS_ATTR_ENC)):
             return None
         if not flags & int(tsk.TSK_FS_ATTR_NONRES):
             return None
-        extents, errors = tsk_runs.extents(self._runs(f), self.block, entry.size,
+        extents, errors = tsk_runs.extents(self._runs(attr), self.block, entry.size,
                                            self.volume.offset, self.volume.size, init_size)
         entry.errors += errors
         return extents
 
+    def _streams(self, f: Any, entry: FileEntry) -> Iterator[FileEntry]:
+        """An NTFS file's alternate data streams, listed as fls lists them (path:name)."""
+        if self.mft is None or entry.link is not None or REALLOCATED in entry.warnings:
+            return
+        for name, attr in self._data_attrs(f):
+            if not name or int(attr.info.type) != int(self.tsk.TSK_FS_ATTR_TYPE_NTFS_DATA):
+                continue
+            text, clean = decode_name(name, "utf-8")
+            stream = FileEntry(entry.volume, f"{entry.path}:{safe_component(text)[0]}",
+                               int(attr.info.size), modified=entry.modified,
+                               created=entry.created, accessed=entry.accessed,
+                               allocated=entry.allocated,
+                               warnings=["alternate_data_stream"] + ([] if clean else
+                                                                      ["undecodable_name"]),
+                               key=(f, int(attr.info.type), int(attr.info.id)))
+            init = None
+            try:
+                pieces = self.mft.attrs(self.mft.record(int(f.info.meta.addr)),
+                                        ntfs_mft.DATA, text)
+                init = pieces[0].init_size if pieces and not pieces[0].resident else None
+            except NtfsError as exc:
+                stream.warnings.append(f"MFT record not read ({exc})")
+            stream.extents = self._extents(attr, stream, init)
+            yield stream
+
     def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:
         """Data of a file whose extents are unknown (resident or compressed)."""
-        f: Any = entry.key  # the pytsk3 File that _walk put there
+        key: Any = entry.key  # the pytsk3 File (or File, attribute type, id) _walk put there
+        f, where = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
         pos = 0
         while pos < entry.size:
-            data = f.read_random(pos, min(chunk, entry.size - pos))
+            data = f.read_random(pos, min(chunk, entry.size - pos), *where)
             if not data:
                 break
             yield data
