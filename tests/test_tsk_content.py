@@ -277,7 +277,13 @@ def ntfs_image(tmp: Path, cluster: int | None = None) -> Path:
     args = ["-c", str(cluster)] if cluster else []
     subprocess.run([tool("mkntfs"), "-q", "-F", "-f", "-L", "NTFS LABEL", *args, str(img)],
                    check=True, capture_output=True)
-    with mounted(img, tmp / "mnt", tool("ntfs-3g")) as m:
+    options = [] if cluster else ["-o", "compression"]  # NTFS compresses 4 KiB clusters
+    with mounted(img, tmp / "mnt", tool("ntfs-3g"), *options) as m:
+        if not cluster:  # a folder whose new files NTFS compresses
+            (m / "packed").mkdir()
+            attrib = struct.unpack("<I", os.getxattr(m / "packed", "system.ntfs_attrib"))[0]
+            os.setxattr(m / "packed", "system.ntfs_attrib", struct.pack("<I", attrib | 0x800))
+            (m / "packed" / "text.txt").write_bytes(b"compress me please " * 5000)
         (m / "docs").mkdir()
         (m / "docs" / "a.txt").write_bytes(b"hello " * 1000)
         (m / "tiny.txt").write_bytes(b"resident\n")
@@ -316,6 +322,8 @@ def test_ntfs_agrees_with_fls_and_icat(pool, tmp_path):
         b"X" * 5000 + bytes(35000)).hexdigest()
     assert ours["/extended.bin"].sha256 == hashlib.sha256(
         b"T" * 10000 + bytes(290000)).hexdigest()
+    assert ours["/packed/text.txt"].sha256 == hashlib.sha256(
+        b"compress me please " * 5000).hexdigest()
     assert ours["/tiny.txt"].size == 9  # the alternate stream is not the file's data
     assert not ours["/many/file39.txt"].allocated
     assert ours["/rel.lnk"].link == "docs\\a.txt"
