@@ -164,3 +164,27 @@ def test_ntfs_with_2_mib_clusters_read_without_tsk(tmp_path):
             assert not entry.errors, (path, entry.errors)
     assert ours["/extended.bin"].extents is not None
     assert shutil.which("ntfs-3g")
+
+
+def test_ntfs_own_reader_flags_a_damaged_record_and_keeps_the_rest(tmp_path):
+    from workbench.identify.model import Image
+    from workbench.identify.ntfs_mft import FILE_NAME, Mft
+    from workbench.identify.volumes import find_volumes
+    tool("mkntfs")
+    img = ntfs_image(tmp_path, cluster=2 << 20)
+    with Image(img) as image:
+        mft = Mft(image, find_volumes(image)[0][0])
+        number = next(n for n in range(mft.count)
+                      if any(b"a\0.\0t\0x\0t\0" in a.value
+                             for a in mft.record(n).find(FILE_NAME)))
+        pos = number * mft.record_size
+        at = next(start + pos - done for start, done, n in
+                  ((s, sum(x for _, x in mft.extents[:i]), n)
+                   for i, (s, n) in enumerate(mft.extents)) if pos - done < n)
+    with open(img, "r+b") as fh:  # a torn write: the update sequence no longer matches
+        fh.seek(at + 510)
+        fh.write(b"\xde\xad")
+    entries, reader = walk(img)
+    paths = {e.path for e in entries}
+    assert "/docs/a.txt" not in paths and "/big.bin" in paths and "/docs" in paths
+    assert any(f"MFT record {number}" in err for err in reader.errors)

@@ -144,7 +144,7 @@ class Mft:
                         for lcn, n in runs]
         self.count = self.size // self.record_size
 
-    def _raw(self, number: int) -> bytes:
+    def raw(self, number: int) -> bytes:
         pos = number * self.record_size
         out = b""
         for start, n in self.extents:
@@ -163,7 +163,7 @@ class Mft:
         return out
 
     def record(self, number: int) -> Record:
-        rec = bytearray(self._raw(number))
+        rec = bytearray(self.raw(number))
         if rec[:4] != b"FILE":
             raise NtfsError(f"MFT record {number} has no FILE signature")
         usa_off, usa_count = struct.unpack_from("<HH", rec, 4)

@@ -57,8 +57,11 @@ class NtfsReader:
                 walk_guard(self.deadline, 0, "", self.errors)
             try:
                 rec = self.mft.record(number)
-            except NtfsError:
-                bad += 1  # unused records are often blank: only counted
+            except NtfsError as exc:
+                if self._used(number):  # a blank record is merely unused
+                    bad += 1
+                    if bad <= 20:
+                        self.errors.append(str(exc))
                 continue
             if not rec.flags & IN_USE or rec.base:
                 continue
@@ -77,6 +80,8 @@ class NtfsReader:
                 raw = v[0x42:0x42 + 2 * v[0x40]]
                 text = raw.decode("utf-16-le", errors="replace")
                 parents.append((number, ref & REF_MASK, ref >> 48, text, raw))
+        if bad > 20:
+            self.errors.append(f"{bad} damaged MFT records in all (files in them not listed)")
         children: dict[int, list[tuple[str, bytes, int]]] = {}
         orphans = 0
         for child, parent, seq, text, raw in parents:
@@ -91,6 +96,12 @@ class NtfsReader:
         if orphans:
             self.errors.append(f"{orphans} names whose parent directory is gone (not listed)")
         return nodes, children
+
+    def _used(self, number: int) -> bool:
+        try:
+            return any(self.mft.raw(number))
+        except NtfsError:
+            return True
 
     def walk(self) -> Iterator[FileEntry]:
         nodes, children = self._scan()
