@@ -112,6 +112,9 @@ def test_exfat_label_system_entries_and_content_agree_with_tsk(pool, tmp_path):
     assert ours["/$UPCASE_TABLE"].sha256 == hashlib.sha256(b"mine\n").hexdigest()
     assert ours["/EX VOL (Volume Label Entry)"].size == 9
     assert len([p for p in ours if "Volume Label" in p or "UPCASE" in p]) == 2
+    # every file's stream entry found where TSK's numbering says, in sub-folders too
+    assert "/sub/a.txt" in ours
+    assert not [p for p, r in ours.items() if "valid_data_length_unknown" in r.warnings]
 
 
 def test_exfat_bytes_past_the_valid_data_length_are_zeros(tmp_path):

@@ -271,7 +271,7 @@ class TskVolumeReader:
             except NtfsError as exc:
                 facts.warnings.append(f"MFT record not read ({exc})")
         if self.exfat is not None:
-            facts.init_size = self.exfat.valid_length(int(meta.addr))
+            facts.init_size = self.exfat.valid_length(int(meta.addr), entry.size)
             if facts.init_size is None and entry.size:
                 entry.warnings.append("valid_data_length_unknown")
         entry.errors += facts.errors

@@ -52,9 +52,10 @@ class ExfatVolume:
             nxt = self.image.read(self.base + self.fat * self.bps + 4 * cluster, 4)
             cluster = struct.unpack("<I", nxt)[0] if len(nxt) == 4 else 0
 
-    def valid_length(self, inum: int) -> int | None:
+    def valid_length(self, inum: int, size: int) -> int | None:
         """The valid data length in the stream extension entry after file entry inum,
-        or None when the entries are not where TSK's numbering says."""
+        or None when the entries are not where TSK's numbering says (checked against
+        the data length, size)."""
         if not self.ok or inum < _FIRST_INODE:
             return None
         per = self.bps // 32
@@ -65,4 +66,5 @@ class ExfatVolume:
         if len(pair) < 64 or pair[0] != 0x85 or pair[32] != 0xC0:
             return None
         valid, = struct.unpack_from("<Q", pair, 32 + 8)
-        return int(valid)
+        length, = struct.unpack_from("<Q", pair, 32 + 24)
+        return int(valid) if length == size and valid <= length else None
