@@ -70,6 +70,8 @@ class FormatReport:
     volumes: list[VolumeRecord] = field(default_factory=list)
     files: list[FileRecord] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # emulation readiness: platform, boot records, executables, emulators (emulation.py)
+    environment: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         files = self.files

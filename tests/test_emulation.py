@@ -1,0 +1,283 @@
+"""Emulation readiness: platform, bootability, autorun, installers, executables' target
+systems and suggested emulators, in the format report and as a PREMIS environment.
+Checked against file(1), mtools, hfsutils (hls) and isoinfo."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+from tests import emulation_fixtures as fx
+from tests.fsfixtures import tool
+from workbench.config import Settings
+from workbench.identify.emulation import EnvironmentObserver, parse_autorun
+from workbench.identify.emulation_exe import executable
+from workbench.identify.engine import identify_image
+from workbench.identify.model import Image
+from workbench.identify.pool import IdentifyPool
+from workbench.identify.report import FileRecord, write_json
+from workbench.package.premis import PremisDocument, PremisObject
+
+SCHEMA = xmlschema.XMLSchema(str(Path(__file__).parent / "premis-subset.xsd"))
+NS = {"p": "http://www.loc.gov/premis/v3", "wb": "urn:x-migration-workbench:emulation:1"}
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with IdentifyPool(0) as p:
+        yield p
+
+
+def run(path: Path, pool: IdentifyPool):
+    return identify_image(path, Settings(), pool=pool)
+
+
+def emulator_ids(env: dict) -> list[str]:
+    return [e["id"] for e in env["emulators"]]
+
+
+@pytest.mark.parametrize("name", sorted(fx.EXECUTABLES))
+def test_executable_targets_agree_with_file(name, tmp_path):
+    data, platform, phrase = fx.EXECUTABLES[name]
+    info = executable(name, data)
+    assert info is not None and info["platform"] == platform
+    path = tmp_path / name
+    path.write_bytes(data)
+    said = subprocess.run([tool("file"), "-b", str(path)], capture_output=True, text=True,
+                          check=True).stdout
+    assert phrase in said, said
+    # the same facts both ways: a library is a library, a console program a console one
+    assert info.get("dll", False) == ("DLL" in said)
+    if "console" in said or "GUI" in said:
+        assert ("console" in said) == (info["subsystem"] == "Windows console")
+
+
+def test_executable_details():
+    assert executable("WIN.EXE", fx.ne(2))["min_os"] == "Windows 3.10"
+    assert executable("LIB32.DLL", fx.pe(dll=True, version=(3, 10)))["min_os"].startswith(
+        "Windows NT 3.10")
+    assert executable("GUI32.EXE", fx.pe())["min_os"] == "Windows 95 / NT 4.0"
+    assert executable("GAME.EXE", fx.le(1, b"DOS/4G  "))["target"].endswith(
+        "DOS/4G extender")
+    assert executable("OS2LE.EXE", fx.le(1))["platform"] == "os2"
+    assert executable("TOOL.X", fx.X68K_X)["platform"] == "x68000"
+    assert executable("App", fx.PEF_PPC)["platform"] == "macppc"
+    assert executable("README.TXT", b"MZ is a text here too")["format"] == "MZ"
+    assert executable("README.TXT", b"plain text") is None
+    # an e_lfanew beyond the bytes read: plain MZ, and said so
+    far = fx.mz(0x10000, 0x40)
+    assert executable("BIG.EXE", bytes(far)) == {
+        "format": "MZ", "platform": "dos", "target": "MS-DOS",
+        "note": "new-executable header offset lies beyond the bytes read"}
+    # truncated headers never raise
+    for name, (data, _, _) in fx.EXECUTABLES.items():
+        for cut in (2, 0x3C, 0x82, 0x98, 0xC0):
+            executable(name, data[:cut])
+
+
+def test_autorun_parsing():
+    text = ("; comment\r\n[AutoRun]\r\nOPEN=SETUP.EXE /auto ; run it\r\n"
+            "icon=SETUP.EXE,0\r\nlabel=ゲーム\r\n[other]\r\nopen=no.exe\r\n")
+    assert parse_autorun(text.encode("cp932")) == {
+        "open": "SETUP.EXE /auto", "icon": "SETUP.EXE,0", "label": "ゲーム"}
+    assert parse_autorun(b"\xff\xfe garbage") == {}
+
+
+def test_bootable_dos_floppy_with_windows_programs(tmp_path, pool):
+    files = {name: data for name, (data, _, _) in fx.EXECUTABLES.items()}
+    files["SETUP.EXE"] = fx.ne(2)
+    img = fx.dos_floppy(tmp_path, files={f"APPS/{k}": v for k, v in files.items()})
+    report = run(img, pool)
+    env = report.environment
+    fat = next(b for b in env["boot"] if b["kind"] == "fat-boot-sector")
+    assert fat["oem"] == "MSDOS5.0" and fat["loads"] == ["MS-DOS"]
+    assert fat["bootable"] is True and fat["system"] == "MS-DOS" and env["bootable"] is True
+    assert env["platform"] == "dos" and emulator_ids(env)[0] == "dosbox-x"
+    assert env["system_files"]["0"] == ["COMMAND.COM", "IO.SYS", "MSDOS.SYS"]
+    assert [i["path"] for i in env["installers"]] == ["/APPS/SETUP.EXE"]
+    assert env["installers"][0]["executable"]["platform"] == "win16"
+    # every executable listed, with the platform file(1) agrees on (test above)
+    found = {e["path"].rsplit("/", 1)[-1]: e["platform"] for e in env["executables"]}
+    assert found == {**{n: p for n, (_, p, _) in fx.EXECUTABLES.items()},
+                     "SETUP.EXE": "win16", "COMMAND.COM": "dos"}
+    # mtools (independent) lists the same executables
+    listing = subprocess.run([tool("mdir"), "-b", "-i", str(img), "::/APPS"],
+                             capture_output=True, text=True, check=True).stdout
+    assert {line.rsplit("/", 1)[-1] for line in listing.split()} == set(files)
+    # file(1) reads the same boot sector
+    said = subprocess.run([tool("file"), "-b", str(img)], capture_output=True, text=True,
+                          check=True).stdout
+    assert 'OEM-ID "MSDOS5.0"' in said
+    out = tmp_path / "formats.json"
+    with open(out, "w", encoding="utf-8") as fh:
+        write_json(report, fh)
+    assert json.loads(out.read_text())["environment"]["platform"] == "dos"
+
+
+def test_data_floppy_is_not_bootable_but_its_programs_count(tmp_path, pool):
+    img = fx.dos_floppy(tmp_path, bootable=False,
+                        files={"WIN.EXE": fx.ne(2), "WINLIB.DLL": fx.ne(2, 0x300, 0x8001)})
+    env = run(img, pool).environment
+    fat = next(b for b in env["boot"] if b["kind"] == "fat-boot-sector")
+    assert fat["bootable"] is False and "non-system" in fat["reason"]
+    assert env["bootable"] is False and env["platform"] == "win16"
+    assert emulator_ids(env)[:2] == ["86box", "pcem"]
+
+
+def test_boot_code_without_its_system_files_does_not_boot(tmp_path, pool):
+    img = fx.dos_floppy(tmp_path, files={})
+    subprocess.run([tool("mdel"), "-i", str(img), "::/IO.SYS"], check=True)
+    fat = next(b for b in run(img, pool).environment["boot"]
+               if b["kind"] == "fat-boot-sector")
+    assert fat["bootable"] is False and "IO.SYS" in fat["reason"]
+
+
+def test_pc98_hard_disk_ipl(tmp_path, pool):
+    env = run(fx.pc98_hdd(tmp_path), pool).environment
+    ipl = env["boot"][0]
+    assert ipl["kind"] == "pc98-ipl" and ipl["platform"] == "pc98"
+    assert ipl["partitions"] == [{"name": "MS-DOS 6.20", "bootable": True, "active": True,
+                                  "system": 0x21}]
+    assert env["platform"] == "pc98" and env["bootable"] is True
+    assert emulator_ids(env)[:3] == ["np2", "np21w", "dosbox-x"]
+
+
+def test_pc98_dos_floppy(tmp_path, pool):
+    img = fx.pc98_floppy(tmp_path, {"GAME.EXE": bytes(fx.mz())})
+    assert img.stat().st_size == 1_261_568
+    report = run(img, pool)
+    env = report.environment
+    fat = next(b for b in env["boot"] if b["kind"] == "fat-boot-sector")
+    assert fat["bytes_per_sector"] == 1024 and fat["platform"] == "pc98"
+    assert fat["geometry"].startswith("PC-98 2HD") and fat["bootable"] is True
+    assert env["platform"] == "pc98" and emulator_ids(env)[0] == "np2"
+    # plain MS-DOS programs also point to DOS, ranked below the boot evidence
+    assert [p["platform"] for p in env["platforms"]] == ["pc98", "dos"]
+    listing = subprocess.run([tool("mdir"), "-b", "-i", str(img), "::/"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "::/GAME.EXE" in listing.split()
+
+
+def test_x68000_floppy_boot_sector(tmp_path, pool):
+    env = run(fx.x68000_floppy(tmp_path), pool).environment
+    assert env["boot"][0]["kind"] == "human68k-boot-sector"
+    assert env["boot"][0]["oem"] == "Hudson soft 2.00"
+    assert env["platform"] == "x68000" and emulator_ids(env)[0] == "xm6g"
+    assert env["bootable"] is None  # HUMAN.SYS not listed: boot code, system unknown
+
+
+def test_x68000_scsi_disk_mark(tmp_path):
+    img = tmp_path / "x68k.hds"
+    data = bytearray(64 * 1024)
+    data[0:8] = b"X68SCSI1"
+    data[0x800:0x804] = b"X68K"
+    data[0x810:0x818] = b"Human68k"
+    img.write_bytes(bytes(data))
+    observer = EnvironmentObserver()
+    observer.file(FileRecord(1, 0, "/HUMAN.SYS", 100), b"\x60\x00")
+    with Image(img) as image:
+        env = observer.environment(image, [])
+    assert env["boot"][0]["partitions"] == ["Human68k"]
+    assert env["boot"][0]["bootable"] is True and env["platform"] == "x68000"
+
+
+def test_classic_mac_system_folder(tmp_path, pool):
+    img = fx.mac_hfs(tmp_path)
+    report = run(img, pool)
+    env = report.environment
+    mac = env["boot"][0]
+    assert mac["kind"] == "mac-boot-blocks" and mac["boot_blocks"] is True
+    assert mac["system_file"] == "System" and mac["shell"] == "Finder"
+    assert mac["bootable"] is True and mac["system_folder"] == "/System Folder"
+    assert env["platform"] == "mac" and emulator_ids(env)[0] == "basilisk2"
+    # hls (independent) gives the System Folder's catalog ID that was blessed
+    env_vars = {"HOME": str(tmp_path)}
+    subprocess.run([tool("hmount"), str(img)], check=True, capture_output=True, env=env_vars)
+    listing = subprocess.run([tool("hls"), "-i", ":"], capture_output=True, text=True,
+                             check=True, env=env_vars).stdout
+    subprocess.run([tool("humount")], check=True, capture_output=True, env=env_vars)
+    ids = {m.group(2): int(m.group(1)) for m in re.finditer(r"(\d+)\s+(.+)", listing)}
+    assert mac["blessed_folder_id"] == ids["System Folder"]
+
+
+def test_mac_volume_without_boot_blocks_is_not_bootable(tmp_path, pool):
+    env = run(fx.mac_hfs(tmp_path, bootable=False), pool).environment
+    assert env["boot"][0]["bootable"] is False
+    assert env["boot"][0]["reason"] == "a System Folder but no boot blocks"
+    assert env["bootable"] is False and env["mac_system_folders"] == [
+        {"volume": 0, "path": "/System Folder"}]
+
+
+def _isoinfo(iso: Path) -> str:
+    return subprocess.run([tool("isoinfo"), "-d", "-i", str(iso)], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_el_torito_floppy_emulation_cd_with_autorun(tmp_path, pool):
+    floppy = fx.dos_floppy(tmp_path)
+    autorun = b"[autorun]\r\nopen=SETUP.EXE\r\nicon=SETUP.EXE,0\r\n"
+    iso = fx.el_torito_cd(tmp_path, floppy, {"AUTORUN.INF": autorun, "SETUP.EXE": fx.pe(),
+                                             "DATA/README.TXT": b"hello"})
+    env = run(iso, pool).environment
+    torito = next(b for b in env["boot"] if b["kind"] == "el-torito")
+    info = _isoinfo(iso)
+    catalog = int(re.search(r"boot catalog is in sector (\d+)", info).group(1))
+    bootoff = int(re.search(r"Bootoff\s+([0-9a-fA-F]+)\s+(\d+)", info).group(2))
+    assert torito["catalog_lba"] == catalog and torito["load_rba"] == bootoff
+    assert "Boot media 2 (1.44MB Floppy)" in info and torito["emulation"] == "1.44M floppy"
+    assert torito["bootable"] is True and torito["platform"] == "pc"
+    assert torito["image_boot_sector"] == {"oem": "MSDOS5.0", "loads": ["MS-DOS"],
+                                           "bootable": None}
+    run_ = env["autorun"][0]
+    assert run_["open"] == "SETUP.EXE" and run_["icon"] == "SETUP.EXE,0"
+    assert run_["target"]["platform"] == "win32"
+    assert env["platform"] == "dos"  # the boot floppy wins over the Windows installer
+    assert [p["platform"] for p in env["platforms"]][:2] == ["dos", "win32"]
+
+
+def test_el_torito_no_emulation_and_plain_iso(tmp_path, pool):
+    iso = fx.el_torito_cd(tmp_path, None, {"README.TXT": b"x"},
+                          no_emul=b"\xfa\xeb\xfe" + b"ISOLINUX" + bytes(2037))
+    torito = next(b for b in run(iso, pool).environment["boot"] if b["kind"] == "el-torito")
+    assert torito["emulation"] == "no emulation" and torito["loader"] == "ISOLINUX"
+    assert torito["sectors"] == 4
+    assert "Boot media 0 (No Emulation Boot)" in _isoinfo(iso)
+    (tmp_path / "cdroot" / "LOADER.BIN").unlink()
+    plain = fx.el_torito_cd(tmp_path / "cdroot", None, {"README.TXT": b"x"})
+    env = run(plain, pool).environment
+    assert env["boot"][0]["bootable"] is False and env["bootable"] is False
+    assert env["platform"] == "" and env["emulators"] == []
+
+
+def test_premis_environment_is_schema_valid(tmp_path, pool):
+    from workbench.identify.emulation_premis import premis_environments
+    img = fx.pc98_floppy(tmp_path, {"GAME.EXE": bytes(fx.mz())})
+    env = json.loads(json.dumps(run(img, pool).environment))
+    envs = premis_environments(env, "PC98-1/data/image.img")
+    doc = PremisDocument(objects=[PremisObject("PC98-1/data/image.img", "image.img", 1,
+                                               {"sha256": "ab"}, "disk image",
+                                               requires=(envs[0].identifier,))],
+                         environments=envs)
+    xml = doc.to_xml()
+    SCHEMA.validate(xml.decode())
+    root = ET.fromstring(xml)
+    entity = root.find("p:object[p:environmentDesignation]", NS)
+    assert entity.findtext("p:environmentDesignation/p:environmentName", namespaces=NS) == \
+        "NEC PC-9801/PC-9821"
+    assert [e.text for e in entity.findall(".//wb:emulator", NS)][:2] == [
+        "Neko Project II", "Neko Project 21/W"]
+    assert entity.findtext(".//wb:bootable", namespaces=NS) == "true"
+    rel = root.find("p:object/p:relationship", NS)
+    assert rel.findtext("p:relatedObjectIdentifier/p:relatedObjectIdentifierValue",
+                        namespaces=NS) == "PC98-1/data/image.img#environment"
+    assert premis_environments({"platform": ""}, "x") == []
+    # the schema is able to fail: an environment function without its level
+    broken = xml.replace(b"<premis:environmentFunctionLevel>1</premis:"
+                         b"environmentFunctionLevel>", b"")
+    assert not SCHEMA.is_valid(broken.decode())
