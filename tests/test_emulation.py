@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -281,3 +282,91 @@ def test_premis_environment_is_schema_valid(tmp_path, pool):
     broken = xml.replace(b"<premis:environmentFunctionLevel>1</premis:"
                          b"environmentFunctionLevel>", b"")
     assert not SCHEMA.is_valid(broken.decode())
+
+
+def test_hard_disk_mbr_boots_through_its_active_partition(tmp_path, pool):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from fatimage import mbr
+    img = tmp_path / "hdd.img"
+    total = 16 * 2048
+    with open(img, "wb") as fh:
+        fh.truncate(total * 512)
+        sector = bytearray(mbr([(0x06, 2048, total - 2048)]))
+        sector[0:4] = b"\xfa\x33\xc0\x8e"  # boot code ...
+        sector[0x8B:0x8B + 23] = b"Invalid partition table"
+        sector[446] = 0x80  # ... and an active partition
+        fh.write(sector)
+    subprocess.run([tool("mkfs.fat"), "-F", "16", "--offset", "2048", str(img),
+                    str((total - 2048) // 2)], check=True, capture_output=True)
+    with open(img, "r+b") as fh:
+        fh.seek(2048 * 512 + 62)
+        fh.write(fx.DOS_BOOT_CODE)
+    subprocess.run([tool("mcopy"), "-i", f"{img}@@1048576", "-", "::/IO.SYS"],
+                   input=b"\xe9" + bytes(511), check=True)
+    env = run(img, pool).environment
+    disk, vbr = env["boot"][0], env["boot"][1]
+    assert disk["kind"] == "mbr" and disk["loader"] == "MS-DOS/Windows MBR"
+    assert disk["partitions"] == [{"type": "0x06", "active": True, "start": 2048}]
+    assert disk["active_volumes"] == [0] and vbr["bootable"] is True
+    assert disk["bootable"] is True and env["platform"] == "dos"
+    # sfdisk (independent) reads the same table
+    dump = subprocess.run([tool("sfdisk"), "-d", str(img)], capture_output=True, text=True,
+                          check=True).stdout
+    assert re.search(r"start=\s*2048, size=\s*30720, type=6, bootable", dump)
+
+
+def test_mac_applications_from_appledouble_finder_info():
+    def appledouble(kind: bytes, creator: bytes) -> bytes:
+        head = b"\x00\x05\x16\x07\x00\x02\x00\x00" + bytes(16) + b"\x00\x01"
+        return head + struct.pack(">III", 9, 38, 32) + kind + creator + bytes(24)
+    observer = EnvironmentObserver()
+    observer.file(FileRecord(1, 0, "/Apps/._TeachText", 70), appledouble(b"APPL", b"ttxt"))
+    observer.file(FileRecord(2, 0, "/Sys/._System", 70), appledouble(b"zsys", b"MACS"))
+    observer.file(FileRecord(3, 0, "/Sys/._Finder", 70), appledouble(b"FNDR", b"MACS"))
+    observer.file(FileRecord(4, 0, "/Sys/._Broken", 30), b"\x00\x05\x16\x07" + bytes(20)
+                  + b"\x00\x09")
+    assert observer.mac_apps == ["/Apps/TeachText"] and observer.errors == []
+    assert observer.mac_folders[(0, "/Sys")] == {"System", "Finder"}
+
+
+def test_summary_line_in_both_languages():
+    from workbench.cli_tools import environment_line
+    env = {"platform": "pc98", "bootable": True,
+           "emulators": [{"name": "Neko Project II"}, {"name": "Neko Project 21/W"}]}
+    assert environment_line(env) == ("environment: NEC PC-9801/PC-9821, bootable; "
+                                     "emulators: Neko Project II, Neko Project 21/W")
+    from workbench.i18n import t
+    assert "起動可能" in t("emulation.summary", lang="ja", platform="x", emulators="y",
+                         boot=t("emulation.boot_yes", lang="ja"))
+    assert environment_line({"platform": ""}) == t("emulation.none")
+
+
+def test_bag_premis_carries_the_environment(tmp_path):
+    from dataclasses import replace
+
+    from workbench import PROJECT_ROOT
+    from workbench.imaging.engine import image
+    from workbench.package.carrier import bag_job
+    from workbench.profiles import load_profiles
+    base = Settings()
+    station = replace(base, organisation="Library", operator="Sato", free_space_margin=0,
+                      paths=replace(base.paths, staging=tmp_path / "staging",
+                                    bags=tmp_path / "bags"))
+    fx.dos_floppy(tmp_path, files={"SETUP.EXE": fx.ne(2)}, name="disk.img")
+    drive = tmp_path / "dos.drive.toml"
+    drive.write_text('model = "Test floppy drive"\nvendor = "Test"\nserial = "EMU-1"\n'
+                     'transport = "virtual"\nimage = "disk.img"\nprofile = "fd35-2hd"\n'
+                     'label.en = "DOS boot floppy"\nlabel.ja = "DOS 起動フロッピー"\n')
+    profiles = load_profiles(PROJECT_ROOT / "profiles")
+    image(drive, profiles["fd35-2hd"], "EMU-1", station)
+    bag = bag_job(station.paths.staging / "EMU-1", station).path
+    xml = (bag / "metadata" / "premis.xml").read_bytes()
+    SCHEMA.validate(xml.decode())
+    root = ET.fromstring(xml)
+    entity = root.find("p:object[p:environmentDesignation]", NS)
+    assert entity.findtext(".//wb:platform", namespaces=NS) == "dos"
+    assert entity.findtext(".//wb:installer", namespaces=NS) == "/SETUP.EXE"
+    assert root.find("p:object/p:relationship/p:relationshipSubType", NS).text == "requires"
+    report = json.loads((bag / "metadata" / "formats.json").read_text())
+    assert report["environment"]["bootable"] is True
