@@ -370,3 +370,43 @@ def test_bag_premis_carries_the_environment(tmp_path):
     assert root.find("p:object/p:relationship/p:relationshipSubType", NS).text == "requires"
     report = json.loads((bag / "metadata" / "formats.json").read_text())
     assert report["environment"]["bootable"] is True
+
+
+def test_ntfs_boot_sector_from_mkntfs_is_not_bootable(tmp_path, pool):
+    img = tmp_path / "ntfs.img"
+    img.write_bytes(bytes(8 << 20))
+    subprocess.run([tool("mkntfs"), "-q", "-F", "-Q", str(img)], check=True,
+                   capture_output=True)
+    env = run(img, pool).environment
+    ntfs = env["boot"][0]
+    assert ntfs["kind"] == "ntfs-boot-sector" and ntfs["oem"] == "NTFS"
+    assert ntfs["bootable"] is False and env["bootable"] is False
+
+
+def test_partition_boot_sectors_on_a_pc98_disk_are_pc98(tmp_path):
+    from types import SimpleNamespace
+
+    from workbench.identify.emulation_boot import boot_records
+    img = fx.pc98_hdd(tmp_path)
+    with open(img, "r+b") as fh:
+        fh.truncate(32 << 20)
+    subprocess.run([tool("mkfs.fat"), "-F", "16", "--offset", "64", str(img), "16000"],
+                   check=True, capture_output=True)
+    volume = SimpleNamespace(index=0, offset=64 * 512, size=16000 * 1024, fs_type="fat16")
+    with Image(img) as image:
+        records = boot_records(image, [volume])
+    assert [r["kind"] for r in records] == ["pc98-ipl", "fat-boot-sector"]
+    assert records[1]["platform"] == "pc98"
+
+
+def test_autorun_shellexecute_names_the_program(tmp_path):
+    observer = EnvironmentObserver()
+    observer.file(FileRecord(1, 0, "/autorun.inf", 60),
+                  b"[autorun]\nshellexecute=Setup\\Install.exe\n")
+    observer.file(FileRecord(2, 0, "/Setup/Install.exe", 1024), fx.pe())
+    img = tmp_path / "blank.img"
+    img.write_bytes(bytes(4096))
+    with Image(img) as image:
+        env = observer.environment(image, [])
+    assert env["autorun"][0]["target"]["path"] == "/Setup/Install.exe"
+    assert env["platform"] == "win32" and env["bootable"] is False

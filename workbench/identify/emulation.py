@@ -118,12 +118,12 @@ class EnvironmentObserver:
             self._decide(record, volumes)
         for record in boots:  # an MBR boots when the active partition's boot sector does
             if record["kind"] == "mbr" and record.get("active_volumes"):
-                vbr = [b for b in boots if b["kind"] == "fat-boot-sector"
+                vbr = [b for b in boots if b["kind"] in ("fat-boot-sector", "ntfs-boot-sector")
                        and b["volume"] in record["active_volumes"]]
                 if vbr:
                     record["bootable"], record["platform"] = vbr[0]["bootable"], ""
         for run in self.autoruns:
-            target = self._find(run["volume"], run.get("open", ""))
+            target = self._find(run["volume"], run.get("open") or run.get("shellexecute", ""))
             if target is not None:
                 run["target"] = {k: target[k] for k in ("path", "format", "platform", "target")}
         platforms = self._platforms(boots)
@@ -162,7 +162,7 @@ class EnvironmentObserver:
         """Settle `bootable` where the boot code is there and the files decide."""
         kind, volume = record["kind"], record.get("volume")
         files = self.system.get(volume, {}) if volume is not None else {}
-        if kind == "fat-boot-sector":
+        if kind in ("fat-boot-sector", "ntfs-boot-sector"):
             loads = record.get("loads", [])
             present = [s for s in loads if any(f in files for f in _NEEDS.get(s, ()))]
             if present:

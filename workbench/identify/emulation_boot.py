@@ -51,6 +51,8 @@ def boot_records(image: Image, volumes: Sequence[VolumeLike]) -> list[dict[str, 
         try:
             if v.fs_type.startswith("fat"):
                 records.append(fat_boot(image.read(v.offset, 4096), v.index, v.offset))
+            elif v.fs_type == "ntfs":
+                records.append(_ntfs(image.read(v.offset, 512), v))
             elif v.fs_type in ("hfs", "hfsplus"):
                 records.append(_mac(image.read(v.offset, 2048), v))
             elif v.fs_type.startswith("iso9660"):
@@ -58,6 +60,11 @@ def boot_records(image: Image, volumes: Sequence[VolumeLike]) -> list[dict[str, 
         except (struct.error, IndexError, ValueError) as exc:  # a broken record, not a crash
             records.append({"kind": "unreadable", "volume": v.index, "offset": v.offset,
                             "platform": "", "bootable": None, "error": str(exc)})
+    on_disk = records[0]["platform"] if records and records[0]["kind"] in (
+        "pc98-ipl", "x68000-scsi") else ""
+    for r in records[1:]:  # a partition's boot sector runs on the disk's machine
+        if on_disk and r["kind"] == "fat-boot-sector":
+            r["platform"] = on_disk
     return [r for r in records if r]
 
 
@@ -76,7 +83,8 @@ def _disk(image: Image, first: bytes) -> list[dict[str, Any]]:
     human = _human68k(first, image.size)
     if human:
         return [human]
-    if first[510:512] == b"\x55\xaa" and not fat_type(first):
+    if first[510:512] == b"\x55\xaa" and not fat_type(first) and \
+            first[3:11] not in (b"NTFS    ", b"EXFAT   "):  # a volume boot record
         return [_mbr(first)]
     return []
 
@@ -162,6 +170,17 @@ def fat_boot(boot: bytes, volume: int | None, offset: int) -> dict[str, Any]:
     else:
         record["bootable"] = None  # decided by the system files in the root directory
     record["evidence"] = f"FAT boot sector, OEM {oem!r}"
+    return record
+
+
+def _ntfs(boot: bytes, v: VolumeLike) -> dict[str, Any]:
+    loads = [system for mark, system in _LOADERS.items() if mark in boot[84:510]]
+    record: dict[str, Any] = {"kind": "ntfs-boot-sector", "volume": v.index,
+                              "offset": v.offset, "platform": "pc", "loads": loads,
+                              "oem": _text(boot[3:11]), "bootable": None,
+                              "evidence": "NTFS boot sector"}
+    if any(mark.lower() in boot.lower() for mark in _NOT_BOOTABLE) and not loads:
+        record.update(bootable=False, reason="the boot code only prints a non-system message")
     return record
 
 
