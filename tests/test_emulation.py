@@ -233,8 +233,9 @@ def test_el_torito_floppy_emulation_cd_with_autorun(tmp_path, pool):
     assert torito["catalog_lba"] == catalog and torito["load_rba"] == bootoff
     assert "Boot media 2 (1.44MB Floppy)" in info and torito["emulation"] == "1.44M floppy"
     assert torito["bootable"] is True and torito["platform"] == "pc"
+    # the floppy image's own root directory holds the IO.SYS its boot code loads
     assert torito["image_boot_sector"] == {"oem": "MSDOS5.0", "loads": ["MS-DOS"],
-                                           "bootable": None}
+                                           "bootable": True, "system_files": ["IO.SYS"]}
     run_ = env["autorun"][0]
     assert run_["open"] == "SETUP.EXE" and run_["icon"] == "SETUP.EXE,0"
     assert run_["target"]["platform"] == "win32"
@@ -410,3 +411,27 @@ def test_autorun_shellexecute_names_the_program(tmp_path):
         env = observer.environment(image, [])
     assert env["autorun"][0]["target"]["path"] == "/Setup/Install.exe"
     assert env["platform"] == "win32" and env["bootable"] is False
+
+
+def test_el_torito_sections_bios_and_uefi_agree_with_xorriso(tmp_path, pool):
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "isolinux.bin").write_bytes(b"ISOLINUX".ljust(2048, b"\0"))
+    (root / "efi.img").write_bytes(bytes(1_474_560))
+    (root / "SETUP.EXE").write_bytes(fx.pe())
+    iso = tmp_path / "hybrid.iso"
+    subprocess.run([tool("xorriso"), "-as", "mkisofs", "-quiet", "-o", str(iso), "-b",
+                    "isolinux.bin", "-c", "boot.cat", "-no-emul-boot", "-boot-load-size", "4",
+                    "-eltorito-alt-boot", "-e", "efi.img", "-no-emul-boot", str(root)],
+                   check=True, capture_output=True)
+    env = run(iso, pool).environment
+    mine = [(b["platform"], b["bootable"], b["emulation"], b["load_rba"])
+            for b in env["boot"] if b["kind"] == "el-torito"]
+    said = subprocess.run([tool("xorriso"), "-indev", str(iso), "-report_el_torito", "plain"],
+                          capture_output=True, text=True, check=True).stdout
+    theirs = [({"BIOS": "pc", "UEFI": "efi"}[m[0]], m[1] == "y", m[2], int(m[3]))
+              for m in re.findall(r"boot img :\s+\d+\s+(\w+)\s+(\w)\s+(\w+)\s+\S+\s+\S+"
+                                  r"\s+\d+\s+(\d+)", said)]
+    assert len(theirs) == 2
+    assert [(p, b, "none" if e == "no emulation" else e, r) for p, b, e, r in mine] == theirs
+    assert [p["platform"] for p in env["platforms"]][:2] == ["pc", "efi"]

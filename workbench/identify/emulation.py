@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from workbench.identify.emulation_boot import VolumeLike, boot_records
+from workbench.identify.emulation_boot import NEEDS, VolumeLike, boot_records
 from workbench.identify.emulation_exe import executable
 from workbench.identify.model import Image
 from workbench.identify.report import FileRecord
@@ -36,10 +36,6 @@ SYSTEM_FILES = {"IO.SYS": "MS-DOS", "MSDOS.SYS": "MS-DOS", "IBMBIO.COM": "PC DOS
                 "WINBOOT.SYS": "Windows 95", "NTLDR": "Windows NT", "BOOTMGR": "Windows Vista+",
                 "HUMAN.SYS": "Human68k", "COMMAND.X": "Human68k shell",
                 "CONFIG.SYS": "DOS configuration", "AUTOEXEC.BAT": "DOS start-up"}
-# What a boot sector's code loads -> the root files that must be there for it to boot
-_NEEDS = {"MS-DOS": ("IO.SYS",), "PC DOS": ("IBMBIO.COM",), "FreeDOS": ("KERNEL.SYS",),
-          "Windows 95": ("WINBOOT.SYS", "IO.SYS"), "Windows NT": ("NTLDR",),
-          "Windows Vista+": ("BOOTMGR",), "SYSLINUX": ("LDLINUX.SYS", "LDLINUX.C32")}
 _SOFTWARE = {"MS-DOS": "dos", "PC DOS": "dos", "FreeDOS": "dos", "Windows 95": "dos",
              "Windows NT": "win32", "Windows Vista+": "win32", "SYSLINUX": "unix"}
 _APPLEDOUBLE = (b"\x00\x05\x16\x07", b"\x00\x05\x16\x00")
@@ -164,12 +160,12 @@ class EnvironmentObserver:
         files = self.system.get(volume, {}) if volume is not None else {}
         if kind in ("fat-boot-sector", "ntfs-boot-sector"):
             loads = record.get("loads", [])
-            present = [s for s in loads if any(f in files for f in _NEEDS.get(s, ()))]
+            present = [s for s in loads if any(f in files for f in NEEDS.get(s, ()))]
             if present:
                 record.update(bootable=True, system=present[0])
             elif loads and record["bootable"] is None:
                 record.update(bootable=False, reason="the boot code loads "
-                              + " / ".join(_NEEDS.get(loads[0], (loads[0],)))
+                              + " / ".join(NEEDS.get(loads[0], (loads[0],)))
                               + ", which is not in the root directory")
             elif record["bootable"] is None and record["platform"] == "pc98" and (
                     "IO.SYS" in files or "MSDOS.SYS" in files):

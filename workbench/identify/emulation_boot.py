@@ -25,6 +25,10 @@ SECTOR = 2048
 _LOADERS = {b"IO      SYS": "MS-DOS", b"IBMBIO  COM": "PC DOS", b"KERNEL  SYS": "FreeDOS",
             b"WINBOOT SYS": "Windows 95", b"NTLDR": "Windows NT", b"BOOTMGR": "Windows Vista+",
             b"LDLINUX": "SYSLINUX"}
+# What a boot sector's code loads -> the root files that must be there for it to boot
+NEEDS = {"MS-DOS": ("IO.SYS",), "PC DOS": ("IBMBIO.COM",), "FreeDOS": ("KERNEL.SYS",),
+         "Windows 95": ("WINBOOT.SYS", "IO.SYS"), "Windows NT": ("NTLDR",),
+         "Windows Vista+": ("BOOTMGR",), "SYSLINUX": ("LDLINUX.SYS", "LDLINUX.C32")}
 _NOT_BOOTABLE = (b"This is not a bootable disk", b"Non-system disk")
 _HUMAN68K_OEMS = (b"Hudson soft", b"X68IPL", b"SHARP/KG", b"Hero Soft", b"SHARP")
 _TORITO_PLATFORM = {0: "pc", 1: "macppc", 2: "mac", 0xEF: "efi"}
@@ -173,6 +177,27 @@ def fat_boot(boot: bytes, volume: int | None, offset: int) -> dict[str, Any]:
     return record
 
 
+def root_names(image: Image, offset: int, boot: bytes) -> set[str]:
+    """The names in a FAT12/16 root directory ("IO.SYS"), read straight from the BPB: for
+    the floppy image inside an El Torito CD, which no reader lists."""
+    bps, _, reserved, nfats, entries = struct.unpack_from("<HBHBH", boot, 11)
+    fat_sectors = struct.unpack_from("<H", boot, 22)[0]
+    if not entries or not fat_sectors or bps not in (512, 1024, 2048):
+        return set()
+    data = image.read(offset + (reserved + nfats * fat_sectors) * bps, min(entries, 1024) * 32)
+    names = set()
+    for at in range(0, len(data) - 31, 32):
+        entry = data[at:at + 32]
+        if entry[0] == 0:
+            break
+        if entry[0] == 0xE5 or entry[11] & 0x18:  # deleted, a label or a directory
+            continue
+        base, ext = entry[:8].decode("cp932", "replace").rstrip(), \
+            entry[8:11].decode("cp932", "replace").rstrip()
+        names.add(f"{base}.{ext}" if ext else base)
+    return names
+
+
 def _ntfs(boot: bytes, v: VolumeLike) -> dict[str, Any]:
     loads = [system for mark, system in _LOADERS.items() if mark in boot[84:510]]
     record: dict[str, Any] = {"kind": "ntfs-boot-sector", "volume": v.index,
@@ -266,7 +291,13 @@ def _torito_entry(image: Image, v: VolumeLike, entry: bytes, platform_id: int,
         boot = image.read(v.offset + rba * SECTOR, 4096)
         if fat_type(boot):
             inner = fat_boot(boot, None, v.offset + rba * SECTOR)
+            root = root_names(image, v.offset + rba * SECTOR, boot)
+            present = [s for s in inner["loads"] if any(f in root for f in NEEDS[s])]
+            if inner["bootable"] is None and inner["loads"]:
+                inner["bootable"] = bool(present)
             record["image_boot_sector"] = {k: inner[k] for k in ("oem", "loads", "bootable")}
+            record["image_boot_sector"]["system_files"] = sorted(
+                f for f in root if any(f in names for names in NEEDS.values()))
             record["evidence"] += (f", {record['emulation']} image, OEM {inner['oem']!r}"
                                    + (f", loads {', '.join(inner['loads'])}"
                                       if inner["loads"] else ""))
