@@ -435,3 +435,10 @@ def test_el_torito_sections_bios_and_uefi_agree_with_xorriso(tmp_path, pool):
     assert len(theirs) == 2
     assert [(p, b, "none" if e == "no emulation" else e, r) for p, b, e, r in mine] == theirs
     assert [p["platform"] for p in env["platforms"]][:2] == ["pc", "efi"]
+
+
+def test_sample_data_floppy_names_no_platform(pool):
+    from tests.conftest import MEDIA
+    env = run(MEDIA / "fd35-2hd-good.img", pool).environment
+    assert env["boot"][0]["bootable"] is False and env["boot"][0]["reason"] == "no boot code"
+    assert env["platform"] == "" and env["emulators"] == [] and env["bootable"] is False

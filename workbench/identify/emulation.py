@@ -207,6 +207,9 @@ class EnvironmentObserver:
             inner = r.get("image_boot_sector") or {}
             if platform == "pc" and inner.get("loads"):
                 platform = _SOFTWARE.get(inner["loads"][0], "pc")
+            if r["bootable"] is None and r["kind"] in ("fat-boot-sector", "ntfs-boot-sector") \
+                    and platform == "pc" and not r.get("loads"):
+                continue  # boot code that loads nothing known: says nothing of a platform
             add(platform, 100 if r["bootable"] else 40,
                 f"boot: {r['evidence']}" + (f" ({system})" if system else ""))
         for run in self.autoruns:

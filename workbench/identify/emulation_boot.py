@@ -159,7 +159,8 @@ def fat_boot(boot: bytes, volume: int | None, offset: int) -> dict[str, Any]:
         "kind": "fat-boot-sector", "volume": volume, "offset": offset, "oem": oem,
         "bytes_per_sector": bps, "sectors_per_track": spt, "heads": heads,
         "media": f"0x{boot[21]:02x}", "signature": boot[510:512] == b"\x55\xaa"}
-    code = boot[62:bps if bps <= len(boot) else len(boot)]
+    fat32 = struct.unpack_from("<H", boot, 22)[0] == 0  # its BPB runs on to byte 90
+    code = boot[90 if fat32 else 62:min(510, len(boot))]
     loads = [system for mark, system in _LOADERS.items() if mark in code]
     record["loads"] = loads
     pc98 = (bps == 1024 and spt == 8 and heads == 2) or oem.upper().startswith("NEC")
