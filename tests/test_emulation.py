@@ -442,3 +442,16 @@ def test_sample_data_floppy_names_no_platform(pool):
     env = run(MEDIA / "fd35-2hd-good.img", pool).environment
     assert env["boot"][0]["bootable"] is False and env["boot"][0]["reason"] == "no boot code"
     assert env["platform"] == "" and env["emulators"] == [] and env["bootable"] is False
+
+
+def test_pc98_game_floppy_with_its_own_ipl(tmp_path, pool):
+    img = tmp_path / "game.hdm"
+    data = bytearray(1_261_568)
+    data[0:3] = b"\xeb\x1e\x90"  # x86 code, no BPB: the game's own loader
+    data[0x20:0x30] = b"\xfa\xb8\x00\x00\x8e\xd8\xbe\x00\x7c\xcd\x1b\xea\x00\x00\x00\x10"
+    img.write_bytes(bytes(data))
+    env = run(img, pool).environment
+    assert env["boot"][0]["kind"] == "pc98-floppy-ipl" and env["platform"] == "pc98"
+    assert env["bootable"] is None and emulator_ids(env)[0] == "np2"
+    img.write_bytes(bytes(data[:1_474_560 - 213_000]).ljust(1_474_560, b"\0"))
+    assert run(img, pool).environment["boot"] == []  # a 1.44M size: not PC-98 by itself

@@ -4,7 +4,8 @@
 
 Read here (a few sectors each, bounds-checked): the disk's first sector (PC-98 IPL with
 "IPL1" at offset 4 and its partition table in sector 1, an MBR, an X68000 SCSI disk
-"X68SCSI1" with its "X68K" table, a Human68k floppy boot sector), each FAT volume's boot
+"X68SCSI1" with its "X68K" table, a Human68k floppy boot sector, x86 IPL code on a
+PC-98 1.23M 2HD floppy without a DOS BPB), each FAT or NTFS volume's boot
 sector (BPB, OEM name, the system files its code loads), each HFS/HFS+ volume's boot
 blocks ("LK") and blessed System Folder, and each ISO 9660 volume's El Torito boot
 catalog. `bootable` is True, False, or None when boot code is there but whether it finds
@@ -87,6 +88,11 @@ def _disk(image: Image, first: bytes) -> list[dict[str, Any]]:
     human = _human68k(first, image.size)
     if human:
         return [human]
+    if image.size == PC98_2HD and first[0] in (0xEB, 0xE9) and not fat_type(first):
+        # x86 code on a 1024-byte-sector 2HD floppy without a DOS BPB: a PC-98 IPL
+        return [{"kind": "pc98-floppy-ipl", "volume": None, "offset": 0, "platform": "pc98",
+                 "bootable": None, "evidence": "x86 boot code on a 1.23M 2HD floppy "
+                 "(1024-byte sectors) without a DOS BPB: a PC-98 IPL"}]
     if first[510:512] == b"\x55\xaa" and not fat_type(first) and \
             first[3:11] not in (b"NTFS    ", b"EXFAT   "):  # a volume boot record
         return [_mbr(first)]
