@@ -214,3 +214,23 @@ def el_torito_cd(tmp: Path, boot_floppy: Path | None, files: dict[str, bytes],
         args += ["-b", "LOADER.BIN", "-c", "BOOT.CAT", "-no-emul-boot", "-boot-load-size", "4"]
     subprocess.run([*args, str(root)], check=True, capture_output=True)
     return tmp / "cd.iso"
+
+
+def appledouble(kind: bytes, creator: bytes, resource_types: tuple[bytes, ...] = ()) -> bytes:
+    """An AppleDouble v2 file (RFC 1740): Finder info, then a resource fork whose map
+    lists one resource of each type."""
+    count = len(resource_types)
+    type_list = struct.pack(">H", max(count - 1, 0)) + b"".join(
+        t + struct.pack(">HH", 0, 2 + 8 * count + 12 * i) for i, t in enumerate(resource_types))
+    refs = b"".join(struct.pack(">hHBBHI", 128, 0xFFFF, 0, 0, 0, 0) for _ in resource_types)
+    rmap = bytes(16) + bytes(4) + bytes(2) + struct.pack(">HHH", 0, 28, 28 + len(type_list)
+                                                         + len(refs)) + type_list + refs
+    fork = struct.pack(">IIII", 256, 256, 0, len(rmap)).ljust(256, b"\0") + rmap \
+        if resource_types else b""
+    entries = 2 if fork else 1
+    fi_at = 26 + 12 * entries
+    head = b"\x00\x05\x16\x07\x00\x02\x00\x00" + bytes(16) + struct.pack(">H", entries)
+    head += struct.pack(">III", 9, fi_at, 32)
+    if fork:
+        head += struct.pack(">III", 2, fi_at + 32, len(fork))
+    return head + (kind + creator).ljust(32, b"\0") + fork

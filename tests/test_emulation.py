@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -317,18 +316,25 @@ def test_hard_disk_mbr_boots_through_its_active_partition(tmp_path, pool):
     assert re.search(r"start=\s*2048, size=\s*30720, type=6, bootable", dump)
 
 
-def test_mac_applications_from_appledouble_finder_info():
-    def appledouble(kind: bytes, creator: bytes) -> bytes:
-        head = b"\x00\x05\x16\x07\x00\x02\x00\x00" + bytes(16) + b"\x00\x01"
-        return head + struct.pack(">III", 9, 38, 32) + kind + creator + bytes(24)
+def test_mac_applications_from_appledouble_finder_info(tmp_path):
+    ad = fx.appledouble
     observer = EnvironmentObserver()
-    observer.file(FileRecord(1, 0, "/Apps/._TeachText", 70), appledouble(b"APPL", b"ttxt"))
-    observer.file(FileRecord(2, 0, "/Sys/._System", 70), appledouble(b"zsys", b"MACS"))
-    observer.file(FileRecord(3, 0, "/Sys/._Finder", 70), appledouble(b"FNDR", b"MACS"))
-    observer.file(FileRecord(4, 0, "/Sys/._Broken", 30), b"\x00\x05\x16\x07" + bytes(20)
+    observer.file(FileRecord(1, 0, "/Apps/._TeachText", 70), ad(b"APPL", b"ttxt", (b"CODE",)))
+    observer.file(FileRecord(2, 0, "/Apps/._Fat App", 70), ad(b"APPL", b"fat!",
+                                                                (b"CODE", b"cfrg", b"SIZE")))
+    observer.file(FileRecord(3, 0, "/Apps/._Old", 70), ad(b"APPL", b"old!"))
+    observer.file(FileRecord(4, 0, "/Sys/._System", 70), ad(b"zsys", b"MACS"))
+    observer.file(FileRecord(5, 0, "/Sys/._Finder", 70), ad(b"FNDR", b"MACS"))
+    observer.file(FileRecord(6, 0, "/Sys/._Broken", 30), b"\x00\x05\x16\x07" + bytes(20)
                   + b"\x00\x09")
-    assert observer.mac_apps == ["/Apps/TeachText"] and observer.errors == []
-    assert observer.mac_folders[(0, "/Sys")] == {"System", "Finder"}
+    assert [(a["path"], a["platform"]) for a in observer.mac_apps] == [
+        ("/Apps/TeachText", "mac68k"), ("/Apps/Fat App", "macppc"), ("/Apps/Old", "")]
+    assert observer.errors == [] and observer.mac_folders[(0, "/Sys")] == {"System", "Finder"}
+    img = tmp_path / "blank.img"
+    img.write_bytes(bytes(4096))
+    with Image(img) as image:
+        env = observer.environment(image, [])
+    assert [p["platform"] for p in env["platforms"]] == ["mac68k", "macppc", "mac"]
 
 
 def test_summary_line_in_both_languages():
@@ -455,3 +461,16 @@ def test_pc98_game_floppy_with_its_own_ipl(tmp_path, pool):
     assert env["bootable"] is None and emulator_ids(env)[0] == "np2"
     img.write_bytes(bytes(data[:1_474_560 - 213_000]).ljust(1_474_560, b"\0"))
     assert run(img, pool).environment["boot"] == []  # a 1.44M size: not PC-98 by itself
+
+
+def test_resource_types_agree_with_macresources():
+    import macresources  # machfs's companion package: an independent resource-map reader
+
+    from workbench.identify import emulation_mac
+    for types in ((b"CODE",), (b"CODE", b"cfrg", b"SIZE"), (b"vers", b"ICN#")):
+        data = fx.appledouble(b"APPL", b"test", types)
+        offset, length = emulation_mac.entries(data)[emulation_mac.RESOURCE_FORK]
+        theirs = {bytes(r.type).decode() for r in
+                  macresources.parse_file(data[offset:offset + length])}
+        assert emulation_mac.resource_types(data) == theirs == {t.decode() for t in types}
+    assert emulation_mac.resource_types(fx.appledouble(b"APPL", b"test")) is None

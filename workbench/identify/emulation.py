@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from workbench.identify import emulation_mac as mac
 from workbench.identify.emulation_boot import NEEDS, VolumeLike, boot_records
 from workbench.identify.emulation_exe import executable
 from workbench.identify.model import Image
@@ -38,7 +39,6 @@ SYSTEM_FILES = {"IO.SYS": "MS-DOS", "MSDOS.SYS": "MS-DOS", "IBMBIO.COM": "PC DOS
                 "CONFIG.SYS": "DOS configuration", "AUTOEXEC.BAT": "DOS start-up"}
 _SOFTWARE = {"MS-DOS": "dos", "PC DOS": "dos", "FreeDOS": "dos", "Windows 95": "dos",
              "Windows NT": "win32", "Windows Vista+": "win32", "SYSLINUX": "unix"}
-_APPLEDOUBLE = (b"\x00\x05\x16\x07", b"\x00\x05\x16\x00")
 MAX_AUTORUN = 64 * 1024
 
 
@@ -63,7 +63,7 @@ class EnvironmentObserver:
         self.installers: list[dict[str, Any]] = []
         self.system: dict[int, dict[str, str]] = {}  # volume -> root NAME -> path
         self.mac_folders: dict[tuple[int, str], set[str]] = {}  # (volume, folder) -> names
-        self.mac_apps: list[str] = []
+        self.mac_apps: list[dict[str, Any]] = []
         self.errors: list[str] = []
 
     def file(self, rec: FileRecord, head: bytes) -> None:
@@ -91,18 +91,21 @@ class EnvironmentObserver:
                                   **parse_autorun(head[:MAX_AUTORUN])})
         if name in ("System", "Finder"):
             self.mac_folders.setdefault((rec.volume, parent), set()).add(name)
-        if head[:4] in _APPLEDOUBLE:
+        if head[:4] in mac.MAGICS:
             self._appledouble(rec, parent, name, head)
 
     def _appledouble(self, rec: FileRecord, parent: str, name: str, head: bytes) -> None:
-        """Finder info from an AppleDouble/AppleSingle header: file type and creator."""
-        info = _finder_info(head)
+        """Finder info from an AppleDouble/AppleSingle header: file type and creator; for
+        an application, its CPU from the resource types."""
+        info = mac.finder_info(head)
         if info is None:
             return
         kind, creator = info
         real = name[2:] if name.startswith("._") else name
         if kind == "APPL":
-            self.mac_apps.append(f"{parent.rstrip('/')}/{real}")
+            self.mac_apps.append({"volume": rec.volume, "path": f"{parent.rstrip('/')}/{real}",
+                                  "creator": creator,
+                                  "platform": mac.cpu(mac.resource_types(head))})
         if (kind, creator) in (("zsys", "MACS"), ("ZSYS", "MACS")):
             self.mac_folders.setdefault((rec.volume, parent), set()).add("System")
         if (kind, creator) == ("FNDR", "MACS"):
@@ -137,7 +140,7 @@ class EnvironmentObserver:
             "installers": self.installers,
             "system_files": {str(v): sorted(files) for v, files in sorted(self.system.items())},
             "mac_system_folders": system_folders,
-            "mac_applications": len(self.mac_apps),
+            "mac_applications": self.mac_apps,
             "executables": self.executables,
             "executable_counts": dict(Counter(e["platform"] or "unknown"
                                               for e in self.executables).most_common()),
@@ -223,9 +226,13 @@ class EnvironmentObserver:
         counts = Counter(e["platform"] for e in self.executables if e["platform"])
         for platform, n in counts.items():
             add(platform, min(25, 5 * n), f"{n} executable(s) for {platform}")
-        if self.mac_apps:
-            add("mac", min(25, 5 * len(self.mac_apps)),
-                f"{len(self.mac_apps)} Macintosh application(s) (Finder type APPL)")
+        apps = Counter(a["platform"] or "mac" for a in self.mac_apps)
+        for platform, n in apps.items():
+            add(platform, min(25, 5 * n), f"{n} Macintosh application(s) (Finder type APPL)")
+        cpus = [p for p in ("mac68k", "macppc") if p in scores]
+        if "mac" in scores and len(cpus) == 1:  # the Mac's CPU, from its applications
+            scores[cpus[0]] += scores.pop("mac")
+            evidence[cpus[0]] = evidence.pop("mac") + evidence[cpus[0]]
         names = catalogue()["platforms"]
         return [{"platform": p, "name": names.get(p, {}).get("name", p), "score": s,
                  "evidence": evidence[p]} for p, s in scores.most_common()]
@@ -271,18 +278,3 @@ def parse_autorun(data: bytes) -> dict[str, str]:
             if key in ("open", "shellexecute", "icon", "label", "action") and key not in out:
                 out[key] = value.strip()
     return out
-
-
-def _finder_info(head: bytes) -> tuple[str, str] | None:
-    if len(head) < 26:
-        return None
-    count = struct.unpack_from(">H", head, 24)[0]
-    for i in range(min(count, 32)):
-        at = 26 + 12 * i
-        if at + 12 > len(head):
-            return None
-        entry, offset, length = struct.unpack_from(">III", head, at)
-        if entry == 9 and length >= 8 and offset + 8 <= len(head):
-            return (head[offset:offset + 4].decode("mac_roman"),
-                    head[offset + 4:offset + 8].decode("mac_roman"))
-    return None
