@@ -184,6 +184,8 @@ class EnvironmentObserver:
             elif folder:
                 record.update(bootable=False, system_folder=folder,
                               reason="a System Folder but no boot blocks")
+            elif record["boot_blocks"] and record["blessed_folder_id"]:
+                record["reason"] = "blessed folder without files named System and Finder"
             elif record["bootable"] is None:
                 record.update(bootable=False, reason="no System Folder with System and Finder")
         elif kind == "mbr" and record["bootable"] is None:
