@@ -10,7 +10,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from workbench.atomic import write_atomic
 from workbench.config import Settings
@@ -64,6 +64,7 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
     print(t("identify.image", image=report.image,
             kind=(fmt.get("puid") and f"{fmt['puid']} {fmt['name']}") or fmt["file_system"]),
           file=out)
+    print(environment_line(report.environment), file=out)
     for v in report.volumes:
         print("  " + t("identify.volume", index=v.index + 1, fs=v.fs_type or "-",
                        label=v.label or "-", files=v.files), file=out)
@@ -79,6 +80,16 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
         print("  " + t("identify.damaged", path=escape_invisible(item["path"]),
                        bytes=item["bytes_lost"]),
               file=out)
+
+
+def environment_line(env: dict[str, Any]) -> str:
+    """The emulation-readiness summary: platform, bootability, the first emulators."""
+    if not env.get("platform"):
+        return t("emulation.none")
+    state = {True: "yes", False: "no"}.get(env["bootable"], "unknown")
+    return t("emulation.summary", platform=t(f"emulation.platform.{env['platform']}"),
+             boot=t(f"emulation.boot_{state}"),
+             emulators=", ".join(e["name"] for e in env["emulators"][:4]))
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 from workbench import __version__
 from workbench.config import Settings
 from workbench.errors import BadInput
+from workbench.identify.emulation import EnvironmentObserver
 from workbench.identify.formats import BUFSIZE, Identification
 from workbench.identify.model import ZERO, FileEntry, Image, Reader, Volume
 from workbench.identify.pool import IdentifyPool, Job
@@ -100,6 +101,7 @@ class _Identification:
         self.pending: list[tuple[list[FileRecord], Future[list[Identification]]]] = []
         self.bytes = 0
         self._last_tick = 0.0
+        self.environment = EnvironmentObserver()
 
     def volume(self, v: Volume, count: int) -> VolumeRecord:
         rec = VolumeRecord(v.index, v.offset, v.size, v.scheme, v.partition_type, v.fs_type,
@@ -202,6 +204,7 @@ class _Identification:
             job = Job(name, got, head, tail, image=self.image.path,
                       extents=tuple(entry.extents))
         self.records.append(rec)
+        self.environment.file(rec, head)
         self.batch.append((rec, job))
         if len(self.batch) >= BATCH:
             self.flush()
@@ -279,6 +282,10 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
         work.collect()
         report.files = work.records
         report.complete = all(v.complete for v in report.volumes)
+        try:  # emulation readiness: never a reason to lose the listing
+            report.environment = work.environment.environment(image, report.volumes)
+        except Exception as exc:
+            report.environment = {"error": f"{type(exc).__name__}: {exc}"}
         ident = whole.result()[0]
         fs = ", ".join(v.fs_type for v in report.volumes if v.fs_type)
         # fido's FAT disk image signature also matches NTFS: trust the reader there

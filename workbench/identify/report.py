@@ -73,6 +73,8 @@ class FormatReport:
     # False when a listing stopped short (time limit, a reader that failed part-way, a
     # volume not reached): the report then lists only part of the image's files
     complete: bool = True
+    # emulation readiness: platform, boot records, executables, emulators (emulation.py)
+    environment: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         files = self.files

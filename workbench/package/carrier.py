@@ -145,8 +145,12 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
                 f"CD track {track['number']} ({track['mode']}), raw 2352-byte sectors"))
     image_id = objects[0].identifier if objects else map_id
     ids = tuple(o.identifier for o in objects)
+    from workbench.identify.emulation_premis import premis_environments
+    environments = premis_environments(report.get("environment") or {}, image_id)
+    if objects and environments:  # the image needs its original environment to render
+        objects[0].requires = tuple(e.identifier for e in environments)
     doc = PremisDocument(
-        objects=objects,
+        objects=objects, environments=environments,
         events=[
             Event("capture", record.started, outcome,
                   f"rescue imaging (copy, trim, scrape, retries) of a {record.profile_id} "

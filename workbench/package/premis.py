@@ -2,6 +2,11 @@
 http://www.loc.gov/premis/v3). Element order follows the PREMIS 3 schema; a test checks
 the documents against tests/premis-subset.xsd, a schema for the part of PREMIS we write.
 
+A carrier's original computing environment (emulation readiness) is a PREMIS 3
+environment: an intellectual entity with environmentFunction, environmentDesignation and
+an environmentExtension in the workbench's namespace (emulators, boot facts); the image
+object requires it (relationship dependency/requires, purpose render).
+
 Event types use the Library of Congress vocabulary (id.loc.gov/vocabulary/preservation/
 eventType): capture, message digest calculation, fixity check, format identification,
 validation, packing, replication.
@@ -15,8 +20,10 @@ from dataclasses import dataclass, field
 
 NS = "http://www.loc.gov/premis/v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
+WB = "urn:x-migration-workbench:emulation:1"
 ET.register_namespace("premis", NS)
 ET.register_namespace("xsi", XSI)
+ET.register_namespace("wb", WB)
 _ID_SPACE = uuid.UUID("6f1c1f0e-7d0e-4b59-9c59-5a8b8d1e0c11")
 
 
@@ -70,12 +77,26 @@ class PremisObject:
     digests: dict[str, str]
     format_name: str = ""
     puid: str = ""
+    requires: tuple[str, ...] = ()  # identifiers of environments needed to render it
+
+
+@dataclass
+class PremisEnvironment:
+    """An environment (PREMIS 3: an intellectual entity). functions: (type, level) from the
+    LoC environmentFunctionType vocabulary; extension: workbench elements (name, text,
+    attributes) under environmentExtension."""
+    identifier: str
+    name: str
+    functions: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    extension: tuple[tuple[str, str, dict[str, str]], ...] = ()
 
 
 @dataclass
 class PremisDocument:
     objects: list[PremisObject] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    environments: list[PremisEnvironment] = field(default_factory=list)
 
     def agents(self) -> list[Agent]:
         seen: dict[str, Agent] = {}
@@ -107,6 +128,14 @@ class PremisDocument:
                 _el(registry, "formatRegistryName", "PRONOM")
                 _el(registry, "formatRegistryKey", obj.puid)
             _el(o, "originalName", obj.original_name)
+            for env_id in obj.requires:
+                rel = _el(o, "relationship")
+                _el(rel, "relationshipType", "dependency")
+                _el(rel, "relationshipSubType", "requires")
+                _identifier(rel, "relatedObjectIdentifier", "local", env_id)
+                _el(rel, "relatedEnvironmentPurpose", "render")
+        for env in self.environments:
+            self._environment(root, env)
         for event in self.events:
             e = _el(root, "event")
             _identifier(e, "eventIdentifier", "UUID", event.identifier)
@@ -133,3 +162,21 @@ class PremisDocument:
                 _el(a, "agentVersion", agent.version)
         ET.indent(root)
         return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+    @staticmethod
+    def _environment(root: ET.Element, env: PremisEnvironment) -> None:
+        o = _el(root, "object", **{f"{{{XSI}}}type": "premis:intellectualEntity"})
+        _identifier(o, "objectIdentifier", "local", env.identifier)
+        for kind, level in env.functions:
+            function = _el(o, "environmentFunction")
+            _el(function, "environmentFunctionType", kind)
+            _el(function, "environmentFunctionLevel", level)
+        designation = _el(o, "environmentDesignation")
+        _el(designation, "environmentName", env.name)
+        for note in env.notes:
+            _el(designation, "environmentDesignationNote", note)
+        if env.extension:
+            extension = _el(o, "environmentExtension")
+            holder = ET.SubElement(extension, f"{{{WB}}}emulation")
+            for tag, text, attrs in env.extension:
+                ET.SubElement(holder, f"{{{WB}}}{tag}", attrs).text = text
