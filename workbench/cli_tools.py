@@ -10,13 +10,14 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from workbench.atomic import write_atomic
 from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
 from workbench.errors import ExitCode, WorkbenchError
 from workbench.i18n import human_bytes, t
+from workbench.station import environment_line
 
 if TYPE_CHECKING:
     from workbench.identify.report import FormatReport
@@ -65,6 +66,8 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
             kind=(fmt.get("puid") and f"{fmt['puid']} {fmt['name']}") or fmt["file_system"]),
           file=out)
     print(environment_line(report.environment), file=out)
+    if not report.complete:
+        print(t("identify.incomplete"), file=out)
     for v in report.volumes:
         print("  " + t("identify.volume", index=v.index + 1, fs=v.fs_type or "-",
                        label=v.label or "-", files=v.files), file=out)
@@ -80,16 +83,6 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
         print("  " + t("identify.damaged", path=escape_invisible(item["path"]),
                        bytes=item["bytes_lost"]),
               file=out)
-
-
-def environment_line(env: dict[str, Any]) -> str:
-    """The emulation-readiness summary: platform, bootability, the first emulators."""
-    if not env.get("platform"):
-        return t("emulation.none")
-    state = {True: "yes", False: "no"}.get(env["bootable"], "unknown")
-    return t("emulation.summary", platform=t(f"emulation.platform.{env['platform']}"),
-             boot=t(f"emulation.boot_{state}"),
-             emulators=", ".join(e["name"] for e in env["emulators"][:4]))
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:

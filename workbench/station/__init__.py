@@ -11,6 +11,7 @@ from workbench.station.result import (
     ImagingProgress,
     MigrationResult,
     TapeProgress,
+    environment_line,
     final_map,
     record_lines,
     step_line,
@@ -22,5 +23,5 @@ from workbench.station.view import PENDING_STATES, CarrierState
 __all__ = ["FORMATS", "PENDING_STATES", "SLICES", "TRANSITIONS", "Action", "Cancelled",
            "CarrierState",
            "Filters", "ImagingProgress", "MigrationResult", "NotAllowed", "SliceRow",
-           "State", "Station", "TapeProgress", "allowed", "final_map", "make_filters",
-           "record_lines", "step_line", "verify_image"]
+           "State", "Station", "TapeProgress", "allowed", "environment_line", "final_map",
+           "make_filters", "record_lines", "step_line", "verify_image"]

@@ -39,6 +39,19 @@ def step_line(step: str, outcome: str, detail: str) -> str:
              detail=detail)
 
 
+def environment_line(env: dict[str, Any]) -> str:
+    """The emulation-readiness summary: platform, bootability, the first emulators (the
+    CLI and the station UI show the same)."""
+    from workbench.i18n import t
+    if not env.get("platform"):
+        return t("emulation.none")
+    bootable = env.get("bootable")
+    state = "yes" if bootable is True else "no" if bootable is False else "unknown"
+    return t("emulation.summary", platform=t(f"emulation.platform.{env['platform']}"),
+             boot=t(f"emulation.boot_{state}"),
+             emulators=", ".join(e["name"] for e in env.get("emulators", [])[:4]))
+
+
 def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
     """A job record in words, in the user's language: why, how much was read, where the
     bad areas are, and for a disc its class, sessions and every raw track. The CLI and

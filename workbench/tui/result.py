@@ -18,6 +18,7 @@ from workbench.station import (
     MigrationResult,
     NotAllowed,
     Station,
+    environment_line,
     final_map,
     record_lines,
     step_line,
@@ -75,6 +76,9 @@ class ResultScreen(StationScreen):
         if report:
             s = report["summary"]
             lines.append(t("tui.formats", files=s["files"], unidentified=len(s["unidentified"])))
+            if not report.get("complete", True):
+                lines.append(t("identify.incomplete"))
+            lines.append(environment_line(report.get("environment", {})))
             lines += [f"  {count:5}  {puid}" for puid, count in list(s["by_puid"].items())[:6]]
             lines += [t("identify.damaged", path=escape_invisible(d["path"]),
                         bytes=d["bytes_lost"])
