@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.i18n import t
+
 # RFC 8493 2.2: lines end with LF, CR or CRLF, and nothing else (str.splitlines would
 # also split on U+2028, form feeds... which are legal in file names)
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -30,6 +32,19 @@ class Problem:
     path: str = ""
     detail: str = ""
     error: bool = True
+
+
+def printable(text: str) -> str:
+    """Names from a bag may hold newlines, control characters or undecodable bytes
+    (surrogate escapes): shown escaped, so one problem stays one line and printing
+    never fails."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def describe(problem: Problem, lang: str | None = None) -> str:
+    return t(f"bagcheck.{problem.code}", lang=lang, path=printable(problem.path),
+             detail=printable(problem.detail))
 
 
 @dataclass

@@ -14,11 +14,11 @@ import logging
 import threading
 from pathlib import Path
 
-from workbench.i18n import t
-from workbench.package.bagtext import Problem
+from workbench.package.bagtext import Problem, describe, printable
 from workbench.package.profile import BagProfile
 from workbench.package.rfc8493 import BagReport, check
 
+__all__ = ["bagit_python", "describe", "printable", "validate_any", "validate_bag"]
 _LOCK = threading.Lock()
 PROFILE_LABEL = "BagIt-Profile-Identifier"
 
@@ -51,19 +51,6 @@ def bagit_python(bag: Path, fast: bool = False) -> list[str]:
             return [f"bagit-python: {type(exc).__name__}: {exc}"]
         finally:
             log.removeHandler(handler)
-
-
-def printable(text: str) -> str:
-    """Names from a bag may hold newlines, control characters or undecodable bytes
-    (surrogate escapes): shown escaped, so one problem stays one line and printing
-    never fails."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
-
-
-def describe(problem: Problem, lang: str | None = None) -> str:
-    return t(f"bagcheck.{problem.code}", lang=lang, path=printable(problem.path),
-             detail=printable(problem.detail))
 
 
 def declares(report: BagReport, profile: BagProfile) -> bool:
