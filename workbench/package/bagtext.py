@@ -20,7 +20,8 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 _VERSION = re.compile(r"(\d+)\.(\d+)")
 SUPPORTED = ((0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0))
 _HEX = re.compile(r"[0-9A-Fa-f]+")
-_WINDOWS_ABSOLUTE = re.compile(r"^([A-Za-z]:|[\\/]{2}|\\)")
+# drive letters, "\\server" and "\\?\" namespaces, "\x", and "%HomeDrive%"-style variables
+_WINDOWS_ABSOLUTE = re.compile(r"^([A-Za-z]:|[\\/]{2}|\\|%[A-Za-z0-9_]+%)")
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,12 @@ def _check_payload(bag: Path, decl: Declaration, report: BagReport, payload: _Pa
         for entry in entries:
             path = entry.path.path or ""
             found = payload.resolve(path, report)
+            raw = entry.path.raw
+            if found is None and raw != path and raw in payload.files:
+                # a 1.0 bag from a tool that does not percent-encode (bagit-python's
+                # issue 157): the name as written is there, the decoded one is not
+                report.problems.append(Problem("path_not_encoded", raw, name, error=False))
+                found = raw
             key[path] = found or path
             if found is None and path not in missing:
                 missing[path] = name
