@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help=t("cli.validate"))
     p.add_argument("bag", metavar="BAG", type=Path, help=t("cli.validate_bag"))
     p.add_argument("--fast", action="store_true", help=t("cli.validate_fast"))
+    p.add_argument("--profile", action="store_true", help=t("cli.validate_profile"))
 
     tape = sub.add_parser("tape", help=t("cli.tape")).add_subparsers(dest="tape_command",
                                                                      metavar="ACTION")

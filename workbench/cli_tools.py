@@ -86,17 +86,36 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    """Any bag: RFC 8493 (BagIt 0.93 to 1.0); our profile when the bag declares it or
+    --profile asks; bagit-python's second opinion. Errors, then warnings, one a line."""
     from workbench.package.profile import load_bag_profile
-    from workbench.package.validate import validate_bag
+    from workbench.package.validate import describe, printable, validate_any
     profile = load_bag_profile(settings.paths.profiles)
-    problems = validate_bag(args.bag, profile, fast=args.fast)
-    if problems:
-        print(t("validate.invalid", bag=str(args.bag), count=len(problems)))
-        for problem in problems:
-            print(f"  - {problem}")
+    report = validate_any(args.bag, profile, force_profile=args.profile, fast=args.fast)
+    bag = printable(str(args.bag))
+    if report.version is not None:
+        print(t("validate.about", version="{}.{}".format(*report.version),
+                encoding=report.encoding or "?",
+                profile=t("validate.profile_ours" if report.profile
+                          else "validate.profile_none")))
+    verdict = report.verdict
+    if verdict == "invalid":
+        print(t("validate.invalid", bag=bag, count=len(report.errors)))
+    elif verdict == "incomplete":
+        print(t("validate.incomplete", bag=bag, count=len(report.to_fetch)))
+    else:
+        print(t("validate.fast_ok" if verdict == "complete" else "validate.ok", bag=bag))
+    for problem in report.errors:
+        print(f"  - {describe(problem)}")
+    for path in report.to_fetch[:20]:
+        print(t("validate.to_fetch_item", path=printable(path)))
+    if report.warnings:
+        print(t("validate.warnings", count=len(report.warnings)))
+    for problem in report.warnings:
+        print(f"  - {t('validate.warning', text=describe(problem))}")
+    if verdict == "invalid":
         return ExitCode.FAILED
-    print(t("validate.fast_ok" if args.fast else "validate.ok", bag=str(args.bag)))
-    return ExitCode.SUCCESS
+    return ExitCode.PARTIAL if verdict == "incomplete" else ExitCode.SUCCESS
 
 
 def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,5 +1,6 @@
-"""Validating a bag: RFC 8493, our BagIt profile, and bagit-python as an independent
-second opinion.
+"""Validating a bag: RFC 8493 for any bag (workbench.package.rfc8493), our BagIt profile
+for the bags that declare it (or when asked), and bagit-python as an independent second
+opinion.
 
 bagit-python changes the working directory in make_bag() and Bag.save(), never in
 Bag.validate() (1.9.0; a test makes any chdir during validation fail), and with
@@ -13,10 +14,13 @@ import logging
 import threading
 from pathlib import Path
 
-from workbench.package.bags import check_bag
+from workbench.package.bagtext import Problem, describe, printable
 from workbench.package.profile import BagProfile
+from workbench.package.rfc8493 import BagReport, check
 
+__all__ = ["bagit_python", "describe", "printable", "validate_any", "validate_bag"]
 _LOCK = threading.Lock()
+PROFILE_LABEL = "BagIt-Profile-Identifier"
 
 
 class _Collect(logging.Handler):
@@ -43,18 +47,60 @@ def bagit_python(bag: Path, fast: bool = False) -> list[str]:
             return [f"bagit-python: {d}" for d in details[:20]]
         except bagit.BagError as exc:
             return [f"bagit-python: {exc}"]
+        except Exception as exc:  # its own crash on a strange bag is an opinion too
+            return [f"bagit-python: {type(exc).__name__}: {exc}"]
         finally:
             log.removeHandler(handler)
 
 
+def declares(report: BagReport, profile: BagProfile) -> bool:
+    return profile.identifier in report.info_values(PROFILE_LABEL)
+
+
+def _apply_profile(report: BagReport, profile: BagProfile) -> None:
+    """profile.check reads bag-info.txt as UTF-8: only asked when that holds."""
+    if not (report.bag / "bag-info.txt").is_file():
+        report.problems.append(Problem("profile_no_info", profile.identifier))
+        return
+    if (report.encoding or "").replace("-", "").lower() != "utf8":
+        report.problems.append(Problem("profile_unreadable", profile.identifier,
+                                       report.encoding or ""))
+        return
+    try:
+        found = profile.check(report.bag)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, IndexError) as exc:
+        report.problems.append(Problem("profile_unreadable", profile.identifier, str(exc)))
+        return
+    report.problems += [Problem("profile", profile.identifier, p) for p in found]
+
+
+def validate_any(bag: Path, profile: BagProfile | None, force_profile: bool = False,
+                 fast: bool = False, independent: bool = True) -> BagReport:
+    """Any bag: RFC 8493; our profile when the bag declares it (or force_profile); then,
+    when we find no error, bagit-python's opinion: its problems are errors for a bag
+    under our profile, warnings for others (it differs from RFC 8493 in places)."""
+    report = check(Path(bag), fast=fast)
+    ours = profile is not None and (force_profile or declares(report, profile))
+    if profile is not None and ours:
+        report.profile = profile.identifier
+        _apply_profile(report, profile)
+    else:
+        report.problems += [Problem("profile_other", detail=v, error=False)
+                            for v in report.info_values(PROFILE_LABEL)]
+    if independent and not report.errors and report.version is not None:
+        report.problems += [Problem("second_opinion", detail=p, error=ours)
+                            for p in bagit_python(report.bag, fast=fast)]
+    return report
+
+
 def validate_bag(bag: Path, profile: BagProfile, fast: bool = False,
                  independent: bool = True) -> list[str]:
-    """Every problem with bag (empty: valid). fast: completeness and Payload-Oxum only,
-    no payload re-hash (tag manifests are always checked)."""
-    if not (bag / "bagit.txt").is_file():
-        return [f"{bag} is not a bag (no bagit.txt)"]
-    problems = check_bag(bag, fast=fast)
-    problems += profile.check(bag)
-    if independent and not problems:
-        problems += bagit_python(bag, fast=fast)
+    """Every error of one of our bags (empty: valid): RFC 8493, our profile always,
+    bagit-python. fast: completeness and Payload-Oxum only, no payload re-hash (tag
+    manifests are always checked)."""
+    report = validate_any(bag, profile, force_profile=True, fast=fast,
+                          independent=independent)
+    problems = [describe(p) for p in report.errors]
+    if report.to_fetch:
+        problems.append(describe(Problem("to_fetch", detail=str(len(report.to_fetch)))))
     return problems
