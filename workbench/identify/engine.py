@@ -31,6 +31,7 @@ from workbench.identify.report import (
     VolumeRecord,
     has_invisible,
 )
+from workbench.identify.signatures import fido_version, store_dir
 from workbench.identify.volumes import find_volumes
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import utc_now
@@ -243,7 +244,7 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
     digests = tuple(dict.fromkeys(("sha256", *digests)))
     cancel = cancel or threading.Event()
     own_pool = pool is None
-    pool = pool or IdentifyPool(workers)
+    pool = pool or IdentifyPool(workers, str(store_dir(settings.paths.ledger)))
     try:
         return _identify(path, settings, map_path, bad, digests, pool, progress, cancel,
                          volume_seconds, sessions)
@@ -259,7 +260,8 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
     with Image(path) as image:
         report = FormatReport(image=str(path), image_size=image.size,
                               workbench_version=__version__, map=str(map_path) if map_path
-                              else None, started=utc_now())
+                              else None, started=utc_now(), signatures=pool.signatures.label,
+                              fido_version=fido_version())
         head = image.read(0, BUFSIZE)
         tail = image.read(max(0, image.size - BUFSIZE), BUFSIZE)
         whole = pool.submit([Job("", image.size, head, tail)])
@@ -284,12 +286,5 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
             if false_fat:
                 report.image_format["note"] = (f"fido matched {FAT_IMAGE} (FAT Disk Image), a "
                                                "known false positive on non-FAT volumes")
-        report.signatures = _signatures()
         report.ended = utc_now()
     return report
-
-
-def _signatures() -> str:
-    from fido import versions
-    v = versions.get_local_versions()
-    return f"{v.pronom_signature}, {v.pronom_container_signature}"

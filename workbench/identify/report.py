@@ -60,7 +60,8 @@ class FormatReport:
     image: str
     image_size: int
     workbench_version: str
-    signatures: str = ""
+    signatures: str = ""  # the PRONOM signature and container signature versions used
+    fido_version: str = ""
     map: str | None = None
     image_format: dict[str, str] = field(default_factory=dict)
     started: str = ""
