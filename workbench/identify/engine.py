@@ -21,6 +21,7 @@ from pathlib import Path
 from workbench import __version__
 from workbench.config import Settings
 from workbench.errors import BadInput
+from workbench.identify import archives
 from workbench.identify.formats import BUFSIZE, Identification
 from workbench.identify.model import ZERO, FileEntry, Image, Reader, Volume
 from workbench.identify.pool import IdentifyPool, Job
@@ -199,8 +200,24 @@ class _Identification:
                       extents=tuple(entry.extents))
         self.records.append(rec)
         self.batch.append((rec, job))
+        kind = archives.kind_of(head)
+        if kind is not None and not rec.errors:  # list and identify the members too
+            self._members(rec, entry, reader, kind, job.data)
         if len(self.batch) >= BATCH:
             self.flush()
+
+    def _members(self, rec: FileRecord, entry: FileEntry, reader: Reader, kind: str,
+                 data: bytes | None) -> None:
+        read = (lambda: reader.read(entry)) if hasattr(reader, "read") else None
+        with archives.source(self.image, entry, data, read) as stream:
+            if stream is None:
+                return
+            for member, job in archives.member_records(
+                    rec, stream, kind, self.settings.legacy_codepage, self.digests,
+                    lambda: len(self.records) + 1):
+                self.records.append(member)
+                if job is not None:
+                    self.batch.append((member, job))
 
     def flush(self) -> None:
         if self.batch:
