@@ -4,10 +4,12 @@ lhasa, cabextract and unzip; damage flagged, never wrong bytes; nesting and bomb
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import random
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -262,6 +264,19 @@ def test_limits_refuse_bombs_and_deep_nesting(tmp_path):
     assert "nested_archive_not_expanded" in found[-1].member.warnings
 
 
+def test_documents_that_are_zips_inside_are_not_listed(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_formats import docx
+    odt = io.BytesIO()
+    with zipfile.ZipFile(odt, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        z.writestr("content.xml", "<office:document-content/>")
+    for data in (docx(), odt.getvalue()):
+        path = tmp_path / "doc"
+        path.write_bytes(data)
+        assert bsdtar_list(path) and listed(archive_zip, path) == []
+
+
 def test_kind_of_sniffs_only_archives(tmp_path):
     assert kind_of(nested_zip(1)) == "zip"
     assert kind_of(cab(tmp_path, "k.cab", False).read_bytes()[:64]) == "cab"
@@ -308,7 +323,6 @@ def test_members_inside_an_image_are_listed_identified_and_tied_to_their_archive
         if not source.exists():
             source.write_bytes(lzh if "LZH" in archive else outer.getvalue())
         data = bsdtar_bytes(source, member)
-        import hashlib
         assert rec.sha256 == hashlib.sha256(data).hexdigest(), path
         assert rec.puid == ident.identify_bytes(member, data).puid, path
         assert rec.damaged is False and not rec.errors, path

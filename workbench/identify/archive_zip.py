@@ -36,9 +36,17 @@ def _raw_name(info: zipfile.ZipInfo) -> tuple[bytes, bool]:
     return raw, utf8
 
 
+def is_package(names: list[str]) -> bool:
+    """A document that is a ZIP inside (Office Open XML, OpenDocument, EPUB): a format of
+    its own that fido identifies by its container signature, not an archive to list."""
+    return "[Content_Types].xml" in names or (names[:1] == ["mimetype"])
+
+
 def members(stream: IO[bytes], codepage: str, limits: Limits) -> Iterator[Member]:
     with zipfile.ZipFile(stream) as archive:
         infos = archive.infolist()
+        if is_package([i.filename for i in infos]):
+            return
         if len(infos) > limits.members:
             raise zipfile.BadZipFile(f"more than {limits.members} members")
         for info in infos:
