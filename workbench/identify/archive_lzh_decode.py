@@ -26,32 +26,31 @@ class LzhError(ValueError):
 
 
 class _Bits:
-    __slots__ = ("buf", "count", "data", "pos")
+    """An MSB-first bit reader over the whole input, by bit position (no refill loop:
+    each read takes the 4 bytes around the position at C speed)."""
+
+    __slots__ = ("data", "end", "pos")
 
     def __init__(self, data: bytes) -> None:
-        self.data, self.pos, self.buf, self.count = data, 0, 0, 0
+        self.data, self.end, self.pos = data + bytes(8), len(data) * 8, 0
 
     def peek(self, n: int) -> int:
-        while self.count < n:
-            byte = self.data[self.pos] if self.pos < len(self.data) else 0
-            self.pos += 1
-            self.buf = ((self.buf << 8) | byte) & 0xFFFFFFFF
-            self.count += 8
-        return (self.buf >> (self.count - n)) & ((1 << n) - 1)
+        at = self.pos
+        word = int.from_bytes(self.data[at >> 3:(at >> 3) + 4], "big")
+        return (word >> (32 - (at & 7) - n)) & ((1 << n) - 1)
 
     def skip(self, n: int) -> None:
-        self.count -= n
+        self.pos += n
 
     def get(self, n: int) -> int:
         if n == 0:
             return 0
         value = self.peek(n)
-        self.count -= n
+        self.pos += n
         return value
 
     def overrun(self) -> bool:
-        """More than a little past the end: the data ran out (a little is read ahead)."""
-        return self.pos - self.count // 8 > len(self.data)
+        return self.pos > self.end
 
 
 class _Code:
@@ -148,26 +147,46 @@ def decode(data: bytes, method: str, size: int) -> bytes:
     dicbit, np_, pbit = METHODS[method]
     window = 1 << dicbit
     bits = _Bits(data)
+    buf, from_bytes = bits.data, int.from_bytes
     out = bytearray()
-    left = 0
-    c_code = p_code = _constant(0)
     while len(out) < size:
+        left = bits.get(16)
         if left == 0:
-            left = bits.get(16)
-            if left == 0:
-                raise LzhError("empty block")
-            pt = _read_pt(bits, NT, TBIT, 3)
-            c_code = _read_c(bits, pt)
-            p_code = _read_pt(bits, np_, pbit, -1)
-        left -= 1
-        c = c_code.decode(bits)
-        if c < 256:
-            out.append(c)
-        else:
+            raise LzhError("empty block")
+        pt = _read_pt(bits, NT, TBIT, 3)
+        c_code = _read_c(bits, pt)
+        p_code = _read_pt(bits, np_, pbit, -1)
+        # the hot loop, with the codes' tables in locals (a constant code has width 0)
+        ct, cl, cw, cs = c_code.table, c_code.lengths, c_code.width, c_code.single
+        pt_, pl, pw, ps = p_code.table, p_code.lengths, p_code.width, p_code.single
+        pos = bits.pos
+        while left and len(out) < size:
+            left -= 1
+            if cs is None:
+                word = from_bytes(buf[pos >> 3:(pos >> 3) + 4], "big")
+                c = ct[(word >> (32 - (pos & 7) - cw)) & ((1 << cw) - 1)]
+                if c < 0:
+                    raise LzhError("invalid Huffman code")
+                pos += cl[c]
+            else:
+                c = cs
+            if c < 256:
+                out.append(c)
+                continue
             length = c - 256 + THRESHOLD
-            p = p_code.decode(bits)
+            if ps is None:
+                word = from_bytes(buf[pos >> 3:(pos >> 3) + 4], "big")
+                p = pt_[(word >> (32 - (pos & 7) - pw)) & ((1 << pw) - 1)]
+                if p < 0:
+                    raise LzhError("invalid Huffman code")
+                pos += pl[p]
+            else:
+                p = ps
             if p > 1:
-                p = (1 << (p - 1)) + bits.get(p - 1)
+                word = from_bytes(buf[pos >> 3:(pos >> 3) + 4], "big")
+                p = (1 << (p - 1)) + ((word >> (32 - (pos & 7) - (p - 1)))
+                                      & ((1 << (p - 1)) - 1))
+                pos += p.bit_length() - 1
             distance = p + 1
             if distance > len(out) or distance > window:
                 raise LzhError("copy from before the start")
@@ -175,8 +194,9 @@ def decode(data: bytes, method: str, size: int) -> bytes:
             if distance >= length:
                 out += out[start:start + length]
             else:  # an overlapping copy repeats the last distance bytes
-                for k in range(length):
-                    out.append(out[start + k])
+                chunk = out[start:]
+                out += (chunk * (length // distance + 1))[:length]
+        bits.pos = pos
         if bits.overrun():
             raise LzhError("compressed data ends early")
     if len(out) != size:
