@@ -277,6 +277,14 @@ def test_documents_that_are_zips_inside_are_not_listed(tmp_path):
         assert bsdtar_list(path) and listed(archive_zip, path) == []
 
 
+def test_past_the_volume_time_limit_members_are_listed_not_decoded(tmp_path):
+    import time
+    path = lzh_sample(tmp_path)
+    ours = listed(archive_lzh, path, Limits(deadline=time.monotonic() - 1))
+    assert len(ours) == 10
+    assert all(m.data is None and "time limit" in m.errors[0] for m in ours)
+
+
 def test_kind_of_sniffs_only_archives(tmp_path):
     assert kind_of(nested_zip(1)) == "zip"
     assert kind_of(cab(tmp_path, "k.cab", False).read_bytes()[:64]) == "cab"

@@ -16,6 +16,7 @@ from workbench.identify.archive_member import Limits, Member, dos_datetime, memb
 
 STORED = ("-lh0-", "-lz4-")
 DIRECTORY = "-lhd-"
+DECODE_LIMIT = 64 << 20  # the pure-Python decoder's pace makes larger members too slow
 
 
 def is_lzh(head: bytes) -> bool:
@@ -137,6 +138,9 @@ def members(stream: IO[bytes], codepage: str, limits: Limits) -> Iterator[Member
         crc = header.crc
         if method not in STORED and method not in METHODS:
             member.errors.append(f"compression method {method} not supported: not read")
+        elif method in METHODS and size > DECODE_LIMIT:
+            member.errors.append(f"not expanded: {size} bytes is over the {DECODE_LIMIT}-byte "
+                                 "limit for LZH decoding (pure Python: slow)")
         elif (reason := limits.refuse(size, packed)) is not None:
             member.errors.append(reason)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,11 +32,14 @@ class Limits:
     ratio: int = 1000  # decoded / compressed, for members over 1 MiB
     members: int = 20000
     depth: int = 3  # archives inside archives inside archives
+    deadline: float | None = None  # time.monotonic() past which nothing more is decoded
     used: int = 0
 
     def refuse(self, size: int, packed: int) -> str | None:
         """Why a member of this declared size is not decoded, or None (and the size is
         counted)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return "not expanded: the volume's time limit was reached"
         if size > self.member:
             return f"not expanded: {size} bytes is over the {self.member}-byte member limit"
         if size > 1 << 20 and packed and size // packed > self.ratio:

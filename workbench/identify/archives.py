@@ -32,13 +32,15 @@ from typing import IO
 from workbench.identify import archive_cab, archive_lzh, archive_zip
 from workbench.identify.archive_lzh_decode import LzhError
 from workbench.identify.archive_member import Limits, Member
+
+__all__ = ["SEPARATOR", "Found", "Limits", "expand", "kind_of", "member_records", "source"]
 from workbench.identify.formats import BUFSIZE
 from workbench.identify.model import ExtentFile, FileEntry, Image
 from workbench.identify.pool import Job
 from workbench.identify.report import FileRecord
 
 SEPARATOR = "!/"
-INLINE = 64 << 20  # members up to this size travel to fido with their bytes (containers)
+INLINE = 16 << 20  # members up to this size travel to fido with their bytes (containers)
 _KINDS: tuple[tuple[str, Callable[[bytes], bool],
                     Callable[[IO[bytes], str, Limits], Iterator[Member]]], ...] = (
     ("zip", archive_zip.is_zip, archive_zip.members),

@@ -99,6 +99,7 @@ class _Identification:
         self.batch: list[tuple[FileRecord, Job]] = []
         self.pending: list[tuple[list[FileRecord], Future[list[Identification]]]] = []
         self.bytes = 0
+        self.deadline: float | None = None
         self._last_tick = 0.0
 
     def volume(self, v: Volume, count: int) -> VolumeRecord:
@@ -111,7 +112,7 @@ class _Identification:
         if reader_class is None:
             rec.errors.append(f"no reader for {v.fs_type}")
             return rec
-        deadline = time.monotonic() + self.volume_seconds
+        deadline = self.deadline = time.monotonic() + self.volume_seconds
         reader = None
         try:
             reader = reader_class(self.image, v, self.settings.legacy_codepage, deadline)
@@ -214,10 +215,14 @@ class _Identification:
                 return
             for member, job in archives.member_records(
                     rec, stream, kind, self.settings.legacy_codepage, self.digests,
-                    lambda: len(self.records) + 1):
+                    lambda: len(self.records) + 1, archives.Limits(deadline=self.deadline)):
+                if self.cancel.is_set():
+                    raise Cancelled
                 self.records.append(member)
                 if job is not None:
                     self.batch.append((member, job))
+                    if len(self.batch) >= BATCH:  # decoded bytes leave for the workers
+                        self.flush()
 
     def flush(self) -> None:
         if self.batch:
