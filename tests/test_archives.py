@@ -341,3 +341,34 @@ def test_members_inside_an_image_are_listed_identified_and_tied_to_their_archive
     rows = list(csv.DictReader(io.StringIO(out.getvalue().lstrip("\ufeff"))))
     assert next(r for r in rows if r["PATH"] == "/SETUP.ZIP!/logo.png")["CONTAINER"] == \
         str(zip_rec.id)
+
+
+def test_a_checked_crc_vouches_for_member_bytes_on_a_damaged_medium(tmp_path):
+    from workbench.identify.archives import member_records
+    from workbench.identify.report import FileRecord
+    archive = FileRecord(7, 0, "/BAD.ZIP", 0, damaged=True, bytes_lost=512)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("ok.txt", b"fine")
+        z.writestr("hurt.txt", b"these bytes will change")
+    data = buf.getvalue().replace(b"these bytes", b"THESE bytes")
+    ids = iter(range(8, 100))
+    out = {r.path: (r, job) for r, job in member_records(
+        archive, io.BytesIO(data), "zip", "cp932", ("sha256",), lambda: next(ids))}
+    ok, ok_job = out["/BAD.ZIP!/ok.txt"]
+    hurt, hurt_job = out["/BAD.ZIP!/hurt.txt"]
+    assert ok.damaged is False and ok_job is not None and ok.container == 7
+    assert hurt.damaged is True and hurt_job is None and hurt.sha256 == "" and hurt.errors
+
+
+def test_an_archive_without_extents_is_read_again_from_its_reader(tmp_path):
+    from workbench.identify.archives import source
+    from workbench.identify.model import FileEntry, Image
+    data = nested_zip(1)
+    entry = FileEntry(0, "/X.ZIP", len(data))
+    img = tmp_path / "empty.img"
+    img.write_bytes(b"\0" * 512)
+    with Image(img) as image, source(image, entry, None,
+                                     lambda: iter([data[:10], data[10:]])) as stream:
+        assert stream is not None
+        assert [m.path for m in archive_zip.members(stream, "cp932", Limits())] == ["core.txt"]
