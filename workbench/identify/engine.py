@@ -22,6 +22,7 @@ from pathlib import Path
 from workbench import __version__
 from workbench.config import Settings
 from workbench.errors import BadInput
+from workbench.identify import archives
 from workbench.identify.emulation import EnvironmentObserver
 from workbench.identify.formats import BUFSIZE, Identification
 from workbench.identify.model import ZERO, FileEntry, Image, Reader, Volume
@@ -33,6 +34,7 @@ from workbench.identify.report import (
     VolumeRecord,
     has_invisible,
 )
+from workbench.identify.signatures import fido_version, store_dir
 from workbench.identify.volumes import find_volumes
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import utc_now
@@ -206,8 +208,28 @@ class _Identification:
         self.records.append(rec)
         self.environment.file(rec, head)
         self.batch.append((rec, job))
+        kind = archives.kind_of(head)
+        if kind is not None and not rec.errors:  # list and identify the members too
+            self._members(rec, entry, reader, kind, job.data)
         if len(self.batch) >= BATCH:
             self.flush()
+
+    def _members(self, rec: FileRecord, entry: FileEntry, reader: Reader, kind: str,
+                 data: bytes | None) -> None:
+        read = (lambda: reader.read(entry)) if hasattr(reader, "read") else None
+        with archives.source(self.image, entry, data, read) as stream:
+            if stream is None:
+                return
+            for member, job in archives.member_records(
+                    rec, stream, kind, self.settings.legacy_codepage, self.digests,
+                    lambda: len(self.records) + 1, archives.Limits(deadline=self.deadline)):
+                if self.cancel.is_set():
+                    raise Cancelled
+                self.records.append(member)
+                if job is not None:
+                    self.batch.append((member, job))
+                    if len(self.batch) >= BATCH:  # decoded bytes leave for the workers
+                        self.flush()
 
     def flush(self) -> None:
         if self.batch:
@@ -254,7 +276,7 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
     digests = tuple(dict.fromkeys(("sha256", *digests)))
     cancel = cancel or threading.Event()
     own_pool = pool is None
-    pool = pool or IdentifyPool(workers)
+    pool = pool or IdentifyPool(workers, str(store_dir(settings.paths.ledger)))
     try:
         return _identify(path, settings, map_path, bad, digests, pool, progress, cancel,
                          settings.identify_seconds if seconds is None else seconds, sessions)
@@ -270,7 +292,8 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
     with Image(path) as image:
         report = FormatReport(image=str(path), image_size=image.size,
                               workbench_version=__version__, map=str(map_path) if map_path
-                              else None, started=utc_now())
+                              else None, started=utc_now(), signatures=pool.signatures.label,
+                              fido_version=fido_version())
         head = image.read(0, BUFSIZE)
         tail = image.read(max(0, image.size - BUFSIZE), BUFSIZE)
         whole = pool.submit([Job("", image.size, head, tail)])
@@ -299,12 +322,5 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
             if false_fat:
                 report.image_format["note"] = (f"fido matched {FAT_IMAGE} (FAT Disk Image), a "
                                                "known false positive on non-FAT volumes")
-        report.signatures = _signatures()
         report.ended = utc_now()
     return report
-
-
-def _signatures() -> str:
-    from fido import versions
-    v = versions.get_local_versions()
-    return f"{v.pronom_signature}, {v.pronom_container_signature}"

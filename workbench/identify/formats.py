@@ -25,7 +25,11 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from workbench.identify.signatures import SignatureSet
 
 BUFSIZE = 128 * 1024  # fido's default: bytes at the start and end that are matched
 _POSITIONS = ("BOF", "EOF", "VAR", "IFB")
@@ -111,32 +115,44 @@ def _text(element: ET.Element, tag: str) -> str:
 class FormatIdentifier:
     """One per process: loading the signatures takes about a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, signatures: SignatureSet | str | os.PathLike | None = None) -> None:
+        """signatures: a SignatureSet, or the station's signature folder (the set loaded
+        there, else fido's own), or None for fido's own set."""
         from fido import fido as fido_module
-        from fido import versions
         from fido.package import OlePackage, ZipPackage
 
-        local = versions.get_local_versions()
+        from workbench.identify.signatures import SignatureSet, active, fido_version
+        if not isinstance(signatures, SignatureSet):
+            signatures = active(None if signatures is None else Path(signatures))
+        self.signature_set = signatures
         conf = fido_module.CONFIG_DIR
-        fido_module.defaults["containersignature_file"] = local.pronom_container_signature
+        fido_module.defaults["containersignature_file"] = signatures.container
         stderr = io.StringIO()
         try:
             with contextlib.redirect_stderr(stderr):
                 self._fido = fido_module.Fido(
                     quiet=True, handle_matches=lambda *a: None, conf_dir=conf,
-                    format_files=[local.pronom_signature, local.fido_extension_signature])
-                tree = ET.parse(os.path.join(conf, local.pronom_container_signature))
+                    format_files=[signatures.formats, signatures.extensions])
+                tree = ET.parse(signatures.container)
                 self._containers = {
                     "zip": (ZipPackage, self._fido.extract_signatures(tree, "ZIP")),
                     "ole": (OlePackage, self._fido.extract_signatures(tree, "OLE2")),
                 }
         except SystemExit as exc:
             raise FidoUnavailable(stderr.getvalue().strip() or str(exc)) from None
-        self.signature_version = f"{local.pronom_signature}, {local.pronom_container_signature}"
+        self.fido_version = fido_version()
+        self.signature_version = signatures.label
         self._priority = self._fido.puid_has_priority_over_map
         self._formats = [self._compile(e) for e in self._fido.formats]
         self._by_puid = {f.match.puid: f for f in self._formats}
         self._by_first: dict[int, list[tuple[_Format, list[_Signature]]]] = {}
+        from workbench.identify.signatures_local import GENERIC, local_match
+        self._local, self._generic = local_match, GENERIC
+
+    @property
+    def format_count(self) -> int:
+        """PRONOM formats with at least one signature."""
+        return sum(1 for f in self._formats if f.signatures)
 
     @staticmethod
     def _compile(element: ET.Element) -> _Format:
@@ -235,6 +251,13 @@ class FormatIdentifier:
                 inner = self._container_matches(kind, stream)
             if inner:
                 matches, basis = inner, "container"
+        if not matches or (basis == "signature"
+                           and all(f.match.puid in self._generic for f, _ in matches)):
+            local = self._local(name, size, bof, open_stream)
+            if local is not None:  # a local signature (signatures_local): marked as such
+                fmt, how = local
+                return Identification(fmt.puid, fmt.name, fmt.version, fmt.mime, how, (fmt,),
+                                      ("local_signature",))
         if not matches and extension:
             matches = self._extension_matches(name)
             basis = "extension" if matches else "none"

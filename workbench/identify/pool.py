@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from workbench.identify.formats import FormatIdentifier, Identification
@@ -54,7 +55,7 @@ def _watch_parent(parent: int, interval: float = 0.2) -> None:
     os._exit(1)
 
 
-def _init(parent: int | None = None) -> None:
+def _init(parent: int | None = None, signatures: str | None = None) -> None:
     """Worker start: die with the parent, leave Ctrl-C to it (it cancels cleanly and
     shuts the pool down), load the signatures once."""
     global _identifier
@@ -66,7 +67,7 @@ def _init(parent: int | None = None) -> None:
             os._exit(1)
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
                          name="parent-watchdog").start()
-    _identifier = FormatIdentifier()
+    _identifier = FormatIdentifier(signatures)
 
 
 def _run(jobs: list[Job]) -> list[Identification]:
@@ -93,7 +94,11 @@ def _spawn_can_start() -> bool:
 class IdentifyPool:
     """Identification in worker processes (or in this process when workers == 0)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, signatures: str | None = None) -> None:
+        """signatures: the station's signature folder (its loaded set is used when it has
+        one: workbench.identify.signatures); None: fido's own set."""
+        from workbench.identify.signatures import active
+        self.signatures = active(None if signatures is None else Path(signatures))
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         if not _spawn_can_start():
             self.workers = 0
@@ -102,9 +107,9 @@ class IdentifyPool:
         if self.workers > 0:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init, initargs=(os.getpid(),))
+                initializer=_init, initargs=(os.getpid(), signatures))
         else:
-            self._local = FormatIdentifier()
+            self._local = FormatIdentifier(signatures)
 
     def submit(self, jobs: list[Job]) -> Future[list[Identification]]:
         if self._pool is not None:

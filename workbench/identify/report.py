@@ -38,6 +38,7 @@ class FileRecord:
     name_raw_hex: str | None = None
     errors: list[str] = field(default_factory=list)
     link: str | None = None  # a symbolic link's target
+    container: int | None = None  # an archive member: the id of its archive's record
 
 
 @dataclass
@@ -60,7 +61,8 @@ class FormatReport:
     image: str
     image_size: int
     workbench_version: str
-    signatures: str = ""
+    signatures: str = ""  # the PRONOM signature and container signature versions used
+    fido_version: str = ""
     map: str | None = None
     image_format: dict[str, str] = field(default_factory=dict)
     started: str = ""
@@ -153,7 +155,7 @@ def safe_row(cells: list[object]) -> list[object]:
 CSV_COLUMNS = ["ID", "VOLUME", "PATH", "NAME", "SIZE", "MODIFIED", "CREATED", "ALLOCATED",
                "SHA256", "MD5", "PUID", "FORMAT_NAME", "FORMAT_VERSION", "MIME_TYPE", "BASIS",
                "OTHER_PUIDS", "WARNINGS", "DAMAGED", "BYTES_LOST", "RAW_NAME_HEX", "ERRORS",
-               "LINK_TARGET"]
+               "LINK_TARGET", "CONTAINER"]
 
 
 def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
@@ -171,7 +173,7 @@ def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
                          f.sha256, f.md5, f.puid, f.format_name, f.format_version, f.mime,
                          f.basis, ";".join(f.other_puids), ";".join(warnings), damaged,
                          f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors),
-                         f.link or ""]))
+                         f.link or "", "" if f.container is None else f.container]))
 
 
 def write_json(report: FormatReport, out: TextIO) -> None:

@@ -117,7 +117,8 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
     workbench = Agent("software", "migration workbench", __version__)
     drive = Agent("hardware", describe_drive(record.drive))
     operator = Agent("person", record.operator) if record.operator else None
-    fido = Agent("software", "fido (opf-fido)", report.get("signatures", ""))
+    fido = Agent("software", "fido (opf-fido)", report.get("fido_version") or "unknown")
+    signatures = report.get("signatures") or "unknown signature version"
     map_id = f"{record.item_id}/data/{MAP_NAME}"
     fmt = report.get("image_format", {})
     people = ((operator, "implementer"),) if operator else ()
@@ -165,8 +166,10 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
                   agents=((workbench, "executing program"),), objects=ids),
             Event("format identification", report.get("ended") or now,
                   "success" if report.get("complete", True) else "incomplete",
-                  f"fido in process over every file of the image ({report['summary']['files']}"
-                  " files)", f"{len(report['summary']['unidentified'])} unidentified",
+                  f"fido {fido.version} in process over every file of the image "
+                  f"({report['summary']['files']} files); signatures: {signatures}; local "
+                  "signatures (wb-fmt/N) of the migration workbench",
+                  f"{len(report['summary']['unidentified'])} unidentified",
                   ((fido, "executing program"), (workbench, "executing program")),
                   (image_id,)),
             Event("validation", now, "success",

@@ -125,7 +125,8 @@ class PremisDocument:
             _el(designation, "formatName", obj.format_name or "unknown")
             if obj.puid:
                 registry = _el(fmt, "formatRegistry")
-                _el(registry, "formatRegistryName", "PRONOM")
+                _el(registry, "formatRegistryName", "PRONOM" if not obj.puid.startswith(
+                    "wb-") else "migration workbench local formats")
                 _el(registry, "formatRegistryKey", obj.puid)
             _el(o, "originalName", obj.original_name)
             for env_id in obj.requires:
