@@ -64,6 +64,8 @@ class Node:
     is_dir: bool = False
     embed: bool = False
     fragments: int = 1
+    hole: bool = False  # blocks 1-2 of the data are zeros, not recorded (a sparse extent)
+    chain: bool = False  # descriptors after the first continue in an extent descriptor
     children: list[Node] = field(default_factory=list)
     icb: int = -1  # descriptor block (metadata, virtual or physical partition)
     dir_blocks: int = -1  # a large directory's data blocks (same partition as its ICB)
@@ -89,12 +91,14 @@ class UdfBuilder:
         self.layout: dict[str, int] = {}  # where things went (for tests that damage them)
 
     def add(self, path: str, data: bytes = b"", *, is_dir: bool = False, embed: bool = False,
-            fragments: int = 1, raw_name: bytes | None = None) -> None:
+            fragments: int = 1, raw_name: bytes | None = None, hole: bool = False,
+            chain: bool = False) -> None:
         folder = self.root
         *parents, last = path.strip("/").split("/")
         for part in parents:
             folder = next(c for c in folder.children if c.name == cs0(part))
-        folder.children.append(Node(raw_name or cs0(last), data, is_dir, embed, fragments))
+        folder.children.append(Node(raw_name or cs0(last), data, is_dir, embed, fragments,
+                                    hole, chain))
 
     # -- placing -----------------------------------------------------------------
     def _phys(self, count: int) -> int:
@@ -123,6 +127,12 @@ class UdfBuilder:
             per = -(-blocks // pieces) * B
             for at in range(0, size, per):
                 n = min(per, size - at)
+                if node.hole and at == 0:  # one block, then two of zeros not recorded
+                    assert node.data[B:3 * B] == bytes(2 * B) and n > 3 * B
+                    first = self._phys(1)
+                    self.blocks[first] = pad(node.data[:B], B)
+                    node.extents += [(first, B), (-1, 2 * B)]
+                    at, n = 3 * B, n - 3 * B
                 start = self._phys(-(-n // B))
                 self._phys(1)  # a gap, so the pieces are separate extents
                 for k in range(0, n, B):
@@ -168,7 +178,14 @@ class UdfBuilder:
         elif node.embed:
             self._write(node.icb, self._fe(node, node.data, 3, len(node.data)))
         elif self.kind == "physical":
-            ads = b"".join(struct.pack("<II", n, s) for s, n in node.extents)
+            ads = b"".join(struct.pack("<II", n | (2 << 30) if s < 0 else n, max(s, 0))
+                           for s, n in node.extents)
+            if node.chain:  # first descriptor here, the rest in an extent descriptor
+                aed = self._desc()
+                rest = ads[8:]
+                body = struct.pack("<II", 0, len(rest)) + rest
+                self._write(aed, tag(258, body, aed, self.tagver))
+                ads = ads[:8] + struct.pack("<II", B | (3 << 30), aed)
             self._write(node.icb, self._fe(node, ads, 0, len(node.data)))
         else:  # long ads naming the physical partition (not the partition of the ICB)
             ads = b"".join(struct.pack("<IIH6s", n, s, 0, bytes(6)) for s, n in node.extents)

@@ -70,7 +70,7 @@ def test_written_volumes_match_udfclient(tmp_path, kind, rev):
     path = tmp_path / "v.img"
     path.write_bytes(sample(kind, rev).build())
     reader, entries, data = read_all(path)
-    assert reader.errors == [] and reader.label == "BUILT"
+    assert reader.errors == [] and reader.label == "BUILT" == blkid_label(path)
     want = {"physical": ["physical"], "metadata": ["physical", "metadata"],
             "vat": ["physical", "virtual"]}[kind]
     assert [p.kind for p in reader.layout.partitions] == want
@@ -135,6 +135,7 @@ def test_empty_vat_discs_from_mkudffs(tmp_path):
         assert [p.kind for p in reader.layout.partitions] == ["physical", "virtual"]
         assert (reader.errors, entries) == ([], {})
         assert reader.label == udfinfo(path)["label"] == f"{media}{rev}"
+        assert blkid_label(path) == udflabel(path) == reader.label
 
 
 def test_metadata_mirror_read_when_the_metadata_file_is_damaged(tmp_path):
@@ -195,6 +196,23 @@ def test_damaged_directory_entry_is_skipped_and_the_rest_listed(tmp_path):
     assert any("damaged directory entry" in e for e in reader.errors)
 
 
+def test_unrecorded_extents_read_as_zeros_and_descriptor_continuations(tmp_path):
+    built = UdfBuilder("physical", 0x0201)
+    sparse = b"A" * B + bytes(2 * B) + b"B" * (5 * B + 7)
+    built.add("/sparse.bin", sparse, hole=True)
+    built.add("/chained.bin", BIG[:40 * B], fragments=8, chain=True)
+    built.add("/both.bin", sparse, hole=True, chain=True)
+    path = tmp_path / "s.img"
+    path.write_bytes(built.build())
+    reader, entries, data = read_all(path)
+    assert (ZERO, 2 * B) in (entries["/sparse.bin"].extents or [])
+    assert data["/sparse.bin"] == sparse and data["/both.bin"] == sparse
+    assert data["/chained.bin"] == BIG[:40 * B] and reader.errors == []
+    assert len(entries["/chained.bin"].extents or []) == 8
+    got = fetched(path, tmp_path, ["sparse.bin", "chained.bin", "both.bin"])
+    assert got == {p: data[p] for p in ("/sparse.bin", "/chained.bin", "/both.bin")}
+
+
 def test_cs0_names_keep_raw_bytes(tmp_path):
     built = UdfBuilder("physical", 0x0201)
     names = {"latin": b"\x08caf\xe9.txt", "wide": b"\x10" + "資料.doc".encode("utf-16-be"),
@@ -249,6 +267,16 @@ def udfinfo(path: Path) -> dict[str, str]:
     out = subprocess.run([fx.tool("udfinfo"), str(path)], capture_output=True, text=True,
                          check=True).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def blkid_label(path: Path) -> str:
+    return subprocess.run([fx.tool("blkid"), "-p", "-o", "value", "-s", "LABEL", str(path)],
+                          capture_output=True, text=True).stdout.strip()
+
+
+def udflabel(path: Path) -> str:
+    return subprocess.run([fx.tool("udflabel"), str(path)], capture_output=True,
+                          text=True).stdout.strip()
 
 
 def sparing_tables(blob: bytearray) -> tuple[list[int], int]:
