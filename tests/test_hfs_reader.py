@@ -206,15 +206,34 @@ def test_macjapanese_and_macroman_names(tmp_path):
     h.run("hformat", "-l", "Names", str(img))
     h.run("hmount", str(img))
     (tmp_path / "x").write_bytes(b"x")
-    for raw in (b"caf\x8e", JP + b"\x5c", b"\x85\x40bad"):
+    for raw in (b"caf\x8e", JP + b"\x5c", b"\x85\x40bad", b"Roman\xa9"):
         h.run("hcopy", "-r", str(tmp_path / "x"), b":" + raw)
     h.run("humount")
+    # the Finder info script byte of "Roman\xa9" says Roman (flag 0x80, script 0)
+    blob = bytearray(img.read_bytes())
+    key = blob.index(b"\x06Roman\xa9", 2048)
+    key_len = blob[key - 6] + 1  # the catalog key of that name; its record follows
+    assert blob[key - 5] == 0 and key_len >= 13
+    blob[key - 6 + key_len + (key_len & 1) + 64] = 0x80
+    img.write_bytes(bytes(blob))
     roman = {e.path: e for e in open_reader(img)[1].walk()}
     assert "/café" in roman and roman["/café"].name_raw == b"caf\x8e".hex()
+    assert "/Roman©" in roman and not roman["/café"].warnings
     japanese = {e.path: e for e in open_reader(img, "cp932")[1].walk()}
     assert "/報告書\u00a5" in japanese  # MacJapanese 0x5C is the yen sign
-    bad = [e for e in japanese.values() if e.name_raw == b"\x85\x40bad".hex()]
-    assert len(bad) == 1 and "undecodable_name" in bad[0].warnings
+    assert "/Roman©" in japanese  # its script byte wins over the station's code page
+    # not MacJapanese: shown as MacRoman, marked, raw bytes kept
+    bad = japanese["/Ö@bad"]
+    assert bad.name_raw == b"\x85\x40bad".hex() and "name_not_mac_japanese" in bad.warnings
+    assert "name_not_mac_japanese" in japanese["/café"].warnings
+    assert japanese["/._café"].name_raw == b"._caf\x8e".hex()
+
+
+def test_undecodable_macjapanese_bytes_are_flagged():
+    from workbench.identify.hfs_names import decode_mac
+    assert decode_mac(b"\x85\x40", "mac_japanese") == ("\ufffd", False)
+    assert decode_mac(b"\x82\xa0\xfd", "mac_japanese") == ("あ\u00a9", True)
+    assert decode_mac(b"\x8e", "mac_japanese")[1] is False
 
 
 def test_a_damaged_catalog_leaf_costs_only_its_own_records(tmp_path):

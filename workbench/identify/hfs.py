@@ -24,7 +24,7 @@ from workbench.identify.hfs_btree import (
     HfsVolume,
     extent_record,
 )
-from workbench.identify.hfs_names import decode_mac, mac_codec
+from workbench.identify.hfs_names import decode_mac, decode_name_of, mac_codec, name_codec
 from workbench.identify.model import FileEntry, Image, Volume, named, walk_guard
 
 ROOT_PARENT, ROOT = 1, 2
@@ -105,8 +105,10 @@ class HfsReader:
         if not walk_guard(self.deadline, depth, parent, self.errors):
             return
         for rec in folder.children:
-            text, clean = decode_mac(rec.name, self.codec)
+            script = rec.data[46] if rec.kind == DIRECTORY else rec.data[64]
+            text, clean, extra = decode_name_of(rec.name, name_codec(script, self.codec))
             path, hexraw, warnings = named(parent, text, rec.name, clean)
+            warnings += extra
             if rec.kind == DIRECTORY:
                 crdate, mddate = struct.unpack_from(">II", rec.data, 10)
                 yield FileEntry(self.volume.index, path, 0, is_dir=True,
@@ -118,7 +120,7 @@ class HfsReader:
                 visited.add(rec.dir_id)
                 yield from self._walk(rec, path, depth + 1, visited)
             else:
-                yield from self._file(rec, parent, path, hexraw, warnings, text, clean)
+                yield from self._file(rec, parent, path, hexraw, warnings, text, clean, extra)
 
     def _fork(self, file_id: int, fork: int, first: bytes, length: int
               ) -> tuple[list[tuple[int, int]], list[str]]:
@@ -132,7 +134,8 @@ class HfsReader:
         return ranges, []
 
     def _file(self, rec: _Record, parent: str, path: str, hexraw: str | None,
-              warnings: list[str], text: str, clean: bool) -> Iterator[FileEntry]:
+              warnings: list[str], text: str, clean: bool, extra: list[str]
+              ) -> Iterator[FileEntry]:
         d = rec.data
         file_id, data_len, rsrc_len = (struct.unpack_from(">I", d, 20)[0],
                                        struct.unpack_from(">I", d, 26)[0],
@@ -151,7 +154,7 @@ class HfsReader:
         raw = appledouble.PREFIX.encode() + rec.name
         ad_path, ad_hex, ad_warn = named(parent, appledouble.PREFIX + text, raw, clean)
         yield FileEntry(self.volume.index, ad_path, len(head) + rsrc_len, name_raw=ad_hex,
-                        warnings=[*ad_warn, "appledouble"], errors=r_errors,
+                        warnings=[*ad_warn, *extra, "appledouble"], errors=r_errors,
                         key=(head, r_extents), modified=modified, created=created)
 
     def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:

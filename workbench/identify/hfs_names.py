@@ -17,6 +17,28 @@ _SINGLE = {0x5C: "\u00a5", 0x80: "\\", 0xA0: "\u00a0", 0xFD: "\u00a9", 0xFE: "\u
 _APPLE_ROWS = {0x85, 0x86, 0xEB, 0xEC, 0xED}
 
 
+# Script codes (Inside Macintosh: Text) a Finder info script byte may name, with the
+# closest Python codec; the others fall back to the station's choice.
+SCRIPTS = {0: "mac_roman", 1: "mac_japanese"}
+SCRIPT_FLAG = 0x80  # fdScript / frScript: the low bits give the name's script
+
+
+def name_codec(script_byte: int, default: str) -> str:
+    """The codec for one name: its Finder info script when flagged, else the default."""
+    if script_byte & SCRIPT_FLAG:
+        return SCRIPTS.get(script_byte & 0x7F, default)
+    return default
+
+
+def decode_name_of(raw: bytes, codec: str) -> tuple[str, bool, list[str]]:
+    """(text, clean, warnings). A name that is not MacJapanese on a Japanese station is
+    shown as MacRoman (which decodes every byte) and marked, its raw bytes kept."""
+    text, clean = decode_mac(raw, codec)
+    if not clean and codec == "mac_japanese":
+        return decode_mac(raw, "mac_roman")[0], True, ["name_not_mac_japanese"]
+    return text, clean, []
+
+
 def mac_codec(codepage: str) -> str:
     """The Mac script for a station's legacy code page."""
     key = codepage.replace("-", "_").lower()
