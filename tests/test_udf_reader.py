@@ -98,10 +98,20 @@ def test_packet_written_sparable_disc_with_udfclient_files(tmp_path, media, rev)
     assert [p.kind for p in reader.layout.partitions] == ["sparable"]
     assert reader.errors == [] and reader.label == udfinfo(path)["label"]
     listed = [p for p in udfdump_tree(path) if "Non-Allocatable" not in p]
+    if rev == "1.50":  # a hidden file mkudffs makes, which udfdump does not list
+        assert "hidden" in entries["/Non-Allocatable Space"].warnings
     assert [p for p in ascii_files(entries) if "Non-Allocatable" not in p] == listed
     assert data["/big.bin"] == BIG and data["/sub/notes.txt"] == fx.FILES["notes.txt"]
     got = fetched(path, tmp_path, ["big.bin", "sub", "logo.png"])
     assert len(got) == 3 and all(data[p] == b for p, b in got.items())
+
+
+def test_vat_found_behind_zeros_read_past_the_written_end(tmp_path):
+    path = tmp_path / "cdr.img"
+    path.write_bytes(sample("vat", 0x0201).build() + bytes(40 << 20))
+    reader, entries, data = read_all(path)
+    assert reader.errors == [] and len([e for e in entries.values() if not e.is_dir]) == 66
+    assert data["/docs/report.pdf"] == fx.FILES["report.pdf"]
 
 
 def test_sparing_table_remaps_a_packet(tmp_path):

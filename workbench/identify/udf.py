@@ -31,7 +31,7 @@ from workbench.identify.udf_volume import UdfLayout
 
 _MAX_DIR = 16 << 20
 _MAX_INDIRECT = 64
-FID_DIRECTORY, FID_DELETED, FID_PARENT = 0x02, 0x04, 0x08
+FID_HIDDEN, FID_DIRECTORY, FID_DELETED, FID_PARENT = 0x01, 0x02, 0x04, 0x08
 
 __all__ = ["UdfError", "UdfReader"]
 
@@ -130,6 +130,8 @@ class UdfReader:
     def _child(self, icb: tuple[int, int, int], chars: int, ident: bytes, parent: str,
                depth: int, visited: set[tuple[int, int]]) -> Iterator[FileEntry]:
         path, hexraw, warnings = named(parent, *cs0_name(ident))
+        if chars & FID_HIDDEN:
+            warnings.append("hidden")
         _, lbn, ref = icb
         allocated = not chars & FID_DELETED
         try:

@@ -37,6 +37,7 @@ SECTOR = 2048
 VAT_SEARCH = 512  # sectors before the end searched for the VAT (run-out, padding)
 VAT15_ID = b"*UDF Virtual Alloc Tbl"
 _MAX_SMALL_FILE = 64 << 20  # a VAT or metadata table larger than this is not real
+_MAX_ZERO_TAIL = 1 << 30  # zeros skipped at most when looking for the written end
 
 
 class UdfLayout:
@@ -192,8 +193,8 @@ class UdfLayout:
     def _vat(self, ref: int, physical: Physical) -> list[int]:
         """The newest VAT: a file entry of type 248 (UDF 2.00+), or of type 0 ending in
         the VAT 1.50 identifier, in the last recorded sectors."""
-        last = self.volume.size // self.sector - 1
         first_block = (physical.base - self.volume.offset) // self.sector
+        last = self._last_recorded(first_block)
         for n in range(last, max(first_block, last - VAT_SEARCH), -1):
             desc = self._sector(n)
             if descriptor(desc[:self.block], TAG_FE, TAG_EFE) < 0:
@@ -214,6 +215,23 @@ class UdfLayout:
                 continue
             return list(struct.unpack_from(f"<{len(body) // 4}I", body))
         raise UdfError("UDF virtual partition: no VAT found in the last recorded sectors")
+
+    def _last_recorded(self, first: int) -> int:
+        """The last sector that is not all zeros: an image read past the written end of a
+        disc (to its capacity) holds zeros after the VAT."""
+        n = self.volume.size // self.sector - 1
+        step = 256
+        skipped = 0
+        while n > first and skipped < _MAX_ZERO_TAIL:
+            at = max(first, n - step + 1)
+            chunk = self.image.read(self.volume.offset + at * self.sector,
+                                    (n - at + 1) * self.sector)
+            if chunk.count(0) != len(chunk):
+                stripped = len(chunk.rstrip(b"\0"))
+                return at + (stripped - 1) // self.sector
+            skipped += len(chunk)
+            n = at - 1
+        return self.volume.size // self.sector - 1
 
     def _metadata(self, number: int, ref: int, physical: Physical, pmap: bytes) -> Metadata:
         main_at, mirror_at = struct.unpack_from("<II", pmap, 40)
