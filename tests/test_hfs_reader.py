@@ -271,3 +271,40 @@ def test_label_decoded_in_the_mac_script(tmp_path, codepage):
     h.run("hformat", "-l", JP, str(img))
     label = open_reader(img, codepage)[1].label
     assert label == ("報告書" if codepage else JP.decode("mac_roman"))
+
+
+def test_fuzzed_hfs_volumes_fail_only_as_hfs_errors(tmp_path):
+    """Seeded mutations of the MDB, the extents overflow and catalog B-trees: entries or
+    an HfsError (the volume unreadable), never another exception."""
+    import random
+    import time
+
+    from workbench.identify.hfs_btree import BTree, HfsError
+    path, _, _ = build(tmp_path, 800)
+    original = path.read_bytes()
+    img, reader = open_reader(path)
+    catalog = reader.hfs.catalog
+    tree = BTree(img, catalog)
+    regions = [(1024, 162), *[(s, n) for s, n in catalog]]
+    img.close()
+    assert tree.size > 0
+    for seed in range(150):
+        rng = random.Random(f"hfs-{seed}")
+        blob = bytearray(original)
+        for _ in range(rng.randint(1, 6)):
+            start, size = rng.choice(regions)
+            pos = start + rng.randrange(size)
+            blob[pos:pos + 4] = rng.randrange(1 << 32).to_bytes(4, "big")
+        path.write_bytes(bytes(blob))
+        img = Image(path)
+        try:
+            r = HfsReader(img, Volume(0, 0, img.size, "none"), "cp932",
+                          time.monotonic() + 20)
+            for entry in r.walk():
+                assert all(p not in ("", ".", "..") for p in entry.path.split("/")[1:])
+                if entry.extents is None and not entry.is_dir:
+                    b"".join(r.read(entry))
+        except HfsError:
+            pass
+        finally:
+            img.close()

@@ -320,3 +320,35 @@ def set_sparing_entry(blob: bytearray, at: int, packet: int, spare: int) -> None
                                                           0))
     blob[at + 4] = (sum(blob[at:at + 4]) + sum(blob[at + 5:at + 16])) & 0xFF
 
+
+
+def test_fuzzed_udf_volumes_fail_only_as_udf_errors(tmp_path):
+    """Seeded mutations of descriptors, maps, the VAT and metadata file: the reader gives
+    entries or a UdfError (the volume unreadable), never another exception."""
+    import random
+    import time
+
+    from workbench.identify.udf_descriptors import UdfError
+    for kind, rev in KINDS:
+        original = sample(kind, rev).build()
+        regions = [(16 * B, 3 * B), (32 * B, 6 * B), (256 * B, B),
+                   (PART_START * B, len(original) - PART_START * B)]
+        for seed in range(40):
+            rng = random.Random(f"{kind}-{rev}-{seed}")
+            blob = bytearray(original)
+            for _ in range(rng.randint(1, 6)):
+                start, size = rng.choice(regions)
+                pos = start + rng.randrange(size)
+                blob[pos:pos + 4] = rng.randrange(1 << 32).to_bytes(4, "little")
+            path = tmp_path / "z.img"
+            path.write_bytes(bytes(blob))
+            img = Image(path)
+            try:
+                reader = UdfReader(img, Volume(0, 0, img.size, "none"), "",
+                                   time.monotonic() + 20)
+                for entry in reader.walk():
+                    assert all(p not in ("", ".", "..") for p in entry.path.split("/")[1:])
+            except UdfError:
+                pass
+            finally:
+                img.close()
