@@ -66,6 +66,7 @@ class Node:
     fragments: int = 1
     hole: bool = False  # blocks 1-2 of the data are zeros, not recorded (a sparse extent)
     chain: bool = False  # descriptors after the first continue in an extent descriptor
+    indirect: bool = False  # strategy 4096: a stale entry, an indirect entry, the new entry
     children: list[Node] = field(default_factory=list)
     icb: int = -1  # descriptor block (metadata, virtual or physical partition)
     dir_blocks: int = -1  # a large directory's data blocks (same partition as its ICB)
@@ -92,13 +93,13 @@ class UdfBuilder:
 
     def add(self, path: str, data: bytes = b"", *, is_dir: bool = False, embed: bool = False,
             fragments: int = 1, raw_name: bytes | None = None, hole: bool = False,
-            chain: bool = False) -> None:
+            chain: bool = False, indirect: bool = False) -> None:
         folder = self.root
         *parents, last = path.strip("/").split("/")
         for part in parents:
             folder = next(c for c in folder.children if c.name == cs0(part))
         folder.children.append(Node(raw_name or cs0(last), data, is_dir, embed, fragments,
-                                    hole, chain))
+                                    hole, chain, indirect))
 
     # -- placing -----------------------------------------------------------------
     def _phys(self, count: int) -> int:
@@ -116,6 +117,8 @@ class UdfBuilder:
 
     def _place(self, node: Node) -> None:
         node.icb = self._desc()
+        if node.indirect:  # the indirect entry's block, then the newer entry's
+            self._desc(2)
         if node.is_dir:
             size = self._dir_size(node)
             if size > B - 216 - 16:
@@ -175,6 +178,16 @@ class UdfBuilder:
                 self._write(node.icb, self._fe(node, ad, 0, len(content)))
             for child in node.children:
                 self._entries(child, node)
+        elif node.embed and node.indirect:
+            stale = self._fe(node, b"stale", 3, 5)
+            stale = stale[:20] + struct.pack("<H", 4096) + stale[22:]  # strategy 4096
+            self._write(node.icb, tag(261 if not self.efe else 266, stale[16:], node.icb,
+                                      self.tagver))
+            ie = struct.pack("<IHHHBB6sH", 0, 4096, 0, 2, 0, 3, bytes(6), 0)
+            ie += struct.pack("<IIH6s", B, node.icb + 2, self.ref, bytes(6))
+            self._write(node.icb + 1, tag(259, ie, node.icb + 1, self.tagver))
+            self._write(node.icb + 2, self._fe(node, node.data, 3, len(node.data),
+                                               where=node.icb + 2))
         elif node.embed:
             self._write(node.icb, self._fe(node, node.data, 3, len(node.data)))
         elif self.kind == "physical":
@@ -276,6 +289,8 @@ class UdfBuilder:
 
     def _volume(self, maps: bytes, fsd: int, suffix: bytes) -> bytes:
         part_len = self.next_phys
+        if self.kind != "vat":  # udfclient wants a disc of some size; a VAT must end it
+            part_len = max(part_len, 512)
         total = PART_START + part_len
         img = bytearray(total * B)
 
