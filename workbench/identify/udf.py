@@ -1,244 +1,170 @@
-"""UDF reader for UDF-only discs (pycdlib reads bridge discs through their ISO side).
+"""UDF reader for UDF-only discs and disks (pycdlib reads bridge discs through their ISO
+side), every revision 1.02-2.60: physical, sparable (packet-written CD-RW/DVD-RW),
+virtual (VAT: CD-R/DVD-R/BD-R written incrementally, UDF 1.50 and 2.00+ VAT) and metadata
+(UDF 2.50/2.60, mirror file read when the main one is damaged) partitions.
 
-Reads the anchor, the volume descriptors, the file set descriptor, file entries and file
-identifier descriptors (ECMA-167 / OSTA UDF), for physical (type 1) partition maps. Data
-extents become image extents; embedded data is read from the file entry. Metadata,
-virtual and sparable partitions (UDF 2.50+ metadata, packet-written CD-RW) are reported
-as unsupported. Every offset is bounds-checked against the volume.
+Data extents become image extents (through the partition maps); data embedded in the
+file entry is read from it; unrecorded extents read as zeros. A damaged file entry is
+listed with an error and the rest of the volume is walked; a damaged directory entry is
+skipped by searching for the next valid one. Every offset is bounds-checked.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
 
-from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
+from workbench.identify.model import FileEntry, Image, Volume, named, walk_guard
+from workbench.identify.udf_descriptors import (
+    TAG_FID,
+    TAG_FSD,
+    TAG_IE,
+    UdfError,
+    crc_ok,
+    cs0_name,
+    descriptor,
+    long_ad,
+    tag_id,
+)
+from workbench.identify.udf_files import FileInfo, extents, parse_entry
+from workbench.identify.udf_volume import UdfLayout
 
-TAG_ANCHOR, TAG_PARTITION, TAG_LVD, TAG_TERMINATOR = 2, 5, 6, 8
-TAG_FSD, TAG_FID, TAG_FE, TAG_EFE = 256, 257, 261, 266
-SECTOR = 2048
 _MAX_DIR = 16 << 20
+_MAX_INDIRECT = 64
+FID_HIDDEN, FID_DIRECTORY, FID_DELETED, FID_PARENT = 0x01, 0x02, 0x04, 0x08
 
-
-class UdfError(ValueError):
-    pass
-
-
-def _timestamp(raw: bytes) -> str | None:
-    if len(raw) < 12:
-        return None
-    tz_type, year, month, day, hour, minute, second = struct.unpack_from("<HHBBBBB", raw)
-    offset = tz_type & 0x0FFF
-    offset = offset - 0x1000 if offset & 0x0800 else offset
-    tz = timezone(timedelta(minutes=offset)) if -1440 <= offset <= 1440 else UTC
-    try:
-        return datetime(year, month, day, hour, minute, second, tzinfo=tz).isoformat()
-    except ValueError:
-        return None
-
-
-def _dstring_name(raw: bytes) -> tuple[str, bytes, bool]:
-    """A file identifier: compression id 8 (one byte a character) or 16 (UTF-16BE)."""
-    if not raw:
-        return "", raw, True
-    body = raw[1:]
-    if raw[0] == 16:
-        text, clean = decode_name(body, "utf-16-be")
-    elif raw[0] == 8:
-        text, clean = decode_name(body, "latin-1")
-    else:
-        text, clean = decode_name(body, "latin-1")
-        clean = False
-    return text, body, clean
+__all__ = ["UdfError", "UdfReader"]
 
 
 class UdfReader:
     def __init__(self, image: Image, volume: Volume, codepage: str,
                  deadline: float | None = None) -> None:
         self.image, self.volume, self.deadline = image, volume, deadline
-        self.errors: list[str] = []
         self.kind = "udf"
-        self.sector = SECTOR
-        anchor = self._find_anchor()
-        vds_length, vds_location = struct.unpack_from("<II", anchor, 16)
-        partitions: dict[int, int] = {}
-        lvd = None
-        for n in range(min(vds_length // self.sector, 64)):
-            desc = self._sector(vds_location + n)
-            tag = self._tag(desc)
-            if tag == TAG_TERMINATOR:
-                break
-            if tag == TAG_PARTITION:
-                number = struct.unpack_from("<H", desc, 22)[0]
-                partitions[number] = struct.unpack_from("<I", desc, 188)[0]
-            elif tag == TAG_LVD:
-                lvd = desc
-        if lvd is None or not partitions:
-            raise UdfError("UDF volume descriptors are missing or damaged")
-        self.block = struct.unpack_from("<I", lvd, 212)[0]
-        if self.block not in (512, 1024, 2048, 4096):
-            raise UdfError(f"UDF logical block size {self.block} is not valid")
-        label = lvd[84:212]
-        length = label[-1] if label else 0
-        self.label = _dstring_name(label[:max(0, min(length, 127))])[0].strip()
-        map_length, map_count = struct.unpack_from("<II", lvd, 264)
-        maps = lvd[440:440 + min(map_length, len(lvd) - 440)]
-        self.partition_starts: list[int] = []
-        pos = 0
-        for _ in range(min(map_count, 8)):
-            if pos + 2 > len(maps):
-                break
-            kind, size = maps[pos], maps[pos + 1]
-            if kind == 1 and size == 6:
-                number = struct.unpack_from("<H", maps, pos + 4)[0]
-                if number not in partitions:
-                    raise UdfError(f"UDF partition {number} is not described")
-                self.partition_starts.append(partitions[number])
-            else:
-                raise UdfError("UDF metadata, virtual or sparable partitions are not supported")
-            pos += max(size, 2)
-        if not self.partition_starts:
-            raise UdfError("UDF has no usable partition map")
-        fsd_lbn, fsd_ref = struct.unpack_from("<IH", lvd, 252)
-        fsd = self._block(fsd_ref, fsd_lbn)
-        if self._tag(fsd) != TAG_FSD:
+        self.layout = UdfLayout(image, volume)
+        self.errors: list[str] = self.layout.errors
+        self.label = self.layout.label
+        ref, lbn = self.layout.fsd
+        fsd = self.layout.block_at(ref, lbn)
+        if descriptor(fsd, TAG_FSD) != TAG_FSD:
             raise UdfError("UDF file set descriptor not found")
-        self.root = self._long_ad(fsd, 400)
-
-    # -- low level --------------------------------------------------------------------
-    def _sector(self, n: int) -> bytes:
-        if n < 0 or (n + 1) * self.sector > self.volume.size:
-            return b""
-        return self.image.read(self.volume.offset + n * self.sector, self.sector)
-
-    def _find_anchor(self) -> bytes:
-        """The anchor sits at sector 256 (or N-256, N-1) of the medium's own sector size:
-        2048 on optical discs, often 512 on disks and image files."""
-        for self.sector in (SECTOR, 512, 1024, 4096):
-            last = self.volume.size // self.sector - 1
-            for n in (256, last - 256, last):
-                desc = self._sector(n)
-                if self._tag(desc) == TAG_ANCHOR:
-                    return desc
-        raise UdfError("UDF anchor volume descriptor pointer not found")
-
-    @staticmethod
-    def _tag(desc: bytes) -> int:
-        if len(desc) < 16:
-            return -1
-        checksum = sum(desc[:4]) + sum(desc[5:16])
-        if checksum & 0xFF != desc[4]:
-            return -1
-        return struct.unpack_from("<H", desc)[0]
-
-    def _offset(self, ref: int, lbn: int) -> int:
-        if ref >= len(self.partition_starts):
-            raise UdfError(f"partition reference {ref} is not mapped")
-        return self.volume.offset + self.partition_starts[ref] * self.sector + lbn * self.block
-
-    def _block(self, ref: int, lbn: int, size: int | None = None) -> bytes:
-        off = self._offset(ref, lbn)
-        size = size or self.block
-        if off + size > self.volume.offset + self.volume.size:
-            return b""
-        return self.image.read(off, size)
-
-    @staticmethod
-    def _long_ad(data: bytes, at: int) -> tuple[int, int, int]:
-        length, lbn, ref = struct.unpack_from("<IIH", data, at)
-        return length & 0x3FFFFFFF, lbn, ref
+        self.root = long_ad(fsd, 400)
 
     # -- files ------------------------------------------------------------------------
-    def _file_entry(self, icb: tuple[int, int, int]
-                    ) -> tuple[bool, int, str | None, list[tuple[int, int]] | None, bytes]:
-        """(is_dir, size, modified, extents, embedded data) of the entry at icb."""
-        _, lbn, ref = icb
-        fe = self._block(ref, lbn)
-        tag = self._tag(fe)
-        if tag == TAG_FE:
-            mtime, l_ea, l_ad, base = fe[84:96], *struct.unpack_from("<II", fe, 168), 176
-        elif tag == TAG_EFE:
-            mtime, l_ea, l_ad, base = fe[92:104], *struct.unpack_from("<II", fe, 208), 216
-        else:
-            raise UdfError(f"no file entry at block {lbn}")
-        file_type = fe[27]
-        alloc = struct.unpack_from("<H", fe, 34)[0] & 7
-        size = struct.unpack_from("<Q", fe, 56)[0]
-        ads = fe[base + l_ea:base + l_ea + l_ad]
-        if base + l_ea + l_ad > len(fe):
-            raise UdfError(f"file entry at block {lbn} is damaged")
-        if alloc == 3:
-            return file_type == 4, min(size, len(ads)), _timestamp(mtime), None, ads[:size]
-        extents: list[tuple[int, int]] = []
-        step = 8 if alloc == 0 else 16
-        if alloc not in (0, 1):
-            raise UdfError(f"unsupported allocation descriptors at block {lbn}")
-        left = size
-        for at in range(0, len(ads) - step + 1, step):
-            raw_len, pos = struct.unpack_from("<II", ads, at)
-            kind, length = raw_len >> 30, raw_len & 0x3FFFFFFF
-            part = ref if alloc == 0 else struct.unpack_from("<H", ads, at + 8)[0]
-            if length == 0 or left <= 0:
+    def _entry(self, ref: int, lbn: int) -> FileInfo:
+        """The file entry at (ref, lbn); with strategy 4096 the newest one, found through
+        indirect entries."""
+        info = parse_entry(self.layout.block_at(ref, lbn), f"block {lbn}")
+        hops = 0
+        while info.strategy == 4096 and hops < _MAX_INDIRECT:
+            nxt = self.layout.block_at(ref, lbn + 1)
+            if descriptor(nxt, TAG_IE) != TAG_IE:
                 break
-            if kind == 3:
-                raise UdfError("continued allocation descriptors are not supported")
-            n = min(length, left)
-            if kind == 0:
-                extents.append((self._offset(part, pos), n))
-            left -= n
-        return file_type == 4, size, _timestamp(mtime), extents, b""
+            _, lbn, ref = long_ad(nxt, 36)
+            info = parse_entry(self.layout.block_at(ref, lbn), f"block {lbn}")
+            hops += 1
+        return info
+
+    def _data(self, info: FileInfo, ref: int, lbn: int
+              ) -> tuple[list[tuple[int, int]] | None, bytes, list[str]]:
+        return extents(info, ref, f"block {lbn}", self.layout.ranges, self.layout.block_at)
 
     def walk(self) -> Iterator[FileEntry]:
-        yield from self._walk(self.root, "", 0, {self.root[1:]})
+        _, lbn, ref = self.root
+        yield from self._walk(ref, lbn, "", 0, {(ref, lbn)})
 
-    def _walk(self, icb: tuple[int, int, int], parent: str, depth: int,
-              visited: set[tuple[int, int]]) -> Iterator[FileEntry]:
-        if not walk_guard(self.deadline, depth, parent, self.errors):
-            return
-        _, _, _, extents, embedded = self._file_entry(icb)
-        parts, total = [embedded], 0
-        for off, n in extents or []:  # a damaged entry may claim any size: cap as we read
+    def _directory(self, ref: int, lbn: int, path: str) -> bytes:
+        info = self._entry(ref, lbn)
+        ranges, embedded, errors = self._data(info, ref, lbn)
+        self.errors += [f"{path or '/'}: {e}" for e in errors]
+        if ranges is None:
+            return embedded
+        parts, total = [], 0
+        for start, n in ranges:  # a damaged entry may claim any size: cap as we read
             take = min(n, _MAX_DIR - total)
             if take <= 0:
                 break
-            parts.append(self.image.read(off, take))
+            parts.append(self.layout.read_ranges([(start, take)]))
             total += take
-        data = b"".join(parts)
+        return b"".join(parts)
+
+    def _walk(self, ref: int, lbn: int, parent: str, depth: int,
+              visited: set[tuple[int, int]]) -> Iterator[FileEntry]:
+        if not walk_guard(self.deadline, depth, parent, self.errors):
+            return
+        try:
+            data = self._directory(ref, lbn, parent)
+        except (UdfError, struct.error) as exc:
+            self.errors.append(f"{parent or '/'}: directory unreadable: {exc}")
+            return
         pos = 0
         while pos + 38 <= len(data):
-            if self._tag(data[pos:pos + 16]) != TAG_FID:
-                self.errors.append(f"{parent or '/'}: damaged directory entry")
-                break
+            if tag_id(data[pos:pos + 16]) != TAG_FID:
+                self.errors.append(f"{parent or '/'}: damaged directory entry at byte {pos}")
+                pos = self._next_fid(data, pos + 4)
+                continue
             chars, l_fi = data[pos + 18], data[pos + 19]
-            child = self._long_ad(data, pos + 20)
+            child = long_ad(data, pos + 20)
             l_iu = struct.unpack_from("<H", data, pos + 36)[0]
-            ident = data[pos + 38 + l_iu:pos + 38 + l_iu + l_fi]
-            pos += (38 + l_iu + l_fi + 3) & ~3
-            if chars & 0x08:  # the parent entry
+            end = pos + 38 + l_iu + l_fi
+            # the CRC covers the padding to 4 bytes too
+            if end > len(data) or not crc_ok(data[pos:min((end + 3) & ~3, len(data))]):
+                self.errors.append(f"{parent or '/'}: damaged directory entry at byte {pos}")
+                pos = self._next_fid(data, pos + 4)
+                continue
+            ident = data[pos + 38 + l_iu:end]
+            pos = (end + 3) & ~3
+            if chars & FID_PARENT:
                 continue
             yield from self._child(child, chars, ident, parent, depth, visited)
 
+    @staticmethod
+    def _next_fid(data: bytes, pos: int) -> int:
+        """The next place (FIDs are 4-byte aligned) holding a valid FID tag, or the end."""
+        while pos + 16 <= len(data):
+            if data[pos] == TAG_FID & 0xFF and tag_id(data[pos:pos + 16]) == TAG_FID:
+                return pos
+            pos += 4
+        return len(data)
+
     def _child(self, icb: tuple[int, int, int], chars: int, ident: bytes, parent: str,
                depth: int, visited: set[tuple[int, int]]) -> Iterator[FileEntry]:
-        path, hexraw, warnings = named(parent, *_dstring_name(ident))
+        path, hexraw, warnings = named(parent, *cs0_name(ident))
+        if chars & FID_HIDDEN:
+            warnings.append("hidden")
+        _, lbn, ref = icb
+        allocated = not chars & FID_DELETED
         try:
-            is_dir, size, modified, extents, embedded = self._file_entry(icb)
+            info = self._entry(ref, lbn)
+            ranges, embedded, errors = self._data(info, ref, lbn)
         except (UdfError, struct.error) as exc:
-            self.errors.append(f"{path}: {exc}")
+            # listed, marked damaged; the FID says whether it was a directory
+            is_dir = bool(chars & FID_DIRECTORY)
+            if not allocated:  # a deleted name whose entry was freed: nothing to read
+                yield FileEntry(self.volume.index, path, 0, is_dir=is_dir, allocated=False,
+                                name_raw=hexraw, extents=[],
+                                warnings=[*warnings, "deleted_entry_unreadable"])
+                return
+            message = f"damaged file entry: {exc}"
+            if is_dir:
+                self.errors.append(f"{path}: {message}")
+            yield FileEntry(self.volume.index, path, 0, is_dir=is_dir, name_raw=hexraw,
+                            warnings=warnings, extents=[], errors=[message])
             return
-        entry = FileEntry(self.volume.index, path, 0 if is_dir else size, is_dir=is_dir,
-                          modified=modified, allocated=not chars & 0x04, name_raw=hexraw,
-                          warnings=warnings, extents=extents, key=embedded)
-        yield entry
-        if is_dir:
-            if icb[1:] in visited:
+        is_dir = info.is_dir
+        yield FileEntry(self.volume.index, path, 0 if is_dir else info.size, is_dir=is_dir,
+                        modified=info.modified, created=info.created, accessed=info.accessed,
+                        allocated=allocated, name_raw=hexraw, warnings=warnings,
+                        extents=ranges, errors=[] if is_dir else errors, key=embedded)
+        if is_dir and allocated:
+            if (ref, lbn) in visited:
                 self.errors.append(f"{path}: directory loop")
                 return
-            visited.add(icb[1:])
-            yield from self._walk(icb, path, depth + 1, visited)
+            visited.add((ref, lbn))
+            yield from self._walk(ref, lbn, path, depth + 1, visited)
 
     def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:
         data = entry.key if isinstance(entry.key, bytes) else b""  # embedded data, if any
         for pos in range(0, len(data), chunk):
             yield data[pos:pos + chunk]
+
