@@ -52,7 +52,7 @@ def volumes(path: Path):
 def mdir(target: str) -> set[str]:
     """Every file's path in a FAT volume as mtools lists it (target: image[@@offset])."""
     out = sh(tool("mdir"), "-/", "-b", "-i", target, "::/")
-    return {line.strip()[2:] if line.startswith("::") else line.strip()
+    return {line.strip().removeprefix("::").lstrip("/")
             for line in out.splitlines() if line.strip() and not line.rstrip().endswith("/")}
 
 
@@ -95,11 +95,13 @@ def pc98_entry(mid: int, sid: int, start_chs: tuple[int, int, int],
                        scyl, esect, ehd, ecyl, name.ljust(16, b" "))
 
 
-def pc98_disk(tmp: Path, heads: int, spt: int, cylinders: int = 80,
+def pc98_disk(tmp: Path, heads: int, spt: int,
               name: str = "ＭＳ－ＤＯＳ 6.2") -> tuple[Path, int, Path]:
-    """A PC-98 hard disk: IPL in sector 0, the table in sector 1, one FAT16 partition from
-    cylinder 1 to the end. Returns (image, partition offset, the partition alone)."""
+    """A PC-98 hard disk of about 20 MB: IPL in sector 0, the table in sector 1, one
+    FAT16 partition from cylinder 1 to the end. Returns (image, partition offset, the
+    partition alone)."""
     cyl = heads * spt
+    cylinders = -(-(20 << 20) // (cyl * 512))
     disk = blank(tmp / f"pc98-{heads}x{spt}.hdi", cylinders * cyl * 512)
     start = cyl * 512
     part = fat(tmp / f"pc98-part-{heads}x{spt}.img", (cylinders - 1) * cyl * 512,
@@ -123,16 +125,67 @@ def human68k_boot(bps: int, spc: int, reserved: int, root: int, total: int, medi
     return head.ljust(1024, b"\0")
 
 
-def to_human68k_names(path: Path, offset: int, root_at: int, root_entries: int,
-                      longer: dict[bytes, bytes]) -> None:
-    """Turns the root directory's DOS entries into Human68k ones: bytes 12-21 (creation
-    time and such on DOS) become the name's continuation, zeros unless given."""
+def to_human68k_names(path: Path, longer: dict[bytes, bytes]) -> None:
+    """Turns a DOS FAT's directory entries (root and first-level subdirectories) into
+    Human68k ones: bytes 12-21 (creation time and such on DOS) continue the name, zeros
+    unless `longer` gives the full base name (up to 18 bytes) for a short name."""
+    from workbench.identify.fat import FatReader
+    with Image(path) as im:
+        vols, _ = find_volumes(im)
+        r = FatReader(im, vols[0], "cp932")
+        regions = [(r.root_offset, r.root_size)]
+        root = im.read(r.root_offset, r.root_size)
+        for i in range(0, len(root), 32):
+            if root[i] not in (0, 0xE5) and root[i + 11] & 0x10:
+                cluster = struct.unpack_from("<H", root, i + 26)[0]
+                regions.append((r.data_offset + (cluster - 2) * r.cluster_size,
+                                r.cluster_size))
     with open(path, "r+b") as fh:
-        fh.seek(offset + root_at)
-        data = bytearray(fh.read(root_entries * 32))
-        for i in range(0, len(data), 32):
-            if data[i] in (0, 0xE5) or data[i + 11] == 0x0F:
-                continue
-            data[i + 12:i + 22] = longer.get(bytes(data[i:i + 11]), b"").ljust(10, b"\0")
-        fh.seek(offset + root_at)
-        fh.write(data)
+        for at, size in regions:
+            fh.seek(at)
+            data = bytearray(fh.read(size))
+            for i in range(0, len(data), 32):
+                if data[i] in (0, 0xE5) or data[i + 11] == 0x0F or data[i] == ord("."):
+                    continue
+                full = longer.get(bytes(data[i:i + 11]))
+                if full:
+                    data[i:i + 8] = full[:8].ljust(8, b" ")
+                data[i + 12:i + 22] = (full or b"")[8:18].ljust(10, b"\0")
+            fh.seek(at)
+            fh.write(data)
+
+
+def add_files_fat32(path: Path, files: dict[str, bytes]) -> None:
+    """Writes files into the root of a fresh FAT32 made by mkfs.fat, for volumes mtools
+    will not touch (it picks the FAT type by cluster count alone): contiguous clusters
+    after the root directory's, 8.3 names. fsck.fat and fls check the result."""
+    boot = path.read_bytes()[:512]
+    bps, spc, reserved, nfats = struct.unpack_from("<HBHB", boot, 11)
+    fat_sectors, root_cluster = struct.unpack_from("<I", boot, 36)[0], \
+        struct.unpack_from("<I", boot, 44)[0]
+    cs = bps * spc
+    data_at = (reserved + nfats * fat_sectors) * bps
+    with open(path, "r+b") as fh:
+        fh.seek(data_at + (root_cluster - 2) * cs)
+        root = bytearray(fh.read(cs))
+        slot = next(i for i in range(0, cs, 32) if root[i] == 0)
+        cluster = root_cluster + 1
+        for name, data in files.items():
+            base, _, ext = name.partition(".")
+            n = max(1, -(-len(data) // cs))
+            for k in range(n):
+                value = cluster + k + 1 if k < n - 1 else 0x0FFFFFFF
+                for f in range(nfats):
+                    fh.seek((reserved + f * fat_sectors) * bps + (cluster + k) * 4)
+                    fh.write(struct.pack("<I", value))
+            fh.seek(data_at + (cluster - 2) * cs)
+            fh.write(data)
+            root[slot:slot + 32] = struct.pack(
+                "<8s3sBBBHHHHHHHI", base.encode().ljust(8), ext.encode().ljust(3), 0x20, 0,
+                0, 0, 0x5B6E, 0x5B6E, cluster >> 16, 0x5000, 0x5B6E, cluster & 0xFFFF,
+                len(data))
+            slot, cluster = slot + 32, cluster + n
+        fh.seek(data_at + (root_cluster - 2) * cs)
+        fh.write(root)
+        fh.seek(struct.unpack_from("<H", boot, 48)[0] * bps + 488)
+        fh.write(b"\xff" * 8)  # FSInfo: free count and next free unknown
