@@ -43,6 +43,15 @@ def _patch_root_label(img: Path, change: Callable[[bytes], bytes]) -> None:
     raise AssertionError("no label entry")
 
 
+def _fat_japanese_label(tmp: Path) -> Path:
+    """A label in Shift_JIS (cp932), as Japanese DOS wrote it: blkid passes the bytes
+    on; decoded as cp932 they must equal ours."""
+    img = vi.blank(tmp / "jp.img", 1474560)
+    vi.sh(tool("mkfs.fat"), "-F", "12", "-n", "XXXXXXXXXXX", img)
+    _patch_root_label(img, lambda entry: "資料 98".encode("cp932").ljust(11) + entry[11:])
+    return img
+
+
 def _mkfs(name: str, size: int, *cmd: str) -> Callable[[Path], Path]:
     def make(tmp: Path) -> Path:
         img = vi.blank(tmp / name, size)
@@ -78,6 +87,7 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
     "fat32-tiny": _mkfs("f32t.img", 1 << 20, "mkfs.fat", "-F", "32", "-n", "TINY"),
     "fat-bootlabel-only": _fat_root_label_deleted,
     "fat-rootlabel-differs": _fat_root_label_differs,
+    "fat-japanese-label": _fat_japanese_label,
     "exfat-label": _mkfs("ex.img", 8 << 20, "mkfs.exfat", "-L", "EXVOL"),
     "exfat-nolabel": _mkfs("exn.img", 8 << 20, "mkfs.exfat"),
     "ntfs-label": _mkfs("nt.img", 8 << 20, "mkntfs", "-q", "-F", "-f", "-L", "Data Volume"),
@@ -93,6 +103,7 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
     "iso-joliet-japanese": _iso("jp.iso", "-J", "-input-charset", "utf-8", "-V",
                                 "写真 1998 夏"),
     "udf": _mkfs("u.img", 8 << 20, "mkudffs", "--label=UDF Volume", "--blocksize=2048"),
+    "udf-512": _mkfs("u512.img", 8 << 20, "mkudffs", "--label=Disk UDF", "--blocksize=512"),
     "hfs": _hfs,
 }
 
@@ -100,7 +111,7 @@ FIXTURES: dict[str, Callable[[Path], Path]] = {
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_label_and_type_as_blkid(name, tmp_path):
     img = FIXTURES[name](tmp_path)
-    want = vi.blkid(img)
+    want = vi.blkid(img, codec="cp932" if name.startswith("fat") else "utf-8")
     assert want.get("TYPE"), want  # blkid must recognise our fixture
     vols, _ = vi.volumes(img)
     at_zero = [v for v in vols if v.offset == 0]

@@ -28,9 +28,11 @@ def blank(path: Path, size: int) -> Path:
     return path
 
 
-def blkid(path: Path, offset: int = 0) -> dict[str, str]:
+def blkid(path: Path, offset: int = 0, codec: str = "utf-8") -> dict[str, str]:
     """blkid -p's view of the file system at offset: TYPE and LABEL (from udev output,
-    whose LABEL_ENC escapes bytes as \\xNN); {} when blkid finds none."""
+    whose LABEL_ENC escapes bytes as \\xNN); {} when blkid finds none. codec: how to
+    read the label's bytes (blkid passes FAT labels on as raw bytes: cp932 on Japanese
+    media)."""
     cmd = [tool("blkid"), "-p", "-o", "udev"] + (["-O", str(offset)] if offset else [])
     out = subprocess.run([*cmd, str(path)], capture_output=True).stdout
     values: dict[str, str] = {}
@@ -40,7 +42,7 @@ def blkid(path: Path, offset: int = 0) -> dict[str, str]:
             values["TYPE"] = raw.decode()
         elif key == b"ID_FS_LABEL_ENC":
             raw = re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m[1], 16)]), raw)
-            values["LABEL"] = raw.decode("utf-8", "replace")
+            values["LABEL"] = raw.decode(codec, "replace")
     return values
 
 
