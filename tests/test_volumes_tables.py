@@ -208,6 +208,20 @@ def test_floppy_without_a_bpb(tmp_path):
     assert listing(img)[0] == expected and contents(img) == files
 
 
+def test_x68000_floppy_without_a_parameter_block(tmp_path):
+    """An X68000 2HD floppy whose 68000 boot code carries no parameter block at all:
+    the media byte gives the layout, the bra.s says the names are Human68k's."""
+    img = vi.fat(tmp_path / "x68.dim", 1261568, "-F", "12", "-S", "1024", "-s", "1",
+                 "-R", "1", "-r", "192", "-M", "0xFE", "-f", "2")
+    expected = vi.mdir(str(img))
+    vi.to_human68k_names(img, {b"DATA    BIN": b"DATA_FOR_X68000"})
+    vi.write_at(img, 0, b"\x60\x1e" + bytes(1022))
+    vols, _ = vi.volumes(img)
+    assert [(v.fs_type, v.blkid_type) for v in vols] == [("fat12", "")]
+    assert listing(img)[0] == {"SUB/DATA_FOR_X68000.BIN" if p == "SUB/DATA.BIN" else p
+                               for p in expected}
+
+
 def test_fm_towns_disk_is_reported_not_guessed(tmp_path):
     disk = vi.blank(tmp_path / "towns.hdd", 4 << 20)
     vi.write_at(disk, 0, b"IPL4" + bytes(508))

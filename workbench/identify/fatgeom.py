@@ -117,15 +117,16 @@ _FLOPPIES = {
 }
 
 
-def media_byte_geometry(size: int, fat_head: dict[int, bytes]) -> FatGeometry | None:
-    """fat_head: the first bytes of the second sector for each sector size tried."""
+def media_byte_geometry(size: int, fat_head: dict[int, bytes], x68000: bool = False
+                        ) -> FatGeometry | None:
+    """fat_head: the first bytes of the second sector for each sector size tried;
+    x68000: the boot sector starts with a 68000 bra.s (Human68k names then)."""
     for (fsize, bps, media), (spc, res, nfats, root, fat_sectors) in _FLOPPIES.items():
         head = fat_head.get(bps, b"")
         if size == fsize and head[:3] == bytes([media, 0xFF, 0xFF]):
             total = fsize // bps
-            geo = FatGeometry("fat12", bps, spc, res, nfats, root, total, fat_sectors,
-                              human68k=False, source="media-byte")
-            return geo
+            return FatGeometry("fat12", bps, spc, res, nfats, root, total, fat_sectors,
+                               human68k=x68000, source="media-byte")
     return None
 
 
@@ -142,4 +143,5 @@ def fat_geometry(read: Read, offset: int, size: int) -> FatGeometry | None:
         human = human68k_bpb(boot, read, offset)
         if human is not None:
             return human
-    return media_byte_geometry(size, {bps: read(offset + bps, 3) for bps in (512, 1024)})
+    return media_byte_geometry(size, {bps: read(offset + bps, 3) for bps in (512, 1024)},
+                               boot[0] == 0x60)
