@@ -143,6 +143,19 @@ def test_pc98_sector_one_without_partitions_is_ignored(tmp_path):
     assert [(v.scheme, v.fs_type) for v in vols] == [("none", "")]
 
 
+def test_pc98_table_with_unplaceable_partitions_is_reported(tmp_path):
+    """An IPL and a FAT16 entry, but no file system where any geometry puts it: the disk
+    is reported as PC-98 with an error, not as an empty disk."""
+    disk = vi.blank(tmp_path / "pc98-empty.hdi", 8 << 20)
+    ipl = bytearray(512)
+    ipl[4:8], ipl[510:512] = b"IPL1", b"\x55\xaa"
+    vi.write_at(disk, 0, bytes(ipl) + vi.pc98_entry(0xA0, 0xA1, (1, 0, 0), (50, 7, 16),
+                                                    b"MS-DOS"))
+    vols, _ = vi.volumes(disk)
+    assert [(v.scheme, v.fs_type) for v in vols] == [("pc98", "")]
+    assert "PC-98 FAT16" in vols[0].errors[0]
+
+
 def _human68k_partition(tmp: Path, name: str) -> tuple[Path, set[str], dict[str, bytes]]:
     """A Human68k partition: a FAT16 made by mkfs.fat with 1024-byte sectors (listed by
     mtools first), then given a Human68k boot sector and Human68k directory entries,

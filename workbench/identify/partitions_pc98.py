@@ -96,3 +96,19 @@ def pc98(image: Image, errors: list[str], sniff_at: SniffAt) -> list[Volume] | N
         errors.append(f"PC-98 partition table: {len(best[1]) - best[0]} partition(s) hold "
                       "no recognised file system")
     return best[1]
+
+
+def pc98_unread(image: Image) -> list[Volume]:
+    """A PC-98 table none of whose partitions could be placed on a file system (an
+    unknown geometry, or file systems we do not read): the disk reported as such, one
+    volume, rather than as a disk with nothing on it."""
+    ipl, table = image.read(0, 512), image.read(512, 512)
+    if ipl[510:512] != b"\x55\xaa" or len(table) < 512:
+        return []
+    known = [e for e in _entries(table) if e[2] & 0x7F in SID_NAMES and e[1] & 0x20]
+    if not known:
+        return []
+    kinds = ", ".join(sorted({SID_NAMES[e[2] & 0x7F] for e in known}))
+    return [Volume(0, 0, image.size, "pc98", "PC-98 partition table",
+                   errors=[f"PC-98 partition table ({kinds}): no partition could be placed "
+                           "on a recognised file system under a known disk geometry"])]

@@ -20,7 +20,7 @@ from workbench.identify.fatgeom import dos_bpb, fat_geometry
 from workbench.identify.hybrid import disc_extras
 from workbench.identify.labels import read_label
 from workbench.identify.model import Image, Volume
-from workbench.identify.partitions_pc98 import pc98
+from workbench.identify.partitions_pc98 import pc98, pc98_unread
 from workbench.identify.retro import fm_towns, x68k
 
 
@@ -113,7 +113,7 @@ def find_volumes(image: Image, sessions: list[int] | None = None,
         else:
             volumes = [Volume(0, 0, image.size, "none", fs_type=whole)]
             if not whole:
-                volumes = fm_towns(image) or volumes
+                volumes = pc98_unread(image) or fm_towns(image) or volumes
     if disc and len(volumes) > 1:
         for v in volumes:
             if v.scheme == "none":
