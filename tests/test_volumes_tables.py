@@ -4,6 +4,7 @@ File lists are compared with mtools on the same FAT bytes."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -158,8 +159,9 @@ def test_pc98_table_with_unplaceable_partitions_is_reported(tmp_path):
 
 def _human68k_partition(tmp: Path, name: str) -> tuple[Path, set[str], dict[str, bytes]]:
     """A Human68k partition: a FAT16 made by mkfs.fat with 1024-byte sectors (listed by
-    mtools first), then given a Human68k boot sector and Human68k directory entries,
-    one with a name longer than 8 bytes."""
+    mtools first), then given what Human68k writes: a boot sector with the big-endian
+    parameter block, big-endian FAT16 entries, and directory entries with names longer
+    than 8 bytes."""
     part = vi.fat(tmp / name, 8 << 20, "-F", "16", "-S", "1024", "-s", "1", "-R", "1",
                   "-r", "512", "-M", "0xF8", "--invariant")
     expected = vi.mdir(str(part))
@@ -167,30 +169,34 @@ def _human68k_partition(tmp: Path, name: str) -> tuple[Path, set[str], dict[str,
     with Image(part) as im:
         vols, _ = find_volumes(im)
         r = FatReader(im, vols[0], "cp932")
-        fat_sectors = (r.root_offset - r.fat_offset) // r.bps // r.nfats
+        fat_bytes = (r.root_offset - r.fat_offset) // r.nfats
         total = im.size // 1024
     vi.to_human68k_names(part, {b"LETTER  DOC": b"LETTERTOFRIEND"})
-    vi.write_at(part, 0, vi.human68k_boot(1024, 1, 1, 512, total, 0xF8, fat_sectors))
+    vi.fat16_to_big_endian(part, 1024, fat_bytes, 2)
+    vi.write_at(part, 0, vi.human68k_boot(1024, 1, 1, 512, total, 0xF8, fat_bytes // 1024))
     expected = {"LETTERTOFRIEND.DOC" if p == "LETTER.DOC" else p for p in expected}
     files["LETTERTOFRIEND.DOC"] = files.pop("LETTER.DOC")
     return part, expected, files
 
 
-def test_x68000_scsi_disk_with_human68k_partitions(tmp_path):
-    part, expected, files = _human68k_partition(tmp_path, "h68k.img")
-    disk = vi.blank(tmp_path / "x68k.hds", 20 << 20)
-    vi.write_at(disk, 0, b"X68SCSI1")
-    start = 32  # 1024-byte units
-    length = part.stat().st_size // 1024
-    import struct
+@pytest.mark.parametrize("bus,table_at,unit", [("scsi", 0x800, 1024), ("sasi", 0x400, 256)])
+def test_x68000_hard_disk_with_a_human68k_partition(bus, table_at, unit, tmp_path):
+    """SCSI (.HDS): table at 0x800 in 1024-byte units; SASI (.HDF): at 0x400 in
+    256-byte sectors. Files and bytes as mtools read them before the Human68k changes."""
+    part, expected, files = _human68k_partition(tmp_path, f"h68k-{bus}.img")
+    disk = vi.blank(tmp_path / f"x68k.{bus}", 20 << 20)
+    if bus == "scsi":
+        vi.write_at(disk, 0, b"X68SCSI1")
+    start = 32 * 1024 // unit
+    length = part.stat().st_size // unit
     table = b"X68K" + struct.pack(">III", 0, 20 << 10, 20 << 10)
     table += b"Human68k" + struct.pack(">II", start, length)
-    vi.write_at(disk, 0x800, table)
-    vi.place(disk, start * 1024, part)
+    vi.write_at(disk, table_at, table)
+    vi.place(disk, 32 * 1024, part)
     vols, errors = vi.volumes(disk)
     assert errors == []
     assert [(v.scheme, v.offset, v.fs_type, v.partition_label) for v in vols] == [
-        ("x68k", start * 1024, "fat16", "Human68k")]
+        ("x68k", 32 * 1024, "fat16", "Human68k")]
     assert listing(disk)[0] == expected
     assert contents(disk) == files
 

@@ -191,3 +191,17 @@ def add_files_fat32(path: Path, files: dict[str, bytes]) -> None:
         fh.write(root)
         fh.seek(struct.unpack_from("<H", boot, 48)[0] * bps + 488)
         fh.write(b"\xff" * 8)  # FSInfo: free count and next free unknown
+
+
+def fat16_to_big_endian(path: Path, fat_at: int, fat_bytes: int, nfats: int) -> None:
+    """Human68k hard disks keep FAT16 entries big-endian: swap every entry of each FAT;
+    entry 0 holds the media byte high, as Human68k writes it (F8 FF, not DOS's F8 FF
+    read the other way round)."""
+    with open(path, "r+b") as fh:
+        for f in range(nfats):
+            fh.seek(fat_at + f * fat_bytes)
+            data = bytearray(fh.read(fat_bytes))
+            data[0::2], data[1::2] = data[1::2], data[0::2]
+            data[0:2] = bytes([data[1], 0xFF])
+            fh.seek(fat_at + f * fat_bytes)
+            fh.write(data)

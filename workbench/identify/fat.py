@@ -47,6 +47,7 @@ class FatReader:
         if geo is None:
             raise ReaderError("not a FAT boot sector")
         self.kind, self.human68k = geo.kind, geo.human68k
+        self.fat16 = ">H" if geo.fat_be else "<H"  # big-endian on Human68k hard disks
         self.bps, self.spc, self.nfats = geo.bps, geo.spc, geo.nfats
         self.fat_offset = volume.offset + geo.reserved * self.bps
         self.root_offset = self.fat_offset + self.nfats * geo.fat_sectors * self.bps
@@ -71,7 +72,7 @@ class FatReader:
         if self.kind == "fat16":
             if cluster * 2 + 2 > len(self.fat):
                 return -1
-            value = struct.unpack_from("<H", self.fat, cluster * 2)[0]
+            value = struct.unpack_from(self.fat16, self.fat, cluster * 2)[0]
             return -1 if value >= 0xFFF8 else value
         if cluster * 4 + 4 > len(self.fat):
             return -1

@@ -32,6 +32,7 @@ class FatGeometry:
     root_cluster: int = 0
     boot_label: bytes = b""  # the BPB's label field (blkid prefers the root directory's)
     human68k: bool = False  # Human68k directory entries: names of 18 + 3 bytes
+    fat_be: bool = False  # FAT16 entries big-endian (Human68k hard disks)
     source: str = "bpb"  # bpb | human68k-bpb | media-byte
 
     @property
@@ -83,10 +84,12 @@ def dos_bpb(boot: bytes) -> FatGeometry | None:
 
 def human68k_bpb(boot: bytes, read: Read, offset: int) -> FatGeometry | None:
     """The big-endian parameter block of a Human68k hard-disk partition: bra.s, a
-    16-byte name ("Hudson soft 2.00"), bytes per sector, sectors per cluster, FATs,
-    reserved sectors, root entries, total sectors, media byte, sectors per FAT (one
-    byte), total sectors (32-bit). Accepted only when the FAT it points at starts with
-    the same media byte."""
+    16-byte name ("Hudson soft 2.00", "SHARP/KG    1.00"), bytes per sector, sectors
+    per cluster, FATs, reserved sectors, root entries, total sectors, media byte,
+    sectors per FAT (one byte), total sectors (32-bit, at 0x1E). Accepted only when the
+    FAT it points at starts with the same media byte. On these disks the FAT16 entries
+    are big-endian too (the media byte is the first entry's high byte); FAT12 packing
+    stays the DOS one (X68000 floppies are DOS-compatible)."""
     if len(boot) < 34 or boot[0] != 0x60 or not all(0x20 <= b < 0x7F for b in boot[2:18]):
         return None
     bps, spc, nfats, reserved, root_entries, total16, media, fat_sectors, total32 = \
@@ -103,7 +106,7 @@ def human68k_bpb(boot: bytes, read: Read, offset: int) -> FatGeometry | None:
     if not kind:
         return None
     return FatGeometry(kind, bps, spc, reserved, nfats, root_entries, total, fat_sectors,
-                       human68k=True, source="human68k-bpb")
+                       human68k=True, fat_be=kind == "fat16", source="human68k-bpb")
 
 
 # Floppies formatted without a BPB (PC-98 and X68000 2HD, PC-98 2DD): the medium's size

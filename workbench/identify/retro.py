@@ -1,9 +1,11 @@
 """Partition tables of Japanese computers besides PC-98 (see partitions_pc98).
 
-Sharp X68000 SCSI disks (Human68k): "X68SCSI1" at byte 0, and at byte 0x800 the
-partition table: "X68K", three 32-bit words (sizes), then up to 15 entries of 16 bytes,
-big-endian: an 8-byte name ("Human68k"), a 32-bit word whose low 24 bits are the start
-and a 32-bit length, both in 1024-byte units (Aaru's Human68k plugin). Each partition
+Sharp X68000 hard disks (Human68k): the partition table is in physical sector 4 -- byte
+0x800 on SCSI disks (512-byte sectors, "X68SCSI1" at byte 0), byte 0x400 on SASI disks
+(256-byte sectors): "X68K", three 32-bit words (sizes), then up to 15 entries of 16
+bytes, big-endian: an 8-byte name ("Human68k"), a 32-bit word whose low 24 bits are the
+start and a 32-bit length -- in 1024-byte units on SCSI disks, in 256-byte sectors on
+SASI disks (Aaru's Human68k plugin; public analyses of HDS/HDF images). Each partition
 starts with a Human68k boot sector whose big-endian parameter block fatgeom reads.
 
 Fujitsu FM TOWNS: its boot sector starts with "IPL4". How its hard-disk partition
@@ -17,14 +19,16 @@ import struct
 
 from workbench.identify.model import Image, Volume
 
-X68K_TABLE = 0x800
-UNIT = 1024
+# (table offset, unit of its addresses): SCSI, then SASI
+X68K_TABLES = ((0x800, 1024), (0x400, 256))
 
 
 def x68k(image: Image, errors: list[str]) -> list[Volume] | None:
-    table = image.read(X68K_TABLE, 16 + 15 * 16)
-    if table[:4] != b"X68K":
+    found = [(image.read(at, 16 + 15 * 16), unit) for at, unit in X68K_TABLES]
+    found = [(table, unit) for table, unit in found if table[:4] == b"X68K"]
+    if not found:
         return None
+    table, unit = found[0]
     volumes: list[Volume] = []
     for i in range(15):
         e = table[16 + i * 16:32 + i * 16]
@@ -34,7 +38,7 @@ def x68k(image: Image, errors: list[str]) -> list[Volume] | None:
         state_start, length = struct.unpack_from(">II", e, 8)
         if length == 0 or not name.strip(b"\0 "):
             continue
-        offset, size = (state_start & 0xFFFFFF) * UNIT, length * UNIT
+        offset, size = (state_start & 0xFFFFFF) * unit, length * unit
         if offset >= image.size or offset == 0:
             errors.append(f"X68000 partition {i + 1} lies outside the image")
             continue
@@ -43,7 +47,7 @@ def x68k(image: Image, errors: list[str]) -> list[Volume] | None:
             size = image.size - offset
         label = name.split(b"\0")[0].decode("cp932", "replace").rstrip(" ")
         volumes.append(Volume(len(volumes), offset, size, "x68k", label or "X68000",
-                              partition_label=label, sector_size=UNIT))
+                              partition_label=label, sector_size=unit))
     return volumes
 
 
