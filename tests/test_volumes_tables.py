@@ -136,6 +136,32 @@ def test_pc98_partition_table(heads, spt, tmp_path):
     assert contents(disk) == contents(part)
 
 
+@pytest.mark.parametrize("wrap", ["hdi", "nhd"])
+def test_pc98_disk_in_an_emulator_image(wrap, tmp_path):
+    """Anex86 HDI and T98-Next NHD: a header, then the disk; the header's geometry (here
+    5 heads x 27 sectors, which no guess would try) places the partitions."""
+    disk, start, part = vi.pc98_disk(tmp_path, 5, 27)
+    out = tmp_path / f"disk.{wrap}"
+    base = 4096 if wrap == "hdi" else 512
+    (vi.hdi if wrap == "hdi" else vi.nhd)(disk, out, 5, 27)
+    vols, _ = vi.volumes(out)
+    assert [(v.scheme, v.offset, v.fs_type, v.label) for v in vols] == [
+        ("pc98", base + start, "fat16", "PC98VOL")]
+    assert listing(out)[0] == vi.mdir(str(part)) and contents(out) == contents(part)
+
+
+def test_pc98_floppy_in_an_fdi_image(tmp_path):
+    """Anex86 FDI: a 2HD floppy without a BPB behind a 4096-byte header."""
+    img = vi.fat(tmp_path / "raw.img", 1261568, "-F", "12", "-S", "1024", "-s", "1",
+                 "-R", "1", "-r", "192", "-M", "0xFE", "-f", "2")
+    expected, files = vi.mdir(str(img)), contents(img)
+    vi.write_at(img, 0, b"\xeb\xfe" + bytes(1022))
+    fdi = vi.hdi(img, tmp_path / "disk.fdi", 2, 8, ss=1024, kind=0x90)
+    vols, _ = vi.volumes(fdi)
+    assert [(v.scheme, v.offset, v.fs_type) for v in vols] == [("fdi", 4096, "fat12")]
+    assert listing(fdi)[0] == expected and contents(fdi) == files
+
+
 def test_pc98_sector_one_without_partitions_is_ignored(tmp_path):
     """A table whose entries lead to no file system is not taken for one."""
     disk = vi.blank(tmp_path / "junk.img", 8 << 20)

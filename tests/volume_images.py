@@ -205,3 +205,23 @@ def fat16_to_big_endian(path: Path, fat_at: int, fat_bytes: int, nfats: int) -> 
             data[0:2] = bytes([data[1], 0xFF])
             fh.seek(fat_at + f * fat_bytes)
             fh.write(data)
+
+
+def hdi(disk: Path, out: Path, heads: int, spt: int, ss: int = 512, base: int = 4096,
+        kind: int = 0) -> Path:
+    """Wraps a raw disk in an Anex86 HDI/FDI header (eight little-endian words)."""
+    data = disk.read_bytes()
+    cyl = len(data) // (heads * spt * ss)
+    header = struct.pack("<8I", 0, kind, base, cyl * heads * spt * ss, ss, spt, heads, cyl)
+    out.write_bytes(header.ljust(base, b"\0") + data[:cyl * heads * spt * ss])
+    return out
+
+
+def nhd(disk: Path, out: Path, heads: int, spt: int, ss: int = 512) -> Path:
+    """Wraps a raw disk in a T98-Next NHD header (512 bytes)."""
+    data = disk.read_bytes()
+    cyl = len(data) // (heads * spt * ss)
+    header = b"T98HDDIMAGE.R0\0".ljust(0x110, b"\0") + struct.pack("<IIHHH", 512, cyl, heads,
+                                                                    spt, ss)
+    out.write_bytes(header.ljust(512, b"\0") + data[:cyl * heads * spt * ss])
+    return out

@@ -25,10 +25,11 @@ from collections.abc import Callable
 from workbench.identify.model import Image, Volume
 
 SniffAt = Callable[[Image, int, int], str]
-# (heads, sectors per track) of PC-98 disks: SASI/IDE 8 x 17 and 8 x 33, SCSI 8 x 32,
-# and the large IDE translations
-GEOMETRIES = ((8, 17), (8, 32), (8, 33), (16, 63), (15, 63), (16, 17), (4, 17), (6, 17),
-              (8, 25), (8, 26), (16, 32), (255, 63), (2, 8), (1, 1))
+# (heads, sectors per track) of PC-98 disks: IDE 8 x 17, SASI 4/6/8 x 33 (256-byte
+# sectors), SCSI 8 x 32, emulators' 8 x 16 and 8 x 25, and the large IDE translations
+GEOMETRIES = ((8, 17), (8, 32), (8, 33), (4, 33), (6, 33), (8, 16), (8, 25), (8, 26),
+              (16, 63), (15, 63), (16, 17), (4, 17), (6, 17), (16, 32), (255, 63), (2, 8),
+              (1, 1))
 SECTOR_SIZES = (512, 256, 1024, 2048)
 SID_NAMES = {0x01: "PC-98 FAT12", 0x04: "PC-UX", 0x06: "N88-BASIC(86)",
              0x11: "PC-98 FAT16", 0x21: "PC-98 FAT16", 0x28: "Windows volume set",
@@ -70,12 +71,15 @@ def _volumes(image: Image, entries: list[tuple[int, ...]], table: bytes, ss: int
     return volumes
 
 
-def pc98(image: Image, errors: list[str], sniff_at: SniffAt) -> list[Volume] | None:
+def pc98(image: Image, errors: list[str], sniff_at: SniffAt,
+         hint: tuple[int, int, int] | None = None) -> list[Volume] | None:
     """The partitions of a PC-98 table, or None when sector 1 holds none that lands on a
     recognised file system under some geometry (an empty or foreign sector 1 must not
-    turn into phantom partitions)."""
+    turn into phantom partitions). hint: (sector size, heads, sectors per track) from an
+    emulator's image header, tried first."""
     best: tuple[int, list[Volume]] | None = None
-    for ss in SECTOR_SIZES:
+    sizes = ((hint[0],) if hint else ()) + SECTOR_SIZES
+    for ss in dict.fromkeys(sizes):
         ipl = image.read(0, ss)
         table = image.read(ss, 512)
         if len(table) < 512 or len(ipl) < 256:
@@ -83,7 +87,8 @@ def pc98(image: Image, errors: list[str], sniff_at: SniffAt) -> list[Volume] | N
         entries = _entries(table)
         if not entries or len(entries) > 16:
             continue
-        for heads, spt in GEOMETRIES:
+        tried = ((hint[1], hint[2]),) if hint and hint[0] == ss else ()
+        for heads, spt in dict.fromkeys(tried + GEOMETRIES):
             volumes = _volumes(image, entries, table, ss, heads, spt)
             for v in volumes:
                 v.fs_type = sniff_at(image, v.offset, v.size)

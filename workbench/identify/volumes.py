@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from workbench.identify import partitions
+from workbench.identify.containers import SubImage, emulator_container
 from workbench.identify.fatgeom import dos_bpb, fat_geometry
 from workbench.identify.hybrid import disc_extras
 from workbench.identify.labels import read_label
@@ -63,13 +64,14 @@ def _sniff_at(image: Image, offset: int, size: int) -> str:
     return "iso9660" if fs == "iso9660+udf" else fs
 
 
-def _tables(image: Image, errors: list[str]) -> list[Volume] | None:
+def _tables(image: Image, errors: list[str], hint: tuple[int, int, int] | None = None
+            ) -> list[Volume] | None:
     """The partition table that explains the disk best: the first (in the order GPT,
     APM, MBR, PC-98, X68000) with the most partitions on recognised file systems."""
     best: tuple[int, list[Volume], list[str]] | None = None
     finders: list[Callable[[Image, list[str]], list[Volume] | None]] = [
         partitions.gpt, partitions.apm, lambda im, e: partitions.mbr(im, e, _sniff_at),
-        lambda im, e: pc98(im, e, _sniff_at), x68k]
+        lambda im, e: pc98(im, e, _sniff_at, hint), x68k]
     for find in finders:
         errs: list[str] = []
         found = find(image, errs)
@@ -90,7 +92,34 @@ def find_volumes(image: Image, sessions: list[int] | None = None,
                  codepage: str = "cp932") -> tuple[list[Volume], list[str]]:
     """The image's volumes, each with the file system recognised (or not), its label as
     blkid reads it, and errors. sessions: a disc's data session start LBAs from its
-    TOC; without them a disc image's later sessions are scanned for."""
+    TOC; without them a disc image's later sessions are scanned for. A PC-98
+    emulator's image (HDI, FDI, NHD) is read past its header, with its geometry."""
+    container = None if sessions else emulator_container(image)
+    if container is None:
+        volumes, errors = _find(image, sessions, None)
+        base = 0
+    else:
+        sub = SubImage(image, container.base, container.size)
+        volumes, errors = _find(sub, None, (container.sector_size, container.heads,
+                                            container.sectors))
+        base = container.base
+        for v in volumes:
+            v.offset += base
+            if v.scheme == "none":
+                v.scheme = container.kind
+    for i, v in enumerate(volumes):
+        v.index = i
+        if v.fs_type:
+            # a multi-session disc is named by its newest session (blkid reads the one
+            # its session_offset hint points at)
+            at = v.sessions[-1] * 2048 if v.sessions else v.offset
+            v.label, v.blkid_type = read_label(image.read, at, v.size, v.fs_type, codepage)
+            v.label_checked = True
+    return volumes, errors
+
+
+def _find(image: Image, sessions: list[int] | None, hint: tuple[int, int, int] | None
+          ) -> tuple[list[Volume], list[str]]:
     errors: list[str] = []
     disc = _disc(image)
     whole = disc or sniff(image, 0)
@@ -106,7 +135,7 @@ def find_volumes(image: Image, sessions: list[int] | None = None,
         # sector 0 is a volume boot record: whatever its tail looks like, not a table
         volumes = [Volume(0, 0, image.size, "none", fs_type=whole)]
     else:
-        tables = _tables(image, errors)
+        tables = _tables(image, errors, hint)
         table_found = bool(tables) and any(v.fs_type for v in tables or [])
         if tables and (table_found or not whole):
             volumes = tables
@@ -118,14 +147,6 @@ def find_volumes(image: Image, sessions: list[int] | None = None,
         for v in volumes:
             if v.scheme == "none":
                 v.scheme = "hybrid"
-    for i, v in enumerate(volumes):
-        v.index = i
-        if v.fs_type:
-            # a multi-session disc is named by its newest session (blkid reads the one
-            # its session_offset hint points at)
-            at = v.sessions[-1] * 2048 if v.sessions else v.offset
-            v.label, v.blkid_type = read_label(image.read, at, v.size, v.fs_type, codepage)
-            v.label_checked = True
     return volumes, errors
 
 
