@@ -237,7 +237,7 @@ def test_human68k_floppy_with_a_68000_boot_sector(tmp_path):
     vi.write_at(img, 0, b"\x60\x3c" + b"\x90X68IPL30")
     expected = {"README_FIRST.TXT" if p == "README.TXT" else p for p in expected}
     vols, _ = vi.volumes(img)
-    assert [(v.fs_type, v.blkid_type) for v in vols] == [("fat12", "vfat")]
+    assert [(v.fs_type, v.blkid_type) for v in vols] == [("fat12", vi.blkid(img)["TYPE"])]
     assert listing(img)[0] == expected
 
 
@@ -265,6 +265,19 @@ def test_x68000_floppy_without_a_parameter_block(tmp_path):
     assert [(v.fs_type, v.blkid_type) for v in vols] == [("fat12", "")]
     assert listing(img)[0] == {"SUB/DATA_FOR_X68000.BIN" if p == "SUB/DATA.BIN" else p
                                for p in expected}
+
+
+def test_fm_towns_floppy_with_an_ipl4_boot_sector(tmp_path):
+    """FM TOWNS floppies start with "IPL4" where DOS has its jump; the BPB follows at
+    the DOS offsets."""
+    img = vi.fat(tmp_path / "towns.img", 1261568, "-F", "12", "-S", "1024", "-s", "1",
+                 "-R", "1", "-r", "192", "-M", "0xFE", "-f", "2", "-n", "TOWNSDISK")
+    expected, files = vi.mdir(str(img)), contents(img)
+    vi.write_at(img, 0, b"IPL4\xcb")
+    vols, _ = vi.volumes(img)
+    assert [(v.fs_type, v.label) for v in vols] == [("fat12", "TOWNSDISK")]
+    assert vols[0].blkid_type == vi.blkid(img).get("TYPE", "")
+    assert listing(img)[0] == expected and contents(img) == files
 
 
 def test_fm_towns_disk_is_reported_not_guessed(tmp_path):

@@ -58,9 +58,9 @@ def _kind(fat16: int, fat32: int, clusters: int) -> str:
 
 
 def dos_bpb(boot: bytes) -> FatGeometry | None:
-    """A DOS BPB (little-endian, after an x86 jump, or a 68000 bra.s on Human68k and
-    Atari floppies), checked as blkid checks it."""
-    if len(boot) < 512 or boot[0] not in (0xEB, 0xE9, 0x60):
+    """A DOS BPB (little-endian, after an x86 jump, a 68000 bra.s on Human68k and
+    Atari floppies, or "IPL4" on FM TOWNS floppies), checked as blkid checks it."""
+    if len(boot) < 512 or (boot[0] not in (0xEB, 0xE9, 0x60) and boot[:4] != b"IPL4"):
         return None
     bps, spc, reserved, nfats, root_entries, total16, media, fat16 = struct.unpack_from(
         "<HBHBHHBH", boot, 11)
@@ -80,6 +80,14 @@ def dos_bpb(boot: bytes) -> FatGeometry | None:
     label = boot[at:at + 11] if boot[sign] == 0x29 else b""
     return FatGeometry(kind, bps, spc, reserved, nfats, root_entries, total, fat_sectors,
                        root_cluster, label, human68k=boot[0] == 0x60 and boot[3:6] == b"X68")
+
+
+def blkid_sees_fat(boot: bytes) -> bool:
+    """Whether blkid's vfat probe starts on this boot sector: a FAT magic string, or an
+    x86 jump / no jump with the 55 AA signature."""
+    return (boot[0x52:0x57] == b"MSWIN" or boot[0x52:0x5A] == b"FAT32   "
+            or boot[0x36:0x3B] == b"MSDOS" or boot[0x36:0x39] == b"FAT"
+            or boot[510:512] == b"\x55\xaa")
 
 
 def human68k_bpb(boot: bytes, read: Read, offset: int) -> FatGeometry | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from workbench.identify.fatgeom import FatGeometry, Read, fat_geometry
+from workbench.identify.fatgeom import FatGeometry, Read, blkid_sees_fat, fat_geometry
 
 BLKID_TYPES = {"fat12": "vfat", "fat16": "vfat", "fat32": "vfat", "exfat": "exfat",
                "ntfs": "ntfs", "iso9660": "iso9660", "udf": "udf", "hfs": "hfs",
@@ -242,8 +242,10 @@ def read_label(read: Read, offset: int, size: int, fs_type: str,
     try:
         if fs_type.startswith("fat"):
             geo = fat_geometry(read, offset, size)
-            return (fat_label(read, offset, geo, codepage) if geo else "",
-                    "vfat" if geo and geo.source == "bpb" else "")
+            if geo is None:
+                return "", ""
+            seen = geo.source == "bpb" and blkid_sees_fat(read(offset, 512))
+            return fat_label(read, offset, geo, codepage), "vfat" if seen else ""
         if fs_type == "ext":
             sb = read(offset + 1024, 1024)
             return _rtrim(sb[120:136].split(b"\0")[0].decode("utf-8", "replace")), ext_type(sb)
