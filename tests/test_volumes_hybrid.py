@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import volume_images as vi
-from tests.fsfixtures import tool
+from tests.fsfixtures import mbr, tool
 from workbench.config import Settings
 from workbench.identify.engine import identify_image
 from workbench.identify.pool import IdentifyPool
@@ -105,3 +105,20 @@ def test_el_torito_floppy_image_listed(tmp_path, pool):
     assert [(v.fs_type, v.label) for v in torito] == [("fat12", "BOOTDISK")]
     assert _files(report, "fat") == {p.lower() for p in vi.mdir(str(floppy))}
     assert "readme.txt" in _files(report, "iso9660")
+
+
+def test_el_torito_hard_disk_image_listed(tmp_path, pool):
+    """Hard-disk emulation: the boot image is a disk with an MBR and one partition."""
+    src = _src(tmp_path)
+    part = vi.fat(tmp_path / "hd-part.img", 8 << 20, "-F", "12", "-n", "HDBOOT")
+    hd = vi.blank(tmp_path / "hd.img", (8 << 20) + 63 * 512)
+    vi.write_at(hd, 0, mbr([(0x06, 63, (8 << 20) // 512)]))
+    vi.place(hd, 63 * 512, part)
+    (src / "hd.img").write_bytes(hd.read_bytes())
+    iso = tmp_path / "hdboot.iso"
+    vi.sh(tool("genisoimage"), "-quiet", "-R", "-hard-disk-boot", "-b", "hd.img",
+          "-c", "boot.cat", "-o", iso, src)
+    report = identify_image(iso, Settings(), pool=pool)
+    torito = [v for v in report.volumes if v.scheme == "eltorito"]
+    assert [(v.fs_type, v.label) for v in torito] == [("fat12", "HDBOOT")]
+    assert _files(report, "fat") == {p.lower() for p in vi.mdir(str(part))}
