@@ -138,15 +138,20 @@ def test_hfsplus_label_in_a_hybrid_disc(tmp_path):
     assert (hfs[0].blkid_type, hfs[0].label) == (want["TYPE"], want["LABEL"])
 
 
-def test_labels_reach_the_report(tmp_path):
-    """The engine reports blkid's label, not the reader's (FAT: root entry over BPB)."""
+@pytest.mark.parametrize("make,codec", [(_fat_root_label_differs, "cp932"),
+                                        (_fat_japanese_label, "cp932"),
+                                        (FIXTURES["iso-joliet-japanese"], "utf-8"),
+                                        (FIXTURES["ntfs-label"], "utf-8")])
+def test_labels_reach_the_report(make, codec, tmp_path):
+    """The engine reports blkid's label (FAT: the root entry over the BPB's copy, in the
+    station's code page)."""
     from workbench.config import Settings
     from workbench.identify.engine import identify_image
     from workbench.identify.pool import IdentifyPool
-    img = _fat_root_label_differs(tmp_path)
+    img = make(tmp_path)
     with IdentifyPool(0) as pool:
-        report = identify_image(img, Settings(), pool=pool)
-    assert report.volumes[0].label == "ROOT LABEL" == vi.blkid(img)["LABEL"]
+        report = identify_image(img, Settings(legacy_codepage="cp932"), pool=pool)
+    assert report.volumes[0].label == vi.blkid(img, codec=codec)["LABEL"]
 
 
 def test_gpt_partition_name_is_not_the_label(tmp_path):

@@ -113,7 +113,7 @@ class _Identification:
         reader = None
         try:
             reader = reader_class(self.image, v, self.settings.legacy_codepage, deadline)
-            rec.fs_type, rec.label = reader.kind, v.label if v.label_checked else reader.label
+            rec.fs_type, rec.label = reader.kind, v.report_label(reader.label)
             for entry in reader.walk():
                 if self.cancel.is_set():
                     raise Cancelled

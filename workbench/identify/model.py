@@ -120,6 +120,17 @@ class Volume:
     def recognised(self) -> bool:
         return bool(self.fs_type)
 
+    def report_label(self, reader_label: str) -> str:
+        """The label a report shows: the one read the blkid way, except where the label
+        is bare bytes in a legacy code page (FAT, classic HFS): there the reader's,
+        decoded with the station's code page (found at the same place as blkid's, and
+        trimmed as blkid trims)."""
+        if not self.label_checked:
+            return reader_label
+        if self.fs_type.startswith("fat") or self.fs_type == "hfs":
+            return reader_label.rstrip(" \t\n\r\v\f")
+        return self.label
+
 
 @dataclass
 class FileEntry:
