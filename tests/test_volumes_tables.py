@@ -125,9 +125,12 @@ def test_mbr_on_512_byte_sectors_stays(tmp_path):
     assert [(v.sector_size, v.offset, v.fs_type) for v in vols] == [(512, 1 << 20, "fat16")]
 
 
-@pytest.mark.parametrize("heads,spt", [(8, 17), (8, 32), (16, 63)])
-def test_pc98_partition_table(heads, spt, tmp_path):
-    disk, start, part = vi.pc98_disk(tmp_path, heads, spt)
+@pytest.mark.parametrize("heads,spt,ss", [(8, 17, 512), (8, 32, 512), (16, 63, 512),
+                                         (8, 33, 256)])
+def test_pc98_partition_table(heads, spt, ss, tmp_path):
+    """IDE (8 x 17), SCSI (8 x 32), large IDE (16 x 63) and SASI (8 x 33, 256-byte
+    sectors, the table at byte 256)."""
+    disk, start, part = vi.pc98_disk(tmp_path, heads, spt, ss=ss)
     vols, _ = vi.volumes(disk)
     assert [(v.scheme, v.offset, v.fs_type, v.label, v.partition_label, v.partition_type)
             for v in vols] == [("pc98", start, "fat16", "PC98VOL", "ＭＳ－ＤＯＳ 6.2",

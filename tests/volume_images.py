@@ -97,19 +97,20 @@ def pc98_entry(mid: int, sid: int, start_chs: tuple[int, int, int],
                        scyl, esect, ehd, ecyl, name.ljust(16, b" "))
 
 
-def pc98_disk(tmp: Path, heads: int, spt: int,
-              name: str = "ＭＳ－ＤＯＳ 6.2") -> tuple[Path, int, Path]:
-    """A PC-98 hard disk of about 20 MB: IPL in sector 0, the table in sector 1, one
-    FAT16 partition from cylinder 1 to the end. Returns (image, partition offset, the
-    partition alone)."""
+def pc98_disk(tmp: Path, heads: int, spt: int, name: str = "ＭＳ－ＤＯＳ 6.2",
+              ss: int = 512) -> tuple[Path, int, Path]:
+    """A PC-98 hard disk of about 20 MB with ss-byte sectors (256 on SASI disks): IPL in
+    sector 0, the table in sector 1, one FAT16 partition (1024-byte logical sectors, as
+    NEC's DOS formats hard disks) from cylinder 1 to the end. Returns (image, partition
+    offset, the partition alone)."""
     cyl = heads * spt
-    cylinders = -(-(20 << 20) // (cyl * 512))
-    disk = blank(tmp / f"pc98-{heads}x{spt}.hdi", cylinders * cyl * 512)
-    start = cyl * 512
-    part = fat(tmp / f"pc98-part-{heads}x{spt}.img", (cylinders - 1) * cyl * 512,
-               "-F", "16", "-n", "PC98VOL", "-h", str(cyl))
-    ipl = bytearray(512)
-    ipl[0:4], ipl[4:8], ipl[510:512] = b"\xeb\x0a\x90\x90", b"IPL1", b"\x55\xaa"
+    cylinders = -(-(20 << 20) // (cyl * ss))
+    disk = blank(tmp / f"pc98-{heads}x{spt}-{ss}.hdi", cylinders * cyl * ss)
+    start = cyl * ss
+    part = fat(tmp / f"pc98-part-{heads}x{spt}-{ss}.img", (cylinders - 1) * cyl * ss,
+               "-F", "16", "-S", "1024", "-n", "PC98VOL")
+    ipl = bytearray(ss)
+    ipl[0:4], ipl[4:8], ipl[ss - 2:ss] = b"\xeb\x0a\x90\x90", b"IPL1", b"\x55\xaa"
     table = pc98_entry(0xA0, 0xA1, (1, 0, 0), (cylinders - 1, heads - 1, spt - 1),
                        name.encode("cp932"))
     write_at(disk, 0, bytes(ipl) + table)
