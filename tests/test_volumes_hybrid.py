@@ -122,3 +122,18 @@ def test_el_torito_hard_disk_image_listed(tmp_path, pool):
     torito = [v for v in report.volumes if v.scheme == "eltorito"]
     assert [(v.fs_type, v.label) for v in torito] == [("fat12", "HDBOOT")]
     assert _files(report, "fat") == {p.lower() for p in vi.mdir(str(part))}
+
+
+def test_iso_with_an_appended_efi_partition(tmp_path, pool):
+    """xorriso -append_partition: an MBR in the system area points past the ISO at a FAT
+    image (the EFI system partition of hybrid boot media)."""
+    efi = vi.fat(tmp_path / "efi.img", 2 << 20, "-F", "12", "-n", "EFIBOOT")
+    iso = tmp_path / "efi.iso"
+    vi.sh(tool("xorriso"), "-as", "mkisofs", "-quiet", "-R", "-V", "HYB",
+          "-append_partition", "2", "0xef", efi, "-o", iso, _src(tmp_path))
+    report = identify_image(iso, Settings(), pool=pool)
+    fat = [v for v in report.volumes if v.fs_type.startswith("fat")]
+    assert [(v.scheme, v.partition_type, v.label) for v in fat] == [("mbr", "0xef", "EFIBOOT")]
+    assert vi.blkid(iso, fat[0].offset)["LABEL"] == "EFIBOOT"
+    assert _files(report, "fat") == {p.lower() for p in vi.mdir(str(efi))}
+    assert _files(report, "iso9660") == _isoinfo(iso) == set(TREE)
