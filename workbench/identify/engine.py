@@ -122,7 +122,7 @@ class _Identification:
         reader = None
         try:
             reader = reader_class(self.image, v, self.settings.legacy_codepage, self.deadline)
-            rec.fs_type, rec.label = reader.kind, reader.label or rec.label
+            rec.fs_type, rec.label = reader.kind, v.report_label(reader.label)
             for entry in reader.walk():
                 if self.cancel.is_set():
                     raise Cancelled

@@ -1,6 +1,8 @@
 """FAT12/16/32 reader: short names in the legacy code page, VFAT long names as UTF-16,
-deleted entries, cluster runs as image extents. Corrupt input yields errors, never
-exceptions; cluster-chain and directory loops are detected."""
+Human68k names of 18 + 3 bytes, deleted entries, cluster runs as image extents. Corrupt
+input yields errors, never exceptions; cluster-chain and directory loops are detected.
+The layout comes from fatgeom (DOS or Human68k BPB, or the media byte of a floppy
+without a BPB); the label is read as blkid reads it (labels.fat_label)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import struct
 from collections.abc import Iterator
 from datetime import datetime
 
+from workbench.identify.fatgeom import fat_geometry
+from workbench.identify.labels import fat_label
 from workbench.identify.model import FileEntry, Image, Volume, decode_name, named, walk_guard
-from workbench.identify.volumes import fat_type
 
 ATTR_LFN, ATTR_DIR, ATTR_LABEL = 0x0F, 0x10, 0x08
 
@@ -40,27 +43,21 @@ class FatReader:
                  deadline: float | None = None) -> None:
         self.image, self.volume, self.codepage = image, volume, codepage
         self.deadline = deadline
-        boot = image.read(volume.offset, 512)
-        self.kind = fat_type(boot)
-        if not self.kind:
+        geo = fat_geometry(image.read, volume.offset, volume.size or image.size)
+        if geo is None:
             raise ReaderError("not a FAT boot sector")
-        (self.bps, self.spc, reserved, self.nfats, root_entries, _total16, _media,
-         fat16) = struct.unpack_from("<HBHBHHBH", boot, 11)
-        fat_sectors = fat16 or struct.unpack_from("<I", boot, 36)[0]
-        self.fat_offset = volume.offset + reserved * self.bps
-        self.root_offset = self.fat_offset + self.nfats * fat_sectors * self.bps
-        root_bytes = root_entries * 32
-        self.root_size = root_bytes
-        self.data_offset = self.root_offset + (root_bytes + self.bps - 1) // self.bps * self.bps
+        self.kind, self.human68k = geo.kind, geo.human68k
+        self.fat16 = ">H" if geo.fat_be else "<H"  # big-endian on Human68k hard disks
+        self.bps, self.spc, self.nfats = geo.bps, geo.spc, geo.nfats
+        self.fat_offset = volume.offset + geo.reserved * self.bps
+        self.root_offset = self.fat_offset + self.nfats * geo.fat_sectors * self.bps
+        self.root_size = geo.root_entries * 32
+        self.data_offset = self.root_offset + geo.root_sectors * self.bps
         self.cluster_size = self.bps * self.spc
-        total = _total16 or struct.unpack_from("<I", boot, 32)[0]
-        self.clusters = (volume.offset + total * self.bps - self.data_offset) // self.cluster_size
-        self.root_cluster = struct.unpack_from("<I", boot, 44)[0] if self.kind == "fat32" else 0
-        self.fat = image.read(self.fat_offset, fat_sectors * self.bps)
-        label_at = 71 if self.kind == "fat32" else 43
-        self.label = boot[label_at:label_at + 11].decode(codepage, "replace").strip()
-        if self.label == "NO NAME":
-            self.label = ""
+        self.clusters = geo.clusters
+        self.root_cluster = geo.root_cluster
+        self.fat = image.read(self.fat_offset, geo.fat_sectors * self.bps)
+        self.label = fat_label(image.read, volume.offset, geo, codepage)
         self.errors: list[str] = []
 
     # -- clusters ---------------------------------------------------------------------
@@ -75,7 +72,7 @@ class FatReader:
         if self.kind == "fat16":
             if cluster * 2 + 2 > len(self.fat):
                 return -1
-            value = struct.unpack_from("<H", self.fat, cluster * 2)[0]
+            value = struct.unpack_from(self.fat16, self.fat, cluster * 2)[0]
             return -1 if value >= 0xFFF8 else value
         if cluster * 4 + 4 > len(self.fat):
             return -1
@@ -173,6 +170,9 @@ class FatReader:
         if short[0] == 0x05:
             short[0] = 0xE5  # a kanji lead byte, escaped
         base, ext = bytes(short[:8]).rstrip(b" "), bytes(short[8:]).rstrip(b" ")
+        if self.human68k:  # bytes 12-21 continue the name; no creation or access dates
+            base = (bytes(short[:8]) + raw[12:22].rstrip(b"\0")).rstrip(b" ")
+            nt = cdate = adate = 0
         if nt & 0x08:
             base = base.lower()
         if nt & 0x10:

@@ -103,10 +103,15 @@ class Volume:
     index: int
     offset: int
     size: int
-    scheme: str  # none | mbr | gpt | apm
+    scheme: str  # none | mbr | gpt | apm | pc98 | x68k | hybrid | eltorito | fm-towns
     partition_type: str = ""
     fs_type: str = ""  # fat12 | fat16 | fat32 | exfat | ntfs | iso9660 | udf | hfs | hfsplus | ext
-    label: str = ""
+    label: str = ""  # the file system's label, as blkid's LABEL
+    # the partition's own name (GPT, APM, PC-98): blkid's PART_ENTRY_NAME / PARTLABEL
+    partition_label: str = ""
+    label_checked: bool = False  # label was read the blkid way (then it wins, even if "")
+    blkid_type: str = ""  # the TYPE blkid reports (vfat, ext4, iso9660, ...), "" unknown
+    sector_size: int = 512  # the partition table's sector size (2048 on MO disks)
     errors: list[str] = field(default_factory=list)
     # ISO 9660 on a multi-session disc: the sessions' start LBAs, oldest first ([]: one)
     sessions: list[int] = field(default_factory=list)
@@ -114,6 +119,17 @@ class Volume:
     @property
     def recognised(self) -> bool:
         return bool(self.fs_type)
+
+    def report_label(self, reader_label: str) -> str:
+        """The label a report shows: the one read the blkid way, except where the label
+        is bare bytes in a legacy code page (FAT, classic HFS): there the reader's,
+        decoded with the station's code page (found at the same place as blkid's, and
+        trimmed as blkid trims)."""
+        if not self.label_checked:
+            return reader_label
+        if self.fs_type.startswith("fat") or self.fs_type == "hfs":
+            return reader_label.rstrip(" \t\n\r\v\f")
+        return self.label
 
 
 @dataclass
