@@ -139,6 +139,17 @@ def test_pc98_partition_table(heads, spt, ss, tmp_path):
     assert contents(disk) == contents(part)
 
 
+def test_the_report_keeps_the_partition_name_apart_from_the_label(tmp_path):
+    from workbench.config import Settings
+    from workbench.identify.engine import identify_image
+
+    disk, _, _ = vi.pc98_disk(tmp_path, 8, 17)
+    report = identify_image(disk, Settings(), workers=1)
+    assert [(v.label, v.partition_label, v.blkid_type) for v in report.volumes] == [
+        ("PC98VOL", "ＭＳ－ＤＯＳ 6.2", "vfat")]
+    assert report.to_dict()["volumes"][0]["partition_label"] == "ＭＳ－ＤＯＳ 6.2"
+
+
 @pytest.mark.parametrize("wrap", ["hdi", "nhd"])
 def test_pc98_disk_in_an_emulator_image(wrap, tmp_path):
     """Anex86 HDI and T98-Next NHD: a header, then the disk; the header's geometry (here

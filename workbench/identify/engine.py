@@ -107,7 +107,8 @@ class _Identification:
 
     def volume(self, v: Volume, count: int) -> VolumeRecord:
         rec = VolumeRecord(v.index, v.offset, v.size, v.scheme, v.partition_type, v.fs_type,
-                           v.label, errors=list(v.errors))
+                           v.label, errors=list(v.errors), partition_label=v.partition_label,
+                           blkid_type=v.blkid_type, sessions=list(v.sessions))
         if not v.fs_type:
             rec.errors.append("no file system recognised")
             return rec
@@ -128,6 +129,8 @@ class _Identification:
                     raise Cancelled
                 if entry.is_dir:
                     rec.directories += 1
+                    # a directory has no record of its own: its damage is the volume's
+                    rec.errors += [f"{entry.path}: {e}" for e in entry.errors]
                     continue
                 rec.files += 1
                 self.file(entry, reader)

@@ -49,11 +49,14 @@ class VolumeRecord:
     scheme: str
     partition_type: str
     fs_type: str
-    label: str = ""
+    label: str = ""  # the file system's label, as blkid reports LABEL
     files: int = 0
     directories: int = 0
     complete: bool = True
     errors: list[str] = field(default_factory=list)
+    partition_label: str = ""  # the partition's name (GPT, APM, PC-98): blkid's PARTLABEL
+    blkid_type: str = ""  # the TYPE blkid reports (vfat, ext4, iso9660, ...)
+    sessions: list[int] = field(default_factory=list)  # an ISO's session start LBAs
 
 
 @dataclass
