@@ -67,6 +67,21 @@ class _Signature:
     name: str
     patterns: list[tuple[str, re.Pattern[bytes]]] | None  # None: a regex does not compile
     first: int | None = None  # the byte the file must start with, when the BOF regex says so
+    # each pattern as the regex method to call and whether it reads the end buffer: fido's
+    # positions (BOF: match the start; EOF: search the end; VAR/IFB: search the start;
+    # others ignored) decided once, not per file
+    checks: tuple[tuple[Callable[[bytes], object], bool], ...] = ()
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[Callable[[bytes], object], bool]] = []
+        for pos, rx in self.patterns or ():
+            if pos == "BOF":
+                checks.append((rx.match, False))
+            elif pos == "EOF":
+                checks.append((rx.search, True))
+            elif pos in ("VAR", "IFB"):
+                checks.append((rx.search, False))
+        self.checks = tuple(checks)
 
 
 _SPECIAL = set(b".^$*+?{}[]|()\\")
@@ -146,6 +161,7 @@ class FormatIdentifier:
         self._formats = [self._compile(e) for e in self._fido.formats]
         self._by_puid = {f.match.puid: f for f in self._formats}
         self._by_first: dict[int, list[tuple[_Format, list[_Signature]]]] = {}
+        self._by_extension: dict[str, list[tuple[_Format, str]]] = {}
         from workbench.identify.signatures_local import GENERIC, local_match
         self._local, self._generic = local_match, GENERIC
 
@@ -205,19 +221,12 @@ class FormatIdentifier:
             for sig in sigs:
                 if sig.patterns is None:
                     break
-                if all(self._pattern_ok(pos, rx, bof, eof) for pos, rx in sig.patterns):
+                for method, at_end in sig.checks:  # the hot loop: one regex call a pattern
+                    if method(eof if at_end else bof) is None:
+                        break
+                else:
                     found.append((fmt, sig.name))
         return [m for m in found if self._as_good_as_any(m[0], found)]
-
-    @staticmethod
-    def _pattern_ok(pos: str, rx: re.Pattern[bytes], bof: bytes, eof: bytes) -> bool:
-        if pos == "BOF":
-            return rx.match(bof) is not None
-        if pos == "EOF":
-            return rx.search(eof) is not None
-        if pos in ("VAR", "IFB"):
-            return rx.search(bof) is not None
-        return True  # fido ignores unknown positions
 
     def _container_matches(self, kind: str, stream: BinaryIO) -> list[tuple[_Format, str]]:
         package, signatures = self._containers[kind]
@@ -232,8 +241,12 @@ class FormatIdentifier:
         ext = os.path.splitext(name)[1].lower().lstrip(".")
         if not ext:
             return []
-        found = [(f, "External") for f in self._formats if ext in f.extensions]
-        return [m for m in found if self._as_good_as_any(m[0], found)]
+        known = self._by_extension.get(ext)
+        if known is None:  # the same answer for every file with this extension
+            found = [(f, "External") for f in self._formats if ext in f.extensions]
+            known = self._by_extension[ext] = [
+                m for m in found if self._as_good_as_any(m[0], found)]
+        return list(known)
 
     # -- the public face -------------------------------------------------------------
     def identify(self, name: str, size: int, bof: bytes, eof: bytes,
