@@ -55,6 +55,14 @@ def test_json_output_and_japanese(tmp_path: Path):
     ja = workbench_cmd("--lang", "ja", "image", str(MEDIA / "fd35-2hd-damaged.drive.toml"),
                        "--profile", "fd35-2hd", "--item", "FD-2", cwd=tmp_path)
     assert "一部成功" in ja.stdout and "不良セクタ" in ja.stdout
+    # $WORKBENCH_LANG wins over the station's setting; --lang wins over both
+    (tmp_path / "workbench.toml").write_text('[station]\nlanguage = "en"\n')
+    env = workbench_cmd("pending", cwd=tmp_path, env={"WORKBENCH_LANG": "ja"})
+    assert env.stdout == workbench_cmd("--lang", "ja", "pending", cwd=tmp_path).stdout
+    assert env.stdout != workbench_cmd("pending", cwd=tmp_path).stdout
+    assert workbench_cmd("--lang", "en", "pending", cwd=tmp_path,
+                         env={"WORKBENCH_LANG": "ja"}).stdout == workbench_cmd(
+        "pending", cwd=tmp_path).stdout
 
 
 def test_sigkill_then_resume_gives_identical_image_and_digests(tmp_path: Path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -113,7 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             set_language(lang)
         print(t("cli.error", message=exc), file=sys.stderr)
         return exc.exit_code
-    set_language(lang or settings.language)
+    # --lang, then $WORKBENCH_LANG (this shell's choice), then the station's setting
+    env_lang = os.environ.get("WORKBENCH_LANG", "")
+    set_language(lang or (env_lang if env_lang in LANGUAGES else settings.language))
     args = build_parser().parse_args(argv)
     if args.training:
         settings = settings.for_training()
