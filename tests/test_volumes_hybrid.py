@@ -86,6 +86,42 @@ def test_iso_and_hfsplus_in_an_apple_partition_map(tmp_path, pool):
     assert _files(report, "hfsplus") == {n for n in names if n in TREE} == set(TREE)
 
 
+def test_hfsplus_in_an_hfs_wrapper_is_read_as_hfsplus(tmp_path, pool):
+    """Mac OS 8.1-9 disks: a classic HFS volume whose MDB names an embedded HFS+ volume.
+    Built from xorriso's HFS+ partition wrapped by hand; blkid and fls agree."""
+    import struct
+
+    iso = tmp_path / "hfsplus.iso"
+    vi.sh(tool("xorriso"), "-as", "mkisofs", "-quiet", "-R", "-hfsplus", "-V", "WRAPPED",
+          "-o", iso, _src(tmp_path))
+    part = next(v for v in identify_image(iso, Settings(), pool=pool).volumes
+                if v.fs_type == "hfsplus")
+    inner = iso.read_bytes()[part.offset:part.offset + part.size]
+    block, first_sector = 4096, 8  # the wrapper's allocation blocks start at sector 8
+    count = -(-len(inner) // block)
+    mdb = bytearray(162)
+    mdb[0:2] = b"BD"
+    struct.pack_into(">HI", mdb, 18, count + 2, block)
+    struct.pack_into(">H", mdb, 28, first_sector)
+    mdb[36:44] = bytes([7]) + b"Wrapper"
+    mdb[124:126] = b"H+"
+    struct.pack_into(">HH", mdb, 126, 1, count)  # the HFS+ volume: blocks 1..count
+    offset = first_sector * 512 + block
+    disk = bytearray(offset + count * block + block)
+    disk[1024:1024 + len(mdb)] = mdb
+    disk[offset:offset + len(inner)] = inner
+    wrapped = tmp_path / "wrapped.img"
+    wrapped.write_bytes(disk)
+    report = identify_image(wrapped, Settings(), pool=pool)
+    assert [(v.fs_type, v.offset) for v in report.volumes] == [("hfsplus", offset)]
+    assert vi.blkid(wrapped)["TYPE"] == "hfsplus"
+    assert report.volumes[0].label == vi.blkid(wrapped).get("LABEL")
+    fls = vi.sh(tool("fls"), "-r", "-p", "-o", str(offset // 512), wrapped)
+    names = {line.split("\t")[1].lower() for line in fls.splitlines()
+             if line.startswith("r/r") and "\t" in line}
+    assert _files(report, "hfsplus") == {n for n in names if n in TREE} == set(TREE)
+
+
 def test_iso_and_udf_bridge(tmp_path, pool):
     iso = tmp_path / "bridge.iso"
     vi.sh(tool("genisoimage"), "-quiet", "-J", "-R", "-udf", "-V", "BRIDGE", "-o", iso,

@@ -300,7 +300,7 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
         head = image.read(0, BUFSIZE)
         tail = image.read(max(0, image.size - BUFSIZE), BUFSIZE)
         whole = pool.submit([Job("", image.size, head, tail)])
-        volumes, errors = find_volumes(image, sessions)
+        volumes, errors = find_volumes(image, sessions, settings.legacy_codepage)
         report.errors += errors
         work = _Identification(image, settings, digests, bad, pool, progress, cancel, seconds)
         for v in volumes:

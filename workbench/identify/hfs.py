@@ -60,6 +60,8 @@ class HfsReader:
         self.errors: list[str] = self.hfs.errors
         self.label = decode_mac(self.hfs.mdb.name, self.codec)[0]
         if self.hfs.mdb.embedded == 0x482B:
+            # volumes.py hands the embedded HFS+ volume to its reader; here only when that
+            # volume is not where the wrapper says
             self.errors.append("HFS wrapper of an HFS+ volume: only the wrapper is listed")
 
     def _catalog(self) -> dict[int, _Record]:

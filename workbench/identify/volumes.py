@@ -13,6 +13,7 @@ system it carries side by side (ISO 9660, UDF, HFS/HFS+, El Torito boot images).
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from workbench.identify import partitions
@@ -109,6 +110,8 @@ def find_volumes(image: Image, sessions: list[int] | None = None,
                 v.scheme = container.kind
     for i, v in enumerate(volumes):
         v.index = i
+        if v.fs_type == "hfs":
+            _unwrap_hfsplus(image, v)
         if v.fs_type:
             # a multi-session disc is named by its newest session (blkid reads the one
             # its session_offset hint points at)
@@ -148,6 +151,25 @@ def _find(image: Image, sessions: list[int] | None, hint: tuple[int, int, int] |
             if v.scheme == "none":
                 v.scheme = "hybrid"
     return volumes, errors
+
+
+def _unwrap_hfsplus(image: Image, volume: Volume) -> None:
+    """An HFS volume that only wraps an HFS+ volume (Mac OS 8.1 to 9 disks, so older Macs
+    can see a ReadMe): the volume becomes the embedded HFS+ one, as blkid reads it."""
+    mdb = image.read(volume.offset + 1024, 162)
+    if len(mdb) < 130 or mdb[:2] != b"BD" or mdb[124:126] != b"H+":
+        return
+    block_size = struct.unpack_from(">I", mdb, 20)[0]
+    first_sector = struct.unpack_from(">H", mdb, 28)[0]
+    start, count = struct.unpack_from(">HH", mdb, 126)
+    offset = first_sector * 512 + start * block_size
+    size = count * block_size
+    if not block_size or offset + size > volume.size or \
+            image.read(volume.offset + offset + 1024, 2) not in (b"H+", b"HX"):
+        volume.errors.append("HFS wrapper names an embedded HFS+ volume that is not there")
+        return
+    volume.offset, volume.size, volume.fs_type = volume.offset + offset, size, "hfsplus"
+    volume.partition_type = volume.partition_type or "HFS wrapper"
 
 
 def _disc(image: Image) -> str:
