@@ -53,16 +53,20 @@ def choose(ctx: Context, found: DescriptorSet) -> tuple[str, Record, int, list[s
     of the trees passed over). Raises ValueError when no tree has a readable root."""
     problems = list(found.problems)
     pvd, jol = found.primary, found.joliet
-    order: list[tuple[str, Record, int]] = []
-    if pvd is not None:
-        records, _ = read_directory(ctx.read, pvd.root, pvd.block)
-        if records and rock_ridge(ctx, records, pvd.block):
-            order.append(("rockridge", pvd.root, pvd.block))
+    trees: list[tuple[str, Record, int]] = []
     if jol is not None:
-        order.append(("joliet", jol.root, jol.block))
+        trees.append(("joliet", jol.root, jol.block))
     if pvd is not None:
-        order.append(("iso", pvd.root, pvd.block))
-    for mode, root, block in order:
+        records, bad = read_directory(ctx.read, pvd.root, pvd.block)
+        if records and records[0].name == b"\x00":
+            rr = rock_ridge(ctx, records, pvd.block)
+            trees.insert(0 if rr else len(trees), ("rockridge" if rr else "iso", pvd.root,
+                                                   pvd.block))
+            if rr:
+                trees.append(("iso", pvd.root, pvd.block))
+        else:
+            problems.append(f"primary root directory unreadable: {'; '.join(bad)}")
+    for mode, root, block in trees:
         records, bad = read_directory(ctx.read, root, block)
         if records and records[0].name == b"\x00":
             return mode, root, block, problems
