@@ -150,7 +150,10 @@ def read_directory(read: Read, rec: Record, block: int) -> tuple[list[Record], l
             if got is None:
                 problems.append(f"bad directory record at byte {pos}")
                 break
-            records.append(got)
+            if got.name:
+                records.append(got)
+            else:
+                problems.append(f"directory record without a name at byte {pos}")
             pos += view[pos]
     if not records or records[0].name != b"\x00":
         problems.append("directory has no '.' record")

@@ -28,6 +28,7 @@ from workbench.identify.model import FileEntry, decode_name, named, walk_guard
 
 _RR_MOVED = (b"rr_moved", b"RR_MOVED", b".rr_moved")
 _MAX_JOLIET_DIRS = 200_000  # directories read to name a damaged record from Joliet
+_SPECIAL = (0o020000, 0o060000, 0o010000, 0o140000)  # S_IFCHR, S_IFBLK, S_IFIFO, S_IFSOCK
 
 
 @dataclass
@@ -54,24 +55,33 @@ def choose(ctx: Context, found: DescriptorSet) -> tuple[str, Record, int, list[s
     problems = list(found.problems)
     pvd, jol = found.primary, found.joliet
     trees: list[tuple[str, Record, int]] = []
+    pvd_ok = False
+    if pvd is not None:
+        records, bad = read_directory(ctx.read, pvd.root, pvd.block)
+        pvd_ok = _has_dot(records)
+        if pvd_ok and rock_ridge(ctx, records, pvd.block):
+            trees.append(("rockridge", pvd.root, pvd.block))
+        elif not pvd_ok:
+            problems.append(f"primary root directory unreadable: {'; '.join(bad)}")
     if jol is not None:
         trees.append(("joliet", jol.root, jol.block))
     if pvd is not None:
-        records, bad = read_directory(ctx.read, pvd.root, pvd.block)
-        if records and records[0].name == b"\x00":
-            rr = rock_ridge(ctx, records, pvd.block)
-            trees.insert(0 if rr else len(trees), ("rockridge" if rr else "iso", pvd.root,
-                                                   pvd.block))
-            if rr:
-                trees.append(("iso", pvd.root, pvd.block))
-        else:
-            problems.append(f"primary root directory unreadable: {'; '.join(bad)}")
+        trees.append(("iso", pvd.root, pvd.block))
     for mode, root, block in trees:
         records, bad = read_directory(ctx.read, root, block)
-        if records and records[0].name == b"\x00":
+        if _has_dot(records):
             return mode, root, block, problems
-        problems.append(f"{mode} root directory unreadable: {'; '.join(bad)}")
+        if mode != "iso" or pvd_ok:
+            problems.append(f"{mode} root directory unreadable: {'; '.join(bad)}")
+    for mode, root, block in trees:  # a root that is there but holds no '.': what it has
+        records, bad = read_directory(ctx.read, root, block)
+        if root.size and not any(p.startswith("directory lies beyond") for p in bad):
+            return mode, root, block, problems
     raise ValueError("; ".join(problems) or "no ISO 9660 directory tree")
+
+
+def _has_dot(records: list[Record]) -> bool:
+    return bool(records) and records[0].name == b"\x00"
 
 
 def rock_ridge(ctx: Context, root_records: list[Record], block: int) -> bool:
@@ -162,6 +172,10 @@ class Tree:
             if not rr.link:
                 entry.errors.append("symbolic link without a target")
             return entry, None
+        if rr is not None and rr.mode is not None and rr.mode & susp.S_IFMT in _SPECIAL:
+            entry.warnings.append("special_file")  # a device, FIFO or socket: no data
+            entry.extents = []
+            return entry, None
         self._data(entry, group, rr)
         return entry, None
 
@@ -192,6 +206,10 @@ class Tree:
         if zf is not None:
             if zf[0] != b"pz":
                 entry.errors.append(f"compressed ({zf[0]!r}), listed as stored, not decompressed")
+                return
+            if zf[1] != 4 or not 15 <= zf[2] <= 17:  # 16-byte header, 32-128 KiB blocks
+                entry.errors.append("zisofs entry (ZF) invalid: listed as stored, not "
+                                    "decompressed")
                 return
             entry.size, entry.extents, entry.key = zf[3], None, Stored(extents)
             entry.warnings.append("zisofs")
@@ -231,12 +249,14 @@ class Tree:
                         text = legacy
                         notes.append("name_in_legacy_codepage")
                 return text, rr.name, clean, notes, errors
-            why = "; ".join(rr.problems) or "no NM entry"
-            raw = self._joliet_name(rec)
-            source = "Joliet" if raw is not None else "ISO 9660"
-            errors.append(f"Rock Ridge damaged: {why}; name from {source}")
-            if raw is not None:
-                return (*_joliet(raw), notes, errors)
+            if rr.problems:  # no name left: Joliet's, else the ISO name
+                raw = self._joliet_name(rec)
+                source = "Joliet" if raw is not None else "ISO 9660"
+                errors.append(f"Rock Ridge damaged: {'; '.join(rr.problems)}; name from "
+                              f"{source}")
+                if raw is not None:
+                    return (*_joliet(raw), notes, errors)
+            # RRIP: a record without NM goes by its ISO name
         elif self.mode == "joliet":
             return (*_joliet(rec.name), notes, errors)
         text, clean = decode_name(rec.name, self.ctx.codepage)

@@ -56,8 +56,11 @@ def chunks(fd: int, stored: list[tuple[int, int]]) -> Iterator[bytes]:
                 if not header_size <= start < end <= length or end - start > 2 * block + 64:
                     raise ZisofsError(f"zisofs block {i} pointers out of range")
                 src.seek(start)
-                try:
-                    data = zlib.decompress(src.read(end - start))
+                try:  # no more than the block: damaged data cannot inflate without end
+                    inflate = zlib.decompressobj()
+                    data = inflate.decompress(src.read(end - start), want + 1)
+                    if not inflate.eof:
+                        raise zlib.error("stream not ended")
                 except zlib.error as exc:
                     raise ZisofsError(f"zisofs block {i}: {exc}") from exc
                 if len(data) != want:
