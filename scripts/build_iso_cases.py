@@ -7,14 +7,15 @@ by patching bytes of a built image), for tests/test_iso_cases.py.
 - dup_joliet: ';' '!' '_' readme.txt with -J -R: genisoimage gives ';' the Joliet name
   '_', so the Joliet tree holds '_' twice, not adjacent (pycdlib refused the volume).
 - zisofs: xorriso --zisofs: text, random, all-zero and mixed files, one tiny.
-- bad_rr: -J -R with one file's NM entry given a length past its System Use area.
+- bad_rr: -J -R with one file's and one directory's NM entry given a length past its
+  System Use area.
 - ce_loop: -J -R with one long-named file whose continuation area (CE) ends with a CE
   back to itself; the name is whole before the loop.
 - multi_extent: -J -R with bigA, bigB, bigC renamed bigX in place and the first two
   records flagged multi-extent: one file of three sections (ECMA-119 6.5.1). A real one
   needs a file over 4 GiB; xorriso and mkisofs -iso-level 3 split only there.
 - deep: a tree 11 levels deep (Rock Ridge relocates past 8: rr_moved with CL/PL/RE) with
-  relative and absolute symbolic links.
+  relative and absolute symbolic links; deep_xa the same with CD-XA records (-XA).
 - eucjp / cp932: -R only, files named in EUC-JP / cp932 bytes (Rock Ridge keeps bytes).
 - many: N files (default 100,000) in directories of 1,000, for timing the reader.
 """
@@ -90,11 +91,11 @@ def zisofs(out: Path) -> Path:
 
 def bad_rr(out: Path) -> Path:
     src = _tree(out / "bad_rr", {"good1.txt": b"one\n", "victim.txt": b"victim data\n",
-                                 "good2.txt": b"two\n"})
+                                 "good2.txt": b"two\n", "Victim Dir/inside.txt": b"in\n"})
     image = _genisoimage(src, out / "bad_rr.iso", "-J", "-R")
-    name = b"victim.txt"
-    nm = _find_once(image.read_bytes(), b"NM" + bytes([5 + len(name), 1, 0]) + name)
-    _patch(image, nm + 2, b"\xf0")  # the NM entry now runs past the record
+    for name in (b"victim.txt", b"Victim Dir"):
+        nm = _find_once(image.read_bytes(), b"NM" + bytes([5 + len(name), 1, 0]) + name)
+        _patch(image, nm + 2, b"\xf0")  # the NM entry now runs past the record
     return image
 
 
@@ -139,13 +140,15 @@ def multi_extent(out: Path) -> Path:
     return image
 
 
-def deep(out: Path) -> Path:
-    src = _tree(out / "deep", {f"{DEEP}/deep.txt": b"deep\n", "top.txt": b"top\n",
+def deep(out: Path, *options: str) -> Path:
+    """options: more genisoimage options (-XA: CD-XA records before Rock Ridge's)."""
+    name = "deep" + "".join(o.strip("-").lower() for o in options)
+    src = _tree(out / name, {f"{DEEP}/deep.txt": b"deep\n", "top.txt": b"top\n",
                                "a/b/c/mid.txt": b"mid\n"})
     os.symlink("a/b/c", src / "link")
     os.symlink("/etc/passwd", src / "abs")
     os.symlink("../../x", src / "a" / "rel")
-    return _genisoimage(src, out / "deep.iso", "-J", "-R")
+    return _genisoimage(src, out / f"{name}.iso", "-J", "-R", *options)
 
 
 def legacy(out: Path, codec: str) -> Path:
@@ -167,6 +170,7 @@ def many(out: Path, count: int = 100_000) -> Path:
 
 CASES = {"dup_joliet": dup_joliet, "zisofs": zisofs, "bad_rr": bad_rr, "ce_loop": ce_loop,
          "multi_extent": multi_extent, "deep": deep,
+         "deep_xa": lambda out: deep(out, "-XA"),
          "eucjp": lambda out: legacy(out, "euc_jp"), "cp932": lambda out: legacy(out, "cp932"),
          "many": many}
 

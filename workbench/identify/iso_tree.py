@@ -124,11 +124,13 @@ class Tree:
             if problem:
                 entry.errors.append(problem)
             if target is None:
+                if entry.is_dir:
+                    self._report(entry)
                 yield entry
                 continue
             if target.extent in visited:
-                self.ctx.errors.append(f"{entry.path}: directory loop")
                 entry.errors.append("directory loop")
+                self._report(entry)
                 yield entry
                 continue
             visited.add(target.extent)
@@ -136,11 +138,15 @@ class Tree:
             if depth == 0 and rr is not None and (rr.name or group[0].name) in _RR_MOVED \
                     and _all_relocated(self, children):
                 continue  # rr_moved holding only relocated directories: not listed
-            if problems:
-                entry.errors.extend(problems)
-                self.ctx.errors.append(f"{entry.path}: {'; '.join(problems)}")
+            entry.errors.extend(problems)
+            self._report(entry)
             yield entry
             yield from self._directory(children, entry.path, depth + 1, visited)
+
+    def _report(self, directory: FileEntry) -> None:
+        """A directory's errors are the volume's too (reports list files, not folders)."""
+        if directory.errors:
+            self.ctx.errors.append(f"{directory.path}: {'; '.join(directory.errors)}")
 
     def _rr(self, rec: Record) -> susp.RockRidge | None:
         if self.mode != "rockridge":
@@ -185,7 +191,6 @@ class Tree:
         dot = parse_record(head, 0) if head else None
         if dot is None or dot.name != b"\x00":
             entry.errors.append("relocated directory (CL) unreadable")
-            self.ctx.errors.append(f"{entry.path}: relocated directory (CL) unreadable")
             return None
         return Record(extent, dot.size, dot.flags, dot.name, dot.date, b"")
 
