@@ -341,3 +341,31 @@ def test_random_damage_never_raises_from_the_walk(tmp_path):
                     if entry.extents is None and not entry.is_dir and entry.link is None:
                         with contextlib.suppress(ValueError):  # the engine records it
                             b"".join(reader.read(entry))
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+def test_an_older_session_with_duplicate_joliet_names_and_a_bad_directory(tmp_path, pool):
+    """Session 1 holds the duplicate Joliet names and a folder whose extent is damaged;
+    session 2 only a new readme.txt: the older files are listed, marked, and the damaged
+    folder is session 1's error."""
+    from tests.test_sessions import burn
+    from workbench.identify.iso import OLDER_ONLY, SUPERSEDED
+    s1 = {n: n.encode() for n in cases.DUP_NAMES} | {"old/only.txt": b"old\n"}
+    disc = burn(tmp_path, [(s1, False), ({"readme.txt": b"v2\n"}, False)])
+    extent = {n: e for n, _, e in isoinfo_records(disc.image, "-R")}["old"]  # session 1
+    data = bytearray(disc.image.read_bytes())
+    both = extent.to_bytes(4, "little") + extent.to_bytes(4, "big")
+    assert data.count(both, 0, disc.starts[1] * SECTOR) == 2  # /old's record and its '.'
+    data[:disc.starts[1] * SECTOR] = data[:disc.starts[1] * SECTOR].replace(
+        both, (10 ** 8).to_bytes(4, "little") + (10 ** 8).to_bytes(4, "big"))
+    disc.image.write_bytes(bytes(data))
+    report = identify(disc.image, pool)
+    rows = sorted((f.path, [w for w in f.warnings if w in (OLDER_ONLY, SUPERSEDED)], f.sha256)
+                  for f in report.files)
+    assert rows == sorted([("/readme.txt", [], sha(b"v2\n")),
+                           ("/readme.txt", [SUPERSEDED], sha(b"readme.txt"))]
+                          + [("/" + n, [OLDER_ONLY], sha(n.encode()))
+                             for n in cases.DUP_NAMES if n != "readme.txt"])
+    assert any(e.startswith("session 1: /old: directory lies beyond")
+               for e in report.volumes[0].errors)

@@ -7,6 +7,7 @@ zisofs files are decompressed as they are read (iso_zisofs); nothing is extracte
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from workbench.identify import iso_zisofs
 from workbench.identify.iso_records import DescriptorSet, read_descriptors
@@ -82,26 +83,35 @@ class IsoReader:
             held.update([first] if first else [])
             yield entry
         for number in range(len(self.sessions) - 1, 0, -1):  # the newest older one first
+            ctx = replace(self.ctx, errors=[])  # this session's errors, said as its own
             try:
-                tree = Tree(self.ctx, self._descriptors(self.sessions[number - 1], number))
+                tree = Tree(ctx, self._descriptors(self.sessions[number - 1], number))
             except Exception as exc:  # a damaged older session must not hide the rest
                 self.errors.append(f"session {number}: {type(exc).__name__}: {exc}")
                 continue
-            for entry in tree.entries():
-                if entry.is_dir:
-                    if entry.path in dirs:
-                        continue
-                    dirs.add(entry.path)
-                    entry.warnings.append(OLDER_ONLY)
-                else:
-                    first = _first(entry)
-                    if first in held or (first is None and entry.path in files):
-                        continue  # the same file, carried into a later session's tree
-                    held.update([first] if first else [])
-                    entry.warnings.append(SUPERSEDED if entry.path in files else OLDER_ONLY)
-                    files.add(entry.path)
-                entry.warnings.append(f"session_{number}")
-                yield entry
+            try:
+                yield from self._older(tree, number, held, files, dirs)
+            finally:
+                self.errors.extend(f"session {number}: {e}" for e in ctx.errors)
+
+    def _older(self, tree: Tree, number: int, held: set[tuple[int, int]], files: set[str],
+               dirs: set[str]) -> Iterator[FileEntry]:
+        """What an older session's tree holds that no later one listed, marked."""
+        for entry in tree.entries():
+            if entry.is_dir:
+                if entry.path in dirs:
+                    continue
+                dirs.add(entry.path)
+                entry.warnings.append(OLDER_ONLY)
+            else:
+                first = _first(entry)
+                if first in held or (first is None and entry.path in files):
+                    continue  # the same file, carried into a later session's tree
+                held.update([first] if first else [])
+                entry.warnings.append(SUPERSEDED if entry.path in files else OLDER_ONLY)
+                files.add(entry.path)
+            entry.warnings.append(f"session_{number}")
+            yield entry
 
     def read(self, entry: FileEntry) -> Iterator[bytes]:
         """A zisofs file's real bytes (the only entries listed without extents)."""

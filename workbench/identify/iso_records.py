@@ -8,6 +8,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 DESCRIPTORS_AT = 16  # sectors 0-15 are the system area
 SECTOR = 2048
@@ -79,6 +80,7 @@ def parse_record(data: bytes | memoryview, pos: int) -> Record | None:
                   data[pos + 26], data[pos + 27])
 
 
+@lru_cache(maxsize=4096)  # a disc's records share few dates: each is worked out once
 def record_date(raw: bytes) -> str | None:
     try:
         tz = timezone(timedelta(minutes=15 * struct.unpack("b", raw[6:7])[0]))
