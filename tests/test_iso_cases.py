@@ -264,6 +264,20 @@ def test_relocated_directories_and_symlinks(tmp_path, pool):
     assert not any(f.errors for f in report.files)
 
 
+def test_a_relocated_directory_without_its_stand_in_is_listed_where_it_was_moved(
+        tmp_path, pool):
+    image = cases.deep(tmp_path)
+    data = image.read_bytes()
+    assert data.count(b"CL\x0c\x01") == 1
+    image.write_bytes(data.replace(b"CL\x0c\x01", b"XX\x0c\x01"))  # the CL entry unknown
+    report = identify(image, pool)
+    files = {f.path: f for f in report.files}
+    moved = "/rr_moved/" + cases.DEEP.split("/", 7)[-1] + "/deep.txt"
+    assert files[moved].sha256 == sha(b"deep\n")
+    assert "/rr_moved/h: relocated directory without its CL stand-in: listed where Rock " \
+        "Ridge moved it" in report.volumes[0].errors
+
+
 def test_rock_ridge_after_cd_xa_records(tmp_path, pool):
     """With -XA each System Use area opens with a 14-byte CD-XA record: isoinfo -R reads
     the Rock Ridge names past it (bsdtar 3.6.2 does not); the listing is the one of the

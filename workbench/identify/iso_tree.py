@@ -108,40 +108,67 @@ class Tree:
         records, problems = read_directory(self.ctx.read, self.root, self.block)
         if problems:
             self.ctx.errors.append(f"/: {'; '.join(problems)}")
-        yield from self._directory(records, "", 0, {self.root.extent})
+        visited = {self.root.extent}
+        moved: dict[int, tuple[list[Record], susp.RockRidge, str, int]] = {}
+        yield from self._directory(records, "", 0, visited, moved)
+        done: set[int] = set()
+        while pending := [e for e in moved if e not in visited and e not in done]:
+            extent = pending[0]  # (a moved directory's walk may find more moved ones)
+            done.add(extent)
+            group, rr, parent, depth = moved[extent]
+            entry, target = self._entry(group, rr, parent)
+            entry.errors.append("relocated directory without its CL stand-in: listed where "
+                                "Rock Ridge moved it")
+            yield from self._descend(entry, target, depth, visited, moved)
 
     # -- one directory -------------------------------------------------------------------
 
-    def _directory(self, records: list[Record], parent: str, depth: int,
-                   visited: set[int]) -> Iterator[FileEntry]:
+    def _directory(self, records: list[Record], parent: str, depth: int, visited: set[int],
+                   moved: dict[int, tuple[list[Record], susp.RockRidge, str, int]]
+                   ) -> Iterator[FileEntry]:
+        """moved collects the relocated directories' records (RE), each listed where its
+        CL stand-in is, or at the end where it was moved to when no CL leads there."""
         if not walk_guard(self.ctx.deadline, depth, parent, self.ctx.errors):
             return
         for group, problem in _groups(records):
             rr = self._rr(group[0])
-            if rr is not None and rr.relocated:
-                continue  # a relocated directory: listed where its CL record stands
+            # rr_moved itself (some writers mark it RE too, to hide it)
+            rr_moved = depth == 0 and rr is not None and group[0].is_dir and (
+                rr.name or group[0].name) in _RR_MOVED
+            if rr is not None and rr.relocated and not rr_moved:
+                moved[group[0].extent] = (group, rr, parent, depth)
+                continue
             entry, target = self._entry(group, rr, parent)
             if problem:
                 entry.errors.append(problem)
-            if target is None:
-                if entry.is_dir:
-                    self._report(entry)
-                yield entry
-                continue
-            if target.extent in visited:
-                entry.errors.append("directory loop")
+            if rr_moved and target is not None and target.extent not in visited:
+                children, _ = read_directory(self.ctx.read, target, self.block)
+                if _all_relocated(self, children):  # rr_moved and nothing else: not listed
+                    visited.add(target.extent)
+                    yield from self._directory(children, entry.path, depth + 1, visited, moved)
+                    continue
+            yield from self._descend(entry, target, depth, visited, moved)
+
+    def _descend(self, entry: FileEntry, target: Record | None, depth: int, visited: set[int],
+                 moved: dict[int, tuple[list[Record], susp.RockRidge, str, int]]
+                 ) -> Iterator[FileEntry]:
+        """The entry, and a directory's contents after it."""
+        if target is None:
+            if entry.is_dir:
                 self._report(entry)
-                yield entry
-                continue
-            visited.add(target.extent)
-            children, problems = read_directory(self.ctx.read, target, self.block)
-            if depth == 0 and rr is not None and (rr.name or group[0].name) in _RR_MOVED \
-                    and _all_relocated(self, children):
-                continue  # rr_moved holding only relocated directories: not listed
-            entry.errors.extend(problems)
+            yield entry
+            return
+        if target.extent in visited:
+            entry.errors.append("directory loop")
             self._report(entry)
             yield entry
-            yield from self._directory(children, entry.path, depth + 1, visited)
+            return
+        visited.add(target.extent)
+        children, problems = read_directory(self.ctx.read, target, self.block)
+        entry.errors.extend(problems)
+        self._report(entry)
+        yield entry
+        yield from self._directory(children, entry.path, depth + 1, visited, moved)
 
     def _report(self, directory: FileEntry) -> None:
         """A directory's errors are the volume's too (reports list files, not folders)."""
