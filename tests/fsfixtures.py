@@ -105,8 +105,9 @@ def iso(tmp: Path, joliet: bool = True, rock_ridge: bool = True, udf: bool = Fal
             kw["udf_path"] = "/" + name
         disc.add_fp(io.BytesIO(data), len(data), f"/F{n}.DAT;1", **kw)
     jp = {"joliet_path": "/日本語.txt"} if joliet else {}
-    disc.add_fp(io.BytesIO(b"jp"), 2, "/JP.TXT;1", **({"rr_name": "jp.txt"} if rock_ridge
-                                                        else {}), **jp)
+    # Rock Ridge names win over Joliet ones (as in bsdtar and Linux): the same name in both
+    rr = {"rr_name": "日本語.txt" if joliet else "jp.txt"} if rock_ridge else {}
+    disc.add_fp(io.BytesIO(b"jp"), 2, "/JP.TXT;1", **rr, **jp)
     out = tmp / ("udf-bridge.iso" if udf else "fixture.iso")
     disc.write(str(out))
     disc.close()
