@@ -128,9 +128,7 @@ class _Identification:
                 if self.cancel.is_set():
                     raise Cancelled
                 if entry.is_dir:
-                    rec.directories += 1
-                    # a directory has no record of its own: its damage is the volume's
-                    rec.errors += [f"{entry.path}: {e}" for e in entry.errors]
+                    rec.directories += 1  # a reader puts a directory's damage in its errors
                     continue
                 rec.files += 1
                 self.file(entry, reader)
