@@ -55,11 +55,9 @@ class IsoReader:
 
     def _descriptors(self, start: int, number: int) -> DescriptorSet:
         """The session's descriptors. A path table outside the session's volume is an
-        error of the volume (the listing does not need it); in an older session it means
-        a damaged descriptor, and that session is not read (ValueError): the newer
-        sessions already list what it carried forward."""
+        error of the volume; the session is still listed (the walk reads directory
+        records, never the path table)."""
         found = read_descriptors(self._read, start)
-        older = number < len(self.sessions)
         prefix = f"session {number}: " if len(self.sessions) > 1 else ""
         for desc in (found.primary, found.joliet):
             if desc is None:
@@ -67,9 +65,8 @@ class IsoReader:
             at, size = desc.path_table
             blocks = -(-size // desc.block) if size >= 0 else -1
             if blocks < 0 or at + blocks > start + desc.space:
+                # the walk never reads the path table: the session is still listed
                 problem = f"path table outside the volume (block {at}, {size} bytes)"
-                if older:
-                    raise ValueError(f"volume descriptor damaged: {problem}")
                 self.errors.append(prefix + problem)
         return found
 
