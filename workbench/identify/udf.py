@@ -1,5 +1,5 @@
-"""UDF reader for UDF-only discs and disks (pycdlib reads bridge discs through their ISO
-side), every revision 1.02-2.60: physical, sparable (packet-written CD-RW/DVD-RW),
+"""UDF reader for UDF discs and disks (a bridge disc's ISO side is listed beside it),
+every revision 1.02-2.60: physical, sparable (packet-written CD-RW/DVD-RW),
 virtual (VAT: CD-R/DVD-R/BD-R written incrementally, UDF 1.50 and 2.00+ VAT) and metadata
 (UDF 2.50/2.60, mirror file read when the main one is damaged) partitions.
 

@@ -24,8 +24,8 @@ DESCRIPTORS_AT = 16  # ECMA-119: sectors 0-15 are the system area
 SCAN_CHUNK = 1 << 20
 PVD_SIGNATURE = b"\x01CD001\x01"
 _MAX_DESCRIPTORS = 32  # sectors read for one descriptor set: real ones hold 3 to 8
-# what pycdlib takes for a volume descriptor (it reads sectors until one is not), so the
-# session view in identify/iso.py covers exactly the sectors pycdlib will read
+# what counts as a volume descriptor when a session's descriptor set is read (sectors
+# until one is not)
 _DESCRIPTOR_TYPES = (0, 1, 2, 255)
 _DESCRIPTOR_IDS = (b"CD001", b"CDW02", b"BEA01", b"NSR02", b"NSR03", b"TEA01", b"BOOT2")
 _JOLIET_ESCAPES = (b"%/@", b"%/C", b"%/E")
@@ -40,7 +40,7 @@ class SessionVolume:
     volume_end_lba: int  # start_lba + the PVD's volume space size: where the volume ends
     label: str
     has_joliet: bool
-    descriptors: int  # sectors of the descriptor set from start_lba + 16, as pycdlib reads it
+    descriptors: int  # sectors of the descriptor set from start_lba + 16
     udf_end_lba: int | None = None  # a UDF bridge's partition end, when the session has one
 
 
