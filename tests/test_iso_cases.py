@@ -383,3 +383,28 @@ def test_an_older_session_with_duplicate_joliet_names_and_a_bad_directory(tmp_pa
                              for n in cases.DUP_NAMES if n != "readme.txt"])
     assert any(e.startswith("session 1: /old: directory lies beyond")
                for e in report.volumes[0].errors)
+
+
+def test_a_zisofs_file_on_bad_sectors_is_damaged_not_unknown(tmp_path, pool):
+    """zisofs bytes are made by the reader (no extents): the compressed ranges they come
+    from (FileEntry.stored) still tell the map's damage."""
+    from workbench.identify.iso import IsoReader
+    from workbench.identify.model import Image
+    from workbench.identify.volumes import find_volumes
+
+    image = cases.zisofs(tmp_path)
+    with Image(image) as img:
+        volume = find_volumes(img)[0][0]
+        stored = {e.path: e.stored for e in IsoReader(img, volume, "cp932").walk()
+                  if not e.is_dir}
+    victim = next(p for p, s in stored.items() if s)
+    start, _ = stored[victim][0]
+    size = image.stat().st_size
+    mapfile = tmp_path / "image.map"
+    mapfile.write_text(f"0x0 +\n0x0 {start:#x} +\n{start:#x} 0x800 -\n"
+                       f"{start + 0x800:#x} {size - start - 0x800:#x} +\n")
+    report = identify_image(image, Settings(), map_path=mapfile, pool=pool)
+    files = {f.path: f for f in report.files}
+    lost = sum(max(0, min(a + n, start + 0x800) - max(a, start)) for a, n in stored[victim])
+    assert files[victim].damaged is True and files[victim].bytes_lost == lost > 0
+    assert all(f.damaged is False for p, f in files.items() if p != victim)

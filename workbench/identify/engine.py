@@ -195,10 +195,11 @@ class _Identification:
         self.bytes += got
         rec.sha256 = hashes["sha256"].hexdigest()
         rec.md5 = hashes["md5"].hexdigest() if "md5" in hashes else ""
-        if entry.extents is None:
+        source = entry.extents if entry.extents is not None else entry.stored
+        if source is None:
             rec.damaged = None if self.bad else False
-        else:
-            rec.bytes_lost = _overlap(entry.extents, self.bad)
+        else:  # for stored ranges: the medium's bytes lost under the file
+            rec.bytes_lost = _overlap(source, self.bad)
             rec.damaged = rec.bytes_lost > 0
         name = entry.path.rsplit("/", 1)[-1]
         if entry.size <= INLINE_CONTAINER or entry.extents is None:

@@ -157,7 +157,8 @@ class HfsReader:
         ad_path, ad_hex, ad_warn = named(parent, appledouble.PREFIX + text, raw, clean)
         yield FileEntry(self.volume.index, ad_path, len(head) + rsrc_len, name_raw=ad_hex,
                         warnings=[*ad_warn, *extra, "appledouble"], errors=r_errors,
-                        key=(head, r_extents), modified=modified, created=created)
+                        key=(head, r_extents), stored=r_extents, modified=modified,
+                        created=created)
 
     def read(self, entry: FileEntry, chunk: int = 1 << 20) -> Iterator[bytes]:
         """The bytes of an AppleDouble entry: its header, then the resource fork."""

@@ -244,6 +244,7 @@ class Tree:
                                     "decompressed")
                 return
             entry.size, entry.extents, entry.key = zf[3], None, Stored(extents)
+            entry.stored = extents
             entry.warnings.append("zisofs")
 
     def _sections(self, rec: Record) -> list[tuple[int, int]]:

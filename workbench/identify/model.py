@@ -146,6 +146,9 @@ class FileEntry:
     # image byte ranges of the data, in order; (ZERO, n) is n bytes of zeros (a hole)
     extents: list[tuple[int, int]] | None = None
     link: str | None = None  # a symbolic link's target (a link has no data to identify)
+    # without extents (the reader makes the bytes: zisofs, an AppleDouble header before a
+    # resource fork): the image ranges those bytes come from, so damage is still known
+    stored: list[tuple[int, int]] | None = None
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     key: object = None  # the reader's own handle for reading the data
