@@ -154,8 +154,9 @@ def members(stream: IO[bytes], codepage: str, limits: Limits) -> Iterator[Member
                 member.data = data
                 if isinstance(crc, int):
                     member.crc_ok = crc16(data) == crc
-                    if not member.crc_ok:
+                    if not member.crc_ok:  # wrong bytes are never handed on
                         member.errors.append("CRC mismatch: the member's bytes are damaged")
+                        member.data = None
             except LzhError as exc:
                 member.errors.append(f"not decoded: {exc}")
                 member.data = None

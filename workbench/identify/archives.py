@@ -125,7 +125,7 @@ def member_records(archive: FileRecord, stream: IO[bytes], kind: str, codepage: 
                          name_raw_hex=m.name_raw, warnings=list(m.warnings),
                          errors=list(m.errors), container=holder.id)
         records.append(rec)
-        if m.data is None:
+        if m.data is None or m.crc_ok is False:  # bytes that fail their check: none kept
             rec.damaged = True if m.crc_ok is False else holder.damaged
             yield rec, None
             continue
