@@ -296,3 +296,38 @@ def test_deleted_fat_files_are_listed_as_deleted(pool, tmp_path):
     gone = by_name(report)["_ATA.XML"]
     assert not gone.allocated and gone.puid == "fmt/101"
     assert report.summary()["deleted"] == ["/_ATA.XML"]
+
+
+def test_a_truncated_image_leaves_no_digest_of_part_of_a_file(pool, tmp_path):
+    """The floppy cut after 18 KiB (inside its data area): files whose data lay beyond
+    have no digest (a digest of part of a file would pass for the file's), are damaged,
+    and the volume says why."""
+    cut = tmp_path / "cut.img"
+    cut.write_bytes((MEDIA / "fd35-2hd-good.img").read_bytes()[:18 * 1024])
+    whole = {f.path: f for f in run(MEDIA / "fd35-2hd-good.img", pool).files}
+    report = run(cut, pool)
+    short = [f for f in report.files if any(e.startswith("read ") for e in f.errors)]
+    assert short, "no file lay beyond the cut"
+    for f in short:
+        assert f.sha256 == "" and f.damaged is True and f.bytes_lost > 0
+    for f in report.files:
+        if f not in short and f.container is None:
+            assert f.sha256 == whole[f.path].sha256
+    assert any("could not be read in full" in e for e in report.volumes[0].errors)
+
+
+def test_the_time_limit_stops_within_a_directory_not_only_between_them(pool, monkeypatch):
+    """The floppy's root holds most of its files: a clock that moves a second a look
+    passes the limit inside it, and the listing stops there, said."""
+    import types
+
+    import workbench.identify.engine as engine
+    import workbench.identify.model as model
+
+    ticks = iter(range(10**6))
+    clock = types.SimpleNamespace(monotonic=lambda: next(ticks))
+    monkeypatch.setattr(engine, "time", clock)
+    monkeypatch.setattr(model, "time", clock)  # the readers' own deadline checks
+    report = run(MEDIA / "fd35-2hd-good.img", pool, seconds=12)
+    assert not report.complete and 0 < len(report.files) < 12
+    assert any("time limit" in e for e in report.volumes[0].errors)

@@ -102,6 +102,7 @@ class _Identification:
         self.batch: list[tuple[FileRecord, Job]] = []
         self.pending: list[tuple[list[FileRecord], Future[list[Identification]]]] = []
         self.bytes = 0
+        self.short = 0  # files read short
         self._last_tick = 0.0
         self.environment = EnvironmentObserver()
 
@@ -120,13 +121,15 @@ class _Identification:
             rec.complete = False
             rec.errors.append(f"not listed: the time limit ({self.seconds:.0f} s) was reached")
             return rec
-        reader = None
+        reader, short = None, self.short
         try:
             reader = reader_class(self.image, v, self.settings.legacy_codepage, self.deadline)
             rec.fs_type, rec.label = reader.kind, v.report_label(reader.label)
             for entry in reader.walk():
                 if self.cancel.is_set():
                     raise Cancelled
+                if time.monotonic() > self.deadline:  # per file, not only per directory
+                    raise TimeoutError
                 if entry.is_dir:
                     rec.directories += 1  # a reader puts a directory's damage in its errors
                     continue
@@ -146,6 +149,9 @@ class _Identification:
                 rec.errors.extend(reader.errors)
                 if hasattr(reader, "close"):
                     reader.close()
+        if self.short > short:  # e.g. an image cut short: the file system is larger
+            rec.errors.append(f"{self.short - short} files could not be read in full (is the "
+                              "image cut short?): they have no digest and are damaged")
         return rec
 
     def _chunks(self, entry: FileEntry, reader: Reader) -> Iterator[bytes]:
@@ -179,6 +185,8 @@ class _Identification:
         head, tail, kept, got = b"", b"", [], 0
         try:
             for chunk in self._chunks(entry, reader):
+                if time.monotonic() > self.deadline:  # one huge file is bounded too
+                    raise TimeoutError
                 for h in hashes.values():
                     h.update(chunk)
                 if len(head) < BUFSIZE:
@@ -187,20 +195,25 @@ class _Identification:
                 if entry.size <= INLINE_CONTAINER:
                     kept.append(chunk)
                 got += len(chunk)
+        except TimeoutError:
+            raise
         except Exception as exc:
             rec.errors.append(f"reading failed: {type(exc).__name__}: {exc}")
         rec.errors += [e for e in entry.errors if e not in rec.errors]
-        if got != entry.size:
-            rec.errors.append(f"read {got} of {entry.size} bytes")
         self.bytes += got
-        rec.sha256 = hashes["sha256"].hexdigest()
-        rec.md5 = hashes["md5"].hexdigest() if "md5" in hashes else ""
         source = entry.extents if entry.extents is not None else entry.stored
         if source is None:
             rec.damaged = None if self.bad else False
         else:  # for stored ranges: the medium's bytes lost under the file
             rec.bytes_lost = _overlap(source, self.bad)
             rec.damaged = rec.bytes_lost > 0
+        if got == entry.size:
+            rec.sha256 = hashes["sha256"].hexdigest()
+            rec.md5 = hashes["md5"].hexdigest() if "md5" in hashes else ""
+        else:  # a digest of part of a file would pass for the file's: none, and damaged
+            rec.errors.append(f"read {got} of {entry.size} bytes")
+            rec.damaged, rec.bytes_lost = True, max(rec.bytes_lost, entry.size - got)
+            self.short += 1
         name = entry.path.rsplit("/", 1)[-1]
         if entry.size <= INLINE_CONTAINER or entry.extents is None:
             job = Job(name, got, head, tail, data=b"".join(kept) if kept else None)
