@@ -74,12 +74,11 @@ def expand(stream: IO[bytes], kind: str, codepage: str, limits: Limits,
         for member in lister(stream, codepage, limits):
             index = counter[0]
             counter[0] += 1
-            yield Found(member, parent, prefix + member.path)
             inner = kind_of(member.data[:64]) if member.data else None
-            if inner is None or member.data is None:
-                continue
-            if depth >= limits.depth:
+            if inner is not None and depth >= limits.depth:  # said before it is recorded
                 member.warnings.append("nested_archive_not_expanded")
+            yield Found(member, parent, prefix + member.path)
+            if inner is None or member.data is None or depth >= limits.depth:
                 continue
             yield from expand(io.BytesIO(member.data), inner, codepage, limits, errors,
                               depth + 1, index, prefix + member.path + SEPARATOR, counter)
