@@ -208,7 +208,9 @@ def test_ctrl_c_during_identification_is_a_cancel(tmp_path: Path):
     _, stderr = proc.communicate(timeout=60)
     assert "Traceback" not in stderr, stderr
     assert proc.returncode == ExitCode.ABORTED, (proc.returncode, stderr)
-    assert "Cancelled" in stderr and not (tmp_path / "out" / "formats.csv").exists()
+    assert "Identification stopped: nothing was written" in stderr
+    assert "map" not in stderr and "resume" not in stderr  # no imaging promise to keep
+    assert not (tmp_path / "out" / "formats.csv").exists()
 
 
 # -- tapes --------------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, TextIO
 from workbench.atomic import write_atomic
 from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
-from workbench.errors import ExitCode, WorkbenchError
+from workbench.errors import Aborted, ExitCode, WorkbenchError
 from workbench.i18n import human_bytes, t
-from workbench.station import environment_line
+from workbench.station import Cancelled, environment_line
 
 if TYPE_CHECKING:
     from workbench.identify.report import FormatReport
@@ -40,7 +40,9 @@ def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = identify_image(image_path, settings, map_path=map_path, digests=digests,
                                 workers=args.workers, progress=bar,
-                                cancel=cancel_on_sigint())
+                                cancel=cancel_on_sigint("identify.cancelling"))
+    except (Cancelled, KeyboardInterrupt):  # nothing is written: no resume to promise
+        raise Aborted("identify.cancelled") from None
     finally:
         bar.close()
     if args.out:

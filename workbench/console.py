@@ -94,8 +94,9 @@ class ProgressLine:
             self.out.flush()
 
 
-def cancel_on_sigint() -> threading.Event:
-    """First Ctrl-C stops cleanly (map saved, resumable); a second one kills."""
+def cancel_on_sigint(saying: str = "cli.cancelling") -> threading.Event:
+    """First Ctrl-C stops cleanly (map saved, resumable), saying so (`saying`: the
+    message key for work that is not imaging); a second one kills."""
     cancel = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
@@ -103,7 +104,7 @@ def cancel_on_sigint() -> threading.Event:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             raise KeyboardInterrupt
         cancel.set()
-        print("\n" + t("cli.cancelling"), file=sys.stderr)
+        print("\n" + t(saying), file=sys.stderr)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, handler)
