@@ -147,3 +147,21 @@ def test_cli_profile_flag(tmp_path):
 def test_fast_check_is_complete_not_valid(tmp_path):
     b = bag(tmp_path)
     assert check(b, fast=True).verdict == "complete" and check(b).verdict == "valid"
+
+
+def test_bagit_txt_lines_in_the_wrong_order_or_with_a_blank_line(tmp_path):
+    """RFC 8493 2.1.1: exactly two lines, in this order."""
+    good = bag(tmp_path, "good")
+    assert validate_any(good, PROFILE).verdict == "valid"
+    swapped = tmp_path / "swapped"
+    shutil.copytree(good, swapped)
+    (swapped / "bagit.txt").write_text(
+        "Tag-File-Character-Encoding: UTF-8\nBagIt-Version: 1.0\n")
+    report = validate_any(swapped, PROFILE)
+    assert report.verdict == "invalid" and "declaration_order" in codes(report)
+    blank = tmp_path / "blank"
+    shutil.copytree(good, blank)
+    (blank / "bagit.txt").write_text("BagIt-Version: 1.0\n\nTag-File-Character-Encoding: UTF-8\n")
+    report = validate_any(blank, PROFILE)
+    assert "declaration_blank_line" in codes(report)
+    assert not any(p.error for p in report.problems if p.code == "declaration_blank_line")

@@ -82,6 +82,8 @@ def read_declaration(bag: Path) -> Declaration:
     lines = [line for line in split_lines(text)]
     fields: dict[str, str] = {}
     strict: dict[str, bool] = {}
+    if any(not line.strip() for line in lines):  # "exactly two lines": a blank one is a third
+        problems.append(Problem("declaration_blank_line", "bagit.txt", error=False))
     for line in lines:
         if not line.strip():
             continue
@@ -116,6 +118,8 @@ def read_declaration(bag: Path) -> Declaration:
             decl.encoding = encoding
         except LookupError:
             problems.append(Problem("encoding_unknown", "bagit.txt", encoding))
+    if list(fields)[:2] == ["Tag-File-Character-Encoding", "BagIt-Version"]:
+        problems.append(Problem("declaration_order", "bagit.txt"))  # RFC 8493 2.1.1
     names = [n for n in fields if n not in ("BagIt-Version", "Tag-File-Character-Encoding")]
     if names:
         problems.append(Problem("declaration_bad_line", "bagit.txt", names[0][:80]))
