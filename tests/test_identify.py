@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -331,3 +332,26 @@ def test_the_time_limit_stops_within_a_directory_not_only_between_them(pool, mon
     report = run(MEDIA / "fd35-2hd-good.img", pool, seconds=12)
     assert not report.complete and 0 < len(report.files) < 12
     assert any("time limit" in e for e in report.volumes[0].errors)
+
+
+def test_a_deleted_fat_file_whose_clusters_went_to_another_is_flagged(pool, tmp_path):
+    """As DOS does it (mtools): GONE.BIN deleted, its clusters freed, NEW.BIN written into
+    them. The deleted name's bytes are NEW.BIN's: flagged, never passed off as its own."""
+    mformat, mcopy, mdel = fx.tool("mformat"), fx.tool("mcopy"), fx.tool("mdel")
+    img = tmp_path / "d.img"
+    subprocess.run([mformat, "-C", "-f", "1440", "-i", str(img), "::"], check=True)
+    # NEW.BIN goes into SUB, so the deleted name's directory slot is not reused
+    subprocess.run([fx.tool("mmd"), "-i", str(img), "::SUB"], check=True)
+    for name, data in (("GONE.BIN", b"old" * 3000), ("KEEP.TXT", b"keep\n")):
+        (tmp_path / name).write_bytes(data)
+        subprocess.run([mcopy, "-i", str(img), str(tmp_path / name), f"::{name}"], check=True)
+    subprocess.run([mdel, "-i", str(img), "::GONE.BIN"], check=True)
+    (tmp_path / "NEW.BIN").write_bytes(b"new" * 3000)
+    subprocess.run([mcopy, "-i", str(img), str(tmp_path / "NEW.BIN"), "::SUB/NEW.BIN"],
+                   check=True)
+    files = {f.path: f for f in run(img, pool).files}
+    gone = files["/_ONE.BIN"]
+    assert not gone.allocated and "clusters_in_use" in gone.warnings
+    assert gone.sha256 == files["/SUB/NEW.BIN"].sha256  # what lies there now, said so
+    assert "clusters_in_use" not in files["/SUB/NEW.BIN"].warnings
+    assert "clusters_in_use" not in files["/KEEP.TXT"].warnings

@@ -203,6 +203,10 @@ class FatReader:
                 clusters = list(range(first, first + -(-size // self.cluster_size)))
                 clusters = [c for c in clusters if 2 <= c < self.clusters + 2]
                 problem = None
+                if any(self._next(c) != 0 for c in clusters):
+                    # DOS frees a deleted file's clusters: one the FAT marks in use has
+                    # most likely gone to a later file, whose bytes these may be
+                    entry.warnings.append("clusters_in_use")
             else:
                 clusters, problem = self.chain(first, size) if size else ([], None)
             entry.extents = self.extents(clusters, size)
