@@ -3,6 +3,7 @@ file offline (and refusing a bad one without changing anything), local signature
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import struct
@@ -19,7 +20,7 @@ import xmlschema
 from tests.conftest import MEDIA, workbench_cmd
 from workbench import PROJECT_ROOT
 from workbench.config import Settings
-from workbench.errors import BadInput
+from workbench.errors import BadInput, ExitCode
 from workbench.identify import signatures
 from workbench.identify.engine import identify_image
 from workbench.identify.formats import FormatIdentifier
@@ -193,9 +194,10 @@ def test_a_container_file_replaces_only_the_container_half(tmp_path):
 BAD = {
     "not_xml.xml": b"this is not XML <",
     "other.xml": b"<?xml version='1.0'?><catalog><book/></catalog>",
-    "empty-droid.xml": (f'<FFSignatureFile xmlns="{NS}" Version="5"><InternalSignatureCollection/>'
+    "empty-droid.xml": (f'<FFSignatureFile xmlns="{NS}" Version="700">'
+                        "<InternalSignatureCollection/>"
                         "<FileFormatCollection/></FFSignatureFile>").encode(),
-    "formats-v500.xml": b"<formats><format><name>no puid</name></format></formats>",
+    "formats-v600.xml": b"<formats><format><name>no puid</name></format></formats>",
 }
 
 
@@ -224,6 +226,118 @@ def test_cli_refuses_a_bad_file_with_a_message(tmp_path):
     assert out.returncode != 0 and "何も変更していません" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "data" / "signatures" / signatures.CURRENT).exists()
+
+
+def _state(store: Path) -> tuple[bytes | None, list[Path]]:
+    current = store / signatures.CURRENT
+    return (current.read_bytes() if current.exists() else None,
+            sorted(store.iterdir()) if store.exists() else [])
+
+
+@pytest.mark.parametrize("lang,words", [("en", "not well-formed XML"),
+                                        ("ja", "正しい XML ではありません")])
+def test_cli_refuses_a_truncated_droid_file(tmp_path, lang, words):
+    """A DROID file cut short (its start is a real FFSignatureFile) is refused whole."""
+    config = tmp_path / "workbench.toml"
+    config.write_text(f'[paths]\nledger = "{tmp_path / "data" / "l.sqlite"}"\n')
+    (tmp_path / "t.xml").write_bytes(DROID.read_bytes()[:200000])
+    out = workbench_cmd("--config", str(config), "--lang", lang, "signatures", "load",
+                        "t.xml", cwd=tmp_path)
+    assert out.returncode == ExitCode.BAD_INPUT, out.stderr
+    assert "Traceback" not in out.stderr and words in out.stderr
+    assert not (tmp_path / "data" / "signatures" / signatures.CURRENT).exists()
+    assert not list((tmp_path / "data" / "signatures").glob("set-*"))
+
+
+def _few_formats(tmp_path: Path, keep: int, name: str) -> Path:
+    tree = ET.parse(SHIPPED.formats)
+    root = tree.getroot()
+    for fmt in [f for f in root.findall("format") if f.find("signature") is not None][keep:]:
+        root.remove(fmt)
+    path = tmp_path / name
+    tree.write(path, xml_declaration=True, encoding="utf-8")
+    return path
+
+
+def test_a_set_with_no_or_too_few_formats_is_refused(tmp_path):
+    store = tmp_path / "signatures"
+    before = _state(store)
+    empty = tmp_path / "formats-v999.xml"
+    empty.write_text('<formats version="1"/>')
+    with pytest.raises(BadInput, match="no usable format signatures"):
+        signatures.load(store, empty)
+    m = tmp_path / "m.xml"  # no version in it nor in its name
+    m.write_text('<formats version="1"/>')
+    with pytest.raises(BadInput, match="Cannot tell which version"):
+        signatures.load(store, m)
+    with pytest.raises(BadInput, match="no usable format signatures"):
+        signatures.load(store, m, allow_older=True)
+    in_use = sum(1 for f in ET.parse(SHIPPED.formats).getroot().findall("format")
+                 if f.find("signature") is not None)  # signed formats of the set in use
+    few = _few_formats(tmp_path, in_use // 2 - 1, "formats-v998.xml")
+    with pytest.raises(BadInput, match="fewer than half") as caught:
+        signatures.load(store, few)
+    assert "Nothing was changed" in str(caught.value)
+    assert _state(store)[0] == before[0] and not list(store.glob("set-*"))
+    assert signatures.active(store).source == "fido"
+    enough = _few_formats(tmp_path, in_use // 2 + 1, "formats-v997.xml")
+    assert signatures.load(store, enough).pronom_version == "997"  # the floor, not more
+
+
+def test_an_older_pronom_version_needs_allow_older(tmp_path):
+    store = tmp_path / "signatures"
+    newer = tmp_path / "formats-v110.xml"
+    newer.write_bytes(Path(SHIPPED.formats).read_bytes())
+    signatures.load(store, newer)
+    before = _state(store)
+    older = tmp_path / "formats-v109.xml"
+    older.write_bytes(Path(SHIPPED.formats).read_bytes())
+    with pytest.raises(BadInput, match="--allow-older") as caught:
+        signatures.load(store, older)
+    assert "older than version 110" in str(caught.value)
+    assert _state(store) == before and signatures.active(store).pronom_version == "110"
+    assert signatures.load(store, older, allow_older=True).pronom_version == "109"
+    assert signatures.active(store).pronom_version == "109"
+    container = tmp_path / "container-signature-20990101.xml"
+    container.write_text(Path(SHIPPED.container).read_text(encoding="utf-8").replace(
+        'signatureVersion="25"', 'signatureVersion="3"'), encoding="utf-8")
+    with pytest.raises(BadInput, match="older than version 25"):
+        signatures.load(store, container)
+
+
+def test_cli_older_version_is_refused_with_how(tmp_path):
+    config = tmp_path / "workbench.toml"
+    config.write_text(f'[paths]\nledger = "{tmp_path / "data" / "l.sqlite"}"\n')
+    for version in ("110", "109"):
+        (tmp_path / f"formats-v{version}.xml").write_bytes(
+            Path(SHIPPED.formats).read_bytes())
+    first = workbench_cmd("--config", str(config), "signatures", "load", "formats-v110.xml",
+                          cwd=tmp_path, timeout=300)
+    assert first.returncode == 0, first.stderr
+    out = workbench_cmd("--config", str(config), "--lang", "ja", "signatures", "load",
+                        "formats-v109.xml", cwd=tmp_path, timeout=300)
+    assert out.returncode == ExitCode.BAD_INPUT and "--allow-older" in out.stderr
+    assert "使用中のバージョン 110 より古い" in out.stderr
+    again = workbench_cmd("--config", str(config), "signatures", "load", "--allow-older",
+                          "formats-v109.xml", cwd=tmp_path, timeout=300)
+    assert again.returncode == 0 and "PRONOM v109" in again.stdout, again.stderr
+
+
+def test_a_load_waits_for_another_and_says_so(tmp_path):
+    """Another load holds the store's lock: this one gives up with a message and changes
+    nothing; once the lock is free the same load goes through."""
+    store = tmp_path / "signatures"
+    store.mkdir()
+    source = tmp_path / "formats-v120.xml"
+    source.write_bytes(Path(SHIPPED.formats).read_bytes())
+    with open(store / signatures.LOCK, "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(BadInput, match="Another signature load is under way"):
+            signatures.load(store, source, lock_wait=0)
+        assert _state(store) == (None, [store / signatures.LOCK])
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert signatures.load(store, source, lock_wait=0).pronom_version == "120"
+    assert signatures.active(store).pronom_version == "120"
 
 
 # -- local signatures --------------------------------------------------------------------

@@ -20,6 +20,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help=t("cli.json"))
     p = sig.add_parser("load", help=t("sig.cli.load"))
     p.add_argument("file", metavar="FILE", type=Path, help=t("sig.cli.load_file"))
+    p.add_argument("--allow-older", action="store_true", help=t("sig.cli.allow_older"))
 
 
 def cmd_signatures(args: argparse.Namespace, settings: Settings) -> int:
@@ -29,7 +30,7 @@ def cmd_signatures(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.identify.signatures_local import FORMATS
     store = signatures.store_dir(settings.paths.ledger)
     if args.signatures_command == "load":
-        loaded = signatures.load(store, args.file)
+        loaded = signatures.load(store, args.file, allow_older=args.allow_older)
         print(t("sig.loaded", label=loaded.label, folder=str(store)))
         return ExitCode.SUCCESS
     current = signatures.active(store)

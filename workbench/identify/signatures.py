@@ -11,14 +11,25 @@ A file may be a DROID signature file (FFSignatureFile, converted here to fido's 
 XML), a fido formats XML, or a DROID container signature file (ContainerSignatureMapping);
 the other half of the set is kept from the set in use. A set is tried (every regex
 compiled, fido made to load it) before current.json names it: a bad file changes nothing.
+
+A load is refused (nothing changed) when the file is not whole XML, when its half of the set
+has fewer than half the signed formats (container: signatures) of the set in use (PRONOM
+only grows between releases; a set that small is a truncated or wrong file and would leave
+most files UNKNOWN), and when it is an older version than the one in use or its version
+cannot be told, unless allow_older. Loads are serialised by an flock on
+<store>/load.lock, so the set a load reports is the set in use when it returns.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +38,8 @@ from workbench.atomic import write_atomic
 from workbench.errors import BadInput
 
 CURRENT = "current.json"
+LOCK = "load.lock"
+LOCK_WAIT = 60.0  # seconds a load waits for another one before it gives up
 DROID_NS = "{http://www.nationalarchives.gov.uk/pronom/SignatureFile}"
 
 
@@ -101,11 +114,12 @@ def active(store: Path | None) -> SignatureSet:
 
 def kind_of(path: Path) -> str:
     """droid | fido | container, from the XML root; BadInput for anything else."""
-    try:
+    tag = None
+    try:  # to the end: a truncated file fails here, before anything changes
         for _, element in ET.iterparse(path, events=("start",)):
-            tag = element.tag
-            break
-        else:
+            if tag is None:
+                tag = element.tag
+        if tag is None:
             raise BadInput("sig.error.not_signatures", file=str(path))
     except ET.ParseError as exc:
         raise BadInput("sig.error.not_xml", file=str(path), reason=str(exc)) from None
@@ -118,12 +132,74 @@ def kind_of(path: Path) -> str:
     return kinds[tag]
 
 
-def load(store: Path, source: Path) -> SignatureSet:
+@contextmanager
+def _load_lock(store: Path, wait: float) -> Iterator[None]:
+    """One load at a time per store; waits up to `wait` seconds (polling, with a deadline)."""
+    store.mkdir(parents=True, exist_ok=True)
+    lock = store / LOCK
+    with open(lock, "a+b") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BadInput("sig.error.busy", lock=str(lock),
+                                   seconds=f"{wait:g}") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _source_version(kind: str, source: Path) -> str:
+    if kind == "droid":
+        return _droid_version(source)
+    if kind == "container":
+        return _container_version(source)
+    return _digits(source.name)
+
+
+def _signed(path: Path, kind: str) -> int:
+    """Formats with at least one signature (fido XML), or container signatures."""
+    root = ET.parse(path).getroot()
+    if kind == "container":
+        return len(root.findall("ContainerSignatures/ContainerSignature"))
+    return sum(1 for f in root.findall("format") if f.find("signature") is not None)
+
+
+def _check_version(kind: str, source: Path, current: SignatureSet, allow_older: bool) -> None:
+    new = _source_version(kind, source)
+    old = current.container_version if kind == "container" else current.pronom_version
+    if allow_older:
+        return
+    if not new.isdigit():
+        raise BadInput("sig.error.version_unknown", file=str(source))
+    if old.isdigit() and int(new) < int(old):
+        raise BadInput("sig.error.older", file=str(source), version=new, current=old)
+
+
+def load(store: Path, source: Path, allow_older: bool = False,
+         lock_wait: float = LOCK_WAIT) -> SignatureSet:
     """Load a signature file into the store; the set in use changes only when the new set
     loads and compiles."""
-    from workbench.identify.signatures_droid import droid_to_fido
     kind = kind_of(source)
-    current = active(store)
+    with _load_lock(store, lock_wait):
+        current = active(store)  # read under the lock: the set a concurrent load left
+        _check_version(kind, source, current, allow_older)
+        candidate = _build(store, source, kind, current)
+        record = {k: v for k, v in asdict(candidate).items() if k != "extensions"}
+        record["formats"] = str(Path(candidate.formats).relative_to(store))
+        record["container"] = str(Path(candidate.container).relative_to(store))
+        write_atomic(store / CURRENT, json.dumps(record, indent=2) + "\n")
+    return candidate
+
+
+def _build(store: Path, source: Path, kind: str, current: SignatureSet) -> SignatureSet:
+    """The new set in its own folder, tried; the folder is removed when it fails."""
+    from workbench.identify.signatures_droid import droid_to_fido
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = store / f"set-{stamp}"
     folder.mkdir(parents=True)
@@ -131,11 +207,10 @@ def load(store: Path, source: Path) -> SignatureSet:
         formats, container = Path(current.formats), Path(current.container)
         pronom, container_version = current.pronom_version, current.container_version
         if kind == "droid":
-            formats = folder / f"formats-v{_droid_version(source)}.xml"
-            count = droid_to_fido(source, formats)
-            if not count:
-                raise BadInput("sig.error.no_formats", file=str(source))
             pronom = _droid_version(source)
+            formats = folder / f"formats-v{pronom}.xml"
+            if not droid_to_fido(source, formats):
+                raise BadInput("sig.error.no_formats", file=str(source))
         elif kind == "fido":
             formats = folder / source.name
             shutil.copyfile(source, formats)
@@ -144,21 +219,28 @@ def load(store: Path, source: Path) -> SignatureSet:
             container = folder / source.name
             shutil.copyfile(source, container)
             container_version = _container_version(container)
-        for half in (formats, container):  # the half kept from the set in use, copied in
-            if half.parent != folder:
-                shutil.copyfile(half, folder / half.name)
+        half, before = ((container, Path(current.container)) if kind == "container"
+                        else (formats, Path(current.formats)))
+        count, floor = _signed(half, kind), _signed(before, kind) / 2
+        if not count:
+            raise BadInput("sig.error.no_formats", file=str(source))
+        if count < floor:
+            raise BadInput("sig.error.too_few", file=str(source), count=count,
+                           current=_signed(before, kind))
+        for kept in (formats, container):  # the half kept from the set in use, copied in
+            if kept.parent != folder:
+                shutil.copyfile(kept, folder / kept.name)
         candidate = SignatureSet(str(folder / formats.name), str(folder / container.name),
                                  current.extensions, pronom, container_version, "loaded",
                                  str(source.resolve()),
                                  datetime.now(UTC).isoformat(timespec="seconds"))
         _try(candidate, source)
+    except ET.ParseError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BadInput("sig.error.not_xml", file=str(source), reason=str(exc)) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    record = {k: v for k, v in asdict(candidate).items() if k != "extensions"}
-    record["formats"] = str(Path(candidate.formats).relative_to(store))
-    record["container"] = str(Path(candidate.container).relative_to(store))
-    write_atomic(store / CURRENT, json.dumps(record, indent=2) + "\n")
     return candidate
 
 
