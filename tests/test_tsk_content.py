@@ -343,3 +343,21 @@ def test_ntfs_label_is_blkids(tmp_path):
                            capture_output=True, text=True).stdout.strip()
     _, reader = walk(img)
     assert reader.label == blkid == "ラベル Vol"
+
+
+def test_ext4_fifo_is_a_special_file_as_fls_says(tmp_path, pool):
+    """A FIFO has a name and no content: listed as such (fls shows p/p), never as an
+    empty regular file."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "plain.txt").write_bytes(b"plain\n")
+    os.mkfifo(tree / "pipe")
+    img = tmp_path / "fifo.img"
+    subprocess.run([tool("mkfs.ext4"), "-q", "-F", "-d", str(tree), str(img), "8M"],
+                   check=True, capture_output=True)
+    fls = subprocess.run([tool("fls"), "-r", "-p", str(img)], check=True, capture_output=True,
+                         text=True).stdout
+    assert any(line.startswith("p/p") and line.endswith("\tpipe") for line in fls.splitlines())
+    files = {f.path: f for f in identify_image(img, Settings(), pool=pool).files}
+    assert "special_file" in files["/pipe"].warnings and files["/pipe"].size == 0
+    assert "special_file" not in files["/plain.txt"].warnings

@@ -85,6 +85,8 @@ class TskVolumeReader:
         import pytsk3
 
         self.tsk = pytsk3
+        self._special = {int(getattr(pytsk3, f"TSK_FS_META_TYPE_{k}")) for k in (
+            "FIFO", "CHR", "BLK", "SOCK")}
         self.image, self.volume, self.deadline = image, volume, deadline
         self.errors: list[str] = []
         self._img = _img_info(image, volume)
@@ -226,6 +228,10 @@ class TskVolumeReader:
             return entry
         if name_alloc and not meta_alloc:
             entry.warnings.append("inode_unallocated")
+        if int(meta.type) in self._special:  # FIFO, device, socket: a name, no content
+            entry.warnings.append("special_file")
+            entry.size, entry.extents = 0, []
+            return entry
         if not is_dir:
             self._content(f, entry)
         elif self.mft is not None:
