@@ -587,3 +587,16 @@ def test_identification_cut_short_is_recorded_incomplete_never_success(tmp_path)
     assert report["complete"] is False
     premis = (result.bag / "metadata" / "premis.xml").read_text()
     assert "<premis:eventOutcome>incomplete</premis:eventOutcome>" in premis
+
+
+def test_a_carrier_whose_image_is_another_carriers_is_said(tmp_path):
+    """Issue 13: two carriers with the same image digest are flagged, never refused."""
+    settings = settings_in(tmp_path)
+    with Station(settings) as st:
+        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1", review=True)
+        other = st.migrate(DAMAGED, st.profiles["fd35-2hd"], "FD-2", review=True)
+        again = st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-3", review=True)
+    detail = dict((step, d) for step, _, d in again.steps)["imaging"]
+    assert "identical" in detail and "FD-1" in detail and "FD-2" not in detail
+    assert "identical" not in dict((s, d) for s, _, d in other.steps)["imaging"]
+    assert again.record.outcome == "success"

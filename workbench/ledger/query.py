@@ -275,3 +275,16 @@ def last_attempt_elsewhere(con: sqlite3.Connection, station_id: str, item_id: st
                       "WHERE h.station_id = ? ORDER BY h.started DESC, h.row DESC LIMIT 1",
                       (station_id,)).fetchone()
     return row if row is not None and row["item_id"] != item_id else None
+
+
+def same_image(con: sqlite3.Connection, sha256: str, item_id: str, limit: int = 10
+               ) -> list[str]:
+    """Other carriers whose current image has this SHA-256: the same content imaged
+    twice (a second copy, a disc put back, or one ID given to two carriers)."""
+    if not sha256:
+        return []
+    rows = con.execute(
+        "SELECT DISTINCT a.item_id FROM heads h JOIN attempts a ON a.rowid = h.row "
+        "WHERE a.sha256 = ? AND a.item_id != ? AND a.outcome IN ('success', 'partial') "
+        "ORDER BY a.item_id LIMIT ?", (sha256, item_id, limit)).fetchall()
+    return [str(r["item_id"]) for r in rows]

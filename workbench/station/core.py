@@ -33,7 +33,7 @@ from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
 from workbench.station.locks import Lock, folder_lock, held, item_lock
 from workbench.station.records import Records
-from workbench.station.result import MigrationResult, verify_image
+from workbench.station.result import MigrationResult, imaging_detail, verify_image
 from workbench.station.states import Action, NotAllowed, State, check
 from workbench.station.tapes import TapeDesk
 from workbench.station.view import CarrierState, pending, state_of
@@ -337,7 +337,7 @@ class Station:
         attempt = str(st.attempt["attempt"]) if st.attempt else ""
         if imaged:
             result.steps.append(("imaging", result.record.outcome,
-                                 result.record.reason.text if result.record.reason else ""))
+                                 imaging_detail(self.con, result.record)))
         if st.state is State.IMAGED and (review or (review_partial and
                                                     result.record.outcome == "partial")):
             if review:

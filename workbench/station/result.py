@@ -4,6 +4,7 @@ words, and the final sector map to draw."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,20 @@ def step_line(step: str, outcome: str, detail: str) -> str:
         "success", "partial", "failed", "aborted", "incomplete") else outcome
     return t("migrate.step", step=t(f"step.{step.split(' ')[0]}"), outcome=translated,
              detail=detail)
+
+
+def imaging_detail(con: sqlite3.Connection, record: JobRecord) -> str:
+    """The imaging step in words: why it ended so, and other carriers whose image is this
+    one to the byte (said, never refused: a second copy of a disc is a real case; one ID
+    given to two carriers, or a disc put back, is found here)."""
+    from workbench.i18n import t
+    from workbench.ledger.query import same_image
+    detail = record.reason.text if record.reason else ""
+    same = same_image(con, record.digests.get("sha256", ""), record.item_id)
+    if same:
+        detail = " ".join(filter(None, (detail, t("station.identical_to",
+                                                  items=", ".join(same)))))
+    return detail
 
 
 def environment_line(env: dict[str, Any]) -> str:

@@ -84,6 +84,10 @@ class ResultScreen(StationScreen):
                         bytes=d["bytes_lost"])
                       for d in s["damaged"][:8]]
         self.query_one("#details", Static).update("\n".join(lines))
+        # the steps so far, as the CLI prints them (an image identical to another
+        # carrier's is said in the imaging step)
+        self.query_one("#steps", Static).update(
+            "\n".join(step_line(*step) for step in self.result.steps))
 
     def _allowed(self, action: Action) -> bool:
         """The station decides; a refusal is shown with the way forward."""
