@@ -1,9 +1,12 @@
-"""Durable writes: temp file, fsync, rename, fsync of the folder."""
+"""Durable writes: temp file, fsync, rename, fsync of the folder; and exclusive file
+locks taken within a deadline."""
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import time
 from pathlib import Path
 
 from workbench.errors import Aborted
@@ -11,6 +14,20 @@ from workbench.errors import Aborted
 
 class DiskFull(Aborted):
     """Exit 5: the work is kept and resumes once space is freed."""
+
+
+def flock_within(fd: int, wait: float, poll: float = 0.05) -> bool:
+    """Take an exclusive flock on fd, waiting at most `wait` seconds (polled, so the
+    wait has a deadline); False when another holds it still."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
 
 
 def fsync_dir(path: Path) -> None:

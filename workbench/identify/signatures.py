@@ -26,7 +26,6 @@ import fcntl
 import json
 import re
 import shutil
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +33,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workbench.atomic import write_atomic
+from workbench.atomic import flock_within, write_atomic
 from workbench.errors import BadInput
 
 CURRENT = "current.json"
@@ -138,16 +137,8 @@ def _load_lock(store: Path, wait: float) -> Iterator[None]:
     store.mkdir(parents=True, exist_ok=True)
     lock = store / LOCK
     with open(lock, "a+b") as handle:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise BadInput("sig.error.busy", lock=str(lock),
-                                   seconds=f"{wait:g}") from None
-                time.sleep(0.2)
+        if not flock_within(handle.fileno(), wait, poll=0.2):
+            raise BadInput("sig.error.busy", lock=str(lock), seconds=f"{wait:g}")
         try:
             yield
         finally:

@@ -11,15 +11,14 @@ share a ledger on a server coordinate through it (issue 15), not through these f
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.atomic import flock_within
 from workbench.errors import Refused
 from workbench.imaging.record import utc_now
 
@@ -55,22 +54,15 @@ class Lock:
         """Take the lock, waiting at most `wait` seconds; Refused names the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    holder = Holder.read(self.path)
-                    raise Refused(self.refusal, **self.params,
-                                  station=holder.station if holder else "?",
-                                  pid=holder.pid if holder else "?",
-                                  host=holder.host if holder else "?",
-                                  since=holder.since if holder else "?",
-                                  action=holder.action if holder else "?") from None
-                time.sleep(0.05)
+        if not flock_within(fd, wait):
+            os.close(fd)
+            holder = Holder.read(self.path)
+            raise Refused(self.refusal, **self.params,
+                          station=holder.station if holder else "?",
+                          pid=holder.pid if holder else "?",
+                          host=holder.host if holder else "?",
+                          since=holder.since if holder else "?",
+                          action=holder.action if holder else "?")
         mine = {"station": self.station, "pid": os.getpid(), "host": socket.gethostname(),
                 "since": utc_now(), "action": self.action}
         os.ftruncate(fd, 0)
