@@ -15,8 +15,11 @@ of training is in sim.py.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
+import signal
 import subprocess
 import threading
 from typing import Protocol
@@ -98,7 +101,9 @@ class CommandAutoloader:
         try:
             out, _ = proc.communicate(timeout=self.settings.command_timeout_seconds)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            # the whole session: a tool's own children would hold the output open
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             raise AutoloaderFailed("autoload.command_timeout", command=which,
                                    line=shlex.join(argv),
