@@ -393,3 +393,38 @@ def test_a_virtual_tray_waits_with_a_deadline_and_opens(tmp_path: Path):
     assert tray.eject() and not tray.medium_present()  # open: the disc is out
     drive.write_text('image = "x.iso"\n# another disc\n')  # another disc put in
     assert tray.medium_present()
+
+
+def test_the_ui_runs_a_simulated_batch_from_the_command_palette(tmp_path: Path):
+    import asyncio
+    import time
+
+    from textual.widgets import Input, Log
+
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.autoload import AutoloadScreen
+    stack = tmp_path / "stack"
+    build_stack(stack, 3, unreadable=(2,), partial=())
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(100, 40)) as pilot:
+            commands = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Unattended disc batch" in commands
+            await app.push_screen(AutoloadScreen(stack=stack))
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, AutoloadScreen)
+            screen.query_one("#batch", Input).value = "UI-1"
+            await pilot.click("#start-batch")
+            end = time.monotonic() + 60
+            log = screen.query_one("#news", Log)
+            while screen.running or not log.lines:
+                assert time.monotonic() < end, list(log.lines)
+                await pilot.pause(0.05)
+            lines = list(log.lines)
+            assert "CD-0002: rejected, to the reject bin (nothing readable)." in lines
+            assert lines[-1] == "Batch UI-1, this run: 2 done, 0 partial, 1 rejected."
+            await pilot.press("escape")  # not running: back
+            assert not isinstance(app.screen, AutoloadScreen)
+    asyncio.run(scenario())

@@ -46,22 +46,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _say(kind: str, fields: dict[str, Any]) -> None:
-    """A batch's news, one line each (the station says what happened; this words it)."""
-    if kind == "out":
-        fields = {**fields, "status": t(f"autoload.status.{fields['status']}"),
-                  "bin": t(f"autoload.bin.{fields['bin']}"),
-                  "why": _why(str(fields.get("reason", "")))}
-        kind = "out_why" if fields["why"] else "out"
-    elif kind == "resume":
-        fields = {**fields, "state": t(f"state.{fields['state']}")}
-    elif kind == "continue" and fields.get("item"):
-        kind = "continue_in_drive"
-    print(t(f"autoload.say.{kind}", **fields), flush=True)
-
-
-def _why(code: str) -> str:
-    from workbench.station.autoload.night import why
-    return why(code) if code else ""
+    from workbench.station.autoload.words import news
+    print(news(kind, fields), flush=True)
 
 
 def cmd_autoload(args: argparse.Namespace, settings: Settings) -> int:
