@@ -428,3 +428,22 @@ def test_the_ui_runs_a_simulated_batch_from_the_command_palette(tmp_path: Path):
             await pilot.press("escape")  # not running: back
             assert not isinstance(app.screen, AutoloadScreen)
     asyncio.run(scenario())
+
+
+def test_a_crash_after_a_failed_read_rejects_it_on_the_next_run_without_reading_again(
+        station_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    stack = tmp_path / "stack"
+    build_stack(stack, 2, unreadable=(1,), partial=())
+    real = AutoloadBatch._record
+
+    def crash_once(self: AutoloadBatch, j: Any, d: Any) -> None:
+        monkeypatch.setattr(AutoloadBatch, "_record", real)
+        raise SystemExit("power cut")  # judged, not yet recorded
+    monkeypatch.setattr(AutoloadBatch, "_record", crash_once)
+    with Station(station_settings) as station, pytest.raises(SystemExit):
+        sim_batch(station, stack).run()
+    with Station(station_settings) as station:
+        summary = sim_batch(station, stack).run()
+        assert [(d.item, d.status, d.reason) for d in summary.discs] == [
+            ("CD-0001", "rejected", "unreadable"), ("CD-0002", "done", "")]
+        assert len(station.result_of("CD-0001").record.runs) == 1  # not read again

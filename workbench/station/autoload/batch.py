@@ -43,6 +43,7 @@ from workbench.ledger import record as ledger
 from workbench.ledger.night import STEP, has_disposition
 from workbench.station.autoload.loaders import Autoloader
 from workbench.station.autoload.tray import Tray, wait_for_medium
+from workbench.station.core import RESUMABLE_FAILURES
 from workbench.station.locks import Lock, held
 from workbench.station.states import NotAllowed, State
 
@@ -265,6 +266,12 @@ class AutoloadBatch:
         st = self.station.state(item)
         if st.state is not State.NEW:
             self.notify("resume", {"item": item, "state": st.state.value})
+        reason = str(st.attempt["reason_code"]) if st.attempt else ""
+        if st.state is State.FAILED and reason not in RESUMABLE_FAILURES:
+            # judged before a crash (a failed read is not read again unasked)
+            result = self.station.result_of(item)
+            result.state = st.state
+            return self._judge(item, result)
         if st.state in NEEDS_MEDIUM and not wait_for_medium(self.tray, self.medium_wait,
                                                             self.cancel):
             if self.cancel.is_set():
