@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import threading
 from dataclasses import replace
@@ -447,3 +448,28 @@ def test_a_crash_after_a_failed_read_rejects_it_on_the_next_run_without_reading_
         assert [(d.item, d.status, d.reason) for d in summary.discs] == [
             ("CD-0001", "rejected", "unreadable"), ("CD-0002", "done", "")]
         assert len(station.result_of("CD-0001").record.runs) == 1  # not read again
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("losetup") is None,
+                    reason="loop devices need root and losetup (util-linux)")
+def test_a_person_at_a_real_block_drive_that_cannot_open_its_tray(
+        station_settings: Settings, tmp_path: Path):
+    """A read-only loop device stands in for a USB floppy drive: the medium is seen, its
+    profile found by size, the disk imaged; the same disk still in the drive is never
+    taken for the next one (the batch waits for the drive to be empty first)."""
+    from tests.test_block_devices import loop_device
+    from workbench import PROJECT_ROOT
+    from workbench.station.autoload.tray import BlockTray
+    backing = tmp_path / "floppy.img"
+    shutil.copy(PROJECT_ROOT / "media" / "fd35-2hd-good.img", backing)
+    before = backing.read_bytes()
+    settings = replace(station_settings, next_disc_wait_seconds=0.5)
+    with loop_device(backing, read_only=True) as dev, Station(settings) as station:
+        loader, tray, drive = autoloader_for(station, "manual", dev, "LOOP")
+        assert isinstance(tray, BlockTray) and tray.medium_present()
+        summary = AutoloadBatch(station, loader, tray,
+                                BatchOptions("LOOP", drive, prefix="FD-")).run()
+        assert [(d.item, d.status) for d in summary.discs] == [("FD-0001", "done")]
+        assert summary.ended == "empty"
+        assert station.result_of("FD-0001").record.profile_id == "fd35-2hd"
+    assert backing.read_bytes() == before  # never written

@@ -22,6 +22,7 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
 from typing import Protocol
 
 from workbench.config import AutoloaderSettings, Settings
@@ -151,17 +152,31 @@ class ManualAutoloader:
 
     name = "manual"
 
-    def __init__(self, settings: Settings, tray: Tray, cancel: threading.Event) -> None:
+    def __init__(self, settings: Settings, tray: Tray, cancel: threading.Event,
+                 poll: float = 1.0) -> None:
         self.seconds, self.tray, self.cancel = settings.next_disc_wait_seconds, tray, cancel
+        self.poll = poll
+        self.taken_out = False  # a disc was done: the drive must be empty before the next
 
     def prepare(self) -> None:
         pass
 
     def load(self) -> bool:
-        return wait_for_medium(self.tray, self.seconds, self.cancel, poll=1.0)
+        """The next disc: after a disc was done, the drive is seen empty first (a drive
+        that cannot open its tray, a floppy or USB drive, still holds the last one)."""
+        deadline = time.monotonic() + self.seconds
+        while self.taken_out and self.tray.medium_present():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.cancel.is_set():
+                return False
+            self.cancel.wait(min(self.poll, left))
+        self.taken_out = False
+        return wait_for_medium(self.tray, max(0.0, deadline - time.monotonic()),
+                               self.cancel, self.poll)
 
     def unload(self, item: str) -> None:
         self.tray.eject()
+        self.taken_out = True
 
     def reject(self, item: str) -> None:
-        self.tray.eject()
+        self.unload(item)

@@ -7,7 +7,6 @@ does. A training drive (*.drive.toml) has a simulated tray.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
@@ -65,13 +64,9 @@ class BlockTray:
             os.close(fd)
 
     def eject(self) -> bool:
-        """eject(1) when installed (it knows SCSI, floppy and tape drives), else the
-        CDROMEJECT ioctl; whether the tray opened."""
-        tool = shutil.which("eject")
-        if tool is not None:
-            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-                return subprocess.run([tool, self.path], capture_output=True,
-                                      timeout=EJECT_SECONDS).returncode == 0
+        """The CDROMEJECT ioctl (an optical drive), else eject(1) when installed (it
+        knows SCSI drives: USB floppy, MO), told not to unmount anything (-m); whether
+        the tray opened."""
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
@@ -80,9 +75,17 @@ class BlockTray:
             fcntl.ioctl(fd, CDROMEJECT)
             return True
         except OSError:
-            return False
+            pass
         finally:
             os.close(fd)
+        tool = shutil.which("eject")
+        if tool is None:
+            return False
+        try:
+            return subprocess.run([tool, "-m", self.path], capture_output=True,
+                                  timeout=EJECT_SECONDS).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
 
 
 class VirtualTray:
