@@ -473,3 +473,38 @@ def test_a_person_at_a_real_block_drive_that_cannot_open_its_tray(
         assert summary.ended == "empty"
         assert station.result_of("FD-0001").record.profile_id == "fd35-2hd"
     assert backing.read_bytes() == before  # never written
+
+
+def test_since_is_local_time_unless_a_zone_is_given(monkeypatch: pytest.MonkeyPatch):
+    import time
+    from datetime import UTC, datetime
+
+    from workbench.errors import BadInput
+    from workbench.station.autoload.night import parse_since
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        assert parse_since("2026-11-25T18:00") == "2026-11-25T09:00:00Z"
+        assert parse_since("2026-11-25") == "2026-11-24T15:00:00Z"
+        assert parse_since("2026-11-25T18:00Z") == "2026-11-25T18:00:00Z"
+        now = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+        assert parse_since("", now) == "2026-11-25T06:00:00Z"  # the last 24 hours
+        with pytest.raises(BadInput, match="--since yesterday"):
+            parse_since("yesterday")
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_one_batch_one_drive(station_settings: Settings, tmp_path: Path):
+    from workbench.errors import BadInput
+    stack = tmp_path / "stack"
+    build_stack(stack, 1, unreadable=(), partial=())
+    with Station(station_settings) as station:
+        sim_batch(station, stack).run()
+        elsewhere = tmp_path / "other.drive.toml"
+        with pytest.raises(BadInput, match="runs on the drive"):
+            AutoloadBatch(station, SimAutoloader(stack), VirtualTray(str(elsewhere)),
+                          BatchOptions("NIGHT-1", str(elsewhere), prefix="CD-")).run()
+        with pytest.raises(BadInput, match="needs item IDs"):
+            sim_batch(station, stack, batch="NIGHT-2", prefix="").run()
