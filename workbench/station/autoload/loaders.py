@@ -69,7 +69,16 @@ class CommandAutoloader:
     exit code in empty_exit_codes, or output matching empty_output, from `load` or
     `status`: the input stack is empty. Anything else, or no answer in time: the robot
     failed (AutoloaderFailed). A command runs in its own session, so a Ctrl-C of the
-    batch never stops a robot mid-move: the batch stops once the move is done."""
+    batch never stops a robot mid-move: the batch stops once the move is done.
+
+    An Acronova Nimbie NB21 through nimbie-py (a USB library: Nimbie().load_next_disk(),
+    accept_current_disk(), reject_current_disk(); an empty queue raises NoDiskError,
+    status code AT+S14) takes three one-line wrappers, e.g.
+        load = "python3 -c 'from driver import Nimbie; Nimbie().load_next_disk()'"
+        empty_output = "NoDiskError"
+    and the same for unload (accept_current_disk) and reject (reject_current_disk).
+    Tools that open the tray themselves (nimbie-py, dBpoweramp's Nimbie driver) work
+    with open_tray = true as well: the tray is simply open already."""
 
     name = "configured"
 
