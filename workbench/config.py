@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -83,6 +84,55 @@ SPEC = {
     }),
 }
 
+# -- the disc robot (autoloader) of unattended batches: workbench.station.autoload -------
+# Commands are split like a shell line (no shell runs them); {drive}, {item}, {batch}
+# are filled in. Exit 0: done; an exit code in empty_exit_codes (or output matching
+# empty_output) from `load` or `status`: the input stack is empty; anything else, or no
+# answer within command_timeout_seconds: an error that stops the batch.
+def _between(low: float, high: float) -> Callable[[float], str | None]:
+    return lambda v: None if low <= v <= high else f"{low} to {high}"
+
+
+def _regex_problem(value: str) -> str | None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"a regular expression ({exc})"
+    return None
+
+
+SPEC["autoloader"] = Field(dict, table={
+    "load": Field(str, default=""), "unload": Field(str, default=""),
+    "reject": Field(str, default=""), "status": Field(str, default=""),
+    "prepare": Field(str, default=""),
+    "empty_exit_codes": Field(list, default=[3], check=lambda v: None if all(
+        isinstance(n, int) and 1 <= n <= 255 for n in v) else "whole numbers 1 to 255"),
+    "empty_output": Field(str, default="", check=lambda v: _regex_problem(v)),
+    "command_timeout_seconds": Field((int, float), default=180, check=_between(1, 3600)),
+    "medium_wait_seconds": Field((int, float), default=60, check=_between(0.1, 3600)),
+    "open_tray": Field(bool, default=True),
+})
+
+
+@dataclass(frozen=True)
+class AutoloaderSettings:
+    load: str = ""
+    unload: str = ""
+    reject: str = ""
+    status: str = ""  # optional: asked before each load
+    prepare: str = ""  # optional: once at the start of a batch (a robot's "pre-batch")
+    empty_exit_codes: tuple[int, ...] = (3,)
+    empty_output: str = ""  # a regular expression; "" matches nothing
+    command_timeout_seconds: float = 180.0
+    medium_wait_seconds: float = 60.0  # after a load, until the drive sees the disc
+    open_tray: bool = True  # open the drive's tray before unload and reject
+
+    @classmethod
+    def from_table(cls, table: dict) -> AutoloaderSettings:
+        return cls(**{**table, "empty_exit_codes": tuple(table["empty_exit_codes"]),
+                      "command_timeout_seconds": float(table["command_timeout_seconds"]),
+                      "medium_wait_seconds": float(table["medium_wait_seconds"])})
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -112,6 +162,7 @@ class Settings:
     online_lookup: bool = False  # ask AccurateRip and the CUETools DB (network)
     next_disc_wait_seconds: float = 600.0  # a batch waits this long for the next disc
     identify_seconds: float = 3600.0  # identification of one image stops after this long
+    autoloader: AutoloaderSettings = field(default_factory=AutoloaderSettings)
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
     training: bool = False
@@ -180,6 +231,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         online_lookup=optical["online_lookup"],
         next_disc_wait_seconds=float(optical["next_disc_wait_seconds"]),
         identify_seconds=float(identify["time_limit_minutes"]) * 60,
+        autoloader=AutoloaderSettings.from_table(data["autoloader"]),
         paths=_paths(path.resolve().parent, paths),
         source=path,
     )

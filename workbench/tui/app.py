@@ -43,6 +43,12 @@ class WorkbenchApp(App[None]):
             if isinstance(binding, Binding) and binding.show and binding.description:
                 yield SystemCommand(binding.description, f"[{binding.key}]",
                                     lambda action=binding.action: screen.run_action(action))
+        yield SystemCommand(t("autoload.tui.command"), t("autoload.tui.command_help"),
+                            self.open_autoload)
+
+    def open_autoload(self) -> None:
+        from workbench.tui.autoload import AutoloadScreen
+        self.push_screen(AutoloadScreen())
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
