@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench import __version__, cli_ledger, cli_signatures, cli_tools
+from workbench import __version__, cli_ledger, cli_metadata, cli_signatures, cli_tools
 from workbench.config import Settings, load_settings
 from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
 from workbench.errors import BadInput, ExitCode, WorkbenchError
@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("training", help=t("cli.training"))
     cli_ledger.add_parsers(sub)
     cli_signatures.add_parsers(sub)
+    cli_metadata.add_parsers(sub)
     return parser
 
 
@@ -120,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.training:
         settings = settings.for_training()
+    cli_metadata.warn_setup(args.command, settings)
     try:
         return COMMANDS.get(args.command, cmd_station)(args, settings)
     except BrokenPipeError:  # output piped into head, less...: stop quietly
@@ -336,4 +338,4 @@ def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
             "bag": cmd_bag, "training": cmd_training, **cli_tools.COMMANDS,
-            **cli_ledger.COMMANDS, **cli_signatures.COMMANDS}
+            **cli_ledger.COMMANDS, **cli_signatures.COMMANDS, **cli_metadata.COMMANDS}
