@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.config import DEFAULT_FILE, Settings, find_config
+from workbench.config import Settings
 from workbench.console import table
 from workbench.errors import BadInput, ExitCode
 from workbench.i18n import LANGUAGES, t
@@ -136,14 +136,9 @@ def cmd_conditions(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
-def settings_path(config: str | None) -> Path:
-    """Where set-up writes: --config, $WORKBENCH_CONFIG, or ./workbench.toml."""
-    return find_config(config) or Path.cwd() / DEFAULT_FILE
-
-
 def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.station.setup import save
-    path = settings_path(args.config)
+    from workbench.station.setup import save, settings_file
+    path = settings_file(settings)
     values: dict[str, str | float | None] = {
         "station_id": args.station_id, "organisation": args.organisation,
         "contact_name": args.contact_name, "contact_email": args.contact_email,

@@ -13,9 +13,11 @@ or a missing photo changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -132,6 +134,26 @@ def folder_photos(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def photo_entries(text: str) -> list[tuple[str, Path]]:
+    """Photos as typed in the UI: entries separated by ';', each ROLE=PATH or PATH; a
+    folder's photos are all taken (see folder_photos), a file without a role takes the
+    role its name begins with (else 'other')."""
+    found: list[tuple[str, Path]] = []
+    for entry in (e.strip() for e in text.split(";")):
+        if not entry:
+            continue
+        role, eq, rest = entry.partition("=")
+        path = Path(rest.strip() if eq and role.strip().lower() in PHOTO_ROLES
+                    else entry).expanduser()
+        if path.is_dir():
+            found += folder_photos(path)
+            continue
+        named = next((r for r in PHOTO_ROLES if path.name.lower().startswith(r)), "other")
+        found.append((role.strip() if eq and role.strip().lower() in PHOTO_ROLES else named,
+                      path))
+    return found
+
+
 def _add(photos: list[Photo], photo: Photo | None) -> list[Photo]:
     return photos if photo is None else [*photos, photo]
 
@@ -190,19 +212,26 @@ def take_photo(settings: Settings, folder: Path, role: str) -> Path:
     except ValueError as exc:
         raise Refused("meta.camera_failed", command=settings.camera_command,
                       detail=str(exc)) from exc
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, errors="replace",
-                              timeout=settings.camera_timeout, stdin=subprocess.DEVNULL)
+    try:  # its own process group: a timeout ends the command and anything it started
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, text=True, errors="replace",
+                                start_new_session=True)
     except FileNotFoundError as exc:
         raise Refused("meta.camera_not_found", program=args[0] if args else "",
                       command=settings.camera_command) from exc
-    except subprocess.TimeoutExpired as exc:
-        target.unlink(missing_ok=True)
-        raise Refused("meta.camera_timeout", command=settings.camera_command,
-                      seconds=f"{settings.camera_timeout:g}") from exc
     except OSError as exc:
         raise Refused("meta.camera_failed", command=settings.camera_command,
                       detail=exc.strerror or str(exc)) from exc
+    try:
+        stdout, stderr = proc.communicate(timeout=settings.camera_timeout)
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()  # the pipes close with the group
+        target.unlink(missing_ok=True)
+        raise Refused("meta.camera_timeout", command=settings.camera_command,
+                      seconds=f"{settings.camera_timeout:g}") from exc
+    done = subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
     if done.returncode != 0:
         target.unlink(missing_ok=True)
         last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
@@ -255,9 +284,13 @@ def lines(info: CarrierInfo | None) -> list[str]:
         out.append(t("meta.line_condition", words=condition_words(info.conditions)))
     if info.condition_note:
         out.append(t("meta.line_note", note=" ".join(info.condition_note.split())))
-    for photo in info.photos:
-        out.append(t("meta.line_photo", role=t(f"meta.role_{photo.role}"), file=photo.file,
-                     size=human_bytes(photo.size), sha=photo.sha256[:12]))
+    out += photo_lines(info)
     out.append(t("meta.line_by", operator=info.operator or "-", station=info.station_id,
                  recorded=info.recorded))
     return out
+
+
+def photo_lines(info: CarrierInfo | None) -> list[str]:
+    return [t("meta.line_photo", role=t(f"meta.role_{photo.role}"), file=photo.file,
+              size=human_bytes(photo.size), sha=photo.sha256[:12])
+            for photo in (info.photos if info is not None else ())]

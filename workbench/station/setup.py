@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from workbench.carrier_info import check_text
-from workbench.config import UNNAMED, Settings, write_settings
+from workbench.config import DEFAULT_FILE, UNNAMED, Settings, find_config, write_settings
 from workbench.errors import BadInput
 
 # form field -> (settings table, key)
@@ -27,6 +27,12 @@ FIELDS: dict[str, tuple[str, str]] = {
     "camera_command": ("camera", "command"),
     "camera_timeout": ("camera", "timeout_seconds"),
 }
+
+
+def settings_file(settings: Settings) -> Path:
+    """The file set-up writes: the one the settings came from (--config,
+    $WORKBENCH_CONFIG, ./workbench.toml), else ./workbench.toml (made)."""
+    return settings.source or find_config() or Path.cwd() / DEFAULT_FILE
 
 
 def check_organisation(name: str) -> str:

@@ -23,9 +23,10 @@ class WorkbenchApp(App[None]):
     TITLE = t("tui.title")
     BINDINGS = [Binding("ctrl+q", "request_quit", t("tui.key_quit"), priority=True)]
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sign_in: bool = False) -> None:
         super().__init__()
         self.settings = settings
+        self.sign_in = sign_in  # ask who is working (and set up the station) at start
         # reads on the UI thread; each worker opens its own Station (its own connection)
         self.station = Station(settings)
         self.profiles = self.station.profiles
@@ -43,9 +44,23 @@ class WorkbenchApp(App[None]):
             if isinstance(binding, Binding) and binding.show and binding.description:
                 yield SystemCommand(binding.description, f"[{binding.key}]",
                                     lambda action=binding.action: screen.run_action(action))
+        yield SystemCommand(t("setup.tui_title"), "", self.action_open_setup)
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
+        if self.sign_in:
+            from workbench.tui.signin import at_start
+            at_start(self)
+
+    def use_settings(self, settings: Settings) -> None:
+        """This session's settings from now on (sign-in, set-up): the UI's station and
+        every worker's (each opens its Station from app.settings)."""
+        self.settings = settings
+        self.station.settings = settings
+
+    def action_open_setup(self) -> None:
+        from workbench.tui.setup import SetupScreen
+        self.push_screen(SetupScreen())
 
     def pop_screen_to_home(self) -> None:
         while len(self.screen_stack) > 2:
@@ -69,5 +84,5 @@ class WorkbenchApp(App[None]):
 
 
 def run(settings: Settings) -> int:
-    WorkbenchApp(settings).run()
+    WorkbenchApp(settings, sign_in=True).run()
     return 0
