@@ -24,7 +24,7 @@ from workbench.package.bags import check_bag, read_info, read_manifest
 from workbench.package.profile import load_bag_profile
 from workbench.package.validate import bagit_python
 from workbench.station import Station
-from workbench.station.metadata import current, describe, photo_entries
+from workbench.station.metadata import current, describe, photo_entries, stale_bag
 
 SCHEMA = xmlschema.XMLSchema(str(Path(__file__).parent / "premis-subset.xsd"))
 NS = {"p": "http://www.loc.gov/premis/v3"}
@@ -116,6 +116,12 @@ def test_a_described_carrier_bag_holds_its_metadata_and_photos_and_is_valid(stat
         ".//p:linkingAgentIdentifierValue", NS)]
     photo_digests = [f.text for f in root.findall(".//p:fixity/p:messageDigest", NS)]
     assert carrier["photos"][0]["sha256"] in photo_digests
+    # described again after bagging: the bag stays as it is, and says it is behind
+    assert stale_bag(station, "FD-1") is None
+    describe(station, "FD-1", title="鴎外全集 第二巻")
+    assert stale_bag(station, "FD-1") == "FD-1"
+    assert json.loads((bag / "metadata" / "carrier.json").read_text())["title"] == \
+        "鴎外全集 第2巻"
 
 
 def test_without_a_description_the_bag_is_as_before(station):

@@ -98,6 +98,14 @@ def test_cli_setup_then_no_warning(tmp_path, capsys):
     assert load_settings(tmp_path / "workbench.toml").organisation == "National Library"
 
 
+def test_cli_setup_makes_the_settings_file_config_names(tmp_path, capsys):
+    from workbench.cli import main
+    target = tmp_path / "etc" / "station.toml"
+    assert main(["--config", str(target), "setup", "--organisation", "NL"]) == 0
+    assert load_settings(target).organisation == "NL"
+    assert main(["--config", str(tmp_path / "other.toml"), "pending"]) == 2  # not setup
+
+
 def test_sign_in_and_set_up_at_start_of_the_ui(tmp_path):
     from textual.widgets import Input, Static
 

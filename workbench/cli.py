@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench import __version__, cli_ledger, cli_metadata, cli_signatures, cli_tools
-from workbench.config import Settings, load_settings
+from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
 from workbench.errors import BadInput, ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, human_bytes, language, set_language, t
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config, lang = _pre_settings(argv)
     try:
-        settings = load_settings(config)
+        settings = cli_metadata.load_settings_for(argv, config)
     except WorkbenchError as exc:
         if lang:
             set_language(lang)

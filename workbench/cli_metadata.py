@@ -12,13 +12,29 @@ from typing import TYPE_CHECKING
 
 from workbench.config import Settings
 from workbench.console import table
-from workbench.errors import BadInput, ExitCode
+from workbench.errors import BadInput, ConfigError, ExitCode
 from workbench.i18n import LANGUAGES, t
 
 if TYPE_CHECKING:
     from workbench.station import Station
 
 BAGGING = ("migrate", "accept", "queue", "bag", "retry")  # commands that may make a bag
+
+
+def load_settings_for(argv: list[str], config: str | None) -> Settings:
+    """The station settings; for `setup`, a settings file that does not exist yet is
+    the one it makes (--config or $WORKBENCH_CONFIG naming a new file)."""
+    from dataclasses import replace
+
+    from workbench.config import find_config, load_settings
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        path = find_config(config)
+        if exc.key != "error.file_missing" or "setup" not in argv or path is None \
+                or path.exists():
+            raise
+        return replace(Settings(), source=path)
 
 
 def add_description_args(p: argparse.ArgumentParser) -> None:
@@ -106,9 +122,13 @@ def warn_setup(command: str | None, settings: Settings) -> None:
 
 def show_lines(station: Station, item: str) -> list[str]:
     """The description for `workbench show` ([] when the carrier has none)."""
-    from workbench.station.metadata import current, lines
+    from workbench.station.metadata import current, lines, stale_bag
     info = current(station, item)
-    return [t("meta.heading"), *("  " + line for line in lines(info))] if info else []
+    if info is None:
+        return []
+    stale = stale_bag(station, item)
+    return [t("meta.heading"), *("  " + line for line in lines(info)),
+            *(["  " + t("meta.bag_older", bag=stale)] if stale else [])]
 
 
 def cmd_describe(args: argparse.Namespace, settings: Settings) -> int:

@@ -269,6 +269,23 @@ def carrier_tags(station: Station, item_id: str) -> CarrierTags | None:
     return CarrierTags(info, files, cameras)
 
 
+def stale_bag(station: Station, item_id: str) -> str | None:
+    """The name of the carrier's current bag when it holds another description than the
+    current one (described after bagging: a bag never changes; a withdrawal and a new
+    bag version carry the new one), else None."""
+    import json
+    info = carrier_meta.current(station.con, item_id)
+    bag = station.state(item_id).bag
+    if info is None or bag is None:
+        return None
+    try:
+        held = json.loads((Path(bag.path) / "metadata" / "carrier.json").read_text(
+            encoding="utf-8")).get("version", "")
+    except (OSError, ValueError):
+        held = ""
+    return None if held == info.version else bag.name
+
+
 def lines(info: CarrierInfo | None) -> list[str]:
     """The description in words (`workbench show`, the UI)."""
     if info is None or info.empty:
