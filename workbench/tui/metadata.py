@@ -89,10 +89,12 @@ class MetadataScreen(StationScreen):
         if before is None and not any(text.values()) and not ticked:
             self._next()  # nothing to say about this carrier: one key on
             return
-        try:
+        shown_note = before.condition_note.replace("\n", " ") if before else ""
+        try:  # a note typed elsewhere with line breaks is kept as it was unless edited
             describe(self.wb.station, self.wb.carrier.item_id, record_id=text["record"],
                      title=text["title"], volume=text["volume"], conditions=list(ticked),
-                     note=text["note"], photos=photo_entries(text["photos"]))
+                     note=None if text["note"] == shown_note else text["note"],
+                     photos=photo_entries(text["photos"]))
         except WorkbenchError as exc:
             message.update(exc.message())
             return
