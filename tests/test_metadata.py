@@ -18,6 +18,9 @@ import xmlschema
 from tests.conftest import MEDIA
 from workbench import PROJECT_ROOT
 from workbench.carrier_info import parse_volume
+
+# at collection, not under a test's capsys (console binds sys.stderr on import)
+from workbench.cli import main
 from workbench.config import Settings
 from workbench.errors import BadInput, Refused
 from workbench.package.bags import check_bag, read_info, read_manifest
@@ -274,7 +277,6 @@ def test_ledger_merge_carries_the_descriptions(tmp_path):
 
 
 def test_cli_describe_show_and_queue_columns(tmp_path, capsys):
-    from workbench.cli import main
     config = tmp_path / "workbench.toml"
     config.write_text('[station]\norganisation = "National Library"\n')
     label, _ = photos(tmp_path)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+# at collection, not under a test's capsys (console binds sys.stderr on import)
+from workbench.cli import main
 from workbench.config import UNNAMED, Settings, load_settings, write_settings
 from workbench.errors import BadInput, ConfigError
 from workbench.station.setup import save, sign_in
@@ -78,7 +80,6 @@ def test_sign_in_names_the_operator():
 
 
 def test_cli_setup_then_no_warning(tmp_path, capsys):
-    from workbench.cli import main
     assert main(["accept", "NOPE-1"]) == 6  # unset: the warning comes first
     assert "organisation is not set" in capsys.readouterr().err
     assert main(["--training", "accept", "NOPE-1"]) == 6  # training keeps the sample
@@ -99,7 +100,6 @@ def test_cli_setup_then_no_warning(tmp_path, capsys):
 
 
 def test_cli_setup_makes_the_settings_file_config_names(tmp_path, capsys):
-    from workbench.cli import main
     target = tmp_path / "etc" / "station.toml"
     assert main(["--config", str(target), "setup", "--organisation", "NL"]) == 0
     assert load_settings(target).organisation == "NL"
