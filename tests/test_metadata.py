@@ -339,3 +339,31 @@ def test_the_metadata_screen_in_the_flow(tmp_path):
             await pilot.pause()
             assert app.screen.query_one("#record", Input).value == "MMS-77"
     asyncio.run(scenario())
+
+
+def test_the_camera_from_the_metadata_screen(tmp_path):
+    import asyncio
+    import time
+
+    from textual.widgets import Static
+
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.metadata import MetadataScreen
+    command = fake_camera(tmp_path, 'printf "\\377\\330\\377\\340shot" > "$2"\n')
+    settings = replace(Settings().for_training(), camera_command=command)
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.press("m", *"CAM-1", "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, MetadataScreen)
+            await pilot.press("ctrl+t")
+            deadline = time.monotonic() + 20
+            while "label-1.jpg" not in str(app.screen.query_one("#photo-list",
+                                                                 Static).render()):
+                assert time.monotonic() < deadline, "the photo never showed"
+                await pilot.pause(0.05)
+            info = current(app.station, "CAM-1")
+            assert info is not None and info.photos[0].source == "camera"
+    asyncio.run(scenario())
