@@ -29,6 +29,7 @@ async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
 async def start_migration(pilot, app: WorkbenchApp, item: str, drive_name: str) -> None:
     await pilot.press("m")
     await pilot.press(*item, "enter")
+    await pilot.press("enter")  # the description screen: nothing to say
     table = app.screen.query_one("#drive-list", DataTable)
     names = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
     for _ in range(names.index(drive_name)):
@@ -220,6 +221,7 @@ def test_cancel_during_imaging_then_resume(tmp_path):
                                                   media_present=True, size=1474560))
             await pilot.press("m")
             await pilot.press(*"SLOW-1", "enter")
+            await pilot.press("enter")  # the description screen: nothing to say
             table = app.screen.query_one("#drive-list", DataTable)
             names = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
             for _ in range(names.index("slow")):

@@ -42,6 +42,7 @@ def test_result_of_the_damaged_floppy(snap_compare, size):
     async def migrate(pilot) -> None:
         await pilot.press("m")
         await pilot.press(*"SNAP-1", "enter")
+        await pilot.press("enter")  # the description screen: nothing to say
         table = pilot.app.screen.query_one("#drive-list", DataTable)
         names = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
         for _ in range(names.index("fd35-2hd-damaged")):

@@ -15,8 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench import __version__, cli_autoload, cli_ledger, cli_signatures, cli_tools
-from workbench.config import Settings, load_settings
+from workbench import (
+    __version__,
+    cli_autoload,
+    cli_ledger,
+    cli_metadata,
+    cli_signatures,
+    cli_tools,
+)
+from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
 from workbench.errors import BadInput, ExitCode, WorkbenchError
 from workbench.i18n import LANGUAGES, human_bytes, language, set_language, t
@@ -93,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_ledger.add_parsers(sub)
     cli_signatures.add_parsers(sub)
     cli_autoload.add_parsers(sub)
+    cli_metadata.add_parsers(sub)
     return parser
 
 
@@ -109,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config, lang = _pre_settings(argv)
     try:
-        settings = load_settings(config)
+        settings = cli_metadata.load_settings_for(argv, config)
     except WorkbenchError as exc:
         if lang:
             set_language(lang)
@@ -121,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.training:
         settings = settings.for_training()
+    cli_metadata.warn_setup(args.command, settings)
     try:
         return COMMANDS.get(args.command, cmd_station)(args, settings)
     except BrokenPipeError:  # output piped into head, less...: stop quietly
@@ -338,4 +347,4 @@ def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
             "bag": cmd_bag, "training": cmd_training, **cli_tools.COMMANDS,
             **cli_ledger.COMMANDS, **cli_signatures.COMMANDS,
-            **cli_autoload.COMMANDS}
+            **cli_autoload.COMMANDS, **cli_metadata.COMMANDS}

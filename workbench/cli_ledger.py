@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench import cli_metadata
 from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, table
 from workbench.errors import BadInput, ExitCode, WorkbenchError
@@ -37,6 +38,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retries", type=int, metavar="N", help=t("cli.image_retries"))
     p.add_argument("--review-partial", action="store_true", help=t("cli.review_partial"))
     p.add_argument("--another-copy", action="store_true", help=t("cli.another_copy"))
+    cli_metadata.add_description_args(p)  # catalogue, title, volume, condition, photos
 
     p = sub.add_parser("retry", help=t("cli.retry"))
     p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))
@@ -169,6 +171,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         profile = get_profile(station.profiles, args.profile)
         for reminder in profile.reminders_for():
             print(t("cli.reminder", text=reminder), file=sys.stderr)
+        cli_metadata.describe_from_args(station, args.item, args)  # before anything is read
         return station.migrate(args.source, profile, args.item, batch=args.batch,
                                retries=args.retries, command=" ".join(sys.argv),
                                review_partial=args.review_partial)
@@ -265,6 +268,7 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
                     count("skipped")
                     continue
                 profile = get_profile(station.profiles, (row.get("profile") or "").strip())
+                cli_metadata.describe_from_row(station, item, row)  # catalogue, title, ...
                 print(t("queue.next", n=n, total=len(rows), item=item,
                         profile=profile.label(), notes=row.get("notes", "")))
                 for reminder in profile.reminders_for():
@@ -339,9 +343,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     with Station(settings) as station:
         st = station.refresh(args.item)  # what the job folder says is recorded first
         lines = station.records.history_lines(st.item_id)
-    if not lines:
+        described = cli_metadata.show_lines(station, st.item_id)
+    if not lines and not described:
         raise BadInput("error.not_in_ledger", item=args.item)
-    print("\n".join(lines))
+    print("\n".join(lines + described))
     print(t("station.state_line", state=t(f"state.{st.state.value}")))
     if st.missing_pools and st.bag is not None:
         print(t("station.missing_pools", pools=", ".join(st.missing_pools)))

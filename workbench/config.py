@@ -22,6 +22,7 @@ from workbench.schema import Field, check_table, load_toml, one_of
 CONFIG_ENV = "WORKBENCH_CONFIG"
 DEFAULT_FILE = "workbench.toml"
 _STATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+UNNAMED = "Unnamed organisation"  # the placeholder of a station not yet set up
 
 
 def _codepage(value: str) -> str | None:
@@ -37,7 +38,9 @@ SPEC = {
         "id": Field(str, default="station-1", allowed="letters, digits, . _ - (max 64)",
                     check=lambda v: None if _STATION_ID.match(v)
                     else "letters, digits, . _ - (max 64)"),
-        "organisation": Field(str, default="Unnamed organisation"),
+        "organisation": Field(str, default=UNNAMED),
+        "contact_name": Field(str, default=""),
+        "contact_email": Field(str, default=""),
         "operator": Field(str, default=""),
         "write_blocker": Field(str, default=""),
         "legacy_codepage": Field(str, default="cp932", check=_codepage),
@@ -70,6 +73,13 @@ SPEC = {
         "read_offsets": Field(dict, default={}, check=lambda v: None if all(
             isinstance(k, str) and isinstance(n, int) and -3000 <= n <= 3000
             for k, n in v.items()) else "a table of drive = whole number of samples"),
+    }),
+    "camera": Field(dict, table={
+        # run to photograph a carrier; {path} is replaced by the file to write
+        "command": Field(str, default="", check=lambda v: None if not v or "{path}" in v
+                         else "a command holding {path}, the file it writes"),
+        "timeout_seconds": Field((int, float), default=60, check=lambda v: None
+                                 if 1 <= v <= 600 else "1 to 600"),
     }),
     "identify": Field(dict, table={
         # a whole image's identification stops here; the report says "incomplete"
@@ -147,7 +157,9 @@ class Paths:
 @dataclass(frozen=True)
 class Settings:
     station_id: str = "station-1"
-    organisation: str = "Unnamed organisation"
+    organisation: str = UNNAMED
+    contact_name: str = ""
+    contact_email: str = ""
     operator: str = ""
     write_blocker: str = ""  # the write blocker between the drives and this computer
     legacy_codepage: str = "cp932"
@@ -163,9 +175,17 @@ class Settings:
     next_disc_wait_seconds: float = 600.0  # a batch waits this long for the next disc
     identify_seconds: float = 3600.0  # identification of one image stops after this long
     autoloader: AutoloaderSettings = field(default_factory=AutoloaderSettings)
+    camera_command: str = ""  # photographs a carrier: {path} is the file it writes
+    camera_timeout: float = 60.0
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
     training: bool = False
+
+    @property
+    def organisation_unset(self) -> bool:
+        """A real station (not training) whose organisation was never set: its bags
+        would say the placeholder. Said wherever a bag is made (a warning)."""
+        return not self.training and self.organisation.strip() in ("", UNNAMED)
 
     def read_offset_of(self, drive: str) -> int:
         """The read offset set for a drive (vendor and model), 0 when none is."""
@@ -214,10 +234,11 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         raise ConfigError("error.file_missing", file=str(path))
     data = check_table(load_toml(path), SPEC, path)
     station, paths, imaging, tape = data["station"], data["paths"], data["imaging"], data["tape"]
-    optical, identify = data["optical"], data["identify"]
+    optical, identify, camera = data["optical"], data["identify"], data["camera"]
     return Settings(
         station_id=station["id"],
         organisation=station["organisation"],
+        contact_name=station["contact_name"], contact_email=station["contact_email"],
         operator=station["operator"],
         write_blocker=station["write_blocker"],
         legacy_codepage=station["legacy_codepage"],
@@ -232,6 +253,76 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         next_disc_wait_seconds=float(optical["next_disc_wait_seconds"]),
         identify_seconds=float(identify["time_limit_minutes"]) * 60,
         autoloader=AutoloaderSettings.from_table(data["autoloader"]),
+        camera_command=camera["command"], camera_timeout=float(camera["timeout_seconds"]),
         paths=_paths(path.resolve().parent, paths),
         source=path,
     )
+
+
+# -- writing (station set-up) ----------------------------------------------------------
+
+def _toml_value(value: object) -> str:
+    """A TOML value for the kinds settings hold: text, numbers, booleans, lists of text."""
+    import json
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
+
+
+def settings_text(old: str, changes: dict[str, dict[str, object]]) -> str:
+    """old with changes ({table: {key: value}}) made in place: other lines, comments and
+    order kept; a changed key's line is replaced, a new key goes at the end of its
+    table, a new table at the end. The caller checks the result parses as intended."""
+    lines = old.splitlines()
+    for table, values in changes.items():
+        header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]\s*(#.*)?$")
+        start = next((n for n, line in enumerate(lines) if header.match(line)), None)
+        if start is None:
+            if lines and lines[-1].strip():
+                lines.append("")
+            lines.append(f"[{table}]")
+            start = len(lines) - 1
+        end = next((n for n in range(start + 1, len(lines))
+                    if re.match(r"^\s*\[", lines[n])), len(lines))
+        for key, value in values.items():
+            text = f"{key} = {_toml_value(value)}"
+            pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+            at = next((n for n in range(start + 1, end) if pattern.match(lines[n])), None)
+            if at is not None:
+                lines[at] = text
+            else:
+                last = end
+                while last - 1 > start and not lines[last - 1].strip():
+                    last -= 1  # after the table's last line, before blank lines
+                lines.insert(last, text)
+                end += 1
+    return "\n".join(lines) + "\n"
+
+
+def write_settings(path: Path, changes: dict[str, dict[str, object]]) -> Settings:
+    """Set values in the station settings file at path (made when missing), keeping its
+    comments and other lines; checked before anything is written, written atomically.
+    Returns the settings as they now load."""
+    import tomllib
+
+    from workbench.atomic import write_atomic
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    new = settings_text(old, changes)
+    try:
+        data = tomllib.loads(new)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("error.bad_toml", file=str(path), detail=str(exc)) from exc
+    for table, values in changes.items():
+        for key, value in values.items():
+            got = data.get(table, {}).get(key)
+            if got != (list(value) if isinstance(value, tuple) else value):
+                # a key written across several lines (an array): not edited blindly
+                raise ConfigError("setup.cannot_edit", file=str(path), key=f"{table}.{key}")
+    check_table(data, SPEC, path)  # refused here: the file is untouched
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, new)
+    return load_settings(path)

@@ -16,7 +16,7 @@ from workbench.errors import BadInput
 
 NAMESPACE = uuid.UUID("3b0f5c0e-8c2a-4f7e-9a51-0d2b6f1e7a44")
 APPEND_ONLY = ("carriers", "attempts", "events", "formats", "bags", "tape_copies",
-               "withdrawals", "releases")
+               "withdrawals", "releases", "carrier_metadata")
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -152,6 +152,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE carrier_heads ADD COLUMN disc_type TEXT NOT NULL DEFAULT '';
     ALTER TABLE carrier_heads ADD COLUMN disc_kind TEXT NOT NULL DEFAULT '';
     ALTER TABLE carrier_heads ADD COLUMN disc_class TEXT NOT NULL DEFAULT '';
+    """,
+    # 5: carrier metadata (catalogue record, title, volume N of M, condition codes and
+    # note, photos as JSON with their digests). A change is a new version superseding
+    # the previous one; the current one is the latest no other version supersedes.
+    """
+    CREATE TABLE carrier_metadata (
+        id TEXT PRIMARY KEY, supersedes TEXT NOT NULL DEFAULT '',
+        item_id TEXT NOT NULL, station_id TEXT NOT NULL,
+        operator TEXT NOT NULL DEFAULT '',
+        record_id TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '',
+        volume INTEGER, volumes INTEGER,
+        conditions TEXT NOT NULL DEFAULT '', condition_note TEXT NOT NULL DEFAULT '',
+        photos TEXT NOT NULL DEFAULT '[]', recorded TEXT NOT NULL
+    );
+    CREATE INDEX carrier_metadata_item ON carrier_metadata(item_id, recorded);
     """,
 ]
 

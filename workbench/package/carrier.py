@@ -27,13 +27,20 @@ from typing import Any
 
 from workbench import __version__
 from workbench.atomic import fsync_dir, write_atomic
+from workbench.carrier_info import CarrierInfo, CarrierTags, condition_words
 from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.identify.report import WRITERS, FormatReport
 from workbench.imaging.record import MAP_NAME, JobRecord, Outcome, utc_now
 from workbench.imaging.sources import describe_drive
 from workbench.package.bags import PayloadFile, TagFile, read_info, write_bag
-from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
+from workbench.package.premis import (
+    Agent,
+    Event,
+    PremisDocument,
+    PremisObject,
+    described_in_premis,
+)
 from workbench.package.profile import BagProfile, load_bag_profile
 from workbench.package.validate import validate_bag
 from workbench.profiles import load_profiles
@@ -111,7 +118,8 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -> bytes:
+def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str,
+            carrier: CarrierTags | None = None) -> bytes:
     import json
     report = json.loads(report_json)
     workbench = Agent("software", "migration workbench", __version__)
@@ -150,8 +158,10 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
     environments = premis_environments(report.get("environment") or {}, image_id)
     if objects and environments:  # the image needs its original environment to render
         objects[0].requires = tuple(e.identifier for e in environments)
+    described = described_in_premis(carrier, record.operator)
     doc = PremisDocument(
-        objects=objects, environments=environments,
+        objects=objects + described.objects, environments=environments,
+        entities=described.entities,
         events=[
             Event("capture", record.started, outcome,
                   f"rescue imaging (copy, trim, scrape, retries) of a {record.profile_id} "
@@ -176,24 +186,27 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str) -
                   "BagIt 1.0 (RFC 8493) and BagIt profile "
                   "urn:x-migration-workbench:bagit-profile:carrier:1.0",
                   agents=((workbench, "validator"),), objects=ids),
+            *described.events,
             Event("packing", now, "success", "BagIt 1.0 bag, manifests from imaging digests",
                   agents=((workbench, "executing program"), *people),
-                  objects=ids),
+                  objects=ids + tuple(o.identifier for o in described.objects)),
         ])
     return doc.to_xml()
 
 
 def _info(record: JobRecord, settings: Settings, profile: BagProfile, batch: str | None,
-          bag_count: str | None, label: str) -> list[tuple[str, str]]:
+          bag_count: str | None, label: str, carrier: CarrierTags | None = None
+          ) -> list[tuple[str, str]]:
     drive = describe_drive(record.drive)
+    meta = carrier.info if carrier is not None else None
     info = [("Source-Organization", settings.organisation),
+            ("Contact-Name", settings.contact_name),
+            ("Contact-Email", settings.contact_email),
             ("External-Identifier", record.item_id),
-            ("External-Description", label),
+            ("External-Description", f"{meta.title} ({label})" if meta and meta.title
+             else label),
             ("Bagging-Date", datetime.now(UTC).date().isoformat())]
-    if batch:
-        info.append(("Bag-Group-Identifier", batch))
-    if bag_count:
-        info.append(("Bag-Count", bag_count))
+    info += carrier_fields(meta, batch, bag_count)
     info += [("BagIt-Profile-Identifier", profile.identifier),
              ("Bag-Software-Agent", f"migration workbench {__version__}"),
              ("Media-Type", record.profile_id), ("Media-Family", record.media_family),
@@ -206,9 +219,11 @@ def _info(record: JobRecord, settings: Settings, profile: BagProfile, batch: str
 
 def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
             bag_count: str | None = None, progress: Callable[[Any], None] | None = None,
-            cancel: threading.Event | None = None, name: str | None = None) -> BagResult:
+            cancel: threading.Event | None = None, name: str | None = None,
+            carrier: CarrierTags | None = None) -> BagResult:
     """The job's bag under paths.bags/<name> (name: the item ID, or ITEM+vN for the
-    N-th version after a withdrawal)."""
+    N-th version after a withdrawal). carrier: the carrier's description and photos
+    (metadata/carrier.json, metadata/photos/, bag-info fields, PREMIS events)."""
     record = JobRecord.load(job_dir)
     if record is None:
         raise BadInput("error.no_job", folder=str(job_dir))
@@ -240,7 +255,11 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
     tags = [TagFile("metadata/job.json", (job_dir / "job.json").read_bytes()),
             TagFile(f"metadata/{REPORT_JSON}", report_json),
             TagFile(f"metadata/{REPORT_CSV}", report_csv),
-            TagFile("metadata/premis.xml", _premis(record, map_bytes, report_json, now))]
+            TagFile("metadata/premis.xml", _premis(record, map_bytes, report_json, now,
+                                                   carrier))]
+    if carrier is not None:  # photos show the carrier; they are not its content: tag files
+        tags.append(TagFile("metadata/carrier.json", carrier.info.to_json().encode()))
+        tags += [TagFile(f"metadata/photos/{p.name}", data) for p, data in carrier.photos]
     payload = [PayloadFile(job_dir / name, name, digests) for name, digests in record.payload()]
     if record.image:
         payload.append(PayloadFile(map_path, MAP_NAME, {}, link=False))
@@ -248,11 +267,38 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
         payload.append(PayloadFile(job_dir / record.cue, record.cue, {}, link=False))
     settings.paths.bags.mkdir(parents=True, exist_ok=True)
     path = write_bag(target, payload, tags, _info(record, settings, profile, batch, bag_count,
-                                                  label), algorithms,
+                                                  label, carrier), algorithms,
                      lambda partial: validate_bag(partial, profile, fast=True))
     for name, _ in record.payload():
         hand_over(job_dir / name, path / "data" / name)
     return BagResult(path, True, dict(read_info(path))["Payload-Oxum"], algorithms)
+
+
+def carrier_fields(meta: CarrierInfo | None, batch: str | None, bag_count: str | None
+                   ) -> list[tuple[str, str]]:
+    """bag-info fields of the description. A volume of a set: Bag-Group-Identifier is
+    the set (its catalogue record) and Bag-Count "N of M" counts in it (RFC 8493); the
+    batch, if any, then goes to Batch-Identifier. Otherwise the group is the batch.
+    The catalogue record is Internal-Sender-Identifier (External-Identifier stays the
+    item ID: the volumes of a set share one record, so it cannot name a bag)."""
+    fields: list[tuple[str, str]] = []
+    in_set = meta is not None and meta.volumes is not None and bool(meta.record_id)
+    if in_set and meta is not None:
+        fields.append(("Bag-Group-Identifier", meta.record_id))
+    elif batch:
+        fields.append(("Bag-Group-Identifier", batch))
+    count = bag_count or (meta.bag_count if meta is not None else "")
+    if count:
+        fields.append(("Bag-Count", count))
+    if meta is None:
+        return fields
+    if in_set and batch:
+        fields.append(("Batch-Identifier", batch))
+    fields.append(("Internal-Sender-Identifier", meta.record_id))
+    fields.append(("Carrier-Condition", condition_words(meta.conditions, "en")))
+    fields.append(("Carrier-Condition-Note", meta.condition_note))
+    fields.append(("Carrier-Photos", str(len(meta.photos)) if meta.photos else ""))
+    return fields
 
 
 def hand_over(staging: Path, bagged: Path) -> bool:

@@ -18,6 +18,9 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from workbench.carrier_info import CONDITION_LIST, CarrierTags
+from workbench.i18n import t
+
 NS = "http://www.loc.gov/premis/v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 WB = "urn:x-migration-workbench:emulation:1"
@@ -93,10 +96,20 @@ class PremisEnvironment:
 
 
 @dataclass
+class PremisEntity:
+    """The carrier itself (an intellectual entity): its identifiers (the item ID, the
+    catalogue record) and significant properties (title, volume, condition)."""
+    identifier: str
+    other_ids: tuple[tuple[str, str], ...] = ()  # (type, value)
+    properties: tuple[tuple[str, str], ...] = ()  # (significantPropertiesType, value)
+
+
+@dataclass
 class PremisDocument:
     objects: list[PremisObject] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     environments: list[PremisEnvironment] = field(default_factory=list)
+    entities: list[PremisEntity] = field(default_factory=list)
 
     def agents(self) -> list[Agent]:
         seen: dict[str, Agent] = {}
@@ -135,6 +148,15 @@ class PremisDocument:
                 _el(rel, "relationshipSubType", "requires")
                 _identifier(rel, "relatedObjectIdentifier", "local", env_id)
                 _el(rel, "relatedEnvironmentPurpose", "render")
+        for entity in self.entities:
+            o = _el(root, "object", **{f"{{{XSI}}}type": "premis:intellectualEntity"})
+            _identifier(o, "objectIdentifier", "local", entity.identifier)
+            for kind, value in entity.other_ids:
+                _identifier(o, "objectIdentifier", kind, value)
+            for kind, value in entity.properties:
+                prop = _el(o, "significantProperties")
+                _el(prop, "significantPropertiesType", kind)
+                _el(prop, "significantPropertiesValue", value)
         for env in self.environments:
             self._environment(root, env)
         for event in self.events:
@@ -181,3 +203,51 @@ class PremisDocument:
             holder = ET.SubElement(extension, f"{{{WB}}}emulation")
             for tag, text, attrs in env.extension:
                 ET.SubElement(holder, f"{{{WB}}}{tag}", attrs).text = text
+
+
+@dataclass
+class Described:
+    """The PREMIS of a carrier's description: the carrier entity, its photos as file
+    objects, and the condition assessment and photography events."""
+    entities: list[PremisEntity] = field(default_factory=list)
+    objects: list[PremisObject] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def described_in_premis(carrier: CarrierTags | None, imaging_operator: str) -> Described:
+    """Event types: "condition assessment" is the workbench's own (the LoC vocabulary
+    has none for looking at a carrier; PREMIS allows local types), "creation" (LoC) for
+    the photographs made. The agent is the operator who described the carrier."""
+    if carrier is None:
+        return Described()
+    info = carrier.info
+    operator = info.operator or imaging_operator
+    people = ((Agent("person", operator), "implementer"),) if operator else ()
+    props = [("catalogue record", info.record_id), ("title", info.title),
+             ("volume", info.bag_count)]
+    props += [("condition", f"{c}: {t(f'condition.{c}', lang='en')}")
+              for c in info.conditions]
+    props.append(("condition note", info.condition_note))
+    entity = PremisEntity(info.item_id, (("catalogue record", info.record_id),)
+                          if info.record_id else (),
+                          tuple((k, v) for k, v in props if v))
+    photos = [PremisObject(f"{info.item_id}/metadata/photos/{p.name}", p.source or p.name,
+                           p.size, {"sha256": p.sha256},
+                           p.format if p.format != "unknown" else "unknown image format")
+              for p, _ in carrier.photos]
+    events = []
+    when = info.recorded or "1970-01-01T00:00:00Z"
+    if info.conditions or info.condition_note:
+        words = ", ".join(f"{c} ({t(f'condition.{c}', lang='en')})" for c in info.conditions)
+        events.append(Event("condition assessment", when, "success",
+                            f"condition of the carrier from the list {CONDITION_LIST}: "
+                            f"{words or 'none listed'}", info.condition_note,
+                            people, (info.item_id, *(p.identifier for p in photos))))
+    if photos:
+        cameras = tuple((Agent("hardware", f"camera: {c}"), "executing program")
+                        for c in carrier.cameras)
+        roles = ", ".join(sorted({p.role for p, _ in carrier.photos}))
+        events.append(Event("creation", when, "success",
+                            f"photographs of the carrier ({roles})", "",
+                            (*people, *cameras), tuple(p.identifier for p in photos)))
+    return Described([entity], photos, events)

@@ -393,9 +393,10 @@ class Station:
                                        detail=detail)
             self._identify(result, attempt)
         started = utc_now()
+        from workbench.station.metadata import carrier_tags
         bag = bag_job(job, self.settings, batch=batch or None, bag_count=bag_count,
                       progress=lambda p: self.progress("bag", p), cancel=self.cancel,
-                      name=name)
+                      name=name, carrier=carrier_tags(self, st.item_id))
         ledger.record_bag(self.con, attempt, record.item_id, self.settings.station_id,
                           bag.path, bag.payload_oxum, version, digests.get("sha256", ""))
         self._step(result, attempt, "packaging", "success",

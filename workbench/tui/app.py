@@ -23,9 +23,10 @@ class WorkbenchApp(App[None]):
     TITLE = t("tui.title")
     BINDINGS = [Binding("ctrl+q", "request_quit", t("tui.key_quit"), priority=True)]
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sign_in: bool = False) -> None:
         super().__init__()
         self.settings = settings
+        self.sign_in = sign_in  # ask who is working (and set up the station) at start
         # reads on the UI thread; each worker opens its own Station (its own connection)
         self.station = Station(settings)
         self.profiles = self.station.profiles
@@ -45,6 +46,7 @@ class WorkbenchApp(App[None]):
                                     lambda action=binding.action: screen.run_action(action))
         yield SystemCommand(t("autoload.tui.command"), t("autoload.tui.command_help"),
                             self.open_autoload)
+        yield SystemCommand(t("setup.tui_title"), "", self.action_open_setup)
 
     def open_autoload(self) -> None:
         from workbench.tui.autoload import AutoloadScreen
@@ -52,6 +54,19 @@ class WorkbenchApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())
+        if self.sign_in:
+            from workbench.tui.signin import at_start
+            at_start(self)
+
+    def use_settings(self, settings: Settings) -> None:
+        """This session's settings from now on (sign-in, set-up): the UI's station and
+        every worker's (each opens its Station from app.settings)."""
+        self.settings = settings
+        self.station.settings = settings
+
+    def action_open_setup(self) -> None:
+        from workbench.tui.setup import SetupScreen
+        self.push_screen(SetupScreen())
 
     def pop_screen_to_home(self) -> None:
         while len(self.screen_stack) > 2:
@@ -75,5 +90,5 @@ class WorkbenchApp(App[None]):
 
 
 def run(settings: Settings) -> int:
-    WorkbenchApp(settings).run()
+    WorkbenchApp(settings, sign_in=True).run()
     return 0

@@ -66,7 +66,8 @@ class ItemScreen(StationScreen):
         elif st.state in (State.NEW, State.INTERRUPTED):
             self.wb.carrier = Carrier(st.item_id, profile_id=str(st.attempt["profile_id"])
                                       if st.attempt else "")
-            self.app.push_screen(ProfileScreen())
+            from workbench.tui.metadata import MetadataScreen  # describe it, then on (meta)
+            self.app.push_screen(MetadataScreen(ProfileScreen))
         elif st.state is State.IMAGED:  # imaged, not accepted: show it to accept or retry
             from workbench.tui.result import ResultScreen
             self.wb.carrier = Carrier(st.item_id, profile_id=str(st.attempt["profile_id"])

@@ -25,6 +25,7 @@ class HomeScreen(StationScreen):
         Binding("l", "log", t("tui.key_log")),
         Binding("t", "tape", t("tui.key_tape")),
         Binding("w", "work", t("tui.key_work")),
+        Binding("o", "app.open_setup", t("setup.key_setup"), show=False),  # set-up (meta)
     ]
 
     def compose(self) -> ComposeResult:
@@ -69,7 +70,9 @@ class HomeScreen(StationScreen):
         mode = t("tui.training") if s.training else ""
         self.query_one("#station", Static).update(
             t("tui.station", station=s.station_id, operator=s.operator or "-",
-              organisation=s.organisation) + (f"  [{mode}]" if mode else ""))
+              organisation=s.organisation) + (f"  [{mode}]" if mode else "")
+            + ("\n" + t("setup.tui_unnamed", name=s.organisation) if s.organisation_unset
+               else ""))
         drives = self.query_one("#drives", DataTable)
         drives.clear()
         app.drives = list_drives(app.profiles, training=s.training)

@@ -1,0 +1,59 @@
+"""Carrier metadata in the ledger: versions of one record per carrier, never changed.
+
+A new description is a new row superseding the current one; describing the same thing
+again adds nothing (the id is a digest of the content and the version it follows)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from workbench.carrier_info import CarrierInfo
+from workbench.imaging.record import utc_now
+from workbench.ledger.db import stable_id
+
+_CURRENT = ("SELECT * FROM carrier_metadata m WHERE item_id = ? AND NOT EXISTS "
+            "(SELECT 1 FROM carrier_metadata n WHERE n.supersedes = m.id) "
+            "ORDER BY recorded DESC, rowid DESC LIMIT 1")
+
+
+def current(con: sqlite3.Connection, item_id: str) -> CarrierInfo | None:
+    row = con.execute(_CURRENT, (item_id,)).fetchone()
+    return CarrierInfo.from_row(row) if row is not None else None
+
+
+def history(con: sqlite3.Connection, item_id: str) -> list[CarrierInfo]:
+    """Every version, oldest first (`show` and merges from other stations)."""
+    rows = con.execute("SELECT * FROM carrier_metadata WHERE item_id = ? "
+                       "ORDER BY recorded, rowid", (item_id,)).fetchall()
+    return [CarrierInfo.from_row(r) for r in rows]
+
+
+def record(con: sqlite3.Connection, info: CarrierInfo) -> CarrierInfo:
+    """Append info as the carrier's new version (unless it says what the current one
+    says); returns the current version after it."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        latest = con.execute(_CURRENT, (info.item_id,)).fetchone()
+        previous = CarrierInfo.from_row(latest) if latest is not None else None
+        if previous is not None and previous.content() == info.content():
+            con.execute("COMMIT")
+            return previous
+        supersedes = previous.version if previous is not None else ""
+        row_id = stable_id("carrier-metadata", info.item_id,
+                           json.dumps(info.content(), sort_keys=True), supersedes)
+        con.execute(
+            "INSERT OR IGNORE INTO carrier_metadata (id, supersedes, item_id, station_id, "
+            "operator, record_id, title, volume, volumes, conditions, condition_note, "
+            "photos, recorded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row_id, supersedes, info.item_id, info.station_id, info.operator,
+             info.record_id, info.title, info.volume, info.volumes,
+             ",".join(info.conditions), info.condition_note,
+             json.dumps(info.content()["photos"], ensure_ascii=False), utc_now()))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    found = current(con, info.item_id)
+    assert found is not None
+    return found

@@ -1,0 +1,74 @@
+"""The station set-up screen: what `workbench setup` sets, as a form. It writes the
+station settings file (comments kept, atomically); the station layer judges the input."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Input, Static
+
+from workbench.config import Settings
+from workbench.errors import WorkbenchError
+from workbench.i18n import t
+from workbench.tui.base import StationScreen
+
+
+def _values(s: Settings) -> dict[str, str]:
+    return {"station_id": s.station_id.removesuffix("-training") if s.training
+            else s.station_id,
+            "organisation": s.organisation, "contact_name": s.contact_name,
+            "contact_email": s.contact_email, "language": s.language,
+            "pools": ", ".join(s.tape_pools), "camera_command": s.camera_command,
+            "camera_timeout": f"{s.camera_timeout:g}", "codepage": s.legacy_codepage}
+
+
+class SetupScreen(StationScreen):
+    BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("ctrl+s", "save", t("setup.key_save"), priority=True),
+                Binding("ctrl+o", "sign_in", t("setup.key_signin"))]
+    DEFAULT_CSS = "SetupScreen #setup-message { margin: 1 0; }"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Static(t("setup.tui_title"), classes="heading")
+            for name, value in _values(self.wb.settings).items():
+                yield Static(t(f"setup.tui_{name}"))
+                yield Input(value=value, id=f"setup-{name}")
+            yield Static(id="setup-message", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        field = "organisation" if self.wb.settings.organisation_unset else "station_id"
+        self.query_one(f"#setup-{field}", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        from dataclasses import replace
+
+        from workbench.station.setup import save, settings_file
+        app = self.wb
+        message = self.query_one("#setup-message", Static)
+        before = _values(app.settings)
+        values: dict[str, str | float | None] = {
+            name: self.query_one(f"#setup-{name}", Input).value
+            for name in before}
+        values = {k: v for k, v in values.items() if v != before[k]
+                  or (k == "organisation" and app.settings.organisation_unset)}
+        path = settings_file(app.settings)
+        try:
+            saved = save(path, values)
+        except WorkbenchError as exc:
+            message.update(exc.message())
+            return
+        saved = replace(saved, operator=app.settings.operator or saved.operator)
+        app.use_settings(saved.for_training() if app.settings.training else saved)
+        message.update(t("setup.tui_saved", file=str(path)))
+        self.app.pop_screen()
+
+    def action_sign_in(self) -> None:
+        from workbench.tui.signin import SignInModal
+        self.app.push_screen(SignInModal())
