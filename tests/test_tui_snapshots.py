@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from workbench import PROJECT_ROOT
+from workbench import PROJECT_ROOT, devices
 from workbench.config import Settings
 from workbench.devices import training_drives
 from workbench.ledger import record as ledger
@@ -22,6 +22,8 @@ from workbench.tui.app import WorkbenchApp
 def _training_drives_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(home, "list_drives", lambda profiles, training=False:
                         training_drives(profiles))
+    monkeypatch.setattr(devices, "list_drives", lambda profiles, training=False:
+                        training_drives(profiles))  # the profile screen lists them again
 
 
 def app() -> WorkbenchApp:
