@@ -270,7 +270,12 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
                 for reminder in profile.reminders_for():
                     print("  " + t("cli.reminder", text=reminder))
                 if not args.yes:
-                    answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
+                    try:
+                        answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
+                    except EOFError:  # no one to answer (a script, a closed input)
+                        print("\n" + t("ui.queue_no_answer", n=n, total=len(rows)),
+                              file=sys.stderr)
+                        break
                     if answer == "q":
                         break
                     if answer == "s":

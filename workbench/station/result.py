@@ -118,6 +118,9 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
         size = record.bytes_rescued + record.bytes_bad + record.bytes_untried + sum(
             n * 2352 for t in record.tracks for _, n in t.get("unreadable", [])) \
             if record.disc else record.size
+        # a truncated carrier: its own volume says how big it is, bigger than the image
+        if record.reason and record.reason.code == "truncated" and record.declared_size:
+            size = max(size, record.declared_size)
         lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
                        size=human_bytes(size), bad=record.bad_sector_count))
         lost = lost_bytes(size - record.bytes_rescued, size)
