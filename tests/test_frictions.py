@@ -231,3 +231,69 @@ def test_cut_lists_say_how_many_more():
         ["    1  fmt/1"]
     assert more_line(8, 8) == [] and more_line(8, 9) == ["… and 1 more"]
     assert fit("x" * 70, 60) == "x" * 59 + "…" and fit("日本語" * 30, 10) == "日本語日…"
+
+
+JA_SCREENS = '''
+import asyncio, json, sys
+sys.path.insert(0, {root!r})
+from workbench.i18n import set_language
+set_language({lang!r})
+from textual.widgets import DataTable
+from workbench.config import Settings
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.flow import ItemScreen
+from workbench.tui.keys import KeyHelp
+from workbench.tui.result import ResultScreen
+from workbench.tui.supervisor import LogScreen, StatsScreen
+from workbench.tui.tape import TapeScreen
+
+async def main():
+    app = WorkbenchApp(Settings().for_training())
+    texts = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for make in (None, ItemScreen, lambda: ResultScreen(None, "x"), StatsScreen,
+                     LogScreen, TapeScreen):
+            if make is not None:
+                app.push_screen(make())
+                await pilot.pause()
+                await pilot.pause()
+            screen = app.screen
+            texts += [k.description for k in screen.query("FooterKey")]
+            texts += [str(w.render()) for w in screen.query(".heading")]
+            texts += [c.title + " " + c.help for c in app.get_system_commands(screen)]
+            texts += [str(c.label) for table in screen.query(DataTable)
+                      for c in table.columns.values()]
+            app.push_screen(KeyHelp(screen))
+            await pilot.pause()
+            texts.append(str(app.screen.query_one("#key-list").render()))
+            app.pop_screen()
+            await pilot.pause()
+    print(json.dumps(texts, ensure_ascii=False))
+asyncio.run(main())
+'''
+# words that are names, not English: keys, formats, units
+NOT_ENGLISH = {"Enter", "esc", "ctrl", "YYYY", "USB", "PUID", "ISO", "LTO"}
+
+
+def test_the_japanese_ui_has_no_english_in_footer_palette_headings_and_key_list(tmp_path):
+    import json
+    import re
+    import subprocess
+    import sys
+
+    from workbench import PROJECT_ROOT
+    runs = {lang: subprocess.Popen(
+        [sys.executable, "-c", JA_SCREENS.format(root=str(PROJECT_ROOT), lang=lang)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+        for lang in ("ja", "en")}
+    english = {}
+    for lang, run in runs.items():
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err[-2000:]
+        texts = json.loads(out)
+        assert len(texts) > 40
+        english[lang] = sorted({w for text in texts for w in re.findall(r"[A-Za-z]{3,}", text)}
+                               - NOT_ENGLISH)
+    assert english["ja"] == []
+    assert {"Quit", "Keys", "Back", "Accept", "Commands"} <= set(english["en"])  # can fail

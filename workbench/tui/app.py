@@ -63,6 +63,10 @@ class WorkbenchApp(App[None]):
             self.push_screen(CommandPalette(placeholder=t("ui.palette_placeholder"),
                                             id="--command-palette"))
 
+    def action_help_quit(self) -> None:
+        """ctrl+c (Textual's own words are English and name a key we do not use)."""
+        self.notify(t("ui.help_quit"))
+
     def action_key_help(self) -> None:
         from workbench.tui.keys import KeyHelp
         if not isinstance(self.screen, KeyHelp | CommandPalette):

@@ -4,6 +4,7 @@ its description, and the command palette's entries. Both read the same bindings.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,16 +19,20 @@ from workbench.tui.base import StationModal
 
 
 def screen_keys(screen: Screen[object]) -> Iterator[tuple[Binding, str]]:
-    """(binding, key shown) for every described key of screen and of the app, once."""
+    """(binding, its keys as shown: "h / esc") for every described action of screen and
+    of the app, once each, in the order they are bound."""
     app = screen.app
-    seen: set[str] = set()
+    found: dict[str, tuple[Binding, list[str]]] = {}
     for binding in [*getattr(screen, "BINDINGS", []), *app.BINDINGS]:
         if not isinstance(binding, Binding) or not binding.description:
             continue
-        if binding.key in seen:
-            continue
-        seen.add(binding.key)
-        yield binding, app.get_key_display(binding)
+        shown = found.setdefault(binding.action, (binding, []))[1]
+        for key in binding.key.split(","):
+            display = app.get_key_display(replace(binding, key=key.strip()))
+            if display not in shown:
+                shown.append(display)
+    for binding, shown in found.values():
+        yield binding, " / ".join(shown)
 
 
 class KeyHelp(StationModal[None]):
