@@ -101,14 +101,20 @@ class ProfileScreen(StationScreen):
             yield Static(id="profile-message")
         yield StationFooter()
 
+    kept = ""  # the profile of a resume or a retry: kept whatever drive is highlighted
+
     def on_mount(self) -> None:
         app = self.wb
+        self.kept = app.carrier.profile_id if app.carrier.profile_id in app.profiles else ""
         self.query_one("#drive-list", DataTable).add_columns(
             t("drives.path"), t("drives.model"), t("drives.profile"))
         select = self.query_one("#profile", Select)
         select.set_options([(p.label(), p.id) for p in app.profiles.values()])
         self.action_refresh()
         self.query_one("#drive-list", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()  # back from the checklist: the medium may have changed
 
     def action_refresh(self) -> None:
         """List the drives again, keep the highlighted one if it is still there, and
@@ -136,9 +142,8 @@ class ProfileScreen(StationScreen):
 
     def _suggest(self, row: int) -> None:
         select = self.query_one("#profile", Select)
-        carrier = self.wb.carrier
-        if carrier.profile_id in self.wb.profiles:  # a resume or a retry keeps its profile
-            select.value = carrier.profile_id
+        if self.kept:  # a resume or a retry keeps its profile
+            select.value = self.kept
             return
         drive = self._drive_at(row)
         if drive is not None and drive.suggested_profile in self.wb.profiles:
