@@ -205,6 +205,7 @@ def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.console import local_time
     from workbench.station import PENDING_STATES, State, Station
     with Station(settings) as station:
         items = station.pending(args.limit)
@@ -223,7 +224,7 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
     table([t("station.col_item"), t("station.col_state"), t("station.col_since"),
            t("station.col_next"), t("station.col_detail")],
           [[s.item_id, t(f"state.{s.state.value}"),
-            str(s.attempt["started"]) if s.attempt else "",
+            local_time(str(s.attempt["started"])) if s.attempt else "",
             t(f"action.{PENDING_STATES[s.state].value}"),
             t("station.missing_pools", pools=", ".join(s.missing_pools))
             if s.missing_pools and s.state is State.BAGGED else ""] for s in items], sys.stdout)
