@@ -210,15 +210,19 @@ def slow_drive(tmp_path: Path) -> Path:
     return drive
 
 
-def test_cancel_during_imaging_then_resume(tmp_path):
+def test_cancel_during_imaging_then_resume(tmp_path, monkeypatch):
+    from workbench import devices
     from workbench.tui.imaging import ImagingScreen
+    # the profile screen lists the drives afresh: the slow drive is one of them
+    slow = devices.Drive(path=str(slow_drive(tmp_path)), name="slow", kind="virtual",
+                         model="Slow drive", media_present=True, size=1474560)
+    listed = devices.list_drives
+    monkeypatch.setattr(devices, "list_drives", lambda profiles, training=False:
+                        [*listed(profiles, training), slow])
 
     async def scenario() -> None:
         app = WorkbenchApp(Settings().for_training())
         async with app.run_test(size=(120, 40)) as pilot:
-            app.drives.append(type(app.drives[0])(path=str(slow_drive(tmp_path)), name="slow",
-                                                  kind="virtual", model="Slow drive",
-                                                  media_present=True, size=1474560))
             await pilot.press("m")
             await pilot.press(*"SLOW-1", "enter")
             await pilot.press("enter")  # the description screen: nothing to say

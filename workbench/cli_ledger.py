@@ -208,6 +208,7 @@ def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.console import local_time
     from workbench.station import PENDING_STATES, State, Station
     with Station(settings) as station:
         items = station.pending(args.limit)
@@ -226,7 +227,7 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
     table([t("station.col_item"), t("station.col_state"), t("station.col_since"),
            t("station.col_next"), t("station.col_detail")],
           [[s.item_id, t(f"state.{s.state.value}"),
-            str(s.attempt["started"]) if s.attempt else "",
+            local_time(str(s.attempt["started"])) if s.attempt else "",
             t(f"action.{PENDING_STATES[s.state].value}"),
             t("station.missing_pools", pools=", ".join(s.missing_pools))
             if s.missing_pools and s.state is State.BAGGED else ""] for s in items], sys.stdout)
@@ -274,7 +275,12 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
                 for reminder in profile.reminders_for():
                     print("  " + t("cli.reminder", text=reminder))
                 if not args.yes:
-                    answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
+                    try:
+                        answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
+                    except EOFError:  # no one to answer (a script, a closed input)
+                        print("\n" + t("ui.queue_no_answer", n=n, total=len(rows)),
+                              file=sys.stderr)
+                        break
                     if answer == "q":
                         break
                     if answer == "s":
@@ -317,15 +323,16 @@ def _filters(args: argparse.Namespace) -> Filters:
 
 
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.console import local_time, reason_words
     from workbench.station import Station
 
     with Station(settings) as station:
         rows = station.records.log_page(_filters(args), args.limit, args.before)
     table([t("log.started"), t("log.item"), t("log.media"), t("log.outcome"), t("log.bad"),
            t("log.station"), t("log.operator"), t("log.drive"), t("log.reason")],
-          [[r["started"], r["item_id"], r["profile_id"], t(f"outcome.{r['outcome']}"),
-            r["bad_sectors"], r["station_id"], r["operator"], r["drive"],
-            r["reason"][:60]] for r in rows], sys.stdout)
+          [[local_time(r["started"]), r["item_id"], r["profile_id"],
+            t(f"outcome.{r['outcome']}"), r["bad_sectors"], r["station_id"], r["operator"],
+            r["drive"], reason_words(r)] for r in rows], sys.stdout)
     if len(rows) == args.limit:  # the next page: the same command, one page on
         options = [f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
                    for name, value in (("from", args.date_from), ("to", args.date_to),
@@ -362,8 +369,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     with Station(settings) as station:
         slices = station.records.report(args.by or ["media"], _filters(args), lang)
         text = station.records.write(slices, args.format, lang, args.out)
-    if args.out:
-        print(t("report.written", file=str(args.out)))
+    if args.out:  # what was written where
+        print(t("ui.report_written", file=str(args.out.resolve()), format=args.format,
+                rows=sum(len(rows) for rows in slices.values())))
     else:
         sys.stdout.write(text)
     return ExitCode.SUCCESS
@@ -378,8 +386,9 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
             print(t("ledger.check_ok", file=str(settings.paths.ledger)))
             return ExitCode.SUCCESS
         if args.ledger_command == "export":
-            station.records.export(args.file)
-            print(t("ledger.exported", file=str(args.file)))
+            rows = station.records.export(args.file)
+            print(t("ui.ledger_exported", file=str(args.file.resolve()),
+                    carriers=rows["carriers"], attempts=rows["attempts"]))
             return ExitCode.SUCCESS
         for path in args.files:
             if not path.is_file():

@@ -62,6 +62,7 @@ def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def print_summary(report: FormatReport, out: TextIO) -> None:
+    from workbench.console import more_line
     s = report.summary()
     fmt = report.image_format
     print(t("identify.image", image=report.image,
@@ -75,16 +76,21 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
                        label=v.label or "-", files=v.files), file=out)
         for error in v.errors[:5]:
             print("    " + t("identify.volume_error", error=error), file=out)
+        for line in more_line(5, len(v.errors)):
+            print("    " + line, file=out)
     print(t("identify.totals", files=s["files"], bytes=human_bytes(s["bytes"]),
             unidentified=len(s["unidentified"]), damaged=len(s["damaged"]),
             duplicates=len(s["duplicates"]), zero=len(s["zero_byte"])), file=out)
-    for puid, count in list(s["by_puid"].items())[:10]:
-        print(f"  {count:6}  {puid}", file=out)
+    from workbench.station.result import format_lines
+    named = {"summary": s, "files": [{"puid": f.puid, "format_name": f.format_name}
+                                     for f in report.files]}
+    for line in format_lines(named, 10):
+        print("  " + line, file=out)
     from workbench.identify.report import escape_invisible
-    for item in s["damaged"][:10]:
-        print("  " + t("identify.damaged", path=escape_invisible(item["path"]),
-                       bytes=item["bytes_lost"]),
-              file=out)
+    for line in [t("identify.damaged", path=escape_invisible(item["path"]),
+                   bytes=item["bytes_lost"]) for item in s["damaged"][:10]] \
+            + more_line(10, len(s["damaged"])):
+        print("  " + line, file=out)
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:

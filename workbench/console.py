@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from workbench.i18n import human_bytes, t
@@ -24,6 +25,59 @@ def width(text: str) -> int:
 
 def pad(text: str, cells: int) -> str:
     return text + " " * max(0, cells - width(text))
+
+
+def fit(text: str, cells: int) -> str:
+    """text cut to cells display columns, with "…" when something was cut."""
+    if width(text) <= cells:
+        return text
+    out, used = "", 0
+    for c in text:
+        w = width(c)
+        if used + w > cells - 1:
+            break
+        out, used = out + c, used + w
+    return out + "…"
+
+
+def local_time(stamp: str) -> str:
+    """A UTC ISO time from the records ("2026-01-05T10:00:00Z") in the station's own
+    time zone, for people; the records themselves stay UTC. Anything else is returned
+    as it is."""
+    from datetime import datetime
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return stamp
+    if when.tzinfo is None:  # a date, or a time written without a zone: as it is
+        return stamp
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def lost_bytes(lost: int, total: int) -> str:
+    """Bytes not read, exactly, with their share of the whole: never rounded to nothing
+    ("1.4 MiB of 1.4 MiB" can hide 43 KB). "" when nothing is lost."""
+    if lost <= 0:
+        return ""
+    share = 100 * lost / total if total else 100.0
+    percent = f"{share:.2f}" if share >= 0.01 else "<0.01"
+    return t("ui.lost_bytes", bytes=f"{lost:,}", percent=percent)
+
+
+def more_line(shown: int, total: int) -> list[str]:
+    """["… and N more"] when a list was cut to shown of total entries, else []."""
+    return [t("ui.and_more", count=total - shown)] if total > shown else []
+
+
+def reason_words(row: sqlite3.Row | Mapping[str, Any], cells: int = 60) -> str:
+    """An attempt's reason in the user's words: the recorded text (English, with its
+    numbers) for English, else the code's short words in the user's language; cut to
+    cells with "…"."""
+    from workbench.i18n import catalog, language
+    code = row["reason_code"] if "reason_code" in row.keys() else ""  # noqa: SIM118
+    if language() != "en" and code and f"reason_short.{code}" in catalog("en"):
+        return t(f"reason_short.{code}")
+    return fit(str(row["reason"] or ""), cells)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], out: TextIO) -> None:

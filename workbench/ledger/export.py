@@ -37,7 +37,14 @@ def _cells(row: SliceRow, lang: str) -> list[object]:
     d = row.as_dict()
     reasons = "; ".join(f"{t('reason_short.' + r, lang=lang)} ({n})"
                         for r, n in row.top_reasons)
-    return safe_row([d["label"], *[d[c] for c in COLUMNS[1:-1]], reasons])
+    cells = safe_row([d["label"], *[d[c] for c in COLUMNS[1:-1]], reasons])
+    # nothing judged: no rate at all, never a 0% one (set after safe_row: "-" is no formula)
+    none = [*(("success_rate", "ci95_low", "ci95_high") if not row.judged else ()),
+            *(("attempt_success_rate",)
+              if row.attempts - row.needs_flux - row.audio_disc <= 0 else ())]
+    for name in none:
+        cells[COLUMNS.index(name)] = "-"
+    return cells
 
 
 def write_csv(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
@@ -96,11 +103,18 @@ def write_text(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> Non
         out.write("\n")
 
 
+RATES = ("success_rate", "ci95_low", "ci95_high", "attempt_success_rate")
+
+
 def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None:
-    """A sheet per slice, with a bar chart of success rates."""
+    """A sheet per slice: rates as percentages, a totals row (sums and the overall
+    rates), the header frozen, columns as wide as their text; a bar chart of rates."""
     from openpyxl import Workbook
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    from workbench.console import width
 
     book = Workbook()
     for blank in list(book.worksheets):  # a new workbook comes with one empty sheet
@@ -110,21 +124,34 @@ def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None
         sheet.append(_headers(lang, by))
         for row in rows:
             sheet.append(_cells(row, lang))
+        if rows:
+            sheet.append(_cells(total(rows, t("report.total", lang=lang)), lang))
+            for cell in sheet[sheet.max_row]:
+                cell.font = Font(bold=True)
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        sheet.column_dimensions["A"].width = 28
+        sheet.freeze_panes = "B2"  # the header and the labels stay in view
+        for name in RATES:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=COLUMNS.index(name) + 1,
+                                           max_col=COLUMNS.index(name) + 1):
+                cell.number_format = "0.0%"
+        for n, column in enumerate(sheet.iter_cols(values_only=True), 1):
+            cells = [width(str(v)) for v in column if v is not None]
+            sheet.column_dimensions[get_column_letter(n)].width = min(
+                60, max(8, max(cells, default=0) + 2))
         if rows:
             chart = BarChart()
             chart.type = "bar"
             chart.title = t("report.chart_title", lang=lang)
             chart.y_axis.title = t("report.col_success_rate", lang=lang)
             chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
+            chart.y_axis.number_format = "0%"
             rate_col = COLUMNS.index("success_rate") + 1
             chart.add_data(Reference(sheet, min_col=rate_col, min_row=1,
                                      max_row=len(rows) + 1), titles_from_data=True)
             chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=len(rows) + 1))
             chart.height, chart.width = 7 + len(rows) * 0.6, 18
-            sheet.add_chart(chart, f"A{len(rows) + 4}")
+            sheet.add_chart(chart, f"A{len(rows) + 5}")
     book.save(path)
 
 
@@ -172,8 +199,9 @@ def write_report(slices: dict[str, list[SliceRow]], fmt: str, lang: str,
 
 # -- several stations ------------------------------------------------------------------
 
-def export_ledger(con: sqlite3.Connection, target: Path) -> None:
-    """A consistent copy of the whole ledger (SQLite online backup) for another station."""
+def export_ledger(con: sqlite3.Connection, target: Path) -> dict[str, int]:
+    """A consistent copy of the whole ledger (SQLite online backup) for another station.
+    Returns the rows of the copy per main table (carriers, attempts), to say."""
     from workbench.errors import BadInput
     if not target.parent.is_dir():
         raise BadInput("error.out_folder_missing", file=str(target), folder=str(target.parent))
@@ -182,9 +210,13 @@ def export_ledger(con: sqlite3.Connection, target: Path) -> None:
     if target.exists():
         target.unlink()
     out = sqlite3.connect(str(target))
-    with out:
-        con.backup(out)
-    out.close()
+    try:
+        with out:
+            con.backup(out)
+        return {table: out.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("carriers", "attempts")}
+    finally:
+        out.close()
 
 
 def check_mergeable(source: Path) -> None:

@@ -233,7 +233,9 @@ def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sql
 
 def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
     """A carrier's whole history as lines (the CLI's `show` and the UI's detail)."""
+    from workbench.console import local_time, reason_words
     from workbench.i18n import human_bytes, t
+    from workbench.station.result import step_line
 
     c = h["carrier"][0]
     lines = [t("show.carrier", item=c["item_id"], profile=c["profile_id"], family=c["family"],
@@ -241,11 +243,12 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
     superseded = {a["supersedes"] for a in h["attempts"] if a["supersedes"]}
     for a in h["attempts"]:
         mark = t("show.superseded") if a["id"] in superseded else ""
-        lines.append(f"  {a['started']}  {t('outcome.' + a['outcome'])}  "
+        lines.append(f"  {local_time(a['started'])}  {t('outcome.' + a['outcome'])}  "
                      f"{a['bad_sectors']} / {human_bytes(a['bytes'])}  {a['drive']} "
-                     f"{a['drive_serial']}  {a['operator']}  {a['reason']} {mark}".rstrip())
+                     f"{a['drive_serial']}  {a['operator']}  {reason_words(a, 80)} {mark}".rstrip())
     lines.append(t("show.events"))
-    lines += [f"  {e['started']}  {e['step']}: {e['outcome']}  {e['detail']}"
+    # people read local times and their own words; the ledger keeps UTC and English
+    lines += [f"  {local_time(e['started'])}  {step_line(e['step'], e['outcome'], e['detail'])}"
               for e in h["events"]]
     if h["formats"]:
         lines.append(t("show.formats"))

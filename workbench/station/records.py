@@ -63,8 +63,8 @@ class Records:
     def check(self) -> None:
         db.check_ledger(self.con, self.station.settings.paths.ledger)
 
-    def export(self, target: Path) -> None:
-        export.export_ledger(self.con, target)
+    def export(self, target: Path) -> dict[str, int]:
+        return export.export_ledger(self.con, target)
 
     def merge(self, source: Path) -> dict[str, int]:
         return export.merge_ledger(self.con, source)

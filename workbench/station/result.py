@@ -4,6 +4,7 @@ words, and the final sector map to draw."""
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,13 +32,51 @@ class MigrationResult:
     state: State = State.NEW
 
 
+_OUTCOMES = ("success", "partial", "failed", "aborted", "incomplete")
+# the details the pipeline writes in English (the ledger keeps them so), said again in
+# the user's language when shown: (pattern, key, the groups' placeholder names)
+_DETAILS = (
+    (re.compile(r"digests match: (?P<algorithms>.+)"), "ui.detail_digests_match"),
+    (re.compile(r"digest mismatch: (?P<files>.+)"), "ui.detail_digest_mismatch"),
+    (re.compile(r"(?P<files>\d+) files, (?P<unidentified>\d+) unidentified; "
+                r"not listed in full: volume (?P<volumes>.+)"), "ui.detail_files_cut"),
+    (re.compile(r"(?P<files>\d+) files, (?P<unidentified>\d+) unidentified"),
+     "ui.detail_files"),
+)
+
+
 def step_line(step: str, outcome: str, detail: str) -> str:
-    """One pipeline step in words (the CLI and the station UI show the same)."""
+    """One pipeline step in words, in the user's language (the CLI and the station UI
+    show the same). Details written in English by the pipeline are translated here."""
+    from workbench.i18n import catalog, language, t
+    known = catalog(language())
+    if outcome in _OUTCOMES:
+        translated = t(f"outcome.{outcome}")
+    else:
+        key = f"ui.step_outcome.{outcome.replace(' ', '_')}"
+        translated = t(key) if key in known or key in catalog("en") else outcome
+    name = step.split(" ")
+    step_words = t("ui.step_tape_copy", copy=name[2]) if name[:2] == ["tape", "copy"] \
+        and len(name) == 3 else t(f"step.{name[0]}")
+    for pattern, key in _DETAILS:
+        match = pattern.fullmatch(detail)
+        if match:
+            detail = t(key, **match.groupdict())
+            break
+    return t("migrate.step", step=step_words, outcome=translated, detail=detail)
+
+
+def format_lines(report: dict[str, Any], limit: int) -> list[str]:
+    """The formats found, most files first, each PUID with its name (from the report's
+    own files: fido's signature names, no look-up elsewhere), then "… and N more"."""
+    from workbench.console import more_line
     from workbench.i18n import t
-    translated = t(f"outcome.{outcome}") if outcome in (
-        "success", "partial", "failed", "aborted", "incomplete") else outcome
-    return t("migrate.step", step=t(f"step.{step.split(' ')[0]}"), outcome=translated,
-             detail=detail)
+    names = {f.get("puid") or "UNKNOWN": f.get("format_name") or ""
+             for f in report.get("files", [])}
+    counts = list(report["summary"]["by_puid"].items())
+    lines = [t("ui.format_line", count=count, puid=puid, name=names.get(puid, "")).rstrip()
+             for puid, count in counts[:limit]]
+    return lines + more_line(min(limit, len(counts)), len(counts))
 
 
 def imaging_detail(con: sqlite3.Connection, record: JobRecord) -> str:
@@ -46,7 +85,7 @@ def imaging_detail(con: sqlite3.Connection, record: JobRecord) -> str:
     given to two carriers, or a disc put back, is found here)."""
     from workbench.i18n import t
     from workbench.ledger.query import same_image
-    detail = record.reason.text if record.reason else ""
+    detail = record.reason.message() if record.reason else ""  # the ledger keeps .text
     same = same_image(con, record.digests.get("sha256", ""), record.item_id)
     if same:
         detail = " ".join(filter(None, (detail, t("station.identical_to",
@@ -71,6 +110,7 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
     """A job record in words, in the user's language: why, how much was read, where the
     bad areas are, and for a disc its class, sessions and every raw track. The CLI and
     the station UI show the same lines."""
+    from workbench.console import lost_bytes
     from workbench.i18n import human_bytes, t
     lines = [record.reason.message()] if record.reason else []
     if record.size or record.disc:
@@ -78,8 +118,14 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
         size = record.bytes_rescued + record.bytes_bad + record.bytes_untried + sum(
             n * 2352 for t in record.tracks for _, n in t.get("unreadable", [])) \
             if record.disc else record.size
+        # a truncated carrier: its own volume says how big it is, bigger than the image
+        if record.reason and record.reason.code == "truncated" and record.declared_size:
+            size = max(size, record.declared_size)
         lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
                        size=human_bytes(size), bad=record.bad_sector_count))
+        lost = lost_bytes(size - record.bytes_rescued, size)
+        if lost:  # exact: the rounded sizes above can look complete
+            lines[-1] += "; " + lost
     lines += [t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
                 sectors=-(-size // record.sector_size))
               for pos, size in record.bad_ranges[:max_ranges]]
@@ -144,4 +190,4 @@ def final_map(job: Path) -> tuple[Blocks, int] | None:
 
 
 __all__ = ["Blocks", "ImagingProgress", "MigrationResult", "TapeProgress", "final_map",
-           "record_lines", "step_line", "verify_image"]
+           "format_lines", "record_lines", "step_line", "verify_image"]

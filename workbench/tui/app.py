@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from workbench.config import Settings
@@ -21,7 +23,11 @@ from workbench.tui.home import HomeScreen
 class WorkbenchApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = t("tui.title")
-    BINDINGS = [Binding("ctrl+q", "request_quit", t("tui.key_quit"), priority=True)]
+    # our own palette binding: Textual's would say "palette" in English in the footer
+    BINDINGS = [Binding("ctrl+q", "request_quit", t("tui.key_quit"), priority=True),
+                Binding("question_mark,f1", "key_help", t("ui.key_help")),
+                Binding("ctrl+p", "command_palette", t("ui.key_palette"), show=False,
+                        priority=True)]
 
     def __init__(self, settings: Settings, sign_in: bool = False) -> None:
         super().__init__()
@@ -38,19 +44,41 @@ class WorkbenchApp(App[None]):
             settings.station_id
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every key of the current screen is also in the command palette."""
-        yield from super().get_system_commands(screen)
-        for binding in getattr(screen, "BINDINGS", []):
-            if isinstance(binding, Binding) and binding.show and binding.description:
-                yield SystemCommand(binding.description, f"[{binding.key}]",
-                                    lambda action=binding.action: screen.run_action(action))
+        """Every key of the current screen (single letters too) and the app's own few
+        commands, in the user's language (Textual's own are English only)."""
+        from workbench.tui.keys import screen_keys
+        for binding, shown in screen_keys(screen):
+            if binding.action in ("command_palette", "key_help", "request_quit"):
+                continue
+            # the key in the help line is text: "[m]" would be read as markup and vanish
+            yield SystemCommand(binding.description, escape(t("ui.palette_key", key=shown)),
+                                lambda action=binding.action: screen.run_action(action))
+        yield SystemCommand(t("ui.key_help"), t("ui.cmd_keys_help"), self.action_key_help)
+        yield SystemCommand(t("ui.key_theme"), t("ui.cmd_theme_help"),
+                            self.action_change_theme)
         yield SystemCommand(t("autoload.tui.command"), t("autoload.tui.command_help"),
                             self.open_autoload)
-        yield SystemCommand(t("setup.tui_title"), "", self.action_open_setup)
+        yield SystemCommand(t("setup.tui_title"), t("setup.tui_title"), self.action_open_setup)
+        yield SystemCommand(t("tui.key_quit"), t("ui.cmd_quit_help"), self.action_request_quit)
 
     def open_autoload(self) -> None:
         from workbench.tui.autoload import AutoloadScreen
         self.push_screen(AutoloadScreen())
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not any(isinstance(s, CommandPalette)
+                                               for s in self.screen_stack):
+            self.push_screen(CommandPalette(placeholder=t("ui.palette_placeholder"),
+                                            id="--command-palette"))
+
+    def action_help_quit(self) -> None:
+        """ctrl+c (Textual's own words are English and name a key we do not use)."""
+        self.notify(t("ui.help_quit"))
+
+    def action_key_help(self) -> None:
+        from workbench.tui.keys import KeyHelp
+        if not isinstance(self.screen, KeyHelp | CommandPalette):
+            self.push_screen(KeyHelp(self.screen))
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())

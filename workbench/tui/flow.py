@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Checkbox, DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import Checkbox, DataTable, Header, Input, Select, Static
 
+from workbench import devices
+from workbench.devices import Drive
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.station import Action, NotAllowed, State
 from workbench.tui.base import StationScreen
+from workbench.tui.widgets import StationFooter
 
 
 @dataclass
@@ -36,7 +39,7 @@ class ItemScreen(StationScreen):
             yield Static(t("tui.item_prompt"), classes="heading")
             yield Input(id="item", placeholder=t("tui.item_hint"))
             yield Static(id="item-message", markup=False)
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#item", Input).focus()
@@ -81,10 +84,13 @@ class ItemScreen(StationScreen):
 
 
 class ProfileScreen(StationScreen):
-    """Which drive, and which profile (suggested from the drive's geometry)."""
+    """Which drive, and which profile (suggested from the drive's geometry). The drives
+    are listed afresh on arrival and on `r`: a carrier loaded or changed since home was
+    drawn shows here. Enter on the drive list goes on; Enter on the profile opens it."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
-                Binding("enter", "next", t("tui.key_next"), priority=True)]
+                Binding("enter", "next", t("tui.key_next")),
+                Binding("r", "refresh", t("ui.key_refresh_drives"))]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -94,30 +100,63 @@ class ProfileScreen(StationScreen):
             yield Static(t("tui.choose_profile"), classes="heading")
             yield Select([], id="profile", prompt=t("tui.profile_prompt"))
             yield Static(id="profile-message")
-        yield Footer()
+        yield StationFooter()
+
+    kept = ""  # the profile of a resume or a retry: kept whatever drive is highlighted
 
     def on_mount(self) -> None:
         app = self.wb
-        table = self.query_one("#drive-list", DataTable)
-        table.add_columns(t("drives.path"), t("drives.model"), t("drives.profile"))
-        for d in app.drives:
-            if d.media_present:
-                table.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:40],
-                              d.suggested_profile or "-", key=d.path)
+        self.kept = app.carrier.profile_id if app.carrier.profile_id in app.profiles else ""
+        self.query_one("#drive-list", DataTable).add_columns(
+            t("drives.path"), t("drives.model"), t("drives.profile"))
         select = self.query_one("#profile", Select)
         select.set_options([(p.label(), p.id) for p in app.profiles.values()])
-        table.focus()
-        self._suggest(0)
-        if app.carrier.profile_id in app.profiles:  # a resume or a retry keeps its profile
-            select.value = app.carrier.profile_id
+        self.action_refresh()
+        self.query_one("#drive-list", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()  # back from the checklist: the medium may have changed
+
+    def action_refresh(self) -> None:
+        """List the drives again, keep the highlighted one if it is still there, and
+        suggest its profile (a resume or a retry keeps the profile it had)."""
+        app = self.wb
+        table = self.query_one("#drive-list", DataTable)
+        was = self._drive_at(table.cursor_row) if table.row_count else None
+        app.drives = devices.list_drives(app.profiles, training=app.settings.training)
+        table.clear()
+        for d in self._drives():
+            table.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:40],
+                          d.suggested_profile or "-", key=d.path)
+        paths = [d.path for d in self._drives()]
+        row = paths.index(was.path) if was is not None and was.path in paths else 0
+        if table.row_count:
+            table.move_cursor(row=row)
+        self._suggest(row)
+
+    def _drives(self) -> list[Drive]:
+        return [d for d in self.wb.drives if d.media_present]
+
+    def _drive_at(self, row: int) -> Drive | None:
+        drives = self._drives()
+        return drives[row] if 0 <= row < len(drives) else None
 
     def _suggest(self, row: int) -> None:
-        drives = [d for d in self.wb.drives if d.media_present]
-        if 0 <= row < len(drives) and drives[row].suggested_profile:
-            self.query_one("#profile", Select).value = drives[row].suggested_profile
+        select = self.query_one("#profile", Select)
+        if self.kept:  # a resume or a retry keeps its profile
+            select.value = self.kept
+            return
+        drive = self._drive_at(row)
+        if drive is not None and drive.suggested_profile in self.wb.profiles:
+            select.value = drive.suggested_profile
+        else:  # no suggestion for this drive: never keep the last drive's
+            select.clear()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._suggest(event.cursor_row)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_next()
 
     def action_next(self) -> None:
         table = self.query_one("#drive-list", DataTable)
@@ -132,9 +171,12 @@ class ProfileScreen(StationScreen):
 
 
 class ChecklistScreen(StationScreen):
-    """The profile's checklist, then load the carrier and check before reading."""
+    """The profile's checklist, then load the carrier and check before reading. The
+    first key acts: Space ticks the focused line and moves to the next; Enter says
+    "all of it is done" (ticks every line) and starts; `i` starts once all are ticked."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
+                Binding("enter", "ready", t("ui.key_ready"), priority=True),
                 Binding("p", "preflight", t("tui.key_preflight")),
                 Binding("i", "start", t("tui.key_start"))]
 
@@ -149,7 +191,22 @@ class ChecklistScreen(StationScreen):
                                           t("tui.check_loaded", drive=carrier.drive)]):
                 yield Checkbox(reminder, id=f"check-{n}")
             yield Static(id="preflight", markup=False)
-        yield Footer()
+        yield StationFooter()
+
+    def on_mount(self) -> None:
+        self.query_one(Checkbox).focus()  # the first Space ticks the first line
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.value:  # on to the next line not yet ticked
+            for box in self.query(Checkbox):
+                if not box.value:
+                    box.focus()
+                    break
+
+    def action_ready(self) -> None:
+        for box in self.query(Checkbox):
+            box.value = True
+        self.action_start()
 
     def action_preflight(self) -> bool:
         app = self.wb

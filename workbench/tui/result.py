@@ -8,8 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, OptionList, Static
+from textual.widgets import Button, Input, OptionList, Static
 
+from workbench.console import more_line
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.identify.report import escape_invisible
@@ -23,8 +24,9 @@ from workbench.station import (
     record_lines,
     step_line,
 )
+from workbench.station.result import format_lines
 from workbench.tui.base import StationModal, StationScreen
-from workbench.tui.widgets import SectorMap, TitleBar
+from workbench.tui.widgets import SectorMap, StationFooter, TitleBar
 
 
 class PackagingDone(Message):
@@ -37,11 +39,13 @@ class ResultScreen(StationScreen):
     BINDINGS = [Binding("a", "accept", t("tui.key_accept")),
                 Binding("r", "retry", t("tui.key_retry_more")),
                 Binding("d", "other_drive", t("tui.key_other_drive")),
-                Binding("k", "keep_going", t("tui.key_keep_going")),
-                Binding("f", "route('needs_flux')", t("tui.key_flux")),
-                Binding("u", "route('audio_disc')", t("tui.key_audio")),
+                # rarer keys: in the key list (`?`) and the palette, not the 80-column footer
+                Binding("k", "keep_going", t("tui.key_keep_going"), show=False),
+                Binding("f", "route('needs_flux')", t("tui.key_flux"), show=False),
+                Binding("u", "route('audio_disc')", t("tui.key_audio"), show=False),
                 Binding("n", "note", t("tui.key_note")),
-                Binding("h", "home", t("tui.key_home"))]
+                Binding("h", "home", t("tui.key_home")),
+                Binding("escape", "home", t("tui.key_home"), show=False)]
 
     def __init__(self, result: MigrationResult | None, error: str = "") -> None:
         super().__init__()
@@ -55,7 +59,7 @@ class ResultScreen(StationScreen):
             yield SectorMap(id="final-map")
             yield Static(id="details", markup=False)
             yield Static(id="steps", markup=False)
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.call_later(setattr, self, "busy", False)
@@ -79,10 +83,10 @@ class ResultScreen(StationScreen):
             if not report.get("complete", True):
                 lines.append(t("identify.incomplete"))
             lines.append(environment_line(report.get("environment", {})))
-            lines += [f"  {count:5}  {puid}" for puid, count in list(s["by_puid"].items())[:6]]
+            lines += ["  " + line for line in format_lines(report, 6)]
             lines += [t("identify.damaged", path=escape_invisible(d["path"]),
                         bytes=d["bytes_lost"])
-                      for d in s["damaged"][:8]]
+                      for d in s["damaged"][:8]] + more_line(8, len(s["damaged"]))
         self.query_one("#details", Static).update("\n".join(lines))
         # the steps so far, as the CLI prints them (an image identical to another
         # carrier's is said in the imaging step)

@@ -10,8 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 
+from workbench.console import fit, local_time, pad, reason_words
+from workbench.console import width as cells
 from workbench.errors import WorkbenchError
 from workbench.i18n import language, t
 from workbench.station import (
@@ -24,17 +26,19 @@ from workbench.station import (
     make_filters,
 )
 from workbench.tui.base import StationModal, StationScreen
+from workbench.tui.widgets import StationFooter
 
 FILTERS = ("date_from", "date_to", "batch", "station", "operator", "drive", "outcome")
 
 
 def rate_bars(rows: list[SliceRow], width: int = 30) -> Text:
-    """A bar chart of success rates, one line per slice."""
+    """A bar chart of success rates, one line per slice; labels padded by display width
+    (a Japanese character takes two columns) so the bars start in one column."""
     text = Text()
-    label_width = max((len(r.label) for r in rows), default=0)
+    label_width = max((cells(r.label) for r in rows), default=0)
     for row in rows:
         filled = round(row.rate * width) if row.judged else 0
-        text.append(f"{row.label:<{label_width}} ")
+        text.append(pad(row.label, label_width) + " ")
         text.append("█" * filled, style="green")
         text.append("░" * (width - filled), style="grey35")
         text.append(f" {row.rate * 100:5.1f}% " if row.judged else "   -   ")
@@ -60,7 +64,7 @@ class StatsScreen(StationScreen):
             yield DataTable(id="stats", cursor_type="row", zebra_stripes=True)
             yield Static(t("report.chart_title"), classes="heading")
             yield Static(id="chart")
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#stats", DataTable)
@@ -104,9 +108,10 @@ class StatsScreen(StationScreen):
         table.clear()
         for r in rows:
             low, high = r.interval
+            # a slice with nothing judged has no rate: "-", never 0%
+            rates = [f"{v * 100:.1f}%" if r.judged else "-" for v in (r.rate, low, high)]
             table.add_row(r.label, r.carriers, r.succeeded, r.partial, r.failed,
-                          r.needs_flux, r.audio_disc, f"{r.rate * 100:.1f}%",
-                          f"{low * 100:.1f}%", f"{high * 100:.1f}%", r.attempts)
+                          r.needs_flux, r.audio_disc, *rates, r.attempts)
         self.query_one("#chart", Static).update(rate_bars(rows))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -118,7 +123,11 @@ class StatsScreen(StationScreen):
     def action_export(self) -> None:
         filters = self.checked_filters()
         if filters is not None:
-            self.app.push_screen(ExportDialog(self.slice_by(), filters))
+            self.app.push_screen(ExportDialog(self.slice_by(), filters), self._exported)
+
+    def _exported(self, said: str | None) -> None:
+        if said:  # what was written where: the dialog is gone, the words stay
+            self.query_one("#filter-message", Static).update(said)
 
     def action_log(self) -> None:
         filters = self.checked_filters()
@@ -144,12 +153,12 @@ class LogScreen(StationScreen):
         yield Header()
         yield DataTable(id="log", cursor_type="row", zebra_stripes=True)
         yield Static(id="page")
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#log", DataTable).add_columns(
             t("log.started"), t("log.item"), t("log.media"), t("log.outcome"), t("log.bad"),
-            t("log.station"), t("log.operator"), t("log.drive"))
+            t("log.station"), t("log.operator"), t("log.drive"), t("log.reason"))
         self.show_page()
         self.query_one("#log", DataTable).focus()
 
@@ -158,9 +167,10 @@ class LogScreen(StationScreen):
         table = self.query_one("#log", DataTable)
         table.clear()
         for r in rows:
-            table.add_row(r["started"], r["item_id"], r["profile_id"],
+            table.add_row(local_time(r["started"]), r["item_id"], r["profile_id"],
                           t(f"outcome.{r['outcome']}"), r["bad_sectors"], r["station_id"],
-                          r["operator"], r["drive"][:30], key=f"{r['item_id']}|{r['id']}")
+                          r["operator"], fit(r["drive"], 30), reason_words(r, 40),
+                          key=f"{r['item_id']}|{r['id']}")
         self.last = rows[-1]["started"] if len(rows) == self.PAGE else ""
         self.query_one("#page", Static).update(t("tui.page", page=len(self.cursors),
                                                  rows=len(rows)))
@@ -197,7 +207,7 @@ class CarrierScreen(StationScreen):
         with VerticalScroll(classes="form"):
             yield Static(id="state", markup=False)
             yield Static(id="history", markup=False)
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.show()
@@ -266,9 +276,13 @@ class ExportDialog(StationModal[str | None]):
         app = self.wb
         try:
             records = app.station.records
-            records.write(records.report([self.by], self.filters, language()), str(fmt),
-                          language(), Path(event.value))
-        except (WorkbenchError, OSError) as exc:
+            slices = records.report([self.by], self.filters, language())
+            records.write(slices, str(fmt), language(), Path(event.value))
+        except WorkbenchError as exc:
+            self.query_one("#export-message", Static).update(exc.message())
+            return
+        except OSError as exc:
             self.query_one("#export-message", Static).update(str(exc))
             return
-        self.dismiss(event.value)
+        self.dismiss(t("ui.export_written", file=event.value,
+                       rows=sum(len(rows) for rows in slices.values())))

@@ -7,12 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
 from workbench.station import Station, TapeProgress
 from workbench.tui.base import StationScreen
+from workbench.tui.widgets import StationFooter
 
 
 class TapeProgressMessage(Message):
@@ -42,7 +43,7 @@ class TapeScreen(StationScreen):
             yield DataTable(id="waiting", cursor_type="none")
             yield ProgressBar(id="tape-bar", total=100, show_eta=False)
             yield Static(id="tape-status", markup=False)
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.query_one("#tapes", DataTable).add_columns(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 # Worst first: a cell shows the worst status of the bytes it covers, as ddrescueview does.
 STATUS_STYLE = {"-": ("#", "bold red"), "/": ("%", "yellow"), "*": ("*", "dark_orange"),
@@ -66,3 +69,31 @@ class TitleBar(Widget):
         app = self.app
         sub = f" — {app.sub_title}" if app.sub_title else ""
         return Text(f"{app.title}{sub}", justify="center")
+
+
+class StationFooter(Footer):
+    """The footer a technician reads at 80x24: the app's own keys (quit, the key list)
+    first, so no screen's many keys can push them off the edge; compact; the palette's
+    key is in the key list (`?`) instead of taking the right-hand corner."""
+
+    def __init__(self) -> None:
+        super().__init__(compact=True, show_command_palette=False)
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        shown = [a for a in self.screen.active_bindings.values() if a.binding.show]
+        ordered = [a for a in shown if a.node is self.app] + \
+            [a for a in shown if a.node is not self.app]
+        actions: set[str] = set()
+        keys = []
+        for active in ordered:
+            if active.binding.action not in actions:  # one key per action, as Footer does
+                actions.add(active.binding.action)
+                keys.append(active)
+        self.styles.grid_size_columns = len(keys)
+        for active in keys:
+            binding = active.binding
+            yield FooterKey(binding.key, self.app.get_key_display(binding),
+                            binding.description, binding.action, disabled=not active.enabled,
+                            tooltip=active.tooltip).data_bind(compact=Footer.compact)
