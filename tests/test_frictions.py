@@ -17,6 +17,7 @@ from workbench.devices import Drive
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.flow import ChecklistScreen, ItemScreen, ProfileScreen
 from workbench.tui.home import HomeScreen
+from workbench.tui.metadata import MetadataScreen
 from workbench.tui.result import ResultScreen
 
 
@@ -26,10 +27,17 @@ def footer_keys(app: WorkbenchApp) -> dict[str, tuple[int, int]]:
             if k.region.width}
 
 
+async def past_description(pilot, app: WorkbenchApp) -> None:
+    """A new carrier's description screen comes after its item ID: nothing to say."""
+    await wait_for(pilot, lambda: isinstance(app.screen, MetadataScreen), 10)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, ProfileScreen), 10)
+
+
 async def to_checklist(pilot, app: WorkbenchApp, item: str) -> None:
     await pilot.press("m")
     await pilot.press(*item, "enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, ProfileScreen), 10)
+    await past_description(pilot, app)
     await pilot.press("enter")  # the first drive (the good floppy comes first)
     await wait_for(pilot, lambda: isinstance(app.screen, ChecklistScreen), 10)
 
@@ -171,7 +179,7 @@ def test_the_profile_screen_lists_drives_afresh_and_follows_the_highlight(monkey
             app.drives = []  # stale: what home saw before the carriers went in
             await pilot.press("m")
             await pilot.press(*"FR-2", "enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, ProfileScreen), 10)
+            await past_description(pilot, app)
             screen = app.screen
             table = screen.query_one("#drive-list", DataTable)
             select = screen.query_one("#profile", Select)
