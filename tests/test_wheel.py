@@ -51,7 +51,9 @@ class Installed:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if k not in ("PYTHONPATH", "WORKBENCH_CONFIG", "WORKBENCH_LANG")}
-        return {**env, "XDG_DATA_HOME": str(self.data), "HOME": str(self.root / "home")}
+        # training drives at full speed (tests/conftest.py says the same for the suite)
+        return {**env, "XDG_DATA_HOME": str(self.data), "HOME": str(self.root / "home"),
+                "WORKBENCH_TRAINING_SPEED": "fast"}
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.bin / "workbench"), *args], cwd=self.cwd,
