@@ -95,10 +95,12 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installe
     venv = box.root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=60)
+    # --ignore-installed: a checkout on PYTHONPATH (with an editable install's egg-info)
+    # would otherwise count as the package already installed
     done = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                           "install", "-q", "--no-deps", "--no-index",
+                           "install", "-q", "--no-deps", "--no-index", "--ignore-installed",
                            "--disable-pip-version-check", str(wheel)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=box.env())
     assert done.returncode == 0, done.stdout + done.stderr
     # the dependencies this environment already has, after the venv's own packages: a
     # plain path line (the .pth files there, e.g. an editable install's, are not run)
