@@ -188,3 +188,19 @@ def test_the_installed_ui_starts_with_its_stylesheet(installed):
     assert screen not in ("Screen", "_DefaultScreen")
     assert int(rules) > 0
     assert css.endswith("app.tcss") and str(installed.root / "venv") in css
+
+
+def test_training_writes_to_the_user_data_folder_when_installed(monkeypatch, tmp_path):
+    from workbench import config
+    monkeypatch.setattr(config, "IN_CHECKOUT", False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    root = tmp_path / "xdg" / "migration-workbench" / "training"
+    paths = config.Settings().for_training().paths
+    assert (paths.ledger, paths.staging, paths.bags) == (
+        root / "ledger.sqlite", root / "staging", root / "bags")
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")  # the XDG spec: absolute only
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert config.training_root() == \
+        tmp_path / "home" / ".local" / "share" / "migration-workbench" / "training"
+    monkeypatch.setattr(config, "IN_CHECKOUT", True)
+    assert config.training_root() == Path.cwd() / "training"  # a checkout: as always
