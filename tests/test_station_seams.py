@@ -41,8 +41,9 @@ def test_another_stations_copies_never_count_for_this_stations_bag(tmp_path):
                          ).returncode == 0
     s1 = station_folder(tmp_path / "s1", "station-1")
     assert migrate(s1, DAMAGED, "FD-1").returncode == ExitCode.PARTIAL  # no tapes: bagged
+    # one item ID, two discs (a good and a damaged floppy): merged, and said (exit 7)
     assert workbench_cmd("ledger", "merge", str(tmp_path / "s2.sqlite"), cwd=s1
-                         ).returncode == 0
+                         ).returncode == ExitCode.CONFLICTS
     shown = workbench_cmd("show", "FD-1", cwd=s1).stdout
     assert "bagged, not yet on tape" in shown, shown
     release = workbench_cmd("tape", "release", "FD-1", cwd=s1)

@@ -106,7 +106,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path, metavar="FILE")
     p = ledger.add_parser("merge", help=t("cli.ledger_merge"))
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.add_argument("--conflicts", type=Path, metavar="OUT", help=t("dup.cli_out"))
     ledger.add_parser("check", help=t("cli.ledger_check"))
+    p = ledger.add_parser("conflicts", help=t("dup.cli_conflicts"))
+    p.add_argument("--out", type=Path, metavar="OUT", help=t("dup.cli_out"))
 
 
 def _with_operator(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -328,11 +331,13 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
 
     with Station(settings) as station:
         rows = station.records.log_page(_filters(args), args.limit, args.before)
+        same = station.records.identical(rows)
     table([t("log.started"), t("log.item"), t("log.media"), t("log.outcome"), t("log.bad"),
            t("log.station"), t("log.operator"), t("log.drive"), t("log.reason")],
           [[local_time(r["started"]), r["item_id"], r["profile_id"],
             t(f"outcome.{r['outcome']}"), r["bad_sectors"], r["station_id"], r["operator"],
-            r["drive"], reason_words(r)] for r in rows], sys.stdout)
+            r["drive"], "; ".join(filter(None, (reason_words(r), same.get(r["id"], ""))))]
+           for r in rows], sys.stdout)
     if len(rows) == args.limit:  # the next page: the same command, one page on
         options = [f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
                    for name, value in (("from", args.date_from), ("to", args.date_to),
@@ -390,13 +395,18 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
             print(t("ui.ledger_exported", file=str(args.file.resolve()),
                     carriers=rows["carriers"], attempts=rows["attempts"]))
             return ExitCode.SUCCESS
+        from workbench import cli_conflicts
+        if args.ledger_command == "conflicts":
+            return cli_conflicts.report(station.records.conflicts(), args.out)
+        found = []
         for path in args.files:
             if not path.is_file():
                 raise BadInput("error.file_missing", file=str(path))
-            added = station.records.merge(path)
+            merged = station.records.merge(path)
             print(t("ledger.merged", file=str(path),
-                    added=", ".join(f"{k} {v}" for k, v in added.items())))
-        return ExitCode.SUCCESS
+                    added=", ".join(f"{k} {v}" for k, v in merged.added.items())))
+            found += merged.conflicts
+        return cli_conflicts.report(found, args.conflicts)
 
 
 COMMANDS = {"migrate": cmd_migrate, "retry": cmd_retry, "accept": cmd_accept,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from workbench import PROJECT_ROOT
+from workbench import DATA_ROOT, IN_CHECKOUT
 from workbench.errors import ConfigError
 from workbench.i18n import LANGUAGES
 from workbench.schema import Field, check_table, load_toml, one_of
@@ -193,11 +193,22 @@ class Settings:
 
     def for_training(self) -> Settings:
         """Training keeps its ledger and files apart from the real station's."""
-        root = Path.cwd() / "training"
+        root = training_root()
         return replace(self, training=True, station_id=f"{self.station_id}-training",
                        paths=replace(self.paths, staging=root / "staging",
                                      bags=root / "bags", tape=root / "tape",
                                      ledger=root / "ledger.sqlite", logs=root / "logs"))
+
+
+def training_root() -> Path:
+    """Where training writes: ./training in a checkout (as always); an installed package
+    uses the per-user data folder ($XDG_DATA_HOME, else ~/.local/share), never the
+    install folder and never whatever folder the trainee happens to be in."""
+    if IN_CHECKOUT:
+        return Path.cwd() / "training"
+    data = os.environ.get("XDG_DATA_HOME") or ""
+    base = Path(data) if os.path.isabs(data) else Path.home() / ".local" / "share"
+    return base / "migration-workbench" / "training"
 
 
 def _paths(base: Path, table: dict) -> Paths:
@@ -212,7 +223,7 @@ def _paths(base: Path, table: dict) -> Paths:
         tape=resolve("tape", "tape"),
         ledger=resolve("ledger", "logs/ledger.sqlite"),
         logs=resolve("logs", "logs"),
-        profiles=resolve("profiles", "") if profiles else PROJECT_ROOT / "profiles",
+        profiles=resolve("profiles", "") if profiles else DATA_ROOT / "profiles",
     )
 
 

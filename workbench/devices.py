@@ -9,7 +9,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from workbench import PROJECT_ROOT
+from workbench import DATA_ROOT
 from workbench.errors import WorkbenchError
 from workbench.imaging.identity import block_facts
 from workbench.imaging.identity import read_text as _read
@@ -18,7 +18,7 @@ from workbench.imaging.sources import DRIVE_SUFFIX, VirtualDrive
 from workbench.profiles import MediaProfile, suggest_profile
 
 SYS_BLOCK = Path("/sys/block")
-TRAINING_MEDIA = PROJECT_ROOT / "media"
+TRAINING_MEDIA = DATA_ROOT / "media"
 _SKIP_PREFIXES = ("ram", "zram", "md", "dm-", "nbd")
 
 

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     FAILED = 4
     ABORTED = 5
     REFUSED = 6
+    CONFLICTS = 7  # merged whole, but one item ID has different content at two stations
 
 
 class WorkbenchError(Exception):

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from workbench.i18n import t
 from workbench.ledger import db, export, query
+from workbench.ledger.conflicts import Conflict, find_conflicts
 from workbench.ledger.filters import make_filters
+from workbench.station import duplicates
 
 if TYPE_CHECKING:
     from workbench.station.core import Station
@@ -45,7 +47,14 @@ class Records:
     def history_lines(self, item_id: str) -> list[str]:
         """A carrier's whole history in words; [] when the ledger does not know it."""
         h = query.carrier_history(self.con, item_id)
-        return query.history_lines(h) if h["carrier"] else []
+        same = duplicates.identical_line(self.con, item_id) if h["carrier"] else ""
+        return [*query.history_lines(h), *filter(None, [same])] if h["carrier"] else []
+
+    def identical(self, rows: list[sqlite3.Row]) -> dict[str, str]:
+        """Attempt row id -> 'same image as ...' where other carriers share its image
+        (for a log page)."""
+        return {row: t("dup.log_same", items=", ".join(items))
+                for row, items in duplicates.identical_in(self.con, rows).items()}
 
     def statistics(self, by: str, filters: Filters | None = None) -> list[SliceRow]:
         return query.statistics(self.con, by, filters or Filters(), label=self.report_label)
@@ -66,5 +75,9 @@ class Records:
     def export(self, target: Path) -> dict[str, int]:
         return export.export_ledger(self.con, target)
 
-    def merge(self, source: Path) -> dict[str, int]:
-        return export.merge_ledger(self.con, source)
+    def merge(self, source: Path) -> duplicates.Merged:
+        return duplicates.merge(self.con, source)
+
+    def conflicts(self) -> list[Conflict]:
+        """Every standing conflict between stations' records (see ledger/conflicts.py)."""
+        return find_conflicts(self.con)

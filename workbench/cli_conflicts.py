@@ -1,0 +1,30 @@
+"""`ledger merge --conflicts FILE` and `ledger conflicts`: the conflicts between stations'
+records, one line each, a summary line, and the list as CSV or JSON (by the file's
+suffix). Exit 7 (CONFLICTS) when one item ID has different content at two stations:
+merged, but not clean. One image under two item IDs is said and listed, exit 0 (a second
+copy of a disc is real, as when it is imaged: see workbench/station/duplicates.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.atomic import write_atomic
+from workbench.errors import ExitCode
+from workbench.i18n import t
+from workbench.ledger.conflicts import KINDS, Conflict, to_csv, to_json
+from workbench.station.duplicates import conflict_line
+
+
+def report(conflicts: list[Conflict], out: Path | None) -> int:
+    """Print the conflicts and a summary; write them to out (even none: a script reads
+    an empty list rather than last time's file)."""
+    for c in conflicts:
+        print(conflict_line(c))
+    counts = {kind: sum(c.kind == kind for c in conflicts) for kind in KINDS}
+    print(t("dup.summary", items=counts["item"], images=counts["image"]) if conflicts
+          else t("dup.none"))
+    if out is not None:
+        write_atomic(out, to_json(conflicts) if out.suffix.lower() == ".json"
+                     else to_csv(conflicts))
+        print(t("dup.written", file=str(out)))
+    return ExitCode.CONFLICTS if counts["item"] else ExitCode.SUCCESS

@@ -1,0 +1,113 @@
+"""What two stations' records disagree on, found in a ledger after a merge.
+
+Per carrier and station the latest finished attempt counts (a retry at one station
+supersedes that station's earlier image; it is no conflict). Two kinds:
+
+- ``item``: one item ID, different content at two stations: their images differ (SHA-256)
+  or they imaged it as different carriers (profiles). Two discs were given one ID, or a
+  label was misread.
+- ``image``: one image (SHA-256) under two item IDs at two stations: one carrier imaged
+  twice under two IDs (or a true second copy, which the report lets a person confirm).
+
+Nothing here changes the ledger: a merge keeps every station's history (append-only), and
+these are reported for a person to settle.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from pathlib import Path
+
+FINISHED = ("success", "partial", "failed", "needs_flux", "audio_disc")
+KINDS = ("item", "image")
+FIELDS = ("attempt", "item_id", "station_id", "profile_id", "sha256", "outcome", "started")
+
+
+@dataclass(frozen=True)
+class Side:
+    attempt: str  # the attempt row (version) this side stands on
+    item_id: str
+    station_id: str
+    profile_id: str
+    sha256: str
+    outcome: str
+    started: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    kind: str  # one of KINDS
+    a: Side
+    b: Side
+
+    def row(self) -> dict[str, str]:
+        """Flat, for CSV: kind, then each side's fields as a_... and b_..."""
+        return {"kind": self.kind, **{f"a_{k}": v for k, v in asdict(self.a).items()},
+                **{f"b_{k}": v for k, v in asdict(self.b).items()}}
+
+
+def _latest(con: sqlite3.Connection) -> list[Side]:
+    """Each station's latest finished attempt at each carrier."""
+    rows = con.execute(
+        "SELECT id, item_id, station_id, profile_id, sha256, outcome, started FROM ("
+        " SELECT a.id, a.item_id, a.station_id, a.profile_id, a.sha256, a.outcome, a.started,"
+        " ROW_NUMBER() OVER (PARTITION BY a.item_id, a.station_id"
+        "                    ORDER BY h.started DESC, h.ended DESC, h.row DESC) AS rn"
+        " FROM heads h JOIN attempts a ON a.rowid = h.row"
+        f" WHERE h.outcome IN ({', '.join('?' * len(FINISHED))})) WHERE rn = 1"
+        " ORDER BY item_id, station_id", FINISHED).fetchall()
+    return [Side(*(str(r[k] or "") for k in range(7))) for r in rows]
+
+
+def find_conflicts(con: sqlite3.Connection, involving: set[str] | None = None
+                   ) -> list[Conflict]:
+    """Every conflict in the ledger; with involving (attempt row ids), only those one of
+    whose sides is such a row (what a merge brought)."""
+    by_item: dict[str, list[Side]] = {}
+    by_image: dict[str, list[Side]] = {}
+    for side in _latest(con):
+        by_item.setdefault(side.item_id, []).append(side)
+        if side.sha256 and side.outcome in ("success", "partial"):
+            by_image.setdefault(side.sha256, []).append(side)
+    found = []
+    for sides in by_item.values():
+        for a, b in combinations(sides, 2):  # stations differ: one row per station
+            if (a.sha256 and b.sha256 and a.sha256 != b.sha256) or a.profile_id != b.profile_id:
+                found.append(Conflict("item", a, b))
+    for sides in by_image.values():
+        for a, b in combinations(sorted(sides, key=lambda s: (s.item_id, s.station_id)), 2):
+            if a.item_id != b.item_id and a.station_id != b.station_id:
+                found.append(Conflict("image", a, b))
+    if involving is not None:
+        found = [c for c in found if c.a.attempt in involving or c.b.attempt in involving]
+    return found
+
+
+def new_rows(con: sqlite3.Connection, source: Path) -> set[str]:
+    """The attempt rows of the ledger file source that this ledger does not hold yet
+    (asked before merging it)."""
+    con.execute("ATTACH DATABASE ? AS incoming", (str(source),))
+    try:
+        return {r[0] for r in con.execute(
+            "SELECT id FROM incoming.attempts EXCEPT SELECT id FROM main.attempts")}
+    finally:
+        con.execute("DETACH DATABASE incoming")
+
+
+def to_csv(conflicts: list[Conflict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["kind", *(f"{s}_{k}" for s in "ab" for k in FIELDS)],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(c.row() for c in conflicts)
+    return out.getvalue()
+
+
+def to_json(conflicts: list[Conflict]) -> str:
+    return json.dumps([{"kind": c.kind, "a": asdict(c.a), "b": asdict(c.b)}
+                       for c in conflicts], ensure_ascii=False, indent=2) + "\n"
