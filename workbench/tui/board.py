@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from workbench.console import duration
 from workbench.devices import Drive
 from workbench.i18n import human_bytes, t
 from workbench.station.runner import DONE, FINISHED, IDLE, CarrierView, DriveView
@@ -14,7 +13,23 @@ DRIVE_COLUMNS = ("drive", "carrier", "phase", "progress", "rate", "eta", "media"
 QUEUE_COLUMNS = ("carrier", "drive", "status", "detail")
 
 
-def bar(fraction: float, width: int = 8) -> str:
+def eta_words(seconds: float | None) -> str:
+    """An ETA that fits a narrow column: 4:05, 1:02:03."""
+    if seconds is None:
+        return "--:--"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else \
+        f"{rest // 60}:{rest % 60:02d}"
+
+
+def fit(text: str, width: int) -> str:
+    """Text cut to width columns (wide characters count two), with … when cut."""
+    from rich.cells import cell_len, set_cell_size
+    return text if cell_len(text) <= width else set_cell_size(text, width - 1) + "…"
+
+
+def bar(fraction: float, width: int = 6) -> str:
     """A progress bar in text (block characters are one column wide everywhere)."""
     fraction = min(1.0, max(0.0, fraction))
     eighths = round(fraction * width * 8)
@@ -46,12 +61,14 @@ def drive_cells(view: DriveView, drive: Drive | None, drives: dict[str, Drive]
         media = (drive.suggested_profile or "-") if drive.media_present else \
             t("board.no_medium")
     if view.phase == IDLE and view.job is None:
-        return (short(view.drive, drives), "-", phase_words(view), "", "", "", media)
+        return (fit(short(view.drive, drives), 14), "-", fit(phase_words(view), 12), "", "",
+                "", fit(media, 8))
     busy = view.busy and view.progress is not None
-    return (short(view.drive, drives), view.item_id, phase_words(view),
+    return (fit(short(view.drive, drives), 14), fit(view.item_id, 12),
+            fit(phase_words(view), 12),
             bar(view.fraction) if busy or view.phase == FINISHED else "",
             f"{human_bytes(view.rate)}/s" if busy else "",
-            duration(view.eta) if busy and view.eta is not None else "", media)
+            eta_words(view.eta) if busy else "", fit(media, 8))
 
 
 def carrier_cells(view: CarrierView, drives: dict[str, Drive]) -> tuple[str, ...]:
@@ -60,8 +77,8 @@ def carrier_cells(view: CarrierView, drives: dict[str, Drive]) -> tuple[str, ...
         status = t(f"state.{view.state}")
     detail = view.error or (t(f"outcome.{view.outcome}") if view.outcome and
                             view.outcome != "error" else "")
-    return (view.item_id, short(view.drive, drives) if view.drive else "-", status,
-            detail.replace("\n", " ")[:200])
+    return (fit(view.item_id, 14), fit(short(view.drive, drives), 14) if view.drive else "-",
+            fit(status, 20), fit(detail.replace("\n", " "), 200))
 
 
 def sync_rows(table: DataTable[str], rows: list[tuple[str, tuple[str, ...]]],
@@ -69,16 +86,19 @@ def sync_rows(table: DataTable[str], rows: list[tuple[str, tuple[str, ...]]],
     """Bring a table to rows (key, cells) in place: the cursor stays where it is, and a
     refresh twice a second costs only the cells that changed."""
     keys = [str(key.value) for key in table.rows]
-    if keys != [key for key, _ in rows]:
+    wanted = [key for key, _ in rows]
+    if keys != wanted:
         row = table.cursor_row
+        selected = keys[row] if 0 <= row < len(keys) else None
         table.clear()
         for key, cells in rows:
             table.add_row(*cells, key=key)
-        if rows:
-            table.move_cursor(row=min(max(row, 0), len(rows) - 1))
+        if rows:  # the same drive or carrier stays selected when rows move
+            table.move_cursor(row=wanted.index(selected) if selected in wanted
+                              else min(max(row, 0), len(rows) - 1))
         return
     for key, cells in rows:
         current = table.get_row(key)
         for column, old, new in zip(columns, current, cells, strict=True):
             if old != new:
-                table.update_cell(key, column, new)
+                table.update_cell(key, column, new, update_width=True)

@@ -64,8 +64,8 @@ class DriveScreen(StationScreen):
     def show(self, view: DriveView) -> None:
         name = short(self.drive, {d.path: d for d in self.wb.drives})
         self.query_one("#drive-title", Static).update(
-            t("tui.imaging", item=view.item_id or "-", drive=name) + "  ·  " +
-            phase_words(view))
+            (t("tui.imaging", item=view.item_id, drive=name) if view.item_id else name)
+            + "  ·  " + phase_words(view))
         p = view.progress
         if p is not None:
             self.query_one("#bar", ProgressBar).update(progress=view.fraction * 100)

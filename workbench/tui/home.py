@@ -80,6 +80,8 @@ class HomeScreen(StationScreen):
         self.query_one("#batch", Input).value = self.wb.batch
         self._seen: tuple[tuple[str, str], ...] = ()
         self.action_refresh()
+        drives.styles.height = "auto"  # as many rows as drives, up to a screenful
+        drives.styles.max_height = 12
         drives.focus()  # letters are keys here; b edits the batch
         # the runner's snapshots, twice a second: no database read unless a carrier moved
         self.set_interval(0.5, self.tick)
@@ -109,10 +111,13 @@ class HomeScreen(StationScreen):
         runner = self.wb.runner
         known = {d.path: d for d in self.wb.drives}
         views = {v.drive: v for v in runner.drives()}
-        rows = [(d.path, drive_cells(views.get(d.path, DriveView(d.path)), d, known))
-                for d in self.wb.drives]
-        rows += [(path, drive_cells(v, None, known)) for path, v in views.items()
-                 if path not in known]
+        rows = [(path, drive_cells(v, None, known)) for path, v in views.items()
+                if path not in known]
+        rows += [(d.path, drive_cells(views.get(d.path, DriveView(d.path)), d, known))
+                 for d in self.wb.drives]
+        # the drives at work first: a station lists many drives, a few of them busy
+        used = {path for path, v in views.items() if v.job is not None}
+        rows.sort(key=lambda row: row[0] not in used)
         sync_rows(self.query_one("#drives", DataTable), rows, DRIVE_COLUMNS)
         carriers = list(reversed(runner.carriers()))  # the latest first
         sync_rows(self.query_one("#queue", DataTable),
