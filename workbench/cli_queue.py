@@ -192,7 +192,9 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
     from workbench.station import Station
     from workbench.station.runner import DONE, FAILED, Job, StationRunner
     cancel = cancel_on_sigint()
-    runner = StationRunner(settings, auto_accept=True,
+    # two accepting workers: identification of one carrier while another is verified or
+    # bagged (bench/bench_station.py); tape staging stays one writer
+    runner = StationRunner(settings, auto_accept=True, accept_workers=2,
                            accept_partial=not args.review_partial, listener=_Lines())
     counts: dict[str, int] = {}
     started: list[str] = []

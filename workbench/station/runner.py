@@ -21,7 +21,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -347,20 +347,36 @@ class StationRunner:
             self._tell("carrier", view)
 
     def _background(self, tasks: queue.Queue[tuple[str, str, str | None] | None]) -> None:
-        while True:
-            task = tasks.get()
-            if task is None:
-                return
-            kind, item_id, batch = task
-            try:
-                if not self._stop.is_set():
+        with contextlib.ExitStack() as stack:
+            pooled = False
+            while True:
+                task = tasks.get()
+                if task is None:
+                    return
+                kind, item_id, batch = task
+                try:
+                    if self._stop.is_set():
+                        self._update(item_id, status=FAILED, error=self._stopped())
+                        continue
+                    if kind != "tape" and not pooled:
+                        stack.enter_context(self._identify_pool())
+                        pooled = True
                     self._run_task(kind, item_id, batch)
-                else:
-                    self._update(item_id, status=FAILED, error=self._stopped())
-            finally:
-                with self._lock:
-                    self._active_tasks -= 1
-                    self._lock.notify_all()
+                finally:
+                    with self._lock:
+                        self._active_tasks -= 1
+                        self._lock.notify_all()
+
+    @contextlib.contextmanager
+    def _identify_pool(self) -> Iterator[None]:
+        """One identification pool per background worker, kept from carrier to carrier
+        (starting fido's worker processes costs seconds per carrier)."""
+        from workbench.identify.engine import shared_pool
+        from workbench.identify.pool import IdentifyPool
+        from workbench.identify.signatures import store_dir
+        with IdentifyPool(None, str(store_dir(self.settings.paths.ledger))) as pool, \
+                shared_pool(pool):
+            yield
 
     @staticmethod
     def _stopped() -> str:
