@@ -120,8 +120,13 @@ def test_the_board_accepts_in_the_background_while_the_drive_reads_the_next(tmp_
             await pilot.click("#no")
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen) and app.runner.drive(fast).busy
-            await pilot.press("ctrl+q")
-            await pilot.click("#yes")
+            # c on the board cancels the selected drive
+            table = app.screen.query_one("#drives", DataTable)
+            table.move_cursor(row=[k.value for k in table.rows].index(fast))
+            await pilot.press("c")
+            await wait_for(pilot, lambda: not app.runner.drive(fast).busy)
+            assert app.runner.drive(fast).outcome == "aborted"
+            await pilot.press("ctrl+q")  # nothing running: no question
             await pilot.pause()
     asyncio.run(scenario())
     with Station(Settings().for_training()) as station:
