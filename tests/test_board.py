@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from textual.widgets import Checkbox, DataTable
 
 from tests.test_runner import slow_floppy
@@ -21,16 +22,36 @@ from workbench.tui.result import ConfirmQuit, ResultScreen
 from workbench.tui.widgets import SectorMap
 
 
-def add_drive(app: WorkbenchApp, path: str, name: str) -> None:
-    app.drives.append(Drive(path=path, name=name, kind="virtual", model="Slow drive",
-                            media_present=True, size=1474560,
-                            suggested_profile="fd35-2hd"))
+@pytest.fixture
+def extra_drives(monkeypatch):
+    """Drives the station lists besides the training ones (wherever it lists them)."""
+    from workbench import devices
+    from workbench.tui import home
+    extra: list[Drive] = []
+    listed = devices.list_drives
+
+    def with_extra(profiles, training=False):
+        return [*listed(profiles, training), *extra]
+    monkeypatch.setattr(devices, "list_drives", with_extra)
+    monkeypatch.setattr(home, "list_drives", with_extra)
+    return extra
+
+
+def add_drive(app: WorkbenchApp, extra: list[Drive], path: str, name: str) -> None:
+    drive = Drive(path=path, name=name, kind="virtual", model="Slow drive",
+                  media_present=True, size=1474560, suggested_profile="fd35-2hd")
+    extra.append(drive)
+    app.drives.append(drive)
 
 
 async def start_on(pilot, app: WorkbenchApp, item: str, drive_name: str) -> None:
     """m, the item ID, the drive, the checklist: imaging starts and the board is back."""
     await pilot.press("m")
     await pilot.press(*item, "enter")
+    await pilot.pause()
+    if type(app.screen).__name__ == "MetadataScreen":  # a description: nothing to say
+        await pilot.press("enter")
+    await wait_for(pilot, lambda: bool(app.screen.query("#drive-list")))
     table = app.screen.query_one("#drive-list", DataTable)
     names = [str(table.get_row_at(n)[0]) for n in range(table.row_count)]
     table.move_cursor(row=names.index(drive_name))
@@ -48,14 +69,14 @@ def cells(app: WorkbenchApp, table_id: str) -> dict[str, list[str]]:
     return {str(key.value): [str(c) for c in table.get_row(key)] for key in table.rows}
 
 
-def test_three_drives_at_once_one_cancelled_the_others_finish(tmp_path):
+def test_three_drives_at_once_one_cancelled_the_others_finish(tmp_path, extra_drives):
     drives = {f"slow{n}": slow_floppy(tmp_path, f"slow{n}", 0.08) for n in range(3)}
 
     async def scenario() -> None:
         app = WorkbenchApp(Settings().for_training())
         async with app.run_test(size=(100, 40)) as pilot:
             for name, path in drives.items():
-                add_drive(app, path, name)
+                add_drive(app, extra_drives, path, name)
             for n, name in enumerate(drives):
                 await start_on(pilot, app, f"BOARD-{n}", name)
             # all three image at once, each a row of the board with its numbers
@@ -97,13 +118,14 @@ def test_three_drives_at_once_one_cancelled_the_others_finish(tmp_path):
             [State.BAGGED, State.INTERRUPTED, State.BAGGED]
 
 
-def test_the_board_accepts_in_the_background_while_the_drive_reads_the_next(tmp_path):
+def test_the_board_accepts_in_the_background_while_the_drive_reads_the_next(
+        tmp_path, extra_drives):
     fast = slow_floppy(tmp_path, "fast", 0.0)
 
     async def scenario() -> None:
         app = WorkbenchApp(Settings().for_training())
         async with app.run_test(size=(80, 24)) as pilot:
-            add_drive(app, fast, "fast")
+            add_drive(app, extra_drives, fast, "fast")
             await start_on(pilot, app, "BG-1", "fast")
             await wait_for(pilot, lambda: not app.runner.drive(fast).busy)
             slow_floppy(tmp_path, "fast", 0.03)  # the next disc reads slowly
