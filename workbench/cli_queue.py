@@ -42,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=t("board.cli.review_partial"))
 
 
-def read_rows(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path) -> list[dict[str, str | None]]:
     try:
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     except (OSError, UnicodeDecodeError) as exc:
@@ -57,7 +57,7 @@ def _message(exc: Exception) -> str:
     return exc.message() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
 
 
-def _next_row(station: Station, row: dict[str, str], n: int, total: int
+def _next_row(station: Station, row: dict[str, str | None], n: int, total: int
               ) -> MediaProfile | None:
     """The row's profile when its carrier is to be imaged; None when it is done already
     (said). Raises for a row that cannot be done."""
@@ -89,13 +89,13 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _one_at_a_time(args: argparse.Namespace, settings: Settings,
-                   rows: list[dict[str, str]]) -> int:
+                   rows: list[dict[str, str | None]]) -> int:
     from workbench.cli_ledger import _print_result, _StepProgress
     from workbench.station import Station
     cancel = cancel_on_sigint()
     station = Station(settings, _StepProgress(), cancel)
     counts: dict[str, int] = {}
-    last_on: dict[str, str] = {}  # drive -> the item it held last in this batch
+    last_on: dict[str, str | None] = {}  # drive -> the item it held last in this batch
 
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
@@ -187,7 +187,7 @@ class _Lines:
             print(line, file=out, flush=True)
 
 
-def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[str, str]],
+def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[str, str | None]],
                  drives: list[str]) -> int:
     from workbench.station import Station
     from workbench.station.runner import DONE, FAILED, Job, StationRunner
