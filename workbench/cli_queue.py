@@ -95,7 +95,7 @@ def _one_at_a_time(args: argparse.Namespace, settings: Settings,
     cancel = cancel_on_sigint()
     station = Station(settings, _StepProgress(), cancel)
     counts: dict[str, int] = {}
-    last_on: dict[str, str | None] = {}  # drive -> the item it held last in this batch
+    last_on: dict[str, str] = {}  # drive -> the item it held last in this batch
 
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
