@@ -55,10 +55,17 @@ def test_the_checklist_first_key_acts_and_enter_starts_then_esc_goes_home(monkey
             await pilot.press("space")  # the first Space ticks the first line ...
             assert boxes[0].value and not boxes[1].value
             assert app.focused is boxes[1]  # ... and moves on to the next
+            app.runner.auto_accept = False  # the technician reviews this result
             await pilot.press("enter")  # "all of it is done": one key ticks all, starts
+            assert all(box.value for box in boxes)
+            # imaging runs on the board's runner; the result is opened from the board
+            await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+            await wait_for(pilot, lambda: (c := app.runner.carrier("FR-1")) is not None
+                           and c.status == "review")
+            await pilot.pause(0.6)
+            await pilot.press("v", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
                            and not app.screen.busy)
-            assert all(box.value for box in boxes)
             assert "success" in text_of(app, "#outcome")
             formats = [line for line in text_of(app, "#details").splitlines()
                        if "fmt/" in line]

@@ -27,6 +27,9 @@ async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
 
 
 async def start_migration(pilot, app: WorkbenchApp, item: str, drive_name: str) -> None:
+    """Through the flow; imaging runs on the board's runner, and the technician, who
+    reviews each result here (no auto-accept), opens it from the board."""
+    app.runner.auto_accept = False
     await pilot.press("m")
     await pilot.press(*item, "enter")
     await pilot.press("enter")  # the description screen: nothing to say
@@ -38,8 +41,25 @@ async def start_migration(pilot, app: WorkbenchApp, item: str, drive_name: str) 
     for box in app.screen.query(Checkbox):
         box.value = True
     await pilot.press("i")
+    await wait_for(pilot, lambda: (c := app.runner.carrier(item)) is not None
+                   and c.status == "review")
+    await pilot.pause(0.6)  # the board shows it
+    await pilot.press("v", "enter")
     await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
                    and not app.screen.busy)
+
+
+async def accepted(pilot, app: WorkbenchApp, item: str) -> str:
+    """Accept hands the carrier to the background queue and the board is back: the
+    steps it went through once done."""
+    from workbench.tui.home import HomeScreen
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
+    await wait_for(pilot, lambda: app.runner.carrier(item).status in ("done", "failed"))
+    carrier = app.runner.carrier(item)
+    assert carrier.status == "done", carrier.error
+    from workbench.station import step_line
+    return "\n".join(step_line(*step) for step in carrier.steps)
 
 
 def text_of(app: WorkbenchApp, selector: str) -> str:
@@ -53,13 +73,10 @@ def test_migrate_the_good_floppy_and_see_it_counted(tmp_path):
             await start_migration(pilot, app, "TUI-1", "fd35-2hd-good")
             assert "success" in text_of(app, "#outcome")
             assert "fmt/11" in text_of(app, "#details")  # formats inside, before accepting
-            await pilot.press("a")
-            await wait_for(pilot, lambda: "Done" in text_of(app, "#steps"))
-            assert "packaging" in text_of(app, "#steps")
-            await pilot.press("h")
+            assert "packaging" in await accepted(pilot, app, "TUI-1")
             today = app.screen.query_one("#today", DataTable)
-            rows = [today.get_row_at(n) for n in range(today.row_count)]
-            assert ["3.5-inch FD", 1, 0, 0] in [list(r) for r in rows]
+            await wait_for(pilot, lambda: ["3.5-inch FD", 1, 0, 0] in [
+                list(today.get_row_at(n)) for n in range(today.row_count)])
     asyncio.run(scenario())
     assert (Path("training") / "bags" / "TUI-1" / "bagit.txt").exists()
 
@@ -212,7 +229,7 @@ def slow_drive(tmp_path: Path) -> Path:
 
 def test_cancel_during_imaging_then_resume(tmp_path, monkeypatch):
     from workbench import devices
-    from workbench.tui.imaging import ImagingScreen
+    from workbench.tui.drive import DriveScreen
     # the profile screen lists the drives afresh: the slow drive is one of them
     slow = devices.Drive(path=str(slow_drive(tmp_path)), name="slow", kind="virtual",
                          model="Slow drive", media_present=True, size=1474560)
@@ -223,6 +240,7 @@ def test_cancel_during_imaging_then_resume(tmp_path, monkeypatch):
     async def scenario() -> None:
         app = WorkbenchApp(Settings().for_training())
         async with app.run_test(size=(120, 40)) as pilot:
+            app.runner.auto_accept = False  # the technician sees the result of the resume
             await pilot.press("m")
             await pilot.press(*"SLOW-1", "enter")
             await pilot.press("enter")  # the description screen: nothing to say
@@ -234,8 +252,12 @@ def test_cancel_during_imaging_then_resume(tmp_path, monkeypatch):
             await pilot.press("enter")
             for box in app.screen.query(Checkbox):
                 box.value = True
-            await pilot.press("i")
-            await wait_for(pilot, lambda: isinstance(app.screen, ImagingScreen) and
+            await pilot.press("i")  # imaging starts; the board is back: open the drive
+            drives = app.screen.query_one("#drives", DataTable)
+            drives.move_cursor(row=[k.value for k in drives.rows].index(
+                str(tmp_path / "slow.drive.toml")))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DriveScreen) and
                            "rescued" in text_of(app, "#numbers")
                            and "0 B" not in text_of(app, "#numbers").split("rescued")[1][:6])
             await pilot.press("c")
@@ -294,9 +316,10 @@ def test_the_work_list_continues_an_imaged_carrier(tmp_path):
             await pilot.press("w", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
             assert "partial" in text_of(app, "#outcome")
-            await pilot.press("a")
-            await wait_for(pilot, lambda: "Done" in text_of(app, "#steps"))
-            assert "bagged" in text_of(app, "#steps")
+            await accepted(pilot, app, "W-1")
+            assert app.runner.carrier("W-1").state == "bagged"
+            await app.push_screen(ResultScreen(app.station.result_of("W-1")))
+            await pilot.pause()
             await pilot.press("f")  # routing a bagged carrier is refused, with the way on
             await pilot.pause()
             assert "withdraw" in text_of(app, "#steps")
@@ -370,8 +393,7 @@ def test_an_audio_cd_through_the_station_ui(tmp_path):
             details = text_of(app, "#details")
             assert "audio CD" in details and "track 3 (audio)" in details
             assert details.count("read securely") == 3
-            await pilot.press("a")
-            await wait_for(pilot, lambda: "Done" in text_of(app, "#steps"))
+            await accepted(pilot, app, "TUI-CD")
     asyncio.run(scenario())
     data = Path("training") / "bags" / "TUI-CD" / "data"
     assert sorted(p.name for p in data.iterdir()) == \

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ def test_result_of_the_damaged_floppy(snap_compare, size):
     from workbench.tui.result import ResultScreen
 
     async def migrate(pilot) -> None:
+        pilot.app.runner.auto_accept = False  # the result is reviewed, opened from the board
         await pilot.press("m")
         await pilot.press(*"SNAP-1", "enter")
         await pilot.press("enter")  # the description screen: nothing to say
@@ -54,7 +56,14 @@ def test_result_of_the_damaged_floppy(snap_compare, size):
         for box in pilot.app.screen.query(Checkbox):
             box.value = True
         await pilot.press("i")
+        end = time.monotonic() + 120
+        while (c := pilot.app.runner.carrier("SNAP-1")) is None or c.status != "review":
+            assert time.monotonic() < end, "not imaged and identified in time"
+            await pilot.pause(0.05)
+        await pilot.pause(0.6)
+        await pilot.press("v", "enter")
         while not isinstance(pilot.app.screen, ResultScreen) or pilot.app.screen.busy:
+            assert time.monotonic() < end, "no result screen in time"
             await pilot.pause(0.05)
         await pilot.pause(0.2)
     assert snap_compare(app(), terminal_size=size, run_before=migrate)

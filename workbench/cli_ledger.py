@@ -5,9 +5,6 @@ workbench.cli. Every action on a carrier goes through workbench.station."""
 from __future__ import annotations
 
 import argparse
-import csv
-import functools
-import io
 import json
 import shlex
 import sys
@@ -19,7 +16,7 @@ from typing import TYPE_CHECKING
 from workbench import cli_metadata
 from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, table
-from workbench.errors import BadInput, ExitCode, WorkbenchError
+from workbench.errors import BadInput, ExitCode
 from workbench.i18n import LANGUAGES, language, t
 
 if TYPE_CHECKING:
@@ -66,12 +63,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=500, help=t("cli.log_limit"))
     p.add_argument("--json", action="store_true", help=t("cli.json"))
 
-    p = sub.add_parser("queue", help=t("cli.queue"))
-    p.add_argument("file", type=Path, metavar="FILE.csv", help=t("cli.queue_file"))
-    p.add_argument("--drive", metavar="PATH", help=t("cli.queue_drive"))
-    p.add_argument("--batch", default="", metavar="B", help=t("cli.bag_batch"))
-    p.add_argument("--operator", metavar="NAME", help=t("cli.operator"))
-    p.add_argument("--yes", action="store_true", help=t("cli.queue_yes"))
+    from workbench import cli_queue
+    cli_queue.add_parser(sub)
 
     p = sub.add_parser("mark", help=t("cli.mark"))
     p.add_argument("item", metavar="ITEM", help=t("cli.image_item"))
@@ -239,78 +232,6 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
-def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
-    """Walk a batch list (item, profile, notes[, source]), one carrier at a time. A row
-    that cannot be done is reported and the batch goes on."""
-    from workbench.profiles import get_profile
-    from workbench.station import State, Station
-
-    try:
-        rows = list(csv.DictReader(io.StringIO(args.file.read_text(encoding="utf-8-sig"))))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput("error.bad_queue", file=str(args.file), detail=str(exc)) from exc
-    if rows and not {"item", "profile"} <= set(rows[0]):
-        raise BadInput("error.bad_queue", file=str(args.file),
-                       detail="columns item, profile (and notes, source) are required")
-    cancel = cancel_on_sigint()
-    station = Station(_with_operator(settings, args), _StepProgress(), cancel)
-    counts: dict[str, int] = {}
-    last_on: dict[str, str] = {}  # drive -> the item it held last in this batch
-
-    def count(key: str) -> None:
-        counts[key] = counts.get(key, 0) + 1
-
-    try:
-        for n, row in enumerate(rows, 1):
-            item = (row.get("item") or "").strip()
-            source = (row.get("source") or args.drive or "").strip()
-            try:
-                st = station.state(item)
-                if st.state not in (State.NEW, State.INTERRUPTED):
-                    print(t("queue.done", n=n, total=len(rows), item=item,
-                            state=t(f"state.{st.state.value}")))
-                    count("skipped")
-                    continue
-                profile = get_profile(station.profiles, (row.get("profile") or "").strip())
-                cli_metadata.describe_from_row(station, item, row)  # catalogue, title, ...
-                print(t("queue.next", n=n, total=len(rows), item=item,
-                        profile=profile.label(), notes=row.get("notes", "")))
-                for reminder in profile.reminders_for():
-                    print("  " + t("cli.reminder", text=reminder))
-                if not args.yes:
-                    try:
-                        answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
-                    except EOFError:  # no one to answer (a script, a closed input)
-                        print("\n" + t("ui.queue_no_answer", n=n, total=len(rows)),
-                              file=sys.stderr)
-                        break
-                    if answer == "q":
-                        break
-                    if answer == "s":
-                        count("skipped")
-                        continue
-                if not source:
-                    raise BadInput("error.no_source_for", item=item)
-                if source in last_on:  # the same drive again: its disc must be another
-                    waiting = t("queue.waiting", drive=source, item=last_on[source])
-                    station.wait_for_next_disc(source, last_on[source],
-                                               functools.partial(print, waiting))
-                last_on[source] = item
-                result = station.migrate(source, profile, item, batch=args.batch)
-                _print_result(result)
-                count(result.record.outcome)
-            except WorkbenchError as exc:  # one bad row does not stop the batch
-                print(t("queue.row_error", n=n, total=len(rows), item=item or "-",
-                        message=exc.message()), file=sys.stderr)
-                count("errors")
-            if cancel.is_set():
-                break
-    finally:
-        station.close()
-    print(t("queue.summary", counts=", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
-    return ExitCode.SUCCESS if not counts.get("errors") else ExitCode.BAD_INPUT
-
-
 def cmd_mark(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
     with Station(settings) as station:
@@ -409,8 +330,13 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
         return cli_conflicts.report(found, args.conflicts)
 
 
+def _queue(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.cli_queue import cmd_queue
+    return cmd_queue(args, settings)
+
+
 COMMANDS = {"migrate": cmd_migrate, "retry": cmd_retry, "accept": cmd_accept,
             "withdraw": cmd_withdraw, "note": cmd_note, "pending": cmd_pending,
-            "queue": cmd_queue, "mark": cmd_mark, "log": cmd_log, "show": cmd_show,
+            "queue": _queue, "mark": cmd_mark, "log": cmd_log, "show": cmd_show,
             "report": cmd_report, "ledger": cmd_ledger}
 __all__ = ["COMMANDS", "LANGUAGES", "add_parsers"]

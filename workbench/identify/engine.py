@@ -10,6 +10,8 @@ errors in the report; the rest of the image is still listed.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import sys
 import threading
@@ -272,6 +274,23 @@ class _Identification:
             self.progress(IdentifyProgress(volume, count, len(self.records), self.bytes, path))
 
 
+# a pool that identification in this thread reuses (shared_pool), else one per image
+_SHARED: contextvars.ContextVar[IdentifyPool | None] = contextvars.ContextVar(
+    "identify_pool", default=None)
+
+
+@contextlib.contextmanager
+def shared_pool(pool: IdentifyPool) -> Iterator[IdentifyPool]:
+    """Identification in this thread (its context) uses pool: a station's background
+    worker keeps its worker processes, signatures loaded, from one carrier to the next
+    instead of starting and stopping them for each (seconds per carrier)."""
+    token = _SHARED.set(pool)
+    try:
+        yield pool
+    finally:
+        _SHARED.reset(token)
+
+
 def identify_image(image_path: str | Path, settings: Settings, map_path: Path | None = None,
                    digests: tuple[str, ...] = ("sha256",), workers: int | None = None,
                    progress: Callable[[IdentifyProgress], None] | None = None,
@@ -290,6 +309,7 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
     bad = RescueMap.load(map_path).unfinished() if map_path else []
     digests = tuple(dict.fromkeys(("sha256", *digests)))
     cancel = cancel or threading.Event()
+    pool = pool or _SHARED.get()
     own_pool = pool is None
     pool = pool or IdentifyPool(workers, str(store_dir(settings.paths.ledger)))
     try:

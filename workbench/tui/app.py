@@ -11,11 +11,14 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
+from textual.widgets import Static
 
 from workbench.config import Settings
 from workbench.devices import Drive
+from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.station import Station
+from workbench.station.runner import Job, StationRunner
 from workbench.tui.flow import Carrier
 from workbench.tui.home import HomeScreen
 
@@ -40,6 +43,8 @@ class WorkbenchApp(App[None]):
         self.drives: list[Drive] = []
         self.batch = ""
         self.carrier = Carrier("")
+        # several drives at once: imaging workers and the background accept queue
+        self.runner = StationRunner(settings)
         self.sub_title = t("tui.subtitle_training") if settings.training else \
             settings.station_id
 
@@ -100,20 +105,40 @@ class WorkbenchApp(App[None]):
         while len(self.screen_stack) > 2:
             self.pop_screen()
 
+    def start_carrier(self, drive: str | None = None, retries: int | None = None,
+                      keep_going: bool = False) -> str:
+        """Start the chosen carrier (self.carrier) on its drive in the runner; Refused
+        when that drive is busy. The drive it went to."""
+        carrier = self.carrier
+        job = Job(carrier.item_id, drive or carrier.drive, carrier.profile_id,
+                  batch=self.batch, retry=carrier.retry, retries=retries,
+                  keep_going=keep_going)
+        self.runner.start(job)
+        carrier.retry = False
+        return job.drive
+
+    def start_on_board(self, message: Static) -> None:
+        """The checklist is done: image on the runner and go back to the board (a
+        refusal, such as a busy drive, is said where the technician is)."""
+        try:
+            self.start_carrier()
+        except WorkbenchError as exc:
+            message.update(exc.message())
+            return
+        self.pop_screen_to_home()
+
     def action_request_quit(self) -> None:
-        from workbench.tui.imaging import ImagingScreen
         from workbench.tui.result import ConfirmQuit
-        screen = self.screen
-        if isinstance(screen, ImagingScreen) and screen.running:
+        if self.runner.busy():  # drives imaging or carriers being accepted
             def answer(quit_now: bool | None) -> None:
                 if quit_now:
-                    screen.cancel.set()  # the map is saved; the job resumes next time
-                    self.exit()
+                    self.exit()  # on_unmount cancels: maps are saved, jobs resume
             self.push_screen(ConfirmQuit(), answer)
             return
         self.exit()
 
     def on_unmount(self) -> None:
+        self.runner.shutdown(deadline=10)
         self.station.close()
 
 

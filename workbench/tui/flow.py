@@ -221,6 +221,5 @@ class ChecklistScreen(StationScreen):
         if not all(box.value for box in self.query(Checkbox)):
             self.query_one("#preflight", Static).update(t("tui.tick_all"))
             return
-        if self.action_preflight():
-            from workbench.tui.imaging import ImagingScreen
-            self.app.push_screen(ImagingScreen())
+        if self.action_preflight():  # imaging starts on the board's runner
+            self.wb.start_on_board(self.query_one("#preflight", Static))

@@ -1,4 +1,8 @@
-"""Home: who and where, the drives, today's counts per media type, the batch."""
+"""Home is the station board: every drive with its carrier, phase, progress, rate and
+ETA; the background queue (accepting, bagging, on tape, waiting for review, failed); the
+work list, the batch and today's counts. Several drives image at once (the app's
+StationRunner); the technician starts the next carrier on a free drive and comes back
+here, opens a drive (Enter) for its live sector map, or cancels one (c)."""
 
 from __future__ import annotations
 
@@ -6,82 +10,135 @@ from datetime import UTC, datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from workbench.devices import list_drives
 from workbench.errors import WorkbenchError
-from workbench.i18n import human_bytes, t
+from workbench.i18n import t
 from workbench.station import PENDING_STATES, Filters, State
+from workbench.station.runner import DONE, FAILED, REVIEW, DriveView
 from workbench.tui.base import StationScreen
+from workbench.tui.board import (
+    DRIVE_COLUMNS,
+    QUEUE_COLUMNS,
+    carrier_cells,
+    drive_cells,
+    sync_rows,
+)
 
 
 class HomeScreen(StationScreen):
+    DEFAULT_CSS = """
+    HomeScreen #queue { height: auto; max-height: 8; }
+    HomeScreen #pending { height: auto; max-height: 8; }
+    HomeScreen #board-message { color: $warning; }
+    """
     BINDINGS = [
         Binding("m", "migrate", t("tui.key_migrate")),
-        Binding("r", "refresh", t("tui.key_refresh")),
-        Binding("b", "batch", t("tui.key_batch")),
+        Binding("c", "cancel_drive", t("board.key_cancel")),
+        Binding("a", "auto_accept", t("board.key_auto_accept")),
+        Binding("r", "refresh", t("tui.key_refresh"), show=False),
+        Binding("b", "batch", t("tui.key_batch"), show=False),
         Binding("s", "stats", t("tui.key_stats")),
         Binding("l", "log", t("tui.key_log")),
         Binding("t", "tape", t("tui.key_tape")),
         Binding("w", "work", t("tui.key_work")),
+        Binding("v", "queue", t("board.key_queue"), show=False),
         Binding("o", "app.open_setup", t("setup.key_setup"), show=False),  # set-up (meta)
     ]
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical(id="home"):
+        with VerticalScroll(id="home"):
             yield Static(id="station")
-            with Horizontal(id="batch-row"):
-                yield Static(t("tui.batch"), classes="label")
-                yield Input(id="batch", placeholder=t("tui.batch_hint"))
-            yield Static(t("tui.drives"), classes="heading")
             yield DataTable(id="drives", cursor_type="row", zebra_stripes=True)
+            yield Static(id="board-message", markup=False)
+            yield Static(t("board.queue"), classes="heading")
+            yield DataTable(id="queue", cursor_type="row")
             yield Static(t("tui.work_list"), classes="heading")
             yield DataTable(id="pending", cursor_type="row")
             yield Static(id="work-message", markup=False)
+            with Horizontal(id="batch-row"):
+                yield Static(t("tui.batch"), classes="label")
+                yield Input(id="batch", placeholder=t("tui.batch_hint"))
             yield Static(t("tui.today"), classes="heading")
             yield DataTable(id="today", cursor_type="none")
         yield Footer()
 
     def on_mount(self) -> None:
         drives = self.query_one("#drives", DataTable)
-        drives.add_columns(t("drives.path"), t("drives.model"), t("drives.media"),
-                           t("drives.size"), t("drives.profile"))
+        for key in DRIVE_COLUMNS:
+            drives.add_column(t(f"board.col_{key}"), key=key)
+        queue = self.query_one("#queue", DataTable)
+        for key in QUEUE_COLUMNS:
+            queue.add_column(t(f"board.col_{key}"), key=key)
         today = self.query_one("#today", DataTable)
         today.add_columns(t("report.col_label"), t("report.col_succeeded"),
                           t("report.col_partial"), t("report.col_failed"))
         self.query_one("#pending", DataTable).add_columns(
             t("station.col_item"), t("station.col_state"), t("station.col_next"))
         self.query_one("#batch", Input).value = self.wb.batch
+        self._seen: tuple[tuple[str, str], ...] = ()
         self.action_refresh()
+        drives.styles.height = "auto"  # as many rows as drives, up to a screenful
+        drives.styles.max_height = 12
         drives.focus()  # letters are keys here; b edits the batch
+        # the runner's snapshots, twice a second: no database read unless a carrier moved
+        self.set_interval(0.5, self.tick)
 
     def on_screen_resume(self) -> None:
-        self.action_refresh()
+        # the drives are listed again on r (opening every drive on each return is slow)
+        self._station_line()
+        self.tick()
+        self._refresh_records()
         self.query_one("#drives", DataTable).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_one("#drives", DataTable).focus()
 
-    def action_refresh(self) -> None:
-        app = self.wb
-        s = app.settings
-        mode = t("tui.training") if s.training else ""
+    # -- the board -------------------------------------------------------------------
+
+    def _station_line(self) -> None:
+        app, s = self.wb, self.wb.settings
+        mode = f"  [{t('tui.training')}]" if s.training else ""
+        auto = t("board.auto_on") if app.runner.auto_accept else t("board.auto_off")
         self.query_one("#station", Static).update(
             t("tui.station", station=s.station_id, operator=s.operator or "-",
-              organisation=s.organisation) + (f"  [{mode}]" if mode else "")
+              organisation=s.organisation) + mode + "  " + auto
             + ("\n" + t("setup.tui_unnamed", name=s.organisation) if s.organisation_unset
                else ""))
-        drives = self.query_one("#drives", DataTable)
-        drives.clear()
-        app.drives = list_drives(app.profiles, training=s.training)
-        yes, no = t("word.yes"), t("word.no")
-        for d in app.drives:
-            drives.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:22],
-                           yes if d.media_present else no,
-                           human_bytes(d.size) if d.media_present else "-",
-                           d.suggested_profile or "-", key=d.path)
+
+    def tick(self) -> None:
+        """The drives and the background queue from the runner's snapshots."""
+        runner = self.wb.runner
+        known = {d.path: d for d in self.wb.drives}
+        views = {v.drive: v for v in runner.drives()}
+        rows = [(path, drive_cells(v, None, known)) for path, v in views.items()
+                if path not in known]
+        rows += [(d.path, drive_cells(views.get(d.path, DriveView(d.path)), d, known))
+                 for d in self.wb.drives]
+        # the drives at work first: a station lists many drives, a few of them busy
+        used = {path for path, v in views.items() if v.job is not None}
+        rows.sort(key=lambda row: row[0] not in used)
+        sync_rows(self.query_one("#drives", DataTable), rows, DRIVE_COLUMNS)
+        carriers = list(reversed(runner.carriers()))  # the latest first
+        sync_rows(self.query_one("#queue", DataTable),
+                  [(c.item_id, carrier_cells(c, known)) for c in carriers], QUEUE_COLUMNS)
+        seen = tuple((c.item_id, c.status) for c in carriers)
+        if seen != self._seen:  # a carrier moved: the work list and counts changed
+            self._seen = seen
+            self._refresh_records()
+
+    def action_refresh(self) -> None:
+        app = self.wb
+        app.drives = list_drives(app.profiles, training=app.settings.training)
+        self._station_line()
+        self.tick()
+        self._refresh_records()
+
+    def _refresh_records(self) -> None:
+        app = self.wb
         today = self.query_one("#today", DataTable)
         today.clear()
         day = datetime.now(UTC).date().isoformat()
@@ -93,6 +150,33 @@ class HomeScreen(StationScreen):
         for st in app.station.pending(limit=50):
             work.add_row(st.item_id, t(f"state.{st.state.value}"),
                          t(f"action.{PENDING_STATES[st.state].value}"), key=st.item_id)
+
+    def _selected(self, table_id: str) -> str | None:
+        table = self.query_one(f"#{table_id}", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def action_cancel_drive(self) -> None:
+        drive = self._selected("drives")
+        message = self.query_one("#board-message", Static)
+        if drive is None or not self.wb.runner.drive(drive).busy:
+            message.update(t("board.nothing_to_cancel"))
+            return
+        self.wb.runner.cancel(drive)
+        message.update(t("board.cancelling", item=self.wb.runner.drive(drive).item_id))
+        self.tick()
+
+    def action_auto_accept(self) -> None:
+        runner = self.wb.runner
+        runner.auto_accept = not runner.auto_accept
+        self._station_line()
+
+    def action_queue(self) -> None:
+        self.query_one("#queue", DataTable).focus()
+
+    # -- keys kept from the home screen ------------------------------------------------
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "batch":
@@ -121,13 +205,43 @@ class HomeScreen(StationScreen):
         self.query_one("#pending", DataTable).focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a work-list row continues that carrier where it stopped."""
-        if event.data_table.id != "pending" or event.row_key.value is None:
+        key = event.row_key.value
+        if key is None:
             return
+        if event.data_table.id == "drives":
+            from workbench.tui.drive import DriveScreen
+            self.app.push_screen(DriveScreen(str(key)))
+        elif event.data_table.id == "queue":
+            self._open_carrier(str(key))
+        elif event.data_table.id == "pending":
+            self._continue(str(key))
+
+    def _open_carrier(self, item_id: str) -> None:
+        """A carrier of the background queue: its result, to decide (review), to see
+        why it failed, or to see it done."""
+        from workbench.tui.flow import Carrier
+        from workbench.tui.result import ResultScreen
+        app = self.wb
+        view = app.runner.carrier(item_id)
+        message = self.query_one("#board-message", Static)
+        try:
+            result = view.result if view is not None and view.result is not None and \
+                view.status in (REVIEW, DONE) else app.station.result_of(item_id)
+        except WorkbenchError as exc:
+            message.update(view.error if view is not None and view.error else exc.message())
+            return
+        if view is not None and view.status == FAILED:
+            message.update(t("board.failed_detail", item=item_id, message=view.error))
+        app.carrier = Carrier(item_id, profile_id=result.record.profile_id,
+                              drive=view.drive if view is not None else "")
+        app.push_screen(ResultScreen(result))
+
+    def _continue(self, item_id: str) -> None:
+        """Enter on a work-list row continues that carrier where it stopped."""
         from workbench.tui.flow import Carrier, ProfileScreen
         app, message = self.wb, self.query_one("#work-message", Static)
         try:
-            st = app.station.state(event.row_key.value)
+            st = app.station.state(item_id)
             profile = str(st.attempt["profile_id"]) if st.attempt else ""
             if st.state in (State.INTERRUPTED, State.WITHDRAWN):  # resume / image again
                 app.carrier = Carrier(st.item_id, retry=st.state is State.WITHDRAWN,

@@ -3,7 +3,6 @@ retry with more passes, retry on another drive, route elsewhere, add a note."""
 
 from __future__ import annotations
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -18,7 +17,6 @@ from workbench.station import (
     Action,
     MigrationResult,
     NotAllowed,
-    Station,
     environment_line,
     final_map,
     record_lines,
@@ -111,18 +109,14 @@ class ResultScreen(StationScreen):
         self.query_one("#steps", Static).update(t("tui.packaging"))
         self.package()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def package(self) -> None:
-        app = self.wb
+        """Hand the carrier to the background queue (verify, identify, bag, tape) and go
+        back to the board: no drive waits for it; the board shows how it goes."""
         assert self.result is not None
-        try:
-            with Station(app.settings) as station:
-                result = station.accept(self.result.item_id, batch=app.batch or None)
-            self.post_message(PackagingDone(result.steps))
-        except WorkbenchError as exc:
-            self.post_message(PackagingDone([], exc.message()))
-        except Exception as exc:  # never leave the technician staring at a frozen screen
-            self.post_message(PackagingDone([], f"{type(exc).__name__}: {exc}"))
+        self.wb.runner.accept(self.result.item_id, batch=self.wb.batch or None,
+                              drive=self.wb.carrier.drive)
+        self.busy = False
+        self.wb.pop_screen_to_home()
 
     def on_packaging_done(self, message: PackagingDone) -> None:
         self.busy = False

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""The station at working speed: several drives at once through the whole pipeline.
+
+    .venv/bin/python bench/bench_station.py [--drives 4] [--carriers 5] [--size-mib 24]
+        [--rate-kib 3600] [--accept-workers 2] [--no-ui] [--dir DIR]
+
+Four virtual optical drives read at a CD-like rate (24x, about 3.6 MB/s: a [[slow]] span
+over the whole disc makes every 64 KiB read take its time at that rate), five carriers
+each (a small ISO 9660 disc padded with distinct data to --size-mib, give or take 40%,
+so the drives do not finish in step). Each carrier goes through the whole pipeline:
+image on its drive, then in the background verify, identify, bag and stage to two
+stand-in tape folders (primary and secondary pools), while the drive reads the next.
+
+Throughput: the drives' own bound is what the reads alone take run in parallel, the
+largest of the drives' summed imaging times; the station's time runs from the first
+start to the last carrier on tape. Printed as a ratio (the target is at least 95%).
+
+UI responsiveness (unless --no-ui): the same run inside the station app, headless
+(App.run_test), the board showing all four drives; a cursor key is pressed every
+0.3 s (sent as the terminal driver sends it) and the time until the board's cursor
+moved and the screen was refreshed is measured. Printed as median and max (the
+target is under 100 ms).
+
+Absolute seconds on a shared machine are noise; the ratios are the result. No asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workbench.config import Settings  # noqa: E402
+from workbench.station import State, Station  # noqa: E402
+from workbench.station.runner import Job, StationRunner  # noqa: E402
+
+CLUSTER = 65536  # the cd profile's bytes per read in the copy phase
+ISO = ROOT / "media" / "cd-sample.iso"
+
+
+@dataclass
+class Plan:
+    drives: list[Path]
+    carriers: dict[Path, list[tuple[str, Path]]]  # drive -> (item, image) in order
+    nominal: dict[Path, float] = field(default_factory=dict)  # drive -> seconds at rate
+
+
+def make_carriers(work: Path, drives: int, carriers: int, size_mib: float,
+                  rate: float) -> Plan:
+    """The discs: the sample ISO padded with data no other disc has, sizes varied."""
+    plan = Plan([], {})
+    iso = ISO.read_bytes()
+    for d in range(drives):
+        drive = work / f"drive{d}.drive.toml"
+        plan.drives.append(drive)
+        plan.carriers[drive] = []
+        for c in range(carriers):
+            # 0.6x .. 1.4x the size, different per carrier: drives end at other times
+            scale = 0.6 + 0.8 * ((d * carriers + c) * 0.618 % 1.0)
+            size = int(size_mib * scale * (1 << 20)) // 2048 * 2048
+            image = work / "discs" / f"CD-{d}{c:02d}.iso"
+            image.parent.mkdir(exist_ok=True)
+            with open(image, "wb") as fh:
+                fh.write(iso)
+                seed = hashlib.sha256(image.name.encode()).digest()
+                block = (seed * (1 << 15))[: 1 << 20]
+                left, n = size - len(iso), 0
+                while left > 0:
+                    chunk = block[n % 32:] + block[: n % 32]
+                    fh.write(chunk[:left])
+                    left -= len(chunk)
+                    n += 1
+            plan.carriers[drive].append((f"CD-{d}{c:02d}", image))
+            plan.nominal[drive] = plan.nominal.get(drive, 0.0) + size / rate
+    return plan
+
+
+def load(drive: Path, image: Path, rate: float) -> None:
+    """Put the next disc into the virtual drive."""
+    size = image.stat().st_size
+    drive.write_text(f'image = "{image}"\nmodel = "Bench CD drive"\nserial = "{drive.stem}"\n'
+                     'transport = "sr"\nsector_size = 2048\nprofile = "cd"\n'
+                     f"[[slow]]\nstart = 0\nsize = {size}\nseconds = {CLUSTER / rate:.5f}\n")
+
+
+def label_tapes(settings: Settings, size: int) -> None:
+    with Station(settings) as station:
+        for barcode, pool in (("P00001L8", "primary"), ("S00001L8", "secondary")):
+            station.tapes.label(settings.paths.tape / barcode, barcode, pool, "LTO-8",
+                                size * 3)
+
+
+class Feeder:
+    """Loads each drive's next disc as soon as the drive is free."""
+
+    def __init__(self, runner: StationRunner, plan: Plan, rate: float) -> None:
+        self.runner, self.plan, self.rate = runner, plan, rate
+        self.left = {d: list(items) for d, items in plan.carriers.items()}
+        self.started = 0.0
+
+    def step(self) -> bool:
+        """Start what can start; False when every carrier has been started."""
+        for drive in self.runner.free([str(d) for d in self.left if self.left[d]]):
+            path = Path(drive)
+            item, image = self.left[path].pop(0)
+            load(path, image, self.rate)
+            if not self.started:
+                self.started = time.perf_counter()
+            self.runner.start(Job(item, drive, "cd"))
+        return any(self.left.values())
+
+
+def report(runner: StationRunner, plan: Plan, started: float, ended: float,
+           read_done: float, items: list[str], settings: Settings) -> None:
+    views = {v.drive: v for v in runner.drives()}
+    bound = max(v.read_seconds for v in views.values())
+    nominal = max(plan.nominal.values())
+    wall = ended - started
+    with Station(settings) as station:
+        on_tape = sum(station.state(i).state is State.ON_TAPE for i in items)
+    failed = [c for c in runner.carriers() if c.status == "failed"]
+    print(f"  carriers on tape (both pools):  {on_tape}/{len(items)}"
+          + (f"  failed: {[(c.item_id, c.error) for c in failed]}" if failed else ""))
+    for drive in plan.drives:
+        v = views[str(drive)]
+        print(f"  {drive.stem}: {v.carriers} carriers, imaging {v.read_seconds:6.1f} s "
+              f"(at the nominal rate alone {plan.nominal[drive]:6.1f} s)")
+    print(f"  drives' bound (max of summed imaging): {bound:6.1f} s "
+          f"(nominal reads alone {nominal:6.1f} s)")
+    print(f"  station, first start to last on tape:  {wall:6.1f} s "
+          f"(of which after the last read: {ended - read_done:4.1f} s)")
+    print(f"  throughput / drives' bound:            {bound / wall:6.1%}  (target >= 95%)")
+    print(f"  throughput / nominal read bound:       {nominal / wall:6.1%}")
+
+
+def run_plain(settings: Settings, plan: Plan, rate: float, workers: int) -> None:
+    runner = StationRunner(settings, accept_workers=workers)
+    feeder = Feeder(runner, plan, rate)
+    while feeder.step():
+        runner.wait_for_free([str(d) for d in plan.drives], 1.0)
+    while any(v.busy for v in runner.drives()):
+        time.sleep(0.05)
+    read_done = time.perf_counter()
+    runner.wait_idle(3600)
+    ended = time.perf_counter()
+    report(runner, plan, feeder.started, ended, read_done,
+           [i for items in plan.carriers.values() for i, _ in items], settings)
+    runner.shutdown(deadline=30)
+
+
+async def press(app: Any, table: Any, key: str) -> float | None:
+    """Seconds from a key press (sent as the terminal driver sends it) until the
+    table's cursor moved and the screen was refreshed with it; None when it did not
+    move. Pilot.press is not used: it waits until the whole process is idle, which it
+    never is while drives image in other threads."""
+    from textual import events
+    before = table.cursor_row
+    refreshed: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    event = events.Key(key, None)
+    event.set_sender(app)
+    started = time.perf_counter()
+    app._driver.send_message(event)
+    while table.cursor_row == before:
+        if time.perf_counter() - started > 5:
+            return None
+        await asyncio.sleep(0.001)
+    app.call_after_refresh(lambda: refreshed.set_result(time.perf_counter()))
+    return await asyncio.wait_for(refreshed, 10) - started
+
+
+def run_ui(settings: Settings, plan: Plan, rate: float, workers: int) -> None:
+    from textual.widgets import DataTable
+
+    from workbench.tui.app import WorkbenchApp
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings)
+        app.runner.shutdown(deadline=5)
+        app.runner = StationRunner(settings, accept_workers=workers)
+        latencies: list[float] = []
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            runner = app.runner
+            feeder = Feeder(runner, plan, rate)
+            table = app.screen.query_one("#drives", DataTable)
+            key = "down"
+            more, read_done = True, 0.0
+            while more or runner.busy():
+                more = more and feeder.step()
+                if not more and not read_done and not any(v.busy for v in runner.drives()):
+                    read_done = time.perf_counter()
+                latency = await press(app, table, key)
+                if latency is None:  # at an end of the table: go the other way
+                    key = "up" if key == "down" else "down"
+                else:
+                    latencies.append(latency)
+                await asyncio.sleep(0.3)
+            ended = time.perf_counter()
+            report(runner, plan, feeder.started, ended, read_done or ended,
+                   [i for items in plan.carriers.values() for i, _ in items], settings)
+        ms = sorted(x * 1000 for x in latencies)
+        print(f"  key press to screen update while imaging: median {statistics.median(ms):.1f} "
+              f"ms, 95th {ms[int(len(ms) * 0.95) - 1]:.1f} ms, max {ms[-1]:.1f} ms "
+              f"over {len(ms)} presses (target < 100 ms)")
+    asyncio.run(scenario())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--drives", type=int, default=4)
+    ap.add_argument("--carriers", type=int, default=5)
+    ap.add_argument("--size-mib", type=float, default=24.0)
+    ap.add_argument("--rate-kib", type=float, default=3600.0,
+                    help="each drive's read rate (CD 24x: about 3,600 KB/s)")
+    ap.add_argument("--accept-workers", type=int, default=2)
+    ap.add_argument("--no-ui", action="store_true", help="the runner alone, no TUI")
+    ap.add_argument("--dir", type=Path, help="work folder (default: a temporary one)")
+    args = ap.parse_args()
+    rate = args.rate_kib * 1000
+    work = Path(tempfile.mkdtemp(prefix="bench-station-", dir=args.dir))
+    os.chdir(work)
+    try:
+        settings = Settings()  # the station's folders under the work folder
+        plan = make_carriers(work, args.drives, args.carriers, args.size_mib, rate)
+        label_tapes(settings, sum(p.stat().st_size for p in (work / "discs").iterdir()))
+        print(f"{args.drives} drives x {args.carriers} carriers of ~{args.size_mib:g} MiB at "
+              f"{args.rate_kib:g} KB/s, {args.accept_workers} accept worker(s) + 1 tape "
+              f"writer; {'runner alone' if args.no_ui else 'inside the station app'}")
+        (run_plain if args.no_ui else run_ui)(settings, plan, rate, args.accept_workers)
+    finally:
+        os.chdir("/")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
