@@ -12,11 +12,17 @@ import pytest
 
 from workbench import PROJECT_ROOT
 from workbench.config import Settings
+from workbench.imaging.pace import SPEED_ENV
 from workbench.imaging.sources import Damage, DriveIdentity, VirtualDrive
 from workbench.profiles import load_profiles
 
 MEDIA = PROJECT_ROOT / "media"
 IS_ROOT = os.geteuid() == 0
+
+# Training drives read at a real drive's rate (a floppy takes ~55 s); the suite reads
+# them at full speed, here and in every `python -m workbench` it starts (inherited).
+# tests/test_training_speed.py sets "real" where the rate itself is tested.
+os.environ[SPEED_ENV] = "fast"
 
 
 @pytest.fixture(autouse=True)
