@@ -12,6 +12,7 @@ import pytest
 
 from workbench import PROJECT_ROOT
 from workbench.config import Settings
+from workbench.identify.pool import WORKERS_ENV
 from workbench.imaging.pace import SPEED_ENV
 from workbench.imaging.sources import Damage, DriveIdentity, VirtualDrive
 from workbench.profiles import load_profiles
@@ -23,6 +24,10 @@ IS_ROOT = os.geteuid() == 0
 # them at full speed, here and in every `python -m workbench` it starts (inherited).
 # tests/test_training_speed.py sets "real" where the rate itself is tested.
 os.environ[SPEED_ENV] = "fast"
+# Identification in the test's own process, with one signature load per process: a pool
+# of spawned workers costs seconds of start-up per image on a 2-core machine. Tests of
+# the worker pool itself ask for workers explicitly (IdentifyPool(2), workers=1).
+os.environ[WORKERS_ENV] = "0"
 
 
 @pytest.fixture(autouse=True)
