@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -91,6 +94,36 @@ def workbench_cmd(*args: str, cwd: Path | None = None, env: dict | None = None,
     return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+def workbench_run(*args: str, cwd: Path | None = None, env: dict | None = None
+                  ) -> subprocess.CompletedProcess:
+    """`python -m workbench ARGS` run in this process: the same main(), exit code, stdout
+    and stderr, without the ~1-2 s a new interpreter takes to start. For tests that are
+    not about the process (a kill, a signal, a second process at once: workbench_cmd)."""
+    from workbench.cli import main
+    from workbench.i18n import set_language
+    out, err = io.StringIO(), io.StringIO()
+    signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, a bad argument
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for number, handler in signals.items():  # main() sets Ctrl-C's handler
+            signal.signal(number, handler)
+        set_language("en")
+    return subprocess.CompletedProcess(["workbench", *args], int(code), out.getvalue(),
+                                       err.getvalue())
 
 
 def need_tool(name: str) -> str:
