@@ -96,11 +96,12 @@ def workbench_cmd(*args: str, cwd: Path | None = None, env: dict | None = None,
                           env={**os.environ, **(env or {})})
 
 
-def workbench_run(*args: str, cwd: Path | None = None, env: dict | None = None
-                  ) -> subprocess.CompletedProcess:
+def workbench_run(*args: str, cwd: Path | None = None, env: dict | None = None,
+                  timeout: float = 0) -> subprocess.CompletedProcess:
     """`python -m workbench ARGS` run in this process: the same main(), exit code, stdout
     and stderr, without the ~1-2 s a new interpreter takes to start. For tests that are
-    not about the process (a kill, a signal, a second process at once: workbench_cmd)."""
+    not about the process (a kill, a signal, a second process at once: workbench_cmd).
+    timeout is accepted so the two swap; it is not applied here."""
     from workbench.cli import main
     from workbench.i18n import set_language
     out, err = io.StringIO(), io.StringIO()
