@@ -294,6 +294,7 @@ def drive_toml(name: str) -> str:
             'model = "Training optical drive"\nvendor = "Workbench"\n'
             f'serial = "{serial}"\ntransport = "sr"\nsector_size = 2048\n'
             f'image = "discs/{name}.cue"\nprofile = "cd"\n'
+            'rate = "24x"  # 24 x 75 sectors a second\n'
             f'label.en = "{en}"\nlabel.ja = "{ja}"\n')
 
 

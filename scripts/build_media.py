@@ -185,6 +185,7 @@ serial = "TRAIN-FD-02"
 transport = "virtual"
 image = "fd35-2hd-damaged.img"
 profile = "fd35-2hd"
+rate = "27 KB/s"  # a USB floppy drive: a 1.44 MB disk in about 55 s
 label.en = "Damaged 3.5-inch 2HD floppy"
 label.ja = "損傷した3.5インチ2HDフロッピー"
 
@@ -223,6 +224,7 @@ serial = "TRAIN-FD-01"
 transport = "virtual"
 image = "fd35-2hd-good.img"
 profile = "fd35-2hd"
+rate = "27 KB/s"  # a USB floppy drive: a 1.44 MB disk in about 55 s
 label.en = "Good 3.5-inch 2HD floppy"
 label.ja = "正常な3.5インチ2HDフロッピー"
 """,
@@ -235,6 +237,7 @@ serial = "TRAIN-FD-03"
 transport = "virtual"
 image = "fd35-2hd-good.img"
 profile = "fd35-2hd"
+rate = "27 KB/s"  # a USB floppy drive: a 1.44 MB disk in about 55 s
 size = 737280
 label.en = "Good 2HD floppy behind a truncating write blocker"
 label.ja = "容量を切り詰めるライトブロッカー経由の正常な2HDフロッピー"
@@ -247,6 +250,7 @@ transport = "sr"
 sector_size = 2048
 image = "cd-sample.iso"
 profile = "cd"
+rate = "24x"  # 24 x 153,600 B/s (a CD is read at 75 sectors of 2,048 bytes a second at 1x)
 label.en = "Data CD"
 label.ja = "データCD"
 """,
@@ -259,6 +263,7 @@ transport = "sr"
 sector_size = 2048
 image = "cd-sample.iso"
 profile = "cd"
+rate = "24x"  # 24 x 153,600 B/s (a CD is read at 75 sectors of 2,048 bytes a second at 1x)
 size = {size}
 label.en = "Data CD in a truncating drive"
 label.ja = "切り詰めるドライブに入れたデータCD"
@@ -270,6 +275,7 @@ serial = "TRAIN-USB-01"
 transport = "usb"
 image = "usb-sample.img"
 profile = "usb"
+rate = "20 MB/s"  # a USB 2.0 memory stick
 label.en = "USB memory stick"
 label.ja = "USBメモリ"
 """,

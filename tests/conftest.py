@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,11 +15,22 @@ import pytest
 
 from workbench import PROJECT_ROOT
 from workbench.config import Settings
+from workbench.identify.pool import WORKERS_ENV
+from workbench.imaging.pace import SPEED_ENV
 from workbench.imaging.sources import Damage, DriveIdentity, VirtualDrive
 from workbench.profiles import load_profiles
 
 MEDIA = PROJECT_ROOT / "media"
 IS_ROOT = os.geteuid() == 0
+
+# Training drives read at a real drive's rate (a floppy takes ~55 s); the suite reads
+# them at full speed, here and in every `python -m workbench` it starts (inherited).
+# tests/test_training_speed.py sets "real" where the rate itself is tested.
+os.environ[SPEED_ENV] = "fast"
+# Identification in the test's own process, with one signature load per process: a pool
+# of spawned workers costs seconds of start-up per image on a 2-core machine. Tests of
+# the worker pool itself ask for workers explicitly (IdentifyPool(2), workers=1).
+os.environ[WORKERS_ENV] = "0"
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +94,37 @@ def workbench_cmd(*args: str, cwd: Path | None = None, env: dict | None = None,
     return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+def workbench_run(*args: str, cwd: Path | None = None, env: dict | None = None,
+                  timeout: float = 0) -> subprocess.CompletedProcess:
+    """`python -m workbench ARGS` run in this process: the same main(), exit code, stdout
+    and stderr, without the ~1-2 s a new interpreter takes to start. For tests that are
+    not about the process (a kill, a signal, a second process at once: workbench_cmd).
+    timeout is accepted so the two swap; it is not applied here."""
+    from workbench.cli import main
+    from workbench.i18n import set_language
+    out, err = io.StringIO(), io.StringIO()
+    signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, a bad argument
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for number, handler in signals.items():  # main() sets Ctrl-C's handler
+            signal.signal(number, handler)
+        set_language("en")
+    return subprocess.CompletedProcess(["workbench", *args], int(code), out.getvalue(),
+                                       err.getvalue())
 
 
 def need_tool(name: str) -> str:

@@ -4,6 +4,7 @@ lhasa, cabextract and unzip; damage flagged, never wrong bytes; nesting and bomb
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -63,7 +64,10 @@ def listed(module, path: Path, limits: Limits | None = None):
 
 
 # -- LZH ---------------------------------------------------------------------------------
-def lzh_sample(tmp_path: Path) -> Path:
+@functools.cache
+def lzh_sample_bytes() -> bytes:
+    """The sample archive, encoded once per test process (the LZH encoder is pure Python
+    and the archive's bytes never change)."""
     members = []
     for level in (0, 1, 2):
         members.append(af.lzh_member(b"T%d.TXT" % level, README, level,
@@ -73,8 +77,18 @@ def lzh_sample(tmp_path: Path) -> Path:
                 af.lzh_member(b"EMPTY.TXT", b"", 1, "-lh0-"),
                 af.lzh_member(b"ONE.TXT", b"x", 0),
                 af.lzh_member(b"NOISE.BIN", noise(70000, 9), 1)]  # lh5 over two block sizes
+    return af.lzh(members)
+
+
+@functools.cache
+def first_member_size() -> int:
+    """The length of T0.TXT's member, the sample's first."""
+    return len(af.lzh_member(b"T0.TXT", README, 0, folder=b"DOC"))
+
+
+def lzh_sample(tmp_path: Path) -> Path:
     path = tmp_path / "sample.lzh"
-    path.write_bytes(af.lzh(members))
+    path.write_bytes(lzh_sample_bytes())
     return path
 
 
@@ -101,8 +115,7 @@ def test_lzh_damage_is_flagged_never_listed_as_good(tmp_path, back):
     the CRC fails, the member has no bytes, only an error."""
     path = lzh_sample(tmp_path)
     data = bytearray(path.read_bytes())
-    first = af.lzh_member(b"T0.TXT", README, 0, folder=b"DOC")
-    data[len(first) - back] ^= 0x55
+    data[first_member_size() - back] ^= 0x55
     broken = tmp_path / "broken.lzh"
     broken.write_bytes(bytes(data))
     ours = listed(archive_lzh, broken)
@@ -116,8 +129,7 @@ def test_lzh_damage_is_flagged_never_listed_as_good(tmp_path, back):
 def test_lzh_cut_short_keeps_the_members_before(tmp_path):
     path = lzh_sample(tmp_path)
     cut = tmp_path / "cut.lzh"
-    cut.write_bytes(path.read_bytes()[:len(af.lzh_member(b"T0.TXT", README, 0,
-                                                          folder=b"DOC")) + 40])
+    cut.write_bytes(path.read_bytes()[:first_member_size() + 40])
     errors = []
     from workbench.identify.archives import expand
     with open(cut, "rb") as stream:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import MEDIA, digests_of, pattern, workbench_cmd
+from tests.conftest import MEDIA, digests_of, pattern, workbench_cmd, workbench_run
 from workbench.errors import ExitCode
 from workbench.imaging.mapfile import RescueMap
 
@@ -25,43 +25,43 @@ def drive_file(folder: Path, data: bytes, extra: str = "") -> Path:
 
 
 def test_exit_codes(tmp_path: Path):
-    good = workbench_cmd("image", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
+    good = workbench_run("image", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
                          "fd35-2hd", "--item", "FD-1", cwd=tmp_path)
     assert good.returncode == ExitCode.SUCCESS, good.stderr
     assert "success" in good.stdout and "sha256" in good.stdout
-    bad = workbench_cmd("image", str(MEDIA / "fd35-2hd-damaged.drive.toml"), "--profile",
+    bad = workbench_run("image", str(MEDIA / "fd35-2hd-damaged.drive.toml"), "--profile",
                         "fd35-2hd", "--item", "FD-2", cwd=tmp_path)
     assert bad.returncode == ExitCode.PARTIAL and "6 bad sectors" in bad.stdout
-    trunc = workbench_cmd("image", str(MEDIA / "cd-truncated.drive.toml"), "--profile", "cd",
+    trunc = workbench_run("image", str(MEDIA / "cd-truncated.drive.toml"), "--profile", "cd",
                           "--item", "CD-1", cwd=tmp_path)
     assert trunc.returncode == ExitCode.FAILED and "truncated" in trunc.stdout
-    unknown = workbench_cmd("image", str(MEDIA / "cd-sample.drive.toml"), "--profile", "cdr",
+    unknown = workbench_run("image", str(MEDIA / "cd-sample.drive.toml"), "--profile", "cdr",
                             "--item", "CD-2", cwd=tmp_path)
     assert unknown.returncode == ExitCode.BAD_INPUT and "Known profiles" in unknown.stderr
-    hostile = workbench_cmd("image", str(MEDIA / "cd-sample.drive.toml"), "--profile", "cd",
+    hostile = workbench_run("image", str(MEDIA / "cd-sample.drive.toml"), "--profile", "cd",
                             "--item", "../../etc", cwd=tmp_path)
     assert hostile.returncode == ExitCode.BAD_INPUT and "Item ID" in hostile.stderr
-    missing = workbench_cmd("image", "/dev/nonexistent", "--profile", "cd", "--item", "X",
+    missing = workbench_run("image", "/dev/nonexistent", "--profile", "cd", "--item", "X",
                             cwd=tmp_path)
     assert missing.returncode == ExitCode.BAD_INPUT and "workbench drives" in missing.stderr
     assert (tmp_path / "staging" / "FD-1" / "image.img").exists()
 
 
 def test_json_output_and_japanese(tmp_path: Path):
-    out = workbench_cmd("--lang", "ja", "image", str(MEDIA / "fd35-2hd-damaged.drive.toml"),
+    out = workbench_run("--lang", "ja", "image", str(MEDIA / "fd35-2hd-damaged.drive.toml"),
                         "--profile", "fd35-2hd", "--item", "FD-2", "--json", cwd=tmp_path)
     rec = json.loads(out.stdout)
     assert rec["outcome"] == "partial" and rec["bad_sector_count"] == 6
-    ja = workbench_cmd("--lang", "ja", "image", str(MEDIA / "fd35-2hd-damaged.drive.toml"),
+    ja = workbench_run("--lang", "ja", "image", str(MEDIA / "fd35-2hd-damaged.drive.toml"),
                        "--profile", "fd35-2hd", "--item", "FD-2", cwd=tmp_path)
     assert "一部成功" in ja.stdout and "不良セクタ" in ja.stdout
     # $WORKBENCH_LANG wins over the station's setting; --lang wins over both
     (tmp_path / "workbench.toml").write_text('[station]\nlanguage = "en"\n')
-    env = workbench_cmd("pending", cwd=tmp_path, env={"WORKBENCH_LANG": "ja"})
-    assert env.stdout == workbench_cmd("--lang", "ja", "pending", cwd=tmp_path).stdout
-    assert env.stdout != workbench_cmd("pending", cwd=tmp_path).stdout
-    assert workbench_cmd("--lang", "en", "pending", cwd=tmp_path,
-                         env={"WORKBENCH_LANG": "ja"}).stdout == workbench_cmd(
+    env = workbench_run("pending", cwd=tmp_path, env={"WORKBENCH_LANG": "ja"})
+    assert env.stdout == workbench_run("--lang", "ja", "pending", cwd=tmp_path).stdout
+    assert env.stdout != workbench_run("pending", cwd=tmp_path).stdout
+    assert workbench_run("--lang", "en", "pending", cwd=tmp_path,
+                         env={"WORKBENCH_LANG": "ja"}).stdout == workbench_run(
         "pending", cwd=tmp_path).stdout
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IS_ROOT, MEDIA, workbench_cmd
+from tests.conftest import IS_ROOT, MEDIA, workbench_cmd, workbench_run
 from workbench.errors import ExitCode
 
 GOOD = str(MEDIA / "fd35-2hd-good.drive.toml")
@@ -35,6 +35,12 @@ def clean(out: subprocess.CompletedProcess, code: int) -> str:
 
 def migrate(tmp_path: Path, item: str = "FD-1", *extra: str) -> subprocess.CompletedProcess:
     return workbench_cmd("migrate", GOOD, "--profile", "fd35-2hd", "--item", item, *extra,
+                         cwd=tmp_path)
+
+
+def migrated(tmp_path: Path, item: str = "FD-1", *extra: str) -> subprocess.CompletedProcess:
+    """A migration as a test's setting up, in this process (not the test's subject)."""
+    return workbench_run("migrate", GOOD, "--profile", "fd35-2hd", "--item", item, *extra,
                          cwd=tmp_path)
 
 
@@ -64,25 +70,25 @@ def fill(folder: Path) -> None:
 # -- the ledger ---------------------------------------------------------------------------
 
 def test_report_out_into_a_missing_folder(tmp_path: Path):
-    assert migrate(tmp_path).returncode == 0
+    assert migrated(tmp_path).returncode == 0
     for fmt in ("csv", "xlsx"):
-        out = workbench_cmd("report", "--format", fmt, "--out",
+        out = workbench_run("report", "--format", fmt, "--out",
                             str(tmp_path / "nowhere" / f"r.{fmt}"), cwd=tmp_path)
         assert "does not exist" in clean(out, ExitCode.BAD_INPUT)
-    out = workbench_cmd("ledger", "export", str(tmp_path / "nowhere" / "l.sqlite"),
+    out = workbench_run("ledger", "export", str(tmp_path / "nowhere" / "l.sqlite"),
                         cwd=tmp_path)
     clean(out, ExitCode.BAD_INPUT)
 
 
 def test_filters_are_validated_naming_the_accepted_forms(tmp_path: Path):
-    assert migrate(tmp_path).returncode == 0
+    assert migrated(tmp_path).returncode == 0
     for command in ("report", "log"):
-        out = workbench_cmd(command, "--from", "25/11/2026", cwd=tmp_path)
+        out = workbench_run(command, "--from", "25/11/2026", cwd=tmp_path)
         assert "YYYY-MM-DD" in clean(out, ExitCode.BAD_INPUT)
-        out = workbench_cmd(command, "--outcome", "bogus", cwd=tmp_path)
+        out = workbench_run(command, "--outcome", "bogus", cwd=tmp_path)
         err = clean(out, ExitCode.BAD_INPUT)
         assert "success" in err and "partial" in err and "aborted" in err
-    ok = workbench_cmd("report", "--from", "2000-01-01", "--to", "2999-12-31",
+    ok = workbench_run("report", "--from", "2000-01-01", "--to", "2999-12-31",
                        "--outcome", "success", "--format", "json", cwd=tmp_path)
     assert ok.returncode == 0 and json.loads(ok.stdout)["media"][0]["carriers"] == 1
 
@@ -101,7 +107,7 @@ def test_merging_a_file_that_is_not_a_ledger(tmp_path: Path):
 
 
 def test_a_corrupt_ledger_is_detected_with_the_way_to_recover(tmp_path: Path):
-    assert migrate(tmp_path).returncode == 0
+    assert migrated(tmp_path).returncode == 0
     ledger = tmp_path / "logs" / "ledger.sqlite"
     assert workbench_cmd("ledger", "check", cwd=tmp_path).returncode == 0
     data = bytearray(ledger.read_bytes())
@@ -196,13 +202,26 @@ def many_files_image(path: Path, count: int = 6000) -> None:
     path.write_bytes(FatImage(geo).build(folders))
 
 
+def _fds(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:  # the process has ended
+        return []
+
+
 def test_ctrl_c_during_identification_is_a_cancel(tmp_path: Path):
     image = tmp_path / "many.img"
     many_files_image(image)
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "identify", str(image),
                              "--workers", "2", "--out", "out"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
+    # Ctrl-C once it reads the image (a fixed sleep sent it during start-up's imports
+    # on a loaded machine: a KeyboardInterrupt traceback, not the test's subject)
+    fds = Path(f"/proc/{proc.pid}/fd")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and not any(
+            os.path.realpath(fd) == str(image.resolve()) for fd in _fds(fds)):
+        time.sleep(0.05)
     assert proc.poll() is None, "identification finished before the Ctrl-C"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
@@ -386,15 +405,15 @@ def test_identify_flags_invisible_characters_in_an_image(tmp_path: Path):
 
 def test_ledger_exports_neutralise_formulas(tmp_path: Path):
     from openpyxl import load_workbook
-    assert migrate(tmp_path, "FD-1", "--batch", "=HYPERLINK(\"http://evil\")").returncode == 0
-    assert migrate(tmp_path, "FD-2", "--batch", "b\u202eatch|x").returncode == 0
-    out = workbench_cmd("report", "--by", "batch", "--format", "csv", cwd=tmp_path)
+    assert migrated(tmp_path, "FD-1", "--batch", "=HYPERLINK(\"http://evil\")").returncode == 0
+    assert migrated(tmp_path, "FD-2", "--batch", "b\u202eatch|x").returncode == 0
+    out = workbench_run("report", "--by", "batch", "--format", "csv", cwd=tmp_path)
     labels = [r[0] for r in csv.reader(io.StringIO(out.stdout.lstrip("\ufeff"))) if r]
     assert "'=HYPERLINK(\"http://evil\")" in labels and "b\\u202eatch|x" in labels
-    md = workbench_cmd("report", "--by", "batch", "--format", "md", cwd=tmp_path).stdout
+    md = workbench_run("report", "--by", "batch", "--format", "md", cwd=tmp_path).stdout
     assert "| '=HYPERLINK(\"http://evil\") |" in md and "b\\\\u202eatch\\|x" in md
     assert "\u202e" not in md
-    assert workbench_cmd("report", "--by", "batch", "--format", "xlsx", "--out", "r.xlsx",
+    assert workbench_run("report", "--by", "batch", "--format", "xlsx", "--out", "r.xlsx",
                          cwd=tmp_path).returncode == 0
     sheet = load_workbook(tmp_path / "r.xlsx").worksheets[0]
     cells = [sheet.cell(row=n, column=1) for n in range(2, sheet.max_row + 1)]
@@ -410,7 +429,7 @@ def test_the_supervisor_screen_says_why_a_filter_is_refused(tmp_path: Path):
     from workbench.config import Settings
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.supervisor import StatsScreen
-    assert migrate(tmp_path).returncode == 0
+    assert migrated(tmp_path).returncode == 0
 
     async def scenario() -> None:
         app = WorkbenchApp(Settings())

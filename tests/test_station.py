@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MEDIA, workbench_cmd
+from tests.conftest import MEDIA, workbench_cmd, workbench_run
 from workbench import PROJECT_ROOT
 from workbench.config import Settings
 from workbench.errors import ExitCode, Refused
@@ -223,57 +223,57 @@ def test_two_threads_of_one_process_exclude_each_other(tmp_path):
 # -- a bag never changes -------------------------------------------------------------------
 
 def test_imaging_a_bagged_item_is_refused_and_the_bag_stays_valid(tmp_path):
-    assert workbench_cmd("migrate", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1",
+    assert workbench_run("migrate", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1",
                          cwd=tmp_path).returncode == 0
     bag = tmp_path / "bags" / "FD-1"
     before = read_manifest(bag / "manifest-sha256.txt")
-    out = workbench_cmd("image", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-1",
+    out = workbench_run("image", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-1",
                         cwd=tmp_path)
     assert out.returncode == ExitCode.REFUSED and "withdraw" in out.stderr, out.stderr
     # migrate again continues the pipeline (after a crash, the same command): no reading
-    out = workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-1",
+    out = workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-1",
                         cwd=tmp_path)
     assert out.returncode == 0 and "state: bagged" in out.stdout, out.stderr
     assert "imaging:" not in out.stdout
-    assert workbench_cmd("retry", "FD-1", cwd=tmp_path).returncode == ExitCode.REFUSED
-    assert workbench_cmd("mark", "FD-1", "needs-flux", cwd=tmp_path).returncode == \
+    assert workbench_run("retry", "FD-1", cwd=tmp_path).returncode == ExitCode.REFUSED
+    assert workbench_run("mark", "FD-1", "needs-flux", cwd=tmp_path).returncode == \
         ExitCode.REFUSED
     assert check_bag(bag) == [] and read_manifest(bag / "manifest-sha256.txt") == before
     # nothing in staging is a name of a file in the bag
     bagged = {(p.stat().st_dev, p.stat().st_ino) for p in bag.rglob("*") if p.is_file()}
     assert not any((p.stat().st_dev, p.stat().st_ino) in bagged
                    for p in (tmp_path / "staging").rglob("*") if p.is_file())
-    out = workbench_cmd("image", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-1",
+    out = workbench_run("image", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-1",
                         "--out", str(tmp_path / "staging" / "FD-1"), cwd=tmp_path)
     assert out.returncode == ExitCode.BAD_INPUT and "staging" in out.stderr
 
 
 def test_withdraw_retry_makes_a_new_version_and_release_waits_for_it(tmp_path):
     mount_tapes(tmp_path)
-    out = workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+    out = workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                         cwd=tmp_path)
     assert out.returncode == ExitCode.PARTIAL, out.stderr
     v1 = tmp_path / "bags" / "FD-2"
     assert check_bag(v1) == []
-    assert workbench_cmd("withdraw", "FD-2", cwd=tmp_path).returncode == 2  # --reason needed
-    out = workbench_cmd("withdraw", "FD-2", "--reason", "a better drive arrived",
+    assert workbench_run("withdraw", "FD-2", cwd=tmp_path).returncode == 2  # --reason needed
+    out = workbench_run("withdraw", "FD-2", "--reason", "a better drive arrived",
                         cwd=tmp_path)
     assert out.returncode == 0 and "version 2" in out.stdout, out.stderr
     clean = tmp_path / "clean.drive.toml"  # the same disk in a better drive
     clean.write_text(f'image = "{MEDIA / "fd35-2hd-damaged.img"}"\nmodel = "Better drive"\n')
-    out = workbench_cmd("retry", "FD-2", "--drive", str(clean), cwd=tmp_path)
+    out = workbench_run("retry", "FD-2", "--drive", str(clean), cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     v2 = tmp_path / "bags" / "FD-2+v2"
     assert check_bag(v2) == [] and check_bag(v1) == []  # v1 unchanged, still there
     assert read_manifest(v1 / "manifest-sha256.txt") != read_manifest(v2 / "manifest-sha256.txt")
-    shown = workbench_cmd("show", "FD-2", cwd=tmp_path).stdout
+    shown = workbench_run("show", "FD-2", cwd=tmp_path).stdout
     assert "withdrawal" in shown and "on tape in every pool" in shown
     with Station(settings_in(tmp_path)) as st:
         state = st.state("FD-2")
         assert [b.version for b in state.bags] == [1, 2]
         assert state.bags[0].withdrawn == "a better drive arrived"
         assert {c.pool for c in state.copies["FD-2"]} == {"primary", "secondary"}
-    assert workbench_cmd("tape", "release", "FD-2", cwd=tmp_path).returncode == 0
+    assert workbench_run("tape", "release", "FD-2", cwd=tmp_path).returncode == 0
     assert not v1.exists() and not v2.exists()  # v1 only once v2 was verified everywhere
     for barcode, _ in POOLS:  # both versions stay on tape
         assert (tmp_path / "tape" / barcode / "FD-2" / "bagit.txt").is_file()
@@ -302,10 +302,10 @@ def test_a_retry_that_recovers_everything_leaves_no_stale_report(tmp_path):
 
 
 def test_review_partial_then_bag_records_the_bag(tmp_path):
-    out = workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+    out = workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                         "--review-partial", cwd=tmp_path)
     assert out.returncode == ExitCode.PARTIAL
-    assert workbench_cmd("bag", str(tmp_path / "staging" / "FD-2"), cwd=tmp_path
+    assert workbench_run("bag", str(tmp_path / "staging" / "FD-2"), cwd=tmp_path
                          ).returncode == 0
     with Station(settings_in(tmp_path)) as st:
         state = st.state("FD-2")
@@ -314,25 +314,25 @@ def test_review_partial_then_bag_records_the_bag(tmp_path):
 
 
 def test_routing_is_a_state(tmp_path):
-    assert workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+    assert workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                          "--review-partial", cwd=tmp_path).returncode == ExitCode.PARTIAL
-    assert workbench_cmd("mark", "FD-2", "needs-flux", cwd=tmp_path).returncode == 0
-    out = workbench_cmd("accept", "FD-2", cwd=tmp_path)
+    assert workbench_run("mark", "FD-2", "needs-flux", cwd=tmp_path).returncode == 0
+    out = workbench_run("accept", "FD-2", cwd=tmp_path)
     assert out.returncode == ExitCode.REFUSED and "retry" in out.stderr
-    assert workbench_cmd("retry", "FD-2", "--review-partial", cwd=tmp_path
+    assert workbench_run("retry", "FD-2", "--review-partial", cwd=tmp_path
                          ).returncode == ExitCode.PARTIAL  # imaged again
-    assert workbench_cmd("accept", "FD-2", cwd=tmp_path).returncode == ExitCode.PARTIAL
-    again = workbench_cmd("accept", "FD-2", cwd=tmp_path)  # bagged: nothing to accept
+    assert workbench_run("accept", "FD-2", cwd=tmp_path).returncode == ExitCode.PARTIAL
+    again = workbench_run("accept", "FD-2", cwd=tmp_path)  # bagged: nothing to accept
     assert again.returncode == ExitCode.REFUSED and "write to tape" in again.stderr
 
 
 # -- the ledger is the one record of tapes ---------------------------------------------------
 
 def test_tape_commands_reach_the_ledger_and_the_catalogue_is_an_export(tmp_path):
-    assert workbench_cmd("migrate", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1",
+    assert workbench_run("migrate", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1",
                          cwd=tmp_path).returncode == 0
     mount_tapes(tmp_path)
-    assert workbench_cmd("tape", "write", cwd=tmp_path).returncode == 0
+    assert workbench_run("tape", "write", cwd=tmp_path).returncode == 0
     con = connect(tmp_path / "logs" / "ledger.sqlite")
     copies = con.execute("SELECT bag, pool, result FROM tape_copies ORDER BY rowid").fetchall()
     assert [tuple(r) for r in copies] == [("FD-1", "primary", "written"),
@@ -346,9 +346,9 @@ def test_tape_commands_reach_the_ledger_and_the_catalogue_is_an_export(tmp_path)
                               ).read_text())
         assert [(e["bag"], e["barcode"], e["result"]) for e in on_tape] == \
             [("FD-1", barcode, "verified")]
-    assert workbench_cmd("tape", "verify", cwd=tmp_path).returncode == 0
-    assert workbench_cmd("tape", "release", "FD-1", cwd=tmp_path).returncode == 0
-    shown = workbench_cmd("show", "FD-1", cwd=tmp_path).stdout
+    assert workbench_run("tape", "verify", cwd=tmp_path).returncode == 0
+    assert workbench_run("tape", "release", "FD-1", cwd=tmp_path).returncode == 0
+    shown = workbench_run("show", "FD-1", cwd=tmp_path).stdout
     assert "on tape, staging released" in shown
     assert "P00001L8" in shown and "S00001L8" in shown
     assert con.execute("SELECT COUNT(*) FROM releases").fetchone()[0] == 1
@@ -360,7 +360,7 @@ def test_four_writers_and_a_merge_lose_and_duplicate_nothing(tmp_path):
     other = tmp_path / "other"  # another station, merged while these four write
     other.mkdir()
     (other / "workbench.toml").write_text('[station]\nid = "station-2"\n')
-    assert workbench_cmd("migrate", str(GOOD), "--profile", "fd35-2hd", "--item", "OTHER-1",
+    assert workbench_run("migrate", str(GOOD), "--profile", "fd35-2hd", "--item", "OTHER-1",
                          cwd=other).returncode == 0
     jobs = [("fd35-2hd-good", "fd35-2hd", f"FD-{n}") for n in range(1, 5)] + \
         [("usb-sample", "usb", f"USB-{n}") for n in range(1, 5)]
@@ -378,7 +378,7 @@ def test_four_writers_and_a_merge_lose_and_duplicate_nothing(tmp_path):
     codes = [p.wait(timeout=600) for p in procs]
     assert codes == [0] * 4 and merge.returncode == 0, [p.stderr.read() for p in procs]
     # bags that found the tape busy wait for `tape write`; nothing is lost either way
-    assert workbench_cmd("tape", "write", cwd=tmp_path).returncode == 0
+    assert workbench_run("tape", "write", cwd=tmp_path).returncode == 0
     con = connect(tmp_path / "logs" / "ledger.sqlite")
     with Station(settings_in(tmp_path)) as st:
         for _, _, item in jobs:
@@ -414,14 +414,14 @@ def test_pending_lists_unfinished_work_with_the_action_that_continues_it(tmp_pat
     label_tape(tmp_path / "tape" / "P1", "P1", "primary", "LTO-8", 50_000_000, generations)
     with Station(settings) as st:
         st.accept("DONE-1")  # written to the primary pool only
-    out = workbench_cmd("pending", "--json", cwd=tmp_path)
+    out = workbench_run("pending", "--json", cwd=tmp_path)
     listed = {p["item"]: (p["state"], p["next"], p["missing_pools"])
               for p in json.loads(out.stdout)}
     assert listed == {"ABORTED-1": ("interrupted", "image", []),
                       "IMAGED-1": ("imaged", "accept", []),
                       "BAGGED-1": ("bagged", "tape_write", ["primary", "secondary"]),
                       "DONE-1": ("bagged", "tape_write", ["secondary"])}
-    log = workbench_cmd("log", "--outcome", "aborted", cwd=tmp_path).stdout
+    log = workbench_run("log", "--outcome", "aborted", cwd=tmp_path).stdout
     assert "ABORTED-1" in log and "IMAGED-1" not in log
     # aborted means not tried: no bad sectors counted for what was never read
     con = connect(tmp_path / "logs" / "ledger.sqlite")
@@ -434,13 +434,13 @@ def test_pending_lists_unfinished_work_with_the_action_that_continues_it(tmp_pat
 def test_a_crash_between_imaging_and_its_record_is_picked_up(tmp_path):
     """The job folder says 'partial' but the ledger never heard: the next command on the
     carrier records it first, and the state follows the job."""
-    out = workbench_cmd("image", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+    out = workbench_run("image", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                         "--out", str(tmp_path / "elsewhere" / "FD-2"), cwd=tmp_path)
     assert out.returncode == ExitCode.PARTIAL
     shutil.copytree(tmp_path / "elsewhere" / "FD-2", tmp_path / "staging" / "FD-2")
     with Station(settings_in(tmp_path)) as st:
         assert st.state("FD-2").state is State.NEW  # only reads: nothing recorded yet
-    out = workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+    out = workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                         cwd=tmp_path)
     assert out.returncode == ExitCode.PARTIAL and "packaging" in out.stdout
     con = connect(tmp_path / "logs" / "ledger.sqlite")
@@ -539,18 +539,25 @@ def final_state(cwd: Path) -> dict[str, object]:
         con.close()
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The final state of the damaged disk migrated without a kill: the same for every
+    step below, so made once."""
+    reference = tmp_path_factory.mktemp("reference")
+    mount_tapes(reference)
+    assert workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+                         "--batch", "B1", cwd=reference).returncode == ExitCode.PARTIAL
+    expected = final_state(reference)
+    assert expected["state"] is State.ON_TAPE and expected["bag_valid"]
+    return expected
+
+
 @pytest.mark.parametrize("where", ["image", "record_job", "verify", "identify", "bag",
                                    "hand_over", "record_bag", "event", "tape_stream",
                                    "tape_entry", "tape_verify", "tape_second_copy"])
 def test_sigkill_at_each_step_then_the_same_command_gives_the_same_final_state(
-        where: str, tmp_path: Path) -> None:
-    reference = tmp_path / "reference"
-    reference.mkdir()
-    mount_tapes(reference)
-    assert workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
-                         "--batch", "B1", cwd=reference).returncode == ExitCode.PARTIAL
-    expected = final_state(reference)
-    assert expected["state"] is State.ON_TAPE and expected["bag_valid"]
+        where: str, tmp_path: Path, uninterrupted: dict[str, object]) -> None:
+    expected = uninterrupted
     script = tmp_path / "kill.py"
     script.write_text(KILL_SCRIPT)
     cwd = tmp_path / where
@@ -559,12 +566,12 @@ def test_sigkill_at_each_step_then_the_same_command_gives_the_same_final_state(
     done = subprocess.run([sys.executable, str(script), str(PROJECT_ROOT), where,
                            str(DAMAGED)], cwd=cwd, timeout=300)
     assert done.returncode == -signal.SIGKILL, where
-    again = workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+    again = workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                           "--batch", "B1", cwd=cwd)
     assert again.returncode == ExitCode.PARTIAL, (where, again.stdout, again.stderr)
     assert final_state(cwd) == expected, where
     # and once more: nothing left to do, nothing recorded twice
-    assert workbench_cmd("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
+    assert workbench_run("migrate", str(DAMAGED), "--profile", "fd35-2hd", "--item", "FD-2",
                          "--batch", "B1", cwd=cwd).returncode == ExitCode.PARTIAL
     assert final_state(cwd) == expected, where
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IS_ROOT, MEDIA, workbench_cmd
+from tests.conftest import IS_ROOT, MEDIA, workbench_cmd, workbench_run
 from tests.test_station import DAMAGED, GOOD, TRUNCATING, mount_tapes, settings_in
 from workbench.errors import ExitCode
 from workbench.ledger.db import connect
@@ -20,9 +20,10 @@ from workbench.package.bags import check_bag, read_manifest
 from workbench.station import State, Station
 
 
-def migrate(cwd: Path, drive: Path, item: str, *extra: str) -> subprocess.CompletedProcess:
-    return workbench_cmd("migrate", str(drive), "--profile", "fd35-2hd", "--item", item,
-                         *extra, cwd=cwd)
+def migrate(cwd: Path, drive: Path, item: str, *extra: str, run=workbench_run
+            ) -> subprocess.CompletedProcess:
+    return run("migrate", str(drive), "--profile", "fd35-2hd", "--item", item, *extra,
+               cwd=cwd)
 
 
 def station_folder(root: Path, station: str) -> Path:
@@ -34,13 +35,17 @@ def station_folder(root: Path, station: str) -> Path:
 def test_another_stations_copies_never_count_for_this_stations_bag(tmp_path):
     """Merged rows of station-2's FD-1 (on its tapes) neither make station-1's FD-1
     'on tape' nor let `tape release` delete anything."""
+    # in child processes, as written: run in this one, its steps fall within one second
+    # and the station's time-ordered reads (latest attempt, carrier heads) then pick the
+    # wrong row; reported with issue 13
     s2 = station_folder(tmp_path / "s2", "station-2")
     mount_tapes(s2)
-    assert migrate(s2, GOOD, "FD-1").returncode == 0
+    assert migrate(s2, GOOD, "FD-1", run=workbench_cmd).returncode == 0
     assert workbench_cmd("ledger", "export", str(tmp_path / "s2.sqlite"), cwd=s2
                          ).returncode == 0
     s1 = station_folder(tmp_path / "s1", "station-1")
-    assert migrate(s1, DAMAGED, "FD-1").returncode == ExitCode.PARTIAL  # no tapes: bagged
+    assert migrate(s1, DAMAGED, "FD-1", run=workbench_cmd
+                   ).returncode == ExitCode.PARTIAL  # no tapes: bagged
     # one item ID, two discs (a good and a damaged floppy): merged, and said (exit 7)
     assert workbench_cmd("ledger", "merge", str(tmp_path / "s2.sqlite"), cwd=s1
                          ).returncode == ExitCode.CONFLICTS
@@ -69,7 +74,7 @@ def test_a_copy_this_station_did_not_write_is_never_destroyed(tmp_path):
     assert migrate(s1, DAMAGED, "FD-1").returncode == ExitCode.PARTIAL
     (s1 / "tape").mkdir()
     os.rename(s2 / "tape" / "P00001L8", s1 / "tape" / "P00001L8")  # the tape moves over
-    out = workbench_cmd("tape", "write", cwd=s1)
+    out = workbench_run("tape", "write", cwd=s1)
     assert out.returncode == ExitCode.FAILED and "left untouched" in out.stdout, out.stdout
     assert (s1 / "tape" / "P00001L8" / "FD-1" / "data" / "image.img").read_bytes() == before
 
@@ -88,7 +93,7 @@ def test_a_retry_after_a_crash_between_rename_and_hand_over_never_touches_the_ba
     staged = tmp_path / "staging" / "FD-1" / "image.img"
     assert os.stat(staged).st_ino == os.stat(bag / "data" / "image.img").st_ino
     manifest = read_manifest(bag / "manifest-sha256.txt")
-    out = workbench_cmd("retry", "FD-1", "--drive", str(MEDIA / "fd35-2hd-damaged.img"),
+    out = workbench_run("retry", "FD-1", "--drive", str(MEDIA / "fd35-2hd-damaged.img"),
                         cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert read_manifest(bag.parent / next(
@@ -104,16 +109,19 @@ def test_a_retry_after_a_crash_between_rename_and_hand_over_never_touches_the_ba
 
 
 def test_no_carrier_gets_stuck(tmp_path):
+    # in child processes, as written: run in this one, its steps fall within one second
+    # and the station's time-ordered reads (latest attempt, carrier heads) then pick the
+    # wrong row; reported with issue 13
     mount_tapes(tmp_path)
     # released, then withdrawn: a fresh job from the named drive
-    assert migrate(tmp_path, GOOD, "REL-1").returncode == 0
+    assert migrate(tmp_path, GOOD, "REL-1", run=workbench_cmd).returncode == 0
     assert workbench_cmd("tape", "release", "REL-1", cwd=tmp_path).returncode == 0
     assert workbench_cmd("withdraw", "REL-1", "--reason", "x", cwd=tmp_path).returncode == 0
     out = workbench_cmd("retry", "REL-1", cwd=tmp_path)
     assert out.returncode == ExitCode.BAD_INPUT and "--drive" in out.stderr
     assert workbench_cmd("retry", "REL-1", "--drive", str(GOOD), cwd=tmp_path).returncode == 0
     # withdrawn, then routed, then imaged again: the image comes back from the bag
-    assert migrate(tmp_path, DAMAGED, "WR-1").returncode == ExitCode.PARTIAL
+    assert migrate(tmp_path, DAMAGED, "WR-1", run=workbench_cmd).returncode == ExitCode.PARTIAL
     assert workbench_cmd("withdraw", "WR-1", "--reason", "x", cwd=tmp_path).returncode == 0
     assert workbench_cmd("mark", "WR-1", "needs-flux", cwd=tmp_path).returncode == 0
     clean = tmp_path / "clean.drive.toml"
@@ -121,7 +129,7 @@ def test_no_carrier_gets_stuck(tmp_path):
     assert workbench_cmd("retry", "WR-1", "--drive", str(clean), cwd=tmp_path
                          ).returncode == 0
     # a bag deleted by hand, then withdrawn: the job folder is set aside, a fresh job made
-    assert migrate(tmp_path, GOOD, "DEL-1").returncode == 0
+    assert migrate(tmp_path, GOOD, "DEL-1", run=workbench_cmd).returncode == 0
     import shutil
     shutil.rmtree(tmp_path / "bags" / "DEL-1")
     assert workbench_cmd("withdraw", "DEL-1", "--reason", "bag lost", cwd=tmp_path
@@ -129,7 +137,7 @@ def test_no_carrier_gets_stuck(tmp_path):
     assert workbench_cmd("retry", "DEL-1", cwd=tmp_path).returncode == 0
     assert any(p.name.startswith(".set-aside-DEL-1") for p in (tmp_path / "staging").iterdir())
     # truncated by a write blocker, then a good drive: the map is extended
-    assert migrate(tmp_path, TRUNCATING, "TR-1").returncode == ExitCode.FAILED
+    assert migrate(tmp_path, TRUNCATING, "TR-1", run=workbench_cmd).returncode == ExitCode.FAILED
     good_same_disk = tmp_path / "good.drive.toml"
     good_same_disk.write_text(f'image = "{MEDIA / "fd35-2hd-good.img"}"\n')
     assert workbench_cmd("retry", "TR-1", "--drive", str(good_same_disk), cwd=tmp_path
@@ -146,7 +154,7 @@ def test_a_bag_damaged_in_staging_is_written_to_no_tape(tmp_path):
     data[5000] ^= 1
     image.write_bytes(bytes(data))
     mount_tapes(tmp_path)
-    out = workbench_cmd("tape", "write", cwd=tmp_path)
+    out = workbench_run("tape", "write", cwd=tmp_path)
     assert out.returncode == ExitCode.FAILED and "no longer matches" in out.stderr, out.stderr
     assert not (tmp_path / "tape" / "P00001L8" / "FD-1").exists()
     con = connect(tmp_path / "logs" / "ledger.sqlite")
@@ -158,7 +166,7 @@ def test_a_copy_failing_its_read_back_is_tried_once_per_tape(tmp_path, monkeypat
     """A tape that corrupts what it is given: one failed copy on it, then the other pool
     is still written; no loop of rewrites."""
     settings = settings_in(tmp_path)
-    assert workbench_cmd("image", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1",
+    assert workbench_run("image", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1",
                          cwd=tmp_path).returncode == 0
     from workbench.tape import stage
     real = stage._check_copy
@@ -201,9 +209,9 @@ def test_a_read_only_tape_is_a_failed_copy_and_the_other_pool_goes_on(tmp_path):
 
 
 def test_a_barcode_names_one_tape(tmp_path):
-    assert workbench_cmd("tape", "label", "tape/A", "--barcode", "X00001L8", "--pool",
+    assert workbench_run("tape", "label", "tape/A", "--barcode", "X00001L8", "--pool",
                          "primary", cwd=tmp_path).returncode == 0
-    out = workbench_cmd("tape", "label", "tape/B", "--barcode", "X00001L8", "--pool",
+    out = workbench_run("tape", "label", "tape/B", "--barcode", "X00001L8", "--pool",
                         "secondary", cwd=tmp_path)
     assert out.returncode == ExitCode.BAD_INPUT and "X00001L8" in out.stderr
 
@@ -228,14 +236,14 @@ def test_a_crash_in_a_first_imaging_shows_on_the_work_list(tmp_path):
               f"main(['migrate', {str(GOOD)!r}, '--profile', 'fd35-2hd', '--item', 'K-1'])\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, timeout=120)
     assert done.returncode == -9
-    listed = json.loads(workbench_cmd("pending", "--json", cwd=tmp_path).stdout)
+    listed = json.loads(workbench_run("pending", "--json", cwd=tmp_path).stdout)
     assert [(p["item"], p["state"]) for p in listed] == [("K-1", "interrupted")]
-    assert "interrupted" in workbench_cmd("show", "K-1", cwd=tmp_path).stdout
+    assert "interrupted" in workbench_run("show", "K-1", cwd=tmp_path).stdout
 
 
 def test_migrate_with_another_profile_on_a_known_carrier_is_refused(tmp_path):
     assert migrate(tmp_path, GOOD, "FD-1").returncode == 0
-    out = workbench_cmd("migrate", str(MEDIA / "usb-sample.drive.toml"), "--profile", "usb",
+    out = workbench_run("migrate", str(MEDIA / "usb-sample.drive.toml"), "--profile", "usb",
                         "--item", "FD-1", cwd=tmp_path)
     assert out.returncode == ExitCode.BAD_INPUT and "fd35-2hd" in out.stderr
 
@@ -245,7 +253,7 @@ def test_a_missing_bag_is_said_not_skipped(tmp_path):
     import shutil
     shutil.rmtree(tmp_path / "bags" / "FD-1")
     mount_tapes(tmp_path)
-    out = workbench_cmd("tape", "write", cwd=tmp_path)
+    out = workbench_run("tape", "write", cwd=tmp_path)
     assert out.returncode == ExitCode.FAILED and "gone from disk" in out.stdout
     assert not (tmp_path / "tape" / "P00001L8" / "FD-1").exists()
     again = migrate(tmp_path, GOOD, "FD-1")
@@ -256,7 +264,7 @@ def test_release_goes_on_past_a_refused_item(tmp_path):
     mount_tapes(tmp_path)
     for item in ("A-1", "B-1"):
         assert migrate(tmp_path, GOOD, item).returncode == 0
-    out = workbench_cmd("tape", "release", "NOPE-1", "A-1", "B-1", cwd=tmp_path)
+    out = workbench_run("tape", "release", "NOPE-1", "A-1", "B-1", cwd=tmp_path)
     assert out.returncode == ExitCode.REFUSED
     assert not (tmp_path / "bags" / "A-1").exists() and not (tmp_path / "bags" / "B-1").exists()
 
@@ -269,7 +277,7 @@ def test_a_dead_floppy_stops_early_and_the_technician_may_keep_going(tmp_path):
     assert out.returncode == ExitCode.FAILED and "flux" in out.stdout, out.stdout
     first = json.loads((tmp_path / "staging" / "DEAD-1" / "job.json").read_text())
     assert first["reason"]["code"] == "dead_floppy" and first["read_errors"] <= 300
-    out = workbench_cmd("retry", "DEAD-1", "--keep-going", "--retries", "0", cwd=tmp_path)
+    out = workbench_run("retry", "DEAD-1", "--keep-going", "--retries", "0", cwd=tmp_path)
     assert out.returncode == ExitCode.FAILED
     again = json.loads((tmp_path / "staging" / "DEAD-1" / "job.json").read_text())
     assert again["reason"]["code"] == "unreadable"  # every pass ran: nothing readable

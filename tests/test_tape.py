@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 
-from tests.conftest import MEDIA, workbench_cmd
+from tests.conftest import MEDIA, workbench_run
 from workbench import PROJECT_ROOT
 from workbench.config import Settings
 from workbench.errors import BadInput, ExitCode
@@ -200,28 +200,28 @@ def test_cli_tape_commands(station, tmp_path):
         f'[paths]\nstaging = "{station.paths.staging}"\nbags = "{station.paths.bags}"\n'
         f'tape = "{station.paths.tape}"\nlogs = "{station.paths.logs}"\n')
     for barcode, pool in (("P00001L8", "primary"), ("S00001L8", "secondary")):
-        out = workbench_cmd("tape", "label", str(station.paths.tape / barcode), "--barcode",
+        out = workbench_run("tape", "label", str(station.paths.tape / barcode), "--barcode",
                             barcode, "--pool", pool, "--capacity", "50000000", cwd=tmp_path)
         assert out.returncode == 0, out.stderr
-    done = workbench_cmd("bag", str(bagged_by_cli(tmp_path)), cwd=tmp_path)
+    done = workbench_run("bag", str(bagged_by_cli(tmp_path)), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "FD-1" in workbench_cmd("tape", "plan", cwd=tmp_path).stdout
-    out = workbench_cmd("tape", "write", cwd=tmp_path)
+    assert "FD-1" in workbench_run("tape", "plan", cwd=tmp_path).stdout
+    out = workbench_run("tape", "write", cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.count("verified") == 2, out.stdout + out.stderr
-    cat = workbench_cmd("tape", "catalog", cwd=tmp_path).stdout
+    cat = workbench_run("tape", "catalog", cwd=tmp_path).stdout
     assert "P00001L8" in cat and "S00001L8" in cat
-    assert workbench_cmd("tape", "verify", cwd=tmp_path).returncode == 0
-    rel = workbench_cmd("tape", "release", "FD-1", cwd=tmp_path)
+    assert workbench_run("tape", "verify", cwd=tmp_path).returncode == 0
+    rel = workbench_run("tape", "release", "FD-1", cwd=tmp_path)
     assert rel.returncode == 0 and "released" in rel.stdout
-    again = workbench_cmd("tape", "release", "FD-2", cwd=tmp_path)
+    again = workbench_run("tape", "release", "FD-2", cwd=tmp_path)
     assert again.returncode == ExitCode.REFUSED and "new" in again.stderr
-    shown = workbench_cmd("show", "FD-1", cwd=tmp_path).stdout
+    shown = workbench_run("show", "FD-1", cwd=tmp_path).stdout
     assert "staging released" in shown and "P00001L8" in shown
 
 
 def bagged_by_cli(cwd: Path) -> Path:
     """Imaged by the station (`workbench image`): recorded, so `bag` can accept it."""
-    out = workbench_cmd("image", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
+    out = workbench_run("image", str(MEDIA / "fd35-2hd-good.drive.toml"), "--profile",
                         "fd35-2hd", "--item", "FD-1", cwd=cwd)
     assert out.returncode == 0, out.stderr
     return cwd / "staging" / "FD-1"

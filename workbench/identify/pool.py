@@ -10,16 +10,44 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from workbench.errors import BadInput
 from workbench.identify.formats import FormatIdentifier, Identification
 from workbench.identify.model import ExtentFile
+from workbench.identify.signatures import SignatureSet
 
+WORKERS_ENV = "WORKBENCH_IDENTIFY_WORKERS"
 _identifier: FormatIdentifier | None = None
+# identifiers of this process, one per signature set: loading one takes seconds; a lock
+# each, as one identifier reads one file at a time
+_loaded: dict[SignatureSet, tuple[FormatIdentifier, threading.Lock]] = {}
+_loading = threading.Lock()
+
+
+def default_workers() -> int:
+    """Worker processes when none are asked for: $WORKBENCH_IDENTIFY_WORKERS (0: in this
+    process; the test suite sets it, as starting workers costs seconds an image), else
+    one per CPU."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit():
+        raise BadInput("error.bad_value", file="environment", key=WORKERS_ENV,
+                       value=repr(value), allowed="0 or more")
+    return int(value)
+
+
+def _in_this_process(signatures: SignatureSet) -> tuple[FormatIdentifier, threading.Lock]:
+    with _loading:
+        if signatures not in _loaded:
+            _loaded[signatures] = (FormatIdentifier(signatures), threading.Lock())
+        return _loaded[signatures]
 
 
 @dataclass(frozen=True)
@@ -99,24 +127,26 @@ class IdentifyPool:
         one: workbench.identify.signatures); None: fido's own set."""
         from workbench.identify.signatures import active
         self.signatures = active(None if signatures is None else Path(signatures))
-        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.workers = default_workers() if workers is None else workers
         if not _spawn_can_start():
             self.workers = 0
-        self._local: FormatIdentifier | None = None
+        self._local: tuple[FormatIdentifier, threading.Lock] | None = None
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 0:
             self._pool = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init, initargs=(os.getpid(), signatures))
         else:
-            self._local = FormatIdentifier(signatures)
+            self._local = _in_this_process(self.signatures)
 
     def submit(self, jobs: list[Job]) -> Future[list[Identification]]:
         if self._pool is not None:
             return self._pool.submit(_run, jobs)
         future: Future[list[Identification]] = Future()
         assert self._local is not None
-        future.set_result([identify_job(self._local, j) for j in jobs])
+        identifier, lock = self._local
+        with lock:
+            future.set_result([identify_job(identifier, j) for j in jobs])
         return future
 
     def identify_all(self, jobs: Iterable[Job]) -> list[Identification]:

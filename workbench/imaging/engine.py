@@ -125,6 +125,7 @@ def image_source(source: Source, profile: MediaProfile, item_id: str, settings: 
                  progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None, keep_going: bool = False) -> JobRecord:
     item_id = preflight.check_item_id(item_id)
+    source.heed(cancel)  # a training drive's wait for its rate ends on cancel
     if settings.write_blocker and not source.identity.write_blocker:
         source.identity = replace(source.identity, write_blocker=settings.write_blocker)
     made = not out_dir.exists()

@@ -13,7 +13,6 @@ import os
 import stat
 import struct
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from workbench.errors import BadInput, Refused
 from workbench.imaging.identity import block_facts
+from workbench.imaging.pace import ALLOWED as RATE_ALLOWED
+from workbench.imaging.pace import Pace, default_rate, parse_rate, training_speed
 from workbench.schema import Field, check_table, load_toml
 
 if TYPE_CHECKING:
@@ -119,6 +120,10 @@ class Source:
     def eject(self) -> bool:
         """Open the tray (a disc drive, when imaging is done): whether it did."""
         return False
+
+    def heed(self, cancel: threading.Event | None) -> None:
+        """The run's cancel event: a read that waits (a training drive at its rate)
+        stops waiting when it is set. Real drives do not wait on us."""
 
     def close(self) -> None:
         pass
@@ -269,6 +274,9 @@ DRIVE_SPEC = {
     "bad": Field(list, default=[]),
     "flaky": Field(list, default=[]),
     "slow": Field(list, default=[]),
+    # read rate: bytes per second or "27 KB/s", "24x" (workbench/imaging/pace.py);
+    # unset: the usual rate for the profile
+    "rate": Field((int, float, str), default=None, allowed=RATE_ALLOWED),
 }
 _SPAN_SPECS = {
     "bad": _span(),
@@ -302,7 +310,8 @@ class VirtualDrive(Source):
 
     def __init__(self, image: str | os.PathLike, damage: Damage | None = None,
                  sector_size: int = 512, size: int = 0, identity: DriveIdentity | None = None,
-                 labels: dict[str, str] | None = None, profile_hint: str = "") -> None:
+                 labels: dict[str, str] | None = None, profile_hint: str = "",
+                 rate: float = 0) -> None:
         super().__init__()
         self._inner: Source = open_image(image, sector_size)
         self.disc = self._inner.disc
@@ -318,10 +327,17 @@ class VirtualDrive(Source):
         self.profile_hint = profile_hint
         self._flaky_failures = [0] * len(self.damage.flaky)
         self._vanished = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the damage's state; never held while waiting
+        self.rate = rate  # bytes a second, as the drive file says (0: full speed)
+        self.pace = Pace(rate)  # this drive's own clock
+        self._cancel = threading.Event()  # the run's, once heed() is told it
+
+    def heed(self, cancel: threading.Event | None) -> None:
+        self._cancel = cancel or threading.Event()
 
     def _meet_damage(self, pos: int, end: int, where: str) -> None:
-        """What the damage does to a read of [pos, end): vanish, wait, or fail."""
+        """What the damage does to a read of [pos, end): vanish, wait, or fail. Every
+        read takes the drive's time for its bytes, a failing one too."""
         with self._lock:
             self.read_calls += 1
             if self.damage.vanish_at >= 0 and end > self.damage.vanish_at:
@@ -330,17 +346,18 @@ class VirtualDrive(Source):
                 raise SourceGone("vanished", f"{self.path} vanished at {where}")
             delay = sum(s for start, length, s in self.damage.slow
                         if _touches(pos, end, start, length))
-            if delay:
-                time.sleep(delay)
-            if any(_touches(pos, end, start, length) for start, length in self.damage.bad):
-                raise ReadError(pos, end - pos)
-            failing = False
+            failing = any(_touches(pos, end, start, length)
+                          for start, length in self.damage.bad)
             for i, (start, length, fails) in enumerate(self.damage.flaky):
                 if _touches(pos, end, start, length) and self._flaky_failures[i] < fails:
                     self._flaky_failures[i] += 1
                     failing = True
-            if failing:
-                raise ReadError(pos, end - pos)
+        # waits happen outside the lock: another thread reading this drive is not held
+        if delay and not self._cancel.is_set():
+            self._cancel.wait(delay)
+        self.pace.take(end - pos, self._cancel)
+        if failing:
+            raise ReadError(pos, end - pos)
 
     def read(self, pos: int, size: int) -> memoryview | bytes:
         end = min(pos + size, self.size)
@@ -351,7 +368,7 @@ class VirtualDrive(Source):
 
     def read_raw(self, lba: int, count: int) -> bytes:
         """Raw sectors of a disc drive; its damage spans count in 2,048-byte sectors
-        (pos = LBA x 2048), for data and raw reads alike."""
+        (pos = LBA x 2048), for data and raw reads alike, and so does its rate."""
         self._meet_damage(lba * 2048, (lba + count) * 2048, f"LBA {lba}")
         data = self._inner.read_raw(lba, count)
         self.bytes_read += len(data)
@@ -382,8 +399,13 @@ class VirtualDrive(Source):
                                  serial=data["serial"], transport=data["transport"],
                                  kind="virtual")
         labels = {k: v for k, v in data["label"].items() if v}
-        return cls(image, damage, data["sector_size"], data["size"], identity, labels,
-                   data["profile"])
+        rate = default_rate(data["profile"], data["transport"]) if data["rate"] is None \
+            else parse_rate(data["rate"], data["profile"], path)
+        drive = cls(image, damage, data["sector_size"], data["size"], identity, labels,
+                    data["profile"], rate)
+        if training_speed() == "fast":  # tests and scripts: the rate is kept, not waited
+            drive.pace = Pace(0)
+        return drive
 
 
 def open_image(path: str | os.PathLike, sector_size: int = 512) -> Source:

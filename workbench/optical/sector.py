@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from functools import cache
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where sectors are checked: every CLI start
+    import numpy as np  # would pay ~0.3 s for it otherwise
 
 SYNC = b"\x00" + b"\xff" * 10 + b"\x00"
 RAW = 2352
@@ -66,6 +68,7 @@ def _edc_by_distance() -> np.ndarray:
     """[d, v]: what byte v contributes to the EDC with d bytes after it. The EDC is
     linear (no initial value, no final inversion), so a block's EDC is the XOR of its
     bytes' contributions: a whole read of sectors is checked in a few array steps."""
+    import numpy as np
     step = np.array(_EDC, dtype=np.uint32)
     out = np.empty((MODE1_EDC, 256), dtype=np.uint32)
     out[0] = step
@@ -79,6 +82,7 @@ def edc_ok_many(raw: bytes | memoryview) -> list[bool]:
     """For each whole raw sector in raw: does its EDC match, where it has one (Mode 1
     and Mode 2 Form 1; True for any other sector, which this check does not concern)?
     What a drive does in hardware before it returns a data sector."""
+    import numpy as np
     sectors = np.frombuffer(raw, dtype=np.uint8)[:len(raw) // RAW * RAW].reshape(-1, RAW)
     ok = np.ones(len(sectors), dtype=bool)
     table = _edc_by_distance()
