@@ -26,14 +26,12 @@ from workbench.tui.widgets import SectorMap
 def extra_drives(monkeypatch):
     """Drives the station lists besides the training ones (wherever it lists them)."""
     from workbench import devices
-    from workbench.tui import home
     extra: list[Drive] = []
     listed = devices.list_drives
 
     def with_extra(profiles, training=False):
         return [*listed(profiles, training), *extra]
     monkeypatch.setattr(devices, "list_drives", with_extra)
-    monkeypatch.setattr(home, "list_drives", with_extra)
     return extra
 
 
@@ -177,3 +175,25 @@ def test_a_partial_carrier_waits_on_the_board_and_is_accepted_from_its_result(tm
     with Station(Settings().for_training()) as station:
         assert station.state("REV-1").state is State.BAGGED
     assert (Path("training") / "bags" / "REV-1" / "bagit.txt").exists()
+
+
+def test_the_board_never_offers_the_system_disk(monkeypatch):
+    """A disk the system runs from is not a drive for carriers: not on the board, not
+    in the drive choice (pre-flight would refuse it; the board must not invite it)."""
+    from workbench import devices
+    system = Drive(path="/dev/vda", name="vda", kind="block", size=1 << 30,
+                   media_present=True, system_disk=True)
+    usb = Drive(path="/dev/sdz", name="sdz", kind="block", size=1 << 27,
+                media_present=True, suggested_profile="usb")
+    monkeypatch.setattr(devices, "list_drives", lambda profiles, training=False: [system, usb])
+    assert [d.name for d in devices.carrier_drives({})] == ["sdz"]
+    assert [d.name for d in devices.list_drives({})] == ["vda", "sdz"]  # `drives` lists all
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.pause()
+            table = app.screen.query_one("#drives", DataTable)
+            keys = [row.value for row in table.rows]
+            assert "/dev/sdz" in keys and "/dev/vda" not in keys, keys
+    asyncio.run(scenario())

@@ -16,16 +16,15 @@ from workbench import PROJECT_ROOT, devices
 from workbench.config import Settings
 from workbench.devices import training_drives
 from workbench.ledger import record as ledger
-from workbench.tui import home
 from workbench.tui.app import WorkbenchApp
 
 
 @pytest.fixture(autouse=True)
 def _training_drives_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(home, "list_drives", lambda profiles, training=False:
-                        training_drives(profiles))
+    # the board and the profile screen list drives through devices: the machine's own
+    # block devices stay out of the pictures
     monkeypatch.setattr(devices, "list_drives", lambda profiles, training=False:
-                        training_drives(profiles))  # the profile screen lists them again
+                        training_drives(profiles))
 
 
 def app() -> WorkbenchApp:

@@ -100,3 +100,9 @@ def list_drives(profiles: dict[str, MediaProfile], training: bool = False) -> li
     if training:
         drives = training_drives(profiles) + drives
     return drives
+
+
+def carrier_drives(profiles: dict[str, MediaProfile], training: bool = False) -> list[Drive]:
+    """The drives a carrier may be read from: never a disk the system runs from (the
+    station board and the drive choice offer no such drive; pre-flight refuses it too)."""
+    return [d for d in list_drives(profiles, training) if not d.system_disk]

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Footer, Input, Log, ProgressBar, Select, Static
+from textual.widgets import Button, Input, Log, ProgressBar, Select, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
@@ -29,7 +29,7 @@ from workbench.station.autoload import (
 )
 from workbench.station.autoload.words import news
 from workbench.tui.base import StationScreen
-from workbench.tui.widgets import TitleBar
+from workbench.tui.widgets import StationFooter, TitleBar
 
 
 class BatchNews(Message):
@@ -81,7 +81,7 @@ class AutoloadScreen(StationScreen):
             yield Static(id="message")
             yield ProgressBar(id="bar", total=100, show_eta=False)
             yield Log(id="news", max_lines=2000)
-        yield Footer()
+        yield StationFooter()
 
     def value(self, widget_id: str) -> str:
         return self.query_one(f"#{widget_id}", Input).value.strip()

@@ -10,14 +10,14 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from workbench.console import duration
 from workbench.i18n import human_bytes, t, translate
 from workbench.station.runner import FAILED, REVIEW, DriveView
 from workbench.tui.base import StationScreen
 from workbench.tui.board import phase_words, short
-from workbench.tui.widgets import SectorMap, TitleBar
+from workbench.tui.widgets import SectorMap, StationFooter, TitleBar
 
 
 class DriveScreen(StationScreen):
@@ -40,7 +40,7 @@ class DriveScreen(StationScreen):
             yield Static(id="numbers")
             yield SectorMap(id="map")
             yield Static(t("tui.map_legend"), id="legend")
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         self.item_id = self.wb.runner.drive(self.drive).item_id

@@ -123,7 +123,7 @@ class ProfileScreen(StationScreen):
         app = self.wb
         table = self.query_one("#drive-list", DataTable)
         was = self._drive_at(table.cursor_row) if table.row_count else None
-        app.drives = devices.list_drives(app.profiles, training=app.settings.training)
+        app.drives = devices.carrier_drives(app.profiles, training=app.settings.training)
         table.clear()
         for d in self._drives():
             table.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:40],

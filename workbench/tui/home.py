@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
-from workbench.devices import list_drives
+from workbench.devices import carrier_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.station import PENDING_STATES, Filters, State
@@ -26,6 +26,7 @@ from workbench.tui.board import (
     drive_cells,
     sync_rows,
 )
+from workbench.tui.widgets import StationFooter
 
 
 class HomeScreen(StationScreen):
@@ -64,7 +65,7 @@ class HomeScreen(StationScreen):
                 yield Input(id="batch", placeholder=t("tui.batch_hint"))
             yield Static(t("tui.today"), classes="heading")
             yield DataTable(id="today", cursor_type="none")
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         drives = self.query_one("#drives", DataTable)
@@ -132,7 +133,7 @@ class HomeScreen(StationScreen):
 
     def action_refresh(self) -> None:
         app = self.wb
-        app.drives = list_drives(app.profiles, training=app.settings.training)
+        app.drives = carrier_drives(app.profiles, training=app.settings.training)
         self._station_line()
         self.tick()
         self._refresh_records()

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, SelectionList, Static
+from textual.widgets import Header, Input, SelectionList, Static
 
 from workbench.carrier_info import CONDITIONS, CarrierInfo
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.tui.base import StationScreen
+from workbench.tui.widgets import StationFooter
 
 
 class MetadataScreen(StationScreen):
@@ -56,7 +57,7 @@ class MetadataScreen(StationScreen):
             yield Input("label", id="camera-role")
             yield Static(id="photo-list", markup=False)
             yield Static(id="meta-message", markup=False)
-        yield Footer()
+        yield StationFooter()
 
     def _current(self) -> CarrierInfo | None:
         from workbench.station.metadata import current

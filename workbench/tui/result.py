@@ -6,7 +6,6 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.widgets import Button, Input, OptionList, Static
 
 from workbench.console import more_line
@@ -25,12 +24,6 @@ from workbench.station import (
 from workbench.station.result import format_lines
 from workbench.tui.base import StationModal, StationScreen
 from workbench.tui.widgets import SectorMap, StationFooter, TitleBar
-
-
-class PackagingDone(Message):
-    def __init__(self, steps: list[tuple[str, str, str]], error: str = "") -> None:
-        super().__init__()
-        self.steps, self.error = steps, error
 
 
 class ResultScreen(StationScreen):
@@ -117,17 +110,6 @@ class ResultScreen(StationScreen):
                               drive=self.wb.carrier.drive)
         self.busy = False
         self.wb.pop_screen_to_home()
-
-    def on_packaging_done(self, message: PackagingDone) -> None:
-        self.busy = False
-        if message.error:
-            self.query_one("#steps", Static).update(t("tui.error", message=message.error))
-            return
-        lines = [step_line(*step) for step in message.steps]
-        assert self.result is not None
-        st = self.wb.station.state(self.result.item_id)
-        lines.append(t("station.state_line", state=t(f"state.{st.state.value}")))
-        self.query_one("#steps", Static).update("\n".join([t("tui.packaged"), *lines]))
 
     def action_retry(self) -> None:
         self._retry(None)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from workbench.config import Settings
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.tui.base import StationScreen
+from workbench.tui.widgets import StationFooter
 
 
 def _values(s: Settings) -> dict[str, str]:
@@ -37,7 +38,7 @@ class SetupScreen(StationScreen):
                 yield Static(t(f"setup.tui_{name}"))
                 yield Input(value=value, id=f"setup-{name}")
             yield Static(id="setup-message", markup=False)
-        yield Footer()
+        yield StationFooter()
 
     def on_mount(self) -> None:
         field = "organisation" if self.wb.settings.organisation_unset else "station_id"
