@@ -7,15 +7,16 @@ large transfers) or the bytes when they are small.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from workbench.errors import BadInput
 from workbench.identify.formats import FormatIdentifier, Identification
@@ -103,16 +104,42 @@ def _run(jobs: list[Job]) -> list[Identification]:
     return [identify_job(_identifier, job) for job in jobs]
 
 
+_lending = threading.Lock()  # one thread swaps sys.stderr at a time
+
+
+def _has_descriptor(stream: Any) -> bool:
+    try:
+        return int(stream.fileno()) >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _real_stderr() -> Iterator[None]:
+    """multiprocessing hands stderr's descriptor to every process it spawns; inside a
+    terminal UI sys.stderr is a capture with none (-1: "bad value(s) in fds_to_keep").
+    Lend the null device while a worker starts: the workers then never write into the
+    screen either."""
+    import sys
+    if _has_descriptor(sys.stderr):
+        yield
+        return
+    with _lending, open(os.devnull, "w") as null:
+        saved, sys.stderr = sys.stderr, null
+        try:
+            yield
+        finally:
+            sys.stderr = saved
+
+
 def _spawn_can_start() -> bool:
     """Whether worker processes can be spawned here. Not when the main module came from
-    stdin or -c (spawned workers re-import it), nor when stderr has no real descriptor
-    (inside a terminal UI: multiprocessing hands stderr's descriptor to its resource
-    tracker). Then identification runs in this process instead."""
+    stdin or -c (spawned workers re-import it). Then identification runs in this
+    process instead."""
     import sys
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
-    if path is not None and not os.path.exists(path):
-        return False
+    return path is None or os.path.exists(path)
     try:
         return sys.stderr.fileno() >= 0
     except (AttributeError, OSError, ValueError):
@@ -133,15 +160,17 @@ class IdentifyPool:
         self._local: tuple[FormatIdentifier, threading.Lock] | None = None
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 0:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init, initargs=(os.getpid(), signatures))
+            with _real_stderr():  # its queues start multiprocessing's resource tracker
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init, initargs=(os.getpid(), signatures))
         else:
             self._local = _in_this_process(self.signatures)
 
     def submit(self, jobs: list[Job]) -> Future[list[Identification]]:
         if self._pool is not None:
-            return self._pool.submit(_run, jobs)
+            with _real_stderr():  # a worker may be spawned now
+                return self._pool.submit(_run, jobs)
         future: Future[list[Identification]] = Future()
         assert self._local is not None
         identifier, lock = self._local
