@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Header, Input, Static
 
+from workbench.config import UNNAMED
 from workbench.devices import carrier_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
@@ -106,7 +107,8 @@ class HomeScreen(StationScreen):
         auto = t("board.auto_on") if app.runner.auto_accept else t("board.auto_off")
         self.query_one("#station", Static).update(
             t("tui.station", station=s.station_id, operator=s.operator or "-",
-              organisation=s.organisation) + mode + "  " + auto
+              organisation=t("tui.org_unset") if s.organisation.strip() in ("", UNNAMED)
+              else s.organisation) + mode + "  " + auto
             + ("\n" + t("setup.tui_unnamed", name=s.organisation) if s.organisation_unset
                else ""))
 
