@@ -266,7 +266,8 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
                                        ("operator", args.operator), ("drive", args.drive),
                                        ("outcome", args.outcome), ("limit", args.limit))
                    if value and not (name == "limit" and value == 50)]
-        print(t("log.more", before=" ".join([shlex.quote(rows[-1]["started"]), *options])))
+        cursor = station.records.page_cursor(rows[-1])
+        print(t("log.more", before=" ".join([shlex.quote(cursor), *options])))
     return ExitCode.SUCCESS
 
 

@@ -13,6 +13,7 @@ import errno
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -268,7 +269,8 @@ def _open_record(out_dir: Path, profile: MediaProfile, item_id: str,
                          station_id=settings.station_id, organisation=settings.organisation,
                          operator=settings.operator, workbench_version=__version__,
                          image=f"image.{profile.image_extension}",
-                         expected_sizes=list(profile.expected_sizes))
+                         expected_sizes=list(profile.expected_sizes),
+                         job_id=uuid.uuid4().hex)
     if record.item_id != item_id or record.profile_id != profile.id:
         raise BadInput("error.job_mismatch", folder=str(out_dir), item=record.item_id,
                        profile=record.profile_id)

@@ -37,7 +37,10 @@ class Outcome(StrEnum):
 
 
 def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """UTC to the microsecond ("2026-11-26T03:00:05.123456Z"): several drives and quick
+    steps act within one second, and times order them. Records written before this
+    carry whole seconds ("...:05Z"); order them with workbench.ledger.db.sort_time."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -158,6 +161,10 @@ class JobRecord:
     started: str = ""
     ended: str = ""
     runs: list[Run] = field(default_factory=list)
+    # this job folder's own id (random, made with it): the ledger names attempts by it, so
+    # a fresh job after one set aside never takes an earlier attempt's id ("" in records
+    # from before it: their attempts keep the ids they had)
+    job_id: str = ""
     bytes_rescued: int = 0
     # bad: tried and failed (map status '-'); after a run that finished its passes,
     # also anything still unread, as no pass is left to try it

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 
+from workbench.ledger.db import latest_order
+
 FINISHED = ("success", "partial", "failed", "needs_flux", "audio_disc")
 KINDS = ("item", "image")
 FIELDS = ("attempt", "item_id", "station_id", "profile_id", "sha256", "outcome", "started")
@@ -57,7 +59,7 @@ def _latest(con: sqlite3.Connection) -> list[Side]:
         "SELECT id, item_id, station_id, profile_id, sha256, outcome, started FROM ("
         " SELECT a.id, a.item_id, a.station_id, a.profile_id, a.sha256, a.outcome, a.started,"
         " ROW_NUMBER() OVER (PARTITION BY a.item_id, a.station_id"
-        "                    ORDER BY h.started DESC, h.ended DESC, h.row DESC) AS rn"
+        f"                    ORDER BY {latest_order('h')}) AS rn"
         " FROM heads h JOIN attempts a ON a.rowid = h.row"
         f" WHERE h.outcome IN ({', '.join('?' * len(FINISHED))})) WHERE rn = 1"
         " ORDER BY item_id, station_id", FINISHED).fetchall()

@@ -18,6 +18,42 @@ NAMESPACE = uuid.UUID("3b0f5c0e-8c2a-4f7e-9a51-0d2b6f1e7a44")
 APPEND_ONLY = ("carriers", "attempts", "events", "formats", "bags", "tape_copies",
                "withdrawals", "releases", "carrier_metadata")
 
+# A carrier's latest attempt, newest first (heads/carrier_heads columns). The start time
+# (to the microsecond) decides. Equal starts: within one station its own order of
+# recording (row; a merge copies a station's rows in the order it recorded them); across
+# stations, which never share a clock exactly, the station id, so every ledger holding
+# the same rows names the same attempt, whatever order they were merged in.
+LATEST = "started DESC, station_id DESC, row DESC"
+
+
+def latest_order(alias: str) -> str:
+    """LATEST for heads (or carrier_heads) joined as alias."""
+    return f"{alias}.started DESC, {alias}.station_id DESC, {alias}.row DESC"
+
+
+ENDED = "('success', 'partial', 'failed', 'needs_flux', 'audio_disc')"
+
+
+def sort_sql(column: str) -> str:
+    """SQL for sort_time(column)."""
+    return (f"CASE WHEN {column} GLOB '????-??-??T??:??:??Z' "
+            f"THEN substr({column}, 1, 19) || '.000000Z' "
+            f"WHEN {column} GLOB '????-??-??T??:??:??.*Z' AND length({column}) < 27 "
+            f"THEN substr({column}, 1, length({column}) - 1) "
+            f"|| substr('000000', 1, 27 - length({column})) || 'Z' ELSE {column} END")
+
+
+def sort_time(stamp: str) -> str:
+    """A UTC time as it sorts among others: "...:05Z" (whole seconds, older records) is
+    "...:05.000000Z", so it sorts before "...:05.1Z" as it should (as text, "Z" > ".").
+    Anything else is returned as it is."""
+    if len(stamp) == 20 and stamp.endswith("Z") and stamp[16] == ":":
+        return stamp[:19] + ".000000Z"
+    if stamp.endswith("Z") and len(stamp) < 27 and stamp[19:20] == ".":
+        return stamp[:-1] + "0" * (27 - len(stamp)) + "Z"
+    return stamp
+
+
 MIGRATIONS: list[str] = [
     # 1: the first schema
     """
@@ -168,7 +204,32 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX carrier_metadata_item ON carrier_metadata(item_id, recorded);
     """,
+    # 6: times to the microsecond. heads keep each start as a sort key (whole seconds of
+    # older rows as ".000000"), and a carrier's latest attempt is decided by (start,
+    # station, row) everywhere (carrier_heads, the station's state, routing): see LATEST
+    f"""
+    UPDATE heads SET started = {sort_sql("started")};
+    DELETE FROM carrier_heads;
+    INSERT INTO carrier_heads (item_id, attempt, row, profile_id, family, batch, station_id,
+        operator, drive, started, ended, outcome, reason_code, bytes_rescued, rate,
+        disc_type, disc_kind, disc_class)
+        SELECT item_id, attempt, row, profile_id, family, batch, station_id, operator, drive,
+            started, ended, outcome, reason_code, bytes_rescued, rate, disc_type, disc_kind,
+            disc_class FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY item_id
+                                                          ORDER BY {LATEST}) rn
+                   FROM heads WHERE outcome IN {ENDED}) WHERE rn = 1;
+    CREATE INDEX heads_item ON heads(item_id, started, station_id, row);
+    """,
 ]
+
+
+def latest_attempt(con: sqlite3.Connection, item_id: str) -> sqlite3.Row | None:
+    """The current version of the carrier's latest attempt (ended or not), with its
+    row number as seq."""
+    return con.execute(
+        "SELECT a.*, a.rowid AS seq FROM heads h JOIN attempts a ON a.rowid = h.row "
+        f"WHERE h.item_id = ? ORDER BY {latest_order('h')} LIMIT 1",
+        (item_id,)).fetchone()
 
 
 def _guards() -> str:
@@ -192,19 +253,22 @@ def refresh_heads(con: sqlite3.Connection, since: int) -> None:
     row: batch insertion stays fast). The current version of an attempt is the one no
     other row supersedes, whatever order the rows arrived in (merges)."""
     current = ("NOT EXISTS (SELECT 1 FROM attempts b WHERE b.supersedes = a.id)")
+    started = sort_sql("a.started")
+    columns = _HEAD_COLUMNS.replace("started", f"{started} AS started")
     con.execute(
-        f"INSERT INTO heads SELECT attempt, rowid, {_HEAD_COLUMNS} FROM attempts a "
+        f"INSERT INTO heads SELECT attempt, rowid, {columns} FROM attempts a "
         f"WHERE rowid > ? AND {current} "
         f"ON CONFLICT(attempt) DO UPDATE SET row = excluded.row, {_HEAD_UPDATE}", (since,))
+    # oldest first, so each carrier's latest (LATEST) is the one left standing
     con.execute(
         f"INSERT INTO carrier_heads SELECT item_id, attempt, rowid, "
-        f"{_HEAD_COLUMNS.replace('item_id, ', '')} FROM attempts a "
-        f"WHERE rowid > ? AND {current} AND outcome IN ('success', 'partial', 'failed', "
-        f"'needs_flux', 'audio_disc') ORDER BY started, ended, rowid "
+        f"{columns.replace('item_id, ', '')} FROM attempts a "
+        f"WHERE rowid > ? AND {current} AND outcome IN {ENDED} "
+        f"ORDER BY {started}, a.station_id, a.rowid "
         f"ON CONFLICT(item_id) DO UPDATE SET attempt = excluded.attempt, row = excluded.row, "
         f"{_HEAD_UPDATE} WHERE excluded.attempt = carrier_heads.attempt "
-        f"OR (excluded.started, excluded.ended, excluded.row) > "
-        f"(carrier_heads.started, carrier_heads.ended, carrier_heads.row)", (since,))
+        f"OR (excluded.started, excluded.station_id, excluded.row) > "
+        f"(carrier_heads.started, carrier_heads.station_id, carrier_heads.row)", (since,))
 
 
 def last_attempt_row(con: sqlite3.Connection) -> int:

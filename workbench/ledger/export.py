@@ -255,9 +255,12 @@ def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
         since = last_attempt_row(con)
         for table in ("carriers", *[t_ for t_ in APPEND_ONLY if t_ != "carriers"]):
             before = con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0]
-            # versions reference earlier versions: insert in the order they were recorded
-            order = " ORDER BY recorded" if table == "attempts" else ""
-            con.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM other.{table}{order}")
+            # in the order the other ledger holds them (its row numbers): a version after
+            # the one it supersedes, and each station's rows in the order it recorded them
+            # (which of two attempts started at the same time is later: ledger.db.LATEST).
+            # Not by the time recorded: clocks tie, and two stations' clocks differ
+            con.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM other.{table} "
+                        "ORDER BY rowid")
             added[table] = con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0] \
                 - before
         refresh_heads(con, since)

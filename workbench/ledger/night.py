@@ -9,16 +9,19 @@ import json
 import sqlite3
 from typing import Any
 
+from workbench.ledger.db import sort_time
+
 STEP = "autoloader"
 
 
 def dispositions(con: sqlite3.Connection, since: str = "", batch: str = "",
                  station: str = "") -> list[dict[str, Any]]:
     """The discs taken out of drives since `since` (a UTC time as the ledger writes it),
-    oldest first; of one batch and one station when given."""
+    oldest first; of one batch and one station when given. A whole second is its start
+    (".000000"), so it compares right with times to the second and to the microsecond."""
     rows = con.execute(
         "SELECT item_id, station_id, started, ended, outcome, detail FROM events "
-        "WHERE step = ? AND ended >= ? ORDER BY ended, item_id", (STEP, since))
+        "WHERE step = ? AND ended >= ? ORDER BY ended, item_id", (STEP, sort_time(since)))
     out = []
     for r in rows:
         try:

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from workbench.ledger.db import sort_time
 from workbench.slices import SLICES
 
 ENDED = ("success", "partial", "failed", "needs_flux", "audio_disc")
@@ -204,17 +205,29 @@ def total(rows: list[SliceRow], label: str) -> SliceRow:
 
 def attempts_page(con: sqlite3.Connection, filters: Filters = Filters(), limit: int = 50,
                   before: str = "") -> list[sqlite3.Row]:
-    """Attempts, newest first, one page at a time (keyset paging on the start time);
-    interrupted attempts included."""
+    """Attempts, newest first, one page at a time; interrupted attempts included.
+    before: page_cursor() of the last row of the page before (keyset paging on the start
+    time and the row, so attempts started at the same time are neither lost nor shown
+    twice), or a time (the attempts started before it)."""
     where, params = filters.where(unfinished=True)
-    if before:
+    started, _, row = before.rpartition("@")
+    if before and started and row.isdigit():
+        where += " AND (started, row) < (?, ?)"
+        params += [sort_time(started), int(row)]
+    elif before:
         where += " AND started < ?"
-        params.append(before)
+        params.append(sort_time(before))
     # the page's rows come from the heads index in order; only they are fetched whole
     return con.execute(
-        f"SELECT a.*, a.rowid AS seq FROM (SELECT row, started FROM heads WHERE {where} "
-        "ORDER BY started DESC, row DESC LIMIT ?) h JOIN attempts a ON a.rowid = h.row "
-        "ORDER BY h.started DESC, h.row DESC", [*params, limit]).fetchall()
+        f"SELECT a.*, a.rowid AS seq, h.started AS sort_started FROM (SELECT row, started "
+        f"FROM heads WHERE {where} ORDER BY started DESC, row DESC LIMIT ?) h "
+        "JOIN attempts a ON a.rowid = h.row ORDER BY h.started DESC, h.row DESC",
+        [*params, limit]).fetchall()
+
+
+def page_cursor(row: sqlite3.Row) -> str:
+    """Where the page after the one ending with row (of attempts_page) begins."""
+    return f"{row['sort_started']}@{row['seq']}"  # nothing a shell would quote
 
 
 def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sqlite3.Row]]:
@@ -225,7 +238,7 @@ def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sql
          "bags": "SELECT b.*, w.reason AS withdrawn, w.at AS withdrawn_at, r.at AS released "
                  "FROM bags b LEFT JOIN withdrawals w ON w.bag_id = b.id "
                  "LEFT JOIN releases r ON r.bag_id = b.id WHERE b.item_id = ? "
-                 "ORDER BY b.version, b.created",
+                 "ORDER BY b.version, b.created, b.rowid",
          "tape_copies": "SELECT * FROM tape_copies WHERE item_id = ? "
                         "ORDER BY MAX(written, verified), rowid"}
     return {k: con.execute(sql, (item_id,)).fetchall() for k, sql in q.items()}
@@ -253,11 +266,16 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
     if h["formats"]:
         lines.append(t("show.formats"))
         lines += [f"  {f['files']:5}  {f['puid']:12} {f['format_name']}" for f in h["formats"]]
-    copies: dict[tuple[str, str], sqlite3.Row] = {}  # the latest state of each copy
+    # the latest state of each copy, by the bag it is of (its id; older rows: the name of
+    # a bag of the station that wrote it): another station's bag of the same name has its
+    # own copies, which are not this bag's
+    copies: dict[tuple[str, str], sqlite3.Row] = {}
     for tc in h["tape_copies"]:
-        copies[(tc["bag"] or tc["item_id"], tc["barcode"])] = tc
+        owner = tc["bag_id"] or f"{tc['station_id']}|{tc['bag'] or tc['item_id']}"
+        copies[(owner, tc["barcode"])] = tc
     for b in h["bags"]:
         name = b["name"] or b["item_id"]
+        mine = (b["id"], f"{b['station_id']}|{name}")
         tags = " ".join(
             ([t("station.superseded", reason=b["withdrawn"])] if b["withdrawn"] else [])
             + ([t("station.released_tag")] if b["released"] else []))
@@ -266,7 +284,7 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
         lines += [t("station.copy_line", copy=tc["copy"], barcode=tc["barcode"],
                     pool=tc["pool"], result=t(f"tape.state_{tc['result']}"),
                     verified=tc["verified"] or "-")
-                  for (bag, _), tc in sorted(copies.items()) if bag == name]
+                  for (owner, _), tc in sorted(copies.items()) if owner in mine]
     return lines
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.imaging.record import JobRecord, Run, utc_now
-from workbench.ledger.db import last_attempt_row, refresh_heads, stable_id
+from workbench.ledger.db import last_attempt_row, latest_attempt, refresh_heads, stable_id
 from workbench.tape.catalogue import CopyEntry
 
 FINAL = ("success", "partial", "failed")
@@ -65,9 +65,13 @@ def record_job(con: sqlite3.Connection, record: JobRecord, job_dir: Path, batch:
         groups = _attempts(record)
         first_run = 0
         for n, runs in enumerate(groups):
-            # runs are only ever appended: the first run's position is stable (times are
-            # to the second, and a quick retry can start in the same second)
-            attempt = stable_id(record.station_id, record.item_id, runs[0].started, first_run)
+            # runs are only ever appended: the first run's position is stable (a quick
+            # retry can start within the same clock tick). The job's own id tells a fresh
+            # job (an earlier one set aside) from the earlier one, whatever the clock said;
+            # records from before job ids keep the ids their attempts were given
+            attempt = stable_id(record.station_id, record.item_id, "job", record.job_id,
+                                first_run) if record.job_id else \
+                stable_id(record.station_id, record.item_id, runs[0].started, first_run)
             first_run += len(runs)
             last = runs[-1]
             is_current = n == len(groups) - 1
@@ -183,15 +187,12 @@ def mark(con: sqlite3.Connection, item_id: str, outcome: str, note: str, operato
     latest attempt, superseding it. Nothing is overwritten."""
     con.execute("BEGIN IMMEDIATE")
     try:
-        latest = con.execute(
-            "SELECT * FROM attempts a WHERE item_id = ? AND NOT EXISTS "
-            "(SELECT 1 FROM attempts b WHERE b.supersedes = a.id) "
-            "ORDER BY started DESC, rowid DESC LIMIT 1", (item_id,)).fetchone()
+        latest = latest_attempt(con, item_id)
         if latest is None:
             con.execute("ROLLBACK")
             return False
         keys = latest.keys()
-        row = {k: latest[k] for k in keys if k not in ("id", "supersedes", "recorded")}
+        row = {k: latest[k] for k in keys if k not in ("id", "supersedes", "recorded", "seq")}
         row.update(outcome=outcome, note=note, reason_code=outcome, reason=note,
                    operator=operator or row["operator"])
         added = add_version(con, row)

@@ -33,7 +33,8 @@ class LedgerBook:
 
     def _bag(self, name: str) -> Bag | None:
         row = self.con.execute("SELECT * FROM bags WHERE station_id = ? AND (name = ? OR "
-                               "(name = '' AND item_id = ?)) ORDER BY created DESC LIMIT 1",
+                               "(name = '' AND item_id = ?)) "
+                               "ORDER BY created DESC, rowid DESC LIMIT 1",
                                (self.station_id, name, name)).fetchone()
         if row is None:
             return None

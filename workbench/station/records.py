@@ -44,6 +44,11 @@ class Records:
         """Attempts, newest first, one page at a time (interrupted ones included)."""
         return query.attempts_page(self.con, filters, limit, before)
 
+    @staticmethod
+    def page_cursor(row: sqlite3.Row) -> str:
+        """The `before` of the page after the one that ends with row."""
+        return query.page_cursor(row)
+
     def history_lines(self, item_id: str) -> list[str]:
         """A carrier's whole history in words; [] when the ledger does not know it."""
         h = query.carrier_history(self.con, item_id)

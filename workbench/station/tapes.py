@@ -180,6 +180,10 @@ class TapeDesk:
         from workbench.imaging.engine import job_dir
         assert st.bag is not None and st.state is State.ON_TAPE
         settings = self.station.settings
+        if st.bag.station_id != settings.station_id:
+            # another station's attempt is the latest (merged): its copies say nothing of
+            # this station's job folder, which must not go
+            raise Refused("clock.release_not_ours", item=st.item_id, station=st.bag.station_id)
         self._check_mounted_copies(st)
         # this station's bags only: a merged row of another station names its own disk
         staged = [b for b in st.bags if not b.released and b.station_id == settings.station_id

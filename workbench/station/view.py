@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from workbench.ledger import db
 from workbench.station.states import Action, State, allowed
 from workbench.tape.catalogue import VERIFIED, CopyEntry, latest
 
@@ -63,7 +64,7 @@ def _bags(con: sqlite3.Connection, item_id: str) -> list[Bag]:
     rows = con.execute(
         "SELECT b.*, w.reason AS withdrawn, r.id AS released FROM bags b "
         "LEFT JOIN withdrawals w ON w.bag_id = b.id LEFT JOIN releases r ON r.bag_id = b.id "
-        "WHERE b.item_id = ? ORDER BY b.version, b.created", (item_id,)).fetchall()
+        "WHERE b.item_id = ? ORDER BY b.version, b.created, b.rowid", (item_id,)).fetchall()
     return [Bag(r["id"], r["item_id"], r["name"] or r["item_id"], r["path"], r["version"],
                 r["attempt"], r["payload_oxum"], r["sha256"], r["created"], r["station_id"],
                 r["withdrawn"] or "", bool(r["released"])) for r in rows]
@@ -90,8 +91,8 @@ def entry_of(r: sqlite3.Row) -> CopyEntry:
 
 
 def latest_attempt(con: sqlite3.Connection, item_id: str) -> dict[str, object] | None:
-    row = con.execute("SELECT * FROM current_attempts WHERE item_id = ? "
-                      "ORDER BY started DESC, seq DESC LIMIT 1", (item_id,)).fetchone()
+    """The carrier's latest attempt (ledger.db.LATEST: what every reader calls latest)."""
+    row = db.latest_attempt(con, item_id)
     return dict(row) if row is not None else None
 
 
@@ -141,7 +142,8 @@ def pending(con: sqlite3.Connection, pools: tuple[str, ...], station_id: str,
         # latest attempt interrupted (no later ended attempt)
         "SELECT h.item_id, h.started FROM heads h LEFT JOIN carrier_heads c "
         "ON c.item_id = h.item_id WHERE h.outcome IN ('running', 'aborted') AND "
-        "h.station_id = ? AND (c.item_id IS NULL OR (h.started, h.row) > (c.started, c.row)) "
+        "h.station_id = ? AND (c.item_id IS NULL OR (h.started, h.station_id, h.row) > "
+        "(c.started, c.station_id, c.row)) "
         "UNION "
         # accepted outcomes whose bag is not released (or was withdrawn)
         "SELECT c.item_id, c.started FROM carrier_heads c WHERE c.outcome IN "

@@ -171,7 +171,8 @@ class LogScreen(StationScreen):
                           t(f"outcome.{r['outcome']}"), r["bad_sectors"], r["station_id"],
                           r["operator"], fit(r["drive"], 30), reason_words(r, 40),
                           key=f"{r['item_id']}|{r['id']}")
-        self.last = rows[-1]["started"] if len(rows) == self.PAGE else ""
+        self.last = self.wb.station.records.page_cursor(rows[-1]) \
+            if len(rows) == self.PAGE else ""
         self.query_one("#page", Static).update(t("tui.page", page=len(self.cursors),
                                                  rows=len(rows)))
 
