@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IS_ROOT, MEDIA, workbench_cmd, workbench_run
+from tests.conftest import IS_ROOT, MEDIA, workbench_run
 from tests.test_station import DAMAGED, GOOD, TRUNCATING, mount_tapes, settings_in
 from workbench.errors import ExitCode
 from workbench.ledger.db import connect
@@ -20,9 +20,8 @@ from workbench.package.bags import check_bag, read_manifest
 from workbench.station import State, Station
 
 
-def migrate(cwd: Path, drive: Path, item: str, *extra: str, run=workbench_run
-            ) -> subprocess.CompletedProcess:
-    return run("migrate", str(drive), "--profile", "fd35-2hd", "--item", item, *extra,
+def migrate(cwd: Path, drive: Path, item: str, *extra: str) -> subprocess.CompletedProcess:
+    return workbench_run("migrate", str(drive), "--profile", "fd35-2hd", "--item", item, *extra,
                cwd=cwd)
 
 
@@ -35,30 +34,28 @@ def station_folder(root: Path, station: str) -> Path:
 def test_another_stations_copies_never_count_for_this_stations_bag(tmp_path):
     """Merged rows of station-2's FD-1 (on its tapes) neither make station-1's FD-1
     'on tape' nor let `tape release` delete anything."""
-    # in child processes, as written: run in this one, its steps fall within one second
-    # and the station's time-ordered reads (latest attempt, carrier heads) then pick the
-    # wrong row; reported with issue 13
+    # in this process, so its steps fall within one second (they once picked the wrong
+    # latest row then: tests/test_same_second.py)
     s2 = station_folder(tmp_path / "s2", "station-2")
     mount_tapes(s2)
-    assert migrate(s2, GOOD, "FD-1", run=workbench_cmd).returncode == 0
-    assert workbench_cmd("ledger", "export", str(tmp_path / "s2.sqlite"), cwd=s2
+    assert migrate(s2, GOOD, "FD-1").returncode == 0
+    assert workbench_run("ledger", "export", str(tmp_path / "s2.sqlite"), cwd=s2
                          ).returncode == 0
     s1 = station_folder(tmp_path / "s1", "station-1")
-    assert migrate(s1, DAMAGED, "FD-1", run=workbench_cmd
-                   ).returncode == ExitCode.PARTIAL  # no tapes: bagged
+    assert migrate(s1, DAMAGED, "FD-1").returncode == ExitCode.PARTIAL  # no tapes: bagged
     # one item ID, two discs (a good and a damaged floppy): merged, and said (exit 7)
-    assert workbench_cmd("ledger", "merge", str(tmp_path / "s2.sqlite"), cwd=s1
+    assert workbench_run("ledger", "merge", str(tmp_path / "s2.sqlite"), cwd=s1
                          ).returncode == ExitCode.CONFLICTS
-    shown = workbench_cmd("show", "FD-1", cwd=s1).stdout
+    shown = workbench_run("show", "FD-1", cwd=s1).stdout
     assert "bagged, not yet on tape" in shown, shown
-    release = workbench_cmd("tape", "release", "FD-1", cwd=s1)
+    release = workbench_run("tape", "release", "FD-1", cwd=s1)
     assert release.returncode == ExitCode.REFUSED
     assert (s2 / "bags" / "FD-1").is_dir() and (s1 / "staging" / "FD-1").is_dir()
     mount_tapes(s1)
-    assert workbench_cmd("tape", "write", cwd=s1).returncode == 0  # its own bag goes on
+    assert workbench_run("tape", "write", cwd=s1).returncode == 0  # its own bag goes on
     with Station(settings_in(s1)) as st:
         assert st.state("FD-1").state is State.ON_TAPE
-    assert [p["item"] for p in json.loads(workbench_cmd("pending", "--json", cwd=s1).stdout)
+    assert [p["item"] for p in json.loads(workbench_run("pending", "--json", cwd=s1).stdout)
             ] == ["FD-1"]  # only its own work: release; station-2's FD-1 is not listed
 
 
@@ -109,38 +106,37 @@ def test_a_retry_after_a_crash_between_rename_and_hand_over_never_touches_the_ba
 
 
 def test_no_carrier_gets_stuck(tmp_path):
-    # in child processes, as written: run in this one, its steps fall within one second
-    # and the station's time-ordered reads (latest attempt, carrier heads) then pick the
-    # wrong row; reported with issue 13
+    # in this process, so its steps fall within one second (they once picked the wrong
+    # latest row then: tests/test_same_second.py)
     mount_tapes(tmp_path)
     # released, then withdrawn: a fresh job from the named drive
-    assert migrate(tmp_path, GOOD, "REL-1", run=workbench_cmd).returncode == 0
-    assert workbench_cmd("tape", "release", "REL-1", cwd=tmp_path).returncode == 0
-    assert workbench_cmd("withdraw", "REL-1", "--reason", "x", cwd=tmp_path).returncode == 0
-    out = workbench_cmd("retry", "REL-1", cwd=tmp_path)
+    assert migrate(tmp_path, GOOD, "REL-1").returncode == 0
+    assert workbench_run("tape", "release", "REL-1", cwd=tmp_path).returncode == 0
+    assert workbench_run("withdraw", "REL-1", "--reason", "x", cwd=tmp_path).returncode == 0
+    out = workbench_run("retry", "REL-1", cwd=tmp_path)
     assert out.returncode == ExitCode.BAD_INPUT and "--drive" in out.stderr
-    assert workbench_cmd("retry", "REL-1", "--drive", str(GOOD), cwd=tmp_path).returncode == 0
+    assert workbench_run("retry", "REL-1", "--drive", str(GOOD), cwd=tmp_path).returncode == 0
     # withdrawn, then routed, then imaged again: the image comes back from the bag
-    assert migrate(tmp_path, DAMAGED, "WR-1", run=workbench_cmd).returncode == ExitCode.PARTIAL
-    assert workbench_cmd("withdraw", "WR-1", "--reason", "x", cwd=tmp_path).returncode == 0
-    assert workbench_cmd("mark", "WR-1", "needs-flux", cwd=tmp_path).returncode == 0
+    assert migrate(tmp_path, DAMAGED, "WR-1").returncode == ExitCode.PARTIAL
+    assert workbench_run("withdraw", "WR-1", "--reason", "x", cwd=tmp_path).returncode == 0
+    assert workbench_run("mark", "WR-1", "needs-flux", cwd=tmp_path).returncode == 0
     clean = tmp_path / "clean.drive.toml"
     clean.write_text(f'image = "{MEDIA / "fd35-2hd-damaged.img"}"\n')
-    assert workbench_cmd("retry", "WR-1", "--drive", str(clean), cwd=tmp_path
+    assert workbench_run("retry", "WR-1", "--drive", str(clean), cwd=tmp_path
                          ).returncode == 0
     # a bag deleted by hand, then withdrawn: the job folder is set aside, a fresh job made
-    assert migrate(tmp_path, GOOD, "DEL-1", run=workbench_cmd).returncode == 0
+    assert migrate(tmp_path, GOOD, "DEL-1").returncode == 0
     import shutil
     shutil.rmtree(tmp_path / "bags" / "DEL-1")
-    assert workbench_cmd("withdraw", "DEL-1", "--reason", "bag lost", cwd=tmp_path
+    assert workbench_run("withdraw", "DEL-1", "--reason", "bag lost", cwd=tmp_path
                          ).returncode == 0
-    assert workbench_cmd("retry", "DEL-1", cwd=tmp_path).returncode == 0
+    assert workbench_run("retry", "DEL-1", cwd=tmp_path).returncode == 0
     assert any(p.name.startswith(".set-aside-DEL-1") for p in (tmp_path / "staging").iterdir())
     # truncated by a write blocker, then a good drive: the map is extended
-    assert migrate(tmp_path, TRUNCATING, "TR-1", run=workbench_cmd).returncode == ExitCode.FAILED
+    assert migrate(tmp_path, TRUNCATING, "TR-1").returncode == ExitCode.FAILED
     good_same_disk = tmp_path / "good.drive.toml"
     good_same_disk.write_text(f'image = "{MEDIA / "fd35-2hd-good.img"}"\n')
-    assert workbench_cmd("retry", "TR-1", "--drive", str(good_same_disk), cwd=tmp_path
+    assert workbench_run("retry", "TR-1", "--drive", str(good_same_disk), cwd=tmp_path
                          ).returncode == 0
     with Station(settings_in(tmp_path)) as st:
         for item in ("REL-1", "WR-1", "DEL-1", "TR-1"):
