@@ -451,3 +451,14 @@ def test_the_supervisor_screen_says_why_a_filter_is_refused(tmp_path: Path):
             await pilot.press("ctrl+f")
             assert str(app.screen.query_one("#filter-message", Static).render()) == ""
     asyncio.run(scenario())
+
+
+def test_an_atomic_write_that_fails_names_the_file_asked_for(tmp_path):
+    """Not the hidden temporary file beside it: the message must name what the user
+    typed (a report's --out, a night report's --out, a settings file)."""
+    from workbench.atomic import write_atomic
+    target = tmp_path / "no-such-folder" / "night.csv"
+    with pytest.raises(FileNotFoundError) as caught:
+        write_atomic(target, "x")
+    assert caught.value.filename == str(target)
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -58,5 +58,9 @@ def write_atomic(path: Path | str, data: bytes | str) -> None:
         tmp.unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFull("error.disk_full", path=str(path)) from exc
-        raise
+        if exc.errno is None:
+            raise
+        # the file the caller named, not our temporary one (OSError(errno, ...) is the
+        # matching subclass: FileNotFoundError, PermissionError, ...)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     fsync_dir(path.parent)
