@@ -362,11 +362,15 @@ def test_the_cli_and_the_ui_show_the_same_state(tmp_path):
         workbench_cmd("migrate", str(MEDIA / f"{drive}.drive.toml"), "--profile", "fd35-2hd",
                       "--item", item, *extra, cwd=tmp_path)
     workbench_cmd("mark", "S-FAILED", "needs-flux", cwd=tmp_path)
-    cli = {}
+    assert workbench_cmd("describe", "S-BAGGED", "--title", "Collected works",
+                         "--condition", "scratches", cwd=tmp_path).returncode == 0
+    cli, described = {}, []
     for item in ("S-BAGGED", "S-IMAGED", "S-FAILED"):
         shown = workbench_cmd("show", item, cwd=tmp_path).stdout
         cli[item] = next(line for line in shown.splitlines() if line.startswith("state:"))
-    assert len(set(cli.values())) == 3
+        if item == "S-BAGGED":
+            described = [line for line in shown.splitlines() if "Collected works" in line]
+    assert len(set(cli.values())) == 3 and described
 
     async def scenario() -> dict[str, str]:
         seen = {}
@@ -376,6 +380,9 @@ def test_the_cli_and_the_ui_show_the_same_state(tmp_path):
                 await app.push_screen(CarrierScreen(item))
                 await pilot.pause()
                 seen[item] = text_of(app, "#state").splitlines()[0]
+                if item == "S-BAGGED":  # the description, as `show` lists it
+                    history = text_of(app, "#history").splitlines()
+                    assert all(line in history for line in described), history
                 app.pop_screen()
                 await pilot.pause()
         return seen

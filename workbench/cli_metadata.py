@@ -122,13 +122,8 @@ def warn_setup(command: str | None, settings: Settings) -> None:
 
 def show_lines(station: Station, item: str) -> list[str]:
     """The description for `workbench show` ([] when the carrier has none)."""
-    from workbench.station.metadata import current, lines, stale_bag
-    info = current(station, item)
-    if info is None:
-        return []
-    stale = stale_bag(station, item)
-    return [t("meta.heading"), *("  " + line for line in lines(info)),
-            *(["  " + t("meta.bag_older", bag=stale)] if stale else [])]
+    from workbench.station.metadata import shown
+    return shown(station, item)
 
 
 def cmd_describe(args: argparse.Namespace, settings: Settings) -> int:

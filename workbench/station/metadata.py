@@ -311,3 +311,14 @@ def photo_lines(info: CarrierInfo | None) -> list[str]:
     return [t("meta.line_photo", role=t(f"meta.role_{photo.role}"), file=photo.file,
               size=human_bytes(photo.size), sha=photo.sha256[:12])
             for photo in (info.photos if info is not None else ())]
+
+
+def shown(station: Station, item_id: str) -> list[str]:
+    """The description as `workbench show` and the carrier detail screen show it ([]
+    when the carrier has none)."""
+    info = current(station, item_id)
+    if info is None:
+        return []
+    stale = stale_bag(station, item_id)
+    return [t("meta.heading"), *("  " + line for line in lines(info)),
+            *(["  " + t("meta.bag_older", bag=stale)] if stale else [])]

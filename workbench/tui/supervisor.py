@@ -214,7 +214,9 @@ class CarrierScreen(StationScreen):
         self.show()
 
     def show(self, message: str = "") -> None:
+        from workbench.station.metadata import shown
         history = self.wb.station.records.history_lines(self.item_id)
+        history += shown(self.wb.station, self.item_id)  # as `workbench show` lists it
         if not history:
             self.query_one("#history", Static).update(t("error.not_in_ledger",
                                                         item=self.item_id))
