@@ -108,7 +108,7 @@ class ProfileScreen(StationScreen):
         app = self.wb
         self.kept = app.carrier.profile_id if app.carrier.profile_id in app.profiles else ""
         self.query_one("#drive-list", DataTable).add_columns(
-            t("drives.path"), t("drives.model"), t("drives.profile"))
+            t("drives.path"), t("drives.model"), t("drives.profile"), t("station.col_state"))
         select = self.query_one("#profile", Select)
         select.set_options([(p.label(), p.id) for p in app.profiles.values()])
         self.action_refresh()
@@ -125,9 +125,13 @@ class ProfileScreen(StationScreen):
         was = self._drive_at(table.cursor_row) if table.row_count else None
         app.drives = devices.carrier_drives(app.profiles, training=app.settings.training)
         table.clear()
+        # a drive imaging another carrier is said here, not first at the checklist
+        busy = {v.drive: v.item_id for v in app.runner.drives() if v.busy}
         for d in self._drives():
             table.add_row(d.name, " ".join(x for x in (d.vendor, d.model) if x)[:40],
-                          d.suggested_profile or "-", key=d.path)
+                          d.suggested_profile or "-",
+                          t("tui.drive_busy", item=busy[d.path]) if d.path in busy else "",
+                          key=d.path)
         paths = [d.path for d in self._drives()]
         row = paths.index(was.path) if was is not None and was.path in paths else 0
         if table.row_count:
