@@ -25,7 +25,7 @@ def merge(con: sqlite3.Connection, source: Path) -> Merged:
     """Every row of source goes in (histories are kept whole, append-only); the conflicts
     the new rows bring are reported, each once: a second merge of the file adds nothing
     and reports nothing new (`ledger conflicts` lists every standing one)."""
-    export.check_mergeable(source)
+    export.check_mergeable(source, con)
     new = conflicts.new_rows(con, source)
     added = export.merge_ledger(con, source)
     return Merged(added, conflicts.find_conflicts(con, new) if new else [])
