@@ -15,14 +15,19 @@ from workbench.ledger.conflicts import KINDS, Conflict, to_csv, to_json
 from workbench.station.duplicates import conflict_line
 
 
-def report(conflicts: list[Conflict], out: Path | None) -> int:
+def report(conflicts: list[Conflict], out: Path | None, standing: int = 0) -> int:
     """Print the conflicts and a summary; write them to out (even none: a script reads
-    an empty list rather than last time's file)."""
+    an empty list rather than last time's file). standing: conflicts the ledger holds
+    besides these (a merge reports what it brought and counts the rest)."""
     for c in conflicts:
         print(conflict_line(c))
     counts = {kind: sum(c.kind == kind for c in conflicts) for kind in KINDS}
-    print(t("dup.summary", items=counts["item"], images=counts["image"]) if conflicts
-          else t("dup.none"))
+    if conflicts:
+        print(t("dup.summary", items=counts["item"], images=counts["image"]))
+        if standing:
+            print(t("mfix.also_standing", count=standing))
+    else:
+        print(t("mfix.standing", count=standing) if standing else t("dup.none"))
     if out is not None:
         write_atomic(out, to_json(conflicts) if out.suffix.lower() == ".json"
                      else to_csv(conflicts))

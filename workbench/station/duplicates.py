@@ -60,6 +60,13 @@ def identical_in(con: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[str, 
     return out
 
 
+def conflict_lines(con: sqlite3.Connection, item_id: str) -> list[str]:
+    """The standing conflicts of one item ID (other content at another station), for
+    its history: `show` says them as `ledger conflicts` does."""
+    return [conflict_line(c) for c in conflicts.find_conflicts(con)
+            if c.kind == "item" and c.a.item_id == item_id]
+
+
 def conflict_line(c: Conflict) -> str:
     """One conflict in words (the CLI prints one line per conflict)."""
     a, b = c.a, c.b
