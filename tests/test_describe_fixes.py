@@ -303,3 +303,14 @@ def test_training_setup_says_where_it_writes_and_writes_nothing_unchanged(tmp_pa
             assert any("nothing" in n.lower() for n in _notes(app)), _notes(app)
     asyncio.run(run())
     assert not (tmp_path / "workbench.toml").exists()  # nothing changed: nothing written
+
+
+def test_a_folder_of_no_photos_says_what_it_holds(station, tmp_path):
+    folder = tmp_path / "pd"
+    folder.mkdir()
+    os.mkfifo(folder / "sleeve.jpg")
+    (folder / "carrier.jpg").mkdir()
+    with pytest.raises(BadInput) as err:
+        describe(station, "DS-5", title="t", photo_folder=folder)
+    assert "sleeve.jpg" in str(err.value) and "carrier.jpg" in str(err.value)
+    assert current(station, "DS-5") is None

@@ -1,7 +1,9 @@
 """`ledger merge --conflicts FILE` and `ledger conflicts`: the conflicts between stations'
 records, one line each, a summary line, and the list as CSV or JSON (by the file's
 suffix). Exit 7 (CONFLICTS) when one item ID has different content at two stations:
-merged, but not clean. One image under two item IDs is said and listed, exit 0 (a second
+merged, but not clean; for `ledger merge` that is a conflict this merge brought (a merge
+that brings none exits 0 and says how many stand), for `ledger conflicts` any standing
+one. One image under two item IDs is said and listed, exit 0 (a second
 copy of a disc is real, as when it is imaged: see workbench/station/duplicates.py)."""
 
 from __future__ import annotations

@@ -202,17 +202,20 @@ def folder_photos(folder: Path, skipped: list[str] | None = None
     entry (a folder, a pipe, a device, a file of another kind) is named in skipped."""
     if not folder.is_dir():
         raise BadInput("meta.photo_folder_missing", folder=str(folder))
-    found = []
+    found, passed = [], []
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES:
             role = next((r for r in PHOTO_ROLES if path.name.lower().startswith(r)), "other")
             found.append((role, path))
-        elif skipped is not None:
-            skipped.append(t("mfix.skipped", file=path.name, folder=str(folder),
-                             why=_not_a_photo(path)))
+        else:
+            passed.append(t("mfix.skipped", file=path.name, folder=str(folder),
+                            why=_not_a_photo(path)))
     if not found:
         raise BadInput("meta.photo_folder_empty", folder=str(folder),
-                       suffixes=" ".join(PHOTO_SUFFIXES))
+                       suffixes=" ".join(PHOTO_SUFFIXES)) if not passed else \
+            BadInput("mfix.photo_folder_none", folder=str(folder), skipped=" ".join(passed))
+    if skipped is not None:
+        skipped += passed
     return found
 
 
