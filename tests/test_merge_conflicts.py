@@ -102,7 +102,7 @@ def test_a_second_merge_reports_nothing_new_but_the_conflicts_stand(two_stations
     again = workbench_cmd("ledger", "merge", str(root / "b.sqlite"), "--conflicts",
                           str(root / "again.json"), cwd=root / "a")
     assert again.returncode == ExitCode.SUCCESS, again.stdout + again.stderr
-    assert "attempts 0" in again.stdout and "No conflicts" in again.stdout
+    assert "attempts 0" in again.stdout and "No new conflict; 2 standing" in again.stdout
     assert json.loads((root / "again.json").read_text()) == []
     standing = workbench_cmd("ledger", "conflicts", "--out", str(root / "all.json"),
                              cwd=root / "a")

@@ -12,7 +12,7 @@ import pytest
 # at collection, not under a test's capsys (console binds sys.stderr on import)
 from workbench.cli import main
 from workbench.config import UNNAMED, Settings, load_settings, write_settings
-from workbench.errors import BadInput, ConfigError
+from workbench.errors import BadInput
 from workbench.station.setup import save, sign_in
 
 COMMENTED = """# Station 3, reading room
@@ -64,12 +64,11 @@ def test_a_bad_value_is_refused_and_the_file_is_untouched(tmp_path, values, word
     assert path.read_text() == COMMENTED
 
 
-def test_a_key_written_over_several_lines_is_not_edited_blindly(tmp_path):
+def test_a_key_written_over_several_lines_is_replaced_whole(tmp_path):
     path = tmp_path / "workbench.toml"
     path.write_text('[tape]\npools = [\n  "a",\n  "b",\n]\n')
-    with pytest.raises(ConfigError):
-        write_settings(path, {"tape": {"pools": ["c"]}})
-    assert "\"a\"" in path.read_text()
+    assert write_settings(path, {"tape": {"pools": ["c"]}}).tape_pools == ("c",)
+    assert path.read_text() == '[tape]\npools = ["c"]\n'
 
 
 def test_sign_in_names_the_operator():

@@ -207,8 +207,13 @@ def sniff_format(head: bytes) -> str:
         return "PNG"
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "TIFF"
-    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"hevx",
+                                               b"heim", b"heis", b"mif1", b"msf1"):
         return "HEIF"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WebP"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:2] == b"BM" and head[6:10] == b"\0\0\0\0":  # reserved fields are zero
+        return "BMP"
     return "unknown"

@@ -328,7 +328,8 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
             print(t("ledger.merged", file=str(path),
                     added=", ".join(f"{k} {v}" for k, v in merged.added.items())))
             found += merged.conflicts
-        return cli_conflicts.report(found, args.conflicts)
+        standing = [c for c in station.records.conflicts() if c not in found]
+        return cli_conflicts.report(found, args.conflicts, len(standing))
 
 
 def _queue(args: argparse.Namespace, settings: Settings) -> int:

@@ -88,10 +88,17 @@ def describe_from_args(station: Station, item: str, args: argparse.Namespace) ->
     given = (args.catalogue, args.title, args.volume, args.condition, args.condition_note)
     if all(v is None for v in given) and not (args.photo or args.photos or args.camera):
         return False
+    warnings: list[str] = []
     describe(station, item, record_id=args.catalogue, title=args.title, volume=args.volume,
              conditions=args.condition, note=args.condition_note, photos=_photos(args),
-             photo_folder=args.photos, camera=args.camera)
+             photo_folder=args.photos, camera=args.camera, warnings=warnings)
+    _warn(warnings)
     return True
+
+
+def _warn(warnings: list[str]) -> None:
+    for line in warnings:
+        print(t("mfix.warning", message=line), file=sys.stderr)
 
 
 def describe_from_row(station: Station, item: str, row: dict[str, str | None]) -> None:
@@ -107,9 +114,11 @@ def describe_from_row(station: Station, item: str, row: dict[str, str | None]) -
     folder = cell("photos")
     if any(v is not None for v in fields) or folder:
         record_id, title, volume, conditions, note = fields
+        warnings: list[str] = []
         describe(station, item, record_id=record_id, title=title, volume=volume,
                  conditions=conditions, note=note,
-                 photo_folder=Path(folder) if folder else None)
+                 photo_folder=Path(folder) if folder else None, warnings=warnings)
+        _warn(warnings)
 
 
 def warn_setup(command: str | None, settings: Settings) -> None:

@@ -25,12 +25,30 @@ _STATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 UNNAMED = "Unnamed organisation"  # the placeholder of a station not yet set up
 
 
+_CODEPAGES = "a legacy code page, e.g. cp932, shift_jis, euc_jp, cp437, cp850, cp1252, latin-1"
+_ASCII = bytes(range(0x20, 0x7F))
+
+
 def _codepage(value: str) -> str | None:
+    """A legacy single- or double-byte code page: a text codec that reads and writes
+    printable ASCII as itself (old file names are mostly ASCII). Not a Unicode
+    encoding (utf-8, utf-16, utf-7: names in those are read as such anyway) and not a
+    bytes transform (base64, rot13)."""
     try:
-        codecs.lookup(value)
+        info = codecs.lookup(value)
     except LookupError:
-        return "a code page Python knows, e.g. cp932, shift_jis, euc_jp, cp437, cp1252"
-    return None
+        return _CODEPAGES
+    if not getattr(info, "_is_text_encoding", True):
+        return _CODEPAGES + " (not a bytes transform)"
+    if info.name.startswith("utf") or info.name in (
+            "idna", "punycode", "unicode-escape", "raw-unicode-escape"):
+        return _CODEPAGES + " (not a Unicode encoding)"
+    try:
+        ascii_ok = info.decode(_ASCII)[0] == _ASCII.decode("ascii") and \
+            info.encode(_ASCII.decode("ascii"))[0] == _ASCII
+    except (UnicodeError, ValueError):
+        ascii_ok = False
+    return None if ascii_ok else _CODEPAGES + " (one that keeps ASCII as it is)"
 
 
 SPEC = {
@@ -284,33 +302,61 @@ def _toml_value(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string
 
 
+def _statements(lines: list[str]) -> list[tuple[int, int]]:
+    """The file as (first, end) line spans, one per statement: a key's value written
+    over several lines (a multi-line string, an array) is one span, so nothing inside it
+    is taken for a key or a table header. A span is the shortest run of lines from its
+    first that parses alone; a line that never does stands alone (the caller's check
+    refuses what comes of it)."""
+    import tomllib
+    spans, n = [], 0
+    while n < len(lines):
+        end = n + 1
+        if lines[n].strip() and not lines[n].lstrip().startswith("#"):
+            for k in range(n + 1, len(lines) + 1):
+                try:
+                    tomllib.loads("\n".join(lines[n:k]))
+                except tomllib.TOMLDecodeError:
+                    continue
+                end = k
+                break
+        spans.append((n, end))
+        n = end
+    return spans
+
+
 def settings_text(old: str, changes: dict[str, dict[str, object]]) -> str:
     """old with changes ({table: {key: value}}) made in place: other lines, comments and
-    order kept; a changed key's line is replaced, a new key goes at the end of its
-    table, a new table at the end. The caller checks the result parses as intended."""
+    order kept; a changed key's value is replaced (all its lines), a new key goes at the
+    end of its table, a new table at the end. The caller checks the result parses as
+    intended."""
     lines = old.splitlines()
     for table, values in changes.items():
         header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]\s*(#.*)?$")
-        start = next((n for n, line in enumerate(lines) if header.match(line)), None)
-        if start is None:
-            if lines and lines[-1].strip():
-                lines.append("")
-            lines.append(f"[{table}]")
-            start = len(lines) - 1
-        end = next((n for n in range(start + 1, len(lines))
-                    if re.match(r"^\s*\[", lines[n])), len(lines))
         for key, value in values.items():
+            spans = _statements(lines)
+            start = next((i for i, (a, _) in enumerate(spans) if header.match(lines[a])),
+                         None)
+            if start is None:
+                if lines and lines[-1].strip():
+                    lines.append("")
+                lines.append(f"[{table}]")
+                spans = _statements(lines)
+                start = len(spans) - 1
+            stop = next((i for i in range(start + 1, len(spans))
+                         if re.match(r"^\s*\[", lines[spans[i][0]])), len(spans))
             text = f"{key} = {_toml_value(value)}"
             pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-            at = next((n for n in range(start + 1, end) if pattern.match(lines[n])), None)
+            at = next((i for i in range(start + 1, stop)
+                       if pattern.match(lines[spans[i][0]])), None)
             if at is not None:
-                lines[at] = text
+                first, end = spans[at]
+                lines[first:end] = [text]
             else:
-                last = end
-                while last - 1 > start and not lines[last - 1].strip():
+                last = spans[stop - 1][1] if stop > start + 1 else spans[start][1]
+                while last - 1 > spans[start][0] and not lines[last - 1].strip():
                     last -= 1  # after the table's last line, before blank lines
                 lines.insert(last, text)
-                end += 1
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,19 @@ def current(con: sqlite3.Connection, item_id: str) -> CarrierInfo | None:
     return CarrierInfo.from_row(row) if row is not None else None
 
 
+def same_record(con: sqlite3.Connection, record_id: str, item_id: str) -> list[CarrierInfo]:
+    """The current descriptions of the other carriers of a catalogue record (a set's
+    other volumes), one per carrier."""
+    rows = con.execute(
+        "SELECT * FROM carrier_metadata m WHERE record_id = ? AND item_id != ? AND NOT "
+        "EXISTS (SELECT 1 FROM carrier_metadata n WHERE n.supersedes = m.id) "
+        "ORDER BY item_id, recorded DESC, rowid DESC", (record_id, item_id)).fetchall()
+    latest: dict[str, CarrierInfo] = {}
+    for row in rows:
+        latest.setdefault(row["item_id"], CarrierInfo.from_row(row))
+    return list(latest.values())
+
+
 def history(con: sqlite3.Connection, item_id: str) -> list[CarrierInfo]:
     """Every version, oldest first (`show` and merges from other stations)."""
     rows = con.execute("SELECT * FROM carrier_metadata WHERE item_id = ? "

@@ -3,9 +3,11 @@ and moving ledgers between stations (export, idempotent merge)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -219,9 +221,15 @@ def export_ledger(con: sqlite3.Connection, target: Path) -> dict[str, int]:
         out.close()
 
 
-def check_mergeable(source: Path) -> None:
-    """BadInput unless source is a workbench ledger (a SQLite file with its tables)."""
+def check_mergeable(source: Path, con: sqlite3.Connection | None = None) -> None:
+    """BadInput unless source is a workbench ledger (a SQLite file with its tables),
+    and not con's own file (by path, a symbolic or a hard link: it would lock itself)."""
     from workbench.errors import BadInput
+    own = next((r[2] for r in con.execute("PRAGMA database_list") if r[1] == "main"),
+               "") if con is not None else ""
+    with contextlib.suppress(OSError):
+        if own and os.path.samefile(own, source):
+            raise BadInput("mfix.own_ledger", file=str(source), ledger=own)
     try:
         with open(source, "rb") as fh:
             header = fh.read(16)
@@ -246,12 +254,16 @@ def check_mergeable(source: Path) -> None:
 def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
     """Add another station's rows. Stable ids make it idempotent: a second merge of the
     same file adds nothing. Returns the rows added per table."""
-    check_mergeable(source)
+    check_mergeable(source, con)
     connect(source).close()  # migrate an older ledger to this schema first
     added: dict[str, int] = {}
     con.execute("ATTACH DATABASE ? AS other", (str(source),))
     try:
-        con.execute("BEGIN IMMEDIATE")
+        con.execute("BEGIN IMMEDIATE")  # may fail (locked): then there is nothing to undo
+    except BaseException:
+        con.execute("DETACH DATABASE other")
+        raise
+    try:
         since = last_attempt_row(con)
         for table in ("carriers", *[t_ for t_ in APPEND_ONLY if t_ != "carriers"]):
             before = con.execute(f"SELECT COUNT(*) FROM main.{table}").fetchone()[0]

@@ -25,7 +25,7 @@ def merge(con: sqlite3.Connection, source: Path) -> Merged:
     """Every row of source goes in (histories are kept whole, append-only); the conflicts
     the new rows bring are reported, each once: a second merge of the file adds nothing
     and reports nothing new (`ledger conflicts` lists every standing one)."""
-    export.check_mergeable(source)
+    export.check_mergeable(source, con)
     new = conflicts.new_rows(con, source)
     added = export.merge_ledger(con, source)
     return Merged(added, conflicts.find_conflicts(con, new) if new else [])
@@ -58,6 +58,13 @@ def identical_in(con: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[str, 
         if others:
             out[r["id"]] = others
     return out
+
+
+def conflict_lines(con: sqlite3.Connection, item_id: str) -> list[str]:
+    """The standing conflicts of one item ID (other content at another station), for
+    its history: `show` says them as `ledger conflicts` does."""
+    return [conflict_line(c) for c in conflicts.find_conflicts(con)
+            if c.kind == "item" and c.a.item_id == item_id]
 
 
 def conflict_line(c: Conflict) -> str:

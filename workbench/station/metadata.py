@@ -18,6 +18,7 @@ import hashlib
 import os
 import shlex
 import signal
+import stat
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,7 +37,7 @@ from workbench.carrier_info import (
     sniff_format,
 )
 from workbench.errors import BadInput, IntegrityFailure, Refused
-from workbench.i18n import human_bytes, t
+from workbench.i18n import human_bytes, t, translate
 from workbench.imaging.engine import job_dir
 from workbench.ledger import carrier_meta
 
@@ -46,7 +47,12 @@ if TYPE_CHECKING:
 
 PHOTO_DIR = "photos"
 MAX_PHOTO = 200 * 1024 * 1024  # a photo larger than this is not a photo
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".webp")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".heic", ".heif", ".webp",
+                  ".gif", ".bmp")
+# a photo's name in the bag ends as its bytes say, whatever it was called
+FORMAT_SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "HEIF": ".heic",
+                 "WebP": ".webp", "GIF": ".gif", "BMP": ".bmp"}
+HEAD = 40 * 1024  # enough to say what a file that is no photo is (an ISO's CD001)
 
 
 def current(station: Station, item_id: str) -> CarrierInfo | None:
@@ -58,9 +64,13 @@ def describe(station: Station, item_id: str, *, record_id: str | None = None,
              title: str | None = None, volume: str | None = None,
              conditions: str | Iterable[str] | None = None, note: str | None = None,
              photos: Iterable[tuple[str, Path]] = (), photo_folder: Path | None = None,
-             camera: Iterable[str] = ()) -> CarrierInfo:
+             camera: Iterable[str] = (), warnings: list[str] | None = None
+             ) -> CarrierInfo:
     """Record the carrier's description; None keeps a field as it is, "" clears it.
-    Photos are added to those it has (the same file twice is one photo)."""
+    Photos are added to those it has (the same file twice is one photo). warnings gets
+    what was recorded but is worth a look: a folder's entries that are no photos, a
+    volume that another carrier of the set already is."""
+    said = warnings if warnings is not None else []
     from workbench.imaging.preflight import check_item_id
     item_id = check_item_id(item_id)
     before = carrier_meta.current(station.con, item_id) or CarrierInfo(item_id)
@@ -81,7 +91,7 @@ def describe(station: Station, item_id: str, *, record_id: str | None = None,
         raise BadInput("meta.set_needs_record", item=item_id, count=info.bag_count)
     sources = [(_role(role), Path(path)) for role, path in photos]
     if photo_folder is not None:
-        sources += folder_photos(photo_folder)
+        sources += folder_photos(photo_folder, said)
     for _, path in sources:  # every file checked before any is copied
         _check_photo_file(path)
     roles = [_role(r) for r in camera]
@@ -94,12 +104,39 @@ def describe(station: Station, item_id: str, *, record_id: str | None = None,
     for role in roles:
         taken = take_photo(station.settings, job / PHOTO_DIR, role)
         try:
+            try:
+                _check_photo_file(taken)
+            except BadInput as exc:
+                raise Refused("meta.camera_failed", command=station.settings.camera_command,
+                              detail=exc.message()) from exc
             added = _add(added, _import(job, role, taken, added, "camera"))
         finally:
             taken.unlink(missing_ok=True)
     info = info.changed(photos=tuple(added), operator=station.settings.operator,
                         station_id=station.settings.station_id)
+    said += set_warnings(station, info)
     return carrier_meta.record(station.con, info)
+
+
+def set_warnings(station: Station, info: CarrierInfo) -> list[str]:
+    """What contradicts info's volume N of M among the other carriers of its catalogue
+    record: one that is volume N already, one of a set of another size. Said, not
+    refused: a library re-describes, and either carrier may be the wrong one."""
+    if not info.record_id or not info.volumes:
+        return []
+    out = []
+    for other in carrier_meta.same_record(station.con, info.record_id, info.item_id):
+        if not other.volumes:
+            continue
+        fields: dict[str, object] = {
+            "record": info.record_id, "item": info.item_id, "n": info.volume,
+            "m": info.volumes, "other": other.item_id, "other_n": other.volume,
+            "other_m": other.volumes}
+        if other.volumes != info.volumes:
+            out.append(translate("mfix.set_size", fields))
+        elif other.volume == info.volume:
+            out.append(translate("mfix.set_volume_taken", fields))
+    return out
 
 
 def _role(role: str) -> str:
@@ -116,25 +153,73 @@ def _check_photo_file(path: Path) -> None:
     if size == 0 or size > MAX_PHOTO:
         raise BadInput("meta.photo_size", file=str(path), size=human_bytes(size),
                        limit=human_bytes(MAX_PHOTO))
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD)
+    if sniff_format(head) not in FORMAT_SUFFIX:  # by its bytes, not its name
+        raise BadInput("mfix.not_a_photo", file=str(path), found=_what_is(head))
 
 
-def folder_photos(folder: Path) -> list[tuple[str, Path]]:
+def _what_is(head: bytes) -> str:
+    """What a file that is no photo seems to be, in words (for the refusal)."""
+    if head.startswith(b"%PDF"):
+        return t("mfix.found_pdf")
+    if head[32769:32774] == b"CD001":
+        return t("mfix.found_iso")
+    if head.startswith(b"PK\x03\x04"):
+        return t("mfix.found_zip")
+    if head[510:512] == b"\x55\xaa":
+        return t("mfix.found_disk")
+    try:
+        text = head[:512].decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        return t("mfix.found_text")
+    return t("mfix.found_bytes", bytes=head[:8].hex(" "))
+
+
+def _not_a_photo(path: Path) -> str:
+    """Why a folder entry is no photo file, in words."""
+    try:
+        mode = path.stat().st_mode  # follows a link: where it leads counts
+    except OSError:
+        return t("mfix.skip_broken")
+    if stat.S_ISDIR(mode):
+        return t("mfix.skip_folder")
+    if stat.S_ISFIFO(mode):
+        return t("mfix.skip_fifo")
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return t("mfix.skip_device")
+    if not stat.S_ISREG(mode):
+        return t("mfix.skip_special")
+    return t("mfix.skip_suffix", suffix=path.suffix or "-")
+
+
+def folder_photos(folder: Path, skipped: list[str] | None = None
+                  ) -> list[tuple[str, Path]]:
     """The photos in a folder: image files by their suffix; a name that begins with a
-    role (label.jpg, sleeve-back.png) takes that role, others are 'other'."""
+    role (label.jpg, sleeve-back.png) takes that role, others are 'other'. Every other
+    entry (a folder, a pipe, a device, a file of another kind) is named in skipped."""
     if not folder.is_dir():
         raise BadInput("meta.photo_folder_missing", folder=str(folder))
-    found = []
+    found, passed = [], []
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in PHOTO_SUFFIXES:
             role = next((r for r in PHOTO_ROLES if path.name.lower().startswith(r)), "other")
             found.append((role, path))
+        else:
+            passed.append(t("mfix.skipped", file=path.name, folder=str(folder),
+                            why=_not_a_photo(path)))
     if not found:
         raise BadInput("meta.photo_folder_empty", folder=str(folder),
-                       suffixes=" ".join(PHOTO_SUFFIXES))
+                       suffixes=" ".join(PHOTO_SUFFIXES)) if not passed else \
+            BadInput("mfix.photo_folder_none", folder=str(folder), skipped=" ".join(passed))
+    if skipped is not None:
+        skipped += passed
     return found
 
 
-def photo_entries(text: str) -> list[tuple[str, Path]]:
+def photo_entries(text: str, skipped: list[str] | None = None) -> list[tuple[str, Path]]:
     """Photos as typed in the UI: entries separated by ';', each ROLE=PATH or PATH; a
     folder's photos are all taken (see folder_photos), a file without a role takes the
     role its name begins with (else 'other')."""
@@ -146,7 +231,7 @@ def photo_entries(text: str) -> list[tuple[str, Path]]:
         path = Path(rest.strip() if eq and role.strip().lower() in PHOTO_ROLES
                     else entry).expanduser()
         if path.is_dir():
-            found += folder_photos(path)
+            found += folder_photos(path, skipped)
             continue
         named = next((r for r in PHOTO_ROLES if path.name.lower().startswith(r)), "other")
         found.append((role.strip() if eq and role.strip().lower() in PHOTO_ROLES else named,
@@ -179,8 +264,7 @@ def _import(job: Path, role: str, source: Path, have: list[Photo], origin: str
         sha = digest.hexdigest()
         if any(p.sha256 == sha for p in have):
             return None
-        suffix = source.suffix.lower() if source.suffix.lower() in PHOTO_SUFFIXES else \
-            {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif"}.get(sniff_format(head), ".bin")
+        suffix = FORMAT_SUFFIX.get(sniff_format(head), ".bin")
         n = 1 + sum(1 for p in have if p.role == role)
         while (folder / f"{role}-{n}{suffix}").exists() and \
                 _sha256(folder / f"{role}-{n}{suffix}") != sha:

@@ -52,8 +52,11 @@ class Records:
     def history_lines(self, item_id: str) -> list[str]:
         """A carrier's whole history in words; [] when the ledger does not know it."""
         h = query.carrier_history(self.con, item_id)
-        same = duplicates.identical_line(self.con, item_id) if h["carrier"] else ""
-        return [*query.history_lines(h), *filter(None, [same])] if h["carrier"] else []
+        if not h["carrier"]:
+            return []
+        same = duplicates.identical_line(self.con, item_id)
+        return [*query.history_lines(h), *filter(None, [same]),
+                *duplicates.conflict_lines(self.con, item_id)]
 
     def identical(self, rows: list[sqlite3.Row]) -> dict[str, str]:
         """Attempt row id -> 'same image as ...' where other carriers share its image

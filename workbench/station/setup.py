@@ -7,6 +7,7 @@ set-up screen and `workbench setup` alike.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def changes_from(values: dict[str, str | float | None]) -> dict[str, dict[str, o
                 out = float(value)
             except ValueError as exc:
                 raise BadInput("setup.bad_number", field=name, value=str(value)) from exc
+            if not math.isfinite(out):  # nan is no number of seconds (and never equal)
+                raise BadInput("mfix.not_finite", field=name, value=str(value))
         elif name == "contact_email" and value and "@" not in str(value):
             raise BadInput("setup.bad_email", value=str(value))
         else:

@@ -91,14 +91,17 @@ class MetadataScreen(StationScreen):
             self._next()  # nothing to say about this carrier: one key on
             return
         shown_note = before.condition_note.replace("\n", " ") if before else ""
+        warnings: list[str] = []
         try:  # a note typed elsewhere with line breaks is kept as it was unless edited
             describe(self.wb.station, self.wb.carrier.item_id, record_id=text["record"],
                      title=text["title"], volume=text["volume"], conditions=list(ticked),
                      note=None if text["note"] == shown_note else text["note"],
-                     photos=photo_entries(text["photos"]))
+                     photos=photo_entries(text["photos"], warnings), warnings=warnings)
         except WorkbenchError as exc:
             message.update(exc.message())
             return
+        for line in warnings:  # recorded, but worth a look: seen on the next screen too
+            self.app.notify(line, severity="warning", timeout=15)
         self.query_one("#photos", Input).value = ""
         message.update(t("meta.tui_saved"))
         self._next()

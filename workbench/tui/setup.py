@@ -10,7 +10,7 @@ from textual.widgets import Header, Input, Static
 
 from workbench.config import Settings
 from workbench.errors import WorkbenchError
-from workbench.i18n import t
+from workbench.i18n import catalog, t
 from workbench.tui.base import StationScreen
 from workbench.tui.widgets import StationFooter
 
@@ -24,6 +24,19 @@ def _values(s: Settings) -> dict[str, str]:
             "camera_timeout": f"{s.camera_timeout:g}", "codepage": s.legacy_codepage}
 
 
+def _field_of(exc: WorkbenchError) -> str | None:
+    """The form field a refusal is about (None: not one field)."""
+    from workbench.station.setup import FIELDS
+    by_key = {f"{table}.{key}": name for name, (table, key) in FIELDS.items()}
+    named = {"setup.organisation_needed": "organisation", "setup.bad_email": "contact_email"}
+    given = str(exc.params.get("key", "")), str(exc.params.get("field", ""))
+    for name in FIELDS:
+        label = f"meta.field_{name}"  # check_text names the field in words
+        if name in given or (label in catalog("en") and t(label) in given):
+            return name
+    return by_key.get(given[0]) or named.get(exc.key)
+
+
 class SetupScreen(StationScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
                 Binding("ctrl+s", "save", t("setup.key_save"), priority=True),
@@ -31,13 +44,19 @@ class SetupScreen(StationScreen):
     DEFAULT_CSS = "SetupScreen #setup-message { margin: 1 0; }"
 
     def compose(self) -> ComposeResult:
+        from workbench.station.setup import settings_file
+        settings = self.wb.settings
+        where = "mfix.setup_where_training" if settings.training else "mfix.setup_where"
         yield Header()
         with VerticalScroll(classes="form"):
             yield Static(t("setup.tui_title"), classes="heading")
-            for name, value in _values(self.wb.settings).items():
+            yield Static(t(where, file=str(settings_file(settings))), id="setup-where",
+                         markup=False)
+            # above the fields: at 80x24 the last ones are below the fold
+            yield Static(id="setup-message", markup=False)
+            for name, value in _values(settings).items():
                 yield Static(t(f"setup.tui_{name}"))
                 yield Input(value=value, id=f"setup-{name}")
-            yield Static(id="setup-message", markup=False)
         yield StationFooter()
 
     def on_mount(self) -> None:
@@ -60,14 +79,24 @@ class SetupScreen(StationScreen):
         values = {k: v for k, v in values.items() if v != before[k]
                   or (k == "organisation" and app.settings.organisation_unset)}
         path = settings_file(app.settings)
+        if not values:  # nothing changed: nothing written (no file made in passing)
+            self.app.notify(t("mfix.setup_nothing", file=str(path)))
+            self.app.pop_screen()
+            return
         try:
             saved = save(path, values)
         except WorkbenchError as exc:
             message.update(exc.message())
+            # seen whatever the screen size, and the field to correct has the cursor
+            self.app.notify(exc.message(), severity="error", timeout=15)
+            field = _field_of(exc)
+            if field:
+                self.query_one(f"#setup-{field}", Input).focus()
+            self.query_one(VerticalScroll).scroll_home(animate=False)
             return
         saved = replace(saved, operator=app.settings.operator or saved.operator)
         app.use_settings(saved.for_training() if app.settings.training else saved)
-        message.update(t("setup.tui_saved", file=str(path)))
+        self.app.notify(t("setup.tui_saved", file=str(path)))
         self.app.pop_screen()
 
     def action_sign_in(self) -> None:
