@@ -82,12 +82,15 @@ def test_the_runner_refuses_and_waits_past_a_drive_held_elsewhere(tmp_path, sett
     # process's would
     other = drive_lock(settings.paths.logs / "locks", busy, "station-9", "ELSE-1").acquire()
     try:
-        r = runner()
+        told: list[tuple[str, object]] = []
+        r = runner(listener=lambda kind, view: told.append((kind, view)))
         with pytest.raises(Refused) as refused:
             r.start(Job("RUN-1", busy, "fd35-2hd"))
         assert "ELSE-1" in refused.value.message() and "station-9" in refused.value.message()
         assert r.wait_for_free([busy, free], 0.1) == free
         assert r.wait_for_free([busy], 0.2) is None
+        said = [view for kind, view in told if kind == "elsewhere"]
+        assert len(said) == 1 and said[0][0] == busy and said[0][1].item == "ELSE-1"
         with Station(settings) as station, pytest.raises(Refused):
             station.migrate(busy, station.profiles["fd35-2hd"], "RUN-2")
     finally:
@@ -131,8 +134,9 @@ def test_a_row_no_drive_can_read_is_skipped_unrecorded_and_a_missing_drive_is_sa
     with Station(Settings()) as station:
         assert station.state("U-1").state is State.NEW  # no failed attempt
         assert station.state("U-2").state is State.BAGGED
-    none = workbench_run("queue", name, "--drives", missing, "--yes", cwd=tmp_path)
-    assert none.returncode == ExitCode.BAD_INPUT and "None of the drives" in none.stderr
+    for given in (missing, ",,"):
+        none = workbench_run("queue", name, "--drives", given, "--yes", cwd=tmp_path)
+        assert none.returncode == ExitCode.BAD_INPUT and "None of the drives" in none.stderr
 
 
 # -- 3. Ctrl-C: each row counted once, exit 5 --------------------------------------------
@@ -199,3 +203,16 @@ def test_hostile_ids_are_escaped_an_empty_profile_is_named_and_an_error_said_onc
     lk = [line for line in both.splitlines() if "LK-1" in line and "station-9" in line]
     assert len(lk) == 1 and "not accepted" not in lk[0], lk
     assert out.returncode == ExitCode.BAD_INPUT
+
+
+def test_the_one_drive_queue_also_goes_on_with_a_carrier_left_imaged(tmp_path, settings):
+    with Station(settings) as station:
+        station.image(GOOD_FD, station.profiles["fd35-2hd"], "ONE-1")
+    name = _csv(tmp_path, "ONE-1,fd35-2hd,a")
+    out = workbench_run("queue", name, "--drive", GOOD_FD, "--yes", cwd=tmp_path)
+    assert out.returncode == ExitCode.SUCCESS, (out.stdout, out.stderr)
+    assert "ONE-1: imaged before, not yet accepted" in out.stdout
+    with Station(settings) as station:
+        assert station.state("ONE-1").state is State.BAGGED
+    record = JobRecord.load(settings.paths.staging / "ONE-1")
+    assert [run.outcome for run in record.runs] == ["success"]  # not read again

@@ -123,7 +123,7 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     if args.drives:
         drives = [d.strip() for d in args.drives.split(",") if d.strip()]
         if not drives:
-            raise BadInput("error.no_source_for", item="-")
+            raise BadInput("queue.no_drives", drives=args.drives)
         return _over_drives(args, settings, rows, drives)
     return _one_at_a_time(args, settings, rows)
 
