@@ -129,6 +129,7 @@ def test_a_row_no_drive_can_read_is_skipped_unrecorded_and_a_missing_drive_is_sa
     assert "Left out" in out.stderr and "nowhere.drive.toml" in out.stderr
     assert "named twice" in out.stderr
     assert "U-1: no drive in --drives reads a cd carrier" in out.stderr
+    assert "next: U-1" not in out.stdout  # nor described, nor its reminders
     summary = next(line for line in out.stdout.splitlines() if "queue finished" in line)
     assert "unfit 1" in summary and "accepted 1" in summary and "errors" not in summary
     with Station(Settings()) as station:
@@ -199,7 +200,7 @@ def test_hostile_ids_are_escaped_an_empty_profile_is_named_and_an_error_said_onc
         lock.release()
     both = out.stdout + out.stderr
     assert "\x1b" not in both and "\x01" not in both
-    assert "NP-1: the row has no profile" in out.stderr and "''" not in out.stderr
+    assert "NP-1: not done: the row has no profile" in out.stderr and "''" not in out.stderr
     lk = [line for line in both.splitlines() if "LK-1" in line and "station-9" in line]
     assert len(lk) == 1 and "not accepted" not in lk[0], lk
     assert out.returncode == ExitCode.BAD_INPUT

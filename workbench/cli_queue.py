@@ -87,15 +87,20 @@ def _next_row(station: Station, row: dict[str, str | None], n: int, total: int
         return None
     name = (row.get("profile") or "").strip()
     if not name:
-        raise BadInput("queue.no_profile", item=_shown(item))
-    profile = get_profile(station.profiles, name)
+        raise BadInput("queue.no_profile")
+    return IMAGE, get_profile(station.profiles, name)
+
+
+def _announce(station: Station, row: dict[str, str | None], profile: MediaProfile,
+              n: int, total: int) -> None:
+    """A row about to be imaged: its description recorded, the row and its reminders."""
     from workbench import cli_metadata
+    item = (row.get("item") or "").strip()
     cli_metadata.describe_from_row(station, item, row)  # catalogue, title, ...
     print(t("queue.next", n=n, total=total, item=_shown(item), profile=profile.label(),
             notes=row.get("notes", "")))
     for reminder in profile.reminders_for():
         print("  " + t("cli.reminder", text=reminder))
-    return IMAGE, profile
 
 
 def _summary(counts: dict[str, int]) -> None:
@@ -156,6 +161,7 @@ def _one_at_a_time(args: argparse.Namespace, settings: Settings,
                     count(result.record.outcome)
                     continue
                 profile = plan[1]
+                _announce(station, row, profile, n, len(rows))
                 if not args.yes:
                     try:
                         answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
@@ -322,6 +328,7 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
                                 profile=profile.id, needs=needs), file=sys.stderr)
                         count("unfit")
                         continue
+                    _announce(station, row, profile, n, len(rows))
                     drive = None
                     while drive is None and not cancel.is_set():
                         drive = runner.wait_for_free(usable, 1.0)
