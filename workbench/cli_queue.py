@@ -57,25 +57,68 @@ def _message(exc: Exception) -> str:
     return exc.message() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
 
 
+def _shown(item: str) -> str:
+    """An item ID as a row's prefix shows it: control characters escaped, never sent to
+    the terminal (the ID comes from a file anyone may have written)."""
+    from workbench.identify.report import escape_invisible
+    from workbench.package.bagtext import printable
+    return escape_invisible(printable(item)) or "-"
+
+
+IMAGE, ACCEPT = "image", "accept"
+
+
 def _next_row(station: Station, row: dict[str, str | None], n: int, total: int
-              ) -> MediaProfile | None:
-    """The row's profile when its carrier is to be imaged; None when it is done already
-    (said). Raises for a row that cannot be done."""
+              ) -> tuple[str, MediaProfile] | None:
+    """What to do with the row's carrier: (IMAGE, profile) to image or resume it,
+    (ACCEPT, profile) for one left imaged (a batch stopped before accepting it: it goes
+    on as the batch would have); None when it is done already (said). Raises for a row
+    that cannot be done."""
     from workbench.profiles import get_profile
     from workbench.station import State
     item = (row.get("item") or "").strip()
     st = station.state(item)
+    if st.state is State.IMAGED and st.attempt is not None:
+        print(t("queue.continue_accept", n=n, total=total, item=_shown(item)))
+        return ACCEPT, station.profiles[str(st.attempt["profile_id"])]
     if st.state not in (State.NEW, State.INTERRUPTED):
-        print(t("queue.done", n=n, total=total, item=item, state=t(f"state.{st.state.value}")))
+        print(t("queue.done", n=n, total=total, item=_shown(item),
+                state=t(f"state.{st.state.value}")))
         return None
-    profile = get_profile(station.profiles, (row.get("profile") or "").strip())
+    name = (row.get("profile") or "").strip()
+    if not name:
+        raise BadInput("queue.no_profile")
+    return IMAGE, get_profile(station.profiles, name)
+
+
+def _announce(station: Station, row: dict[str, str | None], profile: MediaProfile,
+              n: int, total: int) -> None:
+    """A row about to be imaged: its description recorded, the row and its reminders."""
     from workbench import cli_metadata
+    item = (row.get("item") or "").strip()
     cli_metadata.describe_from_row(station, item, row)  # catalogue, title, ...
-    print(t("queue.next", n=n, total=total, item=item, profile=profile.label(),
+    print(t("queue.next", n=n, total=total, item=_shown(item), profile=profile.label(),
             notes=row.get("notes", "")))
     for reminder in profile.reminders_for():
         print("  " + t("cli.reminder", text=reminder))
-    return profile
+
+
+def _summary(counts: dict[str, int]) -> None:
+    print(t("queue.summary", counts=", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+
+
+def _exit_code(counts: dict[str, int], cancelled: bool) -> int:
+    """One rule for both queues (README, "Exit codes"): cancelled 5; a row that could
+    not be done 2; a carrier that failed 4; one left partial 3; else 0."""
+    if cancelled or counts.get("interrupted") or counts.get("aborted"):
+        return ExitCode.ABORTED
+    if counts.get("errors") or counts.get("not accepted") or counts.get("unfit"):
+        return ExitCode.BAD_INPUT
+    if counts.get("failed"):
+        return ExitCode.FAILED
+    if counts.get("partial") or counts.get("accepted partial") or counts.get("review"):
+        return ExitCode.PARTIAL
+    return ExitCode.SUCCESS
 
 
 def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,7 +128,7 @@ def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     if args.drives:
         drives = [d.strip() for d in args.drives.split(",") if d.strip()]
         if not drives:
-            raise BadInput("error.no_source_for", item="-")
+            raise BadInput("queue.no_drives", drives=args.drives)
         return _over_drives(args, settings, rows, drives)
     return _one_at_a_time(args, settings, rows)
 
@@ -107,10 +150,18 @@ def _one_at_a_time(args: argparse.Namespace, settings: Settings,
             item = (row.get("item") or "").strip()
             source = (row.get("source") or args.drive or "").strip()
             try:
-                profile = _next_row(station, row, n, len(rows))
-                if profile is None:
+                plan = _next_row(station, row, n, len(rows))
+                if plan is None:
                     count("skipped")
                     continue
+                if plan[0] == ACCEPT:  # left imaged: no drive needed
+                    result = station.migrate(None, plan[1], item,
+                                             review_partial=args.review_partial)
+                    _print_result(result)
+                    count(result.record.outcome)
+                    continue
+                profile = plan[1]
+                _announce(station, row, profile, n, len(rows))
                 if not args.yes:
                     try:
                         answer = input(t("queue.prompt", drive=source or "?")).strip().lower()
@@ -135,15 +186,19 @@ def _one_at_a_time(args: argparse.Namespace, settings: Settings,
                 _print_result(result)
                 count(result.record.outcome)
             except Exception as exc:  # one bad row never stops the batch
-                print(t("queue.row_error", n=n, total=len(rows), item=item or "-",
+                print(t("queue.row_error", n=n, total=len(rows), item=_shown(item),
                         message=_message(exc)), file=sys.stderr)
                 count("errors")
             if cancel.is_set():
+                if n < len(rows):
+                    counts["not started"] = len(rows) - n
                 break
     finally:
         station.close()
-    print(t("queue.summary", counts=", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
-    return ExitCode.SUCCESS if not counts.get("errors") else ExitCode.BAD_INPUT
+    if cancel.is_set():
+        print(t("queue.stopped"))
+    _summary(counts)
+    return _exit_code(counts, cancel.is_set())
 
 
 class _Lines:
@@ -165,28 +220,34 @@ class _Lines:
             REVIEW,
         )
         line, out = "", sys.stdout
+        if kind == "elsewhere":
+            drive, holder = view
+            line = t("queue.drive_elsewhere", drive=drive, item=_shown(holder.item),
+                     station=holder.station, pid=holder.pid, since=holder.since)
+            key = (kind, drive)
+        else:
+            key = (kind, view.drive if kind != "carrier" else view.item_id)
+            item = _shown(view.item_id)
         if kind == "disc":
-            line = t("queue.waiting", drive=view.drive, item=view.item_id)
+            line = t("queue.waiting", drive=view.drive, item=item)
         elif kind == "drive" and view.phase == IMAGING:
-            line = t("board.cli.imaging", drive=view.drive, item=view.item_id)
+            line = t("board.cli.imaging", drive=view.drive, item=item)
         elif kind == "drive" and view.phase == FINISHED:
-            line = t("board.cli.imaged", drive=view.drive, item=view.item_id,
+            line = t("board.cli.imaged", drive=view.drive, item=item,
                      outcome=t(f"outcome.{view.outcome}"))
         elif kind == "drive" and view.phase == ERROR:
-            line, out = t("board.cli.drive_error", drive=view.drive, item=view.item_id,
+            line, out = t("board.cli.drive_error", drive=view.drive, item=item,
                           message=view.error), sys.stderr
         elif kind == "carrier" and view.status == ACCEPTING:
-            line = t("board.cli.accepting", item=view.item_id)
+            line = t("board.cli.accepting", item=item)
         elif kind == "carrier" and view.status == DONE:
-            line = t("board.cli.accepted", item=view.item_id,
-                     state=t(f"state.{view.state}"))
-        elif kind == "carrier" and view.status == FAILED:
-            line, out = t("board.cli.failed", item=view.item_id, message=view.error), \
-                sys.stderr
+            line = t("board.cli.accepted", item=item, state=t(f"state.{view.state}"))
+        elif kind == "carrier" and view.status == FAILED and view.outcome != "error":
+            # failed before imaging ("error"): the drive's line says it, once
+            line, out = t("board.cli.failed", item=item, message=view.error), sys.stderr
         elif kind == "carrier" and view.status == REVIEW:
-            line = t("board.cli.review", item=view.item_id,
+            line = t("board.cli.review", item=item,
                      outcome=t(f"outcome.{view.outcome}") if view.outcome else "-")
-        key = (kind, getattr(view, "drive", "") if kind != "carrier" else view.item_id)
         if not line or self.said.get(key) == line:
             return
         with self.lock:
@@ -194,10 +255,37 @@ class _Lines:
             print(line, file=out, flush=True)
 
 
+def _batch_drives(settings: Settings, names: list[str]) -> dict[str, str]:
+    """The batch's drives and what kind each is (station.drives.drive_kind); a drive
+    named twice or not usable is said at start and left out."""
+    from workbench.profiles import load_profiles
+    from workbench.station.drives import drive_kind
+    from workbench.station.locks import drive_key
+    profiles = load_profiles(settings.paths.profiles)
+    kinds: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name in names:
+        key = drive_key(name)
+        if key in seen:
+            print(t("queue.drive_twice", drive=name, other=seen[key]), file=sys.stderr)
+            continue
+        seen[key] = name
+        try:
+            kinds[name] = drive_kind(name, profiles)
+        except WorkbenchError as exc:
+            print(t("queue.drive_left_out", message=exc.message()), file=sys.stderr)
+    if not kinds:
+        raise BadInput("queue.no_drives", drives=", ".join(names))
+    return kinds
+
+
 def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[str, str | None]],
                  drives: list[str]) -> int:
     from workbench.station import Station
+    from workbench.station.drives import OPTICAL, fits
     from workbench.station.runner import DONE, FAILED, Job, StationRunner
+    kinds = _batch_drives(settings, drives)
+    drives = list(kinds)
     cancel = cancel_on_sigint()
     # two accepting workers: identification of one carrier while another is verified or
     # bagged (bench/bench_station.py); tape staging stays one writer
@@ -205,6 +293,7 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
                            accept_partial=not args.review_partial, listener=_Lines())
     counts: dict[str, int] = {}
     started: list[str] = []
+    reached = 0  # rows looked at (the rest were not started)
 
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
@@ -214,29 +303,50 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
             for n, row in enumerate(rows, 1):
                 if cancel.is_set():
                     break
+                reached = n
                 item = (row.get("item") or "").strip()
                 source = (row.get("source") or "").strip()
                 try:
                     if source and source not in drives:
-                        raise BadInput("board.not_a_batch_drive", item=item, drive=source,
-                                       drives=", ".join(drives))
-                    profile = _next_row(station, row, n, len(rows))
-                    if profile is None:
+                        raise BadInput("board.not_a_batch_drive", item=_shown(item),
+                                       drive=source, drives=", ".join(drives))
+                    plan = _next_row(station, row, n, len(rows))
+                    if plan is None:
                         count("skipped")
                         continue
+                    kind, profile = plan
+                    if kind == ACCEPT:  # as the batch would have after imaging
+                        runner.after_imaging(station.state(item).item_id)
+                        started.append(station.state(item).item_id)
+                        continue
+                    usable = [d for d in ([source] if source else drives)
+                              if fits(profile, kinds[d])]
+                    if not usable:  # refused before imaging: no attempt recorded
+                        needs = t("queue.needs_optical" if profile.family == OPTICAL
+                                  else "queue.needs_other")
+                        print(t("queue.unfit", n=n, total=len(rows), item=_shown(item),
+                                profile=profile.id, needs=needs), file=sys.stderr)
+                        count("unfit")
+                        continue
+                    _announce(station, row, profile, n, len(rows))
                     drive = None
                     while drive is None and not cancel.is_set():
-                        drive = runner.wait_for_free([source] if source else drives, 1.0)
+                        drive = runner.wait_for_free(usable, 1.0)
                     if drive is None:
+                        reached = n - 1
                         break
+                    print(t("queue.goes_to", n=n, total=len(rows), item=_shown(item),
+                            drive=drive), flush=True)
                     if not args.yes:
                         try:
                             answer = input(t("queue.prompt", drive=drive)).strip().lower()
                         except EOFError:  # no one to answer (a script, a closed input)
                             print("\n" + t("ui.queue_no_answer", n=n, total=len(rows)),
                                   file=sys.stderr)
+                            reached = n - 1
                             break
                         if answer == "q":
+                            reached = n - 1
                             break
                         if answer == "s":
                             count("skipped")
@@ -245,7 +355,7 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
                                      command=" ".join(sys.argv)))
                     started.append(item)
                 except Exception as exc:  # one bad row never stops the batch
-                    print(t("queue.row_error", n=n, total=len(rows), item=item or "-",
+                    print(t("queue.row_error", n=n, total=len(rows), item=_shown(item),
                             message=_message(exc)), file=sys.stderr)
                     count("errors")
         while not cancel.is_set() and not runner.wait_idle(1.0):
@@ -253,21 +363,26 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
     finally:
         runner.shutdown(deadline=60, cancel=True)
     views = {c.item_id: c for c in runner.carriers()}
-    for item in started:
+    for item in started:  # each row once, by where it ended
         view = views.get(item)
-        if view is None:
+        if view is None or view.outcome == "error":  # not imaged (said on its line)
             count("errors")
-            continue
-        if view.outcome != "error":  # an error before imaging is counted once, below
-            count(view.outcome)
-        if view.status == FAILED:
-            count("errors")
+        elif view.outcome == "aborted" or (view.status == FAILED and cancel.is_set()):
+            count("interrupted")  # resumable: the same command goes on
         elif view.status == DONE:
-            count("accepted")
+            count("accepted partial" if view.outcome == "partial" else "accepted")
+        elif view.status == FAILED:
+            count("not accepted")
+        elif view.outcome in ("failed", "partial"):  # waiting for the technician
+            count(view.outcome)
         else:
-            count("waiting")
-    print(t("queue.summary", counts=", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+            count("review")
+    if reached < len(rows):
+        counts["not started"] = len(rows) - reached
+    if cancel.is_set():
+        print(t("queue.stopped"))
+    _summary(counts)
     for done in runner.drives():
         print("  " + t("board.cli.drive_summary", drive=done.drive, carriers=done.carriers,
                        seconds=f"{done.read_seconds:.1f}"))
-    return ExitCode.SUCCESS if not counts.get("errors") else ExitCode.BAD_INPUT
+    return _exit_code(counts, cancel.is_set())

@@ -31,7 +31,7 @@ from workbench.ledger import record as ledger
 from workbench.ledger.db import connect
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
-from workbench.station.locks import Lock, folder_lock, held, item_lock
+from workbench.station.locks import Lock, drive_lock, folder_lock, held, item_lock
 from workbench.station.records import Records
 from workbench.station.result import MigrationResult, imaging_detail, verify_image
 from workbench.station.states import Action, NotAllowed, State, check
@@ -254,7 +254,8 @@ class Station:
             root = root.resolve()
             if out_dir == root or root in out_dir.parents:
                 raise BadInput("error.out_in_staging", out=str(out_dir), staging=str(root))
-        with held(folder_lock(out_dir, self.settings.station_id)):
+        with held(folder_lock(out_dir, self.settings.station_id)), \
+                held(drive_lock(self.locks, source, self.settings.station_id, item_id), 1.0):
             return image(source, profile, item_id, self.settings, out_dir=out_dir,
                          retries=retries, command=command,
                          progress=lambda p: self.progress("image", p), cancel=self.cancel)
@@ -310,10 +311,11 @@ class Station:
         if previous is not None and previous.profile_id != profile.id:
             raise BadInput("error.job_mismatch", folder=str(job), item=previous.item_id,
                            profile=previous.profile_id)
-        record = image(source, profile, item_id, self.settings, out_dir=job, retries=retries,
-                       command=command, progress=lambda p: self.progress("image", p),
-                       cancel=self.cancel, keep_going=keep_going,
-                       check_source=lambda s: self._not_the_last_disc(s, item_id))
+        with held(drive_lock(self.locks, source, self.settings.station_id, item_id), 1.0):
+            record = image(source, profile, item_id, self.settings, out_dir=job,
+                           retries=retries, command=command, cancel=self.cancel,
+                           progress=lambda p: self.progress("image", p), keep_going=keep_going,
+                           check_source=lambda s: self._not_the_last_disc(s, item_id))
         self._record_imaging(record, job, batch)
 
     def wait_for_next_disc(self, source: str | Path, previous_item: str,

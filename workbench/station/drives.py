@@ -10,13 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workbench.config import Settings
-from workbench.errors import BadInput, Refused
+from workbench.errors import BadInput, Refused, WorkbenchError
 from workbench.imaging.disc import same_toc
 from workbench.imaging.engine import job_dir
 from workbench.imaging.record import JobRecord
 from workbench.imaging.rescue import Cancelled
-from workbench.imaging.sources import Source, SourceGone, open_source
+from workbench.imaging.sources import (
+    DRIVE_SUFFIX,
+    Source,
+    SourceGone,
+    VirtualDrive,
+    open_source,
+)
 from workbench.ledger.query import last_attempt_elsewhere
+from workbench.profiles import MediaProfile
 
 
 def wait_for_next_disc(settings: Settings, source: str | Path, previous_item: str,
@@ -68,3 +75,44 @@ def refuse_the_last_disc(con: sqlite3.Connection, station_id: str, source: Sourc
     if record is not None and record.disc and same_toc(record.disc, source.disc):
         raise Refused("refuse.same_disc", item=item_id, previous=last["item_id"],
                       drive=source.identity.describe())
+
+
+# -- which drive takes which carrier ------------------------------------------------------
+
+OPTICAL, OTHER, ANY = "optical", "other", "any"
+
+
+def drive_kind(drive: str | Path, profiles: dict[str, MediaProfile]) -> str:
+    """OPTICAL (a CD/DVD/BD drive), OTHER (floppy, MO, USB, disk) or ANY (an image file:
+    the drive says nothing). Refused when the drive is not there or cannot be read as
+    one (a batch names it at start, not when a carrier is already waiting for it)."""
+    path = Path(drive)
+    if str(path).endswith(DRIVE_SUFFIX):
+        try:
+            with VirtualDrive.from_file(path) as vd:
+                hint = profiles.get(vd.profile_hint)
+                if hint is not None:
+                    return OPTICAL if hint.family == OPTICAL else OTHER
+                return OPTICAL if vd.identity.transport == "sr" else OTHER
+        except (WorkbenchError, OSError) as exc:
+            raise Refused("station.drive_missing", drive=str(drive),
+                          detail=exc.message() if isinstance(exc, WorkbenchError)
+                          else str(exc)) from exc
+    if not path.exists():
+        raise Refused("station.drive_missing", drive=str(drive), detail="not found")
+    real = path.resolve()
+    if not real.is_block_device():
+        return ANY
+    name = real.name
+    # SCSI peripheral type 5 is a CD/DVD/BD drive (Linux names them sr0, sr1, ...)
+    kind = (Path("/sys/class/block") / name / "device" / "type")
+    try:
+        optical = name.startswith("sr") or kind.read_text().strip() == "5"
+    except OSError:
+        optical = False
+    return OPTICAL if optical else OTHER
+
+
+def fits(profile: MediaProfile, kind: str) -> bool:
+    """A disc goes to an optical drive, any other carrier to a drive that is not one."""
+    return kind == ANY or (profile.family == OPTICAL) == (kind == OPTICAL)

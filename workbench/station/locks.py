@@ -11,6 +11,8 @@ share a ledger on a server coordinate through it (issue 15), not through these f
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -30,13 +32,15 @@ class Holder:
     host: str
     since: str
     action: str
+    item: str = ""  # the carrier a drive's holder images
 
     @classmethod
     def read(cls, path: Path) -> Holder | None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(str(data["station"]), int(data["pid"]), str(data["host"]),
-                       str(data["since"]), str(data.get("action", "")))
+                       str(data["since"]), str(data.get("action", "")),
+                       str(data.get("item", "")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -45,8 +49,9 @@ class Lock:
     """An exclusive, non-blocking lock named by a file; released on close or death."""
 
     def __init__(self, path: Path, station: str, action: str, refusal: str,
-                 **params: object) -> None:
+                 holder_item: str = "", **params: object) -> None:
         self.path, self.station, self.action = path, station, action
+        self.holder_item = holder_item
         self.refusal, self.params = refusal, params
         self.fd: int | None = None
 
@@ -62,9 +67,10 @@ class Lock:
                           pid=holder.pid if holder else "?",
                           host=holder.host if holder else "?",
                           since=holder.since if holder else "?",
-                          action=holder.action if holder else "?")
+                          action=holder.action if holder else "?",
+                          holder_item=holder.item if holder and holder.item else "?")
         mine = {"station": self.station, "pid": os.getpid(), "host": socket.gethostname(),
-                "since": utc_now(), "action": self.action}
+                "since": utc_now(), "action": self.action, "item": self.holder_item}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(mine).encode(), 0)
         self.fd = fd
@@ -91,6 +97,42 @@ def folder_lock(out_dir: Path, station: str) -> Lock:
     """A job folder outside the station (`image --out DIR`): one process at a time."""
     return Lock(out_dir.parent / f".{out_dir.name}.workbench-lock", station, "image",
                 "station.folder_locked", folder=str(out_dir))
+
+
+def drive_key(drive: str | Path) -> str:
+    """One name per drive: /dev/cdrom and /dev/sr0, or a relative and an absolute path
+    to a training drive file, are the same drive."""
+    return str(Path(drive).resolve())
+
+
+def _drive_file(locks: Path, drive: str | Path) -> Path:
+    # '+' never occurs in an item ID: no item's lock can be this one
+    return locks / f"drive+{hashlib.sha1(drive_key(drive).encode()).hexdigest()[:16]}.lock"
+
+
+def drive_lock(locks: Path, drive: str | Path, station: str, item_id: str) -> Lock:
+    """Held for the whole imaging of a carrier: one reader per drive, whichever process
+    (board, queue, migrate, autoload) or thread asks. Take it with a short wait, so that
+    a drive_holder() look from another process is never taken for a holder."""
+    return Lock(_drive_file(locks, drive), station, "image", "station.drive_locked",
+                holder_item=item_id, drive=str(drive), item=item_id)
+
+
+def drive_holder(locks: Path, drive: str | Path) -> Holder | None:
+    """Who images on drive now (None: no one). A look, not a take: the holder file is
+    never written, and a shared flock for an instant only."""
+    path = _drive_file(locks, drive)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None  # never locked on this station
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return Holder.read(path) or Holder("?", 0, "?", "?", "image")
+    finally:
+        os.close(fd)
+    return None
 
 
 def tape_lock(locks: Path, station: str) -> Lock:

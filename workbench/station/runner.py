@@ -29,6 +29,7 @@ from workbench.config import Settings
 from workbench.errors import Refused, WorkbenchError
 from workbench.imaging.rescue import Cancelled
 from workbench.station.core import Station
+from workbench.station.locks import Holder, drive_holder
 from workbench.station.result import ImagingProgress, MigrationResult, imaging_detail
 from workbench.station.states import Action, NotAllowed, State
 from workbench.station.view import state_of
@@ -146,6 +147,7 @@ class StationRunner:
         self._tasks: queue.Queue[tuple[str, str, str | None] | None] = queue.Queue()
         self._tape: queue.Queue[tuple[str, str, str | None] | None] = queue.Queue()
         self._active_tasks = 0
+        self._told_elsewhere: dict[str, Holder] = {}
         self._stop = threading.Event()
         self._workers = [threading.Thread(target=self._background, args=(self._tasks,),
                                           daemon=True, name=f"accept-{n}")
@@ -193,6 +195,11 @@ class StationRunner:
                 raise Refused("board.drive_busy", drive=job.drive, item=slot.view.item_id)
             if self._stop.is_set():
                 raise Refused("board.shutting_down")
+            holder = self.elsewhere(job.drive)
+            if holder is not None:  # another process images on it: never two readers
+                raise Refused("station.drive_locked", drive=job.drive, item=job.item_id,
+                              holder_item=holder.item or "?", station=holder.station,
+                              pid=holder.pid, host=holder.host, since=holder.since)
             busy = next((s.view.drive for s in self._slots.values()
                          if s.view.busy and s.view.item_id == job.item_id), None)
             if busy is not None:
@@ -218,17 +225,37 @@ class StationRunner:
             slot.view = replace(slot.view, phase=CANCELLING)
         self._tell("drive", slot.view)
 
+    def elsewhere(self, drive: str) -> Holder | None:
+        """Who images on drive in another process (or another runner) now."""
+        with self._lock:
+            slot = self._slots.get(drive)
+            if slot is not None and slot.view.busy:
+                return None  # ours: its lock is our worker's
+        return drive_holder(self.settings.paths.logs / "locks", drive)
+
     def free(self, drives: list[str]) -> list[str]:
         with self._lock:
-            return [d for d in drives if d not in self._slots or not self._slots[d].view.busy]
+            return [d for d in drives if self._free(d)]
+
+    def _free(self, drive: str) -> bool:
+        """Not busy here, nor imaging in another process (said once per holder, as
+        ("elsewhere", (drive, holder)) to the listener)."""
+        slot = self._slots.get(drive)
+        if slot is not None and slot.view.busy:
+            return False
+        holder = drive_holder(self.settings.paths.logs / "locks", drive)
+        if holder is not None and self._told_elsewhere.get(drive) != holder:
+            self._told_elsewhere[drive] = holder
+            self._tell("elsewhere", (drive, holder))
+        return holder is None
 
     def wait_for_free(self, drives: list[str], timeout: float) -> str | None:
-        """The first of drives that is free, waiting at most timeout seconds."""
+        """The first of drives that is free, waiting at most timeout seconds (a drive
+        another process images on is looked at again each second)."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
-                free = [d for d in drives
-                        if d not in self._slots or not self._slots[d].view.busy]
+                free = [d for d in drives if self._free(d)]
                 left = deadline - time.monotonic()
                 if free or left <= 0 or self._stop.is_set():
                     return free[0] if free else None
@@ -316,6 +343,14 @@ class StationRunner:
             self._queue(view, "accept", None)  # the batch recorded at imaging
         else:
             self._queue(replace(view, status=IDENTIFYING), "review", None)
+
+    def after_imaging(self, item_id: str) -> None:
+        """A carrier a stopped batch left imaged: what happens after imaging, now (accept
+        in the background, or identify and wait for review)."""
+        with Station(self.settings) as station:
+            result = station.result_of(item_id)
+            result.state = station.state(item_id).state
+        self._after_imaging(Job(item_id, str(result.record.drive.get("path") or "")), result)
 
     def accept(self, item_id: str, batch: str | None = None, drive: str = "") -> None:
         """The technician accepts a carrier: verify, identify, bag and stage it in the
