@@ -288,14 +288,19 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
     return lines
 
 
-def last_attempt_elsewhere(con: sqlite3.Connection, station_id: str, item_id: str
-                           ) -> sqlite3.Row | None:
-    """The station's most recent attempt, when it was of another carrier (its item and
-    job folder): what the drive held before this one."""
-    row = con.execute("SELECT a.item_id, a.job_dir FROM heads h JOIN attempts a ON a.rowid = h.row "
-                      "WHERE h.station_id = ? ORDER BY h.started DESC, h.row DESC LIMIT 1",
-                      (station_id,)).fetchone()
-    return row if row is not None and row["item_id"] != item_id else None
+def recent_attempts(con: sqlite3.Connection, station_id: str, limit: int
+                    ) -> list[sqlite3.Row]:
+    """The station's latest attempts, newest first (item and job folder): what its
+    drives held last."""
+    return con.execute("SELECT a.item_id, a.job_dir FROM heads h JOIN attempts a "
+                       "ON a.rowid = h.row WHERE h.station_id = ? "
+                       "ORDER BY h.started DESC, h.row DESC LIMIT ?",
+                       (station_id, limit)).fetchall()
+
+
+def has_attempt(con: sqlite3.Connection, item_id: str) -> bool:
+    return con.execute("SELECT 1 FROM attempts WHERE item_id = ? LIMIT 1",
+                       (item_id,)).fetchone() is not None
 
 
 def same_image(con: sqlite3.Connection, sha256: str, item_id: str, limit: int = 10

@@ -22,7 +22,7 @@ from workbench.imaging.sources import (
     VirtualDrive,
     open_source,
 )
-from workbench.ledger.query import last_attempt_elsewhere
+from workbench.ledger.query import has_attempt, recent_attempts
 from workbench.profiles import MediaProfile
 
 
@@ -61,20 +61,27 @@ def wait_for_next_disc(settings: Settings, source: str | Path, previous_item: st
 
 def refuse_the_last_disc(con: sqlite3.Connection, station_id: str, source: Source,
                          item_id: str) -> None:
-    """A disc whose TOC is the station's last carrier's, under another item ID: the
-    disc was not changed. Refused (exit 6) before anything is written."""
-    if source.disc is None:
+    """A disc whose TOC is the last carrier's imaged in this very drive, under another
+    item ID: the disc was not changed. Refused (exit 6) before anything is written.
+    A carrier with attempts of its own is not asked: its job's same-carrier proof
+    decides (a resume after another drive finished a carrier is never refused)."""
+    if source.disc is None or has_attempt(con, item_id):
         return
-    last = last_attempt_elsewhere(con, station_id, item_id)
-    if last is None:
+    for last in recent_attempts(con, station_id, LAST_IN_DRIVE):
+        try:
+            record = JobRecord.load(Path(last["job_dir"]))
+        except BadInput:
+            continue
+        if record is None or record.drive.get("path") != source.identity.path:
+            continue  # another drive's carrier
+        if last["item_id"] != item_id and record.disc and \
+                same_toc(record.disc, source.disc):
+            raise Refused("refuse.same_disc", item=item_id, previous=last["item_id"],
+                          drive=source.identity.describe())
         return
-    try:
-        record = JobRecord.load(Path(last["job_dir"]))
-    except BadInput:
-        return
-    if record is not None and record.disc and same_toc(record.disc, source.disc):
-        raise Refused("refuse.same_disc", item=item_id, previous=last["item_id"],
-                      drive=source.identity.describe())
+
+
+LAST_IN_DRIVE = 32  # how far back the station's attempts are searched for this drive's
 
 
 # -- which drive takes which carrier ------------------------------------------------------
