@@ -104,3 +104,30 @@ def test_show_names_the_conflict_of_an_item(conflict):
     assert shown.returncode == 0, shown.stderr
     line = next((ln for ln in shown.stdout.splitlines() if "CONFLICT ITEM-1" in ln), "")
     assert "station-b" in line and digest[:16] in line, shown.stdout
+
+
+def test_merging_an_older_ledger_never_changes_that_file(tmp_path, monkeypatch):
+    """The other station's ledger is only read: an older schema is brought up to date
+    in a copy, never in place (its file, schema and bytes stay as they were)."""
+    import hashlib
+    import sqlite3
+
+    from workbench.ledger import db
+    from workbench.ledger.export import merge_ledger
+
+    older = tmp_path / "older.sqlite"
+    with monkeypatch.context() as m:
+        m.setattr(db, "MIGRATIONS", db.MIGRATIONS[:5])  # before migration 6
+        db.connect(older).close()
+    before = hashlib.sha256(older.read_bytes()).hexdigest()
+    con = db.connect(tmp_path / "mine.sqlite")
+    try:
+        assert sum(merge_ledger(con, older).values()) == 0
+    finally:
+        con.close()
+    assert hashlib.sha256(older.read_bytes()).hexdigest() == before
+    check = sqlite3.connect(older)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 5
+    finally:
+        check.close()

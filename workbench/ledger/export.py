@@ -9,12 +9,19 @@ import io
 import json
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from workbench.i18n import human_bytes, t
-from workbench.ledger.db import APPEND_ONLY, connect, last_attempt_row, refresh_heads
+from workbench.ledger.db import (
+    APPEND_ONLY,
+    MIGRATIONS,
+    connect,
+    last_attempt_row,
+    refresh_heads,
+)
 from workbench.ledger.query import SliceRow, total
 
 if TYPE_CHECKING:
@@ -255,7 +262,30 @@ def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
     """Add another station's rows. Stable ids make it idempotent: a second merge of the
     same file adds nothing. Returns the rows added per table."""
     check_mergeable(source, con)
-    connect(source).close()  # migrate an older ledger to this schema first
+    with tempfile.TemporaryDirectory(prefix="workbench-merge-") as scratch:
+        return _merge(con, _at_this_schema(source, Path(scratch)))
+
+
+def _at_this_schema(source: Path, scratch: Path) -> Path:
+    """The other ledger at this schema: itself when it is, else a migrated copy in
+    scratch. A merge only reads the other station's file, never migrates it in place."""
+    other = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        if other.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+            return source
+        copy = scratch / "older.sqlite"
+        target = sqlite3.connect(copy)
+        try:
+            other.backup(target)
+        finally:
+            target.close()
+    finally:
+        other.close()
+    connect(copy).close()  # the copy brought to this schema
+    return copy
+
+
+def _merge(con: sqlite3.Connection, source: Path) -> dict[str, int]:
     added: dict[str, int] = {}
     con.execute("ATTACH DATABASE ? AS other", (str(source),))
     try:
