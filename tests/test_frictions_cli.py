@@ -191,3 +191,19 @@ def test_japanese_step_details_and_a_width_aware_chart():
     assert "テープ複製 2" in copy and "verified" not in copy
     starts = [width(line[:line.index("█")]) for line in chart.splitlines()]
     assert len(set(starts)) == 1, chart  # the bars start in one column
+
+
+def test_every_recorded_step_has_words_never_a_message_key():
+    """`show` after a withdrawal printed 'step.withdrawal'; a step this version has no
+    word for (another station's, merged) is shown as recorded."""
+    from workbench.i18n import set_language
+    from workbench.station.result import step_line
+    for lang in ("en", "ja"):
+        set_language(lang)
+        for step in ("imaging", "note", "withdrawal", "job set aside", "autoloader",
+                     "tape copy 2", "tape", "a step from the future"):
+            line = step_line(step, "recorded", "x")
+            assert "step." not in line and "ui." not in line, (lang, line)
+    set_language("en")
+    assert step_line("a step from the future", "recorded", "x").startswith(
+        "a step from the future")

@@ -56,8 +56,12 @@ def step_line(step: str, outcome: str, detail: str) -> str:
         key = f"ui.step_outcome.{outcome.replace(' ', '_')}"
         translated = t(key) if key in known or key in catalog("en") else outcome
     name = step.split(" ")
-    step_words = t("ui.step_tape_copy", copy=name[2]) if name[:2] == ["tape", "copy"] \
-        and len(name) == 3 else t(f"step.{name[0]}")
+    if name[:2] == ["tape", "copy"] and len(name) == 3:
+        step_words = t("ui.step_tape_copy", copy=name[2])
+    elif f"step.{name[0]}" in catalog("en"):
+        step_words = t(f"step.{name[0]}")
+    else:  # a step this version has no word for (a newer station's, merged): as recorded
+        step_words = step
     for pattern, key in _DETAILS:
         match = pattern.fullmatch(detail)
         if match:
