@@ -207,3 +207,14 @@ def test_every_recorded_step_has_words_never_a_message_key():
     set_language("en")
     assert step_line("a step from the future", "recorded", "x").startswith(
         "a step from the future")
+
+
+def test_log_before_takes_a_time_or_the_more_lines_cursor(tmp_path):
+    """`--before yesterday` listed everything and `garbage@x` was compared as text: a
+    cursor is refused unless it is a time or TIME@ROW."""
+    from tests.conftest import workbench_run
+    for bad in ("yesterday", "garbage@x", "2026-11-26T03:00:05Z@-1", "0"):
+        out = workbench_run("log", "--before", bad, cwd=tmp_path)
+        assert out.returncode == 2 and "--before" in out.stderr, (bad, out.stderr)
+    for good in ("2026-11-26T03:00:05Z", "2026-11-26T03:00:05.123456Z@42", "2026-11-26"):
+        assert workbench_run("log", "--before", good, cwd=tmp_path).returncode == 0, good

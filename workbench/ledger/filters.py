@@ -4,7 +4,7 @@ mistake (25/11/2026, a misspelt outcome) is refused instead of giving an all-zer
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from workbench.errors import BadInput
 from workbench.ledger.query import ENDED, UNFINISHED, Filters
@@ -38,3 +38,19 @@ def make_filters(date_from: str = "", date_to: str = "", batch: str = "", statio
                        allowed=", ".join(OUTCOMES))
     return Filters(start, end, batch.strip(), station.strip(), operator.strip(), drive.strip(),
                    outcome)
+
+
+def check_before(value: str) -> str:
+    """The log's page cursor as typed: a time (ISO 8601, as the log prints it) or the
+    "more:" line's TIME@ROW. Anything else is refused, not compared as text."""
+    value = value.strip()
+    if not value:
+        return ""
+    time, _, row = value.partition("@")
+    try:
+        datetime.fromisoformat(time.replace("Z", "+00:00"))
+        if "@" in value and not row.isdigit():
+            raise ValueError(row)
+    except ValueError:
+        raise BadInput("error.bad_before", value=repr(value)) from None
+    return value

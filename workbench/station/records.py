@@ -42,7 +42,8 @@ class Records:
     def log_page(self, filters: Filters, limit: int = 50, before: str = ""
                  ) -> list[sqlite3.Row]:
         """Attempts, newest first, one page at a time (interrupted ones included)."""
-        return query.attempts_page(self.con, filters, limit, before)
+        from workbench.ledger.filters import check_before
+        return query.attempts_page(self.con, filters, limit, check_before(before))
 
     @staticmethod
     def page_cursor(row: sqlite3.Row) -> str:
