@@ -131,7 +131,7 @@ def test_a_row_no_drive_can_read_is_skipped_unrecorded_and_a_missing_drive_is_sa
     assert "U-1: no drive in --drives reads a cd carrier" in out.stderr
     assert "next: U-1" not in out.stdout  # nor described, nor its reminders
     summary = next(line for line in out.stdout.splitlines() if "queue finished" in line)
-    assert "unfit 1" in summary and "accepted 1" in summary and "errors" not in summary
+    assert "no drive for it 1" in summary and "accepted 1" in summary and "errors" not in summary
     with Station(Settings()) as station:
         assert station.state("U-1").state is State.NEW  # no failed attempt
         assert station.state("U-2").state is State.BAGGED

@@ -104,7 +104,13 @@ def _announce(station: Station, row: dict[str, str | None], profile: MediaProfil
 
 
 def _summary(counts: dict[str, int]) -> None:
-    print(t("queue.summary", counts=", ".join(f"{k} {v}" for k, v in sorted(counts.items()))))
+    from workbench.i18n import catalog
+
+    def words(key: str) -> str:
+        name = f"queue.count.{key.replace(' ', '_')}"
+        return t(name) if name in catalog("en") else key
+    print(t("queue.summary", counts=", ".join(f"{words(k)} {v}"
+                                              for k, v in sorted(counts.items()))))
 
 
 def _exit_code(counts: dict[str, int], cancelled: bool) -> int:
@@ -281,7 +287,7 @@ def _batch_drives(settings: Settings, names: list[str]) -> dict[str, str]:
 
 def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[str, str | None]],
                  drives: list[str]) -> int:
-    from workbench.station import Station
+    from workbench.station import State, Station
     from workbench.station.drives import OPTICAL, fits
     from workbench.station.runner import DONE, FAILED, Job, StationRunner
     kinds = _batch_drives(settings, drives)
@@ -363,14 +369,19 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
     finally:
         runner.shutdown(deadline=60, cancel=True)
     views = {c.item_id: c for c in runner.carriers()}
+    with Station(settings) as station:  # where a carrier the runner left stands now
+        states = {item: station.state(item).state for item in started if item in views}
     for item in started:  # each row once, by where it ended
         view = views.get(item)
         if view is None or view.outcome == "error":  # not imaged (said on its line)
             count("errors")
-        elif view.outcome == "aborted" or (view.status == FAILED and cancel.is_set()):
-            count("interrupted")  # resumable: the same command goes on
-        elif view.status == DONE:
+        elif view.status == DONE or states.get(item) in (State.ON_TAPE, State.RELEASED):
             count("accepted partial" if view.outcome == "partial" else "accepted")
+        elif states.get(item) is State.BAGGED:  # a stop cut its tape staging short
+            count("bagged")
+        elif view.outcome == "aborted" or states.get(item) is State.INTERRUPTED or (
+                view.status == FAILED and cancel.is_set()):
+            count("interrupted")  # resumable: the same command goes on
         elif view.status == FAILED:
             count("not accepted")
         elif view.outcome in ("failed", "partial"):  # waiting for the technician
