@@ -311,6 +311,8 @@ class Station:
         if previous is not None and previous.profile_id != profile.id:
             raise BadInput("error.job_mismatch", folder=str(job), item=previous.item_id,
                            profile=previous.profile_id)
+        from workbench.station.locks import refuse_while_autoloading  # the robot's own drive
+        refuse_while_autoloading(self.locks, source, item_id)
         with held(drive_lock(self.locks, source, self.settings.station_id, item_id), 1.0):
             record = image(source, profile, item_id, self.settings, out_dir=job,
                            retries=retries, command=command, cancel=self.cancel,

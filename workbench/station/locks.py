@@ -118,10 +118,30 @@ def drive_lock(locks: Path, drive: str | Path, station: str, item_id: str) -> Lo
                 holder_item=item_id, drive=str(drive), item=item_id)
 
 
+def autoload_file(locks: Path, drive: str | Path) -> Path:
+    """The lock an unattended batch holds on its drive from start to end."""
+    # '+' never occurs in an item ID: no item's lock can be this one
+    return locks / f"autoload+{hashlib.sha1(drive_key(drive).encode()).hexdigest()[:16]}.lock"
+
+
+def refuse_while_autoloading(locks: Path, drive: str | Path, item_id: str) -> None:
+    """A drive an autoloader feeds is the batch's from load to unload: between two of
+    its discs the drive lock is free, and another process would image the robot's disc
+    under another item ID. Refused (exit 6) naming the batch's holder; the batch's own
+    process (its station images the discs) goes on."""
+    holder = _holder_of(autoload_file(locks, drive))
+    if holder is not None and holder.pid != os.getpid():
+        raise Refused("lead.drive_autoloading", drive=str(drive), item=item_id,
+                      station=holder.station, pid=holder.pid, host=holder.host)
+
+
 def drive_holder(locks: Path, drive: str | Path) -> Holder | None:
     """Who images on drive now (None: no one). A look, not a take: the holder file is
     never written, and a shared flock for an instant only."""
-    path = _drive_file(locks, drive)
+    return _holder_of(_drive_file(locks, drive))
+
+
+def _holder_of(path: Path) -> Holder | None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:

@@ -21,7 +21,6 @@ The rules, here and nowhere else:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -44,7 +43,7 @@ from workbench.ledger.night import STEP, has_disposition
 from workbench.station.autoload.loaders import Autoloader
 from workbench.station.autoload.tray import Tray, wait_for_medium
 from workbench.station.core import RESUMABLE_FAILURES
-from workbench.station.locks import Lock, held
+from workbench.station.locks import Lock, autoload_file, held
 from workbench.station.states import NotAllowed, State
 
 if TYPE_CHECKING:
@@ -198,10 +197,9 @@ class AutoloadBatch:
         return self.summary
 
     def _drive_lock(self) -> Lock:
-        # '+' never occurs in an item ID: no item's lock can be this one
-        name = hashlib.sha1(self.options.drive.encode()).hexdigest()[:16]
-        return Lock(self.station.locks / f"autoload+{name}.lock", self.station.settings.station_id,
-                    "autoload", "autoload.drive_busy", drive=self.options.drive)
+        return Lock(autoload_file(self.station.locks, self.options.drive),
+                    self.station.settings.station_id, "autoload", "autoload.drive_busy",
+                    drive=self.options.drive)
 
     def _journal(self) -> Journal:
         o = self.options
