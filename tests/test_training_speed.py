@@ -197,3 +197,29 @@ def test_a_trainee_sees_progress_cancels_and_resumes(profiles, settings, monkeyp
     assert again.outcome == "success" and len(again.runs) == 2
     expected = hashlib.sha256((MEDIA / "fd35-2hd-good.img").read_bytes()).hexdigest()
     assert again.digests["sha256"] == expected
+
+
+def test_the_headless_training_run_reads_at_full_speed_unless_asked(monkeypatch):
+    """No one watches `workbench training` (scripts/wb run without a terminal): its drives
+    read at full speed unless WORKBENCH_TRAINING_SPEED=real is set; the UI reads at
+    real speed."""
+    import os
+
+    from workbench import cli
+    from workbench.imaging.pace import SPEED_ENV
+
+    class Seen(Exception):
+        pass
+
+    def station(*args, **kwargs):
+        raise Seen(os.environ.get(SPEED_ENV))
+
+    monkeypatch.setattr("workbench.station.Station", station)
+    for asked, expected in ((None, "fast"), ("real", "real")):
+        if asked is None:
+            monkeypatch.delenv(SPEED_ENV, raising=False)
+        else:
+            monkeypatch.setenv(SPEED_ENV, asked)
+        with pytest.raises(Seen) as seen:
+            cli.main(["training"])
+        assert seen.value.args[0] == expected

@@ -267,9 +267,12 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     (its own staging, bags and ledger), then the statistics report."""
     from workbench.cli_ledger import _print_result, _StepProgress
     from workbench.devices import training_drives
+    from workbench.imaging.pace import SPEED_ENV
     from workbench.station import State, Station
 
     settings = settings if settings.training else settings.for_training()
+    # no one watches the headless run's drives: full speed unless real speed is asked for
+    os.environ.setdefault(SPEED_ENV, "fast")
     print(t("training.intro", folder=str(settings.paths.staging.parent)))
     bar = _StepProgress()
     migration = Station(settings, bar, cancel_on_sigint())
