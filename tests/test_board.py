@@ -106,7 +106,9 @@ def test_three_drives_at_once_one_cancelled_the_others_finish(tmp_path, extra_dr
                 for i in ("BOARD-0", "BOARD-2")), timeout=120)
             assert [app.runner.drive(p).outcome for p in drives.values()] == \
                 ["success", "aborted", "success"]  # the others went on
-            await pilot.pause(0.6)
+            await wait_for(pilot, lambda: {"BOARD-0", "BOARD-1", "BOARD-2"} <= set(
+                cells(app, "queue")) and "bagged" in cells(app, "queue")["BOARD-2"][2],
+                timeout=30)  # at the board's next refresh (a timer)
             queue = cells(app, "queue")
             assert "bagged" in queue["BOARD-0"][2] and "bagged" in queue["BOARD-2"][2]
             assert "review" in queue["BOARD-1"][2]
@@ -131,8 +133,8 @@ def test_the_board_accepts_in_the_background_while_the_drive_reads_the_next(
             await wait_for(pilot, lambda: (c := app.runner.carrier("BG-1")) is not None
                            and c.status == DONE, timeout=120)
             assert app.runner.drive(fast).busy  # BG-1 was bagged while BG-2 reads
-            await pilot.pause(0.6)
-            assert "bagged" in cells(app, "queue")["BG-1"][2]
+            await wait_for(pilot, lambda: "bagged" in cells(app, "queue").get(
+                "BG-1", ["", "", ""])[2], timeout=30)  # at the board's next refresh
             assert cells(app, "drives")[fast][1] == "BG-2"
             # quitting while a drive images asks first; no keeps it going
             await pilot.press("ctrl+q")
@@ -161,7 +163,8 @@ def test_a_partial_carrier_waits_on_the_board_and_is_accepted_from_its_result(tm
             await start_on(pilot, app, "REV-1", "fd35-2hd-damaged")
             await wait_for(pilot, lambda: (c := app.runner.carrier("REV-1")) is not None
                            and c.status == "review", timeout=120)
-            await pilot.pause(0.6)
+            # the board shows it at its next refresh (a timer): wait for it, with a deadline
+            await wait_for(pilot, lambda: "REV-1" in cells(app, "queue"), timeout=30)
             assert "review" in cells(app, "queue")["REV-1"][2]
             await pilot.press("v", "enter")  # the carrier's result, identified already
             assert isinstance(app.screen, ResultScreen)

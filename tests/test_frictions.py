@@ -62,7 +62,10 @@ def test_the_checklist_first_key_acts_and_enter_starts_then_esc_goes_home(monkey
             await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen))
             await wait_for(pilot, lambda: (c := app.runner.carrier("FR-1")) is not None
                            and c.status == "review")
-            await pilot.pause(0.6)
+            from workbench.tui.home import HomeScreen as Board
+            await wait_for(pilot, lambda: isinstance(app.screen, Board) and "FR-1" in [
+                str(k.value) for k in app.screen.query_one("#queue", DataTable).rows],
+                timeout=30)  # the board lists it at its next refresh (a timer)
             await pilot.press("v", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
                            and not app.screen.busy)
