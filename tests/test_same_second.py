@@ -124,15 +124,21 @@ def test_no_carrier_gets_stuck_when_every_step_falls_in_one_instant(tmp_path, fr
 
 # -- across stations ------------------------------------------------------------------------
 
-def test_another_stations_attempt_a_moment_earlier_is_not_the_latest(tmp_path, ticking):
-    """tests/test_station_seams.py's first test with every step in one second:
-    station-2's FD-1 (imaged first, on its tapes), merged into station-1's ledger, used to
-    be taken for station-1's latest (same second, merged row last)."""
-    s2_root, s1_root = tmp_path / "s2", tmp_path / "s1"
+def station_2_on_tape(tmp_path: Path) -> None:
+    """Station-2's FD-1 (the good floppy) on its tapes, its ledger exported to s2.sqlite."""
+    s2_root = tmp_path / "s2"
     mount_tapes(s2_root)
     with station(s2_root, "station-2") as s2:
         assert s2.migrate(GOOD, s2.profiles["fd35-2hd"], "FD-1").state is State.ON_TAPE
         export_ledger(s2.con, tmp_path / "s2.sqlite")
+
+
+def test_another_stations_attempt_a_moment_earlier_is_not_the_latest(tmp_path, ticking):
+    """tests/test_station_seams.py's first test with every step in one second:
+    station-2's FD-1 (imaged first, on its tapes), merged into station-1's ledger, used to
+    be taken for station-1's latest (same second, merged row last)."""
+    s1_root = tmp_path / "s1"
+    station_2_on_tape(tmp_path)
     with station(s1_root, "station-1") as s1:
         assert s1.migrate(DAMAGED, s1.profiles["fd35-2hd"], "FD-1").state is State.BAGGED
         export_ledger(s1.con, tmp_path / "s1.sqlite")
@@ -143,7 +149,7 @@ def test_another_stations_attempt_a_moment_earlier_is_not_the_latest(tmp_path, t
         assert state.bag is not None and state.bag.station_id == "station-1"
         assert state.missing_pools  # station-2's copies count for nothing here
         ours = s1.con.execute("SELECT attempt FROM carrier_heads").fetchone()[0]
-    with station(s2_root, "station-2") as s2:  # and station-2 says the same, merged
+    with station(tmp_path / "s2", "station-2") as s2:  # and station-2 says the same, merged
         s2.records.merge(tmp_path / "s1.sqlite")
         assert s2.con.execute("SELECT attempt FROM carrier_heads").fetchone()[0] == ours
         latest = s2.state("FD-1").attempt
@@ -225,11 +231,8 @@ def test_one_stations_attempts_at_one_instant_keep_its_order_through_merges(tmp_
 def test_a_merged_stations_release_never_removes_this_stations_job(tmp_path, frozen):
     """At an exact tie station-2's attempt is the carrier's latest on station-1 too
     (the rule above): releasing it there is refused, and station-1's job folder stays."""
-    s2_root, s1_root = tmp_path / "s2", tmp_path / "s1"
-    mount_tapes(s2_root)
-    with station(s2_root, "station-2") as s2:
-        assert s2.migrate(GOOD, s2.profiles["fd35-2hd"], "FD-1").state is State.ON_TAPE
-        export_ledger(s2.con, tmp_path / "s2.sqlite")
+    s1_root = tmp_path / "s1"
+    station_2_on_tape(tmp_path)
     with station(s1_root, "station-1") as s1:
         assert s1.migrate(DAMAGED, s1.profiles["fd35-2hd"], "FD-1").state is State.BAGGED
         s1.records.merge(tmp_path / "s2.sqlite")
