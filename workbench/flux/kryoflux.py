@@ -178,8 +178,9 @@ def _oob_blocks(data: bytes, path: Path, blocks: list[tuple[int, int, int]],
                 except ValueError:
                     sck = -1.0
                 if not 1e6 <= sck <= 1e9:
+                    shown = re.sub(r"[^0-9A-Za-z.+-]", "?", found.group(1)[:20])
                     raise BadInput("flux_formats.kryoflux.bad_clock", path=str(path),
-                                   value=found.group(1)[:20])
+                                   value=shown)
         elif kind == 0:
             raise BadInput("flux_formats.kryoflux.invalid_block", path=str(path), offset=p)
         else:
@@ -216,21 +217,19 @@ def stream_track(data: bytes, path: Path, cylinder: int, head: int
 def stream_files(folder: Path, names: list[Path] | None = None) -> dict[tuple[int, int], Path]:
     """(cylinder, head) -> stream file in a folder: one set (one name prefix), each track
     once."""
-    found: dict[tuple[int, int], Path] = {}
-    prefixes: set[str] = set()
-    for path in sorted(names if names is not None else folder.iterdir()):
-        m = NAME.match(path.name)
-        if not m or not path.is_file():
-            continue
-        prefixes.add(m.group(1).lower())
-        key = (int(m.group(2)), int(m.group(3)))
-        if key in found:
-            raise BadInput("flux_formats.track_twice", path=str(folder),
-                           track=track_label(*key), first=found[key].name, second=path.name)
-        found[key] = path
+    matches = [(m, path) for path in sorted(names if names is not None else folder.iterdir())
+               if (m := NAME.match(path.name)) and path.is_file()]
+    prefixes = {m.group(1).lower() for m, _ in matches}
     if len(prefixes) > 1:
         raise BadInput("flux_formats.kryoflux.two_sets", path=str(folder),
                        prefixes=", ".join(sorted(p or "(none)" for p in prefixes)))
+    found: dict[tuple[int, int], Path] = {}
+    for m, path in matches:
+        key = (int(m.group(2)), int(m.group(3)))
+        if key in found:  # track00.0.raw and track000.0.raw
+            raise BadInput("flux_formats.track_twice", path=str(folder),
+                           track=track_label(*key), first=found[key].name, second=path.name)
+        found[key] = path
     return found
 
 

@@ -53,6 +53,8 @@ def read_capture(path: Path | str) -> FluxCapture:
         return _read_folder(path)
     if not path.exists():
         raise BadInput("flux_formats.not_found", path=str(path))
+    if path.is_file() and path.stat().st_size == 0:
+        raise BadInput("flux_formats.empty_file", path=str(path))
     kind = sniff(path)
     if kind == "scp":
         return parse_scp(read_bytes(path), path)

@@ -86,19 +86,15 @@ def parse_scp(data: bytes, path: Path) -> FluxCapture:
 
     table = _track_table(data, path, notes)
     raw: dict[int, tuple[Revolution, ...]] = {}
-    stats = dict.fromkeys(("no_index_time", "uncued", "empty", "clamped"), 0)
-    claimed = 0
+    stats = dict.fromkeys(("no_index_time", "uncued", "empty", "clamped", "claimed"), 0)
     seen: dict[int, int] = {}
     for number, offset in table:
         if offset in seen:
             raise BadInput("flux_formats.scp.track_twice", path=str(path), track=number,
                            other=seen[offset], offset=offset)
         seen[offset] = number
-        revs, used = _track(data, path, number, offset, nr_revs, cell, sample_hz,
-                            bool(flags & FLAG_INDEXED), stats)
-        claimed += used
-        if claimed > size:  # revolutions that share cells: a damaged table, or a trap
-            raise BadInput("flux_formats.scp.overlap", path=str(path), track=number)
+        revs = _track(data, path, number, offset, nr_revs, cell, sample_hz,
+                      bool(flags & FLAG_INDEXED), stats)
         if revs:
             raw[number] = tuple(revs)
         else:
@@ -147,8 +143,9 @@ def _track_table(data: bytes, path: Path, notes: list[str]) -> list[tuple[int, i
 
 def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell: int,
            sample_hz: float, indexed: bool, stats: dict[str, int]
-           ) -> tuple[list[Revolution], int]:
-    """The revolutions of one track and the bytes of cells they claim. The file's
+           ) -> list[Revolution]:
+    """The revolutions of one track (stats["claimed"] counts the bytes of cells every
+    revolution so far claims: never more than the file holds). The file's
     revolutions follow each other without a gap (one continuous capture), each index time
     the time from pulse to pulse: those times place each pulse within the interval it
     fell in, so a revolution's first interval counts from its pulse."""
@@ -169,7 +166,6 @@ def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell
     entries = struct.unpack_from(f"<{3 * nr_revs}I", data, offset + 4)
     parts: list[NDArray[Any]] = []
     times: list[int] = []
-    claimed = 0
     for r in range(nr_revs):
         index_time, count, cells_at = entries[3 * r:3 * r + 3]
         if count == 0 and index_time == 0:
@@ -179,7 +175,9 @@ def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell
         if end > size:
             raise BadInput("flux_formats.scp.offset_past_end", path=str(path),
                            track=number, offset=end, size=size)
-        claimed += end - start
+        stats["claimed"] += end - start
+        if stats["claimed"] > size:  # revolutions that share cells: a trap, or damage
+            raise BadInput("flux_formats.scp.overlap", path=str(path), track=number)
         parts.append(_cells(data, start, count, cell))
         flux = int(parts[-1].sum(dtype=np.int64))
         if index_time == 0:  # not recorded: the revolution ends with its flux
@@ -189,7 +187,7 @@ def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell
         parts, times = parts[1:], times[1:]  # the first began anywhere: not a whole turn
         stats["uncued"] += 1
     if not parts:
-        return [], claimed
+        return []
     values = np.concatenate(parts).astype(np.int64)
     cut = np.concatenate(([0], np.cumsum([p.size for p in parts], dtype=np.int64)))
     index = np.concatenate(([0], np.cumsum(times, dtype=np.int64)))
@@ -197,7 +195,7 @@ def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell
     stats["clamped"] += clamped
     label = str(number)
     return [checked_revolution(path, label, n, v, tail, sample_hz)
-            for n, (v, tail) in enumerate(split)], claimed
+            for n, (v, tail) in enumerate(split)]
 
 
 def _cells(data: bytes, start: int, count: int, cell: int) -> NDArray[Any]:
@@ -284,10 +282,17 @@ def scp_bytes(capture: FluxCapture) -> bytes:
 
 def _encode(intervals: NDArray[np.int64]) -> NDArray[Any]:
     """Big-endian 16-bit cells. A cell of 0 means +65536, so an interval that is a
-    multiple of 65536 (or 0) cannot be written exactly: it is written one tick longer
-    (no drive gives one; a 40 MHz tick is 25 ns)."""
+    multiple of 65536 (or 0) cannot be written exactly: its transition is written one
+    tick late and the next interval one tick shorter, so every later transition keeps
+    its time (no drive gives such an interval; a 40 MHz tick is 25 ns)."""
     values = intervals.copy()
-    values[(values & 0xFFFF) == 0] += 1
+    late = np.flatnonzero((values & 0xFFFF) == 0)
+    while late.size:  # each pass moves right, so it ends at the revolution's end
+        values[late] += 1
+        after = late + 1
+        after = after[after < values.size]
+        values[after] -= 1
+        late = after[(values[after] & 0xFFFF) == 0]
     overflows = values >> 16
     if not overflows.any():
         return values.astype(">u2")
