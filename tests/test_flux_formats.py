@@ -168,7 +168,7 @@ def test_a_hand_built_kryoflux_stream_reads_as_the_protocol_says(tmp_path):
 
 def test_kryoflux_default_clock_when_the_stream_gives_none(tmp_path):
     mck = ((18432000 * 73) / 14) / 2  # the master clock, as the stream protocol gives it
-    assert DEFAULT_SCK == mck / 2
+    assert mck / 2 == DEFAULT_SCK
     assert round(DEFAULT_SCK, 4) == 24027428.5714
     data = kryoflux_stream(clock=False)
     (tmp_path / "track00.0.raw").write_bytes(data)
@@ -213,6 +213,16 @@ def test_folders_that_are_not_one_capture(tmp_path):
     with pytest.raises(BadInput) as err:
         read_capture(tmp_path / "a")
     assert err.value.key == "flux_formats.kryoflux.two_sets"
+    write_kryoflux(capture, tmp_path / "d")
+    (tmp_path / "d" / "track000.1.raw").write_bytes(kryoflux_stream())
+    with pytest.raises(BadInput) as err:
+        read_capture(tmp_path / "d")
+    assert err.value.key == "flux_formats.track_twice" and "track000.1.raw" in str(err.value)
+    (tmp_path / "d" / "track000.1.raw").unlink()
+    (tmp_path / "d" / "track05.0.raw").write_bytes(b"")  # an interrupted capture's track
+    with pytest.raises(BadInput) as err:
+        read_capture(tmp_path / "d")
+    assert err.value.key == "flux_formats.kryoflux.no_end" and "track05.0" in str(err.value)
     write_kryoflux(capture, tmp_path / "b")
     write_scp(capture, tmp_path / "b" / "disk.scp")
     with pytest.raises(BadInput) as err:

@@ -40,7 +40,7 @@ def sniff(path: Path) -> str | None:
     if len(head) >= 4 and head[0] == OOB and head[1] in (STREAM_INFO, INDEX, STREAM_END,
                                                          KF_INFO):
         return "kryoflux"
-    if head and NAME.match(path.name):
+    if NAME.match(path.name):  # even empty: a stream set's damaged track is said, not skipped
         return "kryoflux"
     return None
 
