@@ -94,3 +94,16 @@ def kryoflux_stream(clock: bool = True) -> bytes:
 # Revolution 0: the 291 began 30 ticks before its pulse; revolution 1: the 131077 began
 # 65636 ticks before its pulse.
 KF_EXPECTED = [([291 - 30, 3342, 65568, 255], 65536 + 100), ([131077 - 65636, 64], 7)]
+
+
+def hfe_image(side0: dict[int, int], per_side: int = 300) -> bytes:
+    """An HFE v1 image from the HxC layout: 1 cylinder, 2 sides, 250 kbit/s, the track
+    list in block 1, the track from block 2; side 0 gets the given bytes (by index)."""
+    header = struct.pack("<8s4B2H2BH", b"HXCPICFE", 0, 1, 2, 0, 250, 300, 0, 0, 1)
+    image = bytearray(header.ljust(512, b"\xff"))
+    image += struct.pack("<2H", 2, 2 * per_side).ljust(512, b"\xff")
+    blocks = (per_side + 255) // 256
+    track = bytearray(512 * blocks)
+    for k, value in side0.items():  # side 0: the first half of each 512-byte block
+        track[(k // 256) * 512 + k % 256] = value
+    return bytes(image + track)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.flux_fixtures import KF_EXPECTED, kryoflux_stream, scp_image, synthetic
+from tests.flux_fixtures import KF_EXPECTED, hfe_image, kryoflux_stream, scp_image, synthetic
 from workbench.errors import BadInput
 from workbench.flux.bounds import joined
 from workbench.flux.kryoflux import DEFAULT_SCK, write_kryoflux
@@ -179,10 +179,10 @@ def test_read_capture_tells_the_kind_by_content(tmp_path):
     capture = synthetic(seed=5, cylinders=1)
     write_scp(capture, tmp_path / "capture.bin")  # an SCP by any name
     assert read_capture(tmp_path / "capture.bin").source_format == "scp"
-    (tmp_path / "disk.hfe").write_bytes(b"HXCPICFE" + bytes(600))
+    (tmp_path / "disk.hfe").write_bytes(b"HXCHFEV3" + bytes(600))
     (tmp_path / "notes.scp").write_bytes(b"not flux at all")
     (tmp_path / "stream.raw").write_bytes(kryoflux_stream())  # no track in its name
-    for name, key in [("disk.hfe", "flux_formats.hfe"),
+    for name, key in [("disk.hfe", "flux_formats.hfe.v3"),
                       ("notes.scp", "flux_formats.unknown_content"),
                       ("stream.raw", "flux_formats.kryoflux.raw_name"),
                       ("missing.scp", "flux_formats.not_found")]:
@@ -256,3 +256,28 @@ def test_scp_writer_refuses_what_scp_cannot_hold():
         write_scp(FluxCapture({(84, 0): track}, "kryoflux"), "never.scp")
     assert err.value.key == "flux_formats.scp.too_many_tracks"
     assert not Path("never.scp").exists()
+
+
+def test_a_hand_built_hfe_reads_as_cells(tmp_path):
+    # cells (bits least significant first): byte 0 bit 2 -> cell 2; byte 1 bit 0 -> 8;
+    # byte 260 (second block) bit 4 -> 2084; byte 299 bit 7 -> 2399, the last cell
+    data = hfe_image({0: 0x04, 1: 0x01, 260: 0x10, 299: 0x80})
+    capture = read_capture(put(tmp_path / "disk.img", data))
+    assert capture.source_format == "hfe" and sorted(capture.tracks) == [(0, 0), (0, 1)]
+    side0, side1 = capture.tracks[(0, 0)], capture.tracks[(0, 1)]
+    assert side0.sample_hz == 500_000  # two cells per bit at 250 kbit/s
+    (rev,) = side0.revolutions
+    assert rev.intervals.tolist() == [3, 6, 2076, 315] and rev.tail == 0
+    assert rev.ticks == 2400 == side1.revolutions[0].tail  # 300 bytes of cells a side
+    assert side1.revolutions[0].intervals.size == 0
+    with pytest.raises(BadInput) as err:
+        read_capture(put(tmp_path / "cut.hfe", data[:1300]))
+    assert err.value.key == "flux_formats.hfe.truncated"
+    with pytest.raises(BadInput) as err:
+        read_capture(put(tmp_path / "bad.hfe", data[:9] + b"\x00" + data[10:]))
+    assert err.value.key == "flux_formats.hfe.bad_header"
+
+
+def put(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

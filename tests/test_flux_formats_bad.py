@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.flux_fixtures import kryoflux_stream, oob, scp_image, synthetic
+from tests.flux_fixtures import hfe_image, kryoflux_stream, oob, scp_image, synthetic
 from workbench.errors import BadInput
+from workbench.flux.hfe import parse_hfe
 from workbench.flux.kryoflux import stream_bytes, stream_track
 from workbench.flux.model import FluxCapture
 from workbench.flux.read import read_capture
@@ -189,6 +190,20 @@ def test_fuzzed_kryoflux_streams_give_a_capture_or_bad_input():
             outcomes["bad"] += 1
         else:
             outcomes["capture"] += track is not None
+    assert outcomes["capture"] > 20 and outcomes["bad"] > 20, outcomes
+
+
+def test_fuzzed_hfe_images_give_a_capture_or_bad_input():
+    rng = random.Random(1404)
+    outcomes = {"capture": 0, "bad": 0}
+    for data in mutations(hfe_image({0: 0x04, 1: 0x01, 299: 0x80}), rng, 200):
+        try:
+            parse_hfe(data, Path("fuzz.hfe"))
+        except BadInput as exc:
+            assert "{" not in str(exc)
+            outcomes["bad"] += 1
+        else:
+            outcomes["capture"] += 1
     assert outcomes["capture"] > 20 and outcomes["bad"] > 20, outcomes
 
 

@@ -1,6 +1,7 @@
 """One way in for every flux capture: an .scp image, a folder of KryoFlux streams (or of
-one-track SCP images, as a track-by-track Greaseweazle capture leaves them), or a single
-KryoFlux stream file. The kind is told by the content, not by the name."""
+one-track SCP images, as a track-by-track Greaseweazle capture leaves them), a single
+KryoFlux stream file, or an HFE (v1) image. The kind is told by the content, not by the
+name."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from workbench.errors import BadInput
 from workbench.flux.bounds import read_bytes, track_label
+from workbench.flux.hfe import parse_hfe
 from workbench.flux.kryoflux import (
     INDEX,
     KF_INFO,
@@ -61,7 +63,7 @@ def read_capture(path: Path | str) -> FluxCapture:
     if kind == "kryoflux":
         return read_stream_file(path)
     if kind == "hfe":
-        raise BadInput("flux_formats.hfe", path=str(path))
+        return parse_hfe(read_bytes(path), path)
     raise BadInput("flux_formats.unknown_content", path=str(path))
 
 
