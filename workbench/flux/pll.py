@@ -23,8 +23,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 _BIN_US = 0.02  # histogram bin
-_RATE_WINDOW = 256  # transitions over which the cell length is averaged
-_PHASE_WINDOW = 48  # transitions over which the phase is averaged
 MAX_GAP_CELLS = 16  # longer silences are cut (no IBM pattern has more than 4)
 
 
@@ -75,48 +73,64 @@ def find_clock(x_us: NDArray[np.float64]) -> Clock | None:
     return Clock(cell, False, fit)
 
 
-def _movsum(a: NDArray[np.float64], w: int) -> NDArray[np.float64]:
-    """Centred moving sum (windows shrink at the ends); slices only, no index arrays."""
-    n = a.size
-    h = min(w // 2, n)
-    c = np.empty(n + 1)
-    c[0] = 0.0
-    np.cumsum(a, out=c[1:])
-    hi = np.concatenate((c[h + 1:], np.full(h, c[-1])))[:n]
-    lo = np.concatenate((np.zeros(h), c[:n + 1 - h]))[:n]
-    return hi - lo
+_RATE_BLOCK = 128  # transitions per block of the cell-length estimate (3 blocks averaged)
+_PHASE_BLOCK = 32  # transitions per block of the phase estimate (3 blocks averaged)
+_TURN = 1024  # phasor table resolution (1/1024 cell)
+_COS = np.cos(2 * np.pi * np.arange(_TURN) / _TURN)
+_SIN = np.sin(2 * np.pi * np.arange(_TURN) / _TURN)
 
 
-def _unwrap(turns: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Phase in turns made continuous (no jump over half a turn between neighbours)."""
-    d = np.diff(turns, prepend=0.0)
-    d -= np.rint(d)
-    return np.cumsum(d)
+def _block_sums(a: NDArray[np.float64], block: int) -> NDArray[np.float64]:
+    """Sums over consecutive blocks, each with its neighbours (a 3-block window)."""
+    sums = np.add.reduceat(a, np.arange(0, a.size, block))
+    return np.convolve(sums, np.ones(3), mode="same")
+
+
+def _local_cell(x_us: NDArray[np.float64], cell: float, longest: int,
+                ) -> NDArray[np.float64]:
+    """The cell length around each transition: intervals over their rounded cell counts,
+    counting only intervals that round to a legal count. Twice, from the nominal cell."""
+    local: NDArray[np.float64] | float = cell
+    for _ in range(2):
+        n = np.rint(x_us / local)
+        ok = (n >= 1) & (n <= longest)
+        num = _block_sums(np.where(ok, x_us, 0.0), _RATE_BLOCK)
+        den = _block_sums(np.where(ok, n, 0.0), _RATE_BLOCK)
+        rate = np.clip(np.divide(num, den, out=np.full(num.size, cell), where=den > 0),
+                       cell * 0.75, cell * 1.33)
+        local = np.repeat(rate, _RATE_BLOCK)[:x_us.size]
+    assert isinstance(local, np.ndarray)
+    return local
+
+
+def _grid(phase: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The local grid offset (in cells) at each transition: the angle of the summed unit
+    phasors of each block's transitions, made continuous, interpolated between blocks."""
+    n = phase.size
+    turn = ((phase - np.floor(phase)) * _TURN).astype(np.intp) & (_TURN - 1)
+    c = _block_sums(_COS[turn], _PHASE_BLOCK)
+    s = _block_sums(_SIN[turn], _PHASE_BLOCK)
+    offset = np.arctan2(s, c) / (2 * np.pi)
+    d = np.diff(offset, prepend=0.0)
+    offset = np.cumsum(d - np.rint(d))  # no jump over half a cell between blocks
+    starts = np.arange(0, n, _PHASE_BLOCK)
+    centres = (starts + np.minimum(starts + _PHASE_BLOCK, n) - 1) / 2.0
+    return np.interp(np.arange(n, dtype=np.float64), centres, offset)
 
 
 def recover(x_us: NDArray[np.float64], clock: Clock) -> Cells:
     """The cell stream of a run of intervals, at the given nominal cell length."""
     cell = clock.cell_us
-    longest = 2 if clock.fm else 4
-    local = np.full(x_us.size, cell)
-    for _ in range(2):  # follow the speed: local cell length from rounded counts
-        n = np.rint(x_us / local)
-        ok = (n >= 1) & (n <= longest)
-        num = _movsum(np.where(ok, x_us, 0.0), _RATE_WINDOW)
-        den = _movsum(np.where(ok, n, 0.0), _RATE_WINDOW)
-        local = np.clip(np.divide(num, den, out=np.full(x_us.size, cell), where=den > 0),
-                        cell * 0.75, cell * 1.33)
+    if x_us.size == 0:
+        return Cells(np.zeros(0, np.uint8), np.zeros(0, np.int64), x_us, cell, 0.0)
+    local = _local_cell(x_us, cell, 2 if clock.fm else 4)
     phase = np.cumsum(x_us / local)  # position in cells
-    turn = 2 * np.pi * (phase % 1.0)
-    grid = _unwrap(np.arctan2(_movsum(np.sin(turn), _PHASE_WINDOW),
-                              _movsum(np.cos(turn), _PHASE_WINDOW)) / (2 * np.pi))
-    pos = phase - grid
+    pos = phase - _grid(phase)
     k = np.rint(pos)
-    locked = float(np.mean(np.abs(pos - k) < 0.2)) if k.size else 0.0
+    locked = float(np.mean(np.abs(pos - k) < 0.2))
     steps = np.diff(k, prepend=0.0)
-    steps[0] = max(1.0, np.rint(x_us[0] / cell)) if k.size else 0.0
+    steps[0] = max(1.0, np.rint(x_us[0] / cell))
     index = np.cumsum(np.clip(steps, 0, MAX_GAP_CELLS)).astype(np.int64)
-    bits = np.zeros(int(index[-1]) + 1 if index.size else 0, np.uint8)
+    bits = np.zeros(int(index[-1]) + 1, np.uint8)
     bits[index] = 1
-    return Cells(bits, index, np.cumsum(x_us), float(np.median(local)) if local.size else cell,
-                 locked)
+    return Cells(bits, index, np.cumsum(x_us), float(np.median(local[::_RATE_BLOCK])), locked)
