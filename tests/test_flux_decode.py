@@ -125,6 +125,21 @@ def test_jitter_and_drift_decode_bit_exact(timing: Timing) -> None:
     assert all(s.data == secs[i].data and s.good == 3 for i, s in enumerate(got.sectors))
 
 
+@pytest.mark.parametrize("encoding,rate,rpm,n,count", [
+    (Encoding.MFM, 300.0, 360.0, 1, 16),  # a 5.25" DD disk in a 360 rpm (HD) drive
+    (Encoding.FM, 125.0, 300.0, 1, 8),  # single density on a DD drive
+    (Encoding.FM, 250.0, 360.0, 0, 26),  # 8"-style FM at the HD cell (N88-BASIC track 0)
+])
+def test_data_rate_and_encoding_are_found(encoding: Encoding, rate: float, rpm: float,
+                                          n: int, count: int) -> None:
+    secs = [_sector(r, n) for r in range(1, count + 1)]
+    spec = _track(secs, encoding=encoding, rate_kbps=rate, rpm=rpm)
+    got = decode_track(encode_track(spec, JITTER))
+    assert (got.encoding, got.data_rate_kbps, got.rpm) == (encoding, rate,
+                                                           round(rpm / JITTER.speed, 1))
+    assert [s.data for s in got.sectors] == [s.data for s in secs]
+
+
 def test_sector_across_the_index_is_read_whole() -> None:
     secs = [_sector(r) for r in range(1, 19)]
     # the write began 190 ms after the index: the 18th sector crosses it
