@@ -117,7 +117,8 @@ def test_mixed_sizes_on_one_track_128_to_8192() -> None:
     Timing(jitter_ns=100, drift=0.04, speed=1.10, index_offset_us=900),
     Timing(jitter_ns=80, drift=0.04, speed=0.90, drift_period_revs=0.5),
     Timing(jitter_ns=60, drift=0.08, drift_period_revs=0.25, sample_hz=24027428.57),
-], ids=["slow-10pct", "fast-10pct", "fast-drift-kryoflux-clock"])
+    Timing(jitter_ns=50, drift=0.10),
+], ids=["slow-10pct", "fast-10pct", "fast-drift-kryoflux-clock", "drift-10pct"])
 def test_jitter_and_drift_decode_bit_exact(timing: Timing) -> None:
     secs = [_sector(r) for r in range(1, 19)]
     got = decode_track(encode_track(_track(secs), timing, seed=7))

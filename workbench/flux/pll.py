@@ -73,8 +73,8 @@ def find_clock(x_us: NDArray[np.float64]) -> Clock | None:
     return Clock(cell, False, fit)
 
 
-_RATE_BLOCK = 128  # transitions per block of the cell-length estimate (3 blocks averaged)
-_PHASE_BLOCK = 32  # transitions per block of the phase estimate (3 blocks averaged)
+_RATE_BLOCK = 256  # transitions per block of the cell-length estimate (3 blocks averaged)
+_PHASE_BLOCK = 24  # transitions per block of the phase estimate (3 blocks averaged)
 _TURN = 1024  # phasor table resolution (1/1024 cell)
 _COS = np.cos(2 * np.pi * np.arange(_TURN) / _TURN)
 _SIN = np.sin(2 * np.pi * np.arange(_TURN) / _TURN)
