@@ -7,12 +7,13 @@ between transitions, FM 1 or 2. Everything here is numpy over whole revolutions:
    intervals sit near 2, 3 or 4 cells); a track whose intervals never sit 3 cells apart
    is FM (then the cell is twice as long);
 2. the local cell length follows speed drift: sum of intervals over sum of their
-   rounded cell counts in a sliding window;
+   rounded cell counts, per block of transitions with its neighbours;
 3. the phase is tracked like a PLL, but without a loop: every transition's position in
-   cells gives a unit phasor; their windowed sum points at the local grid, so a
-   transition's cell index is its position rounded against that grid. Errors do not
-   accumulate (a PLL's cycle slip becomes a one-cell shift that the grid absorbs), and the
-   centred window is as good as a PLL looking both ways.
+   cells gives a unit phasor (a table lookup); their sum over a few dozen transitions
+   points at the local grid, interpolated between blocks, so a transition's cell index is
+   its position rounded against that grid. Errors do not accumulate (a PLL's cycle slip
+   becomes a one-cell shift that the grid absorbs), and the centred window is as good as
+   a PLL looking both ways.
 """
 
 from __future__ import annotations
