@@ -36,6 +36,7 @@ from workbench.station.result import MigrationResult
 QUEUED, IDENTIFYING, ACCEPTING, STAGING, REVIEW, DONE, FAILED = (
     "queued", "identifying", "accepting", "staging", "review", "done", "failed")
 MODE_ENV = "WORKBENCH_BACKGROUND"
+NICENESS = 10  # a worker's scheduling priority below the station's own process
 STOP_GRACE = 30.0  # seconds a stopped task may take to reach its next cancel check
 
 
@@ -224,6 +225,8 @@ def _serve(conn: Connection, settings: Settings, lang: str, stop: ProcessEvent,
            parent: int) -> None:
     """A worker process: tasks in, outcomes out, until told to end or the pipe closes."""
     become_worker(parent)
+    with contextlib.suppress(OSError):  # throughput work: the screen and drives go first
+        os.nice(NICENESS)                # (its identification workers inherit it)
     from workbench.i18n import set_language
     set_language(lang)
     cancel = threading.Event()  # the station's cancel, set when the parent stops us
