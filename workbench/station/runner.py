@@ -283,10 +283,12 @@ class StationRunner:
             return True
 
     def _set(self, slot: _Slot, **changes: Any) -> None:
+        news = "progress" not in changes or len(changes) > 1  # more than numbers moved
         with self._lock:
             slot.view = replace(slot.view, **changes)
-            self._lock.notify_all()
-        if "progress" not in changes or len(changes) > 1:
+            if news:  # the waiters (a free drive, an idle runner) wake only for news
+                self._lock.notify_all()
+        if news:
             self._tell("drive", slot.view)
 
     def _image(self, slot: _Slot, job: Job) -> None:
