@@ -1,0 +1,57 @@
+"""`workbench image --flux [CAPTURE]`: image a floppy from flux, through the station's
+flux flow (workbench/station/flux.py). With a path (an .scp file or a KryoFlux folder),
+that capture is brought into the job folder and decoded; without one, a Greaseweazle
+(`gw` on PATH) captures the disk into the job folder, track by track. The same command
+again resumes an interrupted capture, then captures again only the tracks with bad
+sectors (with the profile's retry revolutions)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings
+from workbench.console import ProgressLine, cancel_on_sigint
+from workbench.i18n import t
+from workbench.profiles import get_profile, load_profiles
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flux", nargs="?", const="", default=None, metavar="CAPTURE",
+                        help=t("flux.cli_flux"))
+
+
+def _flux_progress(bar: ProgressLine) -> Any:
+    def show(step: str, p: Any) -> None:
+        if step == "image":
+            bar(p)
+        elif step == "flux" and hasattr(p, "total") and hasattr(p, "cylinder"):
+            print(t("flux.capture_progress", done=p.done, total=p.total,
+                    cylinder=p.cylinder, head=p.head), file=sys.stderr)
+    return show
+
+
+def cmd_image_flux(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.cli import print_record
+    from workbench.imaging.record import Outcome
+    from workbench.station import Station
+    from workbench.station.flux import image_flux
+    profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
+    for reminder in profile.reminders_for():
+        print(t("cli.reminder", text=reminder), file=sys.stderr)
+    command = shlex.join(["workbench", *sys.argv[1:]])
+    bar = ProgressLine()
+    try:
+        with Station(settings, _flux_progress(bar), cancel_on_sigint()) as station:
+            result = image_flux(station, args.item, profile,
+                                Path(args.flux) if args.flux else None, command=command)
+    finally:
+        bar.close()
+    if args.json:
+        print(result.record.to_json(), end="")
+    else:
+        print_record(result.record, result.job_dir)
+    return Outcome(result.record.outcome).exit_code

@@ -1,0 +1,31 @@
+"""A flux-imaged carrier in words, in the user's language: the CLI and the station UI
+show the same lines (record_lines in result.py adds them)."""
+
+from __future__ import annotations
+
+from workbench.i18n import t
+from workbench.imaging.record import JobRecord
+
+
+def flux_lines(record: JobRecord) -> list[str]:
+    flux = record.flux or {}
+    layout = flux.get("layout") or {}
+    lines = [t("flux.method", format=flux.get("format", "?"),
+               revolutions=flux.get("revolutions", 0), files=len(flux.get("files", [])),
+               decoder=flux.get("decoder") or "-")]
+    if layout.get("sectors"):
+        encodings = sorted({str(tr.get("encoding")) for tr in layout.get("tracks", [])
+                            if tr.get("in_image") and tr.get("status") == "decoded"})
+        lines.append(t("flux.layout_line", cylinders=layout.get("cylinders", 0),
+                       heads=layout.get("heads", 0), sectors=layout.get("sectors", 0),
+                       good=layout.get("good", 0), bad=layout.get("bad", 0),
+                       missing=layout.get("missing", 0), encodings="/".join(encodings)))
+    fits = flux.get("fits") or []
+    lines.append(t("flux.fits", profiles=", ".join(fits)) if fits
+                 else t("flux.fits_none", size=f"{layout.get('size', 0):,}"))
+    if flux.get("d88"):
+        lines.append(t("flux.not_uniform", file=flux["d88"]["file"]))
+    undecoded = layout.get("undecoded_tracks") or []
+    if undecoded:
+        lines.append(t("flux.undecoded", tracks=", ".join(f"{c}:{h}" for c, h in undecoded)))
+    return lines
