@@ -4,12 +4,16 @@ bag and statistics as any carrier; the flux master goes into the bag."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import MEDIA
+from tests.test_flux_capture import calls, gw  # noqa: F401 (the fake gw fixture)
 from tests.test_flux_layout import disk, flat, track
 from tests.test_station import settings_in
+from workbench.flux import session
 from workbench.flux.d88 import read_d88
 from workbench.flux.layout import lay_out
 from workbench.flux.model import Encoding, TrackDecode
@@ -19,7 +23,8 @@ from workbench.imaging.record import JobRecord
 from workbench.imaging.sources import ReadError
 from workbench.ledger.query import statistics
 from workbench.package.bags import check_bag, read_manifest
-from workbench.station import State, Station
+from workbench.profiles import MediaProfile
+from workbench.station import State, Station, record_lines
 from workbench.station import flux as station_flux
 
 
@@ -117,3 +122,135 @@ def test_unknown_tracks_are_never_success(station: Station) -> None:
     assert gcr.outcome == "failed" and gcr.reason is not None
     assert gcr.reason.code == "flux_not_decoded"
     assert station.state("FD-3").state is State.FAILED
+
+
+# -- the whole flux flow with a fake gw and a stand-in decoder -------------------------
+# (test_flux_capture.FAKE_GW writes the files; the decoder's own tests are its helper's,
+# and the end-to-end tests below use the real one)
+
+def tracks_of(image: bytes, bad: frozenset[tuple[int, int, int]] = frozenset()
+              ) -> list[TrackDecode]:
+    """An 80 x 2 x 18 x 512 image as the decoder would give it; (c, h, r) in bad: no
+    revolution gave that sector with a good CRC."""
+    from workbench.flux.model import SectorId, SectorRead
+    out = []
+    for c in range(80):
+        for h in range(2):
+            secs = []
+            for r in range(1, 19):
+                pos = ((c * 2 + h) * 18 + r - 1) * 512
+                good = (c, h, r) not in bad
+                secs.append(SectorRead(SectorId(c, h, r, 2), Encoding.MFM,
+                                       image[pos:pos + 512] if good else None,
+                                       3 if good else 0, 3))
+            out.append(TrackDecode(c, h, Encoding.MFM, tuple(secs), 3, 500.0, 300.0))
+    return out
+
+
+DAMAGED_IMG = MEDIA / "fd35-2hd-damaged.img"
+
+
+def few_tracks(station: Station) -> MediaProfile:
+    """fd35-2hd with gw asked for 3 cylinders only (the fake gw is a process a track);
+    the stand-in decoder gives the whole disk whatever was captured."""
+    profile = station.profiles["fd35-2hd"]
+    assert profile.flux is not None and profile.flux.cylinders == 80
+    return replace(profile, flux=replace(profile.flux, cylinders=3))
+
+
+@pytest.fixture
+def stand_in(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The decoder's stand-in: the damaged training disk's sectors, (30, 1, 5) bad until
+    a retry round has captured that track again. Returns the capture files each call saw."""
+    seen: list[list[str]] = []
+
+    def decode_job(job: Path, cylinders: int = 0, progress: object = None,
+                   cancel: object = None) -> session.Decoded:
+        names = sorted(p.name for p in (job / "flux").glob("track*.scp"))
+        seen.append(names)
+        bad = frozenset() if "track30.1.r1.scp" in names else frozenset({(30, 1, 5)})
+        tracks = tracks_of(DAMAGED_IMG.read_bytes(), bad)
+        return session.Decoded(lay_out(tracks, cylinders), tracks,
+                               {"format": "scp", "revolutions": 3, "decoder": "stand-in",
+                                "rounds": 1})
+    monkeypatch.setattr(session, "decode_job", decode_job)
+    return seen
+
+
+def test_capture_then_retry_only_the_bad_track(station: Station, gw: Path,
+                                               stand_in: list[list[str]]) -> None:
+    profile = few_tracks(station)
+    result = station_flux.image_flux(station, "FD-10", profile)
+    assert result.record.outcome == "partial" and result.state is State.IMAGED
+    assert len(calls(gw)) == 6 and len(stand_in[-1]) == 6
+    assert result.record.flux is not None and result.record.flux["bad_tracks"] == [[30, 1]]
+    assert any("flux (scp capture" in line for line in record_lines(result.record))
+
+    again = station_flux.image_flux(station, "FD-10", profile)
+    retried = calls(gw)[6:]
+    assert [(c[4], c[6]) for c in retried] == [("8", "c=30:h=1")]
+    assert again.record.outcome == "success" and again.record.bad_ranges == []
+    assert (station.settings.paths.staging / "FD-10" / "image.img").read_bytes() == \
+        DAMAGED_IMG.read_bytes()
+    assert again.record.flux is not None and len(again.record.flux["files"]) == 7
+    rows = statistics(station.con, "media")
+    assert [(r.carriers, r.succeeded, r.attempts) for r in rows] == [(1, 1, 2)]
+
+    third = station_flux.image_flux(station, "FD-10", profile)  # nothing bad: no capture
+    assert len(calls(gw)) == 7 and third.record.outcome == "success"
+
+
+def test_routed_needs_flux_leaves_the_routed_count(station: Station, gw: Path,
+                                                   stand_in: list[list[str]]) -> None:
+    profile = few_tracks(station)
+    first = station.image(MEDIA / "fd35-2hd-damaged.drive.toml", profile, "FD-11")
+    assert first.record.outcome == "partial"
+    station.route("FD-11", "needs_flux", "USB drive gives up")
+    (row,) = statistics(station.con, "media")
+    assert (row.needs_flux, row.partial, row.succeeded) == (1, 0, 0)
+    assert station.state("FD-11").state is State.ROUTED
+
+    result = station_flux.image_flux(station, "FD-11", profile)
+    # the flux read fills the USB drive's bad areas in the same map; (30, 1, 5) the
+    # USB drive had read stays read
+    assert result.record.outcome == "success", result.record.reason
+    (row,) = statistics(station.con, "media")
+    assert (row.carriers, row.needs_flux, row.succeeded, row.attempts) == (1, 0, 1, 2)
+    assert station_flux.method_of(station, "FD-11") == "flux"
+    assert result.record.drive["vendor"] == "Greaseweazle"
+
+
+def test_cancel_during_capture_keeps_the_tracks(station: Station, gw: Path,
+                                                stand_in: list[list[str]]) -> None:
+    from workbench.errors import Aborted
+    profile = few_tracks(station)
+
+    def progress(step: str, p: object) -> None:
+        if step == "flux" and getattr(p, "done", 0) == 4:
+            station.cancel.set()
+    station.progress = progress
+    with pytest.raises(Aborted):
+        station_flux.image_flux(station, "FD-12", profile)
+    assert len(list((station.settings.paths.staging / "FD-12" / "flux").glob("*.scp"))) == 4
+    assert stand_in == [] and station.state("FD-12").state is State.NEW
+    station.cancel.clear()
+    station.progress = lambda step, p: None
+    result = station_flux.image_flux(station, "FD-12", profile)
+    assert len(calls(gw)) == 6 and result.record.outcome == "partial"
+
+
+def test_missing_gw_refused_nothing_written(station: Station, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.errors import Refused
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(Refused):
+        station_flux.image_flux(station, "FD-13", station.profiles["fd35-2hd"])
+    assert station.state("FD-13").state is State.NEW
+    assert not list((station.settings.paths.staging / "FD-13").glob("flux/*.scp"))
+
+
+def test_profile_without_flux_is_bad_input(station: Station) -> None:
+    from workbench.errors import BadInput
+    with pytest.raises(BadInput) as bad:
+        station_flux.image_flux(station, "USB-1", station.profiles["usb"])
+    assert bad.value.key == "flux.no_flux_params"

@@ -193,8 +193,9 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
         write_d88(layout, job / D88_NAME, name=item_id[:16])
         d88 = _entry(job, job / D88_NAME, profile)
     with source:
-        # retries 0: a sector the decoder could not give fails the same way every time
-        record = image_source(source, reading, item_id, station.settings, job, retries=0,
+        # one retry pass: a new decode (more revolutions) fills the map's bad areas; a
+        # sector the decoder could not give fails the same way however often it is read
+        record = image_source(source, reading, item_id, station.settings, job, retries=1,
                               command=command, cancel=station.cancel,
                               progress=lambda p: station.progress("image", p))
     files = master_files(job)
