@@ -65,6 +65,11 @@ with open(args[-1], "wb") as fh:
 
 @pytest.fixture
 def gw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return install_fake_gw(tmp_path, monkeypatch)
+
+
+def install_fake_gw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """FAKE_GW as `gw` first on PATH; returns the log of its calls."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "gw"

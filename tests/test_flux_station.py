@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MEDIA
-from tests.test_flux_capture import calls, gw  # noqa: F401 (the fake gw fixture)
+from tests.test_flux_capture import calls, install_fake_gw
 from tests.test_flux_layout import disk, flat, track
 from tests.test_station import settings_in
 from workbench.flux import session
@@ -43,6 +43,11 @@ def image_from(station: Station, item: str, profile_id: str, tracks: list[TrackD
     station._record_imaging(record, job, "")
     station_flux._record_method(station, record)
     return record
+
+
+@pytest.fixture
+def gw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return install_fake_gw(tmp_path, monkeypatch)
 
 
 @pytest.fixture
