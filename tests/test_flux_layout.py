@@ -98,7 +98,7 @@ def test_scratched_track_expected_sectors_are_bad_not_absent() -> None:
     assert layout.bad_ranges() == [(start, 18 * 512), (start + 2 * 18 * 512 + 9 * 512,
                                                        9 * 512)]
     by_track = {(t.cylinder, t.head): t for t in layout.tracks}
-    assert (by_track[40, 0].missing, by_track[40, 0].status) == (18, "unformatted")
+    assert (by_track[40, 0].missing, by_track[40, 0].status) == (18, "ids-missing")
     assert by_track[41, 0].missing == 9 and by_track[41, 0].good == 9
     assert layout.report()["missing"] == 27
 

@@ -56,7 +56,9 @@ class TrackReport:
     head: int
     physical_cylinder: int
     encoding: str
-    status: str  # decoded | NOT_DECODED | unformatted | missing
+    # decoded | NOT_DECODED | ids-missing (no ID where its neighbours have them) |
+    # unformatted (beyond the disk) | missing (not captured)
+    status: str
     sectors: int = 0
     good: int = 0
     bad: int = 0  # ID seen, no revolution gave the data with a good CRC
@@ -315,8 +317,8 @@ def _lay_track(cyl: int, head: int, phys: int, track: TrackDecode | None,
     wanted = dict(expected[1])
     if track is None:
         report.status = "missing"
-    elif not track.sectors:
-        report.status = NOT_DECODED if track.encoding is Encoding.UNKNOWN else "unformatted"
+    elif not track.sectors:  # its neighbours have IDs: scratched, worn, or erased
+        report.status = NOT_DECODED if track.encoding is Encoding.UNKNOWN else "ids-missing"
     slots = []
     for r in sorted(set(wanted) | set(by_r)):
         reads = by_r.get(r)
