@@ -28,9 +28,12 @@ def _flux_progress(bar: ProgressLine) -> Any:
     def show(step: str, p: Any) -> None:
         if step == "image":
             bar(p)
-        elif step == "flux" and hasattr(p, "total") and hasattr(p, "cylinder"):
-            print(t("flux.capture_progress", done=p.done, total=p.total,
-                    cylinder=p.cylinder, head=p.head), file=sys.stderr)
+        elif step == "flux":
+            from workbench.station.flux_words import flux_progress_text
+            text = flux_progress_text(p)
+            if text and (getattr(p, "done", 0) % 20 == 0 or getattr(p, "done", 0) ==
+                         getattr(p, "total", -1)):
+                print(text, file=sys.stderr)
     return show
 
 

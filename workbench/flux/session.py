@@ -14,11 +14,18 @@ from typing import Any
 import numpy as np
 
 from workbench import __version__
+from workbench.errors import BadInput
 from workbench.flux.capture import FLUX_DIR, capture_files, load_plans
 from workbench.flux.layout import Layout, lay_out
 from workbench.flux.model import FluxCapture, Revolution, TrackDecode, TrackFlux
 
 IMPORT_DIR = "import"
+
+
+@dataclass(frozen=True)
+class DecodeProgress:
+    done: int  # tracks decoded
+    total: int
 
 
 @dataclass
@@ -63,13 +70,18 @@ def merge(captures: list[FluxCapture]) -> FluxCapture:
 
 
 def decode_job(job: Path, cylinders: int = 0,
-               progress: Callable[[Any], None] | None = None,
+               progress: Callable[[DecodeProgress], None] | None = None,
                cancel: threading.Event | None = None) -> Decoded:
+    """Every capture file of the job read, merged per track and decoded (Aborted on
+    cancel, between tracks: nothing is written here), then laid out."""
     from workbench.flux.decode import decode_capture
     from workbench.flux.read import read_capture
-    captures = [read_capture(p) for p in capture_sources(job)]
-    merged = merge(captures)
-    tracks = decode_capture(merged, progress, cancel)
+    sources = capture_sources(job)
+    if not sources:
+        raise BadInput("flux.no_capture", path=str(job / FLUX_DIR))
+    merged = merge([read_capture(p) for p in sources])
+    tracks = decode_capture(merged, None if progress is None else
+                            lambda done, total: progress(DecodeProgress(done, total)), cancel)
     layout = lay_out(tracks, cylinders)
     revs = max((len(t.revolutions) for t in merged.tracks.values()), default=0)
     return Decoded(layout, tracks, {

@@ -29,3 +29,15 @@ def flux_lines(record: JobRecord) -> list[str]:
     if undecoded:
         lines.append(t("flux.undecoded", tracks=", ".join(f"{c}:{h}" for c, h in undecoded)))
     return lines
+
+
+def flux_progress_text(p: object) -> str:
+    """A capture or decode progress report in words ("" for anything else)."""
+    from workbench.flux.capture import CaptureProgress
+    from workbench.flux.session import DecodeProgress
+    if isinstance(p, CaptureProgress):
+        return t("flux.capture_progress", done=p.done, total=p.total, cylinder=p.cylinder,
+                 head=p.head)
+    if isinstance(p, DecodeProgress):
+        return t("flux.decode_progress", done=p.done, total=p.total)
+    return ""

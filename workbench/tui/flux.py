@@ -37,9 +37,9 @@ class FluxDone(Message):
 
 def progress_text(step: str, p: Any) -> str:
     """One line for a progress report of the flux flow (capture, decode, image)."""
-    if step == "flux" and hasattr(p, "cylinder") and hasattr(p, "total"):
-        return t("flux.capture_progress", done=p.done, total=p.total, cylinder=p.cylinder,
-                 head=p.head)
+    if step == "flux":
+        from workbench.station.flux_words import flux_progress_text
+        return flux_progress_text(p)
     if step == "image" and hasattr(p, "fraction"):
         return t("flux.image_progress", percent=f"{100 * p.fraction:.0f}")
     return ""
