@@ -4,6 +4,7 @@ bag and statistics as any carrier; the flux master goes into the bag."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -259,3 +260,47 @@ def test_profile_without_flux_is_bad_input(station: Station) -> None:
     with pytest.raises(BadInput) as bad:
         station_flux.image_flux(station, "USB-1", station.profiles["usb"])
     assert bad.value.key == "flux.no_flux_params"
+
+
+def test_image_with_flux_from_the_result_screen(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                stand_in: list[list[str]]) -> None:
+    """The result screen's "image with flux" (x): gw captures, the stand-in decodes, the
+    carrier's USB drive's bad areas are filled from flux, the new result is shown."""
+    import asyncio
+    import struct
+
+    from tests.test_tui import text_of, wait_for
+    from workbench.config import Settings
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.flux import FluxScreen
+    from workbench.tui.result import ResultScreen
+
+    header = bytearray(b"SCP" + bytes(13)) + struct.pack("<168I", *([0x2B0] + [0] * 167))
+    header[5] = 1
+    (tmp_path / "one.scp").write_bytes(bytes(header) + b"TRK\0" + struct.pack("<3I", 10, 2, 16)
+                                       + b"\0\x50\0\x50")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gw").write_text(f'#!/bin/sh\nfor a; do out="$a"; done\n'
+                                f'cp "{tmp_path / "one.scp"}" "$out"\n')
+    (bin_dir / "gw").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    with Station(Settings()) as s:
+        usb = s.image(MEDIA / "fd35-2hd-damaged.drive.toml", s.profiles["fd35-2hd"], "FX-1")
+    assert usb.record.outcome == "partial"
+
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.push_screen(ResultScreen(app.station.result_of("FX-1")))
+            await pilot.pause()
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, FluxScreen))
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
+            assert "success" in text_of(app, "#outcome"), text_of(app, "#outcome")
+            assert "flux (scp capture" in text_of(app, "#details")
+    asyncio.run(scenario())
+    with Station(Settings()) as s:
+        assert s.result_of("FX-1").record.outcome == "success"
+        assert station_flux.method_of(s, "FX-1") == "flux"
