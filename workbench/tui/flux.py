@@ -12,14 +12,15 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import OptionList, Static
 
 from workbench.errors import WorkbenchError
+from workbench.flux.training import Recipe
 from workbench.i18n import t
 from workbench.station import MigrationResult, Station
-from workbench.tui.base import StationScreen
+from workbench.tui.base import StationModal, StationScreen
 from workbench.tui.widgets import StationFooter, TitleBar
 
 
@@ -48,9 +49,9 @@ def progress_text(step: str, p: Any) -> str:
 class FluxScreen(StationScreen):
     BINDINGS = [Binding("escape", "cancel", t("tui.key_cancel"))]
 
-    def __init__(self, item_id: str, profile_id: str) -> None:
+    def __init__(self, item_id: str, profile_id: str, recipe: Recipe | None = None) -> None:
         super().__init__()
-        self.item_id, self.profile_id = item_id, profile_id
+        self.item_id, self.profile_id, self.recipe = item_id, profile_id, recipe
         self.cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -72,10 +73,17 @@ class FluxScreen(StationScreen):
             text = progress_text(step, p)
             if text:
                 self.post_message(FluxProgress(text))
+        settings = self.wb.settings
         try:
-            with Station(self.wb.settings, progress, self.cancel) as station:
+            capture = None
+            if self.recipe is not None:  # training: a capture built from its recipe
+                from workbench.flux.training import training_capture
+                self.post_message(FluxProgress(t("flux.building", name=self.recipe.name)))
+                capture = training_capture(self.recipe,
+                                           settings.paths.staging.parent / "flux-media")
+            with Station(settings, progress, self.cancel) as station:
                 result = image_flux(station, self.item_id, station.profiles[self.profile_id],
-                                    command="workbench (station UI): image with flux")
+                                    capture, command="workbench (station UI): image with flux")
             self.post_message(FluxDone(result))
         except WorkbenchError as exc:
             self.post_message(FluxDone(None, exc.message()))
@@ -91,3 +99,25 @@ class FluxScreen(StationScreen):
 
     def action_cancel(self) -> None:
         self.cancel.set()
+
+
+class CapturePicker(StationModal[Recipe | bool | None]):
+    """Training mode: a training capture of the carrier's kind, or the Greaseweazle.
+    Gives the recipe, True for the Greaseweazle, None for nothing (Esc)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", t("tui.key_back"))]
+
+    def __init__(self, choices: list[Recipe]) -> None:
+        super().__init__()
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        from workbench.i18n import language
+        with Vertical(classes="dialog"):
+            yield Static(t("flux.choose_capture"), classes="heading")
+            yield OptionList(*[r.labels.get(language()) or r.labels.get("en") or r.name
+                               for r in self.choices], t("flux.use_gw"), id="captures")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        index = event.option_index
+        self.dismiss(self.choices[index] if index < len(self.choices) else True)

@@ -154,10 +154,23 @@ class ResultScreen(StationScreen):
         if not any(a in st.next_actions for a in (Action.IMAGE, Action.RETRY)):
             self._allowed(Action.RETRY)  # says why not
             return
-        from workbench.tui.flux import FluxScreen
-        self.busy = True
-        self.app.call_later(self.app.switch_screen,
-                            FluxScreen(st.item_id, self.result.record.profile_id))
+        from workbench.flux.training import Recipe
+        from workbench.tui.flux import CapturePicker, FluxScreen
+        item, profile = st.item_id, self.result.record.profile_id
+
+        def start(choice: Recipe | bool | None) -> None:
+            if choice is None or self.busy:
+                return
+            self.busy = True
+            recipe = choice if isinstance(choice, Recipe) else None
+            self.app.call_later(self.app.switch_screen, FluxScreen(item, profile, recipe))
+        if self.wb.settings.training:  # the training captures of this kind of carrier
+            from workbench.flux.training import recipes
+            choices = [r for r in recipes() if r.profile == profile]
+            if choices:
+                self.app.push_screen(CapturePicker(choices), start)
+                return
+        start(True)
 
     def action_route(self, outcome: str) -> None:
         if self.result is None or self.busy:
