@@ -252,7 +252,7 @@ def test_missing_gw_refused_nothing_written(station: Station, tmp_path: Path,
     with pytest.raises(Refused):
         station_flux.image_flux(station, "FD-13", station.profiles["fd35-2hd"])
     assert station.state("FD-13").state is State.NEW
-    assert not list((station.settings.paths.staging / "FD-13").glob("flux/*.scp"))
+    assert not (station.settings.paths.staging / "FD-13").exists()
 
 
 def test_profile_without_flux_is_bad_input(station: Station) -> None:
@@ -304,3 +304,21 @@ def test_image_with_flux_from_the_result_screen(tmp_path: Path,
     with Station(Settings()) as s:
         assert s.result_of("FX-1").record.outcome == "success"
         assert station_flux.method_of(s, "FX-1") == "flux"
+
+
+def test_cli_image_flux_without_gw_and_without_source(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    from workbench.cli import main
+    from workbench.errors import ExitCode
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    code = main(["image", "--flux", "--profile", "fd35-2hd", "--item", "CLI-1"])
+    assert code == ExitCode.REFUSED
+    assert "Greaseweazle" in capsys.readouterr().err
+    assert main(["image", "--profile", "fd35-2hd", "--item", "CLI-1"]) == ExitCode.BAD_INPUT
+    assert "--flux" in capsys.readouterr().err
+    code = main(["image", "--flux", str(tmp_path / "none.scp"), "--profile", "fd35-2hd",
+                 "--item", "CLI-1"])
+    assert code == ExitCode.BAD_INPUT and "none.scp" in capsys.readouterr().err
+    assert not (tmp_path / "staging" / "CLI-1").exists()

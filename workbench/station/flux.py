@@ -72,12 +72,21 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
                            profile=previous.profile_id)
         if profile.flux is None:
             raise BadInput("flux.no_flux_params", profile=profile.id)
-        job.mkdir(parents=True, exist_ok=True)
         if capture_path is not None:
+            if not capture_path.exists():
+                raise BadInput("flux.no_capture", path=str(capture_path))
+            job.mkdir(parents=True, exist_ok=True)
             master = bring_in(capture_path, job)
             identity = flux_identity(str(capture_path), _format_of(master), captured=False)
         else:
-            _capture(station, job, profile, previous)
+            plan = _plan(job, profile, previous)
+            if plan is not None:
+                find_gw()  # a missing gw is refused with nothing written
+                job.mkdir(parents=True, exist_ok=True)
+                with held(drive_lock(station.locks, f"/dev/greaseweazle-{plan.drive}",
+                                     station.settings.station_id, job.name), 1.0):
+                    capture(job, plan, progress=lambda p: station.progress("flux", p),
+                            cancel=station.cancel)
             identity = flux_identity(f"/dev/greaseweazle-{profile.flux.drive}", "scp",
                                      captured=True, drive=profile.flux.drive)
         if station.cancel.is_set():
@@ -102,26 +111,21 @@ def _cancelled() -> Exception:
     return Aborted("reason.cancelled")  # the capture files so far are kept
 
 
-def _capture(station: Station, job: Path, profile: MediaProfile,
-             previous: JobRecord | None) -> None:
-    """Resume a round cut short; else the first capture; else a retry of the tracks
-    with bad sectors (nothing to capture when there are none)."""
+def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None
+          ) -> CapturePlan | None:
+    """A round cut short goes on; else the first capture; else a retry of the tracks
+    with bad sectors; None when there is nothing to capture (every sector decoded)."""
     assert profile.flux is not None
     plan = unfinished_plan(job)
-    if plan is None and not capture_files(job):
-        plan = CapturePlan.first(profile.flux)
-    elif plan is None:
-        bad = [tuple(t) for t in ((previous.flux or {}).get("bad_tracks", [])
-                                  if previous else [])]
-        if not bad:
-            return  # every sector decoded: decode again, nothing to capture
-        plan = CapturePlan.retry(profile.flux, [(int(c), int(h)) for c, h in bad],
-                                 next_round(job))
-    find_gw()  # before the drive lock: a missing gw is refused with nothing written
-    with held(drive_lock(station.locks, f"/dev/greaseweazle-{plan.drive}",
-                         station.settings.station_id, job.name), 1.0):
-        capture(job, plan, progress=lambda p: station.progress("flux", p),
-                cancel=station.cancel)
+    if plan is not None:
+        return plan
+    if not capture_files(job):
+        return CapturePlan.first(profile.flux)
+    bad = (previous.flux or {}).get("bad_tracks", []) if previous else []
+    if not bad:
+        return None
+    return CapturePlan.retry(profile.flux, [(int(c), int(h)) for c, h in bad],
+                             next_round(job))
 
 
 def bring_in(path: Path, job: Path) -> list[Path]:
