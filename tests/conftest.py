@@ -31,6 +31,9 @@ os.environ[SPEED_ENV] = "fast"
 # of spawned workers costs seconds of start-up per image on a 2-core machine. Tests of
 # the worker pool itself ask for workers explicitly (IdentifyPool(2), workers=1).
 os.environ[WORKERS_ENV] = "0"
+# The runner's background tasks in its own threads, for the same reason (a worker process
+# loads fido's signatures anew); tests/test_background.py runs them in processes.
+os.environ["WORKBENCH_BACKGROUND"] = "thread"
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,7 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     import workbench.identify.pool as pool
     monkeypatch.setenv("WORKBENCH_TRAINING_SPEED", "fast")
     monkeypatch.setattr(os, "fsync", lambda fd: None)
-    monkeypatch.setattr(pool, "_spawn_can_start", lambda: False)
+    monkeypatch.setattr(pool, "spawn_can_start", lambda: False)
     real = pool.FormatIdentifier
 
     def once(signatures: Any = None) -> Any:

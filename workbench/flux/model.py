@@ -9,7 +9,7 @@ sector image, a ddrescue map and, for disks that are not uniform, a D88 access c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,7 +47,7 @@ class FluxCapture:
     notes: list[str] = field(default_factory=list)  # what the reader noticed (typed words later)
 
 
-class Encoding(str, Enum):
+class Encoding(StrEnum):
     FM = "FM"
     MFM = "MFM"
     UNKNOWN = "unknown"  # flux is there but neither IBM FM nor IBM MFM (GCR, Amiga, protection)

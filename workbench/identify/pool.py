@@ -7,21 +7,21 @@ large transfers) or the bytes when they are small.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from workbench.errors import BadInput
 from workbench.identify.formats import FormatIdentifier, Identification
 from workbench.identify.model import ExtentFile
 from workbench.identify.signatures import SignatureSet
+from workbench.spawning import become_worker, real_stderr, spawn_can_start
 
 WORKERS_ENV = "WORKBENCH_IDENTIFY_WORKERS"
 _identifier: FormatIdentifier | None = None
@@ -75,75 +75,16 @@ def identify_job(identifier: FormatIdentifier, job: Job) -> Identification:
     return identifier.identify(job.name, job.size, job.bof, job.eof, opener)
 
 
-def _watch_parent(parent: int, interval: float = 0.2) -> None:
-    """Exit as soon as the process that started this worker is gone (SIGKILL included:
-    nothing in the parent runs then). A worker is re-parented when its parent dies."""
-    import time
-    while os.getppid() == parent:
-        time.sleep(interval)
-    os._exit(1)
-
-
 def _init(parent: int | None = None, signatures: str | None = None) -> None:
-    """Worker start: die with the parent, leave Ctrl-C to it (it cancels cleanly and
-    shuts the pool down), load the signatures once."""
+    """Worker start: die with the parent, leave Ctrl-C to it, load the signatures once."""
     global _identifier
-    import signal
-    import threading
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if parent is not None:
-        if os.getppid() != parent:  # the parent died while this worker started
-            os._exit(1)
-        threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
-                         name="parent-watchdog").start()
+    become_worker(parent)
     _identifier = FormatIdentifier(signatures)
 
 
 def _run(jobs: list[Job]) -> list[Identification]:
     assert _identifier is not None
     return [identify_job(_identifier, job) for job in jobs]
-
-
-_lending = threading.Lock()  # one thread swaps sys.stderr at a time
-
-
-def _has_descriptor(stream: Any) -> bool:
-    try:
-        return int(stream.fileno()) >= 0
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def _real_stderr() -> Iterator[None]:
-    """multiprocessing hands stderr's descriptor to every process it spawns; inside a
-    terminal UI sys.stderr is a capture with none (-1: "bad value(s) in fds_to_keep").
-    Lend the null device while a worker starts: the workers then never write into the
-    screen either."""
-    import sys
-    if _has_descriptor(sys.stderr):
-        yield
-        return
-    with _lending, open(os.devnull, "w") as null:
-        saved, sys.stderr = sys.stderr, null
-        try:
-            yield
-        finally:
-            sys.stderr = saved
-
-
-def _spawn_can_start() -> bool:
-    """Whether worker processes can be spawned here. Not when the main module came from
-    stdin or -c (spawned workers re-import it). Then identification runs in this
-    process instead."""
-    import sys
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    return path is None or os.path.exists(path)
-    try:
-        return sys.stderr.fileno() >= 0
-    except (AttributeError, OSError, ValueError):
-        return False
 
 
 class IdentifyPool:
@@ -155,12 +96,12 @@ class IdentifyPool:
         from workbench.identify.signatures import active
         self.signatures = active(None if signatures is None else Path(signatures))
         self.workers = default_workers() if workers is None else workers
-        if not _spawn_can_start():
+        if not spawn_can_start():
             self.workers = 0
         self._local: tuple[FormatIdentifier, threading.Lock] | None = None
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 0:
-            with _real_stderr():  # its queues start multiprocessing's resource tracker
+            with real_stderr():  # its queues start multiprocessing's resource tracker
                 self._pool = ProcessPoolExecutor(
                     self.workers, mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init, initargs=(os.getpid(), signatures))
@@ -169,7 +110,7 @@ class IdentifyPool:
 
     def submit(self, jobs: list[Job]) -> Future[list[Identification]]:
         if self._pool is not None:
-            with _real_stderr():  # a worker may be spawned now
+            with real_stderr():  # a worker may be spawned now
                 return self._pool.submit(_run, jobs)
         future: Future[list[Identification]] = Future()
         assert self._local is not None

@@ -21,22 +21,30 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from workbench.config import Settings
 from workbench.errors import Refused, WorkbenchError
 from workbench.imaging.rescue import Cancelled
+from workbench.station.background import (
+    ACCEPTING,
+    FAILED,
+    IDENTIFYING,
+    QUEUED,
+    REVIEW,
+    STAGING,
+    TaskOutcome,
+    Worker,
+)
+from workbench.station.background import DONE as DONE  # the boards ask the runner
 from workbench.station.core import Station
 from workbench.station.locks import Holder, drive_holder
 from workbench.station.result import ImagingProgress, MigrationResult, imaging_detail
 from workbench.station.states import Action, NotAllowed, State
 from workbench.station.view import state_of
 
-# a background task's status; "review" waits for the technician, "failed" says why
-QUEUED, IDENTIFYING, ACCEPTING, STAGING, REVIEW, DONE, FAILED = (
-    "queued", "identifying", "accepting", "staging", "review", "done", "failed")
 # a drive's phase
 IDLE, WAITING, IMAGING, CANCELLING, FINISHED, ERROR = (
     "idle", "waiting", "imaging", "cancelling", "finished", "error")
@@ -149,6 +157,8 @@ class StationRunner:
         self._active_tasks = 0
         self._told_elsewhere: dict[str, Holder] = {}
         self._stop = threading.Event()
+        self._background_workers: list[Worker] = []
+        self._close_deadline = 10.0
         self._workers = [threading.Thread(target=self._background, args=(self._tasks,),
                                           daemon=True, name=f"accept-{n}")
                          for n in range(max(1, accept_workers))]
@@ -382,8 +392,10 @@ class StationRunner:
             self._tell("carrier", view)
 
     def _background(self, tasks: queue.Queue[tuple[str, str, str | None] | None]) -> None:
-        with contextlib.ExitStack() as stack:
-            pooled = False
+        worker = Worker(self.settings)
+        with self._lock:
+            self._background_workers.append(worker)
+        try:
             while True:
                 task = tasks.get()
                 if task is None:
@@ -393,77 +405,38 @@ class StationRunner:
                     if self._stop.is_set():
                         self._update(item_id, status=FAILED, error=self._stopped())
                         continue
-                    if kind != "tape" and not pooled:
-                        stack.enter_context(self._identify_pool())
-                        pooled = True
-                    self._run_task(kind, item_id, batch)
+                    self._update(item_id, status={"accept": ACCEPTING, "tape": STAGING}.get(
+                        kind, IDENTIFYING))
+                    self._apply(item_id, worker.run(kind, item_id, batch))
                 finally:
                     with self._lock:
                         self._active_tasks -= 1
                         self._lock.notify_all()
-
-    @contextlib.contextmanager
-    def _identify_pool(self) -> Iterator[None]:
-        """One identification pool per background worker, kept from carrier to carrier
-        (starting fido's worker processes costs seconds per carrier)."""
-        from workbench.identify.engine import shared_pool
-        from workbench.identify.pool import IdentifyPool
-        from workbench.identify.signatures import store_dir
-        with IdentifyPool(None, str(store_dir(self.settings.paths.ledger))) as pool, \
-                shared_pool(pool):
-            yield
+        finally:
+            worker.close(self._close_deadline)
 
     @staticmethod
     def _stopped() -> str:
         from workbench.i18n import t
         return t("board.stopped")
 
-    def _run_task(self, kind: str, item_id: str, batch: str | None) -> None:
-        self._update(item_id, status={"accept": ACCEPTING, "tape": STAGING}.get(
-            kind, IDENTIFYING))
-        try:
-            with Station(self.settings, cancel=self._stop) as station:
-                if kind == "accept":
-                    result = station.accept(item_id, batch=batch, stage=False)
-                    self._update(item_id, status=STAGING, state=result.state.value,
-                                 steps=tuple(result.steps), result=result, error="")
-                    with self._lock:
-                        self._active_tasks += 1
-                    self._tape.put(("tape", item_id, None))
-                    return
-                st = station.state(item_id)
-                profile = station.profiles[str(st.attempt["profile_id"])] \
-                    if st.attempt else None
-                assert profile is not None
-                if kind == "tape":  # a bagged carrier goes on to tape (when mounted)
-                    result = station.migrate(None, profile, item_id)
-                    old = self.carrier(item_id)
-                    steps = (old.steps if old else ()) + tuple(result.steps)
-                    self._update(item_id, status=DONE, state=result.state.value,
-                                 steps=steps, result=replace(result, steps=list(steps)))
-                    return
-                # identification while the carrier waits for the technician's decision
-                result = station.migrate(None, profile, item_id, review=True)
+    def _apply(self, item_id: str, outcome: TaskOutcome) -> None:
+        """A task's outcome on the carrier's view; an accepted carrier goes to tape."""
+        changes: dict[str, Any] = {"status": outcome.status, "error": outcome.error}
+        if outcome.state or outcome.result is not None:
+            changes["state"] = outcome.state
+        if outcome.result is not None:
+            steps = outcome.steps
+            if outcome.append:
                 old = self.carrier(item_id)
-                steps = (old.steps if old else ()) + tuple(
-                    s for s in result.steps if s[0] != "imaging")
-                self._update(item_id, status=REVIEW, state=result.state.value, steps=steps,
-                             result=replace(result, steps=list(steps)))
-        except Cancelled:
-            self._update(item_id, status=FAILED, error=self._stopped())
-        except WorkbenchError as exc:  # recorded and shown; never lost, never a success
-            self._update(item_id, status=REVIEW if kind == "review" else FAILED,
-                         error=exc.message(), state=self._state(item_id))
-        except Exception as exc:
-            self._update(item_id, status=FAILED, error=f"{type(exc).__name__}: {exc}",
-                         state=self._state(item_id))
-
-    def _state(self, item_id: str) -> str:
-        try:
-            with Station(self.settings) as station:
-                return station.state(item_id).state.value
-        except (WorkbenchError, OSError):
-            return ""
+                steps = (old.steps if old else ()) + steps
+            changes.update(steps=steps, result=replace(outcome.result, steps=list(steps)))
+        if outcome.then_tape:
+            with self._lock:
+                self._active_tasks += 1
+        self._update(item_id, **changes)
+        if outcome.then_tape:
+            self._tape.put(("tape", item_id, None))
 
     def _tell(self, kind: str, view: object) -> None:
         if self.listener is not None:
@@ -483,10 +456,13 @@ class StationRunner:
         if cancel:
             for slot in slots:
                 self.cancel(slot.view.drive)
-            self._stop.set()
         else:
             self.wait_idle(max(0.0, end - time.monotonic()))
-            self._stop.set()
+        self._stop.set()
+        self._close_deadline = max(0.0, end - time.monotonic())
+        with self._lock:
+            for worker in self._background_workers:
+                worker.stop()
         for _ in self._workers:
             self._tasks.put(None)
         self._tape.put(None)
