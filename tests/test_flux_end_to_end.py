@@ -192,3 +192,24 @@ def test_gw_capture_then_retry_votes_across_every_capture(disk, station: Station
     assert len(second.record.flux["files"]) == 81
     (row,) = statistics(station.con, "media")
     assert (row.carriers, row.succeeded, row.attempts) == (1, 1, 2)
+
+
+def test_cli_image_flux_with_a_capture_and_the_profile_the_ids_say(disk, tmp_path: Path,
+                                                                   capsys) -> None:
+    """`workbench image --flux CAPTURE`: a 5.25-inch 2D disk the technician took for a
+    3.5-inch 2DD one is imaged and counted as what its ID fields say."""
+    from workbench.cli import main
+    from workbench.errors import ExitCode
+    _, lost, capture = disk
+    write_scp(capture, tmp_path / "disk.scp")
+    code = main(["image", "--flux", str(tmp_path / "disk.scp"), "--profile", "fd35-2dd",
+                 "--item", "CLI-2", "--json"])
+    record = json.loads(capsys.readouterr().out)
+    assert code == ExitCode.PARTIAL
+    assert record["profile_id"] == "fd525-2d" and record["flux"]["method"] == "flux"
+    assert record["bad_ranges"] == [[lost * SECTOR, SECTOR]]
+    assert (tmp_path / "staging" / "CLI-2" / "flux" / "import" / "disk.scp").is_file()
+    again = main(["image", "--flux", str(tmp_path / "disk.scp"), "--profile", "fd35-2dd",
+                  "--item", "CLI-2", "--json"])  # the same command: a new attempt, same job
+    assert again == ExitCode.PARTIAL
+    assert json.loads(capsys.readouterr().out)["profile_id"] == "fd525-2d"

@@ -67,7 +67,10 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
         if action is Action.RETRY:
             station._ready_for_reading(st)
         previous = JobRecord.load(job)
-        if previous is not None and previous.profile_id != profile.id:
+        if previous is not None and previous.flux and previous.profile_id != profile.id \
+                and previous.profile_id in station.profiles:
+            profile = station.profiles[previous.profile_id]  # the ID fields chose it
+        elif previous is not None and previous.profile_id != profile.id:
             raise BadInput("error.job_mismatch", folder=str(job), item=previous.item_id,
                            profile=previous.profile_id)
         if profile.flux is None:
@@ -94,11 +97,14 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
         decoded = session.decode_job(job, profile.flux.cylinders,
                              progress=lambda p: station.progress("flux", p),
                              cancel=station.cancel)
-        record = image_layout(station, st.item_id, profile, job, decoded.layout, identity,
+        fitting = _fitting(station, profile, decoded.layout, previous)
+        record = image_layout(station, st.item_id, fitting, job, decoded.layout, identity,
                               decoded.info, command)
         station._record_imaging(record, job, batch or st.batch)
         _record_method(station, record)
         result = station.result_of(st.item_id)
+        if fitting is not profile:
+            result.steps.append(("profile", "recorded", f"{profile.id} -> {fitting.id}"))
         result.steps.append(("imaging", record.outcome, method_text(record)))
         result.state = station.state(st.item_id).state
         return result
@@ -109,6 +115,18 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
 def _cancelled() -> Exception:
     from workbench.errors import Aborted
     return Aborted("reason.cancelled")  # the capture files so far are kept
+
+
+def _fitting(station: Station, profile: MediaProfile, layout: Layout,
+             previous: JobRecord | None) -> MediaProfile:
+    """The profile the disk's ID fields say it is, for a first imaging where the chosen
+    one does not fit (the technician need not know the format: a PC-98 disk chosen as a
+    3.5-inch 2HD one is counted as a PC-98 disk). A job that has a record keeps its
+    profile; a disk no profile fits keeps the chosen one (its ID fields declare its size)."""
+    fits = layout.fitting_profiles(station.profiles)
+    if previous is not None or not fits or profile.id in fits:
+        return profile
+    return station.profiles[fits[0]]
 
 
 def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None
