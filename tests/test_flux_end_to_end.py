@@ -213,3 +213,60 @@ def test_cli_image_flux_with_a_capture_and_the_profile_the_ids_say(disk, tmp_pat
                   "--item", "CLI-2", "--json"])  # the same command: a new attempt, same job
     assert again == ExitCode.PARTIAL
     assert json.loads(capsys.readouterr().out)["profile_id"] == "fd525-2d"
+
+
+RECIPE = """model = "Test flux capture"
+profile = "fd525-2d"
+format = "ibm.360"
+capture = "scp"
+revolutions = 1
+seed = 7
+label.en = "Tiny training disk"
+label.ja = "小さな練習用ディスク"
+"""
+
+
+def test_training_recipes_build_the_same_bytes_and_the_ui_offers_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from textual.widgets import OptionList
+
+    from tests.test_tui import text_of, wait_for
+    from workbench.config import Settings
+    from workbench.flux import training
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.flux import CapturePicker
+    from workbench.tui.result import ResultScreen
+
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    (folder / "tiny.flux.toml").write_text(RECIPE, encoding="utf-8")
+    monkeypatch.setattr(training, "TRAINING_FLUX", folder)
+    (recipe,) = training.recipes()
+    a, b = training.build(recipe, tmp_path / "a"), training.build(recipe, tmp_path / "b")
+    assert a.read_bytes() == b.read_bytes()
+    assert len(training.sector_image(recipe)) == 368640
+    settings = Settings().for_training()
+    with Station(settings) as station:
+        first = station_flux.image_flux(station, "T-1", station.profiles["fd525-2d"], a)
+    assert first.record.outcome == "success"
+    assert (first.job_dir / "image.img").read_bytes() == training.sector_image(recipe)
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.push_screen(ResultScreen(app.station.result_of("T-1")))
+            await pilot.pause()
+            result = app.screen
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, CapturePicker))
+            options = app.screen.query_one(OptionList)
+            assert options.option_count == 2  # the tiny disk, and the Greaseweazle
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
+                           and app.screen is not result)
+            assert "success" in text_of(app, "#outcome")
+    asyncio.run(scenario())
+    with Station(settings) as station:
+        assert len(station.result_of("T-1").record.runs) == 2

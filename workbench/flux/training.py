@@ -94,8 +94,9 @@ def load_recipe(path: Path) -> Recipe:
               for s in faults["scratch"]))
 
 
-def recipes(folder: Path = TRAINING_FLUX) -> list[Recipe]:
-    return [load_recipe(p) for p in sorted(folder.glob(f"*{SUFFIX}"))]
+def recipes(folder: Path | None = None) -> list[Recipe]:
+    """The training recipes (media/flux/ unless another folder is named)."""
+    return [load_recipe(p) for p in sorted((folder or TRAINING_FLUX).glob(f"*{SUFFIX}"))]
 
 
 def _pattern(size: int, seed: int) -> bytes:
