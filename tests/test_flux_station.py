@@ -322,3 +322,13 @@ def test_cli_image_flux_without_gw_and_without_source(tmp_path: Path,
                  "--item", "CLI-1"])
     assert code == ExitCode.BAD_INPUT and "none.scp" in capsys.readouterr().err
     assert not (tmp_path / "staging" / "CLI-1").exists()
+
+
+def test_ids_declare_the_size_only_of_a_whole_capture(station: Station) -> None:
+    dmf = image_from(station, "DMF-1", "fd35-2hd", disk(80, 2, 21, 2))  # 1.68 MB
+    assert dmf.outcome == "success", dmf.reason
+    assert (dmf.declared_by, dmf.size) == ("flux ID fields", 1720320)
+    assert dmf.flux is not None and dmf.flux["fits"] == []
+    half = image_from(station, "HALF-1", "fd35-2hd", disk(40, 2, 18, 2))  # stopped short
+    assert half.outcome == "failed" and half.reason is not None
+    assert half.reason.code == "size_mismatch" and half.declared_by == ""

@@ -208,7 +208,8 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
     """The engine over the laid-out sectors, then the flux facts in the job record.
     A disk that is not uniform declares its own size (its ID fields do, as a FAT boot
     sector does): the profile's list of sizes does not judge it."""
-    reading = profile if layout.uniform else replace(profile, expected_sizes=(layout.size,))
+    declares = _ids_declare_size(station, profile, layout)
+    reading = replace(profile, expected_sizes=(layout.size,)) if declares else profile
     source = FluxSource(layout, identity.path, identity)
     d88 = None
     if not layout.uniform and layout.slots:
@@ -231,11 +232,22 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
                                                 if not s.good})],
         "layout": layout.report(), "decoded": utc_now()}
     record.expected_sizes = list(profile.expected_sizes)
-    if not layout.uniform:
+    if declares:
         record.declared_size, record.declared_by = layout.size, DECLARED_BY
     _judge_undecoded(record, layout)
     record.save(job)
     return record
+
+
+def _ids_declare_size(station: Station, profile: MediaProfile, layout: Layout) -> bool:
+    """Whether the disk's ID fields, not the profile's sizes, say how big its image is:
+    a disk no profile describes (mixed sizes or encodings, DMF, a format without a
+    profile), captured over every cylinder the profile reads. A capture that stopped
+    short is judged by the profile's sizes (too small: not the whole disk)."""
+    wanted = profile.flux.cylinders if profile.flux else 0
+    captured = max((t.cylinder for t in layout.tracks), default=-1) + 1
+    return captured >= wanted and bool(layout.slots) and (
+        not layout.uniform or not layout.fitting_profiles(station.profiles))
 
 
 def _judge_undecoded(record: JobRecord, layout: Layout) -> None:
