@@ -36,12 +36,13 @@ class Decoded:
 
 
 def capture_sources(job: Path) -> list[Path]:
-    """What read_capture reads: each gw track file, each .scp brought in, each KryoFlux
-    folder brought in (a folder of trackNN.S.raw)."""
+    """What read_capture reads: each gw track file, each .scp or .hfe brought in, each
+    KryoFlux folder brought in (a folder of trackNN.S.raw)."""
     sources = list(capture_files(job))
     imported = job / FLUX_DIR / IMPORT_DIR
     if imported.is_dir():
-        sources += sorted(p for p in imported.rglob("*.scp") if not p.name.startswith("."))
+        sources += sorted(p for p in imported.rglob("*") if p.suffix.lower() in (".scp", ".hfe")
+                          and not p.name.startswith("."))
         sources += sorted({p.parent for p in imported.rglob("*.raw")})
     return sources
 

@@ -7,6 +7,7 @@ from workbench.imaging.record import JobRecord
 from workbench.package.premis import PremisObject
 
 FORMATS = {".scp": "SuperCard Pro flux image (SCP)", ".raw": "KryoFlux stream file",
+           ".hfe": "HxC floppy emulator image (HFE)",
            ".d88": "D88 floppy disk image (access copy)"}
 
 

@@ -199,7 +199,8 @@ def master_files(job: Path) -> list[Path]:
 
 
 def _format_of(files: list[Path]) -> str:
-    return "scp" if any(f.suffix.lower() == ".scp" for f in files) else "kryoflux"
+    suffixes = {f.suffix.lower() for f in files}
+    return "scp" if ".scp" in suffixes else "hfe" if ".hfe" in suffixes else "kryoflux"
 
 
 def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Path,
