@@ -270,3 +270,23 @@ def test_training_recipes_build_the_same_bytes_and_the_ui_offers_them(
     asyncio.run(scenario())
     with Station(settings) as station:
         assert len(station.result_of("T-1").record.runs) == 2
+
+
+def test_headless_training_with_flux_bags_the_recipes(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys) -> None:
+    from workbench.cli import main
+    from workbench.flux import training
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    (folder / "tiny.flux.toml").write_text(RECIPE, encoding="utf-8")
+    monkeypatch.setattr(training, "TRAINING_FLUX", folder)
+    assert main(["training", "--flux"]) == 0
+    out = capsys.readouterr().out
+    assert "TRAIN-FLUX-tiny" in out
+    job = json.loads((tmp_path / "training" / "staging" / "TRAIN-FLUX-tiny" / "job.json")
+                     .read_text())
+    assert job["outcome"] == "success" and job["flux"]["method"] == "flux"
+    bag = tmp_path / "training" / "bags" / "TRAIN-FLUX-tiny"
+    assert (bag / "data" / "flux" / "import" / "tiny.scp").is_file()
+    assert (tmp_path / "training" / "flux-media" / "tiny.scp").is_file()  # built on use

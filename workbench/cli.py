@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = tape.add_parser("release", help=t("cli.tape_release"))
     p.add_argument("items", nargs="+", metavar="ITEM", help=t("cli.tape_items"))
 
-    sub.add_parser("training", help=t("cli.training"))
+    p = sub.add_parser("training", help=t("cli.training"))
+    p.add_argument("--flux", action="store_true", help=t("flux.cli_training"))
     cli_ledger.add_parsers(sub)
     cli_signatures.add_parsers(sub)
     cli_autoload.add_parsers(sub)
@@ -306,6 +307,8 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
                          record.reason.message() if record.reason else ""])
             if migration.cancel.is_set():
                 break
+        if getattr(args, "flux", False) and not migration.cancel.is_set():
+            rows += cli_flux.training_flux(migration, bar)  # the flux recipes too
         report = migration.records.write({"media": migration.records.statistics("media")},
                                          "text", language())
     finally:

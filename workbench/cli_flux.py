@@ -58,3 +58,38 @@ def cmd_image_flux(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print_record(result.record, result.job_dir)
     return Outcome(result.record.outcome).exit_code
+
+
+def training_flux(station: Any, bar: Any) -> list[list[str]]:
+    """`workbench training --flux`: every training flux recipe (media/flux/) through the
+    whole pipeline like the training drives: its capture (built on first use in the
+    training area), decoded and imaged, then accepted. Rows for the summary table."""
+    from workbench.cli_ledger import _print_result
+    from workbench.flux.training import recipes, training_capture
+    from workbench.station import State
+    from workbench.station.flux import image_flux
+    rows = []
+    for recipe in recipes():
+        item = f"TRAIN-FLUX-{recipe.name}"
+        profile = station.profiles[recipe.profile]
+        print(t("training.drive", drive=recipe.model, profile=profile.label()))
+        try:
+            state = station.state(item).state
+            if state in (State.NEW, State.INTERRUPTED):
+                capture = training_capture(recipe, station.settings.paths.staging.parent
+                                           / "flux-media")
+                result = image_flux(station, item, profile, capture, batch="TRAINING",
+                                    command=f"workbench training --flux ({recipe.name})")
+            else:
+                result = station.result_of(item)
+            if station.state(item).state is State.IMAGED:
+                result = station.accept(item, batch="TRAINING")
+        finally:
+            bar.close()
+        _print_result(result)
+        record = result.record
+        rows.append([item, record.profile_id, t(f"outcome.{record.outcome}"),
+                     record.reason.message() if record.reason else ""])
+        if station.cancel.is_set():
+            break
+    return rows
