@@ -332,3 +332,21 @@ def test_ids_declare_the_size_only_of_a_whole_capture(station: Station) -> None:
     half = image_from(station, "HALF-1", "fd35-2hd", disk(40, 2, 18, 2))  # stopped short
     assert half.outcome == "failed" and half.reason is not None
     assert half.reason.code == "size_mismatch" and half.declared_by == ""
+
+
+def test_withdrawn_carrier_gets_its_captures_back_and_retries_only_bad_tracks(
+        station: Station, gw: Path, stand_in: list[list[str]]) -> None:
+    profile = few_tracks(station)
+    first = station_flux.image_flux(station, "FD-30", profile)
+    assert first.record.outcome == "partial"
+    bag = station.accept("FD-30", stage=False).bag
+    assert bag is not None and (bag / "data" / "flux" / "track00.0.scp").is_file()
+    job = station.settings.paths.staging / "FD-30"
+    assert not (job / "flux" / "track00.0.scp").exists()  # handed over to the bag
+    station.withdraw("FD-30", "read the bad track again")
+    again = station_flux.image_flux(station, "FD-30", profile)
+    assert len(calls(gw)) == 7 and "c=30:h=1" in calls(gw)[-1]
+    assert again.record.outcome == "success"
+    assert (job / "flux" / "track00.0.scp").read_bytes() == \
+        (bag / "data" / "flux" / "track00.0.scp").read_bytes()
+    assert len(stand_in[-1]) == 7

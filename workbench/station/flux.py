@@ -46,6 +46,7 @@ from workbench.profiles import MediaProfile
 from workbench.station.locks import drive_lock, held
 from workbench.station.result import MigrationResult
 from workbench.station.states import Action
+from workbench.station.view import CarrierState
 
 if TYPE_CHECKING:
     from workbench.station.core import Station
@@ -65,7 +66,7 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
     try:
         job = job_dir(station.settings, st.item_id)
         if action is Action.RETRY:
-            station._ready_for_reading(st)
+            _restore_flux(st, job, station._ready_for_reading(st))
         previous = JobRecord.load(job)
         if previous is not None and previous.flux and previous.profile_id != profile.id \
                 and previous.profile_id in station.profiles:
@@ -115,6 +116,28 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
 def _cancelled() -> Exception:
     from workbench.errors import Aborted
     return Aborted("reason.cancelled")  # the capture files so far are kept
+
+
+def _restore_flux(st: CarrierState, job: Path, record: JobRecord | None) -> None:
+    """A bagged (then withdrawn) carrier read again: its capture files back from the
+    bag that holds them, copied and checked (the bag never changes), so a retry
+    captures only the tracks with bad sectors and votes across the earlier captures."""
+    from workbench.package.bags import copy_hashed
+    if record is None or not record.flux:
+        return
+    bags = [Path(b.path) for b in reversed(st.bags)]
+    for entry in record.flux.get("files", []):
+        path, digests = job / str(entry["file"]), dict(entry["digests"])
+        for bag in bags if not path.exists() else []:
+            source = bag / "data" / str(entry["file"])
+            if not source.is_file():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(".part-" + path.name)
+            if copy_hashed(source, partial, tuple(digests)) == digests:
+                partial.rename(path)
+                break
+            partial.unlink()
 
 
 def _fitting(station: Station, profile: MediaProfile, layout: Layout,
