@@ -25,6 +25,16 @@ def flux_lines(record: JobRecord) -> list[str]:
                  else t("flux.fits_none", size=f"{layout.get('size', 0):,}"))
     if flux.get("d88"):
         lines.append(t("flux.not_uniform", file=flux["d88"]["file"]))
+    troubled = [tr for tr in layout.get("tracks", []) if tr.get("in_image") and (
+        tr.get("bad") or tr.get("missing") or tr.get("disagree") or tr.get("odd_ids"))]
+    for tr in troubled[:8]:  # where the trouble is, track by track
+        lines.append(t("flux.track_line", cylinder=tr["cylinder"], head=tr["head"],
+                       encoding=tr.get("encoding", "?"), status=tr.get("status", "?"),
+                       good=tr.get("good", 0), bad=tr.get("bad", 0),
+                       missing=tr.get("missing", 0), disagree=tr.get("disagree", 0),
+                       odd=tr.get("odd_ids", 0)))
+    if len(troubled) > 8:
+        lines.append(t("flux.more_tracks", count=len(troubled) - 8))
     undecoded = layout.get("undecoded_tracks") or []
     if undecoded:
         lines.append(t("flux.undecoded", tracks=", ".join(f"{c}:{h}" for c, h in undecoded)))
