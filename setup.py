@@ -23,7 +23,9 @@ class BuildWithData(build_py):
                 raise SystemExit(f"setup.py: {name}/ is missing: build from a full checkout")
             shutil.rmtree(target / name, ignore_errors=True)
             shutil.copytree(HERE / name, target / name,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                            # built training flux captures: large, built again on use
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.scp",
+                                                          "*.kryoflux"))
 
 
 setup(cmdclass={"build_py": BuildWithData})

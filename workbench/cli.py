@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from workbench import (
     __version__,
     cli_autoload,
+    cli_flux,
     cli_ledger,
     cli_metadata,
     cli_signatures,
@@ -50,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help=t("cli.json"))
 
     p = sub.add_parser("image", help=t("cli.image"))
-    p.add_argument("source", metavar="SOURCE", help=t("cli.image_source"))
+    p.add_argument("source", metavar="SOURCE", nargs="?", help=t("cli.image_source"))
     p.add_argument("--profile", required=True, metavar="ID", help=t("cli.image_profile"))
+    cli_flux.add_arguments(p)  # --flux [CAPTURE]: the floppies no drive can read
     p.add_argument("--item", required=True, metavar="ID", help=t("cli.image_item"))
     p.add_argument("--out", metavar="DIR", type=Path, help=t("cli.image_out"))
     p.add_argument("--retries", type=int, metavar="N", help=t("cli.image_retries"))
@@ -96,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = tape.add_parser("release", help=t("cli.tape_release"))
     p.add_argument("items", nargs="+", metavar="ITEM", help=t("cli.tape_items"))
 
-    sub.add_parser("training", help=t("cli.training"))
+    p = sub.add_parser("training", help=t("cli.training"))
+    p.add_argument("--flux", action="store_true", help=t("flux.cli_training"))
     cli_ledger.add_parsers(sub)
     cli_signatures.add_parsers(sub)
     cli_autoload.add_parsers(sub)
@@ -235,6 +238,10 @@ def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
     """Image a carrier. Into its job folder (the default) it is an attempt the station
     records; --out DIR images into any other folder, outside the station's records."""
     from workbench.imaging.record import Outcome
+    if args.flux is not None:
+        return cli_flux.cmd_image_flux(args, settings)
+    if args.source is None:
+        raise BadInput("flux.need_source")
     profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
     for reminder in profile.reminders_for():
         print(t("cli.reminder", text=reminder), file=sys.stderr)
@@ -300,6 +307,8 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
                          record.reason.message() if record.reason else ""])
             if migration.cancel.is_set():
                 break
+        if getattr(args, "flux", False) and not migration.cancel.is_set():
+            rows += cli_flux.training_flux(migration, bar)  # the flux recipes too
         report = migration.records.write({"media": migration.records.statistics("media")},
                                          "text", language())
     finally:

@@ -67,7 +67,36 @@ SPEC = {
     }),
     "reminders": _per_language(list, required=False),
     "report": _per_language(str, required=False),
+    # flux imaging (workbench/flux/capture.py): floppy profiles only; cylinders 0: none
+    "flux": Field(dict, table={
+        "revolutions": Field(int, default=3, check=lambda v: None if 1 <= v <= 20
+                             else "1 to 20"),
+        "retry_revolutions": Field(int, default=8, check=lambda v: None if 1 <= v <= 50
+                                   else "1 to 50"),
+        "cylinders": Field(int, default=0, check=lambda v: None if 0 <= v <= 86
+                           else "0 (no flux imaging) to 86"),
+        "heads": Field(int, default=2, check=one_of(1, 2)),
+        "double_step": Field(bool, default=False),
+        "drive": Field(str, default="A", allowed="the Greaseweazle drive (A, B, 0, 1, 2)"),
+        "format": Field(str, default="", allowed="a gw disk format to verify against, or empty"),
+        "track_timeout_seconds": Field((int, float), default=60, check=lambda v: None
+                                       if 1 <= v <= 600 else "1 to 600"),
+    }),
 }
+
+
+@dataclass(frozen=True)
+class FluxParams:
+    """How a profile's carriers are captured with a Greaseweazle."""
+
+    revolutions: int
+    retry_revolutions: int
+    cylinders: int
+    heads: int
+    double_step: bool  # a 40-track disk in an 80-track drive
+    drive: str
+    format: str
+    track_timeout_seconds: float
 
 
 @dataclass(frozen=True)
@@ -97,6 +126,7 @@ class MediaProfile:
     max_consecutive_failures: int = 32
     time_budget_seconds: float = 0.0
     failure_budget: int = 0
+    flux: FluxParams | None = None  # None: not a carrier flux imaging reads
 
     def label(self, lang: str | None = None) -> str:
         return self.labels.get(lang or language()) or self.labels["en"]
@@ -157,6 +187,8 @@ def parse_profile(path: Path) -> MediaProfile:
         max_consecutive_failures=data["read"]["max_consecutive_failures"],
         time_budget_seconds=float(data["read"]["time_budget_seconds"]),
         failure_budget=data["read"]["failure_budget"],
+        flux=FluxParams(**{**data["flux"], "track_timeout_seconds": float(
+            data["flux"]["track_timeout_seconds"])}) if data["flux"]["cylinders"] else None,
     )
 
 

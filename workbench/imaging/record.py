@@ -189,6 +189,10 @@ class JobRecord:
     cue_digests: dict[str, str] = field(default_factory=dict)
     # unreadable run-out sectors at a data track's end, past its session's volume
     runout_ranges: list[list[int]] = field(default_factory=list)
+    # imaged from flux (workbench/station/flux.py): method, capture format, revolutions,
+    # decoder; the capture files (the preservation master) and a D88 access copy, each
+    # {"file", "digests"}, go into the bag with the image
+    flux: dict[str, Any] | None = None
 
     @property
     def outcome_enum(self) -> Outcome:
@@ -196,10 +200,13 @@ class JobRecord:
 
     def payload(self) -> list[tuple[str, dict[str, str]]]:
         """The carrier's files and their digests made while reading: the image (when
-        the carrier has one), every raw track of a disc and its CUE sheet."""
+        the carrier has one), every raw track of a disc and its CUE sheet, a flux
+        capture's files and its D88 access copy."""
         files = [(self.image, dict(self.digests))] if self.image else []
         files += [(str(t["file"]), dict(t.get("digests", {})))
                   for t in self.tracks if t.get("done")]
+        files += [(str(f["file"]), dict(f["digests"])) for f in (self.flux or {}).get(
+            "files", []) + ([self.flux["d88"]] if self.flux and self.flux.get("d88") else [])]
         return files + ([(self.cue, dict(self.cue_digests))] if self.cue_digests else [])
 
     @property

@@ -152,6 +152,8 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str,
                 f"{record.item_id}/data/{track['file']}", track["file"],
                 track["sectors"] * 2352, dict(track["digests"]),
                 f"CD track {track['number']} ({track['mode']}), raw 2352-byte sectors"))
+    from workbench.package.premis_flux import capture_detail, flux_objects
+    objects += flux_objects(record)
     image_id = objects[0].identifier if objects else map_id
     ids = tuple(o.identifier for o in objects)
     from workbench.identify.emulation_premis import premis_environments
@@ -164,6 +166,7 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str,
         entities=described.entities,
         events=[
             Event("capture", record.started, outcome,
+                  capture_detail(record) or
                   f"rescue imaging (copy, trim, scrape, retries) of a {record.profile_id} "
                   f"carrier in {len(record.runs)} run(s)",
                   f"{record.bytes_rescued} bytes rescued, {record.bad_sector_count} bad "

@@ -161,6 +161,9 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
         if record.runout_ranges:
             lines.append(t("result.runout", sectors=sum(
                 n for _, n in record.runout_ranges) // (record.sector_size or 2048)))
+    if record.flux:  # imaged from flux: the method, the disk's geometry, what it needs
+        from workbench.station.flux_words import flux_lines
+        lines += flux_lines(record)
     return lines
 
 

@@ -1,5 +1,6 @@
 """The result in plain words, then the technician decides: accept (verify, bag, tape),
-retry with more passes, retry on another drive, route elsewhere, add a note."""
+retry with more passes, retry on another drive, image with flux, route elsewhere, add a
+note."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class ResultScreen(StationScreen):
                 # rarer keys: in the key list (`?`) and the palette, not the 80-column footer
                 Binding("k", "keep_going", t("tui.key_keep_going"), show=False),
                 Binding("f", "route('needs_flux')", t("tui.key_flux"), show=False),
+                Binding("x", "flux", t("flux.action"), show=False),
                 Binding("u", "route('audio_disc')", t("tui.key_audio"), show=False),
                 Binding("n", "note", t("tui.key_note")),
                 Binding("h", "home", t("tui.key_home")),
@@ -143,6 +145,32 @@ class ResultScreen(StationScreen):
                             ImagingScreen(retries=profile.retries + 2,
                                           drive=drive or carrier.drive,
                                           keep_going=keep_going))
+
+    def action_flux(self) -> None:
+        """Image with flux (workbench/tui/flux.py): the station says whether it may."""
+        if self.busy or self.result is None:
+            return
+        st = self.wb.station.state(self.result.item_id)
+        if not any(a in st.next_actions for a in (Action.IMAGE, Action.RETRY)):
+            self._allowed(Action.RETRY)  # says why not
+            return
+        from workbench.flux.training import Recipe
+        from workbench.tui.flux import CapturePicker, FluxScreen
+        item, profile = st.item_id, self.result.record.profile_id
+
+        def start(choice: Recipe | bool | None) -> None:
+            if choice is None or self.busy:
+                return
+            self.busy = True
+            recipe = choice if isinstance(choice, Recipe) else None
+            self.app.call_later(self.app.switch_screen, FluxScreen(item, profile, recipe))
+        if self.wb.settings.training:  # the training captures of this kind of carrier
+            from workbench.flux.training import recipes
+            choices = [r for r in recipes() if r.profile == profile]
+            if choices:
+                self.app.push_screen(CapturePicker(choices), start)
+                return
+        start(True)
 
     def action_route(self, outcome: str) -> None:
         if self.result is None or self.busy:

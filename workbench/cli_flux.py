@@ -1,0 +1,95 @@
+"""`workbench image --flux [CAPTURE]`: image a floppy from flux, through the station's
+flux flow (workbench/station/flux.py). With a path (an .scp file or a KryoFlux folder),
+that capture is brought into the job folder and decoded; without one, a Greaseweazle
+(`gw` on PATH) captures the disk into the job folder, track by track. The same command
+again resumes an interrupted capture, then captures again only the tracks with bad
+sectors (with the profile's retry revolutions)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings
+from workbench.console import ProgressLine, cancel_on_sigint
+from workbench.i18n import t
+from workbench.profiles import get_profile, load_profiles
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flux", nargs="?", const="", default=None, metavar="CAPTURE",
+                        help=t("flux.cli_flux"))
+
+
+def _flux_progress(bar: ProgressLine) -> Any:
+    def show(step: str, p: Any) -> None:
+        if step == "image":
+            bar(p)
+        elif step == "flux":
+            from workbench.station.flux_words import flux_progress_text
+            text = flux_progress_text(p)
+            if text and (getattr(p, "done", 0) % 20 == 0 or getattr(p, "done", 0) ==
+                         getattr(p, "total", -1)):
+                print(text, file=sys.stderr)
+    return show
+
+
+def cmd_image_flux(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.cli import print_record
+    from workbench.imaging.record import Outcome
+    from workbench.station import Station
+    from workbench.station.flux import image_flux
+    profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
+    for reminder in profile.reminders_for():
+        print(t("cli.reminder", text=reminder), file=sys.stderr)
+    command = shlex.join(["workbench", *sys.argv[1:]])
+    bar = ProgressLine()
+    try:
+        with Station(settings, _flux_progress(bar), cancel_on_sigint()) as station:
+            result = image_flux(station, args.item, profile,
+                                Path(args.flux) if args.flux else None, command=command)
+    finally:
+        bar.close()
+    if args.json:
+        print(result.record.to_json(), end="")
+    else:
+        print_record(result.record, result.job_dir)
+    return Outcome(result.record.outcome).exit_code
+
+
+def training_flux(station: Any, bar: Any) -> list[list[str]]:
+    """`workbench training --flux`: every training flux recipe (media/flux/) through the
+    whole pipeline like the training drives: its capture (built on first use in the
+    training area), decoded and imaged, then accepted. Rows for the summary table."""
+    from workbench.cli_ledger import _print_result
+    from workbench.flux.training import recipes, training_capture
+    from workbench.station import State
+    from workbench.station.flux import image_flux
+    rows = []
+    for recipe in recipes():
+        item = f"TRAIN-FLUX-{recipe.name}"
+        profile = station.profiles[recipe.profile]
+        print(t("training.drive", drive=recipe.model, profile=profile.label()))
+        try:
+            state = station.state(item).state
+            if state in (State.NEW, State.INTERRUPTED):
+                capture = training_capture(recipe, station.settings.paths.staging.parent
+                                           / "flux-media")
+                result = image_flux(station, item, profile, capture, batch="TRAINING",
+                                    command=f"workbench training --flux ({recipe.name})")
+            else:
+                result = station.result_of(item)
+            if station.state(item).state is State.IMAGED:
+                result = station.accept(item, batch="TRAINING")
+        finally:
+            bar.close()
+        _print_result(result)
+        record = result.record
+        rows.append([item, record.profile_id, t(f"outcome.{record.outcome}"),
+                     record.reason.message() if record.reason else ""])
+        if station.cancel.is_set():
+            break
+    return rows

@@ -1,0 +1,333 @@
+"""Flux imaging on the station: capture (or bring in) flux, decode, lay out, then the SAME
+imaging engine as every carrier, reading the laid-out sectors (workbench/flux/source.py).
+
+    result = image_flux(station, "FD-7", profile)                  # capture with gw
+    result = image_flux(station, "FD-7", profile, Path("x.scp"))   # a capture brought in
+
+The job folder gains flux/ (the capture files: the preservation master, bagged with the
+image) and, for a disk that is not uniform, image.d88 (an access copy for emulators).
+Running the same call again resumes an interrupted capture; once every track is there,
+it captures again only the tracks with bad sectors, with the profile's retry
+revolutions, and the decoder votes across every capture of a track. A carrier that was
+routed "needs flux" leaves the routed count: this is a new attempt with its own outcome.
+Tracks of an encoding the decoder does not read are never a success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench import __version__
+from workbench.atomic import fsync_dir
+from workbench.errors import BadInput
+from workbench.flux import session
+from workbench.flux.capture import (
+    FLUX_DIR,
+    CapturePlan,
+    capture,
+    capture_files,
+    find_gw,
+    next_round,
+    unfinished_plan,
+)
+from workbench.flux.d88 import write_d88
+from workbench.flux.layout import Layout
+from workbench.flux.session import IMPORT_DIR
+from workbench.flux.source import FluxSource, flux_identity
+from workbench.imaging.engine import image_source, job_dir
+from workbench.imaging.record import JobRecord, Outcome, Reason, utc_now
+from workbench.ledger import record as ledger
+from workbench.profiles import MediaProfile
+from workbench.station.locks import drive_lock, held
+from workbench.station.result import MigrationResult
+from workbench.station.states import Action
+from workbench.station.view import CarrierState
+
+if TYPE_CHECKING:
+    from workbench.station.core import Station
+
+D88_NAME = "image.d88"
+DECLARED_BY = "flux ID fields"
+
+
+def image_flux(station: Station, item_id: str, profile: MediaProfile,
+               capture_path: Path | None = None, batch: str = "", command: str = ""
+               ) -> MigrationResult:
+    """Image a carrier from flux: a first imaging, a resume, or a new attempt (a retry,
+    a carrier routed "needs flux") as its state allows."""
+    st = station.state(item_id)
+    action = Action.IMAGE if Action.IMAGE in st.next_actions else Action.RETRY
+    lock, st = station._begin(item_id, action)
+    try:
+        job = job_dir(station.settings, st.item_id)
+        if action is Action.RETRY:
+            _restore_flux(st, job, station._ready_for_reading(st))
+        previous = JobRecord.load(job)
+        if previous is not None and previous.flux and previous.profile_id != profile.id \
+                and previous.profile_id in station.profiles:
+            profile = station.profiles[previous.profile_id]  # the ID fields chose it
+        elif previous is not None and previous.profile_id != profile.id:
+            raise BadInput("error.job_mismatch", folder=str(job), item=previous.item_id,
+                           profile=previous.profile_id)
+        if profile.flux is None:
+            raise BadInput("flux.no_flux_params", profile=profile.id)
+        if capture_path is not None:
+            if not capture_path.exists():
+                raise BadInput("flux.no_capture", path=str(capture_path))
+            job.mkdir(parents=True, exist_ok=True)
+            master = bring_in(capture_path, job)
+            identity = flux_identity(str(capture_path), _format_of(master), captured=False)
+        else:
+            plan = _plan(job, profile, previous)
+            if plan is not None:
+                find_gw()  # a missing gw is refused with nothing written
+                job.mkdir(parents=True, exist_ok=True)
+                with held(drive_lock(station.locks, f"/dev/greaseweazle-{plan.drive}",
+                                     station.settings.station_id, job.name), 1.0):
+                    capture(job, plan, progress=lambda p: station.progress("flux", p),
+                            cancel=station.cancel)
+            identity = flux_identity(f"/dev/greaseweazle-{profile.flux.drive}", "scp",
+                                     captured=True, drive=profile.flux.drive)
+        if station.cancel.is_set():
+            raise _cancelled()
+        decoded = session.decode_job(job, profile.flux.cylinders,
+                             progress=lambda p: station.progress("flux", p),
+                             cancel=station.cancel)
+        fitting = _fitting(station, profile, decoded.layout, previous)
+        record = image_layout(station, st.item_id, fitting, job, decoded.layout, identity,
+                              decoded.info, command)
+        station._record_imaging(record, job, batch or st.batch)
+        _record_method(station, record)
+        result = station.result_of(st.item_id)
+        if fitting is not profile:
+            result.steps.append(("profile", "recorded", f"{profile.id} -> {fitting.id}"))
+        result.steps.append(("imaging", record.outcome, method_text(record)))
+        result.state = station.state(st.item_id).state
+        return result
+    finally:
+        lock.release()
+
+
+def _cancelled() -> Exception:
+    from workbench.errors import Aborted
+    return Aborted("reason.cancelled")  # the capture files so far are kept
+
+
+def _restore_flux(st: CarrierState, job: Path, record: JobRecord | None) -> None:
+    """A bagged (then withdrawn) carrier read again: its capture files back from the
+    bag that holds them, copied and checked (the bag never changes), so a retry
+    captures only the tracks with bad sectors and votes across the earlier captures."""
+    from workbench.package.bags import copy_hashed
+    if record is None or not record.flux:
+        return
+    bags = [Path(b.path) for b in reversed(st.bags)]
+    for entry in record.flux.get("files", []):
+        path, digests = job / str(entry["file"]), dict(entry["digests"])
+        for bag in bags if not path.exists() else []:
+            source = bag / "data" / str(entry["file"])
+            if not source.is_file():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(".part-" + path.name)
+            if copy_hashed(source, partial, tuple(digests)) == digests:
+                partial.rename(path)
+                break
+            partial.unlink()
+
+
+def _fitting(station: Station, profile: MediaProfile, layout: Layout,
+             previous: JobRecord | None) -> MediaProfile:
+    """The profile the disk's ID fields say it is, for a first imaging where the chosen
+    one does not fit (the technician need not know the format: a PC-98 disk chosen as a
+    3.5-inch 2HD one is counted as a PC-98 disk). A job that has a record keeps its
+    profile; a disk no profile fits keeps the chosen one (its ID fields declare its size)."""
+    fits = layout.fitting_profiles(station.profiles)
+    if previous is not None or not fits or profile.id in fits:
+        return profile
+    return station.profiles[fits[0]]
+
+
+def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None
+          ) -> CapturePlan | None:
+    """A round cut short goes on; else the first capture; else a retry of the tracks
+    with bad sectors; None when there is nothing to capture (every sector decoded)."""
+    assert profile.flux is not None
+    plan = unfinished_plan(job)
+    if plan is not None:
+        return plan
+    if not capture_files(job):
+        return CapturePlan.first(profile.flux)
+    bad = (previous.flux or {}).get("bad_tracks", []) if previous else []
+    if not bad:
+        return None
+    return CapturePlan.retry(profile.flux, [(int(c), int(h)) for c, h in bad],
+                             next_round(job))
+
+
+def bring_in(path: Path, job: Path) -> list[Path]:
+    """A capture made elsewhere (an .scp file, a KryoFlux folder) copied into the job
+    folder as it came (flux/import/NAME), so the bag keeps it. Copied once; a copy
+    already there with the same bytes is kept."""
+    path = path.resolve()
+    if not path.exists():
+        raise BadInput("flux.no_capture", path=str(path))
+    folder = job / FLUX_DIR / IMPORT_DIR
+    if folder.resolve() in (path, *path.parents):
+        return _files_under(folder)
+    sources = [path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not sources:
+        raise BadInput("flux.no_capture", path=str(path))
+    target_dir = folder / path.name if path.is_dir() else folder
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        target = target_dir / src.name
+        if target.is_file() and _same_bytes(src, target):
+            continue
+        part = target.with_name(".part-" + target.name)
+        shutil.copyfile(src, part)
+        with open(part, "rb+") as fh:
+            os.fsync(fh.fileno())
+        part.replace(target)
+    fsync_dir(target_dir)
+    return _files_under(folder)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    return a.stat().st_size == b.stat().st_size and _digest(a, "sha256") == _digest(b, "sha256")
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def master_files(job: Path) -> list[Path]:
+    """The capture files of the job: gw's tracks and whatever was brought in."""
+    folder = job / FLUX_DIR
+    return capture_files(job) + (_files_under(folder / IMPORT_DIR)
+                                 if (folder / IMPORT_DIR).is_dir() else [])
+
+
+def _format_of(files: list[Path]) -> str:
+    suffixes = {f.suffix.lower() for f in files}
+    return "scp" if ".scp" in suffixes else "hfe" if ".hfe" in suffixes else "kryoflux"
+
+
+def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Path,
+                 layout: Layout, identity: Any, info: dict[str, Any], command: str = ""
+                 ) -> JobRecord:
+    """The engine over the laid-out sectors, then the flux facts in the job record.
+    A disk that is not uniform declares its own size (its ID fields do, as a FAT boot
+    sector does): the profile's list of sizes does not judge it."""
+    declares = _ids_declare_size(station, profile, layout)
+    reading = replace(profile, expected_sizes=(layout.size,)) if declares else profile
+    source = FluxSource(layout, identity.path, identity)
+    d88 = None
+    if not layout.uniform and layout.slots:
+        write_d88(layout, job / D88_NAME, name=item_id[:16])
+        d88 = _entry(job, job / D88_NAME, profile)
+    with source:
+        # one retry pass: a new decode (more revolutions) fills the map's bad areas; a
+        # sector the decoder could not give fails the same way however often it is read
+        record = image_source(source, reading, item_id, station.settings, job, retries=1,
+                              command=command, cancel=station.cancel,
+                              progress=lambda p: station.progress("image", p))
+    files = master_files(job)
+    record.flux = {
+        "method": "flux", "format": info.get("format", _format_of(files)),
+        "revolutions": info.get("revolutions", 0), "decoder": info.get("decoder", ""),
+        "rounds": info.get("rounds", 0),
+        "files": [_entry(job, f, profile) for f in files],
+        "d88": d88, "fits": layout.fitting_profiles(station.profiles),
+        "bad_tracks": [list(t) for t in sorted({(s.cylinder, s.head) for s in layout.slots
+                                                if not s.good})],
+        "layout": layout.report(), "decoded": utc_now()}
+    record.expected_sizes = list(profile.expected_sizes)
+    if declares:
+        record.declared_size, record.declared_by = layout.size, DECLARED_BY
+    _judge_undecoded(record, layout)
+    record.save(job)
+    return record
+
+
+def _ids_declare_size(station: Station, profile: MediaProfile, layout: Layout) -> bool:
+    """Whether the disk's ID fields, not the profile's sizes, say how big its image is:
+    a disk no profile describes (mixed sizes or encodings, DMF, a format without a
+    profile), captured over every cylinder the profile reads. A capture that stopped
+    short is judged by the profile's sizes (too small: not the whole disk)."""
+    wanted = profile.flux.cylinders if profile.flux else 0
+    captured = max((t.cylinder for t in layout.tracks), default=-1) + 1
+    return captured >= wanted and bool(layout.slots) and (
+        not layout.uniform or not layout.fitting_profiles(station.profiles))
+
+
+def _judge_undecoded(record: JobRecord, layout: Layout) -> None:
+    """Tracks of an encoding not decoded: never a success, whatever the map says."""
+    tracks = layout.undecoded
+    if not tracks or record.outcome not in (Outcome.SUCCESS.value, Outcome.PARTIAL.value,
+                                            Outcome.FAILED.value):
+        return
+    names = ", ".join(f"{t.cylinder}:{t.head}" for t in tracks[:12]) + \
+        (" ..." if len(tracks) > 12 else "")
+    if record.outcome == Outcome.SUCCESS.value:
+        record.outcome = Outcome.PARTIAL.value
+    record.reason = Reason.of("flux_not_decoded", tracks=names)
+    if record.runs:
+        record.runs[-1].outcome = record.outcome
+
+
+def _entry(job: Path, path: Path, profile: MediaProfile) -> dict[str, Any]:
+    return {"file": str(path.relative_to(job)), "size": path.stat().st_size,
+            "digests": _digests(path, profile.digests)}
+
+
+def _digests(path: Path, algorithms: tuple[str, ...]) -> dict[str, str]:
+    hashes = {a: hashlib.new(a) for a in algorithms}
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            for h in hashes.values():
+                h.update(block)
+    return {a: h.hexdigest() for a, h in hashes.items()}
+
+
+def method_text(record: JobRecord) -> str:
+    """The method in words (English: the ledger keeps it so)."""
+    flux = record.flux or {}
+    return (f"flux ({flux.get('format', '?')} capture, {flux.get('revolutions', 0)} "
+            f"revolution(s) a track, {len(flux.get('files', []))} file(s); decoder "
+            f"{flux.get('decoder') or 'workbench ' + __version__})")
+
+
+def _record_method(station: Station, record: JobRecord) -> None:
+    """The ledger's record of how the carrier was read: an event on the attempt."""
+    st = station.state(record.item_id)
+    if st.attempt is None or not record.runs:
+        return
+    run = record.runs[-1]
+    ledger.record_event(station.con, str(st.attempt["attempt"]), record.item_id,
+                        station.settings.station_id, "flux", run.started,
+                        run.ended or utc_now(), "recorded", method_text(record),
+                        key=run.started)
+
+
+def method_of(station: Station, item_id: str) -> str:
+    """The imaging method of the carrier's current attempt: "flux" or "drive"."""
+    st = station.state(item_id)
+    if st.attempt is None:
+        return ""
+    row = station.con.execute("SELECT 1 FROM events WHERE attempt = ? AND step = 'flux'",
+                              (str(st.attempt["attempt"]),)).fetchone()
+    return "flux" if row else "drive"
