@@ -124,10 +124,10 @@ def identify_line(p: object, cols: int) -> str:
 class ProgressLine:
     """One self-overwriting line on a terminal; silent when it is not a terminal."""
 
-    def __init__(self, out: TextIO = sys.stderr, min_interval: float = 0.2,
+    def __init__(self, out: TextIO | None = None, min_interval: float = 0.2,
                  render: Callable[[Any, int], str] = imaging_line) -> None:
-        self.out = out
-        self.enabled = out.isatty()
+        self.out = out or sys.stderr  # the stream of now, not of import time
+        self.enabled = self.out.isatty()
         self.min_interval = min_interval
         self.render = render
         self._last = 0.0
