@@ -4,16 +4,22 @@ Builds (in memory, with the synthetic encoder) a 3-revolution capture of an 80-c
 two-sided 2HD disk (1.44 MB, 40 ns jitter, 2 % drift, one weak sector that reads on one
 revolution of three), decodes it, and prints the time, the rate, the ratio to the ~60 s a
 300 rpm drive needs to capture it, and the sectors recovered with every revolution against
-the first one only. Prints; asserts nothing.
+the first one only. When Greaseweazle's host tools are on PATH (`gw`, or --gw PATH), the
+same capture is written as an SCP file and `gw convert x.scp x.img --format ibm.1440` is
+timed side by side (the field's decoder), with its sectors compared to ours. Prints;
+asserts nothing.
 
-    python bench/bench_flux.py [--revolutions 3] [--jitter-ns 40]
+    python bench/bench_flux.py [--revolutions 3] [--jitter-ns 40] [--gw PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--revolutions", type=int, default=3)
     ap.add_argument("--jitter-ns", type=float, default=40.0)
+    ap.add_argument("--gw", help="Greaseweazle's gw (default: gw on PATH, if any)")
     args = ap.parse_args()
     fmt = FORMATS["ibm.1440"]
     image = random.Random(1440).randbytes(fmt.image_size())
@@ -78,6 +85,31 @@ def main() -> None:
           f"of it ({capture_s / secs:.1f}x faster than the drive)")
     print(f"sectors recovered: {all_good}/{len(expected)} with all revolutions "
           f"({all_exact} bit-exact), {one_good}/{len(expected)} with the first only")
+    gw = args.gw or shutil.which("gw")
+    if gw:
+        side_by_side(gw, capture, image, secs)
+    else:
+        print("Greaseweazle's gw not found (--gw PATH): no side-by-side decode")
+
+
+def side_by_side(gw: str, capture: FluxCapture, image: bytes, ours: float) -> None:
+    """The same capture through Greaseweazle's own decoder, timed."""
+    from workbench.flux.scp import write_scp
+    with tempfile.TemporaryDirectory() as tmp:
+        scp, img = Path(tmp) / "disk.scp", Path(tmp) / "disk.img"
+        write_scp(capture, scp)
+        start = time.perf_counter()
+        done = subprocess.run([gw, "convert", "--format", "ibm.1440", str(scp), str(img)],
+                              capture_output=True, text=True, timeout=1800)
+        theirs = time.perf_counter() - start
+        if done.returncode != 0 or not img.exists():
+            print(f"gw convert failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+            return
+        got = img.read_bytes()
+    same = sum(got[i:i + 512] == image[i:i + 512] for i in range(0, len(image), 512))
+    print(f"gw convert (Greaseweazle's decoder) on the same capture: {theirs:.1f} s, "
+          f"{same}/{len(image) // 512} sectors equal to the source; ours is "
+          f"{theirs / ours:.1f}x faster")
 
 
 if __name__ == "__main__":
