@@ -290,3 +290,24 @@ def test_headless_training_with_flux_bags_the_recipes(tmp_path: Path,
     bag = tmp_path / "training" / "bags" / "TRAIN-FLUX-tiny"
     assert (bag / "data" / "flux" / "import" / "tiny.scp").is_file()
     assert (tmp_path / "training" / "flux-media" / "tiny.scp").is_file()  # built on use
+
+
+def test_image_flux_takes_a_recipe_and_refuses_what_is_no_capture(tmp_path: Path,
+                                                                  capsys) -> None:
+    """A trainee gives the recipe itself: its capture is built and imaged. A file that is
+    no capture is refused by name before anything is copied into a job folder."""
+    from workbench.cli import main
+    from workbench.errors import ExitCode
+    recipe = tmp_path / "tiny.flux.toml"
+    recipe.write_text(RECIPE, encoding="utf-8")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not flux", encoding="utf-8")
+    code = main(["image", "--flux", str(notes), "--profile", "fd525-2d", "--item", "NO-1"])
+    assert code == ExitCode.BAD_INPUT
+    assert "notes.txt is not a flux capture" in capsys.readouterr().err
+    assert not (tmp_path / "staging" / "NO-1").exists()
+    assert main(["image", "--flux", str(recipe), "--profile", "fd525-2d", "--item", "R-1",
+                 "--json"]) == ExitCode.SUCCESS
+    record = json.loads(capsys.readouterr().out)
+    assert record["flux"]["method"] == "flux" and record["outcome"] == "success"
+    assert (tmp_path / "staging" / "R-1" / "flux" / "import" / "tiny.scp").is_file()

@@ -77,8 +77,7 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
         if profile.flux is None:
             raise BadInput("flux.no_flux_params", profile=profile.id)
         if capture_path is not None:
-            if not capture_path.exists():
-                raise BadInput("flux.no_capture", path=str(capture_path))
+            capture_path = capture_to_bring(station, capture_path)
             job.mkdir(parents=True, exist_ok=True)
             master = bring_in(capture_path, job)
             identity = flux_identity(str(capture_path), _format_of(master), captured=False)
@@ -167,6 +166,23 @@ def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None
         return None
     return CapturePlan.retry(profile.flux, [(int(c), int(h)) for c, h in bad],
                              next_round(job))
+
+
+def capture_to_bring(station: Station, path: Path) -> Path:
+    """The capture a path names, checked before anything is copied: a capture file (by
+    its content), a folder holding one, or a training recipe (*.flux.toml: its capture,
+    built on first use in the training area). Anything else is refused, naming it."""
+    from workbench.flux.read import sniff
+    from workbench.flux.training import SUFFIX, load_recipe, training_capture
+    if not path.exists():
+        raise BadInput("flux.no_capture", path=str(path))
+    if path.is_file() and path.name.endswith(SUFFIX):
+        return training_capture(load_recipe(path),
+                                station.settings.paths.staging.parent / "flux-media")
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    if not any(sniff(f) for f in files):
+        raise BadInput("flux.not_a_capture", path=str(path))
+    return path
 
 
 def bring_in(path: Path, job: Path) -> list[Path]:
