@@ -75,7 +75,7 @@ def test_migrate_the_good_floppy_and_see_it_counted(tmp_path):
             assert "fmt/11" in text_of(app, "#details")  # formats inside, before accepting
             assert "packaging" in await accepted(pilot, app, "TUI-1")
             today = app.screen.query_one("#today", DataTable)
-            await wait_for(pilot, lambda: ["3.5-inch FD", 1, 0, 0] in [
+            await wait_for(pilot, lambda: ["3.5-inch FD", "1", "0", "0"] in [
                 list(today.get_row_at(n)) for n in range(today.row_count)])
     asyncio.run(scenario())
     assert (Path("training") / "bags" / "TUI-1" / "bagit.txt").exists()

@@ -13,6 +13,12 @@ DRIVE_COLUMNS = ("drive", "carrier", "phase", "progress", "rate", "eta", "media"
 QUEUE_COLUMNS = ("carrier", "drive", "status", "detail")
 
 
+def add_columns(table: DataTable[str], columns: tuple[str, ...],
+                labels: tuple[str, ...]) -> None:
+    for key, label in zip(columns, labels, strict=True):
+        table.add_column(label, key=key)
+
+
 def eta_words(seconds: float | None) -> str:
     """An ETA that fits a narrow column: 4:05, 1:02:03."""
     if seconds is None:
@@ -67,8 +73,10 @@ def drive_cells(view: DriveView, drive: Drive | None, drives: dict[str, Drive]
     return (fit(short(view.drive, drives), 14), fit(view.item_id, 12),
             fit(phase_words(view), 12),
             bar(view.fraction) if busy or view.phase == FINISHED else "",
-            f"{human_bytes(view.rate)}/s" if busy else "",
-            eta_words(view.eta) if busy else "", fit(media, 8))
+            # numbers padded to a steady width: a column that keeps its width is drawn
+            # again alone, one that changes it re-lays the whole screen out
+            f"{human_bytes(view.rate)}/s".rjust(11) if busy else "",
+            eta_words(view.eta).rjust(7) if busy else "", fit(media, 8))
 
 
 def carrier_cells(view: CarrierView, drives: dict[str, Drive]) -> tuple[str, ...]:
@@ -97,8 +105,10 @@ def sync_rows(table: DataTable[str], rows: list[tuple[str, tuple[str, ...]]],
             table.move_cursor(row=wanted.index(selected) if selected in wanted
                               else min(max(row, 0), len(rows) - 1))
         return
+    from rich.cells import cell_len
     for key, cells in rows:
         current = table.get_row(key)
         for column, old, new in zip(columns, current, cells, strict=True):
-            if old != new:
-                table.update_cell(key, column, new, update_width=True)
+            if old != new:  # measured again only when its width changed
+                table.update_cell(key, column, new,
+                                  update_width=cell_len(str(old)) != cell_len(str(new)))

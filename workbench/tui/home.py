@@ -23,11 +23,16 @@ from workbench.tui.base import StationScreen
 from workbench.tui.board import (
     DRIVE_COLUMNS,
     QUEUE_COLUMNS,
+    add_columns,
     carrier_cells,
     drive_cells,
     sync_rows,
 )
 from workbench.tui.widgets import StationFooter
+
+TODAY_COLUMNS = ("label", "succeeded", "partial", "failed")
+PENDING_COLUMNS = ("item", "state", "next")
+BOARD_SECONDS = 1.0  # how often the board reads the runner's snapshots
 
 
 class HomeScreen(StationScreen):
@@ -70,24 +75,23 @@ class HomeScreen(StationScreen):
 
     def on_mount(self) -> None:
         drives = self.query_one("#drives", DataTable)
-        for key in DRIVE_COLUMNS:
-            drives.add_column(t(f"board.col_{key}"), key=key)
-        queue = self.query_one("#queue", DataTable)
-        for key in QUEUE_COLUMNS:
-            queue.add_column(t(f"board.col_{key}"), key=key)
-        today = self.query_one("#today", DataTable)
-        today.add_columns(t("report.col_label"), t("report.col_succeeded"),
-                          t("report.col_partial"), t("report.col_failed"))
-        self.query_one("#pending", DataTable).add_columns(
-            t("station.col_item"), t("station.col_state"), t("station.col_next"))
+        add_columns(drives, DRIVE_COLUMNS, tuple(t(f"board.col_{k}") for k in DRIVE_COLUMNS))
+        add_columns(self.query_one("#queue", DataTable), QUEUE_COLUMNS,
+                    tuple(t(f"board.col_{k}") for k in QUEUE_COLUMNS))
+        add_columns(self.query_one("#today", DataTable), TODAY_COLUMNS,
+                    (t("report.col_label"), t("report.col_succeeded"),
+                     t("report.col_partial"), t("report.col_failed")))
+        add_columns(self.query_one("#pending", DataTable), PENDING_COLUMNS,
+                    (t("station.col_item"), t("station.col_state"), t("station.col_next")))
         self.query_one("#batch", Input).value = self.wb.batch
         self._seen: tuple[tuple[str, str], ...] = ()
         self.action_refresh()
         drives.styles.height = "auto"  # as many rows as drives, up to a screenful
         drives.styles.max_height = 12
         drives.focus()  # letters are keys here; b edits the batch
-        # the runner's snapshots, twice a second: no database read unless a carrier moved
-        self.set_interval(0.5, self.tick)
+        # the runner's snapshots once a second (a redraw of the board costs 40-50 ms of
+        # the screen's time): no database read unless a carrier moved
+        self.set_interval(BOARD_SECONDS, self.tick)
 
     def on_screen_resume(self) -> None:
         # the drives are listed again on r (opening every drive on each return is slow)
@@ -141,18 +145,19 @@ class HomeScreen(StationScreen):
         self._refresh_records()
 
     def _refresh_records(self) -> None:
+        # in place (sync_rows): only what changed is drawn again, the screen keeps its
+        # layout unless a row came or went
         app = self.wb
-        today = self.query_one("#today", DataTable)
-        today.clear()
         day = datetime.now(UTC).date().isoformat()
-        for row in app.station.records.statistics("media", Filters(date_from=day,
-                                                                    date_to=day)):
-            today.add_row(row.label, row.succeeded, row.partial, row.failed)
-        work = self.query_one("#pending", DataTable)
-        work.clear()
-        for st in app.station.pending(limit=50):
-            work.add_row(st.item_id, t(f"state.{st.state.value}"),
-                         t(f"action.{PENDING_STATES[st.state].value}"), key=st.item_id)
+        sync_rows(self.query_one("#today", DataTable),
+                  [(row.label, (row.label, str(row.succeeded), str(row.partial),
+                                str(row.failed)))
+                   for row in app.station.records.statistics(
+                       "media", Filters(date_from=day, date_to=day))], TODAY_COLUMNS)
+        sync_rows(self.query_one("#pending", DataTable),
+                  [(st.item_id, (st.item_id, t(f"state.{st.state.value}"),
+                                 t(f"action.{PENDING_STATES[st.state].value}")))
+                   for st in app.station.pending(limit=50)], PENDING_COLUMNS)
 
     def _selected(self, table_id: str) -> str | None:
         table = self.query_one(f"#{table_id}", DataTable)
