@@ -311,3 +311,20 @@ def test_image_flux_takes_a_recipe_and_refuses_what_is_no_capture(tmp_path: Path
     record = json.loads(capsys.readouterr().out)
     assert record["flux"]["method"] == "flux" and record["outcome"] == "success"
     assert (tmp_path / "staging" / "R-1" / "flux" / "import" / "tiny.scp").is_file()
+
+
+def test_half_a_disk_is_never_a_success_nor_another_profile(station: Station,
+                                                            tmp_path: Path) -> None:
+    """A 2HD capture of cylinders 0-39 only has the size of a 2DD disk: it stays a 2HD
+    carrier, and its image is too small, so the outcome says what is missing."""
+    import random
+    fmt = FORMATS["ibm.1440"]
+    image = random.Random(40).randbytes(fmt.image_size())
+    specs = [s for s in image_tracks(image, fmt) if s.cylinder < 40]
+    write_scp(encode_capture(specs, Timing(revolutions=1, jitter_ns=40), seed=40),
+              tmp_path / "half.scp")
+    result = station_flux.image_flux(station, "HALF-1", station.profiles["fd35-2hd"],
+                                     tmp_path / "half.scp")
+    assert result.record.profile_id == "fd35-2hd"
+    assert result.record.outcome != "success", result.record.reason
+    assert result.record.size == 737280

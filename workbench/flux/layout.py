@@ -172,13 +172,17 @@ class Layout:
 
     def fitting_profiles(self, profiles: dict[str, Any]) -> list[str]:
         """Media profiles whose geometry this disk has: uniform, the profile's sector
-        size, and one of its expected sizes (fd35-2hd, pc98-2hd, ...). Several may fit
-        (one size, two drives); none fits a non-uniform disk."""
+        size, its cylinders and heads, and one of its expected sizes (fd35-2hd,
+        pc98-2hd, ...). Several may fit (one size, two drives); none fits a non-uniform
+        disk, nor a capture that stopped short (half a 2HD disk has a 2DD disk's size,
+        not its geometry)."""
         if not self.uniform or not self.slots:
             return []
         return sorted(p.id for p in profiles.values()
                       if p.family == "FD" and p.sector_size == self.sector_size
-                      and self.size in p.expected_sizes)
+                      and self.size in p.expected_sizes
+                      and (p.flux is None or (p.flux.cylinders, p.flux.heads) ==
+                           (self.cylinders, self.heads)))
 
 
 # -- laying out --------------------------------------------------------------------
