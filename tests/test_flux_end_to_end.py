@@ -328,3 +328,28 @@ def test_half_a_disk_is_never_a_success_nor_another_profile(station: Station,
     assert result.record.profile_id == "fd35-2hd"
     assert result.record.outcome != "success", result.record.reason
     assert result.record.size == 737280
+
+
+def test_retry_of_a_flux_carrier_reads_flux_never_the_capture_as_a_drive(
+        disk, station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`retry` on a carrier imaged from an imported capture: with no Greaseweazle it is
+    refused and the image stays what the decode made (it once became the SCP bytes); a
+    drive named for it is refused; nothing is written either way."""
+    from workbench.errors import WorkbenchError
+    _, lost, capture = disk
+    write_scp(capture, tmp_path / "disk.scp")
+    first = station_flux.image_flux(station, "RT-1", station.profiles["fd525-2d"],
+                                    tmp_path / "disk.scp")
+    assert first.record.outcome == "partial"
+    image = first.job_dir / first.record.image
+    before = image.read_bytes()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-gw-here"))
+    monkeypatch.delenv("WORKBENCH_GW", raising=False)
+    with pytest.raises(WorkbenchError) as err:
+        station.retry("RT-1")
+    assert "gw" in str(err.value)
+    with pytest.raises(WorkbenchError) as err:
+        station.retry("RT-1", drive="/dev/sdz")
+    assert "imaged from flux" in str(err.value)
+    assert image.read_bytes() == before and not before.startswith(b"SCP")
+    assert station.result_of("RT-1").record.outcome == "partial"

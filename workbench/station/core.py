@@ -264,8 +264,11 @@ class Station:
               command: str = "", review_partial: bool = False, review: bool = False,
               keep_going: bool = False) -> MigrationResult:
         """A new attempt on the same or another drive, into the same map (its image back
-        from the bag first, when a bag holds it). keep_going: past a dead-medium sample
-        or the profile's budgets, the technician's choice."""
+        from a bag first); one imaged from flux is read from flux again (station/flux.py).
+        keep_going: past a dead-medium sample or the profile's budgets."""
+        from workbench.station.flux import flux_retry
+        if (flux := flux_retry(self, item_id, drive, command)) is not None:
+            return flux
         lock, st = self._begin(item_id, Action.RETRY)
         try:
             item_id = st.item_id

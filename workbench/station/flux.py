@@ -151,6 +151,21 @@ def _fitting(station: Station, profile: MediaProfile, layout: Layout,
     return station.profiles[fits[0]]
 
 
+def flux_retry(station: Station, item_id: str, drive: str | None, command: str
+               ) -> MigrationResult | None:
+    """`retry` of a carrier imaged from flux: its capture is never a drive to read as an
+    image. Without a drive: read from flux again (the tracks with bad sectors captured
+    again, voted with every earlier capture). A drive named for it: refused (its map is
+    the flux layout's). None: not a flux carrier, an ordinary retry."""
+    record = JobRecord.load(job_dir(station.settings, item_id))
+    if record is None or not record.flux:
+        return None
+    if drive:
+        raise BadInput("flux.retry_on_drive", item=item_id, drive=drive)
+    return image_flux(station, item_id, station.profiles[record.profile_id],
+                      command=command)
+
+
 def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None
           ) -> CapturePlan | None:
     """A round cut short goes on; else the first capture; else a retry of the tracks
