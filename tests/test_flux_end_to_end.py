@@ -336,7 +336,7 @@ def test_retry_of_a_flux_carrier_reads_flux_never_the_capture_as_a_drive(
     refused and the image stays what the decode made (it once became the SCP bytes); a
     drive named for it is refused; nothing is written either way."""
     from workbench.errors import WorkbenchError
-    _, lost, capture = disk
+    _, _, capture = disk
     write_scp(capture, tmp_path / "disk.scp")
     first = station_flux.image_flux(station, "RT-1", station.profiles["fd525-2d"],
                                     tmp_path / "disk.scp")
@@ -353,3 +353,32 @@ def test_retry_of_a_flux_carrier_reads_flux_never_the_capture_as_a_drive(
     assert "imaged from flux" in str(err.value)
     assert image.read_bytes() == before and not before.startswith(b"SCP")
     assert station.result_of("RT-1").record.outcome == "partial"
+
+
+def test_a_capture_of_another_disk_is_not_voted_into_the_image(disk, station: Station,
+                                                              tmp_path: Path) -> None:
+    """A second capture brought in for an item must be of the same disk: another disk's
+    capture is refused before it is copied; the same disk captured again is taken."""
+    import random
+
+    from workbench.errors import Refused
+    image, _, capture = disk
+    write_scp(capture, tmp_path / "disk.scp")
+    first = station_flux.image_flux(station, "TWO-1", station.profiles["fd525-2d"],
+                                    tmp_path / "disk.scp")
+    assert first.record.outcome == "partial"
+    other = random.Random(5).randbytes(len(image))
+    write_scp(encode_capture(image_tracks(other, FMT), Timing(revolutions=1), seed=5),
+              tmp_path / "other.scp")
+    with pytest.raises(Refused) as err:
+        station_flux.image_flux(station, "TWO-1", station.profiles["fd525-2d"],
+                                tmp_path / "other.scp")
+    assert "not of the disk already captured" in str(err.value)
+    assert not (first.job_dir / "flux" / "import" / "other.scp").exists()
+    assert (first.job_dir / first.record.image).read_bytes()[:512] == image[:512]
+    again = encode_capture(image_tracks(image, FMT), Timing(revolutions=1), seed=6)
+    write_scp(again, tmp_path / "again.scp")  # the same disk, read again: every sector
+    second = station_flux.image_flux(station, "TWO-1", station.profiles["fd525-2d"],
+                                     tmp_path / "again.scp")
+    assert second.record.outcome == "success"
+    assert (second.job_dir / second.record.image).read_bytes() == image

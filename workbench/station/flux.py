@@ -78,6 +78,7 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
             raise BadInput("flux.no_flux_params", profile=profile.id)
         if capture_path is not None:
             capture_path = capture_to_bring(station, capture_path)
+            refuse_another_disk(job, previous, capture_path, profile.flux.cylinders)
             job.mkdir(parents=True, exist_ok=True)
             master = bring_in(capture_path, job)
             identity = flux_identity(str(capture_path), _format_of(master), captured=False)
@@ -198,6 +199,38 @@ def capture_to_bring(station: Station, path: Path) -> Path:
     if not any(sniff(f) for f in files):
         raise BadInput("flux.not_a_capture", path=str(path))
     return path
+
+
+def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
+                        cylinders: int) -> None:
+    """A capture brought into a job that holds captures already is voted with them, so
+    it must be of the same disk: decoded alone, every sector it reads well must equal
+    the image's where the image read it well. Refused, naming how many differ, before
+    anything is copied (two disks' sectors would otherwise mix in one image)."""
+    if previous is None or not previous.image or not session.capture_sources(job):
+        return
+    image = job / previous.image
+    if not image.is_file() or path.resolve() in [p.resolve() for p in
+                                                   session.capture_sources(job)]:
+        return
+    from workbench.flux.decode import decode_capture
+    from workbench.flux.layout import lay_out
+    from workbench.flux.read import read_capture
+    bad = [(int(pos), int(pos) + int(size)) for pos, size in previous.bad_ranges]
+    compared = differ = 0
+    with open(image, "rb") as fh:
+        for slot in lay_out(decode_capture(read_capture(path)), cylinders).slots:
+            end = slot.offset + slot.size
+            if slot.data is None or end > previous.size or \
+                    any(a < end and slot.offset < b for a, b in bad):
+                continue
+            fh.seek(slot.offset)
+            compared += 1
+            differ += fh.read(slot.size) != slot.data
+    if differ:  # none compared (one of them read nothing well): nothing to tell them apart
+        from workbench.errors import Refused
+        raise Refused("flux.another_disk", path=str(path), item=previous.item_id,
+                      differ=differ, compared=compared)
 
 
 def bring_in(path: Path, job: Path) -> list[Path]:
