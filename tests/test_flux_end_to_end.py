@@ -382,3 +382,40 @@ def test_a_capture_of_another_disk_is_not_voted_into_the_image(disk, station: St
                                      tmp_path / "again.scp")
     assert second.record.outcome == "success"
     assert (second.job_dir / second.record.image).read_bytes() == image
+
+
+def test_a_capture_where_no_sector_reads_leaves_no_untried_area(station: Station,
+                                                               tmp_path: Path) -> None:
+    """Every sector's data CRC bad: the map is all bad (nothing left untried), and the
+    advice is not the dead-floppy one (the decode already read the medium)."""
+    import random
+    specs = image_tracks(random.Random(3).randbytes(FMT.image_size()), FMT)
+    specs = [replace(t, sectors=tuple(replace(s, weak=(0,)) for s in t.sectors))
+             for t in specs]
+    write_scp(encode_capture(specs, Timing(revolutions=1), seed=3), tmp_path / "dead.scp")
+    result = station_flux.image_flux(station, "DEAD-1", station.profiles["fd525-2d"],
+                                     tmp_path / "dead.scp")
+    record = result.record
+    assert record.outcome == "failed" and record.bad_sector_count == 720
+    assert not record.untried_ranges
+    statuses = {b.status for b in RescueMap.load(result.job_dir / "image.map").blocks}
+    assert statuses == {"-"}
+    assert record.reason is None or "flux level" not in record.reason.message("en")
+
+
+def test_a_damaged_capture_is_refused_before_it_is_copied(disk, station: Station,
+                                                          tmp_path: Path) -> None:
+    """A truncated .scp is refused with its own message and nothing lands in the job
+    folder, so the whole file given next is taken (it once blocked every attempt)."""
+    from workbench.errors import WorkbenchError
+    *_, capture = disk
+    write_scp(capture, tmp_path / "disk.scp")
+    whole = (tmp_path / "disk.scp").read_bytes()
+    (tmp_path / "cut.scp").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(WorkbenchError):
+        station_flux.image_flux(station, "CUT-1", station.profiles["fd525-2d"],
+                                tmp_path / "cut.scp")
+    assert not list((station.settings.paths.staging / "CUT-1").rglob("*.scp"))
+    result = station_flux.image_flux(station, "CUT-1", station.profiles["fd525-2d"],
+                                     tmp_path / "disk.scp")
+    assert result.record.outcome == "partial"

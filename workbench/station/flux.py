@@ -187,8 +187,10 @@ def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None
 def capture_to_bring(station: Station, path: Path) -> Path:
     """The capture a path names, checked before anything is copied: a capture file (by
     its content), a folder holding one, or a training recipe (*.flux.toml: its capture,
-    built on first use in the training area). Anything else is refused, naming it."""
-    from workbench.flux.read import sniff
+    built on first use in the training area). Anything else is refused, naming it, and
+    so is a damaged capture (read whole first: copied in, it would fail every later
+    attempt of the job)."""
+    from workbench.flux.read import read_capture, sniff
     from workbench.flux.training import SUFFIX, load_recipe, training_capture
     if not path.exists():
         raise BadInput("flux.no_capture", path=str(path))
@@ -198,6 +200,7 @@ def capture_to_bring(station: Station, path: Path) -> Path:
     files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
     if not any(sniff(f) for f in files):
         raise BadInput("flux.not_a_capture", path=str(path))
+    read_capture(path)  # a damaged file: its own message, before anything is copied
     return path
 
 
@@ -298,6 +301,11 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
     sector does): the profile's list of sizes does not judge it."""
     declares = _ids_declare_size(station, profile, layout)
     reading = replace(profile, expected_sizes=(layout.size,)) if declares else profile
+    # the decode read the medium: the layout answers at once and the same way every
+    # time, so the dead-medium sample, the failing-read checks and the budgets (made for
+    # a drive struggling with a disk) would only leave untried areas and wrong advice
+    reading = replace(reading, dead_sample=0, max_consecutive_failures=0,
+                      time_budget_seconds=0.0, failure_budget=0)
     source = FluxSource(layout, identity.path, identity)
     d88 = None
     if not layout.uniform and layout.slots:
