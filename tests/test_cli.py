@@ -126,3 +126,20 @@ def test_training_images_every_sample_carrier(tmp_path: Path):
     assert virtual["fd35-2hd-damaged"]["suggested_profile"] == "fd35-2hd"
     assert virtual["usb-sample"]["suggested_profile"] == "usb"
     assert virtual["cd-sample"]["suggested_profile"] == "cd"
+
+
+def test_an_argument_of_undecodable_bytes_is_refused_before_anything(tmp_path: Path,
+                                                                      capsys):
+    """A source whose name holds bytes that are not UTF-8 (a folder from another
+    system): refused by name (exit 2) before anything is read or written; it used to
+    end in a traceback from the job record, the ledger or PREMIS."""
+    from workbench.cli import main
+    folder = os.fsdecode(bytes(tmp_path) + b"/src\xff\x01")
+    os.makedirs(folder)
+    source = os.path.join(folder, "fd.img")
+    Path(source).write_bytes((MEDIA / "fd35-2hd-good.img").read_bytes())
+    assert main(["image", source, "--profile", "fd35-2hd", "--item", "NU-1"]) \
+        == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert "not UTF-8" in err and "\\udcff" in err
+    assert not (tmp_path / "staging").exists() and not (tmp_path / "logs").exists()

@@ -129,6 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --lang, then $WORKBENCH_LANG (this shell's choice), then the station's setting
     env_lang = os.environ.get("WORKBENCH_LANG", "")
     set_language(lang or (env_lang if env_lang in LANGUAGES else settings.language))
+    undecodable = next((a for a in argv if not _utf8(a)), None)
+    if undecodable is not None:  # bytes no UTF-8 reader, ledger or PREMIS record holds
+        print(t("cli.error", message=t("lead.undecodable_argument", argument=ascii(
+            undecodable))), file=sys.stderr)
+        return ExitCode.BAD_INPUT
     args = build_parser().parse_args(argv)
     if args.training:
         settings = settings.for_training()
@@ -144,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(t("cli.error", message=known), file=sys.stderr)
         return known.exit_code
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def known_error(exc: BaseException, settings: Settings) -> WorkbenchError | None:

@@ -107,7 +107,7 @@ def drive_key(drive: str | Path) -> str:
 
 def _drive_file(locks: Path, drive: str | Path) -> Path:
     # '+' never occurs in an item ID: no item's lock can be this one
-    return locks / f"drive+{hashlib.sha1(drive_key(drive).encode()).hexdigest()[:16]}.lock"
+    return locks / f"drive+{hashlib.sha1(os.fsencode(drive_key(drive))).hexdigest()[:16]}.lock"
 
 
 def drive_lock(locks: Path, drive: str | Path, station: str, item_id: str) -> Lock:
@@ -121,7 +121,7 @@ def drive_lock(locks: Path, drive: str | Path, station: str, item_id: str) -> Lo
 def autoload_file(locks: Path, drive: str | Path) -> Path:
     """The lock an unattended batch holds on its drive from start to end."""
     # '+' never occurs in an item ID: no item's lock can be this one
-    return locks / f"autoload+{hashlib.sha1(drive_key(drive).encode()).hexdigest()[:16]}.lock"
+    return locks / f"autoload+{hashlib.sha1(os.fsencode(drive_key(drive))).hexdigest()[:16]}.lock"
 
 
 def refuse_while_autoloading(locks: Path, drive: str | Path, item_id: str) -> None:
