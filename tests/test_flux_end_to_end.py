@@ -232,7 +232,7 @@ def test_training_recipes_build_the_same_bytes_and_the_ui_offers_them(
 
     from textual.widgets import OptionList
 
-    from tests.test_tui import text_of, wait_for
+    from tests.test_tui import shown_text, text_of, wait_for
     from workbench.config import Settings
     from workbench.flux import training
     from workbench.tui.app import WorkbenchApp
@@ -265,7 +265,7 @@ def test_training_recipes_build_the_same_bytes_and_the_ui_offers_them(
             assert options.option_count == 2  # the tiny disk, and the Greaseweazle
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
-                           and app.screen is not result)
+                           and app.screen is not result and shown_text(app, "#outcome"))
             assert "success" in text_of(app, "#outcome")
     asyncio.run(scenario())
     with Station(settings) as station:

@@ -273,7 +273,7 @@ def test_image_with_flux_from_the_result_screen(tmp_path: Path,
     import asyncio
     import struct
 
-    from tests.test_tui import text_of, wait_for
+    from tests.test_tui import shown_text, text_of, wait_for
     from workbench.config import Settings
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.result import ResultScreen
@@ -300,7 +300,7 @@ def test_image_with_flux_from_the_result_screen(tmp_path: Path,
             first = app.screen
             await pilot.press("x")  # FluxScreen, then a new ResultScreen
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
-                           and app.screen is not first)
+                           and app.screen is not first and shown_text(app, "#outcome"))
             assert "success" in text_of(app, "#outcome"), text_of(app, "#outcome")
             assert "flux (scp capture" in text_of(app, "#details")
     asyncio.run(scenario())

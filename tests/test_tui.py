@@ -66,6 +66,16 @@ def text_of(app: WorkbenchApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
+def shown_text(app: WorkbenchApp, selector: str) -> str:
+    """The widget's text, or "" while the screen has not mounted it yet (a screen just
+    switched to composes on its next turn)."""
+    from textual.css.query import NoMatches
+    try:
+        return text_of(app, selector)
+    except NoMatches:
+        return ""
+
+
 def test_migrate_the_good_floppy_and_see_it_counted(tmp_path):
     async def scenario() -> None:
         app = WorkbenchApp(Settings().for_training())
