@@ -419,3 +419,55 @@ def test_a_damaged_capture_is_refused_before_it_is_copied(disk, station: Station
     result = station_flux.image_flux(station, "CUT-1", station.profiles["fd525-2d"],
                                      tmp_path / "disk.scp")
     assert result.record.outcome == "partial"
+
+
+def test_one_side_of_a_two_sided_disk_is_never_a_success(station: Station,
+                                                         tmp_path: Path) -> None:
+    """A 2HD capture of head 0 only: its ID fields declare half the disk, which is not
+    the size of the profile's disk: not a success (it was recorded as one)."""
+    import random
+    fmt = FORMATS["ibm.1440"]
+    specs = [s for s in image_tracks(random.Random(1).randbytes(fmt.image_size()), fmt)
+             if s.head == 0]
+    write_scp(encode_capture(specs, Timing(revolutions=1), seed=1), tmp_path / "h0.scp")
+    result = station_flux.image_flux(station, "H0-1", station.profiles["fd35-2hd"],
+                                     tmp_path / "h0.scp")
+    assert result.record.outcome != "success", result.record.reason
+
+
+def test_a_capture_of_another_disk_than_the_drive_read_is_refused_before_copying(
+        disk, station: Station, tmp_path: Path) -> None:
+    """A carrier imaged on a drive first: a capture of another disk brought in for it
+    is refused before anything is copied (it was copied, then refused on every try)."""
+    import random
+
+    from workbench.errors import Refused
+    image, _, capture = disk
+    (tmp_path / "disk.img").write_bytes(image)
+    station.image(tmp_path / "disk.img", station.profiles["fd525-2d"], "DRV-1")
+    other = random.Random(9).randbytes(len(image))
+    write_scp(encode_capture(image_tracks(other, FMT), Timing(revolutions=1), seed=9),
+              tmp_path / "other.scp")
+    with pytest.raises(Refused):
+        station_flux.image_flux(station, "DRV-1", station.profiles["fd525-2d"],
+                                tmp_path / "other.scp")
+    job = station.settings.paths.staging / "DRV-1"
+    assert not list(job.rglob("*.scp"))
+    write_scp(capture, tmp_path / "same.scp")
+    assert station_flux.image_flux(station, "DRV-1", station.profiles["fd525-2d"],
+                                   tmp_path / "same.scp").record.item_id == "DRV-1"
+
+
+def test_a_capture_folder_holding_an_undecodable_name_is_refused(disk, station: Station,
+                                                                 tmp_path: Path) -> None:
+    """A KryoFlux folder with a file whose name is not UTF-8: refused by name before
+    anything is copied (the job's record then failed and the bag lost the capture)."""
+    from workbench.errors import BadInput
+    _, _, capture = disk
+    folder = tmp_path / "streams"
+    write_kryoflux(capture, folder)
+    (Path(os.fsdecode(bytes(folder) + b"/notes\xff.txt"))).write_text("x")
+    with pytest.raises(BadInput) as err:
+        station_flux.image_flux(station, "UN-1", station.profiles["fd525-2d"], folder)
+    assert "not UTF-8" in str(err.value)
+    assert not (station.settings.paths.staging / "UN-1").exists()

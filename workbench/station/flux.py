@@ -161,7 +161,7 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     record = JobRecord.load(job_dir(station.settings, item_id))
     if record is None or not record.flux:
         return None
-    if drive:
+    if drive and drive != record.drive.get("path"):  # its own Greaseweazle is no other
         raise BadInput("flux.retry_on_drive", item=item_id, drive=drive)
     return image_flux(station, item_id, station.profiles[record.profile_id],
                       command=command)
@@ -198,6 +198,9 @@ def capture_to_bring(station: Station, path: Path) -> Path:
         return training_capture(load_recipe(path),
                                 station.settings.paths.staging.parent / "flux-media")
     files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    odd = next((f for f in files if not _utf8(f.name)), None)
+    if odd is not None:  # copied into the job and the bag, it would break their records
+        raise BadInput("flux.undecodable_name", path=ascii(str(odd)))
     if not any(sniff(f) for f in files):
         raise BadInput("flux.not_a_capture", path=str(path))
     read_capture(path)  # a damaged file: its own message, before anything is copied
@@ -210,7 +213,7 @@ def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
     it must be of the same disk: decoded alone, every sector it reads well must equal
     the image's where the image read it well. Refused, naming how many differ, before
     anything is copied (two disks' sectors would otherwise mix in one image)."""
-    if previous is None or not previous.image or not session.capture_sources(job):
+    if previous is None or not previous.image:  # (imaged on a drive, or from flux)
         return
     image = job / previous.image
     if not image.is_file() or path.resolve() in [p.resolve() for p in
@@ -234,6 +237,14 @@ def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
         from workbench.errors import Refused
         raise Refused("flux.another_disk", path=str(path), item=previous.item_id,
                       differ=differ, compared=compared)
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def bring_in(path: Path, job: Path) -> list[Path]:
@@ -340,9 +351,10 @@ def _ids_declare_size(station: Station, profile: MediaProfile, layout: Layout) -
     a disk no profile describes (mixed sizes or encodings, DMF, a format without a
     profile), captured over every cylinder the profile reads. A capture that stopped
     short is judged by the profile's sizes (too small: not the whole disk)."""
-    wanted = profile.flux.cylinders if profile.flux else 0
-    captured = max((t.cylinder for t in layout.tracks), default=-1) + 1
-    return captured >= wanted and bool(layout.slots) and (
+    wanted = (profile.flux.cylinders, profile.flux.heads) if profile.flux else (0, 0)
+    cylinders = max((t.cylinder for t in layout.tracks), default=-1) + 1
+    heads = len({t.head for t in layout.tracks if t.status != "missing"})  # one side: short
+    return cylinders >= wanted[0] and heads >= wanted[1] and bool(layout.slots) and (
         not layout.uniform or not layout.fitting_profiles(station.profiles))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input, OptionList, Static
 
 from workbench.console import more_line
@@ -56,7 +57,10 @@ class ResultScreen(StationScreen):
 
     def on_mount(self) -> None:
         self.call_later(setattr, self, "busy", False)
-        outcome = self.query_one("#outcome", Static)
+        try:
+            outcome = self.query_one("#outcome", Static)
+        except NoMatches:  # switched away before its widgets were mounted: nothing to show
+            return
         if self.result is None:
             outcome.update(t("tui.error", message=self.error))
             return
