@@ -471,3 +471,20 @@ def test_a_capture_folder_holding_an_undecodable_name_is_refused(disk, station: 
         station_flux.image_flux(station, "UN-1", station.profiles["fd525-2d"], folder)
     assert "not UTF-8" in str(err.value)
     assert not (station.settings.paths.staging / "UN-1").exists()
+
+
+def test_sectors_whose_good_reads_differ_make_no_success(station: Station,
+                                                        tmp_path: Path) -> None:
+    """One sector read with a correct CRC on three revolutions, once with other data:
+    the vote takes the majority, and the outcome says the image is not certain there."""
+    import random
+    image = random.Random(2).randbytes(FMT.image_size())
+    specs = with_fault(image_tracks(image, FMT), 0, 0, 1,
+                       variants=((1, bytes(512)),))
+    write_scp(encode_capture(specs, Timing(revolutions=3), seed=2), tmp_path / "v.scp")
+    result = station_flux.image_flux(station, "VAR-1", station.profiles["fd525-2d"],
+                                     tmp_path / "v.scp")
+    record = result.record
+    assert record.outcome == "partial" and record.reason is not None
+    assert record.reason.code == "flux_disagreeing" and record.bad_sector_count == 0
+    assert (result.job_dir / record.image).read_bytes() == image  # the majority won

@@ -342,6 +342,7 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
     if declares:
         record.declared_size, record.declared_by = layout.size, DECLARED_BY
     _judge_undecoded(record, layout)
+    _judge_disagreeing(record, layout)
     record.save(job)
     return record
 
@@ -356,6 +357,20 @@ def _ids_declare_size(station: Station, profile: MediaProfile, layout: Layout) -
     heads = len({t.head for t in layout.tracks if t.status != "missing"})  # one side: short
     return cylinders >= wanted[0] and heads >= wanted[1] and bool(layout.slots) and (
         not layout.uniform or not layout.fitting_profiles(station.profiles))
+
+
+def _judge_disagreeing(record: JobRecord, layout: Layout) -> None:
+    """Sectors whose good reads differ (unstable bits, or captures of two disks): the
+    vote chose, but the image is not certain there, so never a success."""
+    tracks = sorted({(s.cylinder, s.head) for s in layout.slots if s.disagree})
+    if not tracks or record.outcome != Outcome.SUCCESS.value:
+        return
+    record.outcome = Outcome.PARTIAL.value
+    count = sum(s.disagree for s in layout.slots)
+    record.reason = Reason.of("flux_disagreeing", sectors=count, tracks=", ".join(
+        f"{c}:{h}" for c, h in tracks[:12]) + (" ..." if len(tracks) > 12 else ""))
+    if record.runs:
+        record.runs[-1].outcome = record.outcome
 
 
 def _judge_undecoded(record: JobRecord, layout: Layout) -> None:
