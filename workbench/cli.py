@@ -27,7 +27,7 @@ from workbench import (
 from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
 from workbench.errors import BadInput, ExitCode, WorkbenchError
-from workbench.i18n import LANGUAGES, human_bytes, language, set_language, t
+from workbench.i18n import LANGUAGES, human_bytes, is_utf8, language, set_language, t
 from workbench.profiles import get_profile, load_profiles
 
 # Command implementations are imported by the command that needs them: a CLI call only
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # --lang, then $WORKBENCH_LANG (this shell's choice), then the station's setting
     env_lang = os.environ.get("WORKBENCH_LANG", "")
     set_language(lang or (env_lang if env_lang in LANGUAGES else settings.language))
-    undecodable = next((a for a in argv if not _utf8(a)), None)
+    undecodable = next((a for a in argv if not is_utf8(a)), None)
     if undecodable is not None:  # bytes no UTF-8 reader, ledger or PREMIS record holds
         print(t("cli.error", message=t("lead.undecodable_argument", argument=ascii(
             undecodable))), file=sys.stderr)
@@ -149,14 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(t("cli.error", message=known), file=sys.stderr)
         return known.exit_code
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def known_error(exc: BaseException, settings: Settings) -> WorkbenchError | None:

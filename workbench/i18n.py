@@ -79,3 +79,13 @@ def human_bytes(n: float, lang: str | None = None) -> str:
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1024
     return f"{n:,.1f} TiB"
+
+
+def is_utf8(text: str) -> bool:
+    """Whether text can be written as UTF-8: a name of undecodable bytes (surrogate
+    escapes from another system) cannot be held by records, the ledger or PREMIS."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

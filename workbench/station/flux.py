@@ -39,6 +39,7 @@ from workbench.flux.d88 import write_d88
 from workbench.flux.layout import Layout
 from workbench.flux.session import IMPORT_DIR
 from workbench.flux.source import FluxSource, flux_identity
+from workbench.i18n import is_utf8
 from workbench.imaging.engine import image_source, job_dir
 from workbench.imaging.record import JobRecord, Outcome, Reason, utc_now
 from workbench.ledger import record as ledger
@@ -198,7 +199,7 @@ def capture_to_bring(station: Station, path: Path) -> Path:
         return training_capture(load_recipe(path),
                                 station.settings.paths.staging.parent / "flux-media")
     files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-    odd = next((f for f in files if not _utf8(f.name)), None)
+    odd = next((f for f in files if not is_utf8(f.name)), None)
     if odd is not None:  # copied into the job and the bag, it would break their records
         raise BadInput("flux.undecodable_name", path=ascii(str(odd)))
     if not any(sniff(f) for f in files):
@@ -237,14 +238,6 @@ def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
         from workbench.errors import Refused
         raise Refused("flux.another_disk", path=str(path), item=previous.item_id,
                       differ=differ, compared=compared)
-
-
-def _utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def bring_in(path: Path, job: Path) -> list[Path]:
