@@ -277,7 +277,7 @@ def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     """Every sample carrier in media/ through the whole pipeline, in the training area
     (its own staging, bags and ledger), then the statistics report."""
-    from workbench.cli_ledger import _print_result, _StepProgress
+    from workbench.cli_ledger import _StepProgress, training_row
     from workbench.devices import training_drives
     from workbench.imaging.pace import SPEED_ENV
     from workbench.station import State, Station
@@ -306,10 +306,7 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
                     result.state = state
             finally:
                 bar.close()
-            _print_result(result)
-            record = result.record
-            rows.append([item, profile.id, t(f"outcome.{record.outcome}"),
-                         record.reason.message() if record.reason else ""])
+            rows.append(training_row(item, profile.id, result))
             if migration.cancel.is_set():
                 break
         if getattr(args, "flux", False) and not migration.cancel.is_set():

@@ -64,7 +64,7 @@ def training_flux(station: Any, bar: Any) -> list[list[str]]:
     """`workbench training --flux`: every training flux recipe (media/flux/) through the
     whole pipeline like the training drives: its capture (built on first use in the
     training area), decoded and imaged, then accepted. Rows for the summary table."""
-    from workbench.cli_ledger import _print_result
+    from workbench.cli_ledger import training_row
     from workbench.flux.training import recipes, training_capture
     from workbench.station import State
     from workbench.station.flux import image_flux
@@ -86,10 +86,7 @@ def training_flux(station: Any, bar: Any) -> list[list[str]]:
                 result = station.accept(item, batch="TRAINING")
         finally:
             bar.close()
-        _print_result(result)
-        record = result.record
-        rows.append([item, record.profile_id, t(f"outcome.{record.outcome}"),
-                     record.reason.message() if record.reason else ""])
+        rows.append(training_row(item, result.record.profile_id, result))
         if station.cancel.is_set():
             break
     return rows

@@ -121,6 +121,14 @@ def _print_result(result: MigrationResult) -> None:
     print("  " + t("station.state_line", state=t(f"state.{result.state.value}")))
 
 
+def training_row(item: str, profile_id: str, result: MigrationResult) -> list[str]:
+    """A training carrier's result printed, and its row for the summary table."""
+    _print_result(result)
+    record = result.record
+    return [item, profile_id, t(f"outcome.{record.outcome}"),
+            record.reason.message() if record.reason else ""]
+
+
 class _StepProgress:
     """The pipeline reports (step, progress): one terminal line per kind of step."""
 

@@ -285,27 +285,8 @@ class Station:
             lock.release()
 
     def _ready_for_reading(self, st: CarrierState) -> JobRecord | None:
-        """The job folder ready for a new read: its image back from a bag that holds it,
-        or, when the image is gone everywhere (released, deleted), the folder set aside
-        and a fresh job begun (None). Never writes through a bag's file."""
-        from workbench.station.recover import needs_image, restore_image, set_aside_job
-        job = job_dir(self.settings, st.item_id)
-        record = JobRecord.load(job)
-        if not needs_image(job, record):
-            return record
-        assert record is not None
-        bags = [Path(b.path) for b in reversed(st.bags)]
-        bags.insert(0, self.settings.paths.bags / bag_name(st.item_id, len(st.bags) + 1))
-        if restore_image(st, record, job, bags):
-            return record
-        aside = set_aside_job(job)
-        if st.attempt is not None:
-            now = utc_now()
-            ledger.record_event(self.con, str(st.attempt["attempt"]), st.item_id,
-                                self.settings.station_id, "job set aside", now, now,
-                                "recorded", f"image gone from staging and bags: {aside}",
-                                key=str(aside))
-        return None
+        from workbench.station.recover import ready_for_reading
+        return ready_for_reading(self, st)
 
     def _image(self, source: str | Path, profile: MediaProfile, item_id: str, batch: str,
                retries: int | None, command: str, keep_going: bool = False) -> None:

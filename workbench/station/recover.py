@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.errors import BadInput
+from workbench.imaging.engine import job_dir
 from workbench.imaging.record import MAP_NAME, JobRecord, utc_now
+from workbench.ledger import record as ledger
 from workbench.package.bags import copy_hashed, read_manifest
 from workbench.package.carrier import hand_over
+from workbench.station.book import bag_name
 from workbench.station.view import CarrierState
+
+if TYPE_CHECKING:
+    from workbench.station.core import Station
 
 
 def bag_image_digest(bag: Path, image: str) -> str:
@@ -80,3 +87,26 @@ def needs_image(job: Path, record: JobRecord | None) -> bool:
     """A map without its image: the next read must not start until it is back."""
     return record is not None and bool(record.image) and (job / MAP_NAME).exists() \
         and not (job / record.image).exists()
+
+
+def ready_for_reading(station: Station, st: CarrierState) -> JobRecord | None:
+    """The job folder ready for a new read: its image back from a bag that holds it,
+    or, when the image is gone everywhere (released, deleted), the folder set aside
+    and a fresh job begun (None). Never writes through a bag's file."""
+    job = job_dir(station.settings, st.item_id)
+    record = JobRecord.load(job)
+    if not needs_image(job, record):
+        return record
+    assert record is not None
+    bags = [Path(b.path) for b in reversed(st.bags)]
+    bags.insert(0, station.settings.paths.bags / bag_name(st.item_id, len(st.bags) + 1))
+    if restore_image(st, record, job, bags):
+        return record
+    aside = set_aside_job(job)
+    if st.attempt is not None:
+        now = utc_now()
+        ledger.record_event(station.con, str(st.attempt["attempt"]), st.item_id,
+                            station.settings.station_id, "job set aside", now, now,
+                            "recorded", f"image gone from staging and bags: {aside}",
+                            key=str(aside))
+    return None
