@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +35,9 @@ os.environ[WORKERS_ENV] = "0"
 # The runner's background tasks in its own threads, for the same reason (a worker process
 # loads fido's signatures anew); tests/test_background.py runs them in processes.
 os.environ["WORKBENCH_BACKGROUND"] = "thread"
+# Device nodes' drive locks are per machine (/run/lock/workbench): the suite keeps its own
+# so that a station running on this machine and the tests never hold each other's drives.
+os.environ["WORKBENCH_MACHINE_LOCKS"] = tempfile.mkdtemp(prefix="workbench-machine-locks-")
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from workbench.config import Settings
 from workbench.errors import ExitCode, Refused
 from workbench.imaging.record import JobRecord
 from workbench.station import State, Station
-from workbench.station.locks import drive_holder, drive_lock, item_lock
+from workbench.station.locks import drive_holder, drive_lock, item_lock, machine_locks
 from workbench.station.runner import Job
 
 GOOD_FD = str(MEDIA / "fd35-2hd-good.drive.toml")
@@ -217,3 +217,25 @@ def test_the_one_drive_queue_also_goes_on_with_a_carrier_left_imaged(tmp_path, s
         assert station.state("ONE-1").state is State.BAGGED
     record = JobRecord.load(settings.paths.staging / "ONE-1")
     assert [run.outcome for run in record.runs] == ["success"]  # not read again
+
+
+def test_a_device_is_one_drive_whichever_station_folder_asks(tmp_path):
+    """Two stations set up in different folders on one machine: a real drive (a device
+    node) is locked machine-wide and the second is refused naming the first; a training
+    drive (a file) is virtual, so each station folder has its own."""
+    device = "/dev/null"  # any device node stands for a drive here
+    first = drive_lock(tmp_path / "a" / "locks", device, "station-a", "A-1").acquire()
+    try:
+        with pytest.raises(Refused) as refused:
+            drive_lock(tmp_path / "b" / "locks", device, "station-b", "B-1").acquire()
+        assert "station-a" in refused.value.message() and "A-1" in refused.value.message()
+        assert drive_holder(tmp_path / "b" / "locks", device) is not None
+        virtual = drive_lock(tmp_path / "a" / "locks", GOOD_FD, "station-a", "A-2").acquire()
+        drive_lock(tmp_path / "b" / "locks", GOOD_FD, "station-b", "B-2").acquire().release()
+        virtual.release()
+    finally:
+        first.release()
+    drive_lock(tmp_path / "b" / "locks", device, "station-b", "B-1").acquire().release()
+    # the training drive's lock is in the station's folder, the device's in the machine's
+    assert len(list((tmp_path / "a" / "locks").glob("drive+*"))) == 1
+    assert len(list(machine_locks().glob("drive+*"))) >= 1

@@ -1,6 +1,7 @@
 """One worker per item (and one tape writer per station).
 
-A lock is an flock on a small file (under paths.logs/locks) that names its holder:
+A lock is an flock on a small file (under paths.logs/locks; a device's drive lock under
+one folder per machine, /run/lock/workbench) that names its holder:
 station, process, host, since. The kernel drops an flock when its process dies, so a
 lock left by a crashed process is simply free: the next process takes it over and
 rewrites the holder. flock is taken per open file, so two threads of one process (the UI
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,9 @@ class Lock:
         """Take the lock, waiting at most `wait` seconds; Refused names the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if self.path.parent == machine_locks():
+            with contextlib.suppress(OSError):  # another user's file: theirs to keep
+                os.fchmod(fd, 0o666)  # any user's station may take a drive's lock next
         if not flock_within(fd, wait):
             os.close(fd)
             holder = Holder.read(self.path)
@@ -105,9 +110,35 @@ def drive_key(drive: str | Path) -> str:
     return str(Path(drive).resolve())
 
 
+# A real drive is one per machine, whatever station folder a process runs from; a
+# training drive (a file in media/) is virtual, so two trainees may share one.
+MACHINE_LOCKS_ENV = "WORKBENCH_MACHINE_LOCKS"
+MACHINE_LOCKS = Path("/run/lock/workbench")
+
+
+def _is_device(drive: str | Path) -> bool:
+    try:
+        mode = os.stat(drive).st_mode
+    except OSError:
+        return False
+    return stat.S_ISBLK(mode) or stat.S_ISCHR(mode)
+
+
+def machine_locks() -> Path:
+    """Where locks on device nodes live: one folder per machine, open to every user (the
+    sticky bit keeps one user from removing another's lock file)."""
+    folder = Path(os.environ.get(MACHINE_LOCKS_ENV) or MACHINE_LOCKS)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            folder.chmod(0o1777)
+    return folder
+
+
 def _drive_file(locks: Path, drive: str | Path) -> Path:
+    where = machine_locks() if _is_device(drive) else locks
     # '+' never occurs in an item ID: no item's lock can be this one
-    return locks / f"drive+{hashlib.sha1(os.fsencode(drive_key(drive))).hexdigest()[:16]}.lock"
+    return where / f"drive+{hashlib.sha1(os.fsencode(drive_key(drive))).hexdigest()[:16]}.lock"
 
 
 def drive_lock(locks: Path, drive: str | Path, station: str, item_id: str) -> Lock:
