@@ -19,6 +19,7 @@ from workbench.config import Settings
 from workbench.errors import ExitCode, Refused
 from workbench.imaging.record import JobRecord
 from workbench.station import State, Station
+from workbench.station.batch_order import RowOrder, Waiting
 from workbench.station.locks import drive_holder, drive_lock, item_lock, machine_locks
 from workbench.station.runner import Job
 
@@ -117,6 +118,34 @@ def test_queue_sends_each_row_to_a_drive_of_its_kind(tmp_path):
             assert station.state(item).state is State.BAGGED, item
             record = JobRecord.load(Settings().paths.staging / item)
             assert record is not None and record.source == drive, item
+
+
+def test_a_row_waiting_for_a_busy_drive_does_not_hold_up_a_row_a_free_drive_can_read(
+        tmp_path):
+    """Two floppy rows then a CD row on a slow floppy drive and a CD drive: the CD row
+    starts while the first floppy images, not after the second floppy's turn."""
+    floppy = slow_floppy(tmp_path, "slowfd", 0.02)  # ~3 s a carrier
+    name = _csv(tmp_path, "O-1,fd35-2hd,a", "O-2,fd35-2hd,b", "O-3,cd,c")
+    out = workbench_run("queue", name, "--drives", f"{floppy},{CD}", "--yes", cwd=tmp_path)
+    assert out.returncode == ExitCode.SUCCESS, (out.stdout, out.stderr)
+    starts = [line for line in out.stdout.splitlines() if ": load it into " in line]
+    assert [line.split("] ")[1].split(":")[0] for line in starts] == ["O-1", "O-3", "O-2"]
+    assert "[3/3] O-3: load it into " + CD in starts[1] and "accepted 3" in out.stdout
+
+
+def test_rows_keep_their_order_among_rows_for_the_same_drives():
+    order: RowOrder[str] = RowOrder()
+    order.add(1, "cd-a", ["cd1", "cd2"])
+    order.add(2, "fd-a", ["fd"])
+    order.add(3, "cd-b", ["cd1", "cd2"])
+    assert order.next_ready({"fd"}.__contains__) == (Waiting(2, "fd-a", ["fd"]), "fd")
+    assert order.next_ready(set().__contains__) is None
+    assert order.drives() == ["cd1", "cd2"] and len(order) == 2
+    ready = order.next_ready({"cd2"}.__contains__)
+    assert ready is not None and ready[0].row == "cd-a" and ready[1] == "cd2"
+    ready = order.next_ready({"cd1", "cd2"}.__contains__)
+    assert ready is not None and ready[0].row == "cd-b" and ready[1] == "cd1"
+    assert not order and order.next_ready({"cd1"}.__contains__) is None
 
 
 def test_a_row_no_drive_can_read_is_skipped_unrecorded_and_a_missing_drive_is_said(

@@ -2,11 +2,13 @@
 
 One drive (--drive, or each row's source column): one carrier at a time, through the
 whole pipeline, with a prompt per carrier unless --yes. Several drives (--drives D1,D2):
-the rows are taken in order by whichever drive is free (a row whose source names one of
-them waits for that drive), each drive images in its own worker, and finished carriers
-are verified, identified, bagged and staged in the background (workbench.station.runner)
-while the drive reads the next. A row that cannot be done is reported and the batch goes
-on; Ctrl-C cancels every drive cleanly (maps saved, jobs resumable).
+each row goes to a free drive that can read it, in order, but a row waiting for a busy
+drive never holds up a later row another drive can read (station/batch_order.py; a row
+whose source names one of them waits for that drive). Each drive images in its own
+worker, and finished carriers are verified, identified, bagged and staged in the
+background (workbench.station.runner) while the drive reads the next. A row that cannot
+be done is reported and the batch goes on; Ctrl-C cancels every drive cleanly (maps
+saved, jobs resumable).
 """
 
 from __future__ import annotations
@@ -288,6 +290,7 @@ def _batch_drives(settings: Settings, names: list[str]) -> dict[str, str]:
 def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[str, str | None]],
                  drives: list[str]) -> int:
     from workbench.station import State, Station
+    from workbench.station.batch_order import RowOrder
     from workbench.station.drives import OPTICAL, fits
     from workbench.station.runner import DONE, FAILED, Job, StationRunner
     kinds = _batch_drives(settings, drives)
@@ -304,66 +307,88 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
     def count(key: str) -> None:
         counts[key] = counts.get(key, 0) + 1
 
+    order: RowOrder[tuple[dict[str, str | None], MediaProfile]] = RowOrder()
+
+    def plan(station: Station, n: int, row: dict[str, str | None]) -> None:
+        """Look at row n: done, accepted on, unfit, or waiting for one of its drives."""
+        item = (row.get("item") or "").strip()
+        source = (row.get("source") or "").strip()
+        try:
+            if source and source not in drives:
+                raise BadInput("board.not_a_batch_drive", item=_shown(item),
+                               drive=source, drives=", ".join(drives))
+            planned = _next_row(station, row, n, len(rows))
+            if planned is None:
+                count("skipped")
+                return
+            kind, profile = planned
+            if kind == ACCEPT:  # as the batch would have after imaging
+                runner.after_imaging(station.state(item).item_id)
+                started.append(station.state(item).item_id)
+                return
+            usable = [d for d in ([source] if source else drives) if fits(profile, kinds[d])]
+            if not usable:  # refused before imaging: no attempt recorded
+                needs = t("queue.needs_optical" if profile.family == OPTICAL
+                          else "queue.needs_other")
+                print(t("queue.unfit", n=n, total=len(rows), item=_shown(item),
+                        profile=profile.id, needs=needs), file=sys.stderr)
+                count("unfit")
+                return
+            order.add(n, (row, profile), usable)
+        except Exception as exc:  # one bad row never stops the batch
+            print(t("queue.row_error", n=n, total=len(rows), item=_shown(item),
+                    message=_message(exc)), file=sys.stderr)
+            count("errors")
+
+    def start(station: Station, n: int, row: dict[str, str | None], profile: MediaProfile,
+              drive: str) -> bool:
+        """Start row n on drive (asked first unless --yes); False: the technician quits."""
+        item = (row.get("item") or "").strip()
+        try:
+            _announce(station, row, profile, n, len(rows))
+            print(t("queue.goes_to", n=n, total=len(rows), item=_shown(item), drive=drive),
+                  flush=True)
+            if not args.yes:
+                try:
+                    answer = input(t("queue.prompt", drive=drive)).strip().lower()
+                except EOFError:  # no one to answer (a script, a closed input)
+                    print("\n" + t("ui.queue_no_answer", n=n, total=len(rows)),
+                          file=sys.stderr)
+                    return False
+                if answer == "q":
+                    return False
+                if answer == "s":
+                    count("skipped")
+                    return True
+            runner.start(Job(item, drive, profile.id, batch=args.batch,
+                             command=" ".join(sys.argv)))
+            started.append(item)
+        except Exception as exc:  # one bad row never stops the batch
+            print(t("queue.row_error", n=n, total=len(rows), item=_shown(item),
+                    message=_message(exc)), file=sys.stderr)
+            count("errors")
+        return True
+
+    unstarted = 0
     try:
         with Station(settings) as station:
-            for n, row in enumerate(rows, 1):
-                if cancel.is_set():
-                    break
-                reached = n
-                item = (row.get("item") or "").strip()
-                source = (row.get("source") or "").strip()
-                try:
-                    if source and source not in drives:
-                        raise BadInput("board.not_a_batch_drive", item=_shown(item),
-                                       drive=source, drives=", ".join(drives))
-                    plan = _next_row(station, row, n, len(rows))
-                    if plan is None:
-                        count("skipped")
-                        continue
-                    kind, profile = plan
-                    if kind == ACCEPT:  # as the batch would have after imaging
-                        runner.after_imaging(station.state(item).item_id)
-                        started.append(station.state(item).item_id)
-                        continue
-                    usable = [d for d in ([source] if source else drives)
-                              if fits(profile, kinds[d])]
-                    if not usable:  # refused before imaging: no attempt recorded
-                        needs = t("queue.needs_optical" if profile.family == OPTICAL
-                                  else "queue.needs_other")
-                        print(t("queue.unfit", n=n, total=len(rows), item=_shown(item),
-                                profile=profile.id, needs=needs), file=sys.stderr)
-                        count("unfit")
-                        continue
-                    _announce(station, row, profile, n, len(rows))
-                    drive = None
-                    while drive is None and not cancel.is_set():
-                        drive = runner.wait_for_free(usable, 1.0)
-                    if drive is None:
-                        reached = n - 1
+            while not cancel.is_set():
+                free = set(runner.free(drives))
+                ready = order.next_ready(free.__contains__)
+                if ready is not None:  # the first waiting row a free drive can read
+                    waiting, drive = ready
+                    if not start(station, waiting.n, *waiting.row, drive):
+                        unstarted = 1  # the technician stopped at this row
                         break
-                    print(t("queue.goes_to", n=n, total=len(rows), item=_shown(item),
-                            drive=drive), flush=True)
-                    if not args.yes:
-                        try:
-                            answer = input(t("queue.prompt", drive=drive)).strip().lower()
-                        except EOFError:  # no one to answer (a script, a closed input)
-                            print("\n" + t("ui.queue_no_answer", n=n, total=len(rows)),
-                                  file=sys.stderr)
-                            reached = n - 1
-                            break
-                        if answer == "q":
-                            reached = n - 1
-                            break
-                        if answer == "s":
-                            count("skipped")
-                            continue
-                    runner.start(Job(item, drive, profile.id, batch=args.batch,
-                                     command=" ".join(sys.argv)))
-                    started.append(item)
-                except Exception as exc:  # one bad row never stops the batch
-                    print(t("queue.row_error", n=n, total=len(rows), item=_shown(item),
-                            message=_message(exc)), file=sys.stderr)
-                    count("errors")
+                    continue
+                if reached < len(rows) and free:
+                    reached += 1  # a drive no waiting row can use: look at the next row
+                    plan(station, reached, rows[reached - 1])
+                    continue
+                if not order and reached == len(rows):
+                    break
+                runner.wait_for_free(order.drives() if reached == len(rows) else drives, 1.0)
+            unstarted += len(order)  # rows waiting for a drive when the batch stopped
         while not cancel.is_set() and not runner.wait_idle(1.0):
             pass  # the drives and the background queue finish (Ctrl-C stops them)
     finally:
@@ -388,8 +413,8 @@ def _over_drives(args: argparse.Namespace, settings: Settings, rows: list[dict[s
             count(view.outcome)
         else:
             count("review")
-    if reached < len(rows):
-        counts["not started"] = len(rows) - reached
+    if reached < len(rows) or unstarted:
+        counts["not started"] = len(rows) - reached + unstarted
     if cancel.is_set():
         print(t("queue.stopped"))
     _summary(counts)
