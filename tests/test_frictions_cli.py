@@ -59,6 +59,10 @@ def test_lost_bytes_are_exact_and_never_round_to_complete(tmp_path):
     assert cd.returncode == ExitCode.FAILED
     line = next(x for x in cd.stdout.splitlines() if "rescued" in x)
     assert "bytes not read (" in line, line  # "rescued 44.0 KiB of 76.0 KiB" alone hid it
+    ja = workbench_cmd("--lang", "ja", "migrate", str(MEDIA / "cd-truncated.drive.toml"),
+                       "--profile", "cd", "--item", "CD-2", cwd=tmp_path)
+    line = next(x for x in ja.stdout.splitlines() if "救出" in x)
+    assert "、未読 " in line and "; " not in line, line  # joined in Japanese, not with ";"
 
 
 def test_people_read_local_times_the_records_stay_utc(tmp_path, tokyo):

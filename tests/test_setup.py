@@ -13,6 +13,7 @@ import pytest
 from workbench.cli import main
 from workbench.config import UNNAMED, Settings, load_settings, write_settings
 from workbench.errors import BadInput
+from workbench.i18n import set_language
 from workbench.station.setup import save, sign_in
 
 COMMENTED = """# Station 3, reading room
@@ -46,7 +47,7 @@ def test_setup_writes_a_file_that_loads_back_and_keeps_comments(tmp_path):
 
 @pytest.mark.parametrize("values,words", [
     ({"language": "fr"}, ["station.language", "en, ja"]),
-    ({"station_id": "../x"}, ["station.id", "letters"]),
+    ({"station_id": "../x"}, ["../x", "station ID", "letters"]),
     ({"camera_command": "gphoto2 --capture"}, ["{path}"]),
     ({"camera_timeout": "soon"}, ["not a number"]),
     ({"organisation": UNNAMED}, ["organisation's name"]),
@@ -69,6 +70,20 @@ def test_a_key_written_over_several_lines_is_replaced_whole(tmp_path):
     path.write_text('[tape]\npools = [\n  "a",\n  "b",\n]\n')
     assert write_settings(path, {"tape": {"pools": ["c"]}}).tape_pools == ("c",)
     assert path.read_text() == '[tape]\npools = ["c"]\n'
+
+
+def test_a_bad_station_id_is_refused_in_the_users_language(tmp_path):
+    path = tmp_path / "workbench.toml"
+    path.write_text(COMMENTED)
+    set_language("ja")
+    try:
+        with pytest.raises(BadInput) as err:
+            save(path, {"station_id": "駅 1"})
+        said = err.value.message()
+    finally:
+        set_language("en")
+    assert "「駅 1」はステーションIDに使えません" in said and "letters" not in said
+    assert path.read_text() == COMMENTED
 
 
 def test_sign_in_names_the_operator():
@@ -126,7 +141,9 @@ def test_sign_in_and_set_up_at_start_of_the_ui(tmp_path):
             await pilot.pause()
             assert app.settings.operator == "Sato" and app.station.settings.operator == "Sato"
             assert isinstance(app.screen, SetupScreen)  # no organisation yet
-            assert app.screen.query_one("#setup-organisation", Input).has_focus
+            field = app.screen.query_one("#setup-organisation", Input)
+            assert field.has_focus and field.value == ""  # not the placeholder name
+            assert field.placeholder == "the name of your library or archive"
             app.screen.query_one("#setup-organisation", Input).value = "National Library"
             await pilot.press("ctrl+s")
             await pilot.pause()

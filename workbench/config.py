@@ -22,6 +22,10 @@ from workbench.schema import Field, check_table, load_toml, one_of
 CONFIG_ENV = "WORKBENCH_CONFIG"
 DEFAULT_FILE = "workbench.toml"
 _STATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def station_id_ok(value: str) -> bool:
+    return _STATION_ID.match(value) is not None
 UNNAMED = "Unnamed organisation"  # the placeholder of a station not yet set up
 
 

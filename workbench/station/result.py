@@ -129,7 +129,7 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
                        size=human_bytes(size), bad=record.bad_sector_count))
         lost = lost_bytes(size - record.bytes_rescued, size)
         if lost:  # exact: the rounded sizes above can look complete
-            lines[-1] += "; " + lost
+            lines[-1] += t("lead.clause_separator") + lost
     lines += [t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
                 sectors=-(-size // record.sector_size))
               for pos, size in record.bad_ranges[:max_ranges]]

@@ -12,7 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from workbench.carrier_info import check_text
-from workbench.config import DEFAULT_FILE, UNNAMED, Settings, find_config, write_settings
+from workbench.config import (
+    DEFAULT_FILE,
+    UNNAMED,
+    Settings,
+    find_config,
+    station_id_ok,
+    write_settings,
+)
 from workbench.errors import BadInput
 
 # form field -> (settings table, key)
@@ -64,6 +71,8 @@ def changes_from(values: dict[str, str | float | None]) -> dict[str, dict[str, o
                 raise BadInput("setup.bad_number", field=name, value=str(value)) from exc
             if not math.isfinite(out):  # nan is no number of seconds (and never equal)
                 raise BadInput("mfix.not_finite", field=name, value=str(value))
+        elif name == "station_id" and not station_id_ok(str(value).strip()):
+            raise BadInput("lead.bad_station_id", value=str(value))
         elif name == "contact_email" and value and "@" not in str(value):
             raise BadInput("setup.bad_email", value=str(value))
         else:

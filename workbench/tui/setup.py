@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Header, Input, Static
 
-from workbench.config import Settings
+from workbench.config import UNNAMED, Settings
 from workbench.errors import WorkbenchError
 from workbench.i18n import catalog, t
 from workbench.tui.base import StationScreen
@@ -18,7 +18,9 @@ from workbench.tui.widgets import StationFooter
 def _values(s: Settings) -> dict[str, str]:
     return {"station_id": s.station_id.removesuffix("-training") if s.training
             else s.station_id,
-            "organisation": s.organisation, "contact_name": s.contact_name,
+            # a station not yet set up shows an empty field (with a hint), not the placeholder
+            "organisation": "" if s.organisation.strip() in ("", UNNAMED) else s.organisation,
+            "contact_name": s.contact_name,
             "contact_email": s.contact_email, "language": s.language,
             "pools": ", ".join(s.tape_pools), "camera_command": s.camera_command,
             "camera_timeout": f"{s.camera_timeout:g}", "codepage": s.legacy_codepage}
@@ -28,7 +30,8 @@ def _field_of(exc: WorkbenchError) -> str | None:
     """The form field a refusal is about (None: not one field)."""
     from workbench.station.setup import FIELDS
     by_key = {f"{table}.{key}": name for name, (table, key) in FIELDS.items()}
-    named = {"setup.organisation_needed": "organisation", "setup.bad_email": "contact_email"}
+    named = {"setup.organisation_needed": "organisation", "setup.bad_email": "contact_email",
+             "lead.bad_station_id": "station_id"}
     given = str(exc.params.get("key", "")), str(exc.params.get("field", ""))
     for name in FIELDS:
         label = f"meta.field_{name}"  # check_text names the field in words
@@ -56,7 +59,8 @@ class SetupScreen(StationScreen):
             yield Static(id="setup-message", markup=False)
             for name, value in _values(settings).items():
                 yield Static(t(f"setup.tui_{name}"))
-                yield Input(value=value, id=f"setup-{name}")
+                hint = t("lead.organisation_placeholder") if name == "organisation" else ""
+                yield Input(value=value, id=f"setup-{name}", placeholder=hint)
         yield StationFooter()
 
     def on_mount(self) -> None:
