@@ -10,7 +10,7 @@ from pathlib import Path
 from workbench import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "workbench"
-ENGINES = ("imaging", "identify", "package", "tape")
+ENGINES = ("imaging", "identify", "package", "tape", "ingest")
 FRONT_ENDS = [PACKAGE / "cli.py", PACKAGE / "cli_ledger.py", PACKAGE / "cli_tools.py",
               PACKAGE / "cli_tape.py", PACKAGE / "cli_ingest.py", PACKAGE / "cli_ltfs.py",
               *sorted((PACKAGE / "tui").glob("*.py"))]

@@ -262,4 +262,9 @@ def cmd_where(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
-COMMANDS = {"tape": cmd_tape, "retrieve": cmd_retrieve, "where": cmd_where}
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.cli_ingest import cmd_ingest
+    return cmd_ingest(args, settings)
+
+
+COMMANDS = {"tape": cmd_tape, "retrieve": cmd_retrieve, "where": cmd_where, "ingest": _ingest}
