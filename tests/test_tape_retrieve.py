@@ -191,3 +191,39 @@ def test_files_are_read_in_the_order_ltfs_says(tmp_path, monkeypatch):
     assert [p.name for p in files_in_tape_order(tmp_path)] == ["b", "c", "a"]
     monkeypatch.setattr(os, "getxattr", lambda p, a: (_ for _ in ()).throw(OSError(95, "x")))
     assert [p.name for p in files_in_tape_order(tmp_path)] == ["a", "b", "c"]
+
+
+def test_tape_screen_shows_where_and_gets_a_bag_back(station_root, tmp_path, monkeypatch):
+    import asyncio
+
+    from textual.widgets import Input
+
+    from tests.test_tui import text_of, wait_for
+    from workbench.config import Settings
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.tape import TapeScreen
+    monkeypatch.chdir(station_root)
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    for barcode in ("P00001L8", "S00001L8"):  # both cartridges are in the library
+        shutil.move(station_root / "tape" / barcode, shelf / barcode)
+
+    async def scenario() -> None:
+        app = WorkbenchApp(replace(Settings(), tape_headroom=0.0))
+        async with app.run_test(size=(120, 50)) as pilot:
+            await pilot.press("t")
+            assert isinstance(app.screen, TapeScreen)
+            app.screen.query_one("#tape-item", Input).focus()
+            await pilot.press(*"FD-1", "enter")
+            await wait_for(pilot, lambda: "P00001L8 (primary)" in text_of(app, "#tape-where"))
+            assert "last checked" in text_of(app, "#tape-where")
+            await pilot.press("g")
+            await wait_for(pilot, lambda: "Mount one of" in text_of(app, "#tape-status"))
+            assert "P00001L8 (primary), S00001L8 (secondary)" in text_of(app, "#tape-status")
+            shutil.move(shelf / "S00001L8", station_root / "tape" / "S00001L8")
+            await wait_for(pilot, lambda: not app.screen.busy)
+            await pilot.press("g")
+            await wait_for(pilot, lambda: "every file matches" in text_of(app, "#tape-status"))
+            assert "S00001L8" in text_of(app, "#tape-status")
+    asyncio.run(scenario())
+    assert check_bag(station_root / "retrieved" / "FD-1") == []

@@ -7,7 +7,6 @@ images (`ingest`). Registered by workbench.cli; everything acts through workbenc
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from dataclasses import asdict
@@ -162,6 +161,7 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _verify(args: argparse.Namespace, station: Any) -> int:
+    from workbench.station.book import item_of
     from workbench.station.reverify import due_elsewhere, parse_age
     settings = station.settings
     age: float | None = None
@@ -177,7 +177,7 @@ def _verify(args: argparse.Namespace, station: Any) -> int:
         print(t(f"tape.checked_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
                 detail=e.detail))
         if e.result != "verified":
-            print("  " + t("lto.make_new_copy", item=e.bag.split("+v", 1)[0], bag=e.bag,
+            print("  " + t("lto.make_new_copy", item=item_of(e.bag), bag=e.bag,
                            pool=e.pool))
     elsewhere = []
     if age is not None:
@@ -227,7 +227,7 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_where(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
-    from workbench.station.retrieve import Retrieval
+    from workbench.station.retrieve import Retrieval, where_lines
     with Station(settings) as station:
         where = Retrieval(station).where(args.item)
     if args.json:
@@ -238,27 +238,8 @@ def cmd_where(args: argparse.Namespace, settings: Settings) -> int:
                          "last_checked": p.last_checked} for p in b.copies]}
             for b in where.bags]}, ensure_ascii=False, indent=2))
         return ExitCode.SUCCESS
-    print(t("lto.where_head", item=where.item_id, state=t(f"state.{where.state}")))
-    if not where.bags:
-        print("  " + t("lto.where_no_bag"))
-    for b in where.bags:
-        marks = [t("lto.where_current")] if b.current else []
-        marks += [t("lto.where_withdrawn", reason=b.bag.withdrawn)] if b.bag.withdrawn else []
-        marks += [t("lto.where_released")] if b.bag.released else []
-        print(f"  {b.bag.name}" + (f" ({'; '.join(marks)})" if marks else ""))
-        print("    " + (t("lto.where_staging", path=b.bag.path) if b.staging
-                        else t("lto.where_no_staging")))
-        if b.copies:
-            rows = [[p.entry.copy, p.entry.barcode, p.entry.pool,
-                     t(f"tape.state_{p.entry.result}"), p.entry.written,
-                     p.last_checked or "-", t("word.yes") if p.mounted else t("word.no")]
-                    for p in b.copies]
-            out = io.StringIO()
-            table([t("tape.copy"), t("tape.barcode"), t("tape.pool"), t("tape.result"),
-                   t("tape.written"), t("lto.last_checked"), t("lto.mounted")], rows, out)
-            sys.stdout.write("".join(f"    {line}\n" for line in out.getvalue().splitlines()))
-        else:
-            print("    " + t("lto.where_no_copies"))
+    for line in where_lines(where):
+        print(line)
     return ExitCode.SUCCESS
 
 

@@ -82,6 +82,27 @@ def fixity_event(station: Station, bag: Bag | None, entry: CopyEntry, why: str) 
                         key=f"{entry.bag}|{entry.barcode}|{entry.verified}")
 
 
+def where_lines(where: Whereabouts) -> list[str]:
+    """Whereabouts in words, a line each (the tape screen; the CLI prints a table)."""
+    from workbench.i18n import t
+    lines = [t("lto.where_head", item=where.item_id, state=t(f"state.{where.state}"))]
+    if not where.bags:
+        lines.append("  " + t("lto.where_no_bag"))
+    for b in where.bags:
+        marks = [t("lto.where_current")] if b.current else []
+        marks += [t("lto.where_withdrawn", reason=b.bag.withdrawn)] if b.bag.withdrawn else []
+        marks += [t("lto.where_released")] if b.bag.released else []
+        lines.append(f"  {b.bag.name}" + (f" ({'; '.join(marks)})" if marks else ""))
+        lines.append("    " + (t("lto.where_staging", path=b.bag.path) if b.staging
+                              else t("lto.where_no_staging")))
+        lines += ["    " + t("lto.where_copy", copy=p.entry.copy, barcode=p.entry.barcode,
+                             pool=p.entry.pool, state=t(f"tape.state_{p.entry.result}"),
+                             written=p.entry.written or "-", checked=p.last_checked or "-",
+                             mounted=t("lto.mounted") if p.mounted else "")
+                  for p in b.copies] or ["    " + t("lto.where_no_copies")]
+    return lines
+
+
 class Retrieval:
     def __init__(self, station: Station) -> None:
         self.station = station

@@ -37,6 +37,11 @@ def _time(stamp: str) -> datetime | None:
         return None
 
 
+def schedule(days: int) -> float | None:
+    """The station's re-verification age in seconds (None: no schedule)."""
+    return days * 86400.0 if days > 0 else None
+
+
 def last_checked(entry: CopyEntry) -> str:
     return entry.verified or entry.written
 

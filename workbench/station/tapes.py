@@ -149,6 +149,17 @@ class TapeDesk:
                     stage.write_tape_catalogue(tape, self.book)
             return done
 
+    def due(self, older_than: float | None = None) -> list[CopyEntry]:
+        """Copies due for re-verification: last checked longer ago than older_than
+        seconds, else than the station's schedule (none without one)."""
+        from workbench.station.reverify import due_copies, schedule
+        age = older_than if older_than is not None else \
+            schedule(self.station.settings.tape_verify_days)
+        if age is None:
+            return []
+        return due_copies([e for e in self.book.current().values()
+                           if not (e.result == FAILED and not e.verified)], age)
+
     def stage_one(self, bag: Path, result: MigrationResult, attempt: str) -> list[CopyEntry]:
         """Tape staging as the last step of accepting a carrier, when tapes are mounted.
         Another process writing to tape is not a failure: the bag waits for `tape write`."""
