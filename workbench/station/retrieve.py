@@ -11,6 +11,7 @@ lock is held while a tape is read.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from workbench.station.view import Bag
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.retrieve import read_bag
+from workbench.tape.tapes import Tape, still_mounted
 
 if TYPE_CHECKING:
     from workbench.station.core import Station
@@ -167,7 +169,7 @@ class Retrieval:
         raise IntegrityFailure("lto.retrieve_all_failed", bag=bag.name, tapes=", ".join(
             f"{e.barcode} ({e.pool})" for e in done.failed))
 
-    def _read(self, entry: CopyEntry, tape: stage.Tape, bag: Bag, target: Path,
+    def _read(self, entry: CopyEntry, tape: Tape, bag: Bag, target: Path,
               done: Retrieved, progress: Callable[[stage.TapeProgress], None] | None) -> bool:
         def tick(n: int, total: int) -> None:
             if progress:
@@ -176,6 +178,9 @@ class Retrieval:
         book = self.station.tapes.book
         problems = read_bag(tape, entry.bag, entry.layout, entry.bytes, target, tick,
                             self.station.cancel)
+        if problems and not still_mounted(tape):  # the cartridge went, not the copy
+            shutil.rmtree(target, ignore_errors=True)
+            raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
         checked = replace(entry, result=FAILED if problems else VERIFIED, verified=utc_now(),
                           detail="; ".join(problems[:5]))
         book.add(checked)

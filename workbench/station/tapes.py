@@ -22,7 +22,7 @@ from workbench.station.view import CarrierState, state_of
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
-from workbench.tape.tapes import Tape, label_tape, load_generations
+from workbench.tape.tapes import Tape, label_tape, load_generations, still_mounted
 
 if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
@@ -135,6 +135,11 @@ class TapeDesk:
                 for entry in tape_order(chosen):
                     if self.station.cancel.is_set():
                         break
+                    if not still_mounted(tapes[entry.barcode]):
+                        # unmounted or pulled mid-run: not the copy's fault, nothing
+                        # recorded; the next run reads it
+                        raise Refused("lto.vanished", barcode=entry.barcode,
+                                      mount=str(tapes[entry.barcode].mount))
                     result = stage.verify_copy(entry.bag, tapes[entry.barcode], self.book,
                                                None, progress)
                     stage.record_events(entry.bag, self.book, settings)

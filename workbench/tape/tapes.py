@@ -4,6 +4,7 @@ small label file that names its barcode, pool and generation."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 import unicodedata
@@ -56,7 +57,7 @@ class Tape:
 
     def room(self, headroom: float) -> int:
         """Bytes the planner may still put on this tape."""
-        if self.full:
+        if self.full or not os.access(self.mount, os.W_OK):  # a read-only mount
             return 0
         by_plan = int(self.capacity * (1 - headroom)) - self.used()
         return max(0, min(by_plan, psutil.disk_usage(str(self.mount)).free))
@@ -107,6 +108,16 @@ def _lenient_label(path: Path) -> dict[str, object]:
         elif bare.isdigit():
             data[key] = int(bare)
     return data
+
+
+def still_mounted(tape: Tape) -> bool:
+    """The tape is still there under its mount, with its own label (not unmounted,
+    pulled or swapped for another cartridge since it was found)."""
+    try:
+        return read_tape(tape.mount, {tape.generation: Generation(tape.generation, 0, 0)}
+                         ).barcode == tape.barcode
+    except (OSError, ConfigError, BadInput):
+        return False
 
 
 def read_tape(mount: Path, generations: dict[str, Generation]) -> Tape:
