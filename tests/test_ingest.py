@@ -58,6 +58,9 @@ def test_a_folder_with_one_file_that_differs_is_not_bagged_silently(tmp_path):
         failures = st.con.execute("SELECT detail FROM events WHERE item_id = 'DISC-1' AND "
                                   "step = 'fixity check' AND outcome = 'failure'").fetchall()
         assert len(failures) == 1 and "page002.tif" in failures[0]["detail"]
+    accept = cli(root, "accept", "DISC-1")  # the carrier path never bags it silently
+    assert accept.returncode == 6 and "workbench ingest" in accept.stderr
+    assert not (root / "bags" / "DISC-1").exists()
     # the same command again still waits; with the decision it is bagged and staged
     assert cli(root, "ingest", str(source), "--item", "DISC-1").returncode == 3
     run = cli(root, "ingest", str(source), "--item", "DISC-1", "--accept-mismatch",
