@@ -230,3 +230,23 @@ def test_forecast_counts_cartridges_per_pool(tmp_path):
     run = cli(root, "report", "--plan", "15000:cd")
     assert run.returncode == 0 and "Tape forecast" in run.stdout
     assert "15000 carriers to do" in run.stdout
+
+
+def test_an_ltfs_index_partition_nearly_full_leaves_no_room(tmp_path, monkeypatch):
+    import os
+
+    from workbench.tape.tapes import label_tape
+    tape = label_tape(tmp_path / "T1", "T1", "primary", "LTO-8", 0,
+                      load_generations(Path(__file__).parent.parent / "profiles"))
+    space = {"Index": b"30", "Data": b"2000"}
+
+    def getxattr(path: object, name: str) -> bytes:
+        for part, value in space.items():
+            if name == f"user.ltfs.media{part}PartitionAvailableSpace":
+                return value
+        raise OSError(61, "no such attribute")
+
+    monkeypatch.setattr(os, "getxattr", getxattr)
+    assert tape.room(0.0) == 0  # 30 MiB of index left: the index would not fit
+    space["Index"] = b"5000"
+    assert tape.room(0.0) == 2000 << 20  # the data partition's own free space
