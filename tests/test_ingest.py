@@ -224,3 +224,20 @@ def test_safe_components():
     assert safe_component("x" * 300).endswith(safe_component("x" * 300)[-13:])
     assert len(safe_component("é" * 200).encode()) <= 255
     assert safe_component("already%2Fescaped", escaped=True) == "already%2Fescaped"
+
+
+def test_an_interrupted_ingest_is_continued_by_the_same_command(tmp_path):
+    source = tmp_path / "disc"
+    master_folder(source)
+    with Station(settings_in(tmp_path / "station")) as st:
+        def stop(progress: object) -> None:
+            st.cancel.set()
+
+        with pytest.raises(KeyboardInterrupt):
+            ingest(st, source, "DISC-5", progress=stop)
+        assert st.state("DISC-5").state is State.INTERRUPTED
+        assert not (tmp_path / "station" / "bags" / "DISC-5").exists()
+        st.cancel.clear()
+        done = ingest(st, source, "DISC-5")
+        assert done.report.outcome == "success" and done.bag is not None
+        assert check_bag(done.bag) == []
