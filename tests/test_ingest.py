@@ -128,8 +128,9 @@ def test_an_iso_with_checksum_files_is_read_without_mounting(tmp_path):
     root = tmp_path / "station"
     mount_tapes(root)
     with Station(settings_in(root)) as st:
-        done = ingest(st, iso, "ISO-1")
+        done = ingest(st, iso, "ISO-1", source_digest=True)
     r = done.report
+    assert r.source["sha256"] == sha256(iso.read_bytes())
     assert r.outcome == "success" and done.state is State.ON_TAPE
     status = {f.path: f.status for f in r.files}
     assert status["IMAGES/SCAN0001.TIF"] == status["IMAGES/SCAN0002.TIF"] == "verified"

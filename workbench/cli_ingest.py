@@ -23,6 +23,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--operator", default="", metavar="NAME", help=t("ingest.cli_operator"))
     p.add_argument("--accept-mismatch", action="store_true", help=t("ingest.cli_accept"))
     p.add_argument("--review-partial", action="store_true", help=t("ingest.cli_review"))
+    p.add_argument("--source-digest", action="store_true", help=t("ingest.cli_source_digest"))
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -32,7 +33,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with Station(settings, cancel=cancel_on_sigint()) as station:
             done = ingest(station, args.source, args.item, args.accept_mismatch,
-                          args.review_partial, args.batch, args.operator, progress=bar)
+                          args.review_partial, args.batch, args.operator, progress=bar,
+                          source_digest=args.source_digest)
     finally:
         bar.close()
     r = done.report

@@ -11,8 +11,10 @@ sectors (kept, marked, the outcome partial).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,3 +253,13 @@ def open_source(path: Path, codepage: str) -> FolderSource | ImageSource:
     if path.exists():
         return ImageSource(path, codepage)
     raise BadInput("ingest.not_a_source", path=str(path))
+
+
+def image_digest(source: ImageSource, cancel: threading.Event) -> str:
+    """The SHA-256 of the whole image (or device), read once in order."""
+    digest = hashlib.sha256()
+    for at in range(0, source.image.size, BLOCK):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        digest.update(source.image.read(at, BLOCK))
+    return digest.hexdigest()

@@ -41,7 +41,7 @@ from workbench.ingest.copy import (
     save,
 )
 from workbench.ingest.provenance import provenance
-from workbench.ingest.sources import open_source
+from workbench.ingest.sources import ImageSource, image_digest, open_source
 from workbench.ledger import record as ledger
 from workbench.station.book import bag_name
 from workbench.station.result import MigrationResult
@@ -82,7 +82,11 @@ def _event(station: Station, attempt: str, item: str, step: str, outcome: str, d
 
 def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool = False,
            review_partial: bool = False, batch: str = "", operator: str = "",
-           progress: Callable[[IngestProgress], None] | None = None) -> Ingested:
+           progress: Callable[[IngestProgress], None] | None = None,
+           source_digest: bool = False) -> Ingested:
+    """source_digest: also read a disc or disk image (or device) whole once more for its
+    own SHA-256, kept in the provenance (the files are read by their extents, never the
+    image in order)."""
     item_id = check_item_id(item_id)
     settings = station.settings
     lock = station.lock(item_id, Action.IMAGE).acquire()
@@ -100,7 +104,7 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
                           recorded=str(report.source.get("path")))
         if report is None or record is None:
             record, report = _copy(station, source, item_id, job, batch, operator,
-                                   progress, station.cancel)
+                                   progress, station.cancel, source_digest)
         attempt = _record(station, record, job, batch)
         done = Ingested(item_id, report, State.IMAGED)
         if report.of(MISMATCH) and not accept_mismatch:
@@ -123,7 +127,8 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
 
 def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
           operator: str, progress: Callable[[IngestProgress], None] | None,
-          cancel: threading.Event) -> tuple[JobRecord, IngestReport]:
+          cancel: threading.Event, source_digest: bool = False
+          ) -> tuple[JobRecord, IngestReport]:
     settings = station.settings
     src = open_source(source, settings.legacy_codepage)
     media = "ingest-folder" if src.kind == "folder" else "ingest-image"
@@ -142,6 +147,8 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
         report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
                             progress, cancel)
         report.source = provenance(source, src)
+        if source_digest and isinstance(src, ImageSource):
+            report.source["sha256"] = image_digest(src, cancel)
     except BaseException:
         record.outcome = run.outcome = "aborted"
         record.ended = run.ended = utc_now()
