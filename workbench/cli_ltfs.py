@@ -66,7 +66,8 @@ def forecast_lines(settings: Settings, queues: list[Path], planned: list[str],
     for m in f.media:
         lines.append("  " + t("lto.forecast_media", media=m.media, carriers=m.carriers,
                               average=human_bytes(m.average) if m.average else "?",
-                              basis=m.basis, size=human_bytes(m.bytes)))
+                              basis=t(f"lto.basis_{m.basis}", bags=m.bags),
+                              size=human_bytes(m.bytes)))
     for p in f.pools:
         lines.append("  " + t("lto.forecast_pool", pool=p.pool, size=human_bytes(p.needed),
                               room=human_bytes(p.room), cartridges=p.cartridges,

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from workbench import cli_ingest
 from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, table
 from workbench.errors import ExitCode, WorkbenchError
@@ -65,8 +66,7 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("where", help=t("lto.cli_where"))
     p.add_argument("item", metavar="ITEM", help=t("cli.tape_items"))
     p.add_argument("--json", action="store_true", help=t("cli.json"))
-    from workbench.cli_ingest import add_parser
-    add_parser(sub)
+    cli_ingest.add_parser(sub)
 
 
 def _print_unplaced(unplaced: list[Any]) -> None:
@@ -243,9 +243,5 @@ def cmd_where(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.SUCCESS
 
 
-def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.cli_ingest import cmd_ingest
-    return cmd_ingest(args, settings)
-
-
-COMMANDS = {"tape": cmd_tape, "retrieve": cmd_retrieve, "where": cmd_where, "ingest": _ingest}
+COMMANDS = {"tape": cmd_tape, "retrieve": cmd_retrieve, "where": cmd_where,
+            **cli_ingest.COMMANDS}

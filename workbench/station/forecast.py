@@ -33,7 +33,8 @@ class MediaLine:
     media: str
     carriers: int
     average: int  # bytes per carrier (0: unknown)
-    basis: str  # ledger (N bags) | profile | unknown
+    basis: str  # ledger | profile | unknown
+    bags: int = 0  # how many bags the ledger average is of
 
     @property
     def bytes(self) -> int:
@@ -101,8 +102,8 @@ def forecast(station: Station, rows: list[tuple[str, str]], planned: list[str],
     known = averages(station)
     for media, n in sorted(counts.items()):
         if media in known:
-            out.media.append(MediaLine(media, n, known[media][0],
-                                       f"ledger ({known[media][1]} bags)"))
+            out.media.append(MediaLine(media, n, known[media][0], "ledger",
+                                       known[media][1]))
             continue
         profile = station.profiles.get(media)
         nominal = list(profile.expected_sizes) if profile else []
