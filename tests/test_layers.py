@@ -10,8 +10,9 @@ from pathlib import Path
 from workbench import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "workbench"
-ENGINES = ("imaging", "identify", "package", "tape")
+ENGINES = ("imaging", "identify", "package", "tape", "ingest")
 FRONT_ENDS = [PACKAGE / "cli.py", PACKAGE / "cli_ledger.py", PACKAGE / "cli_tools.py",
+              PACKAGE / "cli_tape.py", PACKAGE / "cli_ingest.py", PACKAGE / "cli_ltfs.py",
               *sorted((PACKAGE / "tui").glob("*.py"))]
 # the ledger, the tape engine and the imaging engine are reached through the station
 # (acting on carriers and tapes, reading the record); file-level tools (identify an

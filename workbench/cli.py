@@ -22,6 +22,7 @@ from workbench import (
     cli_ledger,
     cli_metadata,
     cli_signatures,
+    cli_tape,
     cli_tools,
 )
 from workbench.config import Settings
@@ -79,24 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help=t("cli.validate_fast"))
     p.add_argument("--profile", action="store_true", help=t("cli.validate_profile"))
 
-    tape = sub.add_parser("tape", help=t("cli.tape")).add_subparsers(dest="tape_command",
-                                                                     metavar="ACTION")
-    p = tape.add_parser("label", help=t("cli.tape_label"))
-    p.add_argument("mount", type=Path, metavar="MOUNT", help=t("cli.tape_mount"))
-    p.add_argument("--barcode", required=True, help=t("cli.tape_barcode"))
-    p.add_argument("--pool", required=True, help=t("cli.tape_pool"))
-    p.add_argument("--generation", default="LTO-8", help=t("cli.tape_generation"))
-    p.add_argument("--capacity", type=int, default=0, metavar="BYTES",
-                   help=t("cli.tape_capacity"))
-    tape.add_parser("plan", help=t("cli.tape_plan"))
-    p = tape.add_parser("write", help=t("cli.tape_write"))
-    p.add_argument("--bag", action="append", metavar="ITEM", help=t("cli.tape_bag"))
-    p = tape.add_parser("verify", help=t("cli.tape_verify"))
-    p.add_argument("--barcode", help=t("cli.tape_barcode"))
-    p = tape.add_parser("catalog", help=t("cli.tape_catalog"))
-    p.add_argument("--json", action="store_true", help=t("cli.json"))
-    p = tape.add_parser("release", help=t("cli.tape_release"))
-    p.add_argument("items", nargs="+", metavar="ITEM", help=t("cli.tape_items"))
+    cli_tape.add_parsers(sub)  # tape, retrieve, where, ingest
 
     p = sub.add_parser("training", help=t("cli.training"))
     p.add_argument("--flux", action="store_true", help=t("flux.cli_training"))
@@ -359,6 +343,6 @@ def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS = {"profiles": cmd_profiles, "drives": cmd_drives, "image": cmd_image,
-            "bag": cmd_bag, "training": cmd_training, **cli_tools.COMMANDS,
+            "bag": cmd_bag, "training": cmd_training, **cli_tools.COMMANDS, **cli_tape.COMMANDS,
             **cli_ledger.COMMANDS, **cli_signatures.COMMANDS,
             **cli_autoload.COMMANDS, **cli_metadata.COMMANDS}

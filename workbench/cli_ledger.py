@@ -87,6 +87,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--format", default="text", choices=("csv", "xlsx", "json", "md",
                                                               "text"))
     report.add_argument("--out", type=Path, metavar="FILE", help=t("cli.report_out"))
+    report.add_argument("--forecast", action="append", type=Path, default=[],  # issue 16
+                        metavar="QUEUE.csv", help=t("lto.cli_forecast_queue"))
+    report.add_argument("--plan", action="append", default=[], metavar="N:PROFILE",
+                        help=t("lto.cli_forecast_plan"))
     report.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
                         help=t("cli.lang"))
 
@@ -309,6 +313,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
                 rows=sum(len(rows) for rows in slices.values())))
     else:
         sys.stdout.write(text)
+    if args.forecast or args.plan:  # the tape forecast of the backlog (cli_ltfs.py)
+        from workbench.cli_ltfs import forecast_lines
+        print("\n" + "\n".join(forecast_lines(settings, args.forecast, args.plan)[0]))
     return ExitCode.SUCCESS
 
 

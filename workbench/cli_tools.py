@@ -1,21 +1,18 @@
-"""The file-level commands: identify an image, validate a bag, and the tapes (label,
-plan, write, verify, catalogue, release). Registered by workbench.cli; carriers and tapes
-are acted on through workbench.station."""
+"""The file-level commands: identify an image, validate a bag (the tapes are in
+cli_tape.py). Registered by workbench.cli."""
 
 from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.console import ProgressLine, cancel_on_sigint, identify_line, table
-from workbench.errors import Aborted, ExitCode, WorkbenchError
+from workbench.console import ProgressLine, cancel_on_sigint, identify_line
+from workbench.errors import Aborted, ExitCode
 from workbench.i18n import human_bytes, t
 from workbench.station import Cancelled, environment_line
 
@@ -126,82 +123,4 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     return ExitCode.PARTIAL if verdict == "incomplete" else ExitCode.SUCCESS
 
 
-def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
-    from workbench.station import Station
-
-    action = args.tape_command
-    if action == "label":
-        with Station(settings) as station:
-            tape = station.tapes.label(args.mount, args.barcode, args.pool, args.generation,
-                                       args.capacity)
-        print(t("tape.labelled", mount=str(tape.mount), barcode=tape.barcode, pool=tape.pool,
-                capacity=human_bytes(tape.capacity)))
-        return ExitCode.SUCCESS
-    if action not in ("plan", "write", "verify", "catalog", "release"):
-        from workbench.cli import build_parser
-        build_parser().parse_args(["tape", "--help"])
-        return ExitCode.BAD_INPUT
-    with Station(settings, cancel=cancel_on_sigint()) as station:
-        desk = station.tapes
-        if action == "plan":
-            assignments, unplaced = desk.plan()
-            table([t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
-                   t("tape.room")],
-                  [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
-                    human_bytes(tp.room(settings.tape_headroom))]
-                   for tp in desk.mounted()], sys.stdout)
-            print()
-            for a in assignments:
-                print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,
-                        barcode=a.barcode))
-            for u in unplaced:
-                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
-                        pool=u.pool))
-            return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
-        if action == "write":
-            done, unplaced = desk.write(args.bag)
-            for e in done:
-                print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
-                        detail=e.detail))
-            for u in unplaced:
-                print(t(f"tape.unplaced_{u.reason}", bag=u.bag.name, size=human_bytes(u.size),
-                        pool=u.pool))
-            if not done and not unplaced:
-                print(t("tui.tape_nothing"))
-            failed = any(e.result != "verified" for e in done) or \
-                any(u.reason in ("missing", "failed") for u in unplaced)
-            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced \
-                else ExitCode.SUCCESS
-        if action == "verify":
-            checked = desk.verify(args.barcode)
-            for e in checked:
-                print(t(f"tape.checked_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
-                        detail=e.detail))
-            return ExitCode.FAILED if any(e.result != "verified" for e in checked) \
-                else ExitCode.SUCCESS
-        if action == "catalog":
-            entries = desk.catalogue()
-            if args.json:
-                print(json.dumps([asdict(e) for e in entries], ensure_ascii=False, indent=2))
-            else:
-                table([t("tape.bag"), t("tape.barcode"), t("tape.pool"), t("tape.copy"),
-                       t("tape.size"), t("tape.written"), t("tape.verified"),
-                       t("tape.result")],
-                      [[e.bag, e.barcode, e.pool, e.copy, human_bytes(e.bytes), e.written,
-                        e.verified, t(f"tape.state_{e.result}")] for e in entries],
-                      sys.stdout)
-            return ExitCode.SUCCESS
-        worst = ExitCode.SUCCESS  # release: each item on its own; one refusal stops none
-        for item in args.items:
-            try:
-                for path in station.release(item):
-                    print(t("tape.released", path=str(path)))
-            except WorkbenchError as exc:
-                print(t("cli.error", message=exc), file=sys.stderr)
-                worst = max(worst, exc.exit_code)
-        return worst
-
-
-
-
-COMMANDS = {"identify": cmd_identify, "validate": cmd_validate, "tape": cmd_tape}
+COMMANDS = {"identify": cmd_identify, "validate": cmd_validate}

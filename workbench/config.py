@@ -84,6 +84,17 @@ SPEC = {
                                   check=lambda v: None if 0 <= v < 50 else "0 to 50"),
         "tar_threshold": Field(int, default=1000,
                                check=lambda v: None if v >= 1 else "1 or more files"),
+        # issue 16: re-verification schedule (0: none), the LTFS drive (empty: folders
+        # stand in for tapes) and its SCSI generic device for MAM reads
+        "verify_after_days": Field(int, default=365,
+                                   check=lambda v: None if v >= 0 else "0 or more days"),
+        "device": Field(str, default=""),
+        "sg_device": Field(str, default=""),
+    }),
+    "ingest": Field(dict, table={
+        # file names (globs) of checksum lists beside the files, besides the usual ones
+        "checksum_lists": Field(list, default=[], check=lambda v: None if all(
+            isinstance(x, str) and x and "/" not in x for x in v) else "file name patterns"),
     }),
     "optical": Field(dict, table={
         "eject_when_done": Field(bool, default=True),
@@ -191,6 +202,10 @@ class Settings:
     tape_pools: tuple[str, ...] = ("primary", "secondary")
     tape_headroom: float = 0.05
     tar_threshold: int = 1000
+    tape_verify_days: int = 365  # copies last checked longer ago are due (0: never due)
+    tape_device: str = ""  # the LTFS tape drive (mkltfs/ltfs -o devname=); "": folders
+    tape_sg_device: str = ""  # its SCSI generic device, for MAM reads (sg_read_attr)
+    checksum_lists: tuple[str, ...] = ()  # ingest: more checksum list names (globs)
     read_offsets: dict[str, int] = field(default_factory=dict)
     eject_when_done: bool = True  # an optical drive opens its tray once a disc is imaged
     online_lookup: bool = False  # ask AccurateRip and the CUETools DB (network)
@@ -280,6 +295,9 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         free_space_margin=imaging["free_space_margin_mb"] * 1024 * 1024,
         tape_pools=tuple(tape["pools"]), tape_headroom=tape["headroom_percent"] / 100,
         tar_threshold=tape["tar_threshold"],
+        tape_verify_days=tape["verify_after_days"], tape_device=tape["device"],
+        tape_sg_device=tape["sg_device"],
+        checksum_lists=tuple(data["ingest"]["checksum_lists"]),
         read_offsets=dict(optical["read_offsets"]),
         eject_when_done=optical["eject_when_done"],
         online_lookup=optical["online_lookup"],

@@ -42,6 +42,10 @@ class LedgerBook:
                    row["version"], row["attempt"], row["payload_oxum"], row["sha256"],
                    row["created"], row["station_id"])
 
+    def bag_of(self, name: str) -> Bag | None:
+        """The ledger's bag of this station named name (None: not this station's)."""
+        return self._bag(name)
+
     def add(self, entry: CopyEntry) -> None:
         """The copy's state and its step, in one transaction."""
         bag = self._bag(entry.bag)

@@ -170,6 +170,9 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
 def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
     """Read the image file (and a disc's track files) once and compare their digests
     with those made while reading the carrier."""
+    if record.media_family == "ingest":  # files ingested, no image: station/ingest.py
+        from workbench.errors import Refused
+        raise Refused("ingest.use_ingest", item=record.item_id, source=record.source)
     bad, algorithms = [], set()
     for name, digests in record.payload():
         hashes = {a: hashlib.new(a) for a in digests}

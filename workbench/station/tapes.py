@@ -22,7 +22,7 @@ from workbench.station.view import CarrierState, state_of
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
-from workbench.tape.tapes import Tape, label_tape, load_generations
+from workbench.tape.tapes import Tape, label_tape, load_generations, still_mounted
 
 if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
@@ -41,6 +41,10 @@ class TapeDesk:
 
     def _lock(self) -> Lock:
         return tape_lock(self.station.locks, self.station.settings.station_id)
+
+    def lock(self) -> Lock:
+        """The station's tape lock (one tape user at a time), not yet acquired."""
+        return self._lock()
 
     def _bag_rows(self, items: list[str] | None) -> list[tuple[str, Path]]:
         rows = self.station.con.execute(
@@ -103,9 +107,13 @@ class TapeDesk:
                                    for path in self.missing_bags(items)]
 
     def verify(self, barcode: str | None = None, progress: TapeProgress | None = None,
-               items: list[str] | None = None) -> list[CopyEntry]:
-        """Read back every copy on the mounted tapes (all of them, one barcode's, or the
-        copies of some carriers' bags, withdrawn versions included)."""
+               items: list[str] | None = None, older_than: float | None = None
+               ) -> list[CopyEntry]:
+        """Read back every copy on the mounted tapes (all of them, one barcode's, the
+        copies of some carriers' bags, withdrawn versions included, or those last checked
+        more than older_than seconds ago), tape by tape in the order each tape holds
+        them. Each check is a ledger row and a PREMIS fixity check event."""
+        from workbench.station.reverify import due_copies, tape_order
         settings = self.station.settings
         names: set[str] | None = None
         if items:
@@ -118,21 +126,44 @@ class TapeDesk:
             tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
             done = []
             try:
-                for (bag, code), entry in sorted(self.book.current().items()):
-                    if (barcode and code != barcode) or code not in tapes \
-                            or (names is not None and bag not in names) \
-                            or (entry.result == FAILED and not entry.verified):
-                        continue
+                chosen = [e for e in self.book.current().values()
+                          if not (barcode and e.barcode != barcode) and e.barcode in tapes
+                          and (names is None or e.bag in names)
+                          and not (e.result == FAILED and not e.verified)]
+                if older_than is not None:
+                    chosen = due_copies(chosen, older_than)
+                for entry in tape_order(chosen):
                     if self.station.cancel.is_set():
                         break
-                    result = stage.verify_copy(bag, tapes[code], self.book, None, progress)
-                    stage.record_events(bag, self.book, settings)
+                    if not still_mounted(tapes[entry.barcode]):
+                        # unmounted or pulled mid-run: not the copy's fault, nothing
+                        # recorded; the next run reads it
+                        raise Refused("lto.vanished", barcode=entry.barcode,
+                                      mount=str(tapes[entry.barcode].mount))
+                    result = stage.verify_copy(entry.bag, tapes[entry.barcode], self.book,
+                                               None, progress)
+                    stage.record_events(entry.bag, self.book, settings)
+                    from workbench.station.retrieve import fixity_event
+                    fixity_event(self.station, self.book.bag_of(entry.bag), result,
+                                 "re-verification" if older_than is not None
+                                 else "read back")
                     done.append(result)
             finally:
                 self.book.export(self.catalogue_path)
                 for tape in tapes.values():
                     stage.write_tape_catalogue(tape, self.book)
             return done
+
+    def due(self, older_than: float | None = None) -> list[CopyEntry]:
+        """Copies due for re-verification: last checked longer ago than older_than
+        seconds, else than the station's schedule (none without one)."""
+        from workbench.station.reverify import due_copies, schedule
+        age = older_than if older_than is not None else \
+            schedule(self.station.settings.tape_verify_days)
+        if age is None:
+            return []
+        return due_copies([e for e in self.book.current().values()
+                           if not (e.result == FAILED and not e.verified)], age)
 
     def stage_one(self, bag: Path, result: MigrationResult, attempt: str) -> list[CopyEntry]:
         """Tape staging as the last step of accepting a carrier, when tapes are mounted.

@@ -4,6 +4,7 @@ small label file that names its barcode, pool and generation."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 import unicodedata
@@ -55,11 +56,21 @@ class Tape:
                    if p.is_file() and p.name != LABEL)
 
     def room(self, headroom: float) -> int:
-        """Bytes the planner may still put on this tape."""
-        if self.full:
+        """Bytes the planner may still put on this tape. On LTFS the mount says what is
+        left of both partitions: a nearly full index partition (the index would not
+        fit: every file written adds to it) leaves no room, whatever the data
+        partition has."""
+        if self.full or not os.access(self.mount, os.W_OK):  # a read-only mount
+            return 0
+        index = ltfs_space(self.mount, "Index")
+        if index is not None and index < INDEX_MIN_MIB:
             return 0
         by_plan = int(self.capacity * (1 - headroom)) - self.used()
-        return max(0, min(by_plan, psutil.disk_usage(str(self.mount)).free))
+        free = psutil.disk_usage(str(self.mount)).free
+        data = ltfs_space(self.mount, "Data")
+        if data is not None:
+            free = min(free, data << 20)
+        return max(0, min(by_plan, free))
 
     def save_label(self) -> None:
         # json.dumps of a str is a valid TOML basic string, whatever the characters
@@ -68,6 +79,21 @@ class Tape:
                      f'generation = {json.dumps(self.generation)}\n'
                      f'capacity = {self.capacity}\n'
                      f'full = {"true" if self.full else "false"}\n')
+
+
+INDEX_MIN_MIB = 64  # an LTFS index partition with less free space takes no more bags
+
+
+def ltfs_space(mount: Path, partition: str) -> int | None:
+    """Free MiB of an LTFS partition ("Index" or "Data") as the mount's virtual extended
+    attribute says it; None when the mount does not say (a folder standing in)."""
+    for prefix in ("user.", ""):
+        try:
+            raw = os.getxattr(mount, f"{prefix}ltfs.media{partition}PartitionAvailableSpace")
+            return int(raw.decode("ascii").strip())
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 BARCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -107,6 +133,16 @@ def _lenient_label(path: Path) -> dict[str, object]:
         elif bare.isdigit():
             data[key] = int(bare)
     return data
+
+
+def still_mounted(tape: Tape) -> bool:
+    """The tape is still there under its mount, with its own label (not unmounted,
+    pulled or swapped for another cartridge since it was found)."""
+    try:
+        return read_tape(tape.mount, {tape.generation: Generation(tape.generation, 0, 0)}
+                         ).barcode == tape.barcode
+    except (OSError, ConfigError, BadInput):
+        return False
 
 
 def read_tape(mount: Path, generations: dict[str, Generation]) -> Tape:

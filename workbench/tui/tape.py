@@ -1,13 +1,17 @@
-"""Tape: pools, tapes and how full they are, bags waiting, write and verify progress."""
+"""Tape: pools, tapes and how full they are, bags waiting, write and verify progress;
+where an item's copies are (type its ID, Enter), getting its bag back (g) and the
+re-verification of copies due by the station's schedule (d)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, Input, ProgressBar, Static
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import human_bytes, t
@@ -32,7 +36,9 @@ class TapeScreen(StationScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", t("tui.key_back")),
                 Binding("w", "write", t("tui.key_tape_write")),
                 Binding("v", "verify", t("tui.key_tape_verify")),
-                Binding("r", "refresh", t("tui.key_refresh"))]
+                Binding("r", "refresh", t("tui.key_refresh")),
+                Binding("g", "retrieve", t("lto.tui_key_retrieve")),
+                Binding("d", "verify_due", t("lto.tui_key_due"))]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -41,6 +47,10 @@ class TapeScreen(StationScreen):
             yield DataTable(id="tapes", cursor_type="row")
             yield Static(t("tui.waiting"), classes="heading")
             yield DataTable(id="waiting", cursor_type="none")
+            yield Static(t("lto.tui_where"), classes="heading")
+            yield Input(id="tape-item", placeholder=t("lto.tui_item"))
+            yield Static(id="tape-where", markup=False)
+            yield Static(id="tape-due", markup=False)
             yield ProgressBar(id="tape-bar", total=100, show_eta=False)
             yield Static(id="tape-status", markup=False)
         yield StationFooter()
@@ -53,6 +63,7 @@ class TapeScreen(StationScreen):
             t("tape.bag"), t("tape.size"), t("tape.pool"), t("tui.planned_tape"))
         self.busy = False
         self.action_refresh()
+        self.query_one("#tapes", DataTable).focus()
 
     def action_refresh(self) -> None:
         settings = self.wb.settings
@@ -65,6 +76,7 @@ class TapeScreen(StationScreen):
             tapes.add_row(tp.barcode, tp.pool, tp.generation, human_bytes(used),
                           human_bytes(tp.room(settings.tape_headroom)),
                           f"{bar} {fill * 100:4.1f}%" + (f" {t('tui.full')}" if tp.full else ""))
+        self._due()
         waiting = self.query_one("#waiting", DataTable)
         waiting.clear()
         assignments, unplaced = self.wb.station.tapes.plan()
@@ -73,6 +85,63 @@ class TapeScreen(StationScreen):
         for u in unplaced:
             waiting.add_row(u.bag.name, human_bytes(u.size), u.pool,
                             t(f"tui.unplaced_{u.reason}"))
+
+    def _due(self) -> None:
+        due = self.wb.station.tapes.due()
+        self.query_one("#tape-due", Static).update(t(
+            "lto.tui_due", count=len(due), days=self.wb.settings.tape_verify_days)
+            if due else "")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        from workbench.station.retrieve import Retrieval, where_lines
+        item = event.value.strip()
+        if not item:
+            return
+        try:
+            lines = where_lines(Retrieval(self.wb.station).where(item))
+        except WorkbenchError as exc:
+            lines = [t("tui.error", message=exc.message())]
+        self.query_one("#tape-where", Static).update("\n".join(lines))
+        self.query_one("#tapes", DataTable).focus()
+
+    def action_retrieve(self) -> None:
+        item = self.query_one("#tape-item", Input).value.strip()
+        if not item:
+            self.query_one("#tape-item", Input).focus()
+            return
+        if not self.busy:
+            self.busy = True
+            folder = Path.cwd() / "retrieved"
+            self.query_one("#tape-status", Static).update(
+                t("lto.tui_retrieving", item=item, folder=str(folder)))
+            self.run_retrieve(item, folder)
+
+    def action_verify_due(self) -> None:
+        if not self.busy:
+            self.busy = True
+            self.run_tape(verify_only=True, due=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def run_retrieve(self, item: str, folder: Path) -> None:
+        from workbench.station.retrieve import Retrieval
+        lines: list[str] = []
+
+        def progress(p: TapeProgress) -> None:
+            self.post_message(TapeProgressMessage(p))
+
+        try:
+            with Station(self.wb.settings) as station:
+                done = Retrieval(station).retrieve(item, folder, None, progress=progress)
+            lines += [t("lto.retrieve_copy_failed", barcode=e.barcode, pool=e.pool,
+                        detail=e.detail) for e in done.failed]
+            if done.source is not None:
+                lines.append(t("lto.retrieved", bag=done.bag, path=str(done.path),
+                               barcode=done.source.barcode, pool=done.source.pool))
+        except WorkbenchError as exc:  # no cartridge mounted: it names the ones to mount
+            lines.append(t("tui.error", message=exc.message()))
+        except Exception as exc:  # never leave the screen frozen
+            lines.append(t("tui.error", message=f"{type(exc).__name__}: {exc}"))
+        self.post_message(TapeDone(lines))
 
     def action_write(self) -> None:
         if not self.busy:
@@ -85,7 +154,9 @@ class TapeScreen(StationScreen):
             self.run_tape(verify_only=True)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
-    def run_tape(self, verify_only: bool) -> None:
+    def run_tape(self, verify_only: bool, due: bool = False) -> None:
+        from workbench.station.book import item_of
+        from workbench.station.reverify import schedule
         lines: list[str] = []
 
         def progress(p: TapeProgress) -> None:
@@ -94,9 +165,13 @@ class TapeScreen(StationScreen):
         try:
             with Station(self.wb.settings) as station:
                 if verify_only:
-                    lines += [t(f"tape.checked_{e.result}", bag=e.bag, barcode=e.barcode,
-                                pool=e.pool, detail=e.detail)
-                              for e in station.tapes.verify(progress=progress)]
+                    age = schedule(self.wb.settings.tape_verify_days) if due else None
+                    for e in station.tapes.verify(progress=progress, older_than=age):
+                        lines.append(t(f"tape.checked_{e.result}", bag=e.bag,
+                                       barcode=e.barcode, pool=e.pool, detail=e.detail))
+                        if e.result != "verified":
+                            lines.append(t("lto.make_new_copy", item=item_of(e.bag),
+                                           bag=e.bag, pool=e.pool))
                 else:
                     copies, unplaced = station.tapes.write(progress=progress)
                     lines += [t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode,

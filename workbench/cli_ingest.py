@@ -1,0 +1,71 @@
+"""`workbench ingest SOURCE --item ID`: an existing preservation image (a folder, a disc
+or disk image, a block device) copied, checked against its checksum lists, bagged and
+staged to tape through the station (workbench.station.ingest)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings
+from workbench.console import ProgressLine, cancel_on_sigint
+from workbench.errors import ExitCode
+from workbench.i18n import human_bytes, t
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("ingest", help=t("ingest.cli"))
+    p.add_argument("source", type=Path, metavar="SOURCE", help=t("ingest.cli_source"))
+    p.add_argument("--item", required=True, metavar="ID", help=t("cli.image_item"))
+    p.add_argument("--batch", default="", metavar="B", help=t("cli.bag_batch"))
+    p.add_argument("--operator", default="", metavar="NAME", help=t("ingest.cli_operator"))
+    p.add_argument("--accept-mismatch", action="store_true", help=t("ingest.cli_accept"))
+    p.add_argument("--review-partial", action="store_true", help=t("ingest.cli_review"))
+    p.add_argument("--source-digest", action="store_true", help=t("ingest.cli_source_digest"))
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from workbench.station import Station
+    from workbench.station.ingest import ingest
+    bar = ProgressLine()
+    try:
+        with Station(settings, cancel=cancel_on_sigint()) as station:
+            done = ingest(station, args.source, args.item, args.accept_mismatch,
+                          args.review_partial, args.batch, args.operator, progress=bar,
+                          source_digest=args.source_digest)
+    finally:
+        bar.close()
+    r = done.report
+    print(t("ingest.summary", item=done.item_id, files=len(r.files),
+            size=human_bytes(r.bytes), verified=len(r.of("verified")),
+            lists=len(r.lists), unlisted=len(r.of("unlisted"))))
+    for f in r.of("mismatch"):
+        wrong = [c for c in f.expected if not c["ok"]]
+        for c in wrong:
+            print("  " + t("ingest.mismatch", path=f.path, algorithm=c["algorithm"],
+                           listed=c["digest"], read=f.digests[c["algorithm"]],
+                           list=c["list"], line=c["line"]))
+    for f in r.of("damaged"):
+        print("  " + t("ingest.damaged", path=f.path, detail="; ".join(f.errors)))
+    for m in r.missing:
+        print("  " + t("ingest.missing", path=m["name"], list=m["list_path"], line=m["line"]))
+    for s in r.skipped:
+        print("  " + t("ingest.skipped", path=s["path"], why=s["why"]))
+    for e in r.errors:
+        print("  " + t("ingest.source_error", detail=e))
+    if done.waiting == "mismatch":
+        print(t("ingest.waiting_mismatch", item=done.item_id, count=len(r.of("mismatch"))),
+              file=sys.stderr)
+        return ExitCode.PARTIAL
+    if done.waiting == "review":
+        print(t("ingest.waiting_review", item=done.item_id), file=sys.stderr)
+        return ExitCode.PARTIAL
+    print(t("ingest.bagged", bag=str(done.bag), outcome=t(f"outcome.{r.outcome}")))
+    for step, outcome, detail in done.steps:
+        print(f"  {step}: {outcome} {detail}".rstrip())
+    return ExitCode.PARTIAL if r.outcome == "partial" else ExitCode.SUCCESS
+
+
+COMMANDS = {"ingest": cmd_ingest}

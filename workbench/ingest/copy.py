@@ -1,0 +1,209 @@
+"""The copy: every file of the source read once, hashed while it is written into the job
+folder, then checked against every checksum list that names it.
+
+Per file: verified (every listed digest matches), mismatch (a listed digest differs and
+the file read without error), damaged (read errors: zero-filled ranges), unlisted (no
+list names it). A name a list gives that the source does not hold is missing. The
+outcome is success only when nothing is mismatched, damaged, missing or unreadable;
+anything else is partial, each problem named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.atomic import write_atomic
+from workbench.ingest.checksums import MAX_LIST, ChecksumList, Listed, is_list, parse
+from workbench.ingest.names import NameBook
+from workbench.ingest.sources import FolderSource, ImageSource, SourceFile
+
+VERIFIED, MISMATCH, DAMAGED, UNLISTED = "verified", "mismatch", "damaged", "unlisted"
+REPORT = "ingest.json"
+PREFETCH = 64 << 20  # bytes of coming files the kernel is asked to read ahead
+FILES = "files"
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    files: int
+    total_files: int
+    done: int
+    total: int
+    path: str
+
+
+@dataclass
+class FileResult:
+    path: str  # in the source, as the lists name it
+    name: str  # in the bag, under data/
+    size: int
+    digests: dict[str, str]
+    status: str
+    expected: list[dict[str, Any]] = field(default_factory=list)  # list, line, algorithm..
+    raw: str = ""  # the source name's bytes (hex) when not plain UTF-8
+    errors: list[str] = field(default_factory=list)
+    bad: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    item_id: str
+    source: dict[str, Any]
+    started: str
+    ended: str = ""
+    files: list[FileResult] = field(default_factory=list)
+    lists: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[dict[str, Any]] = field(default_factory=list)  # listed, not found
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    decision: str = ""  # who accepted mismatches, and when
+
+    def of(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def outcome(self) -> str:
+        unreadable = [s for s in self.skipped if s["why"].startswith("unreadable")]
+        if self.of(MISMATCH) or self.of(DAMAGED) or self.missing or unreadable:
+            return "partial"
+        return "success"
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def to_json(self) -> str:
+        data = {**self.__dict__, "files": [dict(f.__dict__) for f in self.files],
+                "outcome": self.outcome}  # dataclasses.asdict is slow on 10,000s of files
+        return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+    @classmethod
+    def load(cls, path: Path) -> IngestReport | None:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        data.pop("outcome", None)
+        data["files"] = [FileResult(**f) for f in data.get("files", [])]
+        return cls(**data)
+
+
+def shown(path: str) -> str:
+    """A source path as records hold it (UTF-8): an undecodable byte as \\xNN (the
+    exact bytes are kept as hex beside it)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _read_lists(source: FolderSource | ImageSource, files: list[SourceFile],
+                extra: tuple[str, ...]) -> list[ChecksumList]:
+    out = []
+    for f in files:
+        if is_list(f.path.rpartition("/")[2], extra) and f.size <= MAX_LIST:
+            data = b"".join(source.blocks(f))
+            f.errors, f.bad = [], []  # read again when copied: said then
+            out.append(parse(f.path, data))
+    return out
+
+
+def _index(lists: list[ChecksumList], paths: set[str]) -> tuple[dict[str, list[Listed]],
+                                                                  list[Listed]]:
+    """Listed entries by source path: the exact name, else the only one equal to it
+    ignoring case (ISO 9660 names, lists written on Windows). Also what no file is."""
+    folded: dict[str, list[str]] = {}
+    for p in paths:
+        folded.setdefault(p.casefold(), []).append(p)
+    by_path: dict[str, list[Listed]] = {}
+    missing = []
+    for lst in lists:
+        for e in lst.entries:
+            target = e.name if e.name in paths else None
+            if target is None and len(folded.get(e.name.casefold(), [])) == 1:
+                target = folded[e.name.casefold()][0]
+            if target is None:
+                missing.append(e)
+            else:
+                by_path.setdefault(target, []).append(e)
+    return by_path, missing
+
+
+def copy_files(source: FolderSource | ImageSource, item_id: str, job: Path,
+               provenance: dict[str, Any], started: str, extra_lists: tuple[str, ...] = (),
+               progress: Callable[[IngestProgress], None] | None = None,
+               cancel: threading.Event | None = None) -> IngestReport:
+    """Copy every file into job/files/, hashing as it is read; compare with the lists."""
+    cancel = cancel or threading.Event()
+    files = source.files()
+    lists = _read_lists(source, files, extra_lists)
+    listed, missing = _index(lists, {f.path for f in files})
+    report = IngestReport(item_id, provenance, started, lists=[
+        {"path": shown(lst.path), "entries": len(lst.entries), "ignored_lines": lst.ignored,
+         "outside": [shown(o) for o in lst.outside]} for lst in lists],
+        missing=[{**asdict(m), "name": shown(m.name), "list_path": shown(m.list_path)}
+                 for m in missing],
+        skipped=[{"path": shown(s.path), "why": s.why} for s in source.skipped],
+        errors=list(source.errors))
+    names = NameBook()
+    target_root = job / FILES
+    target_root.mkdir(parents=True, exist_ok=True)
+    total = sum(f.size for f in files)
+    done = 0
+    prefetch = getattr(source, "prefetch", None)
+    ahead = 0  # files[: ahead] were announced to the kernel
+    for number, f in enumerate(files, 1):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        while prefetch is not None and ahead < len(files) and \
+                sum(g.size for g in files[number:ahead]) < PREFETCH:
+            prefetch(files[ahead])
+            ahead += 1
+        name = names.name(f.parts, f.escaped)
+        expected = listed.get(f.path, [])
+        algorithms = sorted({"sha256", *(e.algorithm for e in expected)})
+        hashes = {a: hashlib.new(a) for a in algorithms}
+        target = target_root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            for block in source.blocks(f):
+                if cancel.is_set():
+                    raise KeyboardInterrupt
+                out.write(block)
+                for h in hashes.values():
+                    h.update(block)
+                done += len(block)
+                if progress:
+                    progress(IngestProgress(number - 1, len(files), done, total, f.path))
+        digests = {a: h.hexdigest() for a, h in hashes.items()}
+        checks = [{"list": shown(e.list_path), "line": e.line, "algorithm": e.algorithm,
+                   "digest": e.digest, "ok": digests[e.algorithm] == e.digest}
+                  for e in expected]
+        status = DAMAGED if f.bad else MISMATCH if any(not c["ok"] for c in checks) \
+            else VERIFIED if checks else UNLISTED
+        report.files.append(FileResult(shown(f.path), name, f.size, digests, status, checks, f.raw,
+                                       list(f.errors), [list(b) for b in f.bad]))
+    sync_folder(target_root)
+    return report
+
+
+def sync_folder(folder: Path) -> None:
+    """Every file written under folder on its disk: one syncfs of that file system (not a
+    fsync per file: thousands of small files would wait for the disk thousands of
+    times). Before it nothing is recorded as copied; a crash before it copies again."""
+    import ctypes
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def save(report: IngestReport, job: Path) -> None:
+    write_atomic(job / REPORT, report.to_json())

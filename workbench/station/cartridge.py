@@ -1,0 +1,167 @@
+"""Real cartridges at the station: format, mount and unmount through the LTFS tools
+(workbench/tape/ltfs.py) when they are installed and `[tape] device` names the drive.
+
+- A cartridge is named by its barcode: the one in its cartridge memory (MAM) when the
+  drive offers it, else the one given; the two must agree.
+- Formatting is refused for a cartridge that holds data: one the ledger has copies on,
+  or one mkltfs finds formatted already (it is never run with --force).
+- A mounted cartridge must carry the workbench label of the barcode it was mounted as,
+  a pool of this station and the generation its memory says: anything else is
+  unmounted again and refused (wrong cartridge, wrong pool, wrong generation).
+- A read-only mount (write protected, data or index partition full: the index no
+  longer fits) is said; the tape is marked full so nothing is planned onto it.
+- Unmounting captures the LTFS index (ltfs -o capture_index) into
+  logs/ltfs-index/BARCODE-TIME.xml.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.errors import BadInput, Refused
+from workbench.imaging.record import utc_now
+from workbench.tape import stage
+from workbench.tape.catalogue import FAILED
+from workbench.tape.ltfs import Ltfs, Mam, newest_index, run_tool
+from workbench.tape.tapes import (
+    LABEL,
+    Tape,
+    check_barcode,
+    check_pool,
+    label_tape,
+    load_generations,
+    read_tape,
+)
+
+if TYPE_CHECKING:
+    from workbench.station.core import Station
+
+
+@dataclass(frozen=True)
+class Mounted:
+    tape: Tape
+    read_only: str = ""
+    mam: Mam | None = None
+
+
+def drive(station: Station) -> Ltfs:
+    s = station.settings
+    return Ltfs(s.tape_device, s.tape_sg_device, run_tool)
+
+
+def _ltfs(station: Station) -> Ltfs:
+    ltfs = drive(station)
+    if not ltfs.available():
+        raise Refused("lto.no_ltfs", device=station.settings.tape_device or "-",
+                      root=str(station.settings.paths.tape))
+    return ltfs
+
+
+def _barcode(ltfs: Ltfs, given: str) -> tuple[str, Mam | None]:
+    mam = ltfs.read_mam()
+    found = mam.barcode if mam else ""
+    if given and found and given != found:
+        raise Refused("lto.barcode_differs", given=given, found=found)
+    barcode = given or found
+    if not barcode:
+        raise BadInput("lto.need_barcode")
+    return check_barcode(barcode), mam
+
+
+def _capture(station: Station, barcode: str) -> Path:
+    return station.settings.paths.logs / "ltfs-index" / f".capture-{barcode}"
+
+
+def format_cartridge(station: Station, pool: str, generation: str, barcode: str = ""
+                     ) -> Mounted:
+    settings = station.settings
+    ltfs = _ltfs(station)
+    check_pool(pool, settings.tape_pools)
+    generations = load_generations(settings.paths.profiles)
+    if generation not in generations:
+        raise BadInput("error.unknown_generation", generation=generation,
+                       known=", ".join(generations))
+    barcode, mam = _barcode(ltfs, barcode)
+    if mam is not None and mam.medium_type and mam.medium_type != "data":
+        raise Refused("lto.not_a_data_cartridge", barcode=barcode, kind=mam.medium_type)
+    if mam is not None and mam.generation and mam.generation != generation:
+        raise Refused("lto.wrong_generation", barcode=barcode, found=mam.generation,
+                      wanted=generation)
+    held = [e for (_, code), e in station.tapes.book.current().items()
+            if code == barcode and not (e.result == FAILED and not e.verified)]
+    if held:
+        raise Refused("lto.format_holds_copies", barcode=barcode, copies=len(held))
+    with station.tapes.lock().acquire():
+        done = ltfs.format(barcode, barcode)
+        if not done.ok:
+            if done.detail == "already_formatted":
+                raise Refused("lto.format_has_data", barcode=barcode)
+            raise Refused("lto.format_failed", barcode=barcode, detail=done.detail)
+        mounted = _mount(station, ltfs, barcode, mam)
+        tape = label_tape(mounted.tape.mount, barcode, pool, generation, 0, generations,
+                          settings.tape_pools)
+        return Mounted(tape, mounted.read_only, mam)
+
+
+def _mount(station: Station, ltfs: Ltfs, barcode: str, mam: Mam | None) -> Mounted:
+    mountpoint = station.settings.paths.tape / barcode
+    if mountpoint.is_dir() and any(mountpoint.iterdir()):
+        raise Refused("lto.mountpoint_busy", path=str(mountpoint))
+    done = ltfs.mount(mountpoint, _capture(station, barcode))
+    if not done.ok:
+        raise Refused("lto.mount_failed", barcode=barcode, detail=done.detail)
+    tape = Tape(mountpoint, barcode, "", "", 0)
+    return Mounted(tape, done.read_only, mam)
+
+
+def mount_cartridge(station: Station, barcode: str = "") -> Mounted:
+    settings = station.settings
+    ltfs = _ltfs(station)
+    barcode, mam = _barcode(ltfs, barcode)
+    with station.tapes.lock().acquire():
+        mounted = _mount(station, ltfs, barcode, mam)
+        mount = mounted.tape.mount
+        problem: Refused | None = None
+        if not (mount / LABEL).is_file():
+            problem = Refused("lto.not_ours", barcode=barcode)
+        else:
+            tape = read_tape(mount, load_generations(settings.paths.profiles))
+            if tape.barcode != barcode:
+                problem = Refused("lto.label_differs", barcode=barcode, label=tape.barcode)
+            elif tape.pool not in settings.tape_pools:
+                problem = Refused("lto.wrong_pool", barcode=barcode, pool=tape.pool,
+                                  pools=", ".join(settings.tape_pools))
+            elif mam is not None and mam.generation and mam.generation != tape.generation:
+                problem = Refused("lto.wrong_generation", barcode=barcode,
+                                  found=mam.generation, wanted=tape.generation)
+        if problem is not None:
+            ltfs.unmount(mount)
+            raise problem
+        if mounted.read_only and not tape.full:
+            tape.full = True  # nothing is planned onto a tape that cannot be written
+        return Mounted(tape, mounted.read_only, mam)
+
+
+def unmount_cartridge(station: Station, barcode: str) -> Path | None:
+    """Unmount; the index ltfs wrote last is kept (returned) under logs/ltfs-index."""
+    ltfs = _ltfs(station)
+    mount = station.settings.paths.tape / check_barcode(barcode)
+    if not mount.is_dir():
+        raise BadInput("lto.not_mounted", barcode=barcode, root=str(mount.parent))
+    with station.tapes.lock().acquire():
+        if (mount / LABEL).is_file():
+            tape = read_tape(mount, load_generations(station.settings.paths.profiles))
+            stage.write_tape_catalogue(tape, station.tapes.book)
+        done = ltfs.unmount(mount)
+        if not done.ok:
+            raise Refused("lto.unmount_failed", barcode=barcode, detail=done.detail)
+    index = newest_index(_capture(station, barcode))
+    if index is None:
+        return None
+    kept = station.settings.paths.logs / "ltfs-index" / \
+        f"{barcode}-{utc_now().replace(':', '')}.xml"
+    shutil.copy2(index, kept)
+    return kept

@@ -1,0 +1,219 @@
+"""Ingest at the station: an existing preservation image (a disc or disk holding files
+and their checksum lists) copied, checked, bagged, staged to tape and recorded in the
+ledger under its own media type (ingest-folder / ingest-image, family "ingest"), so it
+is counted apart from carrier migration.
+
+A checksum mismatch is never bagged silently. The ingest stops before bagging with every
+mismatching file named (state imaged, outcome partial, exit 3): the lists were written
+when the masters were made, so a mismatch says the bytes read now are not the bytes
+recorded, and only a person can say whether to take them (or read the other copy of the
+disc). `--accept-mismatch` bags them, the decision recorded in the ledger and the bag
+(bag-info and metadata/ingest.json name each file). Unreadable files follow the partial
+rules of bad sectors: the bytes that could not be read are zero-filled and named, and
+the partial ingest is bagged unless the operator asked to review partials first.
+The same command again continues an interrupted or waiting ingest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench import __version__
+from workbench.errors import Refused
+from workbench.imaging.engine import job_dir
+from workbench.imaging.preflight import check_item_id
+from workbench.imaging.record import JobRecord, Reason, Run, utc_now
+from workbench.ingest.bag import bag_ingest
+from workbench.ingest.copy import (
+    DAMAGED,
+    FILES,
+    MISMATCH,
+    REPORT,
+    IngestProgress,
+    IngestReport,
+    copy_files,
+    save,
+)
+from workbench.ingest.provenance import provenance
+from workbench.ingest.sources import ImageSource, image_digest, open_source
+from workbench.ledger import record as ledger
+from workbench.station.book import bag_name
+from workbench.station.result import MigrationResult
+from workbench.station.states import Action, State
+from workbench.station.view import state_of
+from workbench.tape.catalogue import CopyEntry
+
+if TYPE_CHECKING:
+    from workbench.station.core import Station
+
+FAMILY = "ingest"
+MEDIA_TYPES = ("ingest-folder", "ingest-image")
+
+
+@dataclass
+class Ingested:
+    item_id: str
+    report: IngestReport
+    state: State
+    bag: Path | None = None
+    copies: list[CopyEntry] = field(default_factory=list)
+    waiting: str = ""  # why it stopped before bagging: mismatch | review
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _record(station: Station, record: JobRecord, job: Path, batch: str) -> str:
+    attempt = ledger.record_job(station.con, record, job, batch=batch,
+                                label=f"ingest ({record.profile_id[7:]})")
+    assert attempt is not None
+    return attempt
+
+
+def _event(station: Station, attempt: str, item: str, step: str, outcome: str, detail: str,
+           started: str, key: str = "") -> None:
+    ledger.record_event(station.con, attempt, item, station.settings.station_id, step,
+                        started, utc_now(), outcome, detail, key=key or started)
+
+
+def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool = False,
+           review_partial: bool = False, batch: str = "", operator: str = "",
+           progress: Callable[[IngestProgress], None] | None = None,
+           source_digest: bool = False) -> Ingested:
+    """source_digest: also read a disc or disk image (or device) whole once more for its
+    own SHA-256, kept in the provenance (the files are read by their extents, never the
+    image in order)."""
+    item_id = check_item_id(item_id)
+    settings = station.settings
+    lock = station.lock(item_id, Action.IMAGE).acquire()
+    try:
+        st = state_of(station.con, item_id, settings.tape_pools)
+        job = job_dir(settings, item_id)
+        record = JobRecord.load(job)
+        if st.state is not State.NEW and (record is None or record.media_family != FAMILY):
+            raise Refused("ingest.not_an_ingest", item=item_id, state=st.state.value)
+        if st.state not in (State.NEW, State.INTERRUPTED, State.IMAGED):
+            raise Refused("ingest.done", item=item_id, state=st.state.value)
+        report = IngestReport.load(job / REPORT) if st.state is State.IMAGED else None
+        if report is not None and report.source.get("path") != str(source.resolve()):
+            raise Refused("ingest.other_source", item=item_id, source=str(source),
+                          recorded=str(report.source.get("path")))
+        if report is None or record is None:
+            record, report = _copy(station, source, item_id, job, batch, operator,
+                                   progress, station.cancel, source_digest)
+        attempt = _record(station, record, job, batch)
+        done = Ingested(item_id, report, State.IMAGED)
+        if report.of(MISMATCH) and not accept_mismatch:
+            done.waiting = "mismatch"
+            return done
+        if report.outcome == "partial" and review_partial and not report.of(MISMATCH):
+            done.waiting = "review"
+            return done
+        if report.of(MISMATCH) and not report.decision:
+            report.decision = f"{operator or settings.operator or 'operator'} at {utc_now()}"
+            save(report, job)
+            _event(station, attempt, item_id, "decision", "accepted",
+                   f"{len(report.of(MISMATCH))} files bagged although they differ from "
+                   f"their checksum lists, by {report.decision}", utc_now(), key="mismatch")
+        _bag(station, done, record, job, attempt, batch)
+        return done
+    finally:
+        lock.release()
+
+
+def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
+          operator: str, progress: Callable[[IngestProgress], None] | None,
+          cancel: threading.Event, source_digest: bool = False
+          ) -> tuple[JobRecord, IngestReport]:
+    settings = station.settings
+    src = open_source(source, settings.legacy_codepage)
+    media = "ingest-folder" if src.kind == "folder" else "ingest-image"
+    started = utc_now()
+    shutil.rmtree(job / FILES, ignore_errors=True)  # an interrupted copy starts again
+    job.mkdir(parents=True, exist_ok=True)
+    run = Run(started=started, command=f"workbench ingest {source}", operator=operator or
+              settings.operator, station_id=settings.station_id,
+              drive={"path": str(source.resolve())})
+    record = JobRecord(item_id, media, FAMILY, settings.station_id, settings.organisation,
+                       operator or settings.operator, __version__, source=str(source.resolve()),
+                       started=started, runs=[run], job_id=uuid.uuid4().hex)
+    record.save(job)
+    _record(station, record, job, batch)  # running: a crash leaves it interrupted
+    try:
+        report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
+                            progress, cancel)
+        report.source = provenance(source, src)
+        if source_digest and isinstance(src, ImageSource):
+            report.source["sha256"] = image_digest(src, cancel)
+    except BaseException:
+        record.outcome = run.outcome = "aborted"
+        record.ended = run.ended = utc_now()
+        record.save(job)
+        _record(station, record, job, batch)
+        raise
+    finally:
+        src.close()
+    report.ended = utc_now()
+    save(report, job)
+    record.outcome = run.outcome = report.outcome
+    record.ended = run.ended = report.ended
+    record.size = record.bytes_rescued = run.bytes_read_from_medium = report.bytes
+    record.bad_sector_count = len(report.of(DAMAGED))
+    record.bytes_bad = sum(n for f in report.of(DAMAGED) for _, n in f.bad)
+    if report.outcome == "partial":
+        record.reason = Reason.of("ingest_partial", mismatches=len(report.of(MISMATCH)),
+                                  damaged=len(report.of(DAMAGED)), missing=len(report.missing))
+    record.save(job)
+    attempt = _record(station, record, job, "")
+    _event(station, attempt, item_id, "ingest", report.outcome,
+           f"{len(report.files)} files, {report.bytes} bytes from {source}; "
+           f"{len(report.of('verified'))} verified against {len(report.lists)} checksum "
+           f"lists", started)
+    for f in report.of(MISMATCH) + report.of(DAMAGED):
+        wrong = [c for c in f.expected if not c["ok"]]
+        detail = f"{f.path}: " + ("; ".join(
+            f"{c['algorithm']} {f.digests[c['algorithm']]} read, {c['digest']} in "
+            f"{c['list']} line {c['line']}" for c in wrong) or "; ".join(f.errors))
+        _event(station, attempt, item_id, "fixity check", "failure", detail, started,
+               key=f.path)
+    for m in report.missing:
+        _event(station, attempt, item_id, "fixity check", "failure",
+               f"{m['name']}: listed in {m['list_path']} line {m['line']}, not on the source",
+               started, key=f"missing|{m['name']}")
+    return record, report
+
+
+def _bag(station: Station, done: Ingested, record: JobRecord, job: Path, attempt: str,
+         batch: str) -> None:
+    settings = station.settings
+    st = state_of(station.con, done.item_id, settings.tape_pools)
+    version = len(st.bags) + 1
+    target = settings.paths.bags / bag_name(done.item_id, version)
+    started = utc_now()
+    from workbench.ingest.bag import ingest_profile
+    from workbench.package.bags import read_info
+    from workbench.package.validate import validate_bag
+    if target.exists():  # a crash between the bag's rename and its ledger row
+        if dict(read_info(target)).get("External-Identifier") != done.item_id or \
+                validate_bag(target, ingest_profile(settings), fast=True):
+            raise Refused("ingest.bag_exists", bag=str(target))
+        path = target
+    else:
+        path = bag_ingest(job, done.report, settings, target, record.profile_id,
+                          (job / "job.json").read_bytes(), record.operator)
+    oxum = dict(read_info(path))["Payload-Oxum"]
+    ledger.record_bag(station.con, attempt, done.item_id, settings.station_id, path, oxum,
+                      version)
+    shutil.rmtree(job / FILES, ignore_errors=True)  # the bag holds them now (hard links)
+    _event(station, attempt, done.item_id, "packaging", "success", f"{path} ({oxum})",
+           started, key=oxum)
+    done.bag = path
+    result = MigrationResult(done.item_id, record, job, bag=path)
+    done.copies = station.tapes.stage_one(path, result, attempt)
+    done.steps = result.steps
+    done.state = state_of(station.con, done.item_id, settings.tape_pools).state
+
