@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -106,10 +107,8 @@ def main() -> None:
 def drop_caches() -> None:
     os.sync()
     if os.geteuid() == 0:
-        try:
+        with contextlib.suppress(OSError):
             Path("/proc/sys/vm/drop_caches").write_text("3\n")
-        except OSError:
-            pass
 
 
 def bench_ingest(args: argparse.Namespace) -> None:
