@@ -84,8 +84,9 @@ def decode_job(job: Path, cylinders: int = 0,
     tracks = decode_capture(merged, None if progress is None else
                             lambda done, total: progress(DecodeProgress(done, total)), cancel)
     layout = lay_out(tracks, cylinders)
-    revs = max((len(t.revolutions) for t in merged.tracks.values()), default=0)
-    return Decoded(layout, tracks, {
-        "format": merged.source_format, "revolutions": revs,
+    counts = [len(t.revolutions) for t in merged.tracks.values()]
+    return Decoded(layout, tracks, {  # a retry round gives its tracks more revolutions
+        "format": merged.source_format, "revolutions": max(counts, default=0),
+        "revolutions_min": min(counts, default=0),
         "decoder": f"workbench {__version__} (FM/MFM software PLL)",
         "rounds": len(load_plans(job)), "notes": merged.notes})

@@ -3,15 +3,27 @@ show the same lines (record_lines in result.py adds them)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from workbench.i18n import t
 from workbench.imaging.record import JobRecord
+
+
+def revolutions_text(flux: dict[str, Any]) -> str:
+    """Revolutions a track as captured: "3", or "3-11" when a retry round gave some
+    tracks more (records from before the least was kept give the most)."""
+    most = int(flux.get("revolutions", 0))
+    least = int(flux.get("revolutions_min", most))
+    return f"{least}-{most}" if least != most else str(most)
 
 
 def flux_lines(record: JobRecord) -> list[str]:
     flux = record.flux or {}
     layout = flux.get("layout") or {}
+    if not flux.get("decoded"):  # a capture begun, cut short: nothing decoded yet
+        return [t("flux.unfinished")]
     lines = [t("flux.method", format=flux.get("format", "?"),
-               revolutions=flux.get("revolutions", 0), files=len(flux.get("files", [])),
+               revolutions=revolutions_text(flux), files=len(flux.get("files", [])),
                decoder=flux.get("decoder") or "-")]
     if layout.get("sectors"):
         encodings = sorted({str(tr.get("encoding")) for tr in layout.get("tracks", [])
@@ -51,3 +63,11 @@ def flux_progress_text(p: object) -> str:
     if isinstance(p, DecodeProgress):
         return t("flux.decode_progress", done=p.done, total=p.total)
     return ""
+
+
+def flux_reminders(capturing: bool) -> list[str]:
+    """What to check before a Greaseweazle capture (`image --flux`), in place of the
+    profile's reminders for a USB drive. A capture brought in needs none."""
+    if not capturing:
+        return []
+    return [t(f"flux.reminder_{n}") for n in ("write_protect", "drive", "clean")]
