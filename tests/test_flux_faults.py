@@ -27,6 +27,7 @@ from tests.test_flux_station import few_tracks, use_stand_in
 from tests.test_station import settings_in
 from workbench import PROJECT_ROOT
 from workbench.errors import Aborted, BadInput, Refused
+from workbench.flux import session
 from workbench.flux.capture import CapturePlan
 from workbench.flux.kryoflux import write_kryoflux
 from workbench.flux.model import FluxCapture, Revolution, TrackFlux
@@ -137,8 +138,7 @@ def test_a_full_disk_mid_copy_names_the_folder_and_leaves_no_half_copy(
     assert st.state is State.INTERRUPTED and st.attempt is not None
     assert st.attempt["reason_code"] == "disk_full"
     monkeypatch.setattr(flux_space.shutil, "copyfile", real_copy)
-    again = station_flux.image_flux(station, "FULL-1", station.profiles["fd525-2d"],
-                                    streams)
+    again = station.retry("FULL-1")  # copies the same capture in again
     assert again.record.outcome == "failed" and again.state is State.FAILED  # 4 tracks
     assert len(again.record.flux["files"] if again.record.flux else []) == 4
     assert not list(job.rglob(".part-*"))
@@ -210,6 +210,59 @@ def test_a_flux_job_killed_mid_capture_is_pending_and_the_retry_resumes(
         assert station.pending()[0].state is State.IMAGED
         rows = statistics(station.con, "media")
         assert [(r.carriers, r.attempts) for r in rows] == [(1, 1)]
+
+
+KILLED_COPY = r'''
+import shutil, sys, time
+from pathlib import Path
+from tests.test_station import settings_in
+from workbench.station import Station, flux_space
+from workbench.station.flux import image_flux
+real = shutil.copyfile
+def slow(src, dst):
+    real(src, dst)
+    if "track01.0" in str(dst):
+        Path(sys.argv[1], "copying").write_text("")
+        time.sleep(60)
+flux_space.shutil.copyfile = slow
+with Station(settings_in(Path(sys.argv[1]))) as s:
+    image_flux(s, "KILL-2", s.profiles["fd525-2d"], Path(sys.argv[2]))
+'''
+
+
+def test_a_copy_killed_half_way_is_never_decoded_as_a_capture_and_retry_copies_again(
+        disk, tmp_path: Path) -> None:
+    *_, capture = disk
+    streams = tmp_path / "streams"
+    write_kryoflux(few(capture), streams)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_COPY, str(tmp_path), str(streams)],
+                            env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "copying").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    job = tmp_path / "staging" / "KILL-2"
+    assert (job / "flux" / "import" / ".part-streams").is_dir()
+    # the record the capture run began is a job record like any (the schema holds)
+    import json
+
+    import jsonschema
+    schema = json.loads((PROJECT_ROOT / "workbench" / "imaging" / "job.schema.json")
+                        .read_text())
+    jsonschema.validate(json.loads((job / "job.json").read_text()), schema)
+    assert session.capture_sources(job) == [] and station_flux.master_files(job) == []
+    with Station(settings_in(tmp_path)) as station:
+        (st,) = station.pending()
+        assert (st.item_id, st.state) == ("KILL-2", State.INTERRUPTED)
+        result = station.retry("KILL-2")
+        assert result.record.flux is not None and len(result.record.flux["files"]) == 4
+        assert not (job / "flux" / "import" / ".part-streams").exists()
+        assert digest_tree(job / "flux" / "import" / "streams") == digest_tree(streams)
 
 
 # -- 3. no empty job folder after the lock refusal -----------------------------------------
@@ -375,6 +428,9 @@ def test_statistics_by_method(disk, station: Station, tmp_path: Path) -> None:
     assert (rows["flux"].carriers, rows["flux"].failed) == (1, 1)
     assert (rows["drive"].carriers, rows["drive"].succeeded) == (1, 1)
     assert station.records.statistics("method")[0].label in ("flux", "drive")
+    from workbench.station import Filters
+    (rows_ja,) = station.records.report(["method"], Filters(), "ja").values()
+    assert sorted(r.label for r in rows_ja) == ["ドライブ", "フラックス"]
 
 
 def test_training_x_on_a_disk_no_recipe_is_of_offers_no_recipe(
@@ -408,3 +464,18 @@ def test_training_x_on_a_disk_no_recipe_is_of_offers_no_recipe(
             assert "no-such-gw" in text_of(app, "#outcome")
     asyncio.run(scenario())
     assert not any(isinstance(screen, CapturePicker) for screen in seen)
+
+
+def test_cli_gw_device_reaches_gw_and_report_by_method(
+        tmp_path: Path, gw: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+    from workbench.errors import ExitCode
+    monkeypatch.setenv("FAKE_GW_FAIL", "0:0")  # the first track fails: one call to read
+    code = main(["image", "--flux", "--gw-device", "/dev/ttyACM4", "--profile", "fd35-2hd",
+                 "--item", "CLI-GW"])
+    assert code != ExitCode.SUCCESS and "No Index" in capsys.readouterr().err
+    (call,) = calls(gw)
+    assert call[:3] == ["read", "--device", "/dev/ttyACM4"]
+    assert main(["report", "--by", "method"]) == ExitCode.SUCCESS
+    assert "flux" in capsys.readouterr().out  # the interrupted flux attempt's slice

@@ -37,14 +37,21 @@ class Decoded:
 
 def capture_sources(job: Path) -> list[Path]:
     """What read_capture reads: each gw track file, each .scp or .hfe brought in, each
-    KryoFlux folder brought in (a folder of trackNN.S.raw)."""
+    KryoFlux folder brought in (a folder of trackNN.S.raw). Hidden names (a copy still
+    under way: .part-NAME) are not captures yet."""
     sources = list(capture_files(job))
     imported = job / FLUX_DIR / IMPORT_DIR
     if imported.is_dir():
-        sources += sorted(p for p in imported.rglob("*") if p.suffix.lower() in (".scp", ".hfe")
-                          and not p.name.startswith("."))
-        sources += sorted({p.parent for p in imported.rglob("*.raw")})
+        files = visible_files(imported)
+        sources += [p for p in files if p.suffix.lower() in (".scp", ".hfe")]
+        sources += sorted({p.parent for p in files if p.suffix.lower() == ".raw"})
     return sources
+
+
+def visible_files(folder: Path) -> list[Path]:
+    """The files under folder, none under a hidden name (a partial copy) at any depth."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def merge(captures: list[FluxCapture]) -> FluxCapture:

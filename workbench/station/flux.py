@@ -11,18 +11,22 @@ it captures again only the tracks with bad sectors, with the profile's retry
 revolutions, and the decoder votes across every capture of a track. A carrier that was
 routed "needs flux" leaves the routed count: this is a new attempt with its own outcome.
 Tracks of an encoding the decoder does not read are never a success.
+
+Around it: the room on the disk is checked before a copy or a capture (flux_space.py);
+a capture brought in is checked and copied all or none (flux_import.py); the run is in
+the job record and the ledger from the first step, so a kill leaves an interrupted
+carrier in the work list (flux_run.py); one gw at a time per Greaseweazle, which may be
+chosen (flux_device.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
-from workbench.atomic import fsync_dir
 from workbench.errors import BadInput
 from workbench.flux import session
 from workbench.flux.capture import (
@@ -38,20 +42,19 @@ from workbench.flux.d88 import write_d88
 from workbench.flux.layout import Layout
 from workbench.flux.session import IMPORT_DIR
 from workbench.flux.source import FluxSource, flux_identity
-from workbench.i18n import is_utf8
-from workbench.identify.model import safe_component
 from workbench.imaging.engine import image_source, job_dir
 from workbench.imaging.record import JobRecord, Outcome, Reason, utc_now
 from workbench.ledger import record as ledger
 from workbench.profiles import MediaProfile
 from workbench.station import flux_run
 from workbench.station.flux_device import device_of, drive_path, gw_device, lock_path
-from workbench.station.flux_space import (
-    copy_in,
-    image_bytes,
-    refuse_unless_room,
-    track_data_bytes,
+from workbench.station.flux_import import (
+    bring_in,
+    capture_to_bring,
+    import_pairs,
+    refuse_another_disk,
 )
+from workbench.station.flux_space import image_bytes, refuse_unless_room, track_data_bytes
 from workbench.station.flux_words import revolutions_text
 from workbench.station.locks import drive_lock, held
 from workbench.station.result import MigrationResult
@@ -95,8 +98,9 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
             target_dir, pairs = import_pairs(capture_path, job)
             refuse_unless_room(job, sum(s.stat().st_size for s, _ in pairs) +
                                image_bytes(profile), margin, "copy")
-            identity = flux_identity(str(capture_path), _format_of([t for _, t in pairs]),
-                                     captured=False)
+            identity = flux_identity(str(capture_path), _format_of(
+                [capture_path] if capture_path.is_file() else list(capture_path.iterdir())),
+                captured=False)
             job.mkdir(parents=True, exist_ok=True)
             flux_run.begin(station, job, st.item_id, profile, identity, command, batch)
             with flux_run.stopping(station, job, batch):
@@ -188,7 +192,9 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     image. Without a drive: read from flux again (the tracks with bad sectors captured
     again, voted with every earlier capture), on the Greaseweazle that read it. A
     Greaseweazle named for it (gw:DEVICE or its serial device): that one. Another drive:
-    refused (its map is the flux layout's). None: not a flux carrier, an ordinary retry."""
+    refused (its map is the flux layout's). A capture brought in whose copy was cut
+    short (killed, a full disk) is copied again from where it came, if it is still
+    there. None: not a flux carrier, an ordinary retry."""
     record = JobRecord.load(job_dir(station.settings, item_id))
     if record is None or not record.flux:
         return None
@@ -198,8 +204,12 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     if device is None:  # its own Greaseweazle is no other
         device = device_of(str(record.drive.get("path", ""))) \
             if record.drive.get("vendor") == "Greaseweazle" else ""
+    job = job_dir(station.settings, item_id)
+    brought = flux_run.brought_from(record)  # a copy cut short: the same capture again
+    capture_path = Path(brought) if brought and not drive and not \
+        session.capture_sources(job) and Path(brought).exists() else None
     return image_flux(station, item_id, station.profiles[record.profile_id],
-                      command=command, device=device)
+                      capture_path, command=command, device=device)
 
 
 def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None, device: str = ""
@@ -224,128 +234,10 @@ def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None, device: 
                              max(1, next_round(job)), device)
 
 
-def capture_to_bring(station: Station, path: Path) -> Path:
-    """The capture a path names, checked before anything is copied: a capture file (by
-    its content), a folder holding one, or a training recipe (*.flux.toml: its capture,
-    built on first use in the training area). Anything else is refused, naming it, and
-    so is a damaged capture (read whole first: copied in, it would fail every later
-    attempt of the job)."""
-    from workbench.flux.read import read_capture, sniff
-    from workbench.flux.training import SUFFIX, load_recipe, training_capture
-    if not path.exists():
-        raise BadInput("flux.no_capture", path=str(path))
-    if path.is_file() and path.name.endswith(SUFFIX):
-        return training_capture(load_recipe(path),
-                                station.settings.paths.staging.parent / "flux-media")
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-    odd = next((f for f in files if not is_utf8(f.name)), None)
-    if odd is not None:  # copied into the job and the bag, it would break their records
-        raise BadInput("flux.undecodable_name", path=ascii(str(odd)))
-    if not any(sniff(f) for f in files):
-        raise BadInput("flux.not_a_capture", path=str(path))
-    read_capture(path)  # a damaged file: its own message, before anything is copied
-    return path
-
-
-def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
-                        cylinders: int) -> None:
-    """A capture brought into a job that holds captures (or an image) already is voted
-    with them, so it must add to them and be of the same disk. Decoded alone, checked
-    before anything is copied:
-    - the job has captures and no sector decodes from this one: refused. It cannot add
-      a sector to the vote, nor be shown to be of this disk, and it would go into the
-      bag as this carrier's master unchecked. (A job's first capture is kept whatever
-      it decodes: it is the master, and its outcome says what was read.)
-    - every sector it reads well must equal the image's where the image read it well:
-      refused, naming how many differ (two disks' sectors would otherwise mix)."""
-    have_image = previous is not None and bool(previous.image) and \
-        (job / previous.image).is_file()
-    sources = session.capture_sources(job)
-    if (not have_image and not sources) or \
-            path.resolve() in [p.resolve() for p in sources]:
-        return
-    from workbench.errors import Refused
-    from workbench.flux.decode import decode_capture
-    from workbench.flux.layout import lay_out
-    from workbench.flux.read import read_capture
-    slots = lay_out(decode_capture(read_capture(path)), cylinders).slots
-    if sources and not any(slot.data is not None for slot in slots):
-        raise Refused("flux.adds_nothing", path=str(path), item=job.name)
-    if previous is None or not have_image:
-        return
-    bad = [(int(pos), int(pos) + int(size)) for pos, size in previous.bad_ranges]
-    compared = differ = 0
-    with open(job / previous.image, "rb") as fh:
-        for slot in slots:
-            end = slot.offset + slot.size
-            if slot.data is None or end > previous.size or \
-                    any(a < end and slot.offset < b for a, b in bad):
-                continue
-            fh.seek(slot.offset)
-            compared += 1
-            differ += fh.read(slot.size) != slot.data
-    if differ:  # none compared (one of them read nothing well): nothing to tell them apart
-        raise Refused("flux.another_disk", path=str(path), item=previous.item_id,
-                      differ=differ, compared=compared)
-
-
-def import_pairs(path: Path, job: Path) -> tuple[Path, list[tuple[Path, Path]]]:
-    """Where a capture made elsewhere (an .scp file, a KryoFlux folder) goes in the job
-    folder (flux/import/NAME) and each of its files with its target: the files not
-    there already with the same bytes. Names are made safe as the identification makes
-    a disk's file names safe (control characters escaped, no '/'): they end up in the
-    job record, the bag's manifest and the ledger."""
-    path = path.resolve()
-    if not path.exists():
-        raise BadInput("flux.no_capture", path=str(path))
-    folder = job / FLUX_DIR / IMPORT_DIR
-    if folder.resolve() in (path, *path.parents):
-        return folder, []
-    sources = [path] if path.is_file() else sorted(
-        p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not sources:
-        raise BadInput("flux.no_capture", path=str(path))
-    target_dir = folder / safe_component(path.name)[0] if path.is_dir() else folder
-    pairs = [(src, target_dir / safe_component(src.name)[0]) for src in sources]
-    return target_dir, [(s, t) for s, t in pairs
-                        if not (t.is_file() and _same_bytes(s, t))]
-
-
-def bring_in(target_dir: Path, pairs: list[tuple[Path, Path]]) -> None:
-    """The capture's files copied in (import_pairs), all or none: a full disk leaves no
-    half capture (flux_space.copy_in) and no folder made for it."""
-    made = [p for p in (target_dir, *target_dir.parents) if not p.exists()]
-    target_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        copy_in(pairs)
-    except BaseException:
-        for folder in made:  # innermost first; only ours, only when empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
-    fsync_dir(target_dir)
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and _digest(a, "sha256") == _digest(b, "sha256")
-
-
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _files_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-
-
 def master_files(job: Path) -> list[Path]:
     """The capture files of the job: gw's tracks and whatever was brought in."""
     folder = job / FLUX_DIR
-    return capture_files(job) + (_files_under(folder / IMPORT_DIR)
+    return capture_files(job) + (session.visible_files(folder / IMPORT_DIR)
                                  if (folder / IMPORT_DIR).is_dir() else [])
 
 

@@ -44,6 +44,16 @@ def decoded(record: JobRecord | None) -> bool:
     return record is not None and bool((record.flux or {}).get("decoded"))
 
 
+def brought_from(record: JobRecord) -> str:
+    """The capture a job's last capture run was bringing in ("" for a Greaseweazle
+    capture, or when a decode has been made since)."""
+    if decoded(record) or not record.runs or record.runs[-1].started not in \
+            capture_runs(record):
+        return ""
+    drive = record.runs[-1].drive or {}
+    return str(drive.get("path", "")) if drive.get("vendor") != "Greaseweazle" else ""
+
+
 def settled(record: JobRecord | None) -> JobRecord | None:
     """The record, unless its only runs are capture runs begun here (nothing imaged yet:
     the profile the ID fields say may still be chosen)."""

@@ -2,7 +2,7 @@
 copying a capture in named by the folder it filled.
 
     refuse_unless_room(job, needed, settings.free_space_margin, "copy")
-    copy_in(sources_and_targets, target_dir)   # all or nothing: no half copy is left
+    copy_in(sources_and_targets)   # all or nothing: no half copy is left
 
 A capture brought in has a known size; a Greaseweazle capture is estimated from its plan
 (CapturePlan.bytes_needed: the tracks still to capture, a revolution more than asked).
@@ -55,11 +55,12 @@ def refuse_unless_room(folder: Path, needed: int, margin: int, what: str) -> Non
                       needed=human_bytes(needed + margin), free=human_bytes(free))
 
 
-def copy_in(pairs: list[tuple[Path, Path]]) -> None:
+def copy_in(pairs: list[tuple[Path, Path]], named: Path | None = None) -> None:
     """Each source copied to its target (under a temporary name, fsynced, renamed). A
     failure removes what this call wrote (the part being written and the files copied
     before it), so no half capture is left to be read as a whole one; the sources are
-    only read. A full disk names the target's folder, not the source."""
+    only read. A full disk names the target's folder (or named: the folder the copy
+    becomes), not the source."""
     done: list[Path] = []
     for src, target in pairs:
         part = target.with_name(".part-" + target.name)
@@ -72,6 +73,7 @@ def copy_in(pairs: list[tuple[Path, Path]]) -> None:
             for path in (part, *done):
                 path.unlink(missing_ok=True)
             if exc.errno in _FULL:
-                raise Aborted("flux.copy_disk_full", folder=str(target.parent)) from exc
+                raise Aborted("flux.copy_disk_full",
+                              folder=str(named or target.parent)) from exc
             raise
         done.append(target)
