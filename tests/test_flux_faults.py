@@ -34,7 +34,7 @@ from workbench.flux.model import FluxCapture, Revolution, TrackFlux
 from workbench.flux.scp import write_scp
 from workbench.imaging.record import JobRecord
 from workbench.ledger.query import statistics
-from workbench.station import State, Station, flux_space
+from workbench.station import State, Station, flux_run, flux_space
 from workbench.station import flux as station_flux
 from workbench.station.flux_device import gw_device, lock_path
 from workbench.station.flux_training import own_recipes
@@ -132,7 +132,7 @@ def test_a_full_disk_mid_copy_names_the_folder_and_leaves_no_half_copy(
     message = str(full.value)
     assert full.value.key == "flux.copy_disk_full"
     assert str(job / "flux" / "import" / "streams") in message and "track" not in message
-    assert not (job / "flux").exists()  # no half copy, no folder made for it
+    assert not (job / "flux" / "import").exists()  # no half copy, no folder made for it
     assert digest_tree(streams) == before
     st = station.state("FULL-1")
     assert st.state is State.INTERRUPTED and st.attempt is not None
@@ -153,7 +153,7 @@ def test_gw_on_a_full_disk_says_disk_full_not_the_drive(
     assert full.value.key == "flux.gw_disk_full"
     assert str(job / "flux") in str(full.value) and "Check the drive" not in str(full.value)
     assert sorted(p.name for p in (job / "flux").iterdir()) == [
-        "capture.json", "track00.0.scp", "track00.1.scp"]  # no .part- left
+        "capture.json", "runs.json", "track00.0.scp", "track00.1.scp"]  # no .part- left
     assert station.state("FULL-2").state is State.INTERRUPTED
 
 
@@ -198,9 +198,10 @@ def test_a_flux_job_killed_mid_capture_is_pending_and_the_retry_resumes(
         assert (st.item_id, st.state) == ("KILL-1", State.INTERRUPTED)
         assert st.attempt is not None and st.attempt["outcome"] == "running"
         assert st.attempt["drive"] == "Greaseweazle drive A"
-        record = JobRecord.load(tmp_path / "staging" / "KILL-1")
-        assert record is not None and any("not decoded yet" in line
-                                          for line in flux_lines(record))
+        job = tmp_path / "staging" / "KILL-1"
+        record = JobRecord.load(job)
+        assert record is not None and record.flux is None  # not imaged from flux yet
+        assert flux_run.capturing(job, record)
         before = len(calls(gw))
         result = station.retry("KILL-1")
         assert [c[6] for c in calls(gw)[before:]] == ["c=1:h=0", "c=1:h=1", "c=2:h=0",
@@ -263,6 +264,25 @@ def test_a_copy_killed_half_way_is_never_decoded_as_a_capture_and_retry_copies_a
         assert result.record.flux is not None and len(result.record.flux["files"]) == 4
         assert not (job / "flux" / "import" / ".part-streams").exists()
         assert digest_tree(job / "flux" / "import" / "streams") == digest_tree(streams)
+
+
+def test_a_capture_given_up_then_a_drive_read_is_a_drive_result(
+        station: Station, gw: Path, stand_in: list[list[str]]) -> None:
+    """A flux capture cancelled, then the carrier read on a USB drive after all: the
+    result is the drive's (no flux facts, method drive, a retry is a drive's)."""
+    def progress(step: str, p: object) -> None:
+        if step == "flux" and getattr(p, "done", 0) == 2:
+            station.cancel.set()
+    station.progress = progress
+    with pytest.raises(Aborted):
+        station_flux.image_flux(station, "GIVE-1", few_tracks(station))
+    station.cancel.clear()
+    result = station.image(MEDIA / "fd35-2hd-damaged.drive.toml",
+                           station.profiles["fd35-2hd"], "GIVE-1")
+    assert result.record.outcome == "partial" and result.record.flux is None
+    assert station_flux.method_of(station, "GIVE-1") == "drive"
+    assert station_flux.flux_retry(station, "GIVE-1", None, "") is None
+    assert stand_in == []
 
 
 # -- 3. no empty job folder after the lock refusal -----------------------------------------

@@ -97,3 +97,11 @@ def decode_job(job: Path, cylinders: int = 0,
         "revolutions_min": min(counts, default=0),
         "decoder": f"workbench {__version__} (FM/MFM software PLL)",
         "rounds": len(load_plans(job)), "notes": merged.notes})
+
+
+def revolutions_text(flux: dict[str, Any]) -> str:
+    """Revolutions a track as captured: "3", or "3-11" when a retry round gave some
+    tracks more (records from before the least was kept give the most)."""
+    most = int(flux.get("revolutions", 0))
+    least = int(flux.get("revolutions_min", most))
+    return f"{least}-{most}" if least != most else str(most)

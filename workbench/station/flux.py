@@ -40,7 +40,7 @@ from workbench.flux.capture import (
 )
 from workbench.flux.d88 import write_d88
 from workbench.flux.layout import Layout
-from workbench.flux.session import IMPORT_DIR
+from workbench.flux.session import IMPORT_DIR, revolutions_text
 from workbench.flux.source import FluxSource, flux_identity
 from workbench.imaging.engine import image_source, job_dir
 from workbench.imaging.record import JobRecord, Outcome, Reason, utc_now
@@ -55,7 +55,6 @@ from workbench.station.flux_import import (
     refuse_another_disk,
 )
 from workbench.station.flux_space import image_bytes, refuse_unless_room, track_data_bytes
-from workbench.station.flux_words import revolutions_text
 from workbench.station.locks import drive_lock, held
 from workbench.station.result import MigrationResult
 from workbench.station.states import Action
@@ -131,7 +130,7 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
             decoded = session.decode_job(job, profile.flux.cylinders,
                                          progress=lambda p: station.progress("flux", p),
                                          cancel=station.cancel)
-        fitting = _fitting(station, profile, decoded.layout, flux_run.settled(previous))
+        fitting = _fitting(station, profile, decoded.layout, flux_run.settled(job, previous))
         flux_run.for_engine(job, fitting)
         record = image_layout(station, st.item_id, fitting, job, decoded.layout, identity,
                               decoded.info, command)
@@ -195,8 +194,9 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     refused (its map is the flux layout's). A capture brought in whose copy was cut
     short (killed, a full disk) is copied again from where it came, if it is still
     there. None: not a flux carrier, an ordinary retry."""
-    record = JobRecord.load(job_dir(station.settings, item_id))
-    if record is None or not record.flux:
+    job = job_dir(station.settings, item_id)
+    record = JobRecord.load(job)
+    if record is None or not (record.flux or flux_run.capturing(job, record)):
         return None
     device = gw_device(drive)
     if device is None and drive and drive != record.drive.get("path"):
@@ -204,8 +204,7 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     if device is None:  # its own Greaseweazle is no other
         device = device_of(str(record.drive.get("path", ""))) \
             if record.drive.get("vendor") == "Greaseweazle" else ""
-    job = job_dir(station.settings, item_id)
-    brought = flux_run.brought_from(record)  # a copy cut short: the same capture again
+    brought = flux_run.brought_from(job, record)  # a copy cut short: the same capture again
     capture_path = Path(brought) if brought and not drive and not \
         session.capture_sources(job) and Path(brought).exists() else None
     return image_flux(station, item_id, station.profiles[record.profile_id],
@@ -276,7 +275,6 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
         "revolutions": info.get("revolutions", 0),
         "revolutions_min": info.get("revolutions_min", info.get("revolutions", 0)),
         "decoder": info.get("decoder", ""),
-        flux_run.CAPTURE_RUNS: flux_run.capture_runs(JobRecord.load(job)),
         "rounds": info.get("rounds", 0),
         "files": [_entry(job, f, profile) for f in files],
         "d88": d88, "fits": layout.fitting_profiles(station.profiles),

@@ -10,21 +10,25 @@ when the capture or decode stops with an error. Before the engine starts, for_en
 takes the run away again: the engine's own run takes its place (its attempt in the
 ledger is the same one, so the running row is superseded, never doubled).
 
-The flux record's "capture_runs" lists the runs begun here (started times), so a job
-whose only runs are these is known to have no decoded result yet.
+Which runs were begun here is kept beside the captures (flux/runs.json), not in the
+record's flux facts: those say the carrier was imaged from flux, which is not so until
+a decode is imaged (a drive may read the carrier after a capture was given up).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from workbench import __version__
+from workbench.atomic import write_atomic
 from workbench.errors import WorkbenchError
+from workbench.flux.capture import FLUX_DIR
 from workbench.imaging.record import JobRecord, Outcome, Reason, Run, utc_now
 from workbench.imaging.sources import DriveIdentity
 from workbench.profiles import MediaProfile
@@ -32,11 +36,21 @@ from workbench.profiles import MediaProfile
 if TYPE_CHECKING:
     from workbench.station.core import Station
 
-CAPTURE_RUNS = "capture_runs"
+RUNS_NAME = "runs.json"
 
 
-def capture_runs(record: JobRecord | None) -> list[str]:
-    return list((record.flux or {}).get(CAPTURE_RUNS, [])) if record is not None else []
+def capture_runs(job: Path) -> list[str]:
+    """The start times of the runs begun here (a damaged file: none, the record stands)."""
+    try:
+        return [str(s) for s in json.loads((job / FLUX_DIR / RUNS_NAME).read_text(
+            encoding="utf-8"))["capture_runs"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _save_runs(job: Path, runs: list[str]) -> None:
+    (job / FLUX_DIR).mkdir(parents=True, exist_ok=True)
+    write_atomic(job / FLUX_DIR / RUNS_NAME, json.dumps({"capture_runs": runs}) + "\n")
 
 
 def decoded(record: JobRecord | None) -> bool:
@@ -44,20 +58,26 @@ def decoded(record: JobRecord | None) -> bool:
     return record is not None and bool((record.flux or {}).get("decoded"))
 
 
-def brought_from(record: JobRecord) -> str:
+def capturing(job: Path, record: JobRecord | None) -> bool:
+    """Whether the job's last run is a flux capture begun here (cut short, or going on)."""
+    return record is not None and bool(record.runs) and \
+        record.runs[-1].started in capture_runs(job)
+
+
+def brought_from(job: Path, record: JobRecord) -> str:
     """The capture a job's last capture run was bringing in ("" for a Greaseweazle
-    capture, or when a decode has been made since)."""
-    if decoded(record) or not record.runs or record.runs[-1].started not in \
-            capture_runs(record):
+    capture, or when it was not a capture run)."""
+    if not capturing(job, record):
         return ""
     drive = record.runs[-1].drive or {}
     return str(drive.get("path", "")) if drive.get("vendor") != "Greaseweazle" else ""
 
 
-def settled(record: JobRecord | None) -> JobRecord | None:
+def settled(job: Path, record: JobRecord | None) -> JobRecord | None:
     """The record, unless its only runs are capture runs begun here (nothing imaged yet:
     the profile the ID fields say may still be chosen)."""
-    if record is None or all(r.started in capture_runs(record) for r in record.runs):
+    runs = capture_runs(job)
+    if record is None or all(r.started in runs for r in record.runs):
         return None
     return record
 
@@ -73,16 +93,13 @@ def begin(station: Station, job: Path, item_id: str, profile: MediaProfile,
         operator=settings.operator, workbench_version=__version__,
         image=f"image.{profile.image_extension}",
         expected_sizes=list(profile.expected_sizes), job_id=uuid.uuid4().hex)
-    runs = capture_runs(record)
+    runs = capture_runs(job)
     last = record.runs[-1] if record.runs else None
     if last is None or last.ended or last.started not in runs:
         last = Run(started=utc_now(), command=command, operator=settings.operator,
                    station_id=settings.station_id, drive=asdict(identity))
         record.runs.append(last)
-        runs.append(last.started)
-    flux: dict[str, Any] = dict(record.flux or {"method": "flux", "files": []})
-    flux[CAPTURE_RUNS] = runs
-    record.flux = flux
+        _save_runs(job, [*runs, last.started])  # first: a run in the record is known
     record.outcome, record.reason = Outcome.RUNNING.value, None
     record.started = record.started or last.started
     record.save(job)
@@ -106,8 +123,7 @@ def stopping(station: Station, job: Path, batch: str) -> Iterator[None]:
         yield
     except WorkbenchError as exc:
         record = JobRecord.load(job)
-        if record is not None and record.runs and not record.runs[-1].ended and \
-                record.runs[-1].started in capture_runs(record):
+        if record is not None and capturing(job, record) and not record.runs[-1].ended:
             run = record.runs[-1]
             run.ended, run.outcome = utc_now(), Outcome.ABORTED.value
             record.outcome, record.reason = Outcome.ABORTED.value, _reason(exc)
@@ -124,11 +140,9 @@ def for_engine(job: Path, profile: MediaProfile) -> None:
     record = JobRecord.load(job)
     if record is None:
         return
-    runs = capture_runs(record)
-    if record.runs and not record.runs[-1].ended and record.runs[-1].started in runs:
-        runs.remove(record.runs.pop().started)
-        record.flux = {**(record.flux or {}), CAPTURE_RUNS: runs}
-    if settled(record) is None and record.profile_id != profile.id:
+    if capturing(job, record) and not record.runs[-1].ended:
+        record.runs.pop()
+    if settled(job, record) is None and record.profile_id != profile.id:
         record.profile_id, record.media_family = profile.id, profile.family
         record.image = f"image.{profile.image_extension}"
         record.expected_sizes = list(profile.expected_sizes)

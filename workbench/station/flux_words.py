@@ -3,25 +3,14 @@ show the same lines (record_lines in result.py adds them)."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from workbench.flux.session import revolutions_text
 from workbench.i18n import t
 from workbench.imaging.record import JobRecord
-
-
-def revolutions_text(flux: dict[str, Any]) -> str:
-    """Revolutions a track as captured: "3", or "3-11" when a retry round gave some
-    tracks more (records from before the least was kept give the most)."""
-    most = int(flux.get("revolutions", 0))
-    least = int(flux.get("revolutions_min", most))
-    return f"{least}-{most}" if least != most else str(most)
 
 
 def flux_lines(record: JobRecord) -> list[str]:
     flux = record.flux or {}
     layout = flux.get("layout") or {}
-    if not flux.get("decoded"):  # a capture begun, cut short: nothing decoded yet
-        return [t("flux.unfinished")]
     lines = [t("flux.method", format=flux.get("format", "?"),
                revolutions=revolutions_text(flux), files=len(flux.get("files", [])),
                decoder=flux.get("decoder") or "-")]
