@@ -313,6 +313,11 @@ def test_a_chosen_greaseweazle_has_its_own_lock_and_a_retry_may_name_another(
     with pytest.raises(BadInput) as bad:
         station.retry("GW-1", drive="/dev/sdb")
     assert bad.value.key == "flux.retry_on_drive"
+    # no device named (the UI's x, image --flux): the one it was read with
+    station_flux.image_flux(station, "GW-2", profile, device="/dev/ttyACM1")
+    station_flux.image_flux(station, "GW-2", profile)
+    last = calls(gw)[-1]
+    assert last[last.index("--device") + 1] == "/dev/ttyACM1" and "c=30:h=1" in last
 
 
 # -- 5. training: the carrier's own recipes -------------------------------------------------

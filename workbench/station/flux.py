@@ -105,6 +105,8 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
             with flux_run.stopping(station, job, batch):
                 bring_in(target_dir, pairs)
         else:
+            # its own Greaseweazle (the one it was read with) unless another is named
+            device = device or _recorded_device(previous)
             plan = _plan(job, profile, previous, device)
             device = plan.device if plan is not None else device
             identity = flux_identity(drive_path(device, profile.flux.drive), "scp",
@@ -201,14 +203,18 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     device = gw_device(drive)
     if device is None and drive and drive != record.drive.get("path"):
         raise BadInput("flux.retry_on_drive", item=item_id, drive=drive)
-    if device is None:  # its own Greaseweazle is no other
-        device = device_of(str(record.drive.get("path", ""))) \
-            if record.drive.get("vendor") == "Greaseweazle" else ""
     brought = flux_run.brought_from(job, record)  # a copy cut short: the same capture again
     capture_path = Path(brought) if brought and not drive and not \
         session.capture_sources(job) and Path(brought).exists() else None
     return image_flux(station, item_id, station.profiles[record.profile_id],
-                      capture_path, command=command, device=device)
+                      capture_path, command=command, device=device or "")
+
+
+def _recorded_device(record: JobRecord | None) -> str:
+    """The Greaseweazle device a carrier was last read with ("" for gw's own choice)."""
+    drive = record.runs[-1].drive if record is not None and record.runs else {}
+    return device_of(str(drive.get("path", ""))) if drive.get("vendor") == "Greaseweazle" \
+        else ""
 
 
 def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None, device: str = ""
