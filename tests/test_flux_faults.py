@@ -504,3 +504,38 @@ def test_cli_gw_device_reaches_gw_and_report_by_method(
     assert call[:3] == ["read", "--device", "/dev/ttyACM4"]
     assert main(["report", "--by", "method"]) == ExitCode.SUCCESS
     assert "flux" in capsys.readouterr().out  # the interrupted flux attempt's slice
+
+
+def test_the_result_of_an_interrupted_capture_shows_and_x_goes_on(
+        tmp_path: Path, gw: Path, stand_in: list[list[str]]) -> None:
+    """An interrupted flux carrier's result screen (no map yet) shows it interrupted,
+    and x captures the rest and images it."""
+    import asyncio
+
+    from tests.test_tui import shown_text, text_of, wait_for
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.result import ResultScreen
+
+    settings = settings_in(tmp_path)
+    with Station(settings) as s:
+        s.progress = lambda step, p: s.cancel.set() if getattr(p, "done", 0) == 2 else None
+        with pytest.raises(Aborted):
+            p = s.profiles["fd35-2hd"]
+            station_flux.image_flux(s, "TXI-1", few_tracks(s))
+        assert s.state("TXI-1").state is State.INTERRUPTED
+    # the UI's x uses the profile's own cylinders: the interrupted plan keeps 3
+    assert p.flux is not None and p.flux.cylinders == 80
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await app.push_screen(ResultScreen(app.station.result_of("TXI-1")))
+            await wait_for(pilot, lambda: shown_text(app, "#outcome"))
+            first = app.screen
+            assert "aborted (resumable)" in text_of(app, "#outcome")
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
+                           and app.screen is not first and shown_text(app, "#outcome"))
+            assert "partial" in text_of(app, "#outcome"), text_of(app, "#outcome")
+    asyncio.run(scenario())
+    assert len(calls(gw)) == 6  # 2 before the cancel, the 4 left after
