@@ -43,6 +43,11 @@ if os.environ.get("FAKE_GW_FAIL") == f"{cyl}:{head}":
     sys.exit(1)
 if os.environ.get("FAKE_GW_HANG") == f"{cyl}:{head}":
     time.sleep(60)
+if os.environ.get("FAKE_GW_ENOSPC") == f"{cyl}:{head}":  # gw's own words on a full disk
+    with open(args[-1], "wb") as fh:
+        fh.write(b"SCP")
+    sys.stderr.write("OSError: [Errno 28] No space left on device\n")
+    sys.exit(1)
 revs = int(opts["--revs"])
 flux = struct.pack("<100H", *([80] * 100))
 tdh = b"TRK" + bytes([cyl * 2 + head])

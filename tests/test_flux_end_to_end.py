@@ -60,6 +60,10 @@ def chs(lba: int) -> tuple[int, int, int]:
 
 @pytest.fixture(scope="module")
 def disk() -> tuple[bytes, int, FluxCapture]:
+    return make_disk()
+
+
+def make_disk() -> tuple[bytes, int, FluxCapture]:
     """The image, the LBA of LEDGER.TXT's lost sector, and the capture (3 revolutions)."""
     image = fat360()
     lost = file_sector(image, short_name("LEDGER.TXT")) + 1

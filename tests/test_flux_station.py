@@ -166,6 +166,10 @@ def few_tracks(station: Station) -> MediaProfile:
 
 @pytest.fixture
 def stand_in(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    return use_stand_in(monkeypatch)
+
+
+def use_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The decoder's stand-in: the damaged training disk's sectors, (30, 1, 5) bad until
     a retry round has captured that track again. Returns the capture files each call saw."""
     seen: list[list[str]] = []
@@ -241,7 +245,12 @@ def test_cancel_during_capture_keeps_the_tracks(station: Station, gw: Path,
     with pytest.raises(Aborted):
         station_flux.image_flux(station, "FD-12", profile)
     assert len(list((station.settings.paths.staging / "FD-12" / "flux").glob("*.scp"))) == 4
-    assert stand_in == [] and station.state("FD-12").state is State.NEW
+    # interrupted like a drive job: in the work list, its run ended as cancelled
+    st = station.state("FD-12")
+    assert stand_in == [] and st.state is State.INTERRUPTED
+    assert st.attempt is not None and st.attempt["outcome"] == "aborted"
+    assert st.attempt["reason_code"] == "cancelled"
+    assert [p.item_id for p in station.pending()] == ["FD-12"]
     station.cancel.clear()
     station.progress = lambda step, p: None
     result = station_flux.image_flux(station, "FD-12", profile)

@@ -22,6 +22,8 @@ from workbench.profiles import get_profile, load_profiles
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flux", nargs="?", const="", default=None, metavar="CAPTURE",
                         help=t("flux.cli_flux"))
+    parser.add_argument("--gw-device", default="", metavar="DEVICE",
+                        help=t("flux.cli_gw_device"))
 
 
 def _flux_progress(bar: ProgressLine) -> Any:
@@ -42,15 +44,17 @@ def cmd_image_flux(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.imaging.record import Outcome
     from workbench.station import Station
     from workbench.station.flux import image_flux
+    from workbench.station.flux_words import flux_reminders
     profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
-    for reminder in profile.reminders_for():
+    for reminder in flux_reminders(capturing=not args.flux):  # not the USB drive's
         print(t("cli.reminder", text=reminder), file=sys.stderr)
     command = shlex.join(["workbench", *sys.argv[1:]])
     bar = ProgressLine()
     try:
         with Station(settings, _flux_progress(bar), cancel_on_sigint()) as station:
             result = image_flux(station, args.item, profile,
-                                Path(args.flux) if args.flux else None, command=command)
+                                Path(args.flux) if args.flux else None, command=command,
+                                device=args.gw_device)
     finally:
         bar.close()
     if args.json:

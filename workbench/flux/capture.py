@@ -11,12 +11,18 @@ capture resumes. A retry never replaces a capture; the decoder votes across ever
 of a track (every revolution captured is used). The plan of each round is kept in
 flux/capture.json, so a resumed retry captures the same tracks.
 
-The command (gw 1.x): gw read --drive A --revs N --tracks c=C:h=H[:step=2] FILE.scp
+The command (gw 1.x): gw read [--device DEV] --drive A --revs N --tracks c=C:h=H[:step=2]
+FILE.scp (--device: which Greaseweazle, when a station has more than one).
+
+A gw that fails because the disk under the job folder is full is told apart from a
+drive fault (its message, or the space left): the advice is to free space, not to check
+the cable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -30,13 +36,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from workbench.atomic import fsync_dir, write_atomic
-from workbench.errors import Refused, WorkbenchError
+from workbench.errors import Aborted, Refused, WorkbenchError
 from workbench.profiles import FluxParams
 
 FLUX_DIR = "flux"
 PLAN_NAME = "capture.json"
 GW_ENV = "WORKBENCH_GW"  # another gw program (a path), for stations that keep it elsewhere
 _NAME = re.compile(r"^track(\d{2})\.(\d)(?:\.r(\d+))?\.scp$")
+# Bytes of SCP a track's revolution takes, measured on the encoder's captures
+# (16-bit cells, 2 bytes a transition): 3.5" 2DD 76 KB, 2HD 152 KB, 2ED 304 KB, PC-98
+# 2HD (360 rpm) 126 KB. Estimated as 10 bytes per byte of sector data on the track (2ED:
+# 369 KB), never under 160 KiB, and one revolution more than asked (gw reads past the
+# index): a capture is never started that the disk cannot hold.
+_MIN_TRACK_REV = 160 * 1024
+_PER_DATA_BYTE = 10
+_FULL_WORDS = ("No space left on device", "[Errno 28]", "[Errno 122]", "Disk quota exceeded")
 
 
 class CaptureFailed(WorkbenchError):
@@ -63,19 +77,28 @@ class CapturePlan:
     format: str = ""
     timeout: float = 60.0
     done: bool = False
+    device: str = ""  # gw --device: one Greaseweazle of several ("": gw's own choice)
 
     @classmethod
-    def first(cls, params: FluxParams) -> CapturePlan:
+    def first(cls, params: FluxParams, device: str = "") -> CapturePlan:
         return cls(0, params.revolutions, [(c, h) for c in range(params.cylinders)
                                            for h in range(params.heads)],
                    params.double_step, params.drive, params.format,
-                   params.track_timeout_seconds)
+                   params.track_timeout_seconds, device=device)
 
     @classmethod
-    def retry(cls, params: FluxParams, tracks: list[tuple[int, int]], round: int
-              ) -> CapturePlan:
+    def retry(cls, params: FluxParams, tracks: list[tuple[int, int]], round: int,
+              device: str = "") -> CapturePlan:
         return cls(round, params.retry_revolutions, sorted(set(tracks)), params.double_step,
-                   params.drive, params.format, params.track_timeout_seconds)
+                   params.drive, params.format, params.track_timeout_seconds, device=device)
+
+    def bytes_needed(self, job_dir: Path, track_data_bytes: int) -> int:
+        """The space the tracks still to capture take at most (see _MIN_TRACK_REV)."""
+        per_rev = max(_MIN_TRACK_REV, _PER_DATA_BYTE * track_data_bytes)
+        folder = job_dir / FLUX_DIR
+        todo = sum(1 for c, h in self.tracks
+                   if not (folder / track_name(c, h, self.round)).is_file())
+        return todo * (self.revolutions + 1) * per_rev
 
 
 @dataclass
@@ -185,8 +208,8 @@ def _capture_track(gw: str, path: Path, cyl: int, head: int, plan: CapturePlan) 
     part = path.with_name(".part-" + path.name)  # gw picks the format by the extension
     part.unlink(missing_ok=True)
     spec = f"c={cyl}:h={head}" + (":step=2" if plan.double_step else "")
-    cmd = [gw, "read", "--drive", plan.drive, "--revs", str(plan.revolutions),
-           "--tracks", spec]
+    cmd = [gw, "read", *(["--device", plan.device] if plan.device else []),
+           "--drive", plan.drive, "--revs", str(plan.revolutions), "--tracks", spec]
     if plan.format:
         cmd += ["--format", plan.format, "--raw"]
     cmd.append(str(part))
@@ -204,17 +227,38 @@ def _capture_track(gw: str, path: Path, cyl: int, head: int, plan: CapturePlan) 
     if done.returncode != 0:
         part.unlink(missing_ok=True)
         tail = (done.stderr or done.stdout).decode("utf-8", "replace").strip()[-300:]
+        if _disk_full(tail, path.parent):
+            raise Aborted("flux.gw_disk_full", folder=str(path.parent), cylinder=cyl,
+                          head=head)
         raise CaptureFailed("flux.gw_failed", cylinder=cyl, head=head,
                             code=done.returncode, detail=tail or "-")
     if not scp_readable(part):
         part.unlink(missing_ok=True)
         raise CaptureFailed("flux.gw_no_file", cylinder=cyl, head=head, file=str(part),
                             seconds=round(time.monotonic() - started, 1))
-    with open(part, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(part, path)
+    try:
+        with open(part, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, path)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise Aborted("flux.gw_disk_full", folder=str(path.parent), cylinder=cyl,
+                          head=head) from exc
+        raise
     with contextlib.suppress(OSError):
         fsync_dir(path.parent)
+
+
+def _disk_full(message: str, folder: Path) -> bool:
+    """gw's failure was the job folder's disk filling up: its Python error says so, or
+    less than a track's capture is left free there."""
+    if any(w in message for w in _FULL_WORDS):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < _MIN_TRACK_REV
+    except OSError:
+        return False
 
 
 def unfinished_plan(job_dir: Path) -> CapturePlan | None:

@@ -37,14 +37,21 @@ class Decoded:
 
 def capture_sources(job: Path) -> list[Path]:
     """What read_capture reads: each gw track file, each .scp or .hfe brought in, each
-    KryoFlux folder brought in (a folder of trackNN.S.raw)."""
+    KryoFlux folder brought in (a folder of trackNN.S.raw). Hidden names (a copy still
+    under way: .part-NAME) are not captures yet."""
     sources = list(capture_files(job))
     imported = job / FLUX_DIR / IMPORT_DIR
     if imported.is_dir():
-        sources += sorted(p for p in imported.rglob("*") if p.suffix.lower() in (".scp", ".hfe")
-                          and not p.name.startswith("."))
-        sources += sorted({p.parent for p in imported.rglob("*.raw")})
+        files = visible_files(imported)
+        sources += [p for p in files if p.suffix.lower() in (".scp", ".hfe")]
+        sources += sorted({p.parent for p in files if p.suffix.lower() == ".raw"})
     return sources
+
+
+def visible_files(folder: Path) -> list[Path]:
+    """The files under folder, none under a hidden name (a partial copy) at any depth."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def merge(captures: list[FluxCapture]) -> FluxCapture:
@@ -84,8 +91,17 @@ def decode_job(job: Path, cylinders: int = 0,
     tracks = decode_capture(merged, None if progress is None else
                             lambda done, total: progress(DecodeProgress(done, total)), cancel)
     layout = lay_out(tracks, cylinders)
-    revs = max((len(t.revolutions) for t in merged.tracks.values()), default=0)
-    return Decoded(layout, tracks, {
-        "format": merged.source_format, "revolutions": revs,
+    counts = [len(t.revolutions) for t in merged.tracks.values()]
+    return Decoded(layout, tracks, {  # a retry round gives its tracks more revolutions
+        "format": merged.source_format, "revolutions": max(counts, default=0),
+        "revolutions_min": min(counts, default=0),
         "decoder": f"workbench {__version__} (FM/MFM software PLL)",
         "rounds": len(load_plans(job)), "notes": merged.notes})
+
+
+def revolutions_text(flux: dict[str, Any]) -> str:
+    """Revolutions a track as captured: "3", or "3-11" when a retry round gave some
+    tracks more (records from before the least was kept give the most)."""
+    most = int(flux.get("revolutions", 0))
+    least = int(flux.get("revolutions_min", most))
+    return f"{least}-{most}" if least != most else str(most)

@@ -179,7 +179,7 @@ def report_slices(con: sqlite3.Connection, bys: list[str], filters: Filters,
             return lambda k: profiles[k].report_label(lang) if k in profiles else k
         if by == "profile":
             return lambda k: profiles[k].label(lang) if k in profiles else k
-        if by in ("disc_kind", "disc_class"):  # words, not codes
+        if by in ("disc_kind", "disc_class", "method"):  # words, not codes
             return lambda k: t(f"disc.{k}", lang=lang) if k else k
         return str
     return {by: statistics(con, by, filters, label_for(by)) for by in bys}

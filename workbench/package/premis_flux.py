@@ -28,7 +28,8 @@ def capture_detail(record: JobRecord) -> str:
     flux = record.flux
     if not flux:
         return ""
-    return (f"flux imaging: {flux.get('format', '?')} capture, {flux.get('revolutions', 0)} "
+    from workbench.flux.session import revolutions_text  # "3-11" after a retry round
+    return (f"flux imaging: {flux.get('format', '?')} capture, {revolutions_text(flux)} "
             f"revolution(s) a track in {max(1, int(flux.get('rounds', 0) or 1))} round(s), "
             f"decoded by {flux.get('decoder', '?')} (a sector is good when a revolution gives "
             f"it with a correct CRC); the sector image read from the decoded sectors by the "

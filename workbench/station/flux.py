@@ -11,19 +11,22 @@ it captures again only the tracks with bad sectors, with the profile's retry
 revolutions, and the decoder votes across every capture of a track. A carrier that was
 routed "needs flux" leaves the routed count: this is a new attempt with its own outcome.
 Tracks of an encoding the decoder does not read are never a success.
+
+Around it: the room on the disk is checked before a copy or a capture (flux_space.py);
+a capture brought in is checked and copied all or none (flux_import.py); the run is in
+the job record and the ledger from the first step, so a kill leaves an interrupted
+carrier in the work list (flux_run.py); one gw at a time per Greaseweazle, which may be
+chosen (flux_device.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
-from workbench.atomic import fsync_dir
 from workbench.errors import BadInput
 from workbench.flux import session
 from workbench.flux.capture import (
@@ -37,13 +40,21 @@ from workbench.flux.capture import (
 )
 from workbench.flux.d88 import write_d88
 from workbench.flux.layout import Layout
-from workbench.flux.session import IMPORT_DIR
+from workbench.flux.session import IMPORT_DIR, revolutions_text
 from workbench.flux.source import FluxSource, flux_identity
-from workbench.i18n import is_utf8
 from workbench.imaging.engine import image_source, job_dir
 from workbench.imaging.record import JobRecord, Outcome, Reason, utc_now
 from workbench.ledger import record as ledger
 from workbench.profiles import MediaProfile
+from workbench.station import flux_run
+from workbench.station.flux_device import device_of, drive_path, gw_device, lock_path
+from workbench.station.flux_import import (
+    bring_in,
+    capture_to_bring,
+    import_pairs,
+    refuse_another_disk,
+)
+from workbench.station.flux_space import image_bytes, refuse_unless_room, track_data_bytes
 from workbench.station.locks import drive_lock, held
 from workbench.station.result import MigrationResult
 from workbench.station.states import Action
@@ -57,10 +68,11 @@ DECLARED_BY = "flux ID fields"
 
 
 def image_flux(station: Station, item_id: str, profile: MediaProfile,
-               capture_path: Path | None = None, batch: str = "", command: str = ""
-               ) -> MigrationResult:
+               capture_path: Path | None = None, batch: str = "", command: str = "",
+               device: str = "") -> MigrationResult:
     """Image a carrier from flux: a first imaging, a resume, or a new attempt (a retry,
-    a carrier routed "needs flux") as its state allows."""
+    a carrier routed "needs flux") as its state allows. device: which Greaseweazle
+    (gw --device; "" for gw's own choice, or the one a round cut short used)."""
     st = station.state(item_id)
     action = Action.IMAGE if Action.IMAGE in st.next_actions else Action.RETRY
     lock, st = station._begin(item_id, action)
@@ -77,32 +89,54 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
                            profile=previous.profile_id)
         if profile.flux is None:
             raise BadInput("flux.no_flux_params", profile=profile.id)
+        batch = batch or st.batch
+        margin = station.settings.free_space_margin
         if capture_path is not None:
             capture_path = capture_to_bring(station, capture_path)
             refuse_another_disk(job, previous, capture_path, profile.flux.cylinders)
+            target_dir, pairs = import_pairs(capture_path, job)
+            refuse_unless_room(job, sum(s.stat().st_size for s, _ in pairs) +
+                               image_bytes(profile), margin, "copy")
+            identity = flux_identity(str(capture_path), _format_of(
+                [capture_path] if capture_path.is_file() else list(capture_path.iterdir())),
+                captured=False)
             job.mkdir(parents=True, exist_ok=True)
-            master = bring_in(capture_path, job)
-            identity = flux_identity(str(capture_path), _format_of(master), captured=False)
+            flux_run.begin(station, job, st.item_id, profile, identity, command, batch)
+            with flux_run.stopping(station, job, batch):
+                bring_in(target_dir, pairs)
         else:
-            plan = _plan(job, profile, previous)
+            # its own Greaseweazle (the one it was read with) unless another is named
+            device = device or _recorded_device(previous)
+            plan = _plan(job, profile, previous, device)
+            device = plan.device if plan is not None else device
+            identity = flux_identity(drive_path(device, profile.flux.drive), "scp",
+                                     captured=True, drive=profile.flux.drive)
             if plan is not None:
                 find_gw()  # a missing gw is refused with nothing written
-                job.mkdir(parents=True, exist_ok=True)
-                with held(drive_lock(station.locks, f"/dev/greaseweazle-{plan.drive}",
+                refuse_unless_room(job, plan.bytes_needed(job, track_data_bytes(profile)) +
+                                   image_bytes(profile), margin, "capture")
+                # the lock first: refused, it leaves no job folder behind
+                with held(drive_lock(station.locks, lock_path(plan.device),
                                      station.settings.station_id, job.name), 1.0):
-                    capture(job, plan, progress=lambda p: station.progress("flux", p),
-                            cancel=station.cancel)
-            identity = flux_identity(f"/dev/greaseweazle-{profile.flux.drive}", "scp",
-                                     captured=True, drive=profile.flux.drive)
-        if station.cancel.is_set():
-            raise _cancelled()
-        decoded = session.decode_job(job, profile.flux.cylinders,
-                             progress=lambda p: station.progress("flux", p),
-                             cancel=station.cancel)
-        fitting = _fitting(station, profile, decoded.layout, previous)
+                    job.mkdir(parents=True, exist_ok=True)
+                    flux_run.begin(station, job, st.item_id, profile, identity, command,
+                                   batch)
+                    with flux_run.stopping(station, job, batch):
+                        capture(job, plan, progress=lambda p: station.progress("flux", p),
+                                cancel=station.cancel)
+            else:
+                flux_run.begin(station, job, st.item_id, profile, identity, command, batch)
+        with flux_run.stopping(station, job, batch):
+            if station.cancel.is_set():
+                raise _cancelled()
+            decoded = session.decode_job(job, profile.flux.cylinders,
+                                         progress=lambda p: station.progress("flux", p),
+                                         cancel=station.cancel)
+        fitting = _fitting(station, profile, decoded.layout, flux_run.settled(job, previous))
+        flux_run.for_engine(job, fitting)
         record = image_layout(station, st.item_id, fitting, job, decoded.layout, identity,
                               decoded.info, command)
-        station._record_imaging(record, job, batch or st.batch)
+        station._record_imaging(record, job, batch)
         _record_method(station, record)
         result = station.result_of(st.item_id)
         if fitting is not profile:
@@ -157,138 +191,58 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
                ) -> MigrationResult | None:
     """`retry` of a carrier imaged from flux: its capture is never a drive to read as an
     image. Without a drive: read from flux again (the tracks with bad sectors captured
-    again, voted with every earlier capture). A drive named for it: refused (its map is
-    the flux layout's). None: not a flux carrier, an ordinary retry."""
-    record = JobRecord.load(job_dir(station.settings, item_id))
-    if record is None or not record.flux:
+    again, voted with every earlier capture), on the Greaseweazle that read it. A
+    Greaseweazle named for it (gw:DEVICE or its serial device): that one. Another drive:
+    refused (its map is the flux layout's). A capture brought in whose copy was cut
+    short (killed, a full disk) is copied again from where it came, if it is still
+    there. None: not a flux carrier, an ordinary retry."""
+    job = job_dir(station.settings, item_id)
+    record = JobRecord.load(job)
+    if record is None or not (record.flux or flux_run.capturing(job, record)):
         return None
-    if drive and drive != record.drive.get("path"):  # its own Greaseweazle is no other
+    device = gw_device(drive)
+    if device is None and drive and drive != record.drive.get("path"):
         raise BadInput("flux.retry_on_drive", item=item_id, drive=drive)
+    brought = flux_run.brought_from(job, record)  # a copy cut short: the same capture again
+    capture_path = Path(brought) if brought and not drive and not \
+        session.capture_sources(job) and Path(brought).exists() else None
     return image_flux(station, item_id, station.profiles[record.profile_id],
-                      command=command)
+                      capture_path, command=command, device=device or "")
 
 
-def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None
+def _recorded_device(record: JobRecord | None) -> str:
+    """The Greaseweazle device a carrier was last read with ("" for gw's own choice)."""
+    drive = record.runs[-1].drive if record is not None and record.runs else {}
+    return device_of(str(drive.get("path", ""))) if drive.get("vendor") == "Greaseweazle" \
+        else ""
+
+
+def _plan(job: Path, profile: MediaProfile, previous: JobRecord | None, device: str = ""
           ) -> CapturePlan | None:
-    """A round cut short goes on; else the first capture; else a retry of the tracks
-    with bad sectors; None when there is nothing to capture (every sector decoded)."""
+    """A round cut short goes on (on the device asked for, else its own); else the
+    first capture when the job has none (none by gw, none brought in); else, once the
+    captures are decoded, a retry of the tracks with bad sectors only; None when there
+    is nothing to capture (captures not decoded yet, or every sector decoded)."""
     assert profile.flux is not None
     plan = unfinished_plan(job)
     if plan is not None:
+        plan.device = device or plan.device
         return plan
-    if not capture_files(job):
-        return CapturePlan.first(profile.flux)
+    if not session.capture_sources(job):
+        return CapturePlan.first(profile.flux, device)
+    if not flux_run.decoded(previous):
+        return None
     bad = (previous.flux or {}).get("bad_tracks", []) if previous else []
     if not bad:
         return None
     return CapturePlan.retry(profile.flux, [(int(c), int(h)) for c, h in bad],
-                             next_round(job))
-
-
-def capture_to_bring(station: Station, path: Path) -> Path:
-    """The capture a path names, checked before anything is copied: a capture file (by
-    its content), a folder holding one, or a training recipe (*.flux.toml: its capture,
-    built on first use in the training area). Anything else is refused, naming it, and
-    so is a damaged capture (read whole first: copied in, it would fail every later
-    attempt of the job)."""
-    from workbench.flux.read import read_capture, sniff
-    from workbench.flux.training import SUFFIX, load_recipe, training_capture
-    if not path.exists():
-        raise BadInput("flux.no_capture", path=str(path))
-    if path.is_file() and path.name.endswith(SUFFIX):
-        return training_capture(load_recipe(path),
-                                station.settings.paths.staging.parent / "flux-media")
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
-    odd = next((f for f in files if not is_utf8(f.name)), None)
-    if odd is not None:  # copied into the job and the bag, it would break their records
-        raise BadInput("flux.undecodable_name", path=ascii(str(odd)))
-    if not any(sniff(f) for f in files):
-        raise BadInput("flux.not_a_capture", path=str(path))
-    read_capture(path)  # a damaged file: its own message, before anything is copied
-    return path
-
-
-def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
-                        cylinders: int) -> None:
-    """A capture brought into a job that holds captures already is voted with them, so
-    it must be of the same disk: decoded alone, every sector it reads well must equal
-    the image's where the image read it well. Refused, naming how many differ, before
-    anything is copied (two disks' sectors would otherwise mix in one image)."""
-    if previous is None or not previous.image:  # (imaged on a drive, or from flux)
-        return
-    image = job / previous.image
-    if not image.is_file() or path.resolve() in [p.resolve() for p in
-                                                   session.capture_sources(job)]:
-        return
-    from workbench.flux.decode import decode_capture
-    from workbench.flux.layout import lay_out
-    from workbench.flux.read import read_capture
-    bad = [(int(pos), int(pos) + int(size)) for pos, size in previous.bad_ranges]
-    compared = differ = 0
-    with open(image, "rb") as fh:
-        for slot in lay_out(decode_capture(read_capture(path)), cylinders).slots:
-            end = slot.offset + slot.size
-            if slot.data is None or end > previous.size or \
-                    any(a < end and slot.offset < b for a, b in bad):
-                continue
-            fh.seek(slot.offset)
-            compared += 1
-            differ += fh.read(slot.size) != slot.data
-    if differ:  # none compared (one of them read nothing well): nothing to tell them apart
-        from workbench.errors import Refused
-        raise Refused("flux.another_disk", path=str(path), item=previous.item_id,
-                      differ=differ, compared=compared)
-
-
-def bring_in(path: Path, job: Path) -> list[Path]:
-    """A capture made elsewhere (an .scp file, a KryoFlux folder) copied into the job
-    folder as it came (flux/import/NAME), so the bag keeps it. Copied once; a copy
-    already there with the same bytes is kept."""
-    path = path.resolve()
-    if not path.exists():
-        raise BadInput("flux.no_capture", path=str(path))
-    folder = job / FLUX_DIR / IMPORT_DIR
-    if folder.resolve() in (path, *path.parents):
-        return _files_under(folder)
-    sources = [path] if path.is_file() else sorted(
-        p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    if not sources:
-        raise BadInput("flux.no_capture", path=str(path))
-    target_dir = folder / path.name if path.is_dir() else folder
-    target_dir.mkdir(parents=True, exist_ok=True)
-    for src in sources:
-        target = target_dir / src.name
-        if target.is_file() and _same_bytes(src, target):
-            continue
-        part = target.with_name(".part-" + target.name)
-        shutil.copyfile(src, part)
-        with open(part, "rb+") as fh:
-            os.fsync(fh.fileno())
-        part.replace(target)
-    fsync_dir(target_dir)
-    return _files_under(folder)
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and _digest(a, "sha256") == _digest(b, "sha256")
-
-
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _files_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+                             max(1, next_round(job)), device)
 
 
 def master_files(job: Path) -> list[Path]:
     """The capture files of the job: gw's tracks and whatever was brought in."""
     folder = job / FLUX_DIR
-    return capture_files(job) + (_files_under(folder / IMPORT_DIR)
+    return capture_files(job) + (session.visible_files(folder / IMPORT_DIR)
                                  if (folder / IMPORT_DIR).is_dir() else [])
 
 
@@ -324,7 +278,9 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
     files = master_files(job)
     record.flux = {
         "method": "flux", "format": info.get("format", _format_of(files)),
-        "revolutions": info.get("revolutions", 0), "decoder": info.get("decoder", ""),
+        "revolutions": info.get("revolutions", 0),
+        "revolutions_min": info.get("revolutions_min", info.get("revolutions", 0)),
+        "decoder": info.get("decoder", ""),
         "rounds": info.get("rounds", 0),
         "files": [_entry(job, f, profile) for f in files],
         "d88": d88, "fits": layout.fitting_profiles(station.profiles),
@@ -398,7 +354,7 @@ def _digests(path: Path, algorithms: tuple[str, ...]) -> dict[str, str]:
 def method_text(record: JobRecord) -> str:
     """The method in words (English: the ledger keeps it so)."""
     flux = record.flux or {}
-    return (f"flux ({flux.get('format', '?')} capture, {flux.get('revolutions', 0)} "
+    return (f"flux ({flux.get('format', '?')} capture, {revolutions_text(flux)} "
             f"revolution(s) a track, {len(flux.get('files', []))} file(s); decoder "
             f"{flux.get('decoder') or 'workbench ' + __version__})")
 

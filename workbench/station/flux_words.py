@@ -3,6 +3,7 @@ show the same lines (record_lines in result.py adds them)."""
 
 from __future__ import annotations
 
+from workbench.flux.session import revolutions_text
 from workbench.i18n import t
 from workbench.imaging.record import JobRecord
 
@@ -11,7 +12,7 @@ def flux_lines(record: JobRecord) -> list[str]:
     flux = record.flux or {}
     layout = flux.get("layout") or {}
     lines = [t("flux.method", format=flux.get("format", "?"),
-               revolutions=flux.get("revolutions", 0), files=len(flux.get("files", [])),
+               revolutions=revolutions_text(flux), files=len(flux.get("files", [])),
                decoder=flux.get("decoder") or "-")]
     if layout.get("sectors"):
         encodings = sorted({str(tr.get("encoding")) for tr in layout.get("tracks", [])
@@ -51,3 +52,11 @@ def flux_progress_text(p: object) -> str:
     if isinstance(p, DecodeProgress):
         return t("flux.decode_progress", done=p.done, total=p.total)
     return ""
+
+
+def flux_reminders(capturing: bool) -> list[str]:
+    """What to check before a Greaseweazle capture (`image --flux`), in place of the
+    profile's reminders for a USB drive. A capture brought in needs none."""
+    if not capturing:
+        return []
+    return [t(f"flux.reminder_{n}") for n in ("write_protect", "drive", "clean")]

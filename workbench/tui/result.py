@@ -168,9 +168,9 @@ class ResultScreen(StationScreen):
             self.busy = True
             recipe = choice if isinstance(choice, Recipe) else None
             self.app.call_later(self.app.switch_screen, FluxScreen(item, profile, recipe))
-        if self.wb.settings.training:  # the training captures of this kind of carrier
-            from workbench.flux.training import recipes
-            choices = [r for r in recipes() if r.profile == profile]
+        if self.wb.settings.training:  # the training captures of this carrier's disk
+            from workbench.station.flux_training import own_recipes
+            choices = own_recipes(self.wb.station, item)
             if choices:
                 self.app.push_screen(CapturePicker(choices), start)
                 return

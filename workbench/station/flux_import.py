@@ -1,0 +1,154 @@
+"""A capture made elsewhere brought into a job (workbench image --flux CAPTURE): checked
+whole before anything is copied (a capture, undamaged, of the same disk, adding to the
+captures there), then copied in all or none, under names made safe.
+
+    path = capture_to_bring(station, Path("disk.scp"))
+    refuse_another_disk(job, previous, path, cylinders)
+    target_dir, pairs = import_pairs(path, job)
+    bring_in(target_dir, pairs)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.atomic import fsync_dir
+from workbench.errors import BadInput
+from workbench.flux import session
+from workbench.flux.capture import FLUX_DIR
+from workbench.flux.session import IMPORT_DIR
+from workbench.i18n import is_utf8
+from workbench.identify.model import safe_component
+from workbench.imaging.record import JobRecord
+from workbench.station.flux_space import copy_in
+
+if TYPE_CHECKING:
+    from workbench.station.core import Station
+
+
+def capture_to_bring(station: Station, path: Path) -> Path:
+    """The capture a path names, checked before anything is copied: a capture file (by
+    its content), a folder holding one, or a training recipe (*.flux.toml: its capture,
+    built on first use in the training area). Anything else is refused, naming it, and
+    so is a damaged capture (read whole first: copied in, it would fail every later
+    attempt of the job)."""
+    from workbench.flux.read import read_capture, sniff
+    from workbench.flux.training import SUFFIX, load_recipe, training_capture
+    if not path.exists():
+        raise BadInput("flux.no_capture", path=str(path))
+    if path.is_file() and path.name.endswith(SUFFIX):
+        return training_capture(load_recipe(path),
+                                station.settings.paths.staging.parent / "flux-media")
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    odd = next((f for f in files if not is_utf8(f.name)), None)
+    if odd is not None:  # copied into the job and the bag, it would break their records
+        raise BadInput("flux.undecodable_name", path=ascii(str(odd)))
+    if not any(sniff(f) for f in files):
+        raise BadInput("flux.not_a_capture", path=str(path))
+    read_capture(path)  # a damaged file: its own message, before anything is copied
+    return path
+
+
+def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
+                        cylinders: int) -> None:
+    """A capture brought into a job that holds captures (or an image) already is voted
+    with them, so it must add to them and be of the same disk. Decoded alone, checked
+    before anything is copied:
+    - the job has captures and no sector decodes from this one: refused. It cannot add
+      a sector to the vote, nor be shown to be of this disk, and it would go into the
+      bag as this carrier's master unchecked. (A job's first capture is kept whatever
+      it decodes: it is the master, and its outcome says what was read.)
+    - every sector it reads well must equal the image's where the image read it well:
+      refused, naming how many differ (two disks' sectors would otherwise mix)."""
+    have_image = previous is not None and bool(previous.image) and \
+        (job / previous.image).is_file()
+    sources = session.capture_sources(job)
+    if (not have_image and not sources) or \
+            path.resolve() in [p.resolve() for p in sources]:
+        return
+    from workbench.errors import Refused
+    from workbench.flux.decode import decode_capture
+    from workbench.flux.layout import lay_out
+    from workbench.flux.read import read_capture
+    slots = lay_out(decode_capture(read_capture(path)), cylinders).slots
+    if sources and not any(slot.data is not None for slot in slots):
+        raise Refused("flux.adds_nothing", path=str(path), item=job.name)
+    if previous is None or not have_image:
+        return
+    bad = [(int(pos), int(pos) + int(size)) for pos, size in previous.bad_ranges]
+    compared = differ = 0
+    with open(job / previous.image, "rb") as fh:
+        for slot in slots:
+            end = slot.offset + slot.size
+            if slot.data is None or end > previous.size or \
+                    any(a < end and slot.offset < b for a, b in bad):
+                continue
+            fh.seek(slot.offset)
+            compared += 1
+            differ += fh.read(slot.size) != slot.data
+    if differ:  # none compared (one of them read nothing well): nothing to tell them apart
+        raise Refused("flux.another_disk", path=str(path), item=previous.item_id,
+                      differ=differ, compared=compared)
+
+
+def import_pairs(path: Path, job: Path) -> tuple[Path, list[tuple[Path, Path]]]:
+    """Where a capture made elsewhere (an .scp file, a KryoFlux folder) goes in the job
+    folder (flux/import/NAME) and each of its files with its target: the files not
+    there already with the same bytes. Names are made safe as the identification makes
+    a disk's file names safe (control characters escaped, no '/'): they end up in the
+    job record, the bag's manifest and the ledger."""
+    path = path.resolve()
+    if not path.exists():
+        raise BadInput("flux.no_capture", path=str(path))
+    folder = job / FLUX_DIR / IMPORT_DIR
+    if folder.resolve() in (path, *path.parents):
+        return folder, []
+    sources = [path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not sources:
+        raise BadInput("flux.no_capture", path=str(path))
+    target_dir = folder / safe_component(path.name)[0] if path.is_dir() else folder
+    pairs = [(src, target_dir / safe_component(src.name)[0]) for src in sources]
+    return target_dir, [(s, t) for s, t in pairs
+                        if not (t.is_file() and _same_bytes(s, t))]
+
+
+def bring_in(target_dir: Path, pairs: list[tuple[Path, Path]]) -> None:
+    """The capture's files copied in (import_pairs), all or none. A folder new to the
+    job is copied under a hidden name (.part-NAME, never read as a capture) and renamed
+    when whole, so a kill mid-copy leaves no half set to decode; a full disk leaves no
+    half capture (flux_space.copy_in) and no folder made for it."""
+    folder = job_folder = target_dir
+    if target_dir.name != IMPORT_DIR and not target_dir.exists():
+        folder = target_dir.with_name(".part-" + target_dir.name)
+        shutil.rmtree(folder, ignore_errors=True)  # a copy a killed run left: ours
+        pairs = [(s, folder / t.name) for s, t in pairs]
+    made = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        copy_in(pairs, named=job_folder)
+        if folder != job_folder:
+            fsync_dir(folder)
+            folder.rename(job_folder)
+    except BaseException:
+        for path in made:  # innermost first; only ours, only when empty
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise
+    fsync_dir(job_folder.parent)
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    return a.stat().st_size == b.stat().st_size and _digest(a, "sha256") == _digest(b, "sha256")
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
