@@ -26,7 +26,7 @@ from tests.test_flux_end_to_end import chs, make_disk
 from tests.test_flux_station import few_tracks, use_stand_in
 from tests.test_station import settings_in
 from workbench import PROJECT_ROOT
-from workbench.errors import Aborted, BadInput, Refused
+from workbench.errors import Aborted, BadInput, ExitCode, Refused
 from workbench.flux import session
 from workbench.flux.capture import CapturePlan
 from workbench.flux.kryoflux import write_kryoflux
@@ -539,3 +539,11 @@ def test_the_result_of_an_interrupted_capture_shows_and_x_goes_on(
             assert "partial" in text_of(app, "#outcome"), text_of(app, "#outcome")
     asyncio.run(scenario())
     assert len(calls(gw)) == 6  # 2 before the cancel, the 4 left after
+
+
+def test_gw_device_without_flux_is_refused_not_dropped(tmp_path, capsys):
+    from workbench.cli import main
+    code = main(["image", str(tmp_path / "x.img"), "--gw-device", "/dev/ttyACM4",
+                 "--profile", "fd35-2hd", "--item", "GWD-1"])
+    assert code == ExitCode.BAD_INPUT
+    assert "add --flux" in capsys.readouterr().err and not (tmp_path / "staging").exists()

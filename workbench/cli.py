@@ -229,6 +229,8 @@ def cmd_image(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.imaging.record import Outcome
     if args.flux is not None:
         return cli_flux.cmd_image_flux(args, settings)
+    if args.gw_device:  # a Greaseweazle is only for a flux capture: never silently dropped
+        raise BadInput("lead.gw_device_without_flux", device=args.gw_device)
     if args.source is None:
         raise BadInput("flux.need_source")
     profile = get_profile(load_profiles(settings.paths.profiles), args.profile)
