@@ -81,6 +81,8 @@ class SectorRead:
     disagree: bool = False  # good-CRC revolutions gave different data (recorded, not hidden)
     deleted: bool = False  # written with a deleted-data address mark
     offset_us: float = 0.0  # where its ID field starts after the index (physical order)
+    raw: bytes | None = None  # bad CRC on every revolution: the bytes most often read
+    #                           (never in the image; a fingerprint of the disk)
 
 
 @dataclass(frozen=True)
