@@ -25,6 +25,7 @@ from workbench.flux.model import (
     FluxCapture,
     SectorId,
     SectorRead,
+    TrackDamage,
     TrackDecode,
     TrackFlux,
 )
@@ -38,6 +39,7 @@ NO_FLUX = "no-flux"
 NOISE = "noise"
 NO_MARKS = "no-address-marks"  # structured flux, not IBM: flux kept, not decoded
 AMIGA = "amiga-sync"  # the same, with Amiga-style sector syncs
+DAMAGED = "damaged-file"  # the capture file is damaged at this track: not read
 # An FM sync field (6 zero bytes: a transition every two FM cells) on the MFM grid: a
 # transition every 4 cells. 16 in a row (of 48) lets jitter spoil either end.
 _FM_SYNC_RUN = b"\x04" * 16
@@ -174,17 +176,25 @@ def decode_track(track: TrackFlux) -> TrackDecode:
                        _kbps(first.cell_us), rpm, note)
 
 
+def damaged_track(key: tuple[int, int], damage: TrackDamage) -> TrackDecode:
+    """A track whose file is damaged: flux kept (in the file), nothing decoded."""
+    return TrackDecode(key[0], key[1], Encoding.UNKNOWN, (), 0, note=DAMAGED,
+                       damage=damage)
+
+
 def decode_capture(capture: FluxCapture,
                    progress: Callable[[int, int], object] | None = None,
                    cancel: threading.Event | None = None) -> list[TrackDecode]:
     """Every track in (cylinder, head) order. Cancel is checked between tracks and raises
     Aborted (nothing is written here, so nothing is lost)."""
-    keys = sorted(capture.tracks)
+    keys = sorted({*capture.tracks, *capture.damaged})
     out = []
     for done, key in enumerate(keys):
         if cancel is not None and cancel.is_set():
             raise Aborted("decode.cancelled", done=done, total=len(keys))
-        out.append(decode_track(capture.tracks[key]))
+        track = capture.tracks.get(key)
+        out.append(decode_track(track) if track is not None else damaged_track(
+            key, capture.damaged[key]))
         if progress is not None:
             progress(done + 1, len(keys))
     return out

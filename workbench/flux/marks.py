@@ -90,7 +90,9 @@ def find_fields(bits: NDArray[np.uint8], fm: bool) -> list[Field]:
             continue
         sid = SectorId(idf[1], idf[2], idf[3], idf[4])
         end = s + head + 16 * 7
-        data, raw, deleted, has_data = None, None, False, False
+        data: bytes | None = None
+        spoilt: bytes | None = None  # read, CRC wrong
+        deleted = has_data = False
         if i + 1 < len(marks):
             s2, mark2 = marks[i + 1]
             if mark2 in DATA_MARKS and s2 - end <= 16 * _GAP2_MAX_BYTES:
@@ -99,8 +101,8 @@ def find_fields(bits: NDArray[np.uint8], fm: bool) -> list[Field]:
                 if body is not None and _ok(prefix + body):
                     data = body[1:1 + sid.size]
                 elif body is not None:
-                    raw = body[1:1 + sid.size]
-        out.append(Field(sid, s, enc, data, deleted, has_data, raw))
+                    spoilt = body[1:1 + sid.size]
+        out.append(Field(sid, s, enc, data, deleted, has_data, spoilt))
     return out
 
 
