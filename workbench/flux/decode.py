@@ -29,6 +29,7 @@ from workbench.flux.model import (
     TrackDecode,
     TrackFlux,
 )
+from workbench.flux.once import cached_decode
 from workbench.flux.pll import Cells, Clock, find_clock, recover
 
 NOMINAL_KBPS = (125.0, 150.0, 250.0, 300.0, 500.0, 1000.0)
@@ -193,8 +194,8 @@ def decode_capture(capture: FluxCapture,
         if cancel is not None and cancel.is_set():
             raise Aborted("decode.cancelled", done=done, total=len(keys))
         track = capture.tracks.get(key)
-        out.append(decode_track(track) if track is not None else damaged_track(
-            key, capture.damaged[key]))
+        out.append(cached_decode(track, decode_track) if track is not None
+                   else damaged_track(key, capture.damaged[key]))
         if progress is not None:
             progress(done + 1, len(keys))
     return out

@@ -22,6 +22,7 @@ from workbench.flux.kryoflux import (
     read_stream_file,
 )
 from workbench.flux.model import FluxCapture, TrackDamage, TrackFlux
+from workbench.flux.once import cached_read
 from workbench.flux.scp import MAGIC, parse_scp
 
 HFE_MAGICS = (b"HXCPICFE", b"HXCHFEV3")
@@ -52,8 +53,11 @@ def sniff(path: Path) -> str | None:
 
 def read_capture(path: Path | str) -> FluxCapture:
     """The capture at path, every revolution of every track, or a BadInput that says
-    what is wrong with it."""
-    path = Path(path)
+    what is wrong with it. Inside once.parse_once(), the same bytes are parsed once."""
+    return cached_read(Path(path), _read)
+
+
+def _read(path: Path) -> FluxCapture:
     if path.is_dir():
         return _read_folder(path)
     if not path.exists():
