@@ -25,8 +25,10 @@ def other_image() -> bytes:
     return IMAGE[:AT] + random.Random(5).randbytes(512) + IMAGE[AT + 512:]
 
 
-def decode(image: bytes, timing: Timing = Timing(revolutions=2, jitter_ns=50), seed: int = 1,
-           fmt=FMT, **fault):
+TWO = Timing(revolutions=2, jitter_ns=50)
+
+
+def decode(image: bytes, timing: Timing = TWO, seed: int = 1, fmt=FMT, **fault):
     specs = image_tracks(image, fmt)
     if fault:
         specs = with_fault(specs, *X, **fault)
