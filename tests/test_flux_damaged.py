@@ -164,3 +164,16 @@ def test_a_kryoflux_set_with_a_damaged_track_is_imaged_partial_and_bagged(
     assert accepted.bag is not None
     kept = accepted.bag / "data" / "flux" / "import" / "kf" / "track10.1.raw"
     assert kept.read_bytes() == damaged.read_bytes()
+
+
+def test_a_side_whose_every_track_file_is_damaged_stays_in_the_image(tmp_path: Path) -> None:
+    """Head 1's stream files all damaged: the disk still has two sides, head 1's sectors
+    bad (not a one-sided disk of half the size, which a profile might take as whole)."""
+    _, specs = small_disk()
+    write_kryoflux(encode_capture(specs, Timing(revolutions=1), seed=1), tmp_path / "kf")
+    for f in (tmp_path / "kf").glob("track*.1.raw"):
+        f.write_bytes(f.read_bytes()[:800])
+    layout = lay_out(decode_capture(read_capture(tmp_path / "kf")), 3)
+    assert (layout.heads, layout.size) == (2, 3 * 2 * FMT.track_bytes)
+    assert [(t.cylinder, t.head) for t in layout.damaged] == [(0, 1), (1, 1), (2, 1)]
+    assert sum(not s.good for s in layout.slots) == 27

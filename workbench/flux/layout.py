@@ -267,7 +267,9 @@ def lay_out(decoded: list[TrackDecode], cylinders: int = 0) -> Layout:
     # the profile's cylinders, as far as they were captured, even when the last ones
     # gave nothing: a scratched last track is bad sectors, not a shorter disk
     n_cyl = max(found, min(cylinders, captured))
-    n_heads = max(h for _, h in with_ids) + 1
+    # a side whose track files are damaged is still the disk's: its sectors are bad
+    damaged = [k for k, v in logical.items() if v[1].damage is not None]
+    n_heads = max(h for _, h in [*with_ids, *damaged]) + 1
     formats = Counter(_format(v[1]) for v in with_ids.values())
     dominant = formats.most_common(1)[0][0]
     per_head = {h: Counter(_format(v[1]) for k, v in with_ids.items() if k[1] == h)
