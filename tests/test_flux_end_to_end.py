@@ -409,20 +409,28 @@ def test_a_capture_where_no_sector_reads_leaves_no_untried_area(station: Station
 
 def test_a_damaged_capture_is_refused_before_it_is_copied(disk, station: Station,
                                                           tmp_path: Path) -> None:
-    """A truncated .scp is refused with its own message and nothing lands in the job
-    folder, so the whole file given next is taken (it once blocked every attempt)."""
+    """An .scp damaged in its header is refused with its own message and nothing lands
+    in the job folder, so the whole file given next is taken (it once blocked every
+    attempt). One cut in half keeps its readable tracks: imaged partial, the tracks past
+    the cut reported damaged; the whole file brought in next fills them."""
     from workbench.errors import WorkbenchError
     *_, capture = disk
     write_scp(capture, tmp_path / "disk.scp")
     whole = (tmp_path / "disk.scp").read_bytes()
-    (tmp_path / "cut.scp").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "head.scp").write_bytes(whole[:100])
     with pytest.raises(WorkbenchError):
         station_flux.image_flux(station, "CUT-1", station.profiles["fd525-2d"],
-                                tmp_path / "cut.scp")
+                                tmp_path / "head.scp")
     assert not list((station.settings.paths.staging / "CUT-1").rglob("*.scp"))
+    (tmp_path / "cut.scp").write_bytes(whole[: len(whole) // 2])
+    half = station_flux.image_flux(station, "CUT-1", station.profiles["fd525-2d"],
+                                   tmp_path / "cut.scp").record
+    assert half.outcome == "partial" and half.flux is not None
+    damaged = half.flux["layout"]["damaged_tracks"]
+    assert damaged and [10, 0] not in damaged and [39, 1] in damaged
     result = station_flux.image_flux(station, "CUT-1", station.profiles["fd525-2d"],
                                      tmp_path / "disk.scp")
-    assert result.record.outcome == "partial"
+    assert result.record.outcome == "partial" and result.record.bad_sector_count == 1
 
 
 def test_one_side_of_a_two_sided_disk_is_never_a_success(station: Station,

@@ -34,6 +34,19 @@ def refused(path: Path, key: str, reader=read_capture) -> BadInput:
     return exc
 
 
+def damaged_only(path: Path, key: str, track: tuple[int, int]) -> FluxCapture:
+    """One damaged track of a file costs that track only: the rest is read, and the
+    track's reason is kept (in English and Japanese, naming the file)."""
+    capture = read_capture(path)
+    assert track not in capture.tracks and capture.tracks, sorted(capture.tracks)
+    damage = capture.damaged[track]
+    assert damage.key == key, damage
+    en, ja = damage.message("en"), damage.message("ja")
+    assert str(path) in en and str(path) in ja and "{" not in en + ja and en != ja
+    assert any("damaged" in note for note in capture.notes)
+    return capture
+
+
 def put(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -53,24 +66,30 @@ def test_damaged_scp_images(tmp_path):
     refused(put(f, b"SCP\x24"), "flux_formats.scp.truncated_header")
     refused(put(f, good[:100]), "flux_formats.scp.truncated_table")
     refused(put(f, good[:first + 10]), "flux_formats.scp.truncated_track")
-    refused(put(f, good[:-3]), "flux_formats.scp.offset_past_end")
+    damaged_only(put(f, good[:-3]), "flux_formats.scp.offset_past_end", (0, 1))
     refused(put(f, b"XCP" + good[3:]), "flux_formats.scp.bad_magic", read_scp)
     refused(put(f, b"XCP" + good[3:]), "flux_formats.unknown_content")
     refused(put(f, patch(good, 5, "B", 0)), "flux_formats.scp.zero_revolutions")
-    refused(put(f, patch(good, 0x14, "<I", len(good) + 100)),
-            "flux_formats.scp.offset_past_end")
-    refused(put(f, patch(good, 0x14, "<I", first)), "flux_formats.scp.track_twice")
+    damaged_only(put(f, patch(good, 0x14, "<I", len(good) + 100)),
+                 "flux_formats.scp.offset_past_end", (0, 1))
+    damaged_only(put(f, patch(good, 0x14, "<I", first)), "flux_formats.scp.track_twice",
+                 (0, 1))
     refused(put(f, patch(good, 0x10, "<I", 4)), "flux_formats.scp.bad_offset")
-    refused(put(f, patch(good, first, "3s", b"TRX")), "flux_formats.scp.bad_track_header")
-    refused(put(f, patch(good, first + 3, "B", 9)), "flux_formats.scp.track_number")
+    damaged_only(put(f, patch(good, first, "3s", b"TRX")),
+                 "flux_formats.scp.bad_track_header", (0, 0))
+    damaged_only(put(f, patch(good, first + 3, "B", 9)), "flux_formats.scp.track_number",
+                 (0, 0))
     refused(put(f, patch(good, 9, "B", 12)), "flux_formats.scp.cell_width")
     refused(put(f, patch(good, 8, "B", 0x41)), "flux_formats.scp.extended")
     # a cell count the file cannot back: refused before anything is allocated
-    refused(put(f, patch(good, first + 8, "<I", 0xFFFFFFFF)),
-            "flux_formats.scp.offset_past_end")
+    damaged_only(put(f, patch(good, first + 8, "<I", 0xFFFFFFFF)),
+                 "flux_formats.scp.offset_past_end", (0, 0))
     # both revolutions of track 0 claim all of its cells, and more
-    refused(put(f, patch(patch(good, first + 8, "<I", 1000), first + 20, "<2I", 1000, 28)),
-            "flux_formats.scp.offset_past_end")
+    damaged_only(put(f, patch(patch(good, first + 8, "<I", 1000), first + 20, "<2I", 1000,
+                              28)), "flux_formats.scp.offset_past_end", (0, 0))
+    # every track damaged: the file is refused with the first track's reason
+    both = patch(patch(good, first, "3s", b"TRX"), 0x14, "<I", len(good) + 100)
+    refused(put(f, both), "flux_formats.scp.bad_track_header")
     # revolutions 1 and 2 claim the cells of all three: more than the file holds
     cells = [150] * 200
     shared = scp_image({0: [(30000, cells)] * 3}, nr_revs=3)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,9 +25,11 @@ from workbench.flux.model import (
     FluxCapture,
     SectorId,
     SectorRead,
+    TrackDamage,
     TrackDecode,
     TrackFlux,
 )
+from workbench.flux.once import cached_decode
 from workbench.flux.pll import Cells, Clock, find_clock, recover
 
 NOMINAL_KBPS = (125.0, 150.0, 250.0, 300.0, 500.0, 1000.0)
@@ -37,6 +40,10 @@ NO_FLUX = "no-flux"
 NOISE = "noise"
 NO_MARKS = "no-address-marks"  # structured flux, not IBM: flux kept, not decoded
 AMIGA = "amiga-sync"  # the same, with Amiga-style sector syncs
+DAMAGED = "damaged-file"  # the capture file is damaged at this track: not read
+# An FM sync field (6 zero bytes: a transition every two FM cells) on the MFM grid: a
+# transition every 4 cells. 16 in a row (of 48) lets jitter spoil either end.
+_FM_SYNC_RUN = b"\x04" * 16
 
 
 def _stream(track: TrackFlux) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -73,14 +80,21 @@ def _kbps(cell_us: float) -> float:
     return near if abs(rate / near - 1.0) < 0.08 else round(rate, 1)
 
 
-def _vote(fields: list[Field], cells: Cells, starts: NDArray[np.float64],
+def _timed(fields: list[Field], cells: Cells) -> list[tuple[Field, float]]:
+    """Each field with the time (µs from the stream's start) its marks begin."""
+    out = []
+    for f in fields:
+        i = min(int(np.searchsorted(cells.index, f.cell)), cells.time_us.size - 1)
+        out.append((f, float(cells.time_us[i])))
+    return out
+
+
+def _vote(fields: list[tuple[Field, float]], starts: NDArray[np.float64],
           revs: int) -> list[SectorRead]:
     """One SectorRead per sector (an ID met twice on one revolution is two sectors)."""
     groups: dict[tuple[SectorId, int], list[tuple[int, float, Field]]] = {}
     met: Counter[tuple[SectorId, int]] = Counter()
-    for f in fields:
-        i = min(int(np.searchsorted(cells.index, f.cell)), cells.time_us.size - 1)
-        t = float(cells.time_us[i])
+    for f, t in sorted(fields, key=lambda ft: ft[1]):
         rev = min(max(int(np.searchsorted(starts, t, side="right")) - 1, 0), max(revs - 1, 0))
         nth = met[(f.id, rev)]
         met[(f.id, rev)] += 1
@@ -91,11 +105,13 @@ def _vote(fields: list[Field], cells: Cells, starts: NDArray[np.float64],
         votes = Counter(f.data for _, f in good)
         data = votes.most_common(1)[0][0] if votes else None
         winner = next((f for _, f in good if f.data == data), occ[0][2])
+        raws = Counter(f.raw for _, _, f in occ if f.raw is not None)
+        raw = raws.most_common(1)[0][0] if raws and data is None else None
         out.append(SectorRead(
             id=sid, encoding=occ[0][2].encoding, data=data,
             good=len({rev for rev, _ in good}), seen=len({rev for rev, _, _ in occ}),
             disagree=len(votes) > 1, deleted=winner.deleted,
-            offset_us=round(float(np.median([off for _, off, _ in occ])), 1)))
+            offset_us=round(float(np.median([off for _, off, _ in occ])), 1), raw=raw))
     out.sort(key=lambda s: s.offset_us)
     return out
 
@@ -107,8 +123,25 @@ def _other(clock: Clock) -> Clock:
     return Clock(clock.cell_us * 2.0, True, clock.fit)
 
 
+def _fm_within(cells: Cells) -> list[tuple[Field, float]]:
+    """FM sectors inside an MFM-clocked stream (a track whose first sectors are FM and
+    the rest MFM, as some Japanese formats and protections write): an FM cell is two MFM
+    cells, so every other cell of the stream, on either phase, is an FM cell stream."""
+    steps = np.diff(cells.index).astype(np.uint8).tobytes()  # cells between transitions
+    if _FM_SYNC_RUN not in steps:
+        return []  # no FM sync field anywhere (this test costs a quarter of the search)
+    out = []
+    for phase in (0, 1):
+        view = np.ascontiguousarray(cells.bits[phase::2])
+        found = find_fields(view, True)
+        out += _timed([replace(f, cell=2 * f.cell + phase) for f in found], cells)
+    return out
+
+
 def decode_track(track: TrackFlux) -> TrackDecode:
-    """Decode one track; never raises on odd flux (it says what it saw in `note`)."""
+    """Decode one track; never raises on odd flux (it says what it saw in `note`).
+    Both IBM encodings are looked for: the track's own clock gives its sectors, and
+    sectors of the other encoding on the same track are kept too."""
     revs = len(track.revolutions)
     rpm = _rpm(track)
     x, starts = _stream(track)
@@ -116,17 +149,26 @@ def decode_track(track: TrackFlux) -> TrackDecode:
     if clock is None:
         return TrackDecode(track.cylinder, track.head, Encoding.UNFORMATTED, (), revs,
                            0.0, rpm, NO_FLUX)
-    first: Cells | None = None
-    for attempt in (clock, _other(clock)):
-        cells = recover(x, attempt)
-        first = first or cells
-        fields = find_fields(cells.bits, attempt.fm)
-        if fields:
-            sectors = _vote(fields, cells, starts, revs)
-            enc = Counter(s.encoding for s in sectors).most_common(1)[0][0]
-            return TrackDecode(track.cylinder, track.head, enc, tuple(sectors), revs,
-                               _kbps(cells.cell_us), rpm)
-    assert first is not None
+    first = recover(x, clock)
+    fields = _timed(find_fields(first.bits, clock.fm), first)
+    rate_cells = first
+    if clock.fm:  # rare (N88-BASIC track 0): MFM sectors among them need the finer clock
+        mfm = recover(x, _other(clock))
+        more = _timed(find_fields(mfm.bits, False), mfm)
+        fields += more
+        if more and len(more) > len(fields) - len(more):
+            rate_cells = mfm
+    else:
+        fields += _fm_within(first)
+        if not fields:  # an FM track the histogram took for MFM
+            fm = recover(x, _other(clock))
+            fields = _timed(find_fields(fm.bits, True), fm)
+            rate_cells = fm
+    if fields:
+        sectors = _vote(fields, starts, revs)
+        enc = Counter(s.encoding for s in sectors).most_common(1)[0][0]
+        return TrackDecode(track.cylinder, track.head, enc, tuple(sectors), revs,
+                           _kbps(rate_cells.cell_us), rpm)
     if first.locked < LOCKED:
         return TrackDecode(track.cylinder, track.head, Encoding.UNFORMATTED, (), revs,
                            0.0, rpm, NOISE)
@@ -135,17 +177,25 @@ def decode_track(track: TrackFlux) -> TrackDecode:
                        _kbps(first.cell_us), rpm, note)
 
 
+def damaged_track(key: tuple[int, int], damage: TrackDamage) -> TrackDecode:
+    """A track whose file is damaged: flux kept (in the file), nothing decoded."""
+    return TrackDecode(key[0], key[1], Encoding.UNKNOWN, (), 0, note=DAMAGED,
+                       damage=damage)
+
+
 def decode_capture(capture: FluxCapture,
                    progress: Callable[[int, int], object] | None = None,
                    cancel: threading.Event | None = None) -> list[TrackDecode]:
     """Every track in (cylinder, head) order. Cancel is checked between tracks and raises
     Aborted (nothing is written here, so nothing is lost)."""
-    keys = sorted(capture.tracks)
+    keys = sorted({*capture.tracks, *capture.damaged})
     out = []
     for done, key in enumerate(keys):
         if cancel is not None and cancel.is_set():
             raise Aborted("decode.cancelled", done=done, total=len(keys))
-        out.append(decode_track(capture.tracks[key]))
+        track = capture.tracks.get(key)
+        out.append(cached_decode(track, decode_track) if track is not None
+                   else damaged_track(key, capture.damaged[key]))
         if progress is not None:
             progress(done + 1, len(keys))
     return out

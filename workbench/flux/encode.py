@@ -56,6 +56,7 @@ class SectorSpec:
     no_id: tuple[int, ...] = ()  # revolutions on which the ID field is damaged
     variants: tuple[tuple[int, bytes], ...] = ()  # (revolution, other data, correct CRC)
     no_data: bool = False  # an ID field without a data field
+    encoding: Encoding | None = None  # another than the track's: FM and MFM on one track
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,89 @@ def _gap3(spec: TrackSpec, length_bytes: int) -> int:
     return gap3
 
 
+def _mixed(spec: TrackSpec) -> bool:
+    return any(s.encoding not in (None, spec.encoding) for s in spec.sectors)
+
+
+def _sector_fm(spec: TrackSpec, s: SectorSpec) -> bool:
+    return (s.encoding or spec.encoding) is Encoding.FM
+
+
+def _data(s: SectorSpec, rev: int) -> bytes:
+    return dict(s.variants).get(rev, s.data)[:s.id.size].ljust(s.id.size, b"\0")
+
+
+def _fm_as_mfm(cells: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """FM cells on the MFM grid of the same controller: each FM cell is two MFM cells."""
+    out = np.zeros(cells.size * 2, np.uint8)
+    out[0::2] = cells
+    return out
+
+
+def _mixed_cells(spec: TrackSpec, rev: int, length: int) -> NDArray[np.uint8]:
+    """A track whose sectors are of both encodings, written by one controller switching
+    mode between them (same clock: an FM cell is two MFM cells). `length` counts MFM
+    cells; an FM byte takes the room of two MFM bytes. The index gap is in the track's
+    encoding, each sector (ID, GAP2, data, GAP3) in its own."""
+    weight = {True: 2, False: 1}
+    track_fm = spec.encoding is Encoding.FM
+    g0 = _FM if track_fm else _MFM
+    fixed = weight[track_fm] * (g0.gap4a + ((g0.sync + (1 if track_fm else 4) + g0.gap1)
+                                            if spec.index_mark else 0))
+    for s in spec.sectors:
+        fm = _sector_fm(spec, s)
+        g, mark = (_FM, 1) if fm else (_MFM, 4)
+        body = g.sync + mark + 6 + (g.gap2 if fm else _MFM.gap2)
+        body += 0 if s.no_data else g.sync + mark + s.id.size + 2
+        fixed += weight[fm] * body
+    space = length // 16 - fixed - length // 1600
+    share = max(1, space // max(1, len(spec.sectors)))
+    parts: list[NDArray[np.uint8]] = []
+
+    def put(fm: bool, w: _Writer) -> None:
+        cells = w.cells()
+        parts.append(_fm_as_mfm(cells) if fm else cells)
+
+    w = _Writer(track_fm)
+    w.put(bytes([g0.fill]) * g0.gap4a)
+    if spec.index_mark:
+        w.put(bytes(g0.sync))
+        if track_fm:
+            w.mark(b"\xfc", FM_INDEX_CLOCK)
+        else:
+            w.mark(b"\xc2\xc2\xc2", MFM_INDEX_SYNC)
+            w.put(b"\xfc")
+        w.put(bytes([g0.fill]) * g0.gap1)
+    put(track_fm, w)
+    for s in spec.sectors:
+        fm = _sector_fm(spec, s)
+        g = _FM if fm else _MFM
+        gap3 = spec.gap3 if spec.gap3 is not None else max(
+            1, min(g.gap3[min(s.id.n, 8)], share // weight[fm]))
+        w = _Writer(fm)
+        sid = s.id
+        _field(w, 0xFE, bytes([sid.c & 255, sid.h & 255, sid.r & 255, sid.n & 255]),
+               crc_bad=rev in s.no_id)
+        w.put(bytes([g.fill]) * g.gap2)
+        if not s.no_data:
+            _field(w, 0xF8 if s.deleted else 0xFB, _data(s, rev), weak=rev in s.weak)
+        w.put(bytes([g.fill]) * gap3)
+        put(fm, w)
+    room = length - sum(p.size for p in parts)
+    if room > 0:  # the fill before the index, in the track's encoding
+        w = _Writer(track_fm)
+        w.put(bytes([g0.fill]) * (room // (16 * weight[track_fm])))
+        put(track_fm, w)
+    cells = np.concatenate(parts)
+    if cells.size > length:
+        raise ValueError(f"track {spec.cylinder}.{spec.head}: {cells.size // 16} bytes "
+                         f"do not fit in {length // 16}")
+    return np.concatenate((cells, np.zeros(length - cells.size, np.uint8)))
+
+
 def _ibm_cells(spec: TrackSpec, rev: int, length: int) -> NDArray[np.uint8]:
+    if _mixed(spec):
+        return _mixed_cells(spec, rev, length)
     fm = spec.encoding is Encoding.FM
     g = _FM if fm else _MFM
     fill = bytes([g.fill])
@@ -263,6 +346,8 @@ def _noise_times(start: float, end: float, mean_s: float,
 def encode_track(spec: TrackSpec, timing: Timing = Timing(), seed: int = 0) -> TrackFlux:
     """The flux of one track, every revolution, as a drive would read it."""
     rng = np.random.default_rng([seed, spec.cylinder, spec.head])
+    if _mixed(spec) and spec.encoding is Encoding.FM:  # the cells are the MFM grid's
+        spec = replace(spec, rate_kbps=spec.rate_kbps * 2)
     revs = max(1, timing.revolutions)
     length = _cells_per_rev(spec)
     cell_s = 1.0 / (spec.rate_kbps * 2000.0) * timing.speed

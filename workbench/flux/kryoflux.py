@@ -38,7 +38,7 @@ from workbench.flux.bounds import (
     split_revolutions,
     track_label,
 )
-from workbench.flux.model import FluxCapture, TrackFlux
+from workbench.flux.model import FluxCapture, TrackDamage, TrackFlux
 
 # The KryoFlux clocks when the stream does not give them (KFInfo "sck=" / "ick=").
 DEFAULT_MCK = 18432000 * 73 / 14 / 2  # 48054857.142857 Hz
@@ -252,12 +252,24 @@ def read_stream_file(path: Path | str) -> FluxCapture:
 
 
 def _capture(files: dict[tuple[int, int], Path], where: Path) -> FluxCapture:
+    """The set's tracks. A damaged stream file costs its own track only (kept in
+    `damaged` with the reason); a set with no readable track at all is refused with the
+    first file's reason."""
     tracks: dict[tuple[int, int], TrackFlux] = {}
     notes: list[str] = []
     outside = partial = 0
     empty: list[str] = []
+    damaged: dict[tuple[int, int], TrackDamage] = {}
+    first_error: BadInput | None = None
     for (cyl, head), path in sorted(files.items()):
-        track, dropped, more = stream_track(read_bytes(path), path, cyl, head)
+        try:
+            track, dropped, more = stream_track(read_bytes(path), path, cyl, head)
+        except BadInput as exc:
+            first_error = first_error or exc
+            damaged[(cyl, head)] = TrackDamage.of(exc)
+            notes.append(f"kryoflux: {path.name}: damaged, track {track_label(cyl, head)} "
+                         f"not read: {exc.message('en')}")
+            continue
         notes += more
         if track is None or not track.revolutions:
             empty.append(track_label(cyl, head))
@@ -272,8 +284,10 @@ def _capture(files: dict[tuple[int, int], Path], where: Path) -> FluxCapture:
         notes.append(f"kryoflux: no whole revolution (fewer than two index pulses) on "
                      f"tracks {', '.join(empty)}: not in the capture")
     if not tracks:
+        if first_error is not None:
+            raise first_error
         raise BadInput("flux_formats.no_revolutions", path=str(where))
-    return FluxCapture(tracks=tracks, source_format="kryoflux", notes=notes)
+    return FluxCapture(tracks=tracks, source_format="kryoflux", notes=notes, damaged=damaged)
 
 
 def write_kryoflux(capture: FluxCapture, folder: Path | str, sck: float | None = None,

@@ -23,6 +23,7 @@ from workbench.flux.model import Encoding, SectorId, SectorRead, TrackDecode
 from workbench.imaging.mapfile import BAD, FINISHED, RescueMap
 
 NOT_DECODED = "flux kept, not decoded"
+DAMAGED = "capture damaged, not decoded"  # the file is damaged at this track
 # a track's format: its encoding and the (R, N) of its sectors, in R order
 Format = tuple[str, tuple[tuple[int, int], ...]]
 
@@ -72,6 +73,7 @@ class TrackReport:
     rpm: float = 0.0
     note: str = ""
     in_image: bool = True
+    damage: dict[str, Any] | None = None  # why the file gave no flux: {"key", "params"}
 
 
 @dataclass
@@ -100,6 +102,11 @@ class Layout:
     def undecoded(self) -> list[TrackReport]:
         """Tracks with flux of an encoding not decoded (GCR, Amiga, protection)."""
         return [t for t in self.tracks if t.status == NOT_DECODED]
+
+    @property
+    def damaged(self) -> list[TrackReport]:
+        """Tracks whose capture file is damaged (their sectors are bad or missing)."""
+        return [t for t in self.tracks if t.status == DAMAGED]
 
     def bad_ranges(self) -> list[tuple[int, int]]:
         """(pos, size) of every bad or missing sector, neighbours merged."""
@@ -167,6 +174,7 @@ class Layout:
                 "missing": sum(not s.found for s in slots),
                 "disagree": sum(s.disagree for s in slots),
                 "undecoded_tracks": [[t.cylinder, t.head] for t in self.undecoded],
+                "damaged_tracks": [[t.cylinder, t.head] for t in self.damaged],
                 "notes": list(self.notes),
                 "tracks": [asdict(t) for t in self.tracks]}
 
@@ -259,7 +267,9 @@ def lay_out(decoded: list[TrackDecode], cylinders: int = 0) -> Layout:
     # the profile's cylinders, as far as they were captured, even when the last ones
     # gave nothing: a scratched last track is bad sectors, not a shorter disk
     n_cyl = max(found, min(cylinders, captured))
-    n_heads = max(h for _, h in with_ids) + 1
+    # a side whose track files are damaged is still the disk's: its sectors are bad
+    damaged = [k for k, v in logical.items() if v[1].damage is not None]
+    n_heads = max(h for _, h in [*with_ids, *damaged]) + 1
     formats = Counter(_format(v[1]) for v in with_ids.values())
     dominant = formats.most_common(1)[0][0]
     per_head = {h: Counter(_format(v[1]) for k, v in with_ids.items() if k[1] == h)
@@ -314,13 +324,16 @@ def _lay_track(cyl: int, head: int, phys: int, track: TrackDecode | None,
     report = TrackReport(cyl, head, phys, track.encoding.value if track else "missing",
                          "decoded", revolutions=track.revolutions if track else 0,
                          data_rate_kbps=track.data_rate_kbps if track else 0.0,
-                         rpm=track.rpm if track else 0.0, note=track.note if track else "")
+                         rpm=track.rpm if track else 0.0, note=track.note if track else "",
+                         damage=_damage(track))
     by_r: dict[int, list[SectorRead]] = {}
     for s in track.sectors if track else ():
         by_r.setdefault(s.id.r, []).append(s)
     wanted = dict(expected[1])
     if track is None:
         report.status = "missing"
+    elif track.damage is not None:
+        report.status = DAMAGED
     elif not track.sectors:  # its neighbours have IDs: scratched, worn, or erased
         report.status = NOT_DECODED if track.encoding is Encoding.UNKNOWN else "ids-missing"
     slots = []
@@ -353,11 +366,15 @@ def _lay_track(cyl: int, head: int, phys: int, track: TrackDecode | None,
     return slots, report
 
 
+def _damage(track: TrackDecode | None) -> dict[str, Any] | None:
+    return track.damage.as_dict() if track is not None and track.damage else None
+
+
 def _empty_report(key: tuple[int, int], phys: int, track: TrackDecode,
                   in_image: bool) -> TrackReport:
-    status = NOT_DECODED if track.encoding is Encoding.UNKNOWN else (
-        "decoded" if track.sectors else "unformatted")
+    status = DAMAGED if track.damage else NOT_DECODED if track.encoding is Encoding.UNKNOWN \
+        else ("decoded" if track.sectors else "unformatted")
     return TrackReport(key[0], key[1], phys, track.encoding.value, status,
                        sectors=len(track.sectors), revolutions=track.revolutions,
                        data_rate_kbps=track.data_rate_kbps, rpm=track.rpm, note=track.note,
-                       in_image=in_image)
+                       in_image=in_image, damage=_damage(track))

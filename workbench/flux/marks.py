@@ -48,6 +48,8 @@ class Field:
     data: bytes | None
     deleted: bool
     has_data: bool  # a data address mark followed the ID
+    raw: bytes | None = None  # the data as read when its CRC was wrong (a fingerprint:
+    #                           mostly right where a weak bit spoiled the CRC)
 
 
 def read_bytes(bits: NDArray[np.uint8], start: int, count: int) -> bytes | None:
@@ -88,7 +90,9 @@ def find_fields(bits: NDArray[np.uint8], fm: bool) -> list[Field]:
             continue
         sid = SectorId(idf[1], idf[2], idf[3], idf[4])
         end = s + head + 16 * 7
-        data, deleted, has_data = None, False, False
+        data: bytes | None = None
+        spoilt: bytes | None = None  # read, CRC wrong
+        deleted = has_data = False
         if i + 1 < len(marks):
             s2, mark2 = marks[i + 1]
             if mark2 in DATA_MARKS and s2 - end <= 16 * _GAP2_MAX_BYTES:
@@ -96,7 +100,9 @@ def find_fields(bits: NDArray[np.uint8], fm: bool) -> list[Field]:
                 body = read_bytes(bits, s2 + head, 1 + sid.size + 2)
                 if body is not None and _ok(prefix + body):
                     data = body[1:1 + sid.size]
-        out.append(Field(sid, s, enc, data, deleted, has_data))
+                elif body is not None:
+                    spoilt = body[1:1 + sid.size]
+        out.append(Field(sid, s, enc, data, deleted, has_data, spoilt))
     return out
 
 

@@ -14,6 +14,9 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from workbench.errors import WorkbenchError
+from workbench.i18n import translate
+
 
 @dataclass(frozen=True)
 class Revolution:
@@ -38,6 +41,26 @@ class TrackFlux:
     revolutions: tuple[Revolution, ...]
 
 
+@dataclass(frozen=True)
+class TrackDamage:
+    """Why a track's flux could not be read from its file (the BadInput the reader
+    raised for it: its message key and fields), so one damaged track of a set costs
+    that track only."""
+
+    key: str
+    params: dict[str, str]
+
+    @classmethod
+    def of(cls, error: WorkbenchError) -> TrackDamage:
+        return cls(error.key, {k: str(v) for k, v in error.params.items()})
+
+    def message(self, lang: str | None = None) -> str:
+        return translate(self.key, dict(self.params), lang)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"key": self.key, "params": dict(self.params)}
+
+
 @dataclass
 class FluxCapture:
     """A whole capture as read from its files, track by track."""
@@ -45,6 +68,8 @@ class FluxCapture:
     tracks: dict[tuple[int, int], TrackFlux]  # (cylinder, head) -> flux
     source_format: str  # "scp", "kryoflux" or "hfe"
     notes: list[str] = field(default_factory=list)  # what the reader noticed (typed words later)
+    # tracks whose flux the file holds damaged (not in tracks): flux kept, not decoded
+    damaged: dict[tuple[int, int], TrackDamage] = field(default_factory=dict)
 
 
 class Encoding(StrEnum):
@@ -81,6 +106,8 @@ class SectorRead:
     disagree: bool = False  # good-CRC revolutions gave different data (recorded, not hidden)
     deleted: bool = False  # written with a deleted-data address mark
     offset_us: float = 0.0  # where its ID field starts after the index (physical order)
+    raw: bytes | None = None  # bad CRC on every revolution: the bytes most often read
+    #                           (never in the image; a fingerprint of the disk)
 
 
 @dataclass(frozen=True)
@@ -95,3 +122,4 @@ class TrackDecode:
     data_rate_kbps: float = 0.0  # found from the flux (250 DD, 300, 500 HD, 1000 ED)
     rpm: float = 0.0  # from the index-to-index time
     note: str = ""  # a short machine word for what was odd ("no-address-marks", ...)
+    damage: TrackDamage | None = None  # its flux file is damaged there: nothing decoded

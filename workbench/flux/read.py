@@ -5,6 +5,7 @@ name."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from workbench.errors import BadInput
@@ -20,10 +21,13 @@ from workbench.flux.kryoflux import (
     read_kryoflux,
     read_stream_file,
 )
-from workbench.flux.model import FluxCapture, TrackFlux
+from workbench.flux.model import FluxCapture, TrackDamage, TrackFlux
+from workbench.flux.once import cached_read
 from workbench.flux.scp import MAGIC, parse_scp
 
 HFE_MAGICS = (b"HXCPICFE", b"HXCHFEV3")
+# a one-track SCP file as a track-by-track capture names it (trackCC.H[.rN].scp)
+TRACK_FILE = re.compile(r"^track(\d{2,3})\.([01])(?:\.r\d+)?\.scp$", re.IGNORECASE)
 
 
 def sniff(path: Path) -> str | None:
@@ -49,8 +53,11 @@ def sniff(path: Path) -> str | None:
 
 def read_capture(path: Path | str) -> FluxCapture:
     """The capture at path, every revolution of every track, or a BadInput that says
-    what is wrong with it."""
-    path = Path(path)
+    what is wrong with it. Inside once.parse_once(), the same bytes are parsed once."""
+    return cached_read(Path(path), _read)
+
+
+def _read(path: Path) -> FluxCapture:
     if path.is_dir():
         return _read_folder(path)
     if not path.exists():
@@ -95,8 +102,20 @@ def _merge_scp(folder: Path, files: list[Path]) -> FluxCapture:
     tracks: dict[tuple[int, int], TrackFlux] = {}
     source: dict[tuple[int, int], Path] = {}
     notes: list[str] = []
+    damaged: dict[tuple[int, int], TrackDamage] = {}
     for path in files:
-        part = parse_scp(read_bytes(path), path)
+        try:
+            part = parse_scp(read_bytes(path), path)
+        except BadInput as exc:
+            named = TRACK_FILE.match(path.name)  # one track's file (gw's names): that track
+            if named is None:
+                raise
+            key = (int(named.group(1)), int(named.group(2)))
+            damaged[key] = TrackDamage.of(exc)
+            notes.append(f"{path.name}: damaged, track {track_label(*key)} not read: "
+                         f"{exc.message('en')}")
+            continue
+        damaged.update(part.damaged)
         for key, track in part.tracks.items():
             if key in tracks:
                 raise BadInput("flux_formats.track_twice", path=str(folder),
@@ -104,5 +123,8 @@ def _merge_scp(folder: Path, files: list[Path]) -> FluxCapture:
                                second=path.name)
             tracks[key], source[key] = track, path
         notes += [f"{path.name}: {note}" for note in part.notes]
+    if not tracks:
+        raise BadInput("flux_formats.no_revolutions", path=str(folder))
     return FluxCapture(tracks=dict(sorted(tracks.items())), source_format="scp",
-                       notes=notes)
+                       notes=notes, damaged={k: v for k, v in damaged.items()
+                                             if k not in tracks})

@@ -37,7 +37,7 @@ from workbench.flux.bounds import (
     resample,
     split_revolutions,
 )
-from workbench.flux.model import FluxCapture, Revolution, TrackFlux
+from workbench.flux.model import FluxCapture, Revolution, TrackDamage, TrackFlux
 
 MAGIC = b"SCP"
 HEADER = struct.Struct("<3s9BI")
@@ -88,23 +88,33 @@ def parse_scp(data: bytes, path: Path) -> FluxCapture:
     raw: dict[int, tuple[Revolution, ...]] = {}
     stats = dict.fromkeys(("no_index_time", "uncued", "empty", "clamped", "claimed"), 0)
     seen: dict[int, int] = {}
+    errors: dict[int, BadInput] = {}  # a damaged track costs itself only
     for number, offset in table:
-        if offset in seen:
-            raise BadInput("flux_formats.scp.track_twice", path=str(path), track=number,
-                           other=seen[offset], offset=offset)
-        seen[offset] = number
-        revs = _track(data, path, number, offset, nr_revs, cell, sample_hz,
-                      bool(flags & FLAG_INDEXED), stats)
+        try:
+            if offset in seen:
+                raise BadInput("flux_formats.scp.track_twice", path=str(path), track=number,
+                               other=seen[offset], offset=offset)
+            seen[offset] = number
+            revs = _track(data, path, number, offset, nr_revs, cell, sample_hz,
+                          bool(flags & FLAG_INDEXED), stats)
+        except BadInput as exc:
+            errors[number] = exc
+            continue
         if revs:
             raw[number] = tuple(revs)
         else:
             stats["empty"] += 1
 
     tracks = {}
+    numbers = [*raw, *errors]
     for number, kept in raw.items():
-        cyl, head = _physical(number, heads, raw)
+        cyl, head = _physical(number, heads, numbers)
         tracks[(cyl, head)] = TrackFlux(cylinder=cyl, head=head, sample_hz=sample_hz,
                                         revolutions=kept)
+    damaged = {key: TrackDamage.of(error) for number, error in errors.items()
+               if (key := _physical(number, heads, numbers)) not in tracks}
+    for number, error in errors.items():
+        notes.append(f"scp: track {number} damaged, not read: {error.message('en')}")
     if stats["uncued"]:
         notes.append(f"scp: not index-cued: the first, partial revolution of "
                      f"{stats['uncued']} tracks was dropped")
@@ -117,8 +127,10 @@ def parse_scp(data: bytes, path: Path) -> FluxCapture:
     if stats["empty"]:
         notes.append(f"scp: {stats['empty']} tracks in the table hold no revolution")
     if not tracks:
+        if errors:  # nothing readable at all: the file is refused, with its first fault
+            raise next(iter(errors.values()))
         raise BadInput("flux_formats.no_revolutions", path=str(path))
-    return FluxCapture(tracks=tracks, source_format="scp", notes=notes)
+    return FluxCapture(tracks=tracks, source_format="scp", notes=notes, damaged=damaged)
 
 
 def _track_table(data: bytes, path: Path, notes: list[str]) -> list[tuple[int, int]]:
@@ -166,6 +178,7 @@ def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell
     entries = struct.unpack_from(f"<{3 * nr_revs}I", data, offset + 4)
     parts: list[NDArray[Any]] = []
     times: list[int] = []
+    claimed = stats["claimed"]  # counted for the file only once the track reads whole
     for r in range(nr_revs):
         index_time, count, cells_at = entries[3 * r:3 * r + 3]
         if count == 0 and index_time == 0:
@@ -175,8 +188,8 @@ def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell
         if end > size:
             raise BadInput("flux_formats.scp.offset_past_end", path=str(path),
                            track=number, offset=end, size=size)
-        stats["claimed"] += end - start
-        if stats["claimed"] > size:  # revolutions that share cells: a trap, or damage
+        claimed += end - start
+        if claimed > size:  # revolutions that share cells: a trap, or damage
             raise BadInput("flux_formats.scp.overlap", path=str(path), track=number)
         parts.append(_cells(data, start, count, cell))
         flux = int(parts[-1].sum(dtype=np.int64))
@@ -192,10 +205,12 @@ def _track(data: bytes, path: Path, number: int, offset: int, nr_revs: int, cell
     cut = np.concatenate(([0], np.cumsum([p.size for p in parts], dtype=np.int64)))
     index = np.concatenate(([0], np.cumsum(times, dtype=np.int64)))
     split, _, clamped = split_revolutions(values, cut, index)
-    stats["clamped"] += clamped
     label = str(number)
-    return [checked_revolution(path, label, n, v, tail, sample_hz)
+    revs = [checked_revolution(path, label, n, v, tail, sample_hz)
             for n, (v, tail) in enumerate(split)]
+    stats["clamped"] += clamped
+    stats["claimed"] = claimed
+    return revs
 
 
 def _cells(data: bytes, start: int, count: int, cell: int) -> NDArray[Any]:

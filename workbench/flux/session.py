@@ -74,7 +74,8 @@ def merge(captures: list[FluxCapture]) -> FluxCapture:
             tracks[key] = TrackFlux(have.cylinder, have.head, have.sample_hz,
                                     have.revolutions + revs)
     formats = sorted({c.source_format for c in captures})
-    return FluxCapture(tracks, "+".join(formats) or "scp", notes)
+    damaged = {k: v for c in captures for k, v in c.damaged.items() if k not in tracks}
+    return FluxCapture(tracks, "+".join(formats) or "scp", notes, damaged)
 
 
 def decode_job(job: Path, cylinders: int = 0,
