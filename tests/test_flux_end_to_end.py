@@ -500,3 +500,33 @@ def test_sectors_whose_good_reads_differ_make_no_success(station: Station,
     assert record.outcome == "partial" and record.reason is not None
     assert record.reason.code == "flux_disagreeing" and record.bad_sector_count == 0
     assert (result.job_dir / record.image).read_bytes() == image  # the majority won
+
+
+def test_a_disk_differing_only_where_the_first_capture_failed_is_told_by_its_format(
+        disk, station: Station, tmp_path: Path) -> None:
+    """Another copy of the disk that differs only in the sector the first capture never
+    read: no good sector differs, but it was formatted with other gaps, and on every
+    track its sectors lie elsewhere after the index: refused before copying. The same
+    disk read again in another drive (speed, index sensor) is still taken."""
+    import random
+
+    from workbench.errors import Refused
+    image, lost, capture = disk
+    write_scp(capture, tmp_path / "disk.scp")
+    first = station_flux.image_flux(station, "FMT-1", station.profiles["fd525-2d"],
+                                    tmp_path / "disk.scp")
+    assert first.record.outcome == "partial"
+    other = bytearray(image)
+    other[lost * SECTOR:(lost + 1) * SECTOR] = random.Random(8).randbytes(SECTOR)
+    write_scp(encode_capture(image_tracks(bytes(other), replace(FMT, gap3=40)),
+                             Timing(revolutions=1), seed=8), tmp_path / "copy.scp")
+    with pytest.raises(Refused) as err:
+        station_flux.image_flux(station, "FMT-1", station.profiles["fd525-2d"],
+                                tmp_path / "copy.scp")
+    assert "formatted otherwise" in str(err.value)
+    assert not (first.job_dir / "flux" / "import" / "copy.scp").exists()
+    drive = Timing(revolutions=2, jitter_ns=70, drift=0.01, speed=1.02, index_offset_us=300)
+    write_scp(encode_capture(image_tracks(image, FMT), drive, seed=9), tmp_path / "b.scp")
+    again = station_flux.image_flux(station, "FMT-1", station.profiles["fd525-2d"],
+                                    tmp_path / "b.scp")
+    assert again.record.outcome == "success"

@@ -66,6 +66,16 @@ class DiskMatch:
         return bool(self.data[1] or self.spoilt[1] or self.ids[1] or self.order[1]) or (
             a_differ >= 2 and a_differ * 2 > a_compared)
 
+    @property
+    def formatted_otherwise(self) -> bool:
+        """Another disk by how it was formatted, said by most tracks compared (at least
+        two): ID sets, their cyclic order, where the sectors lie. What the station
+        refuses on, beside good sectors that differ. A spoilt read is left out: a dropout
+        early in a damaged sector garbles the rest of it, so a retry of one damaged disk
+        can look like another there."""
+        return any(differ >= 2 and differ * 2 > compared
+                   for compared, differ in (self.ids, self.order, self.angles))
+
     def _kinds(self) -> list[list[int]]:
         return [self.data, self.spoilt, self.ids, self.order, self.angles]
 

@@ -40,6 +40,7 @@ from workbench.flux.capture import (
 )
 from workbench.flux.d88 import write_d88
 from workbench.flux.layout import Layout
+from workbench.flux.once import parse_once
 from workbench.flux.session import IMPORT_DIR, revolutions_text
 from workbench.flux.source import FluxSource, flux_identity
 from workbench.imaging.engine import image_source, job_dir
@@ -77,73 +78,76 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
     action = Action.IMAGE if Action.IMAGE in st.next_actions else Action.RETRY
     lock, st = station._begin(item_id, action)
     try:
-        job = job_dir(station.settings, st.item_id)
-        if action is Action.RETRY:
-            _restore_flux(st, job, station._ready_for_reading(st))
-        previous = JobRecord.load(job)
-        if previous is not None and previous.flux and previous.profile_id != profile.id \
-                and previous.profile_id in station.profiles:
-            profile = station.profiles[previous.profile_id]  # the ID fields chose it
-        elif previous is not None and previous.profile_id != profile.id:
-            raise BadInput("error.job_mismatch", folder=str(job), item=previous.item_id,
-                           profile=previous.profile_id)
-        if profile.flux is None:
-            raise BadInput("flux.no_flux_params", profile=profile.id)
-        batch = batch or st.batch
-        margin = station.settings.free_space_margin
-        if capture_path is not None:
-            capture_path = capture_to_bring(station, capture_path)
-            refuse_another_disk(job, previous, capture_path, profile.flux.cylinders)
-            target_dir, pairs = import_pairs(capture_path, job)
-            refuse_unless_room(job, sum(s.stat().st_size for s, _ in pairs) +
-                               image_bytes(profile), margin, "copy")
-            identity = flux_identity(str(capture_path), _format_of(
-                [capture_path] if capture_path.is_file() else list(capture_path.iterdir())),
-                captured=False)
-            job.mkdir(parents=True, exist_ok=True)
-            flux_run.begin(station, job, st.item_id, profile, identity, command, batch)
-            with flux_run.stopping(station, job, batch):
-                bring_in(target_dir, pairs)
-        else:
-            # its own Greaseweazle (the one it was read with) unless another is named
-            device = device or _recorded_device(previous)
-            plan = _plan(job, profile, previous, device)
-            device = plan.device if plan is not None else device
-            identity = flux_identity(drive_path(device, profile.flux.drive), "scp",
-                                     captured=True, drive=profile.flux.drive)
-            if plan is not None:
-                find_gw()  # a missing gw is refused with nothing written
-                refuse_unless_room(job, plan.bytes_needed(job, track_data_bytes(profile)) +
-                                   image_bytes(profile), margin, "capture")
-                # the lock first: refused, it leaves no job folder behind
-                with held(drive_lock(station.locks, lock_path(plan.device),
-                                     station.settings.station_id, job.name), 1.0):
-                    job.mkdir(parents=True, exist_ok=True)
-                    flux_run.begin(station, job, st.item_id, profile, identity, command,
-                                   batch)
-                    with flux_run.stopping(station, job, batch):
-                        capture(job, plan, progress=lambda p: station.progress("flux", p),
-                                cancel=station.cancel)
-            else:
+        # a capture brought in is read to be checked, compared and decoded: parsed once,
+        # each track decoded once
+        with parse_once():
+            job = job_dir(station.settings, st.item_id)
+            if action is Action.RETRY:
+                _restore_flux(st, job, station._ready_for_reading(st))
+            previous = JobRecord.load(job)
+            if previous is not None and previous.flux and previous.profile_id != profile.id \
+                    and previous.profile_id in station.profiles:
+                profile = station.profiles[previous.profile_id]  # the ID fields chose it
+            elif previous is not None and previous.profile_id != profile.id:
+                raise BadInput("error.job_mismatch", folder=str(job), item=previous.item_id,
+                               profile=previous.profile_id)
+            if profile.flux is None:
+                raise BadInput("flux.no_flux_params", profile=profile.id)
+            batch = batch or st.batch
+            margin = station.settings.free_space_margin
+            if capture_path is not None:
+                capture_path = capture_to_bring(station, capture_path)
+                refuse_another_disk(job, previous, capture_path, profile.flux.cylinders)
+                target_dir, pairs = import_pairs(capture_path, job)
+                refuse_unless_room(job, sum(s.stat().st_size for s, _ in pairs) +
+                                   image_bytes(profile), margin, "copy")
+                identity = flux_identity(str(capture_path), _format_of(
+                    [capture_path] if capture_path.is_file() else list(capture_path.iterdir())),
+                    captured=False)
+                job.mkdir(parents=True, exist_ok=True)
                 flux_run.begin(station, job, st.item_id, profile, identity, command, batch)
-        with flux_run.stopping(station, job, batch):
-            if station.cancel.is_set():
-                raise _cancelled()
-            decoded = session.decode_job(job, profile.flux.cylinders,
-                                         progress=lambda p: station.progress("flux", p),
-                                         cancel=station.cancel)
-        fitting = _fitting(station, profile, decoded.layout, flux_run.settled(job, previous))
-        flux_run.for_engine(job, fitting)
-        record = image_layout(station, st.item_id, fitting, job, decoded.layout, identity,
-                              decoded.info, command)
-        station._record_imaging(record, job, batch)
-        _record_method(station, record)
-        result = station.result_of(st.item_id)
-        if fitting is not profile:
-            result.steps.append(("profile", "recorded", f"{profile.id} -> {fitting.id}"))
-        result.steps.append(("imaging", record.outcome, method_text(record)))
-        result.state = station.state(st.item_id).state
-        return result
+                with flux_run.stopping(station, job, batch):
+                    bring_in(target_dir, pairs)
+            else:
+                # its own Greaseweazle (the one it was read with) unless another is named
+                device = device or _recorded_device(previous)
+                plan = _plan(job, profile, previous, device)
+                device = plan.device if plan is not None else device
+                identity = flux_identity(drive_path(device, profile.flux.drive), "scp",
+                                         captured=True, drive=profile.flux.drive)
+                if plan is not None:
+                    find_gw()  # a missing gw is refused with nothing written
+                    refuse_unless_room(job, plan.bytes_needed(job, track_data_bytes(profile)) +
+                                       image_bytes(profile), margin, "capture")
+                    # the lock first: refused, it leaves no job folder behind
+                    with held(drive_lock(station.locks, lock_path(plan.device),
+                                         station.settings.station_id, job.name), 1.0):
+                        job.mkdir(parents=True, exist_ok=True)
+                        flux_run.begin(station, job, st.item_id, profile, identity, command,
+                                       batch)
+                        with flux_run.stopping(station, job, batch):
+                            capture(job, plan, progress=lambda p: station.progress("flux", p),
+                                    cancel=station.cancel)
+                else:
+                    flux_run.begin(station, job, st.item_id, profile, identity, command, batch)
+            with flux_run.stopping(station, job, batch):
+                if station.cancel.is_set():
+                    raise _cancelled()
+                decoded = session.decode_job(job, profile.flux.cylinders,
+                                             progress=lambda p: station.progress("flux", p),
+                                             cancel=station.cancel)
+            fitting = _fitting(station, profile, decoded.layout, flux_run.settled(job, previous))
+            flux_run.for_engine(job, fitting)
+            record = image_layout(station, st.item_id, fitting, job, decoded.layout, identity,
+                                  decoded.info, command)
+            station._record_imaging(record, job, batch)
+            _record_method(station, record)
+            result = station.result_of(st.item_id)
+            if fitting is not profile:
+                result.steps.append(("profile", "recorded", f"{profile.id} -> {fitting.id}"))
+            result.steps.append(("imaging", record.outcome, method_text(record)))
+            result.state = station.state(st.item_id).state
+            return result
     finally:
         lock.release()
 

@@ -27,6 +27,7 @@ from workbench.imaging.record import JobRecord
 from workbench.station.flux_space import copy_in
 
 if TYPE_CHECKING:
+    from workbench.flux.model import TrackDecode
     from workbench.station.core import Station
 
 
@@ -74,9 +75,11 @@ def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
     from workbench.flux.decode import decode_capture
     from workbench.flux.layout import lay_out
     from workbench.flux.read import read_capture
-    slots = lay_out(decode_capture(read_capture(path)), cylinders).slots
+    tracks = decode_capture(read_capture(path))
+    slots = lay_out(tracks, cylinders).slots
     if sources and not any(slot.data is not None for slot in slots):
         raise Refused("flux.adds_nothing", path=str(path), item=job.name)
+    refuse_formatted_otherwise(job, sources, path, tracks)
     if previous is None or not have_image:
         return
     bad = [(int(pos), int(pos) + int(size)) for pos, size in previous.bad_ranges]
@@ -93,6 +96,26 @@ def refuse_another_disk(job: Path, previous: JobRecord | None, path: Path,
     if differ:  # none compared (one of them read nothing well): nothing to tell them apart
         raise Refused("flux.another_disk", path=str(path), item=previous.item_id,
                       differ=differ, compared=compared)
+
+
+def refuse_formatted_otherwise(job: Path, sources: list[Path], path: Path,
+                               tracks: list[TrackDecode]) -> None:
+    """Beside the good sectors (which a disk differing only where the first capture read
+    nothing cannot fail), the flux tells how a disk was formatted: which sector IDs each
+    track holds, in what order, and where they lie after the index. A capture of a disk
+    formatted otherwise on most tracks is refused (flux/fingerprint.py). The earlier
+    captures' decodes are the ones the job's decode uses next (flux/once.py)."""
+    from workbench.errors import Refused
+    from workbench.flux.decode import decode_capture
+    from workbench.flux.fingerprint import same_disk
+    from workbench.flux.read import read_capture
+    for source in sources:
+        match = same_disk(decode_capture(read_capture(source)), tracks)
+        if match.formatted_otherwise:
+            compared = max(match.ids[0], match.order[0], match.angles[0])
+            differ = max(match.ids[1], match.order[1], match.angles[1])
+            raise Refused("lead.flux_formatted_otherwise", path=str(path), item=job.name,
+                          differ=differ, compared=compared)
 
 
 def import_pairs(path: Path, job: Path) -> tuple[Path, list[tuple[Path, Path]]]:
