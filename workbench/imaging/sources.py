@@ -94,6 +94,8 @@ class Source:
     # the first LBA read_raw gives: 0 on a drive; a CUE/BIN image that holds track 1's
     # pregap gives the sectors before LBA 0 too
     first_readable = 0
+    # how the block layer keeps it read-only while imaged (readonly.Protection.to_dict)
+    protection: dict[str, Any] | None = None
 
     def __init__(self) -> None:
         self.read_calls = 0

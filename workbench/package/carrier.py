@@ -31,6 +31,7 @@ from workbench.carrier_info import CarrierInfo, CarrierTags, condition_words
 from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.identify.report import WRITERS, FormatReport
+from workbench.imaging.readonly import runs_note
 from workbench.imaging.record import MAP_NAME, JobRecord, Outcome, utc_now
 from workbench.imaging.sources import describe_drive
 from workbench.package.bags import PayloadFile, TagFile, read_info, write_bag
@@ -170,7 +171,7 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str,
                   f"rescue imaging (copy, trim, scrape, retries) of a {record.profile_id} "
                   f"carrier in {len(record.runs)} run(s)",
                   f"{record.bytes_rescued} bytes rescued, {record.bad_sector_count} bad "
-                  f"sectors, {record.read_errors} read errors",
+                  f"sectors, {record.read_errors} read errors" + runs_note(record.runs),
                   ((workbench, "executing program"), (drive, "executing program"), *people),
                   ids),
             Event("message digest calculation", record.ended, "success",
