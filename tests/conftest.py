@@ -34,6 +34,10 @@ os.environ[WORKERS_ENV] = "0"
 # The runner's background tasks in its own threads, for the same reason (a worker process
 # loads fido's signatures anew); tests/test_background.py runs them in processes.
 os.environ["WORKBENCH_BACKGROUND"] = "thread"
+# Never the station's real ClamAV signature database (loading it takes seconds per image,
+# and CI has none: freshclam needs the network): tests that scan build their own and
+# name it in the settings; every other format report says "not scanned" and why.
+os.environ["WORKBENCH_VIRUS_DATABASE"] = "/nonexistent/workbench-test-has-no-clamav-db"
 
 
 @pytest.fixture(autouse=True)

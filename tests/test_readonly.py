@@ -49,6 +49,14 @@ def _ro(dev: str) -> bool:
         os.close(fd)
 
 
+def test_every_pre_flight_line_has_its_words_in_both_languages():
+    from workbench.i18n import catalog
+    for lang in ("en", "ja"):
+        for key in readonly.INFO_KEYS:
+            text = catalog(lang)[f"preflight.{key}.ok"]
+            assert "{path}" in text, (lang, key)
+
+
 def test_mode_sense_headers_give_the_wp_bit():
     assert readonly.mode_sense_wp(bytes([0x0B, 0x00, 0x80, 0x00]), ten=False) is True
     assert readonly.mode_sense_wp(bytes([0x0B, 0x00, 0x00, 0x00]), ten=False) is False

@@ -220,16 +220,21 @@ def preflight_checks(source: Any, policy: str) -> list[Any]:
         return []
     facts = preview(source.path, source.rdev, policy)
     path, wp = source.path, facts["write_protect"]
-    checks = [Check(f"wp_{wp['state']}", True, {"path": path, "basis": wp["basis"]})]
     if facts["read_only_now"]:
-        checks.append(Check("ro_already", True, {"path": path}))
+        block = "ro_already"
     elif policy == "off":
-        checks.append(Check("ro_off", True, {"path": path}))
+        block = "ro_off"
     elif not facts["can_set"]:
-        checks.append(Check("ro_cannot", True, {"path": path}))
+        block = "ro_cannot"
     else:
-        checks.append(Check(f"ro_will_{policy}", True, {"path": path}))
-    return checks
+        block = f"ro_will_{policy}"
+    # informative lines: only their .ok texts exist (INFO_KEYS), they never refuse
+    return [Check(f"wp_{wp['state']}", True, {"path": path, "basis": wp["basis"]}),
+            Check(block, True, {"path": path})]
+
+
+INFO_KEYS = ("wp_yes", "wp_no", "wp_unknown", "ro_already", "ro_off", "ro_cannot",
+             "ro_will_restore", "ro_will_keep")
 
 
 def protection_note(protection: dict[str, Any]) -> str:
