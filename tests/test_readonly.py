@@ -158,6 +158,10 @@ def test_imaging_records_the_protection_and_premis_names_it(profiles, settings, 
     prot = saved["runs"][-1]["protection"]
     assert prot["set_by_workbench"] and prot["read_only_during"] and prot["after"] == after
     assert prot["write_protect"]["state"] == "no"
+    from workbench.station.result import record_lines
+    shown = record_lines(JobRecord.load(tmp_path / "job") or rec)[-1]
+    assert shown.startswith("Source: read-only at the block layer while imaged (BLKROSET)")
+    assert ("cleared afterwards" if policy == "restore" else "kept read-only") in shown
     note = readonly.runs_note(JobRecord.load(tmp_path / "job").runs)
     assert "BLKROSET" in note and ("cleared" if policy == "restore" else "kept") in note
 

@@ -229,3 +229,65 @@ def test_a_bag_made_without_clamav_says_not_performed(profiles, settings, tmp_pa
     assert "<premis:eventOutcome>not performed</premis:eventOutcome>" in premis
     assert json.loads((bag / "metadata" / "virus-scan.json").read_text())["status"] == \
         "not_scanned"
+
+
+def test_the_words_shown_for_a_scan_and_for_none(settings):
+    from workbench.station.guard_words import protection_line, virus_lines
+    found = {"status": "scanned", "files_scanned": 3, "boot_sectors_scanned": 1,
+             "engine_version": "1.4.6", "not_scanned": [], "listing_complete": True,
+             "infected": [{"path": "/A.COM", "signature": "Sig.A"}]}
+    lines = virus_lines(found)
+    assert "1 INFECTED" in lines[0] and "3 files and 1 boot sectors" in lines[0]
+    assert lines[1].strip() == "/A.COM: Sig.A"
+    assert virus_lines({**found, "infected": []})[0].startswith("Virus scan: no virus found")
+    assert "not scanned: no clamscan" in virus_lines({"status": "not_scanned",
+                                                       "reason": "no clamscan"})[0]
+    partly = virus_lines({**found, "status": "partly_scanned",
+                          "not_scanned": [{"path": "/BIG", "reason": "too big"}]})
+    assert "1 items are listed as not scanned" in partly[-1]
+    assert virus_lines({}) == []
+    line = protection_line({"policy": "restore", "set_by_workbench": True,
+                            "after": "restored", "write_protect": {"state": "yes",
+                                                                   "basis": "sysfs ro"}})
+    assert "BLKROSET), cleared afterwards" in line and "write-protected (sysfs ro)" in line
+
+
+@needs_clamscan
+def test_workbench_identify_scans_with_the_database_the_settings_name(tmp_path):
+    from tests.conftest import workbench_cmd
+    img = fat_floppy(tmp_path)
+    db = signature_db(tmp_path)
+    (tmp_path / "workbench.toml").write_text(f'[virus_scan]\ndatabase = "{db}"\n')
+    done = workbench_cmd("identify", str(img), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Virus scan: 4 INFECTED" in done.stdout
+    assert "/EICAR.COM: Workbench.Test.EICAR" in done.stdout
+    rows = list(csv.DictReader(io.StringIO(
+        (tmp_path / "out" / "formats.csv").read_text(encoding="utf-8-sig"))))
+    assert {r["PATH"] for r in rows if r["VIRUS"]} == {"/EICAR.COM", "/INNER.ZIP",
+                                                        "/DOCS/GAME.EXE"}
+
+
+def test_a_clamscan_run_stops_when_cancelled(tmp_path):
+    """A slow scanner (a stand-in that answers --version, then waits) is stopped by the
+    cancel event instead of holding identification up."""
+    import os
+    import threading
+
+    from workbench.imaging.rescue import Cancelled
+    fake = tmp_path / "slowscan"
+    fake.write_text('#!/bin/sh\n[ "$1" = --version ] && { echo "ClamAV 9.9.9"; exit 0; }\n'
+                    "exec sleep 30\n")
+    fake.chmod(0o755)
+    db = signature_db(tmp_path)
+    engine, why = find_clamscan(str(fake), str(db))
+    assert engine is not None, why
+    assert engine.engine_version == "9.9.9"
+    fd = os.memfd_create("t")
+    cancel = threading.Event()
+    threading.Timer(0.2, cancel.set).start()
+    try:
+        with pytest.raises(Cancelled):  # without the cancel: no Cancelled, after 30 s
+            engine.scan([fd], cancel)
+    finally:
+        os.close(fd)

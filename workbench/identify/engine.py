@@ -100,6 +100,8 @@ class _Identification:
                  scanner: VirusScan | None = None) -> None:
         self.image, self.settings, self.digests, self.bad = image, settings, digests, bad
         self.scanner = scanner if scanner is not None and scanner.active else None
+        if self.scanner is not None:
+            self.scanner.cancel = cancel
         self.pool, self.progress, self.cancel = pool, progress, cancel
         self.seconds = seconds  # the whole image's time limit
         self.deadline = time.monotonic() + seconds

@@ -18,6 +18,8 @@ import re
 import resource
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,32 +53,51 @@ class ClamScan:
     def describe(self) -> str:
         return f"ClamAV clamscan {self.engine_version}; signatures: {self.signatures}"
 
-    def scan(self, fds: list[int]) -> dict[int, Verdict]:
+    def scan(self, fds: list[int], cancel: threading.Event | None = None
+             ) -> dict[int, Verdict]:
         """One clamscan run over memory files (their descriptors, inherited by it):
-        each descriptor's verdict; a descriptor clamscan said nothing of is "unknown"."""
+        each descriptor's verdict; a descriptor clamscan said nothing of is "unknown".
+        cancel: the run is stopped (Cancelled) when it is set."""
         listing = os.memfd_create("workbench-scan-list", os.MFD_CLOEXEC)
         try:
             os.write(listing, "".join(f"/proc/self/fd/{fd}\n" for fd in fds).encode())
-            done = subprocess.run(
+            proc = subprocess.Popen(
                 [self.command, "--no-summary", "--stdout", "--database", str(self.database),
                  f"--max-filesize={MAX_FILE}", f"--max-scansize={MAX_FILE}",
                  "--alert-exceeds-max=yes", "--file-list", f"/proc/self/fd/{listing}"],
-                pass_fds=(*fds, listing), capture_output=True, text=True, errors="replace",
-                timeout=TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
+                pass_fds=(*fds, listing), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, errors="replace", stdin=subprocess.DEVNULL)
+            out, err = _wait(proc, cancel)
         finally:
             os.close(listing)
         verdicts = {fd: Verdict("unknown") for fd in fds}
-        for line in done.stdout.splitlines():
+        for line in out.splitlines():
             match = _LINE.match(line)
             if not match or int(match.group(1)) not in verdicts:
                 continue
             verdicts[int(match.group(1))] = _verdict(match.group(2))
-        if done.returncode not in (0, 1):  # 2: an error; files it reached still count
-            why = _last_line(done.stderr) or f"clamscan exited with {done.returncode}"
+        if proc.returncode not in (0, 1):  # 2: an error; files it reached still count
+            why = _last_line(err) or f"clamscan exited with {proc.returncode}"
             for fd, verdict in verdicts.items():
                 if verdict.status == "unknown":
                     verdicts[fd] = Verdict("error", why)
         return verdicts
+
+
+def _wait(proc: subprocess.Popen[str], cancel: threading.Event | None) -> tuple[str, str]:
+    """clamscan's output, waiting at most TIMEOUT_SECONDS; stopped on cancel."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while True:
+        try:
+            return proc.communicate(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                proc.kill()
+                proc.communicate()
+                if cancel is not None and cancel.is_set():
+                    from workbench.imaging.rescue import Cancelled
+                    raise Cancelled from None
+                return "", f"clamscan took longer than {TIMEOUT_SECONDS:.0f} s: stopped"
 
 
 def _verdict(text: str) -> Verdict:

@@ -13,11 +13,13 @@ could not be scanned is listed as such; the report never says "clean" for it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench.imaging.record import utc_now
+from workbench.imaging.rescue import Cancelled
 from workbench.scan.clamav import ClamScan, Verdict, find_clamscan, open_file_limit
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ class VirusScan:
     batch_bytes: int = BATCH_BYTES
     batch_files: int = BATCH_FILES
     result: dict[str, Any] = field(default_factory=dict)
+    cancel: threading.Event | None = None  # identification's: stops a clamscan run
     _batch: list[_Item] = field(default_factory=list)
     _infected: list[dict[str, Any]] = field(default_factory=list)
     _skipped: list[dict[str, Any]] = field(default_factory=list)
@@ -141,7 +144,9 @@ class VirusScan:
         open_file_limit(len(batch) + 256)
         started = time.monotonic()
         try:
-            verdicts = self.engine.scan([i.fd for i in batch])
+            verdicts = self.engine.scan([i.fd for i in batch], self.cancel)
+        except Cancelled:
+            raise
         except Exception as exc:  # no memory, too many descriptors, a timeout: listed
             verdicts = {i.fd: Verdict("error", f"{type(exc).__name__}: {exc}") for i in batch}
         finally:
