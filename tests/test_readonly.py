@@ -143,6 +143,7 @@ def test_imaging_records_the_protection_and_premis_names_it(profiles, settings, 
                                   replace(settings, paths=replace(
                                       settings.paths, staging=tmp_path / "staging")))
         keys = [c.key for c in checks]
+        assert all(c.note for c in checks if c.key.startswith(("wp_", "ro_")))
         assert "wp_no" in keys and f"ro_will_{policy}" in keys
         assert "BLKROSET" in next(c for c in checks if c.key.startswith("ro_")).message()
         try:

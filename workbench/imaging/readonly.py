@@ -229,8 +229,8 @@ def preflight_checks(source: Any, policy: str) -> list[Any]:
     else:
         block = f"ro_will_{policy}"
     # informative lines: only their .ok texts exist (INFO_KEYS), they never refuse
-    return [Check(f"wp_{wp['state']}", True, {"path": path, "basis": wp["basis"]}),
-            Check(block, True, {"path": path})]
+    return [Check(f"wp_{wp['state']}", True, {"path": path, "basis": wp["basis"]}, note=True),
+            Check(block, True, {"path": path}, note=True)]
 
 
 INFO_KEYS = ("wp_yes", "wp_no", "wp_unknown", "ro_already", "ro_off", "ro_cannot",
