@@ -163,7 +163,8 @@ def test_small_batches_give_the_same_verdicts(settings, tmp_path):
 
 def test_without_clamscan_the_report_says_not_scanned(settings, tmp_path):
     img = fat_floppy(tmp_path)
-    scan = VirusScan.for_settings(replace(settings, virus_command="no-such-clamscan-here"))
+    scan = VirusScan.for_settings(replace(settings, virus_command="no-such-clamscan-here",
+                                          virus_database=str(signature_db(tmp_path))))
     report = identify_image(img, settings, scanner=scan)
     result = report.virus_scan
     assert result["status"] == "not_scanned"
@@ -219,8 +220,9 @@ def test_a_bag_made_without_clamav_says_not_performed(profiles, settings, tmp_pa
     from workbench.imaging.engine import image
     from workbench.package.carrier import bag_job
     img = fat_floppy(tmp_path)
-    settings = replace(settings, virus_command="no-such-clamscan-here", paths=replace(
-        settings.paths, bags=tmp_path / "bags"))
+    settings = replace(settings, virus_command="no-such-clamscan-here",
+                       virus_database=str(signature_db(tmp_path)),
+                       paths=replace(settings.paths, bags=tmp_path / "bags"))
     image(img, profiles["fd35-2hd"], "NOSCAN-1", settings, out_dir=tmp_path / "job")
     bag = bag_job(tmp_path / "job", settings).path
     assert "Virus-Scan: not scanned: no-such-clamscan-here is not installed" in \

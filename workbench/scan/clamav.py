@@ -148,16 +148,18 @@ def signature_versions(files: list[Path]) -> str:
 
 
 def find_clamscan(command: str, database_setting: str) -> tuple[ClamScan | None, str]:
-    """The scanner, or None and why it cannot scan (words for the report)."""
+    """The scanner, or None and why it cannot scan (words for the report). The database
+    is looked for first: a station without ClamAV has none either, and the words then
+    say both steps."""
+    database = database_of(database_setting)
+    files = database_files(database)
+    if not files:
+        return None, (f"no ClamAV signature database at {database} (install the Debian "
+                      "package clamav and run freshclam, or set [virus_scan] database)")
     found = shutil.which(command or "clamscan")
     if found is None:
         return None, (f"{command or 'clamscan'} is not installed on this station "
                       "(Debian package clamav)")
-    database = database_of(database_setting)
-    files = database_files(database)
-    if not files:
-        return None, (f"no ClamAV signature database at {database} (run freshclam, or set "
-                      "[virus_scan] database)")
     try:
         out = subprocess.run([found, "--version"], capture_output=True, text=True,
                              timeout=60, stdin=subprocess.DEVNULL)
