@@ -182,14 +182,14 @@ def release_fd(fd: int, prot: Protection) -> None:
 def guard_source(source: Any, policy: str) -> Protection | None:
     """guard_fd on an opened block-device source (DeviceSource); None for files and
     virtual drives, which have no block layer to protect."""
-    if not getattr(source, "is_block", False) or getattr(source, "_fd", -1) < 0:
+    if not getattr(source, "is_block", False) or source.fileno() < 0:
         return None
-    return guard_fd(source._fd, source.path, source.rdev, policy)
+    return guard_fd(source.fileno(), source.path, source.rdev, policy)
 
 
 def release(source: Any, prot: Protection | None) -> None:
-    if prot is not None and getattr(source, "_fd", -1) >= 0:
-        release_fd(source._fd, prot)
+    if prot is not None and source.fileno() >= 0:
+        release_fd(source.fileno(), prot)
 
 
 def preview(path: str, rdev: int, policy: str) -> dict[str, Any]:

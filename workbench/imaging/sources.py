@@ -190,6 +190,10 @@ class DeviceSource(Source):
         self.identity = DriveIdentity(path=self.path, kind="block", **block_facts(self.rdev)) \
             if self.is_block else DriveIdentity(path=self.path, kind="file")
 
+    def fileno(self) -> int:
+        """The read-only descriptor (ioctls such as BLKROSET: workbench/imaging/readonly)."""
+        return self._fd
+
     def read(self, pos: int, size: int) -> memoryview | bytes:
         self.read_calls += 1
         try:
