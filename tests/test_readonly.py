@@ -186,3 +186,32 @@ def test_a_run_without_root_says_why_nothing_was_set():
                                      "write_protect": {"state": "unknown"}})
     assert "not set read-only: BLKROSET: Permission denied" in note
     assert "medium write-protected: unknown" in note
+
+
+def test_mode_sense_wins_over_sysfs_where_the_device_answers(monkeypatch, tmp_path):
+    """A SCSI device (USB floppy, MO drive) answers MODE SENSE: its WP bit is the
+    medium's own state, whatever a read-only setting makes sysfs say."""
+    from workbench.optical import drive
+
+    class FakeDrive:
+        def __init__(self, path: str) -> None:
+            self.asked: list[bytes] = []
+
+        def __enter__(self) -> FakeDrive:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def _sg(self, cdb: bytes, length: int, name: str) -> bytes:
+            assert cdb[0] == 0x1A and name == "MODE SENSE"  # (6) first, read-only
+            return bytes([0x0B, 0x00, 0x80, 0x00])
+
+    monkeypatch.setattr(drive, "DriveReader", FakeDrive)
+    sysfs = tmp_path / "8:16"
+    sysfs.mkdir()
+    (sysfs / "ro").write_text("0\n")
+    monkeypatch.setattr(readonly, "SYS_DEV_BLOCK", tmp_path)
+    state = readonly.write_protect_state("/dev/fake", os.makedev(8, 16))
+    assert state == {"state": "yes", "basis": "SCSI MODE SENSE WP bit",
+                     "mode_sense_wp": True, "sysfs_ro": False}
