@@ -40,7 +40,9 @@ def build(tmp: Path, files: int, kib: int) -> Path:
     src.mkdir()
     for n in range(files):
         (src / f"F{n:05d}.BIN").write_bytes(os.urandom(kib * 1024))
-    subprocess.run(["mcopy", "-i", str(img), *map(str, sorted(src.iterdir())), "::/"],
+    # in a folder: a FAT16 root holds 512 entries at most
+    subprocess.run(["mmd", "-i", str(img), "::/D"], check=True, capture_output=True)
+    subprocess.run(["mcopy", "-i", str(img), *map(str, sorted(src.iterdir())), "::/D/"],
                    check=True, capture_output=True)
     return img
 

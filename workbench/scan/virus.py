@@ -71,6 +71,7 @@ class VirusScan:
     result: dict[str, Any] = field(default_factory=dict)
     cancel: threading.Event | None = None  # identification's: stops a clamscan run
     _batch: list[_Item] = field(default_factory=list)
+    _batch_size: int = 0
     _infected: list[dict[str, Any]] = field(default_factory=list)
     _skipped: list[dict[str, Any]] = field(default_factory=list)
     _scanned: int = 0
@@ -107,8 +108,8 @@ class VirusScan:
 
     def add(self, item: _Item) -> None:
         self._batch.append(item)
-        if sum(i.size for i in self._batch) >= self.batch_bytes or \
-                len(self._batch) >= self.batch_files:
+        self._batch_size += item.size
+        if self._batch_size >= self.batch_bytes or len(self._batch) >= self.batch_files:
             self._run()
 
     def boot_sectors(self, image: Image, volumes: list[Volume]) -> None:
@@ -138,7 +139,7 @@ class VirusScan:
             record.virus = NOT_SCANNED
 
     def _run(self) -> None:
-        batch, self._batch = self._batch, []
+        batch, self._batch, self._batch_size = self._batch, [], 0
         if not batch or self.engine is None:
             return
         open_file_limit(len(batch) + 256)
@@ -215,7 +216,7 @@ class VirusScan:
         """Identification stopped (cancelled, failed): close the memory files."""
         for item in self._batch:
             os.close(item.fd)
-        self._batch = []
+        self._batch, self._batch_size = [], 0
 
 
 def not_scanned(why: str) -> dict[str, Any]:
