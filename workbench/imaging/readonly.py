@@ -59,7 +59,8 @@ def can_set_read_only() -> bool:
 def sysfs_read_only(rdev: int, root: Path | None = None) -> bool | None:
     """/sys/dev/block/M:m/ro: 1 when the device (or a read-only setting) is read-only."""
     try:
-        text = ((root or SYS_DEV_BLOCK) / f"{os.major(rdev)}:{os.minor(rdev)}" / "ro").read_text().strip()
+        node = (root or SYS_DEV_BLOCK) / f"{os.major(rdev)}:{os.minor(rdev)}"
+        text = (node / "ro").read_text().strip()
     except OSError:
         return None
     return text == "1" if text in ("0", "1") else None
