@@ -100,3 +100,25 @@ def test_the_setup_summary_shows_the_rule_and_the_block_setting(tmp_path, capsys
     assert 'block_read_only = "keep"' in Path("workbench.toml").read_text()
     missing = udev.summary_line(tmp_path / "none")
     assert "not installed" in missing and "--dry-run" in missing
+
+
+def test_the_set_up_screen_shows_whether_the_rule_is_installed(tmp_path):
+    import asyncio
+
+    from textual.widgets import Static
+
+    from workbench.config import load_settings
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.setup import SetupScreen
+
+    async def scenario() -> None:
+        app = WorkbenchApp(load_settings(), sign_in=True)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press(*"Sato", "enter")
+            await pilot.pause()
+            assert isinstance(app.screen, SetupScreen)
+            shown = str(app.screen.query_one("#setup-udev", Static).render())
+            assert shown == udev.summary_line()
+            assert shown.startswith("Removable-media rule:")
+    asyncio.run(scenario())
