@@ -28,6 +28,10 @@ IS_ROOT = os.geteuid() == 0
 # them at full speed, here and in every `python -m workbench` it starts (inherited).
 # tests/test_training_speed.py sets "real" where the rate itself is tested.
 os.environ[SPEED_ENV] = "fast"
+# Never the station's real ClamAV signature database (loading it takes seconds per image,
+# and CI has none: freshclam needs the network): tests that scan build their own and
+# name it in the settings; every other format report says "not scanned" and why.
+os.environ["WORKBENCH_VIRUS_DATABASE"] = "/nonexistent/workbench-test-has-no-clamav-db"
 # Identification in the test's own process, with one signature load per process: a pool
 # of spawned workers costs seconds of start-up per image on a 2-core machine. Tests of
 # the worker pool itself ask for workers explicitly (IdentifyPool(2), workers=1).

@@ -108,7 +108,7 @@ def test_premis_events_are_schema_valid(bag):
     ns = {"p": "http://www.loc.gov/premis/v3"}
     kinds = [e.text for e in root.findall("p:event/p:eventType", ns)]
     assert kinds == ["capture", "message digest calculation", "format identification",
-                     "validation", "packing"]
+                     "virus check", "validation", "packing"]
     agents = {a.findtext("p:agentType", namespaces=ns): a.findtext("p:agentName", namespaces=ns)
               for a in root.findall("p:agent", ns)}
     assert agents["person"] == "Sato" and "floppy" in agents["hardware"]

@@ -120,6 +120,9 @@ def _print_result(result: MigrationResult) -> None:
     print_record(result.record, result.job_dir)
     for step in result.steps:
         print("  " + step_line(*step))
+    from workbench.station.guard_words import virus_lines
+    for line in virus_lines((result.report or {}).get("virus_scan") or {}):
+        print("  " + line)
     if result.bag:
         print("  " + t("migrate.bag", bag=str(result.bag)))
     print("  " + t("station.state_line", state=t(f"state.{result.state.value}")))

@@ -70,6 +70,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help=t("setup.cli_camera_timeout"))
     p.add_argument("--codepage", metavar="CODEC", help=t("setup.cli_codepage"))
     p.add_argument("--operator", metavar="NAME", help=t("setup.cli_operator"))
+    p.add_argument("--block-read-only", choices=("restore", "keep", "off"),
+                   help=t("udev.cli_block_read_only"))
+    p.add_argument("--udev", action="store_true", help=t("udev.cli"))
+    p.add_argument("--dry-run", action="store_true", help=t("udev.cli_dry_run"))
+    p.add_argument("--rules-dir", metavar="DIR", help=t("udev.cli_rules_dir"))
 
 
 def _photos(args: argparse.Namespace) -> list[tuple[str, Path]]:
@@ -168,10 +173,16 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
         "contact_name": args.contact_name, "contact_email": args.contact_email,
         "language": args.language, "pools": args.pools, "codepage": args.codepage,
         "operator": args.operator, "camera_command": args.camera_command,
-        "camera_timeout": args.camera_timeout}
+        "camera_timeout": args.camera_timeout, "block_read_only": args.block_read_only}
     if any(v is not None for v in values.values()):
         settings = save(path, values)
         print(t("setup.written", file=str(path)))
+    if args.udev:
+        from workbench.station.udev import RULES_DIR, run_setup
+        for line in run_setup(Path(args.rules_dir) if args.rules_dir else RULES_DIR,
+                              dry_run=args.dry_run):
+            print(line)
+        return ExitCode.SUCCESS
     for line in setup_summary(settings):
         print("  " + line)
     if settings.organisation_unset:
@@ -187,7 +198,13 @@ def setup_summary(s: Settings) -> list[str]:
             t("setup.line_pools", pools=", ".join(s.tape_pools)),
             t("setup.line_camera", command=s.camera_command or "-",
               seconds=f"{s.camera_timeout:g}"),
-            t("setup.line_codepage", codepage=s.legacy_codepage)]
+            t("setup.line_codepage", codepage=s.legacy_codepage),
+            t("udev.line_block", policy=s.block_read_only), udev_summary_line()]
+
+
+def udev_summary_line() -> str:
+    from workbench.station.udev import summary_line
+    return summary_line()
 
 
 COMMANDS = {"describe": cmd_describe, "conditions": cmd_conditions, "setup": cmd_setup}

@@ -35,8 +35,10 @@ def cmd_identify(args: argparse.Namespace, settings: Settings) -> int:
         else ("sha256",)
     bar = ProgressLine(render=identify_line)
     try:
+        from workbench.scan.virus import VirusScan
         report = identify_image(image_path, settings, map_path=map_path, digests=digests,
                                 workers=args.workers, progress=bar,
+                                scanner=VirusScan.for_settings(settings),
                                 cancel=cancel_on_sigint("identify.cancelling"))
     except (Cancelled, KeyboardInterrupt):  # nothing is written: no resume to promise
         raise Aborted("identify.cancelled") from None
@@ -66,6 +68,9 @@ def print_summary(report: FormatReport, out: TextIO) -> None:
             kind=(fmt.get("puid") and f"{fmt['puid']} {fmt['name']}") or fmt["file_system"]),
           file=out)
     print(environment_line(report.environment), file=out)
+    from workbench.station.guard_words import virus_lines
+    for line in virus_lines(report.virus_scan):
+        print(line, file=out)
     if not report.complete:
         print(t("identify.incomplete"), file=out)
     for v in report.volumes:

@@ -156,6 +156,19 @@ SPEC["autoloader"] = Field(dict, table={
     "open_tray": Field(bool, default=True),
 })
 
+# -- source protection and virus scanning (workbench/imaging/readonly.py, workbench/scan) --
+SPEC["protect"] = Field(dict, table={
+    # BLKROSET on a block-device source while it is imaged: then "restore" (clear the flag
+    # the workbench set), "keep" (leave the device read-only), or "off" (never set it)
+    "block_read_only": Field(str, default="restore", check=one_of("restore", "keep", "off")),
+})
+SPEC["virus_scan"] = Field(dict, table={
+    "command": Field(str, default="clamscan", allowed="clamscan, or its full path"),
+    # the signature database folder or file; "": the station's (freshclam's) own
+    "database": Field(str, default=""),
+    "enabled": Field(bool, default=True),
+})
+
 
 @dataclass(frozen=True)
 class AutoloaderSettings:
@@ -214,6 +227,10 @@ class Settings:
     autoloader: AutoloaderSettings = field(default_factory=AutoloaderSettings)
     camera_command: str = ""  # photographs a carrier: {path} is the file it writes
     camera_timeout: float = 60.0
+    block_read_only: str = "restore"  # restore | keep | off ([protect])
+    virus_scan: bool = True  # [virus_scan] enabled: False gives a "not scanned" entry
+    virus_command: str = "clamscan"
+    virus_database: str = ""  # "": the station's own (freshclam's) signature database
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
     source: Path | None = None
     training: bool = False
@@ -305,6 +322,9 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         identify_seconds=float(identify["time_limit_minutes"]) * 60,
         autoloader=AutoloaderSettings.from_table(data["autoloader"]),
         camera_command=camera["command"], camera_timeout=float(camera["timeout_seconds"]),
+        block_read_only=data["protect"]["block_read_only"],
+        virus_scan=data["virus_scan"]["enabled"], virus_command=data["virus_scan"]["command"],
+        virus_database=data["virus_scan"]["database"],
         paths=_paths(path.resolve().parent, paths),
         source=path,
     )

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import BadInput, ConfigError
+from workbench.handling import KINDS as HANDLING
+from workbench.handling import handling_lines
 from workbench.i18n import language
 from workbench.schema import Field, check_table, list_of, load_toml, one_of
 
@@ -66,6 +68,11 @@ SPEC = {
         "fallback": Field(bool, default=False),
     }),
     "reminders": _per_language(list, required=False),
+    # how the carrier is handled and write-protected: kinds from workbench/handling.py,
+    # whose words come first in the checklist (a PC-98 profile: both floppy sizes)
+    "handling": Field(list, default=[], check=lambda v: None if all(
+        k in HANDLING for k in v) and len(set(v)) == len(v)
+        else "kinds of " + ", ".join(HANDLING)),
     "report": _per_language(str, required=False),
     # flux imaging (workbench/flux/capture.py): floppy profiles only; cylinders 0: none
     "flux": Field(dict, table={
@@ -127,6 +134,7 @@ class MediaProfile:
     time_budget_seconds: float = 0.0
     failure_budget: int = 0
     flux: FluxParams | None = None  # None: not a carrier flux imaging reads
+    handling: tuple[str, ...] = ()  # kinds of handling words (workbench/handling.py)
 
     def label(self, lang: str | None = None) -> str:
         return self.labels.get(lang or language()) or self.labels["en"]
@@ -136,7 +144,10 @@ class MediaProfile:
         return self.report_labels.get(lang or language()) or self.label(lang)
 
     def reminders_for(self, lang: str | None = None) -> tuple[str, ...]:
-        return self.reminders.get(lang or language()) or self.reminders.get("en", ())
+        """The checklist: how this kind of carrier is handled and write-protected (one
+        place: workbench/handling.py), then this profile's own reminders."""
+        own = self.reminders.get(lang or language()) or self.reminders.get("en", ())
+        return handling_lines(self.handling, lang) + tuple(own)
 
     def size_expected(self, size: int) -> bool:
         """True when the profile has no fixed sizes or size is one of them."""
@@ -187,6 +198,7 @@ def parse_profile(path: Path) -> MediaProfile:
         max_consecutive_failures=data["read"]["max_consecutive_failures"],
         time_budget_seconds=float(data["read"]["time_budget_seconds"]),
         failure_budget=data["read"]["failure_budget"],
+        handling=tuple(data["handling"]),
         flux=FluxParams(**{**data["flux"], "track_timeout_seconds": float(
             data["flux"]["track_timeout_seconds"])}) if data["flux"]["cylinders"] else None,
     )

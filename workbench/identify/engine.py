@@ -41,6 +41,7 @@ from workbench.identify.volumes import find_volumes
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import utc_now
 from workbench.imaging.rescue import Cancelled
+from workbench.scan.virus import VirusScan
 
 CHUNK = 1 << 20
 BATCH = 32
@@ -95,8 +96,12 @@ class _Identification:
     def __init__(self, image: Image, settings: Settings, digests: tuple[str, ...],
                  bad: list[tuple[int, int]], pool: IdentifyPool,
                  progress: Callable[[IdentifyProgress], None] | None,
-                 cancel: threading.Event, seconds: float) -> None:
+                 cancel: threading.Event, seconds: float,
+                 scanner: VirusScan | None = None) -> None:
         self.image, self.settings, self.digests, self.bad = image, settings, digests, bad
+        self.scanner = scanner if scanner is not None and scanner.active else None
+        if self.scanner is not None:
+            self.scanner.cancel = cancel
         self.pool, self.progress, self.cancel = pool, progress, cancel
         self.seconds = seconds  # the whole image's time limit
         self.deadline = time.monotonic() + seconds
@@ -185,22 +190,30 @@ class _Identification:
             return
         hashes = {name: hashlib.new(name) for name in self.digests}
         head, tail, kept, got = b"", b"", [], 0
+        scan = self.scanner.open(rec) if self.scanner is not None else None
         try:
             for chunk in self._chunks(entry, reader):
                 if time.monotonic() > self.deadline:  # one huge file is bounded too
                     raise TimeoutError
                 for h in hashes.values():
                     h.update(chunk)
+                if scan is not None:  # the same bytes, for the virus scan
+                    scan.write(chunk)
                 if len(head) < BUFSIZE:
                     head += chunk[:BUFSIZE - len(head)]
                 tail = (tail + chunk)[-BUFSIZE:]
                 if entry.size <= INLINE_CONTAINER:
                     kept.append(chunk)
                 got += len(chunk)
-        except TimeoutError:
-            raise
-        except Exception as exc:
+        except BaseException as exc:
+            if scan is not None:
+                scan.abandon("its bytes could not be read")
+            if isinstance(exc, TimeoutError) or not isinstance(exc, Exception):
+                raise
             rec.errors.append(f"reading failed: {type(exc).__name__}: {exc}")
+            scan = None
+        if scan is not None:  # what could be read is scanned (damage is in the report)
+            scan.done()
         rec.errors += [e for e in entry.errors if e not in rec.errors]
         self.bytes += got
         source = entry.extents if entry.extents is not None else entry.stored
@@ -297,12 +310,15 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
                    cancel: threading.Event | None = None,
                    seconds: float | None = None,
                    pool: IdentifyPool | None = None,
-                   sessions: list[int] | None = None) -> FormatReport:
+                   sessions: list[int] | None = None,
+                   scanner: VirusScan | None = None) -> FormatReport:
     """seconds: the time limit for the whole image (default: the station's
     [identify] time_limit_minutes); a listing cut short makes the report incomplete.
     pool: an IdentifyPool to reuse (batches, the TUI); else one is made for this call.
     sessions: a disc's data session start LBAs from its TOC (the image addressed by LBA
-    from 0); without them a disc image's later sessions are scanned for."""
+    from 0); without them a disc image's later sessions are scanned for.
+    scanner: the virus scan (workbench.scan.virus), fed every file's bytes as they are
+    read and the boot sectors; its result goes into the report's virus_scan."""
     path = Path(image_path)
     if not path.is_file():
         raise BadInput("error.no_image", path=str(path))
@@ -314,8 +330,11 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
     pool = pool or IdentifyPool(workers, str(store_dir(settings.paths.ledger)))
     try:
         return _identify(path, settings, map_path, bad, digests, pool, progress, cancel,
-                         settings.identify_seconds if seconds is None else seconds, sessions)
+                         settings.identify_seconds if seconds is None else seconds, sessions,
+                         scanner)
     finally:
+        if scanner is not None:
+            scanner.discard()  # memory files of a listing that stopped part-way
         if own_pool:
             pool.close()
 
@@ -323,7 +342,8 @@ def identify_image(image_path: str | Path, settings: Settings, map_path: Path | 
 def _identify(path: Path, settings: Settings, map_path: Path | None,
               bad: list[tuple[int, int]], digests: tuple[str, ...], pool: IdentifyPool,
               progress: Callable[[IdentifyProgress], None] | None, cancel: threading.Event,
-              seconds: float, sessions: list[int] | None = None) -> FormatReport:
+              seconds: float, sessions: list[int] | None = None,
+              scanner: VirusScan | None = None) -> FormatReport:
     with Image(path) as image:
         report = FormatReport(image=str(path), image_size=image.size,
                               workbench_version=__version__, map=str(map_path) if map_path
@@ -334,12 +354,16 @@ def _identify(path: Path, settings: Settings, map_path: Path | None,
         whole = pool.submit([Job("", image.size, head, tail)])
         volumes, errors = find_volumes(image, sessions, settings.legacy_codepage)
         report.errors += errors
-        work = _Identification(image, settings, digests, bad, pool, progress, cancel, seconds)
+        work = _Identification(image, settings, digests, bad, pool, progress, cancel, seconds,
+                               scanner)
         for v in volumes:
             report.volumes.append(work.volume(v, len(volumes)))
         work.collect()
         report.files = work.records
         report.complete = all(v.complete for v in report.volumes)
+        if scanner is not None:
+            scanner.boot_sectors(image, volumes)
+            scanner.finish(report)
         try:  # emulation readiness: never a reason to lose the listing
             report.environment = work.environment.environment(image, report.volumes)
         except Exception as exc:

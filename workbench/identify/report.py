@@ -39,6 +39,7 @@ class FileRecord:
     errors: list[str] = field(default_factory=list)
     link: str | None = None  # a symbolic link's target
     container: int | None = None  # an archive member: the id of its archive's record
+    virus: str = ""  # the virus scan: the signature found, "not scanned", "" when clean
 
 
 @dataclass
@@ -80,6 +81,9 @@ class FormatReport:
     complete: bool = True
     # emulation readiness: platform, boot records, executables, emulators (emulation.py)
     environment: dict[str, Any] = field(default_factory=dict)
+    # the virus check (workbench/scan/virus.py): scanner, signatures, infected files, or
+    # "not_scanned" and why; empty in reports made before it
+    virus_scan: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         files = self.files
@@ -110,6 +114,8 @@ class FormatReport:
                         if f.damaged],
             "damage_unknown": [f.path for f in files if f.damaged is None],
             "incomplete_volumes": [v.index for v in self.volumes if not v.complete],
+            "infected": [{"path": f.path, "signature": f.virus} for f in files
+                         if f.virus and f.virus != "not scanned"],
             "errors": len(self.errors) + sum(len(v.errors) for v in self.volumes)
             + sum(1 for f in files if f.errors),
         }
@@ -158,7 +164,7 @@ def safe_row(cells: list[object]) -> list[object]:
 CSV_COLUMNS = ["ID", "VOLUME", "PATH", "NAME", "SIZE", "MODIFIED", "CREATED", "ALLOCATED",
                "SHA256", "MD5", "PUID", "FORMAT_NAME", "FORMAT_VERSION", "MIME_TYPE", "BASIS",
                "OTHER_PUIDS", "WARNINGS", "DAMAGED", "BYTES_LOST", "RAW_NAME_HEX", "ERRORS",
-               "LINK_TARGET", "CONTAINER"]
+               "LINK_TARGET", "CONTAINER", "VIRUS"]
 
 
 def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
@@ -176,7 +182,8 @@ def write_csv(report: FormatReport, out: TextIO, bom: bool = True) -> None:
                          f.sha256, f.md5, f.puid, f.format_name, f.format_version, f.mime,
                          f.basis, ";".join(f.other_puids), ";".join(warnings), damaged,
                          f.bytes_lost, f.name_raw_hex or "", "; ".join(f.errors),
-                         f.link or "", "" if f.container is None else f.container]))
+                         f.link or "", "" if f.container is None else f.container,
+                         f.virus]))
 
 
 def write_json(report: FormatReport, out: TextIO) -> None:

@@ -22,7 +22,7 @@ from workbench import __version__
 from workbench.atomic import DiskFull
 from workbench.config import Settings
 from workbench.errors import BadInput, Refused
-from workbench.imaging import preflight
+from workbench.imaging import preflight, readonly
 from workbench.imaging.checks import (
     OPTICAL_SECTOR,
     PVD_OFFSET,
@@ -86,8 +86,18 @@ def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
     with source:
         if check_source is not None:
             check_source(source)
-        record = image_source(source, profile, item_id, settings, out_dir, retries, command,
-                              progress, cancel, keep_going)
+        # BLKROSET before the first read; undone (or kept) as the settings say
+        guarded = utc_now()
+        protection = readonly.guard_source(source, settings.block_read_only)
+        source.protection = protection.to_dict() if protection is not None else None
+        try:
+            record = image_source(source, profile, item_id, settings, out_dir, retries,
+                                  command, progress, cancel, keep_going)
+        finally:
+            readonly.release(source, protection)
+        if protection is not None and record.runs and record.runs[-1].started >= guarded:
+            record.runs[-1].protection = protection.to_dict()  # with what happened after
+            record.save(out_dir)
         if source.disc is not None and settings.eject_when_done and record.runs and \
                 record.outcome in (Outcome.SUCCESS.value, Outcome.PARTIAL.value) \
                 and source.eject():  # done: the tray opens for the next disc
@@ -112,7 +122,8 @@ def preflight_checks(source_path: str | os.PathLike, profile: MediaProfile, item
             allocated = image_path.stat().st_blocks * 512 if image_path.exists() else 0
             return preflight.run_checks(source, out_dir, [image_path, out_dir / MAP_NAME],
                                         max(0, source.size - allocated),
-                                        settings.free_space_margin)
+                                        settings.free_space_margin) \
+                + readonly.preflight_checks(source, settings.block_read_only)
     except SourceGone as gone:
         return [preflight.Check("source", False, {"path": str(source_path),
                                                   "reason": gone.reason})]
@@ -175,7 +186,7 @@ def _image_into(source: Source, profile: MediaProfile, item_id: str, settings: S
     run = Run(started=utc_now(), command=command, operator=settings.operator,
               station_id=settings.station_id, drive=asdict(source.identity),
               bytes_read_to_compare=carrier_check.get("bytes_read", 0),
-              carrier_check=carrier_check)
+              carrier_check=carrier_check, protection=dict(source.protection or {}))
     record.runs.append(run)
     record.source, record.drive, record.command = source.path, asdict(source.identity), command
     record.size, record.device_size, record.sector_size = rmap.size, source.size, \

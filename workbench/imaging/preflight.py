@@ -36,6 +36,7 @@ class Check:
     key: str
     ok: bool
     params: dict[str, object] = field(default_factory=dict)
+    note: bool = False  # a fact shown, never a reason to refuse (write protection)
 
     def message(self, lang: str | None = None) -> str:
         state = "ok" if self.ok else "refused"

@@ -95,6 +95,9 @@ class Run:
     # an optical drive asked to read more slowly after errors: each new speed, and why
     speed_changes: list[str] = field(default_factory=list)
     ejected: bool = False  # the tray was opened when imaging was done
+    # the block device kept read-only while imaged (BLKROSET), and the medium's
+    # write-protect state as the device reported it (workbench/imaging/readonly.py)
+    protection: dict[str, Any] = field(default_factory=dict)
 
 
 _INTS = ("size", "device_size", "sector_size", "bytes_rescued", "bytes_bad",

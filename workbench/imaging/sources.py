@@ -94,6 +94,8 @@ class Source:
     # the first LBA read_raw gives: 0 on a drive; a CUE/BIN image that holds track 1's
     # pregap gives the sectors before LBA 0 too
     first_readable = 0
+    # how the block layer keeps it read-only while imaged (readonly.Protection.to_dict)
+    protection: dict[str, Any] | None = None
 
     def __init__(self) -> None:
         self.read_calls = 0
@@ -187,6 +189,10 @@ class DeviceSource(Source):
         self.rdev = st.st_rdev if self.is_block else 0
         self.identity = DriveIdentity(path=self.path, kind="block", **block_facts(self.rdev)) \
             if self.is_block else DriveIdentity(path=self.path, kind="file")
+
+    def fileno(self) -> int:
+        """The read-only descriptor (ioctls such as BLKROSET: workbench/imaging/readonly)."""
+        return self._fd
 
     def read(self, pos: int, size: int) -> memoryview | bytes:
         self.read_calls += 1

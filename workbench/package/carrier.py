@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from workbench.carrier_info import CarrierInfo, CarrierTags, condition_words
 from workbench.config import Settings
 from workbench.errors import BadInput
 from workbench.identify.report import WRITERS, FormatReport
+from workbench.imaging.readonly import runs_note
 from workbench.imaging.record import MAP_NAME, JobRecord, Outcome, utc_now
 from workbench.imaging.sources import describe_drive
 from workbench.package.bags import PayloadFile, TagFile, read_info, write_bag
@@ -44,6 +46,7 @@ from workbench.package.premis import (
 from workbench.package.profile import BagProfile, load_bag_profile
 from workbench.package.validate import validate_bag
 from workbench.profiles import load_profiles
+from workbench.scan import record as scan_record
 
 ACCEPTED = (Outcome.SUCCESS.value, Outcome.PARTIAL.value)
 REPORT_JSON, REPORT_CSV, REPORT_KEY = "formats.json", "formats.csv", "formats.key"
@@ -67,16 +70,19 @@ def format_report(job_dir: Path, record: JobRecord, settings: Settings,
     if json_path.is_file() and csv_path.is_file() and _read(job_dir / REPORT_KEY) == key:
         return None, json_path.read_bytes(), csv_path.read_bytes()
     from workbench.identify.engine import identify_image  # only when the job has no report
-
+    from workbench.scan.virus import VirusScan, not_scanned
     digests = tuple(a for a in ("sha256", "md5") if a in record.digests) or ("sha256",)
-    if record.image:
+    if record.image:  # the virus scan reads each file's bytes as identification does
         report = identify_image(job_dir / record.image, settings,
                                 map_path=job_dir / MAP_NAME, digests=digests,
                                 progress=progress, cancel=cancel,
+                                scanner=VirusScan.for_settings(settings),
                                 **_sessions_of(record))
     else:  # a disc of audio or video tracks only: no file system to look into
         report = FormatReport(image="", image_size=0, workbench_version=__version__,
-                              started=utc_now(), ended=utc_now())
+                              started=utc_now(), ended=utc_now(),
+                              virus_scan=not_scanned("no data image: audio or video "
+                                                     "tracks only, no files to scan"))
     outputs = {}
     for name, writer in WRITERS.items():
         buf = io.StringIO()
@@ -120,7 +126,6 @@ def _read(path: Path) -> str:
 
 def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str,
             carrier: CarrierTags | None = None) -> bytes:
-    import json
     report = json.loads(report_json)
     workbench = Agent("software", "migration workbench", __version__)
     drive = Agent("hardware", describe_drive(record.drive))
@@ -170,7 +175,7 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str,
                   f"rescue imaging (copy, trim, scrape, retries) of a {record.profile_id} "
                   f"carrier in {len(record.runs)} run(s)",
                   f"{record.bytes_rescued} bytes rescued, {record.bad_sector_count} bad "
-                  f"sectors, {record.read_errors} read errors",
+                  f"sectors, {record.read_errors} read errors" + runs_note(record.runs),
                   ((workbench, "executing program"), (drive, "executing program"), *people),
                   ids),
             Event("message digest calculation", record.ended, "success",
@@ -185,6 +190,7 @@ def _premis(record: JobRecord, map_bytes: bytes, report_json: bytes, now: str,
                   f"{len(report['summary']['unidentified'])} unidentified",
                   ((fido, "executing program"), (workbench, "executing program")),
                   (image_id,)),
+            scan_record.virus_event(report, now, image_id),
             Event("validation", now, "success",
                   "BagIt 1.0 (RFC 8493) and BagIt profile "
                   "urn:x-migration-workbench:bagit-profile:carrier:1.0",
@@ -259,7 +265,8 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
             TagFile(f"metadata/{REPORT_JSON}", report_json),
             TagFile(f"metadata/{REPORT_CSV}", report_csv),
             TagFile("metadata/premis.xml", _premis(record, map_bytes, report_json, now,
-                                                   carrier))]
+                                                   carrier)),
+            TagFile(scan_record.TAG_FILE, scan_record.tag_file(json.loads(report_json)))]
     if carrier is not None:  # photos show the carrier; they are not its content: tag files
         tags.append(TagFile("metadata/carrier.json", carrier.info.to_json().encode()))
         tags += [TagFile(f"metadata/photos/{p.name}", data) for p, data in carrier.photos]
@@ -269,8 +276,9 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
     if record.cue and not record.cue_digests:  # a record from before its digests
         payload.append(PayloadFile(job_dir / record.cue, record.cue, {}, link=False))
     settings.paths.bags.mkdir(parents=True, exist_ok=True)
-    path = write_bag(target, payload, tags, _info(record, settings, profile, batch, bag_count,
-                                                  label, carrier), algorithms,
+    info = _info(record, settings, profile, batch, bag_count, label, carrier)
+    info.append(("Virus-Scan", scan_record.words(json.loads(report_json))))
+    path = write_bag(target, payload, tags, info, algorithms,
                      lambda partial: validate_bag(partial, profile, fast=True))
     for name, _ in record.payload():
         hand_over(job_dir / name, path / "data" / name)

@@ -164,6 +164,9 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
     if record.flux:  # imaged from flux: the method, the disk's geometry, what it needs
         from workbench.station.flux_words import flux_lines
         lines += flux_lines(record)
+    if record.runs and record.runs[-1].protection:  # BLKROSET and the write-protect state
+        from workbench.station.guard_words import protection_line
+        lines.append(protection_line(record.runs[-1].protection))
     return lines
 
 

@@ -34,6 +34,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "pools": ("tape", "pools"),
     "camera_command": ("camera", "command"),
     "camera_timeout": ("camera", "timeout_seconds"),
+    "block_read_only": ("protect", "block_read_only"),  # restore | keep | off
 }
 
 

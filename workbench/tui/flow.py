@@ -217,7 +217,7 @@ class ChecklistScreen(StationScreen):
         carrier = app.carrier
         checks = app.station.preflight(carrier.drive, app.profiles[carrier.profile_id],
                                        carrier.item_id)
-        lines = [("✔ " if c.ok else "✘ ") + c.message() for c in checks]
+        lines = [("• " if c.note else "✔ " if c.ok else "✘ ") + c.message() for c in checks]
         self.query_one("#preflight", Static).update("\n".join(lines))
         return all(c.ok for c in checks)
 

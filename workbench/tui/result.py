@@ -23,6 +23,7 @@ from workbench.station import (
     record_lines,
     step_line,
 )
+from workbench.station.guard_words import virus_lines
 from workbench.station.result import format_lines
 from workbench.tui.base import StationModal, StationScreen
 from workbench.tui.widgets import SectorMap, StationFooter, TitleBar
@@ -80,6 +81,7 @@ class ResultScreen(StationScreen):
             if not report.get("complete", True):
                 lines.append(t("identify.incomplete"))
             lines.append(environment_line(report.get("environment", {})))
+            lines += virus_lines(report.get("virus_scan") or {})
             lines += ["  " + line for line in format_lines(report, 6)]
             lines += [t("identify.damaged", path=escape_invisible(d["path"]),
                         bytes=d["bytes_lost"])

@@ -1,0 +1,1 @@
+"""Virus scanning of images (ClamAV)."""

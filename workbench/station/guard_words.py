@@ -1,0 +1,46 @@
+"""The source's protection and the virus scan in the user's words: the CLI and the
+station UI show the same lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.i18n import t
+
+
+def protection_line(protection: dict[str, Any]) -> str:
+    """How the source was kept read-only while imaged, and its write-protect state."""
+    wp = protection.get("write_protect") or {}
+    state = wp.get("state", "unknown")
+    medium = t(f"guard.wp_{state}", basis=wp.get("basis", ""))
+    if protection.get("set_by_workbench"):
+        after = protection.get("after") or "running"
+        block = t(f"guard.ro_set_{after}")
+    elif protection.get("read_only_before"):
+        block = t("guard.ro_before")
+    elif protection.get("policy") == "off":
+        block = t("guard.ro_off")
+    else:
+        block = t("guard.ro_not_set", error=protection.get("error") or "-")
+    return t("guard.protection", block=block, medium=medium)
+
+
+def virus_lines(scan: dict[str, Any], limit: int = 8) -> list[str]:
+    """The virus scan: what was found (flagged, never altered), or not scanned and why."""
+    if not scan:
+        return []
+    if scan.get("status") == "not_scanned":
+        return [t("guard.virus_not_scanned", reason=scan.get("reason", ""))]
+    found = scan.get("infected", [])
+    head = t("guard.virus_found", count=len(found)) if found else t("guard.virus_clean")
+    lines = [t("guard.virus_line", result=head, files=scan.get("files_scanned", 0),
+               boot=scan.get("boot_sectors_scanned", 0),
+               version=scan.get("engine_version", ""))]
+    lines += ["  " + t("guard.virus_file", path=f["path"], signature=f["signature"])
+              for f in found[:limit]]
+    if len(found) > limit:
+        lines.append("  " + t("guard.virus_more", count=len(found) - limit))
+    skipped = scan.get("not_scanned", [])
+    if skipped or not scan.get("listing_complete", True):
+        lines.append(t("guard.virus_partly", count=len(skipped)))
+    return lines
