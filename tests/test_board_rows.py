@@ -150,3 +150,18 @@ def test_wide_characters_keep_the_columns_and_a_cut_list_counts_in_japanese():
         asyncio.run(scenario())
     finally:
         set_language("en")
+
+
+def test_the_cursor_s_line_is_scrolled_into_sight_on_a_small_terminal():
+    async def scenario() -> None:
+        app = WorkbenchApp(Settings().for_training())
+        async with app.run_test(size=(100, 12)) as pilot:
+            await pilot.pause()
+            table = app.screen.query_one("#drives", RowList)
+            last = table.get_row_at(table.row_count - 1)[0]
+            assert not any(f" {last} " in s for s in screen_lines(app))  # below the fold
+            await pilot.press("end")
+            await pilot.pause()
+            assert table.cursor_row == table.row_count - 1
+            assert any(f" {last} " in s for s in screen_lines(app)), screen_lines(app)
+    asyncio.run(scenario())

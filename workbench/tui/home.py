@@ -95,8 +95,8 @@ class HomeScreen(StationScreen):
         self.set_interval(BOARD_SECONDS, self.tick)
         # what the app loaded to get here (modules, profiles, screens) lives as long as
         # the app: kept out of the collector, whose full pass over it took 50-140 ms of
-        # the UI thread (a key press waited for it) while drives imaged
-        gc.collect()
+        # the UI thread (a key press waited for it) while drives imaged. (No collection
+        # first: it costs as much again; startup's little garbage waits for unmount.)
         gc.freeze()
 
     def on_unmount(self) -> None:

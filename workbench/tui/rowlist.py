@@ -43,7 +43,7 @@ def fit(text: str, width: int) -> str:
 
 def pad(text: str, width: int, right: bool = False) -> str:
     """Text fitted to exactly width cells, padded on the left (right=True) or right."""
-    text = fit(text, width)
+    text = fit(" ".join(text.split()) if "\n" in text or "\t" in text else text, width)
     space = " " * (width - cell_len(text))
     return space + text if right else text + space
 
@@ -187,6 +187,12 @@ class RowList(Widget, can_focus=True):
         if row != self._cursor:
             before, self._cursor = self._cursor, row
             self._redraw(before, row)
+            container = self.parent
+            if isinstance(container, Widget) and container.is_scrollable:
+                # the board scrolls so the cursor's line is seen (a long list of drives)
+                region = self.virtual_region
+                container.scroll_to_region(Region(region.x, region.y + row + 1,
+                                                  region.width, 1), animate=False)
 
     # -- keys and mouse -----------------------------------------------------------------
 
