@@ -180,13 +180,13 @@ class Diagnosis:
         self._gc_start, self._gc_cpu = 0.0, 0.0
         gc.callbacks.append(self._gc)
         self.gen2: list[tuple[int, int, list[tuple[str, int]]]] = []
-        self.layouts: dict[str, int] = {}  # widget -> layouts of the screen it asked for
+        self.layouts: list[tuple[float, str]] = []  # when, the widget that asked
         original = Screen._on_layout
         layouts = self.layouts
 
         async def on_layout(screen: Any, message: Any) -> None:
-            what = f"{type(message.widget).__name__}#{message.widget.id}"
-            layouts[what] = layouts.get(what, 0) + 1
+            layouts.append((time.perf_counter(),
+                            f"{type(message.widget).__name__}#{message.widget.id}"))
             await original(screen, message)
         patched: Any = Screen
         patched._on_layout = on_layout
@@ -222,14 +222,21 @@ class Diagnosis:
                                f"({'UI' if thread is threading.main_thread() else 'other'})"))
 
     def report(self, presses: list[tuple[float, float]]) -> None:
+        first = min((p for p, _ in presses), default=0.0)  # the spans while keys pressed
         by: dict[str, list[float]] = {}
         for start, end, _cpu, what in self.spans:
+            if start < first:
+                continue
             by.setdefault(what, []).append((end - start) * 1000)
         for what, ms in sorted(by.items()):
             ms.sort()
             print(f"    {what:28s} {len(ms):5d} calls, median {statistics.median(ms):6.1f} "
                   f"ms, max {ms[-1]:6.1f} ms")
-        print(f"    layouts asked for by: {self.layouts}")
+        asked: dict[str, int] = {}
+        for when, what in self.layouts:
+            if when >= first:
+                asked[what] = asked.get(what, 0) + 1
+        print(f"    (all from the first key press on) layouts asked for by: {asked}")
         for size, frozen, kinds in self.gen2:
             print(f"    full collection over {size} objects ({frozen} frozen): {kinds}")
         for started, latency in sorted(presses, key=lambda p: -p[1])[:3]:

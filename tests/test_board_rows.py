@@ -111,12 +111,12 @@ def test_the_queue_shows_the_latest_carriers_and_counts_the_rest(monkeypatch):
 
 
 class ListApp(App[None]):
-    def __init__(self, rows: RowList) -> None:
+    def __init__(self, *lists: RowList) -> None:
         super().__init__()
-        self.rows = rows
+        self.lists = lists
 
     def compose(self) -> ComposeResult:
-        yield self.rows
+        yield from self.lists
 
 
 def test_wide_characters_keep_the_columns_and_a_cut_list_counts_in_japanese():
@@ -124,9 +124,11 @@ def test_wide_characters_keep_the_columns_and_a_cut_list_counts_in_japanese():
     try:
         rows = RowList((Column("item", "資料ID", 12), Column("state", "状態", 10),
                         Column("next", "次の作業", 0)), cap=2, steady=True)
+        counts = RowList((Column("label", "媒体種別", 0),), cursor=False, steady=True)
 
         async def scenario() -> None:
-            async with ListApp(rows).run_test(size=(60, 8)) as pilot:
+            async with ListApp(rows, counts).run_test(size=(60, 12)) as pilot:
+                assert rows.size.height == 4  # its place from the start: no layout later
                 rows.set_rows([("A-1", ("A-1", "イメージ済み", "受け入れ")),
                                ("長い資料番号-2", ("長い資料番号-2", "bagged", "tape"))],
                               total=9)  # a query read 9: 7 are not shown
@@ -147,6 +149,12 @@ def test_wide_characters_keep_the_columns_and_a_cut_list_counts_in_japanese():
                 rows.set_rows([])  # the list empties: it keeps its place on the screen
                 await pilot.pause()
                 assert rows.size.height == 4 and rows.row_count == 0
+                # uncapped and steady: grows with its rows, never shrinks
+                counts.set_rows([(k, (k,)) for k in ("CD", "MO", "USB")])
+                await pilot.pause()
+                counts.set_rows([("CD", ("CD",))])
+                await pilot.pause()
+                assert counts.size.height == 4 and counts.row_count == 1
         asyncio.run(scenario())
     finally:
         set_language("en")

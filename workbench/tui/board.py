@@ -16,8 +16,10 @@ DRIVE_COLUMNS = (("drive", 14, False), ("carrier", 12, False), ("phase", 12, Fal
                  ("media", 8, False))
 QUEUE_COLUMNS = (("carrier", 14, False), ("drive", 14, False), ("status", 20, False),
                  ("detail", 0, False))
-QUEUE_SHOWN = 8  # the latest carriers on the board; the rest counted on one line
-WORK_SHOWN = 8  # the oldest carriers of the work list; likewise
+# the latest carriers after the drives, and the oldest of the work list; the rest are
+# counted on one line. Each list has this many lines from the start (blank until used)
+QUEUE_SHOWN = 5
+WORK_SHOWN = 4
 
 
 def board_columns(columns: tuple[tuple[str, int, bool], ...]) -> tuple[Column, ...]:

@@ -66,12 +66,13 @@ class HomeScreen(StationScreen):
             yield Static(id="board-message", markup=False)
             yield Static(t("board.queue"), classes="heading")
             yield RowList(board_columns(QUEUE_COLUMNS), cap=QUEUE_SHOWN, steady=True,
-                          id="queue")
+                          empty=t("board.queue_empty"), id="queue")
             yield Static(t("tui.work_list"), classes="heading")
             yield RowList((Column("item", t("station.col_item"), 16),
                            Column("state", t("station.col_state"), 16),
                            Column("next", t("station.col_next"), 0)),
-                          cap=WORK_SHOWN, steady=True, id="pending")
+                          cap=WORK_SHOWN, steady=True,
+                          empty=t("board.work_empty"), id="pending")
             yield Static(id="work-message", markup=False)
             with Horizontal(id="batch-row"):
                 yield Static(t("tui.batch"), classes="label")

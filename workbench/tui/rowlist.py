@@ -91,21 +91,24 @@ class RowList(Widget, can_focus=True):
             return self.row_list
 
     def __init__(self, columns: Sequence[Column], *, cap: int = 0, cursor: bool = True,
-                 zebra: bool = False, steady: bool = False, id: str | None = None) -> None:
+                 zebra: bool = False, steady: bool = False, empty: str = "",
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.columns = tuple(columns)
         self.cap = cap  # most rows shown (0: all); the rest counted on a last line
         self.cursor = cursor
         self.can_focus = cursor
         self.zebra = zebra
-        # steady: the height never shrinks (lines left blank), and a capped list takes
-        # its whole size (cap rows and the "more" line) with its first row: rows coming
-        # and going re-lay the screen out once, not with every carrier
+        # steady: the height never shrinks (lines left blank), and a capped list has
+        # its whole size (cap rows and the "more" line) from the start: carriers coming
+        # and going never re-lay the screen out
         self.steady = steady
+        self.empty = empty  # said on the first line while there are no rows
         self._rows: list[Row] = []
         self._more = 0
         self._cursor = 0
-        self._height = 1  # lines: the header, the rows shown, the "more" line
+        self._height = 2 + cap if steady and cap else 1  # the header, rows, "more"
+        self.styles.height = self._height
         # each column as wide as its label and the widest cell shown so far (up to its
         # limit): widths only grow, so a number ticking down never moves a column
         self._widths = [cell_len(c.label) for c in self.columns]
@@ -157,9 +160,7 @@ class RowList(Widget, can_focus=True):
             self._cursor = keys.index(selected) if selected in keys else \
                 min(self._cursor, len(shown) - 1)
         after = self._lines()
-        height = 1 + len(after)
-        if self.steady and self.cap and after:  # its whole size at once: one layout
-            height = 2 + self.cap
+        height = 2 + self.cap if self.steady and self.cap else 1 + len(after)
         if height > self._height or (height < self._height and not self.steady):
             # lines came (or went): a layout of the screen draws them all
             self._height = height
@@ -178,6 +179,8 @@ class RowList(Widget, can_focus=True):
         or the count of rows not shown."""
         lines: list[tuple[object, ...]] = [
             (*row, self.cursor and n == self._cursor) for n, row in enumerate(self._rows)]
+        if not lines and self.empty:
+            return [("empty",)]
         return [*lines, ("more", self._more)] if self._more else lines
 
     def move_cursor(self, row: int) -> None:
@@ -279,6 +282,9 @@ class RowList(Widget, can_focus=True):
         elif row == len(self._rows) and self._more:
             style = base + self.get_component_rich_style("row-list--more")
             text = " " + t("board.more", count=self._more)
+        elif row == 0 and self.empty:
+            style = base + self.get_component_rich_style("row-list--more")
+            text = " " + self.empty
         else:
             return Strip.blank(width, base)
         strip = Strip([Segment(text, style)]).adjust_cell_length(width, style)
