@@ -124,7 +124,8 @@ def test_wide_characters_keep_the_columns_and_a_cut_list_counts_in_japanese():
     try:
         rows = RowList((Column("item", "資料ID", 12), Column("state", "状態", 10),
                         Column("next", "次の作業", 0)), cap=2, steady=True)
-        counts = RowList((Column("label", "媒体種別", 0),), cursor=False, steady=True)
+        counts = RowList((Column("label", "媒体種別", 0),), cursor=False, steady=True,
+                         empty="本日の集計はまだありません")
 
         async def scenario() -> None:
             async with ListApp(rows, counts).run_test(size=(60, 12)) as pilot:
@@ -149,7 +150,14 @@ def test_wide_characters_keep_the_columns_and_a_cut_list_counts_in_japanese():
                 rows.set_rows([])  # the list empties: it keeps its place on the screen
                 await pilot.pause()
                 assert rows.size.height == 4 and rows.row_count == 0
-                # uncapped and steady: grows with its rows, never shrinks
+                # uncapped and steady: its first row takes the empty line's place, it
+                # grows with more rows and never shrinks
+                assert counts.size.height == 2
+                assert any("本日の集計はまだありません" in s for s in screen_lines(pilot.app))
+                counts.set_rows([("CD", ("CD",))])
+                await pilot.pause()
+                assert counts.size.height == 2
+                assert not any("本日の集計" in s for s in screen_lines(pilot.app))
                 counts.set_rows([(k, (k,)) for k in ("CD", "MO", "USB")])
                 await pilot.pause()
                 counts.set_rows([("CD", ("CD",))])

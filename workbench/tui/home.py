@@ -82,7 +82,8 @@ class HomeScreen(StationScreen):
                            Column("succeeded", t("report.col_succeeded"), 9, right=True),
                            Column("partial", t("report.col_partial"), 9, right=True),
                            Column("failed", t("report.col_failed"), 9, right=True)),
-                          cursor=False, steady=True, id="today")
+                          cursor=False, steady=True,
+                          empty=t("board.today_empty"), id="today")
         yield StationFooter()
 
     def on_mount(self) -> None:

@@ -103,11 +103,14 @@ class RowList(Widget, can_focus=True):
         # its whole size (cap rows and the "more" line) from the start: carriers coming
         # and going never re-lay the screen out
         self.steady = steady
-        self.empty = empty  # said on the first line while there are no rows
+        # said on the first line while there are no rows: the first row takes its line,
+        # so a list's first row does not change its height (no layout of the screen)
+        self.empty = empty
         self._rows: list[Row] = []
         self._more = 0
         self._cursor = 0
-        self._height = 2 + cap if steady and cap else 1  # the header, rows, "more"
+        # the header, the rows (or the empty line), the "more" line
+        self._height = 2 + cap if steady and cap else 2 if empty else 1
         self.styles.height = self._height
         # each column as wide as its label and the widest cell shown so far (up to its
         # limit): widths only grow, so a number ticking down never moves a column
