@@ -162,6 +162,92 @@ def run_plain(settings: Settings, plan: Plan, rate: float, workers: int) -> None
     runner.shutdown(deadline=30)
 
 
+class Diagnosis:
+    """--diagnose: what the UI thread did during the slowest presses. Wraps the board's
+    tick, its record reads and the screen's update and layout with wall and processor
+    (thread_time) clocks, and records garbage collections (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        from textual.screen import Screen
+
+        from workbench.tui.home import HomeScreen
+        self.spans: list[tuple[float, float, float, str]] = []  # start, end, cpu, what
+        for cls, name in ((HomeScreen, "tick"), (HomeScreen, "_refresh_records"),
+                          (Screen, "_on_timer_update"), (Screen, "_refresh_layout")):
+            self._wrap(cls, name)
+        self._gc_start, self._gc_cpu = 0.0, 0.0
+        gc.callbacks.append(self._gc)
+        self.gen2: list[tuple[int, int, list[tuple[str, int]]]] = []
+        self.layouts: list[tuple[float, str]] = []  # when, the widget that asked
+        original = Screen._on_layout
+        layouts = self.layouts
+
+        async def on_layout(screen: Any, message: Any) -> None:
+            layouts.append((time.perf_counter(),
+                            f"{type(message.widget).__name__}#{message.widget.id}"))
+            await original(screen, message)
+        patched: Any = Screen
+        patched._on_layout = on_layout
+
+    def _wrap(self, cls: Any, name: str) -> None:
+        original = getattr(cls, name)
+        spans = self.spans
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                return original(*args, **kwargs)
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spans.append((wall, time.perf_counter(), time.thread_time() - cpu, name))
+        setattr(cls, name, timed)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            if info["generation"] == 2:
+                import collections
+                import gc
+                kinds = collections.Counter(type(o).__name__ for o in gc.get_objects(2))
+                self.gen2.append((len(gc.get_objects(2)), gc.get_freeze_count(),
+                                  kinds.most_common(6)))
+            self._gc_start, self._gc_cpu = time.perf_counter(), time.thread_time()
+        elif self._gc_start:
+            thread = threading.current_thread()
+            self.spans.append((self._gc_start, time.perf_counter(),
+                               time.thread_time() - self._gc_cpu,
+                               f"gc gen{info['generation']} "
+                               f"({'UI' if thread is threading.main_thread() else 'other'})"))
+
+    def report(self, presses: list[tuple[float, float]]) -> None:
+        first = min((p for p, _ in presses), default=0.0)  # the spans while keys pressed
+        by: dict[str, list[float]] = {}
+        for start, end, _cpu, what in self.spans:
+            if start < first:
+                continue
+            by.setdefault(what, []).append((end - start) * 1000)
+        for what, ms in sorted(by.items()):
+            ms.sort()
+            print(f"    {what:28s} {len(ms):5d} calls, median {statistics.median(ms):6.1f} "
+                  f"ms, max {ms[-1]:6.1f} ms")
+        asked: dict[str, int] = {}
+        for when, what in self.layouts:
+            if when >= first:
+                asked[what] = asked.get(what, 0) + 1
+        print(f"    (all from the first key press on) layouts asked for by: {asked}")
+        for size, frozen, kinds in self.gen2:
+            print(f"    full collection over {size} objects ({frozen} frozen): {kinds}")
+        for started, latency in sorted(presses, key=lambda p: -p[1])[:3]:
+            print(f"    press of {latency * 1000:.0f} ms overlaps:")
+            for start, end, cpu, what in self.spans:
+                if start < started + latency and end > started and end - start > 0.005:
+                    print(f"      {what:28s} {(end - start) * 1000:6.1f} ms wall, "
+                          f"{cpu * 1000:6.1f} ms processor, from +"
+                          f"{(start - started) * 1000:.0f} ms")
+
+
 async def press(app: Any, table: Any, key: str) -> float | None:
     """Seconds from a key press (sent as the terminal driver sends it) until the
     table's cursor moved and the screen was refreshed with it; None when it did not
@@ -182,21 +268,23 @@ async def press(app: Any, table: Any, key: str) -> float | None:
     return await asyncio.wait_for(refreshed, 10) - started
 
 
-def run_ui(settings: Settings, plan: Plan, rate: float, workers: int) -> None:
-    from textual.widgets import DataTable
-
+def run_ui(settings: Settings, plan: Plan, rate: float, workers: int,
+           diagnose: bool = False) -> None:
     from workbench.tui.app import WorkbenchApp
+    from workbench.tui.rowlist import RowList
 
     async def scenario() -> None:
         app = WorkbenchApp(settings)
         app.runner.shutdown(deadline=5)
         app.runner = StationRunner(settings, accept_workers=workers)
         latencies: list[float] = []
+        diagnosis = Diagnosis() if diagnose else None
+        presses: list[tuple[float, float]] = []  # (pressed at, seconds to the screen)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
             runner = app.runner
             feeder = Feeder(runner, plan, rate)
-            table = app.screen.query_one("#drives", DataTable)
+            table = app.screen.query_one("#drives", RowList)
             read_done = 0.0
 
             def feed() -> None:  # the technician loads each free drive at once
@@ -216,11 +304,13 @@ def run_ui(settings: Settings, plan: Plan, rate: float, workers: int) -> None:
                         key = "up"
                     elif table.cursor_row <= 0:
                         key = "down"
+                    pressed = time.perf_counter()
                     latency = await press(app, table, key)
                     if latency is None:
                         unmoved += 1
                     else:
                         latencies.append(latency)
+                        presses.append((pressed, latency))
                 await asyncio.sleep(0.3)  # a key every 0.3 s
             ended = time.perf_counter()
             report(runner, plan, feeder.started, ended, read_done or ended,
@@ -229,6 +319,8 @@ def run_ui(settings: Settings, plan: Plan, rate: float, workers: int) -> None:
         print(f"  key press to screen update while imaging: median {statistics.median(ms):.1f} "
               f"ms, 95th {ms[int(len(ms) * 0.95) - 1]:.1f} ms, max {ms[-1]:.1f} ms "
               f"over {len(ms)} presses (target < 100 ms); {unmoved} did not move the cursor")
+        if diagnosis is not None:
+            diagnosis.report(presses)
     asyncio.run(scenario())
 
 
@@ -242,6 +334,8 @@ def main() -> None:
     ap.add_argument("--accept-workers", type=int, default=2)
     ap.add_argument("--no-ui", action="store_true", help="the runner alone, no TUI")
     ap.add_argument("--dir", type=Path, help="work folder (default: a temporary one)")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="print what the UI thread did during the slowest presses")
     args = ap.parse_args()
     rate = args.rate_kib * 1000
     work = Path(tempfile.mkdtemp(prefix="bench-station-", dir=args.dir))
@@ -253,7 +347,10 @@ def main() -> None:
         print(f"{args.drives} drives x {args.carriers} carriers of ~{args.size_mib:g} MiB at "
               f"{args.rate_kib:g} KB/s, {args.accept_workers} accept worker(s) + 1 tape "
               f"writer; {'runner alone' if args.no_ui else 'inside the station app'}")
-        (run_plain if args.no_ui else run_ui)(settings, plan, rate, args.accept_workers)
+        if args.no_ui:
+            run_plain(settings, plan, rate, args.accept_workers)
+        else:
+            run_ui(settings, plan, rate, args.accept_workers, args.diagnose)
     finally:
         os.chdir("/")
         shutil.rmtree(work, ignore_errors=True)

@@ -19,6 +19,7 @@ from workbench.tui.app import WorkbenchApp
 from workbench.tui.drive import DriveScreen
 from workbench.tui.home import HomeScreen
 from workbench.tui.result import ConfirmQuit, ResultScreen
+from workbench.tui.rowlist import RowList
 from workbench.tui.widgets import SectorMap
 
 
@@ -63,8 +64,8 @@ async def start_on(pilot, app: WorkbenchApp, item: str, drive_name: str) -> None
 
 
 def cells(app: WorkbenchApp, table_id: str) -> dict[str, list[str]]:
-    table = app.screen.query_one(f"#{table_id}", DataTable)
-    return {str(key.value): [str(c) for c in table.get_row(key)] for key in table.rows}
+    table = app.screen.query_one(f"#{table_id}", RowList)
+    return {key: list(table.get_row(key)) for key in table.keys}
 
 
 def test_three_drives_at_once_one_cancelled_the_others_finish(tmp_path, extra_drives):
@@ -86,9 +87,8 @@ def test_three_drives_at_once_one_cancelled_the_others_finish(tmp_path, extra_dr
             assert all("imaging" in rows[p][2] and "/s" in rows[p][4]
                        for p in drives.values())
             # open the middle drive: its live map; cancel it there
-            table = app.screen.query_one("#drives", DataTable)
-            table.move_cursor(row=list(table.rows).index(
-                next(k for k in table.rows if k.value == drives["slow1"])))
+            table = app.screen.query_one("#drives", RowList)
+            table.move_cursor(row=table.keys.index(drives["slow1"]))
             await pilot.press("enter")
             assert isinstance(app.screen, DriveScreen)
             await wait_for(pilot, lambda: "+" in app.screen.query_one(
@@ -143,8 +143,8 @@ def test_the_board_accepts_in_the_background_while_the_drive_reads_the_next(
             await pilot.pause()
             assert isinstance(app.screen, HomeScreen) and app.runner.drive(fast).busy
             # c on the board cancels the selected drive
-            table = app.screen.query_one("#drives", DataTable)
-            table.move_cursor(row=[k.value for k in table.rows].index(fast))
+            table = app.screen.query_one("#drives", RowList)
+            table.move_cursor(row=table.keys.index(fast))
             await pilot.press("c")
             await wait_for(pilot, lambda: not app.runner.drive(fast).busy)
             assert app.runner.drive(fast).outcome == "aborted"
@@ -196,7 +196,6 @@ def test_the_board_never_offers_the_system_disk(monkeypatch):
         app = WorkbenchApp(Settings().for_training())
         async with app.run_test(size=(100, 40)) as pilot:
             await pilot.pause()
-            table = app.screen.query_one("#drives", DataTable)
-            keys = [row.value for row in table.rows]
+            keys = app.screen.query_one("#drives", RowList).keys
             assert "/dev/sdz" in keys and "/dev/vda" not in keys, keys
     asyncio.run(scenario())

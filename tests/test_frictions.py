@@ -19,6 +19,7 @@ from workbench.tui.flow import ChecklistScreen, ItemScreen, ProfileScreen
 from workbench.tui.home import HomeScreen
 from workbench.tui.metadata import MetadataScreen
 from workbench.tui.result import ResultScreen
+from workbench.tui.rowlist import RowList
 
 
 def footer_keys(app: WorkbenchApp) -> dict[str, tuple[int, int]]:
@@ -63,8 +64,8 @@ def test_the_checklist_first_key_acts_and_enter_starts_then_esc_goes_home(monkey
             await wait_for(pilot, lambda: (c := app.runner.carrier("FR-1")) is not None
                            and c.status == "review")
             from workbench.tui.home import HomeScreen as Board
-            await wait_for(pilot, lambda: isinstance(app.screen, Board) and "FR-1" in [
-                str(k.value) for k in app.screen.query_one("#queue", DataTable).rows],
+            await wait_for(pilot, lambda: isinstance(app.screen, Board) and "FR-1" in
+                app.screen.query_one("#queue", RowList).keys,
                 timeout=30)  # the board lists it at its next refresh (a timer)
             await pilot.press("v", "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
@@ -258,6 +259,7 @@ from workbench.i18n import set_language
 set_language({lang!r})
 from textual.widgets import DataTable
 from workbench.config import Settings
+from workbench.tui.rowlist import RowList
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.flow import ItemScreen
 from workbench.tui.keys import KeyHelp
@@ -282,6 +284,7 @@ async def main():
             texts += [c.title + " " + c.help for c in app.get_system_commands(screen)]
             texts += [str(c.label) for table in screen.query(DataTable)
                       for c in table.columns.values()]
+            texts += [label for rows in screen.query(RowList) for label in rows.labels]
             app.push_screen(KeyHelp(screen))
             await pilot.pause()
             texts.append(str(app.screen.query_one("#key-list").render()))

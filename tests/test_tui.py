@@ -12,6 +12,7 @@ from tests.conftest import MEDIA
 from workbench.config import Settings
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.result import ResultScreen
+from workbench.tui.rowlist import RowList
 from workbench.tui.widgets import SectorMap
 
 
@@ -84,7 +85,7 @@ def test_migrate_the_good_floppy_and_see_it_counted(tmp_path):
             assert "success" in text_of(app, "#outcome")
             assert "fmt/11" in text_of(app, "#details")  # formats inside, before accepting
             assert "packaging" in await accepted(pilot, app, "TUI-1")
-            today = app.screen.query_one("#today", DataTable)
+            today = app.screen.query_one("#today", RowList)
             await wait_for(pilot, lambda: ["3.5-inch FD", "1", "0", "0"] in [
                 list(today.get_row_at(n)) for n in range(today.row_count)])
     asyncio.run(scenario())
@@ -263,9 +264,8 @@ def test_cancel_during_imaging_then_resume(tmp_path, monkeypatch):
             for box in app.screen.query(Checkbox):
                 box.value = True
             await pilot.press("i")  # imaging starts; the board is back: open the drive
-            drives = app.screen.query_one("#drives", DataTable)
-            drives.move_cursor(row=[k.value for k in drives.rows].index(
-                str(tmp_path / "slow.drive.toml")))
+            drives = app.screen.query_one("#drives", RowList)
+            drives.move_cursor(row=drives.keys.index(str(tmp_path / "slow.drive.toml")))
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, DriveScreen) and
                            "rescued" in text_of(app, "#numbers")
@@ -320,7 +320,7 @@ def test_the_work_list_continues_an_imaged_carrier(tmp_path):
     async def scenario() -> None:
         app = WorkbenchApp(Settings())
         async with app.run_test(size=(120, 40)) as pilot:
-            work = app.screen.query_one("#pending", DataTable)
+            work = app.screen.query_one("#pending", RowList)
             assert [str(work.get_row_at(n)[0]) for n in range(work.row_count)] == ["W-1"]
             assert "imaged" in str(work.get_row_at(0)[1])
             await pilot.press("w", "enter")

@@ -1,22 +1,30 @@
 """The station board's words and cells: a drive's row, a carrier's row in the background
-queue, a text progress bar. Read from the runner's snapshots (never its workers)."""
+queue, a text progress bar (drawn by tui/rowlist.py). Read from the runner's snapshots
+(never its workers)."""
 
 from __future__ import annotations
-
-from textual.widgets import DataTable
 
 from workbench.devices import Drive
 from workbench.i18n import human_bytes, t
 from workbench.station.runner import DONE, FINISHED, IDLE, CarrierView, DriveView
+from workbench.tui.rowlist import Column
 
-DRIVE_COLUMNS = ("drive", "carrier", "phase", "progress", "rate", "eta", "media")
-QUEUE_COLUMNS = ("carrier", "drive", "status", "detail")
+# (key, cells wide, right-aligned); the label is the i18n text, a cell never moves a
+# column (numbers are right-aligned in a column wide enough for their longest form)
+DRIVE_COLUMNS = (("drive", 14, False), ("carrier", 12, False), ("phase", 12, False),
+                 ("progress", 11, False), ("rate", 11, True), ("eta", 7, True),
+                 ("media", 8, False))
+QUEUE_COLUMNS = (("carrier", 14, False), ("drive", 14, False), ("status", 20, False),
+                 ("detail", 0, False))
+# the latest carriers after the drives, and the oldest of the work list; the rest are
+# counted on one line. Each list has this many lines from the start (blank until used)
+QUEUE_SHOWN = 5
+WORK_SHOWN = 4
 
 
-def add_columns(table: DataTable[str], columns: tuple[str, ...],
-                labels: tuple[str, ...]) -> None:
-    for key, label in zip(columns, labels, strict=True):
-        table.add_column(label, key=key)
+def board_columns(columns: tuple[tuple[str, int, bool], ...]) -> tuple[Column, ...]:
+    return tuple(Column(key, t(f"board.col_{key}"), width, right)
+                 for key, width, right in columns)
 
 
 def eta_words(seconds: float | None) -> str:
@@ -27,12 +35,6 @@ def eta_words(seconds: float | None) -> str:
     hours, rest = divmod(whole, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else \
         f"{rest // 60}:{rest % 60:02d}"
-
-
-def fit(text: str, width: int) -> str:
-    """Text cut to width columns (wide characters count two), with … when cut."""
-    from rich.cells import cell_len, set_cell_size
-    return text if cell_len(text) <= width else set_cell_size(text, width - 1) + "…"
 
 
 def bar(fraction: float, width: int = 6) -> str:
@@ -67,16 +69,12 @@ def drive_cells(view: DriveView, drive: Drive | None, drives: dict[str, Drive]
         media = (drive.suggested_profile or "-") if drive.media_present else \
             t("board.no_medium")
     if view.phase == IDLE and view.job is None:
-        return (fit(short(view.drive, drives), 14), "-", fit(phase_words(view), 12), "", "",
-                "", fit(media, 8))
+        return (short(view.drive, drives), "-", phase_words(view), "", "", "", media)
     busy = view.busy and view.progress is not None
-    return (fit(short(view.drive, drives), 14), fit(view.item_id, 12),
-            fit(phase_words(view), 12),
+    return (short(view.drive, drives), view.item_id, phase_words(view),
             bar(view.fraction) if busy or view.phase == FINISHED else "",
-            # numbers padded to a steady width: a column that keeps its width is drawn
-            # again alone, one that changes it re-lays the whole screen out
-            f"{human_bytes(view.rate)}/s".rjust(11) if busy else "",
-            eta_words(view.eta).rjust(7) if busy else "", fit(media, 8))
+            f"{human_bytes(view.rate)}/s" if busy else "",
+            eta_words(view.eta) if busy else "", media)
 
 
 def carrier_cells(view: CarrierView, drives: dict[str, Drive]) -> tuple[str, ...]:
@@ -85,30 +83,5 @@ def carrier_cells(view: CarrierView, drives: dict[str, Drive]) -> tuple[str, ...
         status = t(f"state.{view.state}")
     detail = view.error or (t(f"outcome.{view.outcome}") if view.outcome and
                             view.outcome != "error" else "")
-    return (fit(view.item_id, 14), fit(short(view.drive, drives), 14) if view.drive else "-",
-            fit(status, 20), fit(detail.replace("\n", " "), 200))
-
-
-def sync_rows(table: DataTable[str], rows: list[tuple[str, tuple[str, ...]]],
-              columns: tuple[str, ...]) -> None:
-    """Bring a table to rows (key, cells) in place: the cursor stays where it is, and a
-    refresh twice a second costs only the cells that changed."""
-    keys = [str(key.value) for key in table.rows]
-    wanted = [key for key, _ in rows]
-    if keys != wanted:
-        row = table.cursor_row
-        selected = keys[row] if 0 <= row < len(keys) else None
-        table.clear()
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
-        if rows:  # the same drive or carrier stays selected when rows move
-            table.move_cursor(row=wanted.index(selected) if selected in wanted
-                              else min(max(row, 0), len(rows) - 1))
-        return
-    from rich.cells import cell_len
-    for key, cells in rows:
-        current = table.get_row(key)
-        for column, old, new in zip(columns, current, cells, strict=True):
-            if old != new:  # measured again only when its width changed
-                table.update_cell(key, column, new,
-                                  update_width=cell_len(str(old)) != cell_len(str(new)))
+    return (view.item_id, short(view.drive, drives) if view.drive else "-", status,
+            detail.replace("\n", " "))

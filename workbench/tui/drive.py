@@ -30,6 +30,7 @@ class DriveScreen(StationScreen):
         self.drive = drive
         self.item_id = ""  # the carrier this view follows (a later one is another view)
         self.shown: DriveView | None = None
+        self.title_shown = ""
         self.left = False
 
     def compose(self) -> ComposeResult:
@@ -63,9 +64,11 @@ class DriveScreen(StationScreen):
 
     def show(self, view: DriveView) -> None:
         name = short(self.drive, {d.path: d for d in self.wb.drives})
-        self.query_one("#drive-title", Static).update(
-            (t("tui.imaging", item=view.item_id, drive=name) if view.item_id else name)
-            + "  ·  " + phase_words(view))
+        title = (t("tui.imaging", item=view.item_id, drive=name) if view.item_id else name) \
+            + "  ·  " + phase_words(view)
+        if title != self.title_shown:  # an update re-lays the screen out: only a change
+            self.title_shown = title
+            self.query_one("#drive-title", Static).update(title)
         p = view.progress
         if p is not None:
             self.query_one("#bar", ProgressBar).update(progress=view.fraction * 100)

@@ -6,39 +6,41 @@ here, opens a drive (Enter) for its live sector map, or cancels one (c)."""
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from workbench.config import UNNAMED
 from workbench.devices import carrier_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
-from workbench.station import PENDING_STATES, Filters, State
+from workbench.station import PENDING_STATES, Filters, State, Station
 from workbench.station.runner import DONE, FAILED, REVIEW, DriveView
 from workbench.tui.base import StationScreen
 from workbench.tui.board import (
     DRIVE_COLUMNS,
     QUEUE_COLUMNS,
-    add_columns,
+    QUEUE_SHOWN,
+    WORK_SHOWN,
+    board_columns,
     carrier_cells,
     drive_cells,
-    sync_rows,
 )
+from workbench.tui.reads import BackgroundReads
+from workbench.tui.rowlist import Column, Row, RowList
 from workbench.tui.widgets import StationFooter
 
-TODAY_COLUMNS = ("label", "succeeded", "partial", "failed")
-PENDING_COLUMNS = ("item", "state", "next")
 BOARD_SECONDS = 1.0  # how often the board reads the runner's snapshots
+WORK_LIMIT = 500  # work-list rows read to count those not shown
+Records = tuple[list[Row], list[Row], int]  # today's counts, the work list, its length
 
 
 class HomeScreen(StationScreen):
     DEFAULT_CSS = """
-    HomeScreen #queue { height: auto; max-height: 8; }
-    HomeScreen #pending { height: auto; max-height: 8; }
     HomeScreen #board-message { color: $warning; }
     """
     BINDINGS = [
@@ -58,50 +60,60 @@ class HomeScreen(StationScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="home"):
-            yield Static(id="station")
-            yield DataTable(id="drives", cursor_type="row", zebra_stripes=True)
+            yield Static(id="station", markup=False)  # "[TRAINING]" is text
+            # lists drawn line by line: a changed row redraws its own line, no layout
+            yield RowList(board_columns(DRIVE_COLUMNS), zebra=True, id="drives")
             yield Static(id="board-message", markup=False)
             yield Static(t("board.queue"), classes="heading")
-            yield DataTable(id="queue", cursor_type="row")
+            yield RowList(board_columns(QUEUE_COLUMNS), cap=QUEUE_SHOWN, steady=True,
+                          empty=t("board.queue_empty"), id="queue")
             yield Static(t("tui.work_list"), classes="heading")
-            yield DataTable(id="pending", cursor_type="row")
+            yield RowList((Column("item", t("station.col_item"), 16),
+                           Column("state", t("station.col_state"), 16),
+                           Column("next", t("station.col_next"), 0)),
+                          cap=WORK_SHOWN, steady=True,
+                          empty=t("board.work_empty"), id="pending")
             yield Static(id="work-message", markup=False)
             with Horizontal(id="batch-row"):
                 yield Static(t("tui.batch"), classes="label")
                 yield Input(id="batch", placeholder=t("tui.batch_hint"))
             yield Static(t("tui.today"), classes="heading")
-            yield DataTable(id="today", cursor_type="none")
+            yield RowList((Column("label", t("report.col_label"), 16),
+                           Column("succeeded", t("report.col_succeeded"), 9, right=True),
+                           Column("partial", t("report.col_partial"), 9, right=True),
+                           Column("failed", t("report.col_failed"), 9, right=True)),
+                          cursor=False, steady=True,
+                          empty=t("board.today_empty"), id="today")
         yield StationFooter()
 
     def on_mount(self) -> None:
-        drives = self.query_one("#drives", DataTable)
-        add_columns(drives, DRIVE_COLUMNS, tuple(t(f"board.col_{k}") for k in DRIVE_COLUMNS))
-        add_columns(self.query_one("#queue", DataTable), QUEUE_COLUMNS,
-                    tuple(t(f"board.col_{k}") for k in QUEUE_COLUMNS))
-        add_columns(self.query_one("#today", DataTable), TODAY_COLUMNS,
-                    (t("report.col_label"), t("report.col_succeeded"),
-                     t("report.col_partial"), t("report.col_failed")))
-        add_columns(self.query_one("#pending", DataTable), PENDING_COLUMNS,
-                    (t("station.col_item"), t("station.col_state"), t("station.col_next")))
         self.query_one("#batch", Input).value = self.wb.batch
         self._seen: tuple[tuple[str, str], ...] = ()
+        self._reads = BackgroundReads(lambda: self.wb.settings, self._read_records,
+                                      self._show_records, self._records_failed)
         self.action_refresh()
-        drives.styles.height = "auto"  # as many rows as drives, up to a screenful
-        drives.styles.max_height = 12
-        drives.focus()  # letters are keys here; b edits the batch
-        # the runner's snapshots once a second (a redraw of the board costs 40-50 ms of
-        # the screen's time): no database read unless a carrier moved
+        self.query_one("#drives", RowList).focus()  # letters are keys; b edits the batch
+        # the runner's snapshots once a second: no database read unless a carrier moved
         self.set_interval(BOARD_SECONDS, self.tick)
+        # what the app loaded to get here (modules, profiles, screens) lives as long as
+        # the app: kept out of the collector, whose full pass over it took 50-140 ms of
+        # the UI thread (a key press waited for it) while drives imaged. (No collection
+        # first: it costs as much again; startup's little garbage waits for unmount.)
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        self._reads.close()
+        gc.unfreeze()  # the app ends (or a test's app): its objects can go
 
     def on_screen_resume(self) -> None:
         # the drives are listed again on r (opening every drive on each return is slow)
         self._station_line()
         self.tick()
         self._refresh_records()
-        self.query_one("#drives", DataTable).focus()
+        self.query_one("#drives", RowList).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one("#drives", DataTable).focus()
+        self.query_one("#drives", RowList).focus()
 
     # -- the board -------------------------------------------------------------------
 
@@ -128,14 +140,15 @@ class HomeScreen(StationScreen):
         # the drives at work first: a station lists many drives, a few of them busy
         used = {path for path, v in views.items() if v.job is not None}
         rows.sort(key=lambda row: row[0] not in used)
-        sync_rows(self.query_one("#drives", DataTable), rows, DRIVE_COLUMNS)
+        self.query_one("#drives", RowList).set_rows(rows)
         carriers = list(reversed(runner.carriers()))  # the latest first
-        sync_rows(self.query_one("#queue", DataTable),
-                  [(c.item_id, carrier_cells(c, known)) for c in carriers], QUEUE_COLUMNS)
+        self.query_one("#queue", RowList).set_rows(
+            [(c.item_id, carrier_cells(c, known)) for c in carriers[:QUEUE_SHOWN]],
+            total=len(carriers))
         seen = tuple((c.item_id, c.status) for c in carriers)
         if seen != self._seen:  # a carrier moved: the work list and counts changed
             self._seen = seen
-            self._refresh_records()
+            self._reads.request()  # off the UI thread: a key press never waits for it
 
     def action_refresh(self) -> None:
         app = self.wb
@@ -145,29 +158,36 @@ class HomeScreen(StationScreen):
         self._refresh_records()
 
     def _refresh_records(self) -> None:
-        # in place (sync_rows): only what changed is drawn again, the screen keeps its
-        # layout unless a row came or went
-        app = self.wb
-        day = datetime.now(UTC).date().isoformat()
-        sync_rows(self.query_one("#today", DataTable),
-                  [(row.label, (row.label, str(row.succeeded), str(row.partial),
-                                str(row.failed)))
-                   for row in app.station.records.statistics(
-                       "media", Filters(date_from=day, date_to=day))], TODAY_COLUMNS)
-        sync_rows(self.query_one("#pending", DataTable),
-                  [(st.item_id, (st.item_id, t(f"state.{st.state.value}"),
-                                 t(f"action.{PENDING_STATES[st.state].value}")))
-                   for st in app.station.pending(limit=50)], PENDING_COLUMNS)
+        """Today's counts and the work list, read now (on the technician's request)."""
+        self._show_records(self._read_records(self.wb.station))
 
-    def _selected(self, table_id: str) -> str | None:
-        table = self.query_one(f"#{table_id}", DataTable)
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(key) if key is not None else None
+    @staticmethod
+    def _read_records(station: Station) -> Records:
+        day = datetime.now(UTC).date().isoformat()
+        today: list[Row] = [(row.label, (row.label, str(row.succeeded), str(row.partial),
+                                         str(row.failed)))
+                 for row in station.records.statistics(
+                     "media", Filters(date_from=day, date_to=day))]
+        work = station.pending(limit=WORK_LIMIT)
+        return today, [(st.item_id, (st.item_id, t(f"state.{st.state.value}"),
+                                     t(f"action.{PENDING_STATES[st.state].value}")))
+                       for st in work[:WORK_SHOWN]], len(work)
+
+    def _show_records(self, records: Records) -> None:
+        # in place: only what changed is drawn again, the screen keeps its layout
+        # unless the number of lines shown changed
+        if not self.is_attached:  # read after the app ended
+            return
+        today, work, total = records
+        self.query_one("#today", RowList).set_rows(today)
+        self.query_one("#pending", RowList).set_rows(work, total=total)
+
+    def _records_failed(self, message: str) -> None:
+        if self.is_attached:
+            self.query_one("#work-message", Static).update(message)
 
     def action_cancel_drive(self) -> None:
-        drive = self._selected("drives")
+        drive = self.query_one("#drives", RowList).cursor_key
         message = self.query_one("#board-message", Static)
         if drive is None or not self.wb.runner.drive(drive).busy:
             message.update(t("board.nothing_to_cancel"))
@@ -182,7 +202,7 @@ class HomeScreen(StationScreen):
         self._station_line()
 
     def action_queue(self) -> None:
-        self.query_one("#queue", DataTable).focus()
+        self.query_one("#queue", RowList).focus()
 
     # -- keys kept from the home screen ------------------------------------------------
 
@@ -210,19 +230,16 @@ class HomeScreen(StationScreen):
         self.app.push_screen(ItemScreen())
 
     def action_work(self) -> None:
-        self.query_one("#pending", DataTable).focus()
+        self.query_one("#pending", RowList).focus()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value
-        if key is None:
-            return
-        if event.data_table.id == "drives":
+    def on_row_list_selected(self, event: RowList.Selected) -> None:
+        if event.row_list.id == "drives":
             from workbench.tui.drive import DriveScreen
-            self.app.push_screen(DriveScreen(str(key)))
-        elif event.data_table.id == "queue":
-            self._open_carrier(str(key))
-        elif event.data_table.id == "pending":
-            self._continue(str(key))
+            self.app.push_screen(DriveScreen(event.key))
+        elif event.row_list.id == "queue":
+            self._open_carrier(event.key)
+        elif event.row_list.id == "pending":
+            self._continue(event.key)
 
     def _open_carrier(self, item_id: str) -> None:
         """A carrier of the background queue: its result, to decide (review), to see
