@@ -72,6 +72,12 @@ SPEC = {
         "logs": Field(str, default="logs"),
         "profiles": Field(str, default=""),
     }),
+    # the shared ledger on a PostgreSQL server (issue 15); empty: the SQLite file of
+    # [paths] ledger. WORKBENCH_LEDGER_URL overrides it.
+    "ledger": Field(dict, table={
+        "url": Field(str, default="", check=lambda v: None if not v or v.startswith(
+            ("postgresql://", "postgres://")) else "postgresql://USER@HOST:PORT/DATABASE"),
+    }),
     "tape": Field(dict, table={
         "pools": Field(list, default=["primary", "secondary"],
                        check=lambda v: None if v and all(isinstance(x, str) and x for x in v)
@@ -196,6 +202,7 @@ class Settings:
     camera_command: str = ""  # photographs a carrier: {path} is the file it writes
     camera_timeout: float = 60.0
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
+    ledger_url: str = ""  # [ledger] url: the shared ledger on a server (ledger/link.py)
     source: Path | None = None
     training: bool = False
 
@@ -284,6 +291,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         autoloader=AutoloaderSettings.from_table(data["autoloader"]),
         camera_command=camera["command"], camera_timeout=float(camera["timeout_seconds"]),
         paths=_paths(path.resolve().parent, paths),
+        ledger_url=data["ledger"]["url"],
         source=path,
     )
 

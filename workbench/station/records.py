@@ -4,7 +4,6 @@ reach the ledger. Acting on carriers is Station's; this only reads or copies."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ from workbench.ledger.filters import make_filters
 from workbench.station import duplicates
 
 if TYPE_CHECKING:
+    from workbench.ledger.db import Con, Row
     from workbench.station.core import Station
 
 Filters = query.Filters
@@ -29,7 +29,7 @@ class Records:
         self.station = station
 
     @property
-    def con(self) -> sqlite3.Connection:
+    def con(self) -> Con:
         return self.station.con
 
     def report_label(self, key: str) -> str:
@@ -40,13 +40,13 @@ class Records:
         return t(f"disc.{key}") if f"disc.{key}" in catalog(language()) else key
 
     def log_page(self, filters: Filters, limit: int = 50, before: str = ""
-                 ) -> list[sqlite3.Row]:
+                 ) -> list[Row]:
         """Attempts, newest first, one page at a time (interrupted ones included)."""
         from workbench.ledger.filters import check_before
         return query.attempts_page(self.con, filters, limit, check_before(before))
 
     @staticmethod
-    def page_cursor(row: sqlite3.Row) -> str:
+    def page_cursor(row: Row) -> str:
         """The `before` of the page after the one that ends with row."""
         return query.page_cursor(row)
 
@@ -59,7 +59,7 @@ class Records:
         return [*query.history_lines(h), *filter(None, [same]),
                 *duplicates.conflict_lines(self.con, item_id)]
 
-    def identical(self, rows: list[sqlite3.Row]) -> dict[str, str]:
+    def identical(self, rows: list[Row]) -> dict[str, str]:
         """Attempt row id -> 'same image as ...' where other carriers share its image
         (for a log page)."""
         return {row: t("dup.log_same", items=", ".join(items))
