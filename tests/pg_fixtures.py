@@ -21,6 +21,7 @@ import pytest
 from workbench import PROJECT_ROOT
 
 ENV = "WORKBENCH_TEST_PG_URL"
+__all__ = ["backend", "pg_server", "pg_url"]  # the fixtures, for `import *`
 
 
 def _throwaway():  # the script as a module (scripts/ is no package)
@@ -51,7 +52,7 @@ def pg_server() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="workbench-pg-test-"))
     try:
         url = script.start(folder)
-    except Exception as exc:  # noqa: BLE001 (any failure to start is a skip reason)
+    except Exception as exc:  # any failure to start is a reason to skip
         script.stop(folder)
         pytest.skip(f"could not start a throwaway PostgreSQL cluster: {exc}")
     try:

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import MEDIA, workbench_cmd, workbench_run
-from tests.pg_fixtures import backend, pg_server, pg_url  # noqa: F401 (fixtures)
+from tests.pg_fixtures import *  # noqa: F403 (the fixtures backend, pg_server, pg_url)
 from workbench import PROJECT_ROOT
 from workbench.errors import ExitCode
 from workbench.ledger import record as ledger

@@ -107,6 +107,15 @@ class Resynced:
     kept: Path | None  # where the sent journal was put aside
 
 
+def _open_journal(path: Path) -> sqlite3.Connection:
+    """The journal: a ledger file of this station's rows during an outage. A new version
+    there may follow one the server holds (its `supersedes`): no foreign keys here; the
+    server checks them when the journal is sent."""
+    con = connect_sqlite(path)
+    con.execute("PRAGMA foreign_keys = OFF")
+    return con
+
+
 class LinkedLedger:
     """The server's ledger, falling back to the journal (see the module's words)."""
 
@@ -123,6 +132,7 @@ class LinkedLedger:
         self.offline_since, self.offline_detail = "", ""
         self.last_try = 0.0
         self.last_conflicts: list[Conflict] = []
+        self.last_resync: Resynced | None = None
         try:
             self.server = pg.connect(url, station_id)
         except pg.LedgerUnreachable as exc:
@@ -142,7 +152,7 @@ class LinkedLedger:
         self.offline_detail = getattr(exc, "params", {}).get("detail", "") or str(exc)
         self.last_try = time.monotonic()
         if self.journal is None:
-            self.journal = connect_sqlite(self.journal_file)
+            self.journal = _open_journal(self.journal_file)
 
     def status(self) -> LinkStatus:
         server = pg.safe_url(self.url)
@@ -179,8 +189,9 @@ class LinkedLedger:
         assert self.server is not None
         if self.journal is None:
             if not self.journal_file.exists():
-                return Resynced({}, [], None)
-            self.journal = connect_sqlite(self.journal_file)
+                self.last_resync = Resynced({}, [], None)
+                return self.last_resync
+            self.journal = _open_journal(self.journal_file)
         new = {str(r[0]) for r in self.journal.execute("SELECT id FROM attempts")}
         try:
             added = copy_rows(self.journal, self.server)
@@ -196,14 +207,15 @@ class LinkedLedger:
         for suffix in ("-wal", "-shm"):
             Path(f"{self.journal_file}{suffix}").unlink(missing_ok=True)
         self.offline_since = self.offline_detail = ""
-        return Resynced(added, self.last_conflicts, kept)
+        self.last_resync = Resynced(added, self.last_conflicts, kept)
+        return self.last_resync
 
     # -- Con ----------------------------------------------------------------------------
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         word = sql.strip().split(None, 1)[0].upper() if sql.strip() else ""
-        if word == "BEGIN" and self.server is None and \
-                time.monotonic() - self.last_try >= self.retry_seconds:
-            self.reconnect()
+        if self.server is None and not self.in_transaction and word not in (
+                "COMMIT", "ROLLBACK") and time.monotonic() - self.last_try >= self.retry_seconds:
+            self.reconnect()  # between two transactions: never inside one
         if self.dropped and word in ("ROLLBACK", "COMMIT"):
             self.dropped = self.in_transaction = False
             return _NoRows()  # the server rolled it back already
@@ -215,7 +227,9 @@ class LinkedLedger:
             try:
                 return self.server.execute(sql, parameters)
             except pg.LedgerDropped as exc:
-                inside = self.in_transaction or word in ("COMMIT", "ROLLBACK")
+                # a BEGIN that finds the server gone begins on the journal instead
+                inside = (self.in_transaction and word != "BEGIN") or word in (
+                    "COMMIT", "ROLLBACK")
                 self._go_offline(exc)
                 if inside:
                     self.dropped = self.in_transaction

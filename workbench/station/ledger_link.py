@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.ledger import item_locks
-from workbench.ledger.link import LinkedLedger, LinkStatus, status_of
+from workbench.ledger.link import LinkedLedger, LinkStatus, Resynced, status_of
 from workbench.station.locks import Lock, item_lock
 
 if TYPE_CHECKING:
@@ -59,3 +59,16 @@ def link_status(station: Station) -> LinkStatus:
 def journal_of(station: Station) -> Path:
     from workbench.ledger.link import journal_path
     return journal_path(station.settings)
+
+
+def resync(station: Station) -> Resynced | None:
+    """Send the journal to the server now. None: still offline (nothing lost)."""
+    from workbench.errors import BadInput
+    con = station.con
+    if not isinstance(con, LinkedLedger):
+        raise BadInput("ledger_pg.no_server")
+    if con.server is None:
+        if not con.reconnect():
+            return None
+        return con.last_resync
+    return con.resync()

@@ -15,6 +15,7 @@ from workbench.station import duplicates
 
 if TYPE_CHECKING:
     from workbench.ledger.db import Con, Row
+    from workbench.ledger.link import LinkStatus
     from workbench.station.core import Station
 
 Filters = query.Filters
@@ -77,6 +78,16 @@ class Records:
               out: Path | None = None) -> str:
         """A report in one of FORMATS: to out (atomically), or its text."""
         return export.write_report(slices, fmt, lang, out)
+
+    def link_status(self) -> LinkStatus:
+        """Where the ledger is: this station's file, the server, or offline (journal)."""
+        from workbench.station.ledger_link import link_status
+        return link_status(self.station)
+
+    def link_offline(self) -> str:
+        """The offline line to show ('' unless the server is out of reach)."""
+        status = self.link_status()
+        return status.line() if status.state.value == "offline" else ""
 
     def check(self) -> None:
         db.check_ledger(self.con, self.station.settings.paths.ledger)
