@@ -99,6 +99,12 @@ def test_both_backends_give_the_same_answers(tmp_path, pg_url):
     for item in ("FD001", "FD005"):
         assert history(lite, item) == history(server, item)
     assert find_conflicts(lite) == find_conflicts(server) != []
+    from workbench.ledger.export import export_ledger  # a server's ledger as a file
+    copied = export_ledger(server, tmp_path / "from-server.sqlite")
+    assert copied == export_ledger(lite, tmp_path / "from-file.sqlite")
+    exported = connect(tmp_path / "from-server.sqlite")
+    assert [r.as_dict() for r in statistics(exported, "station")] == \
+        [r.as_dict() for r in statistics(lite, "station")]
 
 
 def test_the_server_ledger_is_append_only_in_the_database(pg_url):

@@ -115,8 +115,9 @@ def to_postgres(sql: str) -> str:
 def ddl_to_postgres(script: str) -> str:
     """A migration (SQLite DDL) as PostgreSQL DDL."""
     # an expression in an index's column list needs its own parentheses
+    # (as an integer: the median's query says `(outcome IN (...)) = 1`, see _REWRITES)
     script = script.replace("heads(profile_id, outcome IN ('success', 'partial'), rate)",
-                            "heads(profile_id, (outcome IN ('success', 'partial')), rate)")
+                            "heads(profile_id, ((outcome IN ('success', 'partial'))::int), rate)")
     script = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', script)
     script = re.sub(r"\bINTEGER\b", "BIGINT", script)
     script = re.sub(r"\bREAL\b", "DOUBLE PRECISION", script)

@@ -85,9 +85,14 @@ class Records:
         return link_status(self.station)
 
     def link_offline(self) -> str:
-        """The offline line to show ('' unless the server is out of reach)."""
+        """What to say of the link after a command: offline (the journal), or conflicts
+        a resync of the journal found; '' when there is nothing to say."""
         status = self.link_status()
-        return status.line() if status.state.value == "offline" else ""
+        if status.state.value == "offline":
+            return status.line()
+        if status.conflicts:
+            return t("ledger_pg.resync_conflicts", count=len(status.conflicts))
+        return ""
 
     def check(self) -> None:
         db.check_ledger(self.con, self.station.settings.paths.ledger)
