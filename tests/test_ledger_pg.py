@@ -187,6 +187,19 @@ def test_a_connection_dropped_mid_transaction_writes_nothing(pg_server, pg_url):
     assert fresh.execute("SELECT COUNT(*) FROM carriers").fetchone()[0] == 0
 
 
+def test_a_write_that_waits_too_long_is_refused_and_the_station_goes_on(pg_url):
+    from workbench.errors import Aborted
+    first, second = connect(pg_url, "S1"), connect(pg_url, "S2")
+    first.execute("BEGIN IMMEDIATE")  # a long write at another station
+    second.raw.execute("SET lock_timeout = '100ms'")
+    with pytest.raises(Aborted) as busy:
+        second.execute("BEGIN IMMEDIATE")
+    assert busy.value.key == "ledger_pg.busy"
+    first.execute("ROLLBACK")
+    seed(second, "FD1", "success", "2026-01-01T00:00:00Z", station="S2")  # still usable
+    assert second.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 1
+
+
 # -- stations coordinate ---------------------------------------------------------------------
 
 def _settings(root: Path, station: str, url: str) -> Settings:

@@ -126,14 +126,19 @@ class PgConnection:
         import psycopg
         translated = dialect.to_postgres(sql)
         try:
-            if translated.startswith("BEGIN; "):
+            if translated.startswith("BEGIN; "):  # BEGIN IMMEDIATE: and the write lock
                 self.raw.execute("BEGIN")
-                translated = translated[len("BEGIN; "):]
+                try:
+                    return PgCursor(self.raw.execute(translated[len("BEGIN; "):]))
+                except psycopg.Error:
+                    if not self.raw.broken:  # the caller's try begins after BEGIN
+                        self.raw.execute("ROLLBACK")
+                    raise
             cur = self.raw.cursor(row_factory=_row_factory(bool(_STAR.search(sql))))
             cur.execute(translated, parameters or None, prepare=False)
             return PgCursor(cur)
-        except psycopg.OperationalError as exc:
-            raise self._lost(exc) from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._fault(exc) from exc
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PgCursor:
         import psycopg
@@ -141,8 +146,15 @@ class PgConnection:
             cur = self.raw.cursor()
             cur.executemany(dialect.to_postgres(sql), parameters)
             return PgCursor(cur)
-        except psycopg.OperationalError as exc:
-            raise self._lost(exc) from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._fault(exc) from exc
+
+    def _fault(self, exc: Exception) -> WorkbenchError:
+        """A lost connection (LedgerDropped), or a wait that timed out on a live one
+        (another station's long transaction): the statement was not applied."""
+        if self.raw.closed or self.raw.broken:
+            return self._lost(exc)
+        return Aborted("ledger_pg.busy", server=safe_url(self.url), detail=_first_line(exc))
 
     def _lost(self, exc: Exception) -> WorkbenchError:
         self.broken = True
@@ -214,11 +226,16 @@ def connect(url: str, station_id: str = "", timeout: float = 10) -> PgConnection
                 else int(text)
 
     try:
+        # keepalives: a server gone without a word (a cable pulled) is noticed in ~25 s
         raw = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)),
-                              application_name=f"workbench {station_id}"[:63])
+                              application_name=f"workbench {station_id}"[:63],
+                              keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                              keepalives_count=3)
     except psycopg.Error as exc:
         raise connect_error(exc, url) from exc
     raw.adapters.register_loader("numeric", NumericLoader)
+    # as SQLite's busy_timeout: a write waits for another station's at most this long
+    raw.execute("SET lock_timeout = '30s'")
     con = PgConnection(raw, url, station_id)
     try:
         migrate(con)
