@@ -401,3 +401,24 @@ def test_move_to_copies_10000_attempts_once_and_checks_them(tmp_path, pg_url):
         raw.execute("ALTER TABLE attempts ENABLE TRIGGER attempts_append_only")
     cli = workbench_run("ledger", "move-to", pg_url, cwd=tmp_path)
     assert cli.returncode == ExitCode.CONFLICTS and "1 differ" in cli.stdout
+
+
+def test_the_statistics_screen_says_the_ledger_is_offline(tmp_path):
+    import asyncio
+
+    from textual.widgets import Static
+
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.supervisor import StatsScreen
+    url = f"postgresql://postgres@/postgres?host={tmp_path}/no-server&port=5432"
+
+    async def scenario(settings: Settings) -> str:
+        app = WorkbenchApp(settings)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            assert isinstance(app.screen, StatsScreen)
+            link = app.screen.query_one("#ledger-link", Static)
+            return str(link.render()) if link.display else ""
+    offline = asyncio.run(scenario(replace(Settings(), ledger_url=url)))
+    assert "OFFLINE" in offline and "ledger-journal.sqlite" in offline
+    assert asyncio.run(scenario(Settings())) == ""  # its own file: nothing to say
