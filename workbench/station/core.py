@@ -31,7 +31,6 @@ from workbench.ledger import record as ledger
 from workbench.ledger.link import open_ledger
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
-from workbench.station.ledger_link import item_lock_for
 from workbench.station.locks import Lock, drive_lock, folder_lock, held
 from workbench.station.records import Records
 from workbench.station.result import MigrationResult, imaging_detail, verify_image
@@ -113,7 +112,7 @@ class Station:
     # -- locking and bookkeeping ---------------------------------------------------------
 
     def lock(self, item_id: str, action: Action) -> Lock:
-        return item_lock_for(self, item_id, action.value)  # files, and the server's
+        return self.records.item_lock(item_id, action.value)  # files (and the server)
 
     def _begin(self, item_id: str, action: Action) -> tuple[Lock, CarrierState]:
         """Lock the item, bring the ledger up to date, check the action is allowed."""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from workbench.ledger.db import Con, Row
     from workbench.ledger.link import LinkStatus
     from workbench.station.core import Station
+    from workbench.station.locks import Lock
 
 Filters = query.Filters
 SliceRow = query.SliceRow
@@ -78,6 +79,12 @@ class Records:
               out: Path | None = None) -> str:
         """A report in one of FORMATS: to out (atomically), or its text."""
         return export.write_report(slices, fmt, lang, out)
+
+    def item_lock(self, item_id: str, action: str) -> Lock:
+        """The item's lock: the station's file lock and, with a shared ledger, the
+        server's, which other stations see (station/ledger_link.py)."""
+        from workbench.station.ledger_link import item_lock_for
+        return item_lock_for(self.station, item_id, action)
 
     def link_status(self) -> LinkStatus:
         """Where the ledger is: this station's file, the server, or offline (journal)."""
