@@ -34,10 +34,11 @@ from workbench.ledger.query import statistics  # noqa: E402
 from workbench.ledger.record import add_attempts  # noqa: E402
 from workbench.profiles import load_profiles  # noqa: E402
 
-BATCH = 50_000
+BATCH = 50_000  # one station's import: few, large transactions
+STATION_BATCH = 2_000  # four stations at once: short transactions, as stations write
 
 
-def batches(total: int, part: int = 0, parts: int = 1
+def batches(total: int, part: int = 0, parts: int = 1, size: int = BATCH
             ) -> Iterator[tuple[list[dict], list[dict]]]:
     """The same attempts every run (seeded); part/parts: every parts-th carrier."""
     profiles = load_profiles(ROOT / "profiles")
@@ -72,16 +73,16 @@ def batches(total: int, part: int = 0, parts: int = 1
             if mine:
                 batch.append(row)
             done += 1
-        if len(batch) >= BATCH:
+        if len(batch) >= size:
             yield batch, carriers
             batch, carriers = [], []
     yield batch, carriers
 
 
-def fill(target: str, total: int, part: int = 0, parts: int = 1) -> int:
+def fill(target: str, total: int, part: int = 0, parts: int = 1, size: int = BATCH) -> int:
     con = connect(target, f"bench-{part}")
     n = 0
-    for rows, carriers in batches(total, part, parts):
+    for rows, carriers in batches(total, part, parts, size):
         n += add_attempts(con, rows, carriers)
     con.close()
     return n
@@ -114,8 +115,17 @@ def count(target: str) -> tuple[int, int]:
     return out
 
 
+def count_of(total: int) -> tuple[int, int]:
+    """The attempts and carriers one station's insertion of total makes."""
+    attempts = carriers = 0
+    for rows, items in batches(total):
+        attempts, carriers = attempts + len(rows), carriers + len(items)
+    return attempts, carriers
+
+
 def four_at_once(target: str, total: int) -> float:
-    """Four station processes, each a quarter of the carriers, at once."""
+    """Four station processes, each a quarter of the carriers, at once, in
+    transactions of STATION_BATCH attempts."""
     t0 = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, __file__, "--writer", target, str(total),
                                str(part)]) for part in range(4)]
@@ -125,7 +135,7 @@ def four_at_once(target: str, total: int) -> float:
     return time.perf_counter() - t0
 
 
-def run_backend(name: str, make: Callable[[], str], total: int, runs: int
+def run_backend(name: str, make: Callable[[], str], total: int, runs: int, four_total: int
                 ) -> dict[str, str]:
     out: dict[str, str] = {"backend": name}
     one = make()
@@ -136,16 +146,19 @@ def run_backend(name: str, make: Callable[[], str], total: int, runs: int
     attempts, carriers = count(one)
     times, top = report_times(one, runs)
     four = make()
-    four_s = four_at_once(four, total)
+    four_s = four_at_once(four, four_total)
     four_attempts, four_carriers = count(four)
+    print(f"{name}: one station {insert_s:.1f} s; report {times}; four at once {four_s:.1f} s",
+          flush=True)
     rate, rate4 = attempts / insert_s, four_attempts / four_s
-    same = (four_attempts, four_carriers) == (attempts, carriers)
+    expected = count_of(four_total)
+    same = (four_attempts, four_carriers) == expected
     med = stats.median(times)
     out.update({
         "attempts / carriers": f"{attempts:,} / {carriers:,}",
         "insertion, one station": f"{insert_s:.1f} s, {rate:,.0f}/s "
                                   f"({'MET' if rate >= 10_000 else 'NOT MET'} >= 10,000)",
-        "insertion, four at once": f"{four_s:.1f} s, {rate4:,.0f}/s "
+        "insertion, four at once": f"{four_s:.1f} s, {rate4:,.0f}/s, "
                                    f"({four_attempts:,} / {four_carriers:,}: "
                                    f"{'same' if same else 'DIFFER'})",
         "per-media report": f"median {med:.2f} s of {runs} "
@@ -158,6 +171,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--attempts", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--four", type=int, default=0,
+                    help="attempts the four stations insert at once (default: --attempts)")
     ap.add_argument("--url", default="", help="a PostgreSQL server (a schema of its own)")
     ap.add_argument("--throwaway", action="store_true",
                     help="start a throwaway PostgreSQL cluster for the run")
@@ -166,14 +181,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.writer:
         target, total, part = args.writer
-        fill(target, int(total), int(part), 4)
+        fill(target, int(total), int(part), 4, STATION_BATCH)
         return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         files = iter(range(100))
         results.append(run_backend(
             "SQLite", lambda: str(Path(tmp) / f"ledger-{next(files)}.sqlite"),
-            args.attempts, args.runs))
+            args.attempts, args.runs, args.four or args.attempts))
         url, cluster = args.url, None
         if not url and args.throwaway:
             sys.path.insert(0, str(ROOT / "scripts"))
@@ -193,7 +208,7 @@ def main() -> None:
                 return f"{url}{sep}options={quote(f'-c search_path={name}')}"
             try:
                 results.append(run_backend("PostgreSQL", new_schema, args.attempts,
-                                           args.runs))
+                                           args.runs, args.four or args.attempts))
             finally:
                 with psycopg.connect(url, autocommit=True) as con:
                     for name in schemas:
