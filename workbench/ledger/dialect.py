@@ -90,7 +90,10 @@ _REWRITES = (
      r"SUM(CASE WHEN \1 THEN 1 ELSE 0 END)"),
     (re.compile(r"\bdate\(\?,\s*'\+1 day'\)"), "(CAST(? AS date) + 1)::text"),
     (re.compile(r"\bMAX\((\w+(?:\.\w+)?),\s*(\w+(?:\.\w+)?)\)", re.I), r"GREATEST(\1, \2)"),
-    # a boolean compared with 1 (SQLite's truth): compared as an integer
+    # `(col IN (...)) = 1` (SQLite's truth, which its expression index matches): the
+    # condition itself, which PostgreSQL's partial index (ddl_to_postgres) matches
+    (re.compile(r"\((\w+ IN \([^()]*\))\)\s*=\s*1\b"), r"(\1)"),
+    # any other boolean compared with 1: compared as an integer
     (re.compile(r"\)\s*=\s*1\b"), ")::int = 1"),
 )
 
@@ -115,9 +118,9 @@ def to_postgres(sql: str) -> str:
 def ddl_to_postgres(script: str) -> str:
     """A migration (SQLite DDL) as PostgreSQL DDL."""
     # an expression in an index's column list needs its own parentheses
-    # (as an integer: the median's query says `(outcome IN (...)) = 1`, see _REWRITES)
+    # (PostgreSQL: a partial index the median's `outcome IN (...)` walks, see _REWRITES)
     script = script.replace("heads(profile_id, outcome IN ('success', 'partial'), rate)",
-                            "heads(profile_id, ((outcome IN ('success', 'partial'))::int), rate)")
+                            "heads(profile_id, rate) WHERE outcome IN ('success', 'partial')")
     script = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', script)
     script = re.sub(r"\bINTEGER\b", "BIGINT", script)
     script = re.sub(r"\bREAL\b", "DOUBLE PRECISION", script)
