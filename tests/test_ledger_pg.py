@@ -358,6 +358,8 @@ def test_a_station_started_during_an_outage_says_so_and_resyncs(tmp_path, pg_ser
     shown = workbench_run("show", "USB-1", cwd=tmp_path, env=env)
     assert "USB-1" in shown.stdout
     assert "the server" in workbench_run("ledger", "status", cwd=tmp_path, env=env).stdout
+    checked = workbench_run("ledger", "check", cwd=tmp_path, env=env)
+    assert checked.returncode == 0 and "no damage" in checked.stdout
 
 
 # -- moving over ---------------------------------------------------------------------------

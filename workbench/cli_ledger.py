@@ -331,7 +331,8 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
             return cli_ledger_pg.link(station, args.ledger_command)
         if args.ledger_command == "check":
             station.records.check()
-            print(t("ledger.check_ok", file=str(settings.paths.ledger)))
+            where = station.records.link_status().server or str(settings.paths.ledger)
+            print(t("ledger.check_ok", file=where))
             return ExitCode.SUCCESS
         if args.ledger_command == "export":
             rows = station.records.export(args.file)
