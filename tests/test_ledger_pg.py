@@ -316,8 +316,9 @@ def test_an_outage_goes_to_the_journal_and_resyncs_without_loss(tmp_path, pg_ser
     seed(linked, "ITEM-9", "success", "2026-06-01T12:00:00Z", sha256="a9")
     assert linked.status().state is LinkState.ONLINE
     sent = linked.last_resync
-    assert sent is not None and sent.added["attempts"] == 5 and sent.kept is not None
-    assert not (tmp_path / "ledger-journal.sqlite").exists() and sent.kept.exists()
+    assert sent is not None and sent.added["attempts"] == 5
+    assert sent.kept == tmp_path / "ledger-journal.sqlite" and sent.kept.exists()
+    assert linked.resync().kept is None  # marked sent: nothing twice
     assert [(c.kind, c.a.item_id) for c in sent.conflicts] == [("item", "ITEM-0")]
     rows = other.execute("SELECT item_id FROM attempts WHERE station_id = 'S1' "
                          "ORDER BY item_id").fetchall()
@@ -325,7 +326,8 @@ def test_an_outage_goes_to_the_journal_and_resyncs_without_loss(tmp_path, pg_ser
                                     "ITEM-5", "ITEM-9"]  # each once
     assert other.execute("SELECT COUNT(*) FROM carriers WHERE item_id = 'HALF'"
                          ).fetchone()[0] == 0
-    # a resync that ran twice (a crash after the server's commit) adds nothing
+    # a resync that ran twice (a crash between the server's commit and the journal's
+    # mark) adds nothing
     again = copy_rows(connect_sqlite(journal_copy), other)
     assert set(again.values()) == {0}
     assert find_conflicts(other) == sent.conflicts
@@ -360,6 +362,30 @@ def test_a_station_started_during_an_outage_says_so_and_resyncs(tmp_path, pg_ser
     assert "the server" in workbench_run("ledger", "status", cwd=tmp_path, env=env).stdout
     checked = workbench_run("ledger", "check", cwd=tmp_path, env=env)
     assert checked.returncode == 0 and "no damage" in checked.stdout
+
+
+def test_two_processes_of_one_station_share_the_journal_and_send_each_row_once(
+        tmp_path, pg_server, pg_url):
+    from workbench.ledger.link import LinkedLedger
+    link, real = tmp_path / "net", _socket_dir(pg_server)
+    url = pg_url.replace(f"host={real}", f"host={link}")
+    journal = tmp_path / "ledger-journal.sqlite"
+    board = LinkedLedger(url, journal, "S1", retry_seconds=0)  # both start offline
+    cli = LinkedLedger(url, journal, "S1", retry_seconds=0)
+    seed(board, "B-1", "success", "2026-07-01T10:00:00Z")
+    seed(cli, "C-1", "success", "2026-07-01T10:01:00Z")
+    link.symlink_to(real)
+    assert board.reconnect()  # sends B-1 and C-1
+    link.unlink()
+    seed(cli, "C-2", "success", "2026-07-01T10:02:00Z")  # the other is still offline
+    link.symlink_to(real)
+    assert cli.reconnect()  # sends C-2 only (the rest is marked sent)
+    assert cli.last_resync is not None and cli.last_resync.added["attempts"] == 1
+    server = connect(pg_url)
+    items = [r[0] for r in server.execute("SELECT item_id FROM attempts ORDER BY item_id")]
+    assert items == ["B-1", "C-1", "C-2"]
+    board.close()
+    cli.close()
 
 
 # -- moving over ---------------------------------------------------------------------------

@@ -26,15 +26,26 @@ def key_of(table: str) -> str:
     return "item_id" if table == "carriers" else "id"
 
 
-def _rows(con: Con, table: str) -> Iterator[dict[str, object]]:
-    for row in con.execute(f"SELECT * FROM {table} ORDER BY rowid"):
+def _rows(con: Con, table: str, after: int = 0, upto: int | None = None
+          ) -> Iterator[dict[str, object]]:
+    upper = "" if upto is None else f" AND rowid <= {int(upto)}"
+    for row in con.execute(f"SELECT * FROM {table} WHERE rowid > ?{upper} ORDER BY rowid",
+                           (after,)):
         yield dict(zip(row.keys(), row, strict=True))
 
 
+def last_rows(con: Con, tables: tuple[str, ...] = TABLES) -> dict[str, int]:
+    """Each table's last row number: where a later copy of what came after begins."""
+    return {t: int(con.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0])
+            for t in tables}
+
+
 def copy_rows(source: Con, target: Con, tables: tuple[str, ...] = TABLES,
-              transaction: bool = True) -> dict[str, int]:
+              transaction: bool = True, after: dict[str, int] | None = None,
+              upto: dict[str, int] | None = None) -> dict[str, int]:
     """Add source's rows the target lacks, in one transaction of the target (all or
-    nothing). Returns the rows added per table."""
+    nothing). after/upto: only the source rows after (up to) these row numbers per
+    table. Returns the rows added per table."""
     added: dict[str, int] = {}
     if transaction:
         target.execute("BEGIN IMMEDIATE")
@@ -43,7 +54,8 @@ def copy_rows(source: Con, target: Con, tables: tuple[str, ...] = TABLES,
         for table in tables:
             added[table] = 0
             batch: list[dict[str, object]] = []
-            for row in _rows(source, table):
+            for row in _rows(source, table, (after or {}).get(table, 0),
+                             (upto or {}).get(table)):
                 batch.append(row)
                 if len(batch) >= BATCH:
                     added[table] += _insert_many(target, table, batch)

@@ -6,8 +6,8 @@ server cannot be reached (at start, or a connection lost between two writes) the
 keeps working on a local SQLite journal beside its ledger file (same schema, same
 rules) and says so: status() is a LinkStatus the CLI and the UI show. When the server
 answers again, resync() sends what the journal holds: stable ids, so nothing is sent
-twice; conflicts (the same item recorded elsewhere meanwhile) are reported; the sent
-journal is kept aside (journal-sent-TIME.sqlite), never deleted.
+twice; conflicts (the same item recorded elsewhere meanwhile) are reported; the journal
+stays as a record of the outage, its sent rows marked (journal_sent).
 
 A connection lost in the middle of a transaction is a LedgerDropped error for that
 write (the server rolled back all of it: nothing half-written); the next write goes to
@@ -104,16 +104,24 @@ class _NoRows:
 class Resynced:
     added: dict[str, int]
     conflicts: list[Conflict]
-    kept: Path | None  # where the sent journal was put aside
+    kept: Path | None  # the journal that was sent (None: nothing was)
 
 
 def _open_journal(path: Path) -> sqlite3.Connection:
     """The journal: a ledger file of this station's rows during an outage. A new version
     there may follow one the server holds (its `supersedes`): no foreign keys here; the
-    server checks them when the journal is sent."""
+    server checks them when the journal is sent. journal_sent says how far each table
+    was sent (rows, never changed: the last one counts)."""
     con = connect_sqlite(path)
     con.execute("PRAGMA foreign_keys = OFF")
+    con.execute("CREATE TABLE IF NOT EXISTS journal_sent (tbl TEXT NOT NULL, "
+                "up_to INTEGER NOT NULL, at TEXT NOT NULL)")
     return con
+
+
+def _sent(journal: sqlite3.Connection) -> dict[str, int]:
+    return {str(r[0]): int(r[1]) for r in journal.execute(
+        "SELECT tbl, MAX(up_to) FROM journal_sent GROUP BY tbl")}
 
 
 class LinkedLedger:
@@ -165,7 +173,8 @@ class LinkedLedger:
     def _pending(self) -> int:
         if self.journal is None:
             return 0
-        return int(self.journal.execute("SELECT COUNT(*) FROM attempts").fetchone()[0])
+        return int(self.journal.execute("SELECT COUNT(*) FROM attempts WHERE rowid > ?", (
+            _sent(self.journal).get("attempts", 0),)).fetchone()[0])
 
     def reconnect(self) -> bool:
         """Try the server again; on success send the journal. True when online."""
@@ -181,33 +190,49 @@ class LinkedLedger:
         return self.server is not None
 
     def resync(self) -> Resynced:
-        """Send the journal to the server (one transaction: all or nothing) and put it
-        aside. Conflicts: rows the journal brought that disagree with other stations'."""
+        """Send what the journal holds and the server lacks (one server transaction: all
+        or nothing), and mark it sent in the journal. The journal stays, a record of the
+        outage. Several processes of one station may share the journal: each sends what
+        is not marked sent, under the journal's write lock, so none is sent twice and a
+        crash between the two commits only sends rows again (stable ids: nothing added).
+        Conflicts: rows the journal brought that disagree with other stations'."""
         from workbench.imaging.record import utc_now
         from workbench.ledger.conflicts import find_conflicts
-        from workbench.ledger.copy import copy_rows
+        from workbench.ledger.copy import TABLES, copy_rows, last_rows
         assert self.server is not None
         if self.journal is None:
             if not self.journal_file.exists():
                 self.last_resync = Resynced({}, [], None)
                 return self.last_resync
             self.journal = _open_journal(self.journal_file)
-        new = {str(r[0]) for r in self.journal.execute("SELECT id FROM attempts")}
+        journal = self.journal
+        journal.execute("BEGIN IMMEDIATE")  # the station's other processes wait
         try:
-            added = copy_rows(self.journal, self.server)
-        except pg.LedgerDropped as exc:
-            self._go_offline(exc)
+            sent, tops = _sent(journal), last_rows(journal)
+            if all(tops[t] <= sent.get(t, 0) for t in TABLES):
+                journal.execute("COMMIT")
+                self.last_resync = Resynced({}, [], None)
+                return self.last_resync
+            new = {str(r[0]) for r in journal.execute(
+                "SELECT id FROM attempts WHERE rowid > ? AND rowid <= ?",
+                (sent.get("attempts", 0), tops["attempts"]))}
+            try:
+                added = copy_rows(journal, self.server, after=sent, upto=tops)
+            except pg.LedgerDropped as exc:
+                self._go_offline(exc)
+                raise
+            now = utc_now()
+            journal.executemany("INSERT INTO journal_sent VALUES (?, ?, ?)",
+                                [(t, n, now) for t, n in tops.items()])
+            journal.execute("COMMIT")
+        except BaseException:
+            journal.execute("ROLLBACK")
             raise
         self.last_conflicts = find_conflicts(self.server, new) if new else []
-        self.journal.close()
+        journal.close()
         self.journal = None
-        stamp = utc_now().replace(":", "").replace("-", "")
-        kept = self.journal_file.with_name(f"ledger-journal-sent-{stamp}.sqlite")
-        os.replace(self.journal_file, kept)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{self.journal_file}{suffix}").unlink(missing_ok=True)
         self.offline_since = self.offline_detail = ""
-        self.last_resync = Resynced(added, self.last_conflicts, kept)
+        self.last_resync = Resynced(added, self.last_conflicts, self.journal_file)
         return self.last_resync
 
     # -- Con ----------------------------------------------------------------------------
