@@ -134,6 +134,13 @@ def test_a_wrong_url_says_what_is_wrong(tmp_path):
     assert "secret" not in str(gone.value) and "***" in str(gone.value)
 
 
+def test_no_driver_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    with pytest.raises(BadInput) as missing:
+        connect("postgresql://user@host/ledger")
+    assert missing.value.key == "ledger_pg.no_driver" and "psycopg" in str(missing.value)
+
+
 def test_a_refused_password_and_a_missing_database(pg_server):
     host = _socket_dir(pg_server)
     with pytest.raises(Refused) as refused:
