@@ -49,6 +49,7 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test runs in its own empty folder with no station settings."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WORKBENCH_CONFIG", raising=False)
+    monkeypatch.delenv("WORKBENCH_LEDGER_URL", raising=False)  # no server by chance
     monkeypatch.delenv("WORKBENCH_LANG", raising=False)
     from workbench.i18n import set_language
     set_language("en")

@@ -105,6 +105,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--conflicts", type=Path, metavar="OUT", help=t("dup.cli_out"))
     ledger.add_parser("check", help=t("cli.ledger_check"))
+    p = ledger.add_parser("move-to", help=t("ledger_pg.cli_move_to"))
+    p.add_argument("url", metavar="URL", help=t("ledger_pg.cli_url"))
+    ledger.add_parser("status", help=t("ledger_pg.cli_status"))
+    ledger.add_parser("resync", help=t("ledger_pg.cli_resync"))
     p = ledger.add_parser("conflicts", help=t("dup.cli_conflicts"))
     p.add_argument("--out", type=Path, metavar="OUT", help=t("dup.cli_out"))
 
@@ -168,10 +172,13 @@ def _run(settings: Settings, args: argparse.Namespace,
     station.another_copy = bool(getattr(args, "another_copy", False))
     try:
         result = run(station)
+        offline = station.records.link_offline()  # said after the work: it may have begun
     finally:
         bar.close()
         station.close()
     _print_result(result)
+    if offline:
+        print(offline, file=sys.stderr)
     return _exit_code(result)
 
 
@@ -325,10 +332,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
 
+    if args.ledger_command == "move-to":
+        from workbench import cli_ledger_pg
+        return cli_ledger_pg.move_to(settings, args.url)
     with Station(settings) as station:
+        if args.ledger_command in ("status", "resync"):
+            from workbench import cli_ledger_pg
+            return cli_ledger_pg.link(station, args.ledger_command)
         if args.ledger_command == "check":
             station.records.check()
-            print(t("ledger.check_ok", file=str(settings.paths.ledger)))
+            where = station.records.link_status().server or str(settings.paths.ledger)
+            print(t("ledger.check_ok", file=where))
             return ExitCode.SUCCESS
         if args.ledger_command == "export":
             rows = station.records.export(args.file)

@@ -76,6 +76,12 @@ SPEC = {
         "logs": Field(str, default="logs"),
         "profiles": Field(str, default=""),
     }),
+    # the shared ledger on a PostgreSQL server (issue 15); empty: the SQLite file of
+    # [paths] ledger. WORKBENCH_LEDGER_URL overrides it.
+    "ledger": Field(dict, table={
+        "url": Field(str, default="", check=lambda v: None if not v or v.startswith(
+            ("postgresql://", "postgres://")) else "postgresql://USER@HOST:PORT/DATABASE"),
+    }),
     "tape": Field(dict, table={
         "pools": Field(list, default=["primary", "secondary"],
                        check=lambda v: None if v and all(isinstance(x, str) and x for x in v)
@@ -232,6 +238,7 @@ class Settings:
     virus_command: str = "clamscan"
     virus_database: str = ""  # "": the station's own (freshclam's) signature database
     paths: Paths = field(default_factory=lambda: _paths(Path.cwd(), {}))
+    ledger_url: str = ""  # [ledger] url: the shared ledger on a server (ledger/link.py)
     source: Path | None = None
     training: bool = False
 
@@ -326,6 +333,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         virus_scan=data["virus_scan"]["enabled"], virus_command=data["virus_scan"]["command"],
         virus_database=data["virus_scan"]["database"],
         paths=_paths(path.resolve().parent, paths),
+        ledger_url=data["ledger"]["url"],
         source=path,
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -16,6 +15,7 @@ from workbench.i18n import human_bytes, t
 
 if TYPE_CHECKING:
     from workbench.imaging.rescue import Progress
+    from workbench.ledger.db import Row
 
 
 def width(text: str) -> int:
@@ -69,7 +69,7 @@ def more_line(shown: int, total: int) -> list[str]:
     return [t("ui.and_more", count=total - shown)] if total > shown else []
 
 
-def reason_words(row: sqlite3.Row | Mapping[str, Any], cells: int = 60) -> str:
+def reason_words(row: Row | Mapping[str, Any], cells: int = 60) -> str:
     """An attempt's reason in the user's words: the recorded text (English, with its
     numbers) for English, else the code's short words in the user's language; cut to
     cells with "…"."""

@@ -6,23 +6,22 @@ again adds nothing (the id is a digest of the content and the version it follows
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from workbench.carrier_info import CarrierInfo
 from workbench.imaging.record import utc_now
-from workbench.ledger.db import stable_id
+from workbench.ledger.db import Con, stable_id
 
 _CURRENT = ("SELECT * FROM carrier_metadata m WHERE item_id = ? AND NOT EXISTS "
             "(SELECT 1 FROM carrier_metadata n WHERE n.supersedes = m.id) "
             "ORDER BY recorded DESC, rowid DESC LIMIT 1")
 
 
-def current(con: sqlite3.Connection, item_id: str) -> CarrierInfo | None:
+def current(con: Con, item_id: str) -> CarrierInfo | None:
     row = con.execute(_CURRENT, (item_id,)).fetchone()
     return CarrierInfo.from_row(row) if row is not None else None
 
 
-def same_record(con: sqlite3.Connection, record_id: str, item_id: str) -> list[CarrierInfo]:
+def same_record(con: Con, record_id: str, item_id: str) -> list[CarrierInfo]:
     """The current descriptions of the other carriers of a catalogue record (a set's
     other volumes), one per carrier."""
     rows = con.execute(
@@ -35,14 +34,14 @@ def same_record(con: sqlite3.Connection, record_id: str, item_id: str) -> list[C
     return list(latest.values())
 
 
-def history(con: sqlite3.Connection, item_id: str) -> list[CarrierInfo]:
+def history(con: Con, item_id: str) -> list[CarrierInfo]:
     """Every version, oldest first (`show` and merges from other stations)."""
     rows = con.execute("SELECT * FROM carrier_metadata WHERE item_id = ? "
                        "ORDER BY recorded, rowid", (item_id,)).fetchall()
     return [CarrierInfo.from_row(r) for r in rows]
 
 
-def record(con: sqlite3.Connection, info: CarrierInfo) -> CarrierInfo:
+def record(con: Con, info: CarrierInfo) -> CarrierInfo:
     """Append info as the carrier's new version (unless it says what the current one
     says); returns the current version after it."""
     con.execute("BEGIN IMMEDIATE")

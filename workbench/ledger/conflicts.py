@@ -18,12 +18,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 
-from workbench.ledger.db import latest_order
+from workbench.ledger.db import Con, latest_order
 
 FINISHED = ("success", "partial", "failed", "needs_flux", "audio_disc")
 KINDS = ("item", "image")
@@ -53,7 +52,7 @@ class Conflict:
                 **{f"b_{k}": v for k, v in asdict(self.b).items()}}
 
 
-def _latest(con: sqlite3.Connection) -> list[Side]:
+def _latest(con: Con) -> list[Side]:
     """Each station's latest finished attempt at each carrier."""
     rows = con.execute(
         "SELECT id, item_id, station_id, profile_id, sha256, outcome, started FROM ("
@@ -66,7 +65,7 @@ def _latest(con: sqlite3.Connection) -> list[Side]:
     return [Side(*(str(r[k] or "") for k in range(7))) for r in rows]
 
 
-def find_conflicts(con: sqlite3.Connection, involving: set[str] | None = None
+def find_conflicts(con: Con, involving: set[str] | None = None
                    ) -> list[Conflict]:
     """Every conflict in the ledger; with involving (attempt row ids), only those one of
     whose sides is such a row (what a merge brought)."""
@@ -90,15 +89,21 @@ def find_conflicts(con: sqlite3.Connection, involving: set[str] | None = None
     return found
 
 
-def new_rows(con: sqlite3.Connection, source: Path) -> set[str]:
+def new_rows(con: Con, source: Path) -> set[str]:
     """The attempt rows of the ledger file source that this ledger does not hold yet
     (asked before merging it)."""
-    con.execute("ATTACH DATABASE ? AS incoming", (str(source),))
+    import sqlite3
+    other = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        return {r[0] for r in con.execute(
-            "SELECT id FROM incoming.attempts EXCEPT SELECT id FROM main.attempts")}
+        theirs = [str(r[0]) for r in other.execute("SELECT id FROM attempts")]
     finally:
-        con.execute("DETACH DATABASE incoming")
+        other.close()
+    held: set[str] = set()
+    for n in range(0, len(theirs), 500):
+        chunk = theirs[n:n + 500]
+        held |= {str(r[0]) for r in con.execute(
+            f"SELECT id FROM attempts WHERE id IN ({', '.join('?' * len(chunk))})", chunk)}
+    return set(theirs) - held
 
 
 def to_csv(conflicts: list[Conflict]) -> str:

@@ -10,9 +10,38 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 from workbench.errors import BadInput
+
+
+class Cursor(Protocol):
+    """What the ledger's code uses of a cursor, on either backend."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Con(Protocol):
+    """A ledger connection: sqlite3.Connection, or pg.PgConnection on a server. Statements
+    are written in SQLite's dialect; rows read by name and by position."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+
+Row = Any  # sqlite3.Row, or pg.Row: by name and by position, keys()
 
 NAMESPACE = uuid.UUID("3b0f5c0e-8c2a-4f7e-9a51-0d2b6f1e7a44")
 APPEND_ONLY = ("carriers", "attempts", "events", "formats", "bags", "tape_copies",
@@ -35,10 +64,12 @@ ENDED = "('success', 'partial', 'failed', 'needs_flux', 'audio_disc')"
 
 
 def sort_sql(column: str) -> str:
-    """SQL for sort_time(column)."""
-    return (f"CASE WHEN {column} GLOB '????-??-??T??:??:??Z' "
+    """SQL for sort_time(column), in SQL both backends run (no GLOB)."""
+    return (f"CASE WHEN length({column}) = 20 AND substr({column}, 17, 1) = ':' "
+            f"AND substr({column}, 20, 1) = 'Z' "
             f"THEN substr({column}, 1, 19) || '.000000Z' "
-            f"WHEN {column} GLOB '????-??-??T??:??:??.*Z' AND length({column}) < 27 "
+            f"WHEN length({column}) < 27 AND substr({column}, 20, 1) = '.' "
+            f"AND substr({column}, length({column}), 1) = 'Z' "
             f"THEN substr({column}, 1, length({column}) - 1) "
             f"|| substr('000000', 1, 27 - length({column})) || 'Z' ELSE {column} END")
 
@@ -223,7 +254,7 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def latest_attempt(con: sqlite3.Connection, item_id: str) -> sqlite3.Row | None:
+def latest_attempt(con: Con, item_id: str) -> Row | None:
     """The current version of the carrier's latest attempt (ended or not), with its
     row number as seq."""
     return con.execute(
@@ -247,7 +278,7 @@ _HEAD_COLUMNS = ("item_id, profile_id, family, batch, station_id, operator, driv
 _HEAD_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _HEAD_COLUMNS.split(", "))
 
 
-def refresh_heads(con: sqlite3.Connection, since: int) -> None:
+def refresh_heads(con: Con, since: int) -> None:
     """Bring heads and carrier_heads up to date with the attempt rows after rowid since.
     Set-based, inside the caller's transaction (one statement each, not a trigger per
     row: batch insertion stays fast). The current version of an attempt is the one no
@@ -259,19 +290,22 @@ def refresh_heads(con: sqlite3.Connection, since: int) -> None:
         f"INSERT INTO heads SELECT attempt, rowid, {columns} FROM attempts a "
         f"WHERE rowid > ? AND {current} "
         f"ON CONFLICT(attempt) DO UPDATE SET row = excluded.row, {_HEAD_UPDATE}", (since,))
-    # oldest first, so each carrier's latest (LATEST) is the one left standing
+    # each carrier's latest (LATEST) of the new rows, against the one standing (one row
+    # per carrier: PostgreSQL updates a row at most once per statement)
     con.execute(
-        f"INSERT INTO carrier_heads SELECT item_id, attempt, rowid, "
-        f"{columns.replace('item_id, ', '')} FROM attempts a "
-        f"WHERE rowid > ? AND {current} AND outcome IN {ENDED} "
-        f"ORDER BY {started}, a.station_id, a.rowid "
+        f"INSERT INTO carrier_heads SELECT item_id, attempt, row, "
+        f"{_HEAD_COLUMNS.replace('item_id, ', '')} FROM ("
+        f"SELECT attempt, rowid AS row, {columns}, ROW_NUMBER() OVER ("
+        f"PARTITION BY item_id ORDER BY {started} DESC, a.station_id DESC, a.rowid DESC) rn "
+        f"FROM attempts a WHERE rowid > ? AND {current} AND outcome IN {ENDED}) "
+        f"WHERE rn = 1 "
         f"ON CONFLICT(item_id) DO UPDATE SET attempt = excluded.attempt, row = excluded.row, "
         f"{_HEAD_UPDATE} WHERE excluded.attempt = carrier_heads.attempt "
         f"OR (excluded.started, excluded.station_id, excluded.row) > "
         f"(carrier_heads.started, carrier_heads.station_id, carrier_heads.row)", (since,))
 
 
-def last_attempt_row(con: sqlite3.Connection) -> int:
+def last_attempt_row(con: Con) -> int:
     return con.execute("SELECT COALESCE(MAX(rowid), 0) FROM attempts").fetchone()[0]
 
 
@@ -279,8 +313,20 @@ def stable_id(*parts: object) -> str:
     return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
-    """Open (and migrate) the ledger. Safe for several processes at once (WAL).
+def is_url(target: Path | str) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def connect(path: Path | str, station_id: str = "") -> Con:
+    """Open (and migrate) the ledger: a SQLite file, or a PostgreSQL URL (pg.connect)."""
+    if is_url(path):
+        from workbench.ledger import pg
+        return pg.connect(str(path), station_id)
+    return connect_sqlite(path)
+
+
+def connect_sqlite(path: Path | str) -> sqlite3.Connection:
+    """Open (and migrate) the ledger file. Safe for several processes at once (WAL).
     A damaged ledger, a full disk or a read-only folder is a WorkbenchError that says
     what to do (see workbench.errors.from_sqlite_error)."""
     if str(path) != ":memory:":
@@ -308,9 +354,14 @@ def ledger_error(exc: sqlite3.DatabaseError, path: Path | str) -> Exception:
     return from_sqlite_error(exc, path) or exc
 
 
-def check_ledger(con: sqlite3.Connection, path: Path | str) -> None:
-    """A whole check of the file (PRAGMA quick_check): IntegrityFailure when damaged."""
+def check_ledger(con: Con, path: Path | str) -> None:
+    """A whole check of the file (PRAGMA quick_check): IntegrityFailure when damaged.
+    On a server: its schema version and every table read (the server keeps its files)."""
     from workbench.errors import IntegrityFailure
+    if not isinstance(con, sqlite3.Connection):
+        for table in (*APPEND_ONLY, "heads", "carrier_heads"):
+            con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+        return
     try:
         problems = [r[0] for r in con.execute("PRAGMA quick_check(5)")]
     except sqlite3.DatabaseError as exc:
@@ -320,8 +371,18 @@ def check_ledger(con: sqlite3.Connection, path: Path | str) -> None:
                                detail="; ".join(problems))
 
 
+def check_version(version: int, where: str) -> None:
+    """A ledger newer than this program (another station upgraded first) is refused,
+    never written with an older schema's rules."""
+    if version > len(MIGRATIONS):
+        from workbench.errors import Refused
+        raise Refused("ledger_pg.schema_newer", where=where, version=version,
+                      ours=len(MIGRATIONS))
+
+
 def migrate(con: sqlite3.Connection) -> int:
     version = con.execute("PRAGMA user_version").fetchone()[0]
+    check_version(version, "SQLite")
     if version < len(MIGRATIONS):
         con.execute("BEGIN IMMEDIATE")
         try:

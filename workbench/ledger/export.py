@@ -18,6 +18,7 @@ from workbench.i18n import human_bytes, t
 from workbench.ledger.db import (
     APPEND_ONLY,
     MIGRATIONS,
+    Con,
     connect,
     last_attempt_row,
     refresh_heads,
@@ -169,7 +170,7 @@ TEXT_WRITERS: dict[str, Callable[[dict[str, list[SliceRow]], TextIO, str], None]
 FORMATS = (*TEXT_WRITERS, "xlsx")
 
 
-def report_slices(con: sqlite3.Connection, bys: list[str], filters: Filters,
+def report_slices(con: Con, bys: list[str], filters: Filters,
                   profiles: dict[str, MediaProfile], lang: str) -> dict[str, list[SliceRow]]:
     """The statistics of every slice asked for, labelled in lang."""
     from workbench.ledger.query import statistics
@@ -208,9 +209,10 @@ def write_report(slices: dict[str, list[SliceRow]], fmt: str, lang: str,
 
 # -- several stations ------------------------------------------------------------------
 
-def export_ledger(con: sqlite3.Connection, target: Path) -> dict[str, int]:
-    """A consistent copy of the whole ledger (SQLite online backup) for another station.
-    Returns the rows of the copy per main table (carriers, attempts), to say."""
+def export_ledger(con: Con, target: Path) -> dict[str, int]:
+    """A consistent copy of the whole ledger (SQLite online backup; from a server, its
+    rows copied into a new file) for another station. Returns the rows of the copy per
+    main table (carriers, attempts), to say."""
     from workbench.errors import BadInput
     if not target.parent.is_dir():
         raise BadInput("error.out_folder_missing", file=str(target), folder=str(target.parent))
@@ -218,6 +220,19 @@ def export_ledger(con: sqlite3.Connection, target: Path) -> dict[str, int]:
         raise BadInput("error.not_a_folder", path=str(target), detail="a folder, not a file")
     if target.exists():
         target.unlink()
+    if not isinstance(con, sqlite3.Connection):
+        from workbench.ledger.copy import copy_rows
+        out_con = connect(target)
+        try:
+            con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # one snapshot
+            try:
+                copy_rows(con, out_con)
+            finally:
+                con.execute("ROLLBACK")
+            return {table: out_con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                    for table in ("carriers", "attempts")}
+        finally:
+            out_con.close()
     out = sqlite3.connect(str(target))
     try:
         with out:
@@ -228,12 +243,12 @@ def export_ledger(con: sqlite3.Connection, target: Path) -> dict[str, int]:
         out.close()
 
 
-def check_mergeable(source: Path, con: sqlite3.Connection | None = None) -> None:
+def check_mergeable(source: Path, con: Con | None = None) -> None:
     """BadInput unless source is a workbench ledger (a SQLite file with its tables),
     and not con's own file (by path, a symbolic or a hard link: it would lock itself)."""
     from workbench.errors import BadInput
     own = next((r[2] for r in con.execute("PRAGMA database_list") if r[1] == "main"),
-               "") if con is not None else ""
+               "") if isinstance(con, sqlite3.Connection) else ""
     with contextlib.suppress(OSError):
         if own and os.path.samefile(own, source):
             raise BadInput("mfix.own_ledger", file=str(source), ledger=own)
@@ -258,12 +273,21 @@ def check_mergeable(source: Path, con: sqlite3.Connection | None = None) -> None
                        detail="no table " + ", ".join(missing))
 
 
-def merge_ledger(con: sqlite3.Connection, source: Path) -> dict[str, int]:
+def merge_ledger(con: Con, source: Path) -> dict[str, int]:
     """Add another station's rows. Stable ids make it idempotent: a second merge of the
     same file adds nothing. Returns the rows added per table."""
     check_mergeable(source, con)
     with tempfile.TemporaryDirectory(prefix="workbench-merge-") as scratch:
-        return _merge(con, _at_this_schema(source, Path(scratch)))
+        other = _at_this_schema(source, Path(scratch))
+        if isinstance(con, sqlite3.Connection):
+            return _merge(con, other)
+        from workbench.ledger.copy import copy_rows
+        reader = sqlite3.connect(f"{other.resolve().as_uri()}?mode=ro", uri=True)
+        reader.row_factory = sqlite3.Row
+        try:
+            return copy_rows(reader, con)  # a server: no ATTACH, the same rows
+        finally:
+            reader.close()
 
 
 def _at_this_schema(source: Path, scratch: Path) -> Path:

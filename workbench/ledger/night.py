@@ -6,15 +6,14 @@ object: batch, drive, bin, reason, params, text), recorded by workbench.station.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from workbench.ledger.db import sort_time
+from workbench.ledger.db import Con, sort_time
 
 STEP = "autoloader"
 
 
-def dispositions(con: sqlite3.Connection, since: str = "", batch: str = "",
+def dispositions(con: Con, since: str = "", batch: str = "",
                  station: str = "") -> list[dict[str, Any]]:
     """The discs taken out of drives since `since` (a UTC time as the ledger writes it),
     oldest first; of one batch and one station when given. A whole second is its start
@@ -37,7 +36,7 @@ def dispositions(con: sqlite3.Connection, since: str = "", batch: str = "",
     return out
 
 
-def has_disposition(con: sqlite3.Connection, item_id: str) -> bool:
+def has_disposition(con: Con, item_id: str) -> bool:
     """Whether an autoloader ever took a disc recorded under this item ID."""
     return con.execute("SELECT 1 FROM events WHERE item_id = ? AND step = ? LIMIT 1",
                        (item_id, STEP)).fetchone() is not None

@@ -13,11 +13,10 @@ million attempts scans narrow tables instead of sorting the history.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from workbench.ledger.db import sort_time
+from workbench.ledger.db import Con, Row, sort_time
 from workbench.slices import SLICES
 
 ENDED = ("success", "partial", "failed", "needs_flux", "audio_disc")
@@ -112,7 +111,7 @@ class SliceRow:
                 "top_failure_reasons": [{"reason": r, "count": c} for r, c in self.top_reasons]}
 
 
-def statistics(con: sqlite3.Connection, by: str, filters: Filters = Filters(),
+def statistics(con: Con, by: str, filters: Filters = Filters(),
                label: Callable[[str], str] = str) -> list[SliceRow]:
     """One row per slice (media, family, batch, station, operator, drive), plus totals."""
     column = SLICES[by]
@@ -147,7 +146,7 @@ def statistics(con: sqlite3.Connection, by: str, filters: Filters = Filters(),
     return sorted(result, key=lambda r: (-r.carriers, r.label))
 
 
-def _medians(con: sqlite3.Connection, column: str, filters: Filters, where: str,
+def _medians(con: Con, column: str, filters: Filters, where: str,
              params: list[object]) -> dict[str, float]:
     """Median rate of the attempts that read data (success, partial), per slice."""
     ok = "outcome IN ('success', 'partial')"
@@ -203,8 +202,8 @@ def total(rows: list[SliceRow], label: str) -> SliceRow:
     return out
 
 
-def attempts_page(con: sqlite3.Connection, filters: Filters = Filters(), limit: int = 50,
-                  before: str = "") -> list[sqlite3.Row]:
+def attempts_page(con: Con, filters: Filters = Filters(), limit: int = 50,
+                  before: str = "") -> list[Row]:
     """Attempts, newest first, one page at a time; interrupted attempts included.
     before: page_cursor() of the last row of the page before (keyset paging on the start
     time and the row, so attempts started at the same time are neither lost nor shown
@@ -225,12 +224,12 @@ def attempts_page(con: sqlite3.Connection, filters: Filters = Filters(), limit: 
         [*params, limit]).fetchall()
 
 
-def page_cursor(row: sqlite3.Row) -> str:
+def page_cursor(row: Row) -> str:
     """Where the page after the one ending with row (of attempts_page) begins."""
     return f"{row['sort_started']}@{row['seq']}"  # nothing a shell would quote
 
 
-def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sqlite3.Row]]:
+def carrier_history(con: Con, item_id: str) -> dict[str, list[Row]]:
     q = {"carrier": "SELECT * FROM carriers WHERE item_id = ?",
          "attempts": "SELECT * FROM attempts WHERE item_id = ? ORDER BY started, recorded",
          "events": "SELECT * FROM events WHERE item_id = ? ORDER BY started, step",
@@ -244,7 +243,7 @@ def carrier_history(con: sqlite3.Connection, item_id: str) -> dict[str, list[sql
     return {k: con.execute(sql, (item_id,)).fetchall() for k, sql in q.items()}
 
 
-def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
+def history_lines(h: dict[str, list[Row]]) -> list[str]:
     """A carrier's whole history as lines (the CLI's `show` and the UI's detail)."""
     from workbench.console import local_time, reason_words
     from workbench.i18n import human_bytes, t
@@ -269,7 +268,7 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
     # the latest state of each copy, by the bag it is of (its id; older rows: the name of
     # a bag of the station that wrote it): another station's bag of the same name has its
     # own copies, which are not this bag's
-    copies: dict[tuple[str, str], sqlite3.Row] = {}
+    copies: dict[tuple[str, str], Row] = {}
     for tc in h["tape_copies"]:
         owner = tc["bag_id"] or f"{tc['station_id']}|{tc['bag'] or tc['item_id']}"
         copies[(owner, tc["barcode"])] = tc
@@ -288,8 +287,8 @@ def history_lines(h: dict[str, list[sqlite3.Row]]) -> list[str]:
     return lines
 
 
-def recent_attempts(con: sqlite3.Connection, station_id: str, limit: int
-                    ) -> list[sqlite3.Row]:
+def recent_attempts(con: Con, station_id: str, limit: int
+                    ) -> list[Row]:
     """The station's latest attempts, newest first (item and job folder): what its
     drives held last."""
     return con.execute("SELECT a.item_id, a.job_dir FROM heads h JOIN attempts a "
@@ -298,12 +297,12 @@ def recent_attempts(con: sqlite3.Connection, station_id: str, limit: int
                        (station_id, limit)).fetchall()
 
 
-def has_attempt(con: sqlite3.Connection, item_id: str) -> bool:
+def has_attempt(con: Con, item_id: str) -> bool:
     return con.execute("SELECT 1 FROM attempts WHERE item_id = ? LIMIT 1",
                        (item_id,)).fetchone() is not None
 
 
-def same_image(con: sqlite3.Connection, sha256: str, item_id: str, limit: int = 10
+def same_image(con: Con, sha256: str, item_id: str, limit: int = 10
                ) -> list[str]:
     """Other carriers whose current image has this SHA-256: the same content imaged
     twice (a second copy, a disc put back, or one ID given to two carriers)."""

@@ -8,13 +8,12 @@ Each new state of an attempt is a new version row superseding the previous one.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from workbench.imaging.record import JobRecord, Run, utc_now
-from workbench.ledger.db import last_attempt_row, latest_attempt, refresh_heads, stable_id
+from workbench.ledger.db import Con, Row, last_attempt_row, latest_attempt, refresh_heads, stable_id
 from workbench.tape.catalogue import CopyEntry
 
 FINAL = ("success", "partial", "failed")
@@ -31,13 +30,13 @@ def _attempts(record: JobRecord) -> list[list[Run]]:
     return groups
 
 
-def _latest(con: sqlite3.Connection, attempt: str) -> sqlite3.Row | None:
+def _latest(con: Con, attempt: str) -> Row | None:
     return con.execute(
         "SELECT * FROM attempts a WHERE attempt = ? AND NOT EXISTS "
         "(SELECT 1 FROM attempts b WHERE b.supersedes = a.id)", (attempt,)).fetchone()
 
 
-def _insert(con: sqlite3.Connection, table: str, row: dict[str, object]) -> bool:
+def _insert(con: Con, table: str, row: dict[str, object]) -> bool:
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     cur = con.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})",
@@ -45,7 +44,7 @@ def _insert(con: sqlite3.Connection, table: str, row: dict[str, object]) -> bool
     return cur.rowcount > 0
 
 
-def ensure_carrier(con: sqlite3.Connection, record: JobRecord, label: str = "",
+def ensure_carrier(con: Con, record: JobRecord, label: str = "",
                    record_id: str = "", volume: int | None = None,
                    volumes: int | None = None) -> None:
     _insert(con, "carriers", {"item_id": record.item_id, "record_id": record_id,
@@ -55,7 +54,7 @@ def ensure_carrier(con: sqlite3.Connection, record: JobRecord, label: str = "",
                               "created": record.started or utc_now()})
 
 
-def record_job(con: sqlite3.Connection, record: JobRecord, job_dir: Path, batch: str = "",
+def record_job(con: Con, record: JobRecord, job_dir: Path, batch: str = "",
                label: str = "") -> str | None:
     """Bring the ledger up to date with a job record; returns the current attempt id."""
     con.execute("BEGIN IMMEDIATE")
@@ -120,7 +119,7 @@ def disc_columns(record: JobRecord) -> dict[str, str]:
             "disc_class": str(record.disc.get("disc_class", ""))}
 
 
-def add_version(con: sqlite3.Connection, row: dict[str, object]) -> bool:
+def add_version(con: Con, row: dict[str, object]) -> bool:
     """Append a new version of an attempt when it differs from the latest one."""
     latest = _latest(con, str(row["attempt"]))
     if latest is not None and latest["outcome"] in ROUTED and row["outcome"] not in ROUTED \
@@ -152,7 +151,7 @@ ATTEMPT_COLUMNS = ("attempt", "item_id", "station_id", "operator", "drive", "dri
                    "read_errors", "rate", "md5", "sha256", "job_dir", "note")
 
 
-def add_attempts(con: sqlite3.Connection, rows: list[dict[str, object]],
+def add_attempts(con: Con, rows: list[dict[str, object]],
                  carriers: list[dict[str, object]] | None = None) -> int:
     """Batch insertion of first versions (imports, other systems' logs): one transaction,
     stable ids, so a repeated batch adds nothing. Returns the attempt rows added."""
@@ -166,13 +165,12 @@ def add_attempts(con: sqlite3.Connection, rows: list[dict[str, object]],
                 "(:item_id, '', NULL, NULL, :profile_id, :family, '', :station_id, :created)",
                 carriers)
         since = last_attempt_row(con)
-        before = con.total_changes
-        con.executemany(
+        cur = con.executemany(
             f"INSERT OR IGNORE INTO attempts (id, supersedes, {', '.join(ATTEMPT_COLUMNS)}, "
             f"recorded) VALUES (?, NULL, {', '.join('?' * len(ATTEMPT_COLUMNS))}, ?)",
             ((stable_id("attempt-version", row["attempt"], "first"),
               *(row[c] for c in ATTEMPT_COLUMNS), now) for row in rows))
-        added = con.total_changes - before
+        added = cur.rowcount  # summed over the rows, on both backends
         refresh_heads(con, since)
         con.execute("COMMIT")
         return added
@@ -181,7 +179,7 @@ def add_attempts(con: sqlite3.Connection, rows: list[dict[str, object]],
         raise
 
 
-def mark(con: sqlite3.Connection, item_id: str, outcome: str, note: str, operator: str
+def mark(con: Con, item_id: str, outcome: str, note: str, operator: str
          ) -> bool:
     """Route a carrier elsewhere (needs flux imaging, audio disc): a new version of its
     latest attempt, superseding it. Nothing is overwritten."""
@@ -203,7 +201,7 @@ def mark(con: sqlite3.Connection, item_id: str, outcome: str, note: str, operato
         raise
 
 
-def record_event(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
+def record_event(con: Con, attempt: str, item_id: str, station_id: str,
                  step: str, started: str, ended: str, outcome: str, detail: str = "",
                  key: str = "") -> bool:
     return _insert(con, "events", {
@@ -213,7 +211,7 @@ def record_event(con: sqlite3.Connection, attempt: str, item_id: str, station_id
         "recorded": utc_now()})
 
 
-def record_formats(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
+def record_formats(con: Con, attempt: str, item_id: str, station_id: str,
                    files: list[dict[str, Any]]) -> None:
     by_puid: dict[tuple[str, str, str], list[int]] = {}
     for f in files:
@@ -237,7 +235,7 @@ def bag_id(item_id: str, name: str, oxum: str, sha256: str) -> str:
     return stable_id("bag", name, oxum, sha256)
 
 
-def record_bag(con: sqlite3.Connection, attempt: str, item_id: str, station_id: str,
+def record_bag(con: Con, attempt: str, item_id: str, station_id: str,
                path: Path, oxum: str, version: int = 1, sha256: str = "") -> str:
     """A made bag; returns its id."""
     row_id = bag_id(item_id, path.name, oxum, sha256)
@@ -248,7 +246,7 @@ def record_bag(con: sqlite3.Connection, attempt: str, item_id: str, station_id: 
     return row_id
 
 
-def record_tape_copy(con: sqlite3.Connection, item_id: str, station_id: str,
+def record_tape_copy(con: Con, item_id: str, station_id: str,
                      entry: CopyEntry, bag_row_id: str = "") -> bool:
     """One state of one tape copy (written, verified or failed) of the bag bag_row_id: a
     new row, never an update; the latest row of a (bag, tape) pair is the copy's current
@@ -264,7 +262,7 @@ def record_tape_copy(con: sqlite3.Connection, item_id: str, station_id: str,
         "recorded": utc_now(), "bag_id": bag_row_id})
 
 
-def record_withdrawal(con: sqlite3.Connection, item_id: str, bag_row_id: str, bag: str,
+def record_withdrawal(con: Con, item_id: str, bag_row_id: str, bag: str,
                       station_id: str, operator: str, reason: str) -> str:
     at = utc_now()
     row_id = stable_id("withdrawal", bag_row_id)
@@ -274,7 +272,7 @@ def record_withdrawal(con: sqlite3.Connection, item_id: str, bag_row_id: str, ba
     return row_id
 
 
-def record_release(con: sqlite3.Connection, item_id: str, bag_row_id: str, bag: str,
+def record_release(con: Con, item_id: str, bag_row_id: str, bag: str,
                    station_id: str, detail: str) -> None:
     _insert(con, "releases", {"id": stable_id("release", bag_row_id), "item_id": item_id,
                               "bag_id": bag_row_id, "bag": bag, "station_id": station_id,

@@ -3,14 +3,17 @@ catalogue beside the ledger (and on each tape) is only an export of it."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.atomic import write_atomic
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
 from workbench.station.view import Bag, copies_of, entry_of
 from workbench.tape.catalogue import CopyEntry, latest, to_json
+
+if TYPE_CHECKING:
+    from workbench.ledger.db import Con
 
 
 def item_of(bag: str) -> str:
@@ -28,7 +31,7 @@ class LedgerBook:
     holds this station's copies of this station's bags: merged rows of other stations
     describe their tapes."""
 
-    def __init__(self, con: sqlite3.Connection, station_id: str) -> None:
+    def __init__(self, con: Con, station_id: str) -> None:
         self.con, self.station_id = con, station_id
 
     def _bag(self, name: str) -> Bag | None:

@@ -28,10 +28,10 @@ from workbench.imaging.preflight import Check
 from workbench.imaging.record import JobRecord, utc_now
 from workbench.imaging.sources import Source
 from workbench.ledger import record as ledger
-from workbench.ledger.db import connect
+from workbench.ledger.link import open_ledger
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
-from workbench.station.locks import Lock, drive_lock, folder_lock, held, item_lock
+from workbench.station.locks import Lock, drive_lock, folder_lock, held
 from workbench.station.records import Records
 from workbench.station.result import MigrationResult, imaging_detail, verify_image
 from workbench.station.states import Action, NotAllowed, State, check
@@ -50,7 +50,7 @@ class Station:
         self.progress: Progress = progress or (lambda step, p: None)
         self.cancel = cancel or threading.Event()
         self.profiles = load_profiles(settings.paths.profiles)
-        self.con = connect(settings.paths.ledger)
+        self.con = open_ledger(settings)  # its file, or the server (and a journal)
         self.locks = settings.paths.logs / "locks"
         self.tapes = TapeDesk(self)
         self.records = Records(self)
@@ -112,7 +112,7 @@ class Station:
     # -- locking and bookkeeping ---------------------------------------------------------
 
     def lock(self, item_id: str, action: Action) -> Lock:
-        return item_lock(self.locks, item_id, self.settings.station_id, action.value)
+        return self.records.item_lock(item_id, action.value)  # files (and the server)
 
     def _begin(self, item_id: str, action: Action) -> tuple[Lock, CarrierState]:
         """Lock the item, bring the ledger up to date, check the action is allowed."""

@@ -3,11 +3,11 @@ be another one before it is imaged under the next item ID."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.config import Settings
 from workbench.errors import BadInput, Refused, WorkbenchError
@@ -24,6 +24,9 @@ from workbench.imaging.sources import (
 )
 from workbench.ledger.query import has_attempt, recent_attempts
 from workbench.profiles import MediaProfile
+
+if TYPE_CHECKING:
+    from workbench.ledger.db import Con
 
 
 def wait_for_next_disc(settings: Settings, source: str | Path, previous_item: str,
@@ -59,7 +62,7 @@ def wait_for_next_disc(settings: Settings, source: str | Path, previous_item: st
         cancel.wait(min(poll, max(0.0, deadline - time.monotonic())))
 
 
-def refuse_the_last_disc(con: sqlite3.Connection, station_id: str, source: Source,
+def refuse_the_last_disc(con: Con, station_id: str, source: Source,
                          item_id: str) -> None:
     """A disc whose TOC is the last carrier's imaged in this very drive, under another
     item ID: the disc was not changed. Refused (exit 6) before anything is written.

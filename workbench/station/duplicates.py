@@ -4,14 +4,17 @@ merge of other stations' ledgers). Said, never refused: a second copy of a disc 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.i18n import t
 from workbench.ledger import conflicts, export
 from workbench.ledger.conflicts import Conflict
 from workbench.ledger.query import same_image
+
+if TYPE_CHECKING:
+    from workbench.ledger.db import Con, Row
 
 
 @dataclass
@@ -21,7 +24,7 @@ class Merged:
     conflicts: list[Conflict] = field(default_factory=list)
 
 
-def merge(con: sqlite3.Connection, source: Path) -> Merged:
+def merge(con: Con, source: Path) -> Merged:
     """Every row of source goes in (histories are kept whole, append-only); the conflicts
     the new rows bring are reported, each once: a second merge of the file adds nothing
     and reports nothing new (`ledger conflicts` lists every standing one)."""
@@ -31,7 +34,7 @@ def merge(con: sqlite3.Connection, source: Path) -> Merged:
     return Merged(added, conflicts.find_conflicts(con, new) if new else [])
 
 
-def identical_line(con: sqlite3.Connection, item_id: str) -> str:
+def identical_line(con: Con, item_id: str) -> str:
     """'Same image as ...' for a carrier whose current image other carriers share."""
     row = con.execute(
         "SELECT a.sha256 FROM carrier_heads c JOIN attempts a ON a.rowid = c.row "
@@ -40,7 +43,7 @@ def identical_line(con: sqlite3.Connection, item_id: str) -> str:
     return t("dup.identical", items=", ".join(same)) if same else ""
 
 
-def identical_in(con: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[str, list[str]]:
+def identical_in(con: Con, rows: list[Row]) -> dict[str, list[str]]:
     """For attempt rows (a log page): row id -> other carriers whose current image is
     that row's, in one query."""
     digests = {r["sha256"] for r in rows if r["sha256"]}
@@ -60,7 +63,7 @@ def identical_in(con: sqlite3.Connection, rows: list[sqlite3.Row]) -> dict[str, 
     return out
 
 
-def conflict_lines(con: sqlite3.Connection, item_id: str) -> list[str]:
+def conflict_lines(con: Con, item_id: str) -> list[str]:
     """The standing conflicts of one item ID (other content at another station), for
     its history: `show` says them as `ledger conflicts` does."""
     return [conflict_line(c) for c in conflicts.find_conflicts(con)

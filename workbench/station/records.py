@@ -4,7 +4,6 @@ reach the ledger. Acting on carriers is Station's; this only reads or copies."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,10 @@ from workbench.ledger.filters import make_filters
 from workbench.station import duplicates
 
 if TYPE_CHECKING:
+    from workbench.ledger.db import Con, Row
+    from workbench.ledger.link import LinkStatus
     from workbench.station.core import Station
+    from workbench.station.locks import Lock
 
 Filters = query.Filters
 SliceRow = query.SliceRow
@@ -29,7 +31,7 @@ class Records:
         self.station = station
 
     @property
-    def con(self) -> sqlite3.Connection:
+    def con(self) -> Con:
         return self.station.con
 
     def report_label(self, key: str) -> str:
@@ -40,13 +42,13 @@ class Records:
         return t(f"disc.{key}") if f"disc.{key}" in catalog(language()) else key
 
     def log_page(self, filters: Filters, limit: int = 50, before: str = ""
-                 ) -> list[sqlite3.Row]:
+                 ) -> list[Row]:
         """Attempts, newest first, one page at a time (interrupted ones included)."""
         from workbench.ledger.filters import check_before
         return query.attempts_page(self.con, filters, limit, check_before(before))
 
     @staticmethod
-    def page_cursor(row: sqlite3.Row) -> str:
+    def page_cursor(row: Row) -> str:
         """The `before` of the page after the one that ends with row."""
         return query.page_cursor(row)
 
@@ -59,7 +61,7 @@ class Records:
         return [*query.history_lines(h), *filter(None, [same]),
                 *duplicates.conflict_lines(self.con, item_id)]
 
-    def identical(self, rows: list[sqlite3.Row]) -> dict[str, str]:
+    def identical(self, rows: list[Row]) -> dict[str, str]:
         """Attempt row id -> 'same image as ...' where other carriers share its image
         (for a log page)."""
         return {row: t("dup.log_same", items=", ".join(items))
@@ -77,6 +79,27 @@ class Records:
               out: Path | None = None) -> str:
         """A report in one of FORMATS: to out (atomically), or its text."""
         return export.write_report(slices, fmt, lang, out)
+
+    def item_lock(self, item_id: str, action: str) -> Lock:
+        """The item's lock: the station's file lock and, with a shared ledger, the
+        server's, which other stations see (station/ledger_link.py)."""
+        from workbench.station.ledger_link import item_lock_for
+        return item_lock_for(self.station, item_id, action)
+
+    def link_status(self) -> LinkStatus:
+        """Where the ledger is: this station's file, the server, or offline (journal)."""
+        from workbench.station.ledger_link import link_status
+        return link_status(self.station)
+
+    def link_offline(self) -> str:
+        """What to say of the link after a command: offline (the journal), or conflicts
+        a resync of the journal found; '' when there is nothing to say."""
+        status = self.link_status()
+        if status.state.value == "offline":
+            return status.line()
+        if status.conflicts:
+            return t("ledger_pg.resync_conflicts", count=len(status.conflicts))
+        return ""
 
     def check(self) -> None:
         db.check_ledger(self.con, self.station.settings.paths.ledger)

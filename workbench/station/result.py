@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.imaging.mapfile import RescueMap
 from workbench.imaging.record import MAP_NAME, JobRecord
@@ -16,6 +15,9 @@ from workbench.imaging.rescue import Progress as ImagingProgress
 from workbench.station.states import State
 from workbench.tape.catalogue import CopyEntry
 from workbench.tape.stage import TapeProgress
+
+if TYPE_CHECKING:
+    from workbench.ledger.db import Con
 
 Blocks = tuple[tuple[int, int, str], ...]
 
@@ -83,7 +85,7 @@ def format_lines(report: dict[str, Any], limit: int) -> list[str]:
     return lines + more_line(min(limit, len(counts)), len(counts))
 
 
-def imaging_detail(con: sqlite3.Connection, record: JobRecord) -> str:
+def imaging_detail(con: Con, record: JobRecord) -> str:
     """The imaging step in words: why it ended so, and other carriers whose image is this
     one to the byte (said, never refused: a second copy of a disc is a real case; one ID
     given to two carriers, or a disc put back, is found here)."""

@@ -6,12 +6,15 @@ action read the state from here, so all of them agree.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from workbench.ledger import db
 from workbench.station.states import Action, State, allowed
 from workbench.tape.catalogue import VERIFIED, CopyEntry, latest
+
+if TYPE_CHECKING:
+    from workbench.ledger.db import Con, Row
 
 UNFINISHED = ("running", "aborted")
 ROUTED = ("needs_flux", "audio_disc")
@@ -60,7 +63,7 @@ class CarrierState:
         return str(self.attempt["batch"]) if self.attempt else ""
 
 
-def _bags(con: sqlite3.Connection, item_id: str) -> list[Bag]:
+def _bags(con: Con, item_id: str) -> list[Bag]:
     rows = con.execute(
         "SELECT b.*, w.reason AS withdrawn, r.id AS released FROM bags b "
         "LEFT JOIN withdrawals w ON w.bag_id = b.id LEFT JOIN releases r ON r.bag_id = b.id "
@@ -70,7 +73,7 @@ def _bags(con: sqlite3.Connection, item_id: str) -> list[Bag]:
                 r["withdrawn"] or "", bool(r["released"])) for r in rows]
 
 
-def copies_of(con: sqlite3.Connection, bag: Bag) -> list[CopyEntry]:
+def copies_of(con: Con, bag: Bag) -> list[CopyEntry]:
     """Every recorded state of every tape copy of a bag, in the order they happened.
     A copy belongs to one bag (its id): another station's bag of the same name, merged
     into this ledger, has copies of its own. Rows from before copies named their bag's id
@@ -83,20 +86,20 @@ def copies_of(con: sqlite3.Connection, bag: Bag) -> list[CopyEntry]:
     return [entry_of(r) for r in rows]
 
 
-def entry_of(r: sqlite3.Row) -> CopyEntry:
+def entry_of(r: Row) -> CopyEntry:
     return CopyEntry(bag=r["bag"] or r["item_id"], barcode=r["barcode"], pool=r["pool"],
                      bytes=r["bytes"], files=r["files"], result=r["result"],
                      written=r["written"], verified=r["verified"], detail=r["detail"],
                      layout=r["layout"], copy=r["copy"])
 
 
-def latest_attempt(con: sqlite3.Connection, item_id: str) -> dict[str, object] | None:
+def latest_attempt(con: Con, item_id: str) -> dict[str, object] | None:
     """The carrier's latest attempt (ledger.db.LATEST: what every reader calls latest)."""
     row = db.latest_attempt(con, item_id)
     return dict(row) if row is not None else None
 
 
-def state_of(con: sqlite3.Connection, item_id: str, pools: tuple[str, ...]) -> CarrierState:
+def state_of(con: Con, item_id: str, pools: tuple[str, ...]) -> CarrierState:
     attempt = latest_attempt(con, item_id)
     if attempt is None:
         return CarrierState(item_id, State.NEW)
@@ -133,7 +136,7 @@ PENDING_STATES = {State.INTERRUPTED: Action.IMAGE, State.IMAGED: Action.ACCEPT,
                   State.WITHDRAWN: Action.RETRY}
 
 
-def pending(con: sqlite3.Connection, pools: tuple[str, ...], station_id: str,
+def pending(con: Con, pools: tuple[str, ...], station_id: str,
             limit: int = 500) -> list[CarrierState]:
     """This station's carriers with work left, oldest first: interrupted, imaged but not
     accepted, bagged but not on tape in every pool, on tape but not released, withdrawn

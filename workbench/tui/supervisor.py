@@ -55,6 +55,7 @@ class StatsScreen(StationScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(classes="form"):
+            yield Static(id="ledger-link", markup=False)  # a shared ledger gone offline
             with Horizontal(classes="filters"):
                 yield Select([(t(f"report.by_{b}"), b) for b in SLICES], value="media",
                              allow_blank=False, id="by")
@@ -104,6 +105,10 @@ class StatsScreen(StationScreen):
         if filters is None:  # the table keeps the last valid figures
             return
         rows = self.rows(filters)
+        link = self.query_one("#ledger-link", Static)
+        said = self.wb.station.records.link_offline()  # figures of the journal alone
+        link.display = bool(said)
+        link.update(Text(said, style="bold red"))
         table = self.query_one("#stats", DataTable)
         table.clear()
         for r in rows:
