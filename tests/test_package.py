@@ -32,7 +32,7 @@ from workbench.package.bags import (
     read_manifest,
     write_bag,
 )
-from workbench.package.carrier import bag_job
+from workbench.package.carrier import bag_job, format_report
 from workbench.package.profile import load_bag_profile
 from workbench.package.validate import bagit_python, validate_bag
 from workbench.profiles import load_profiles
@@ -256,3 +256,27 @@ def test_cli_bag_then_validate(station, tmp_path):
     assert "bag written" in out.stdout
     assert workbench_cmd("validate", str(station.paths.bags / "FD-1"),
                          cwd=tmp_path).returncode == 0
+
+
+def test_a_stop_reaches_verification_and_bagging_and_leaves_nothing_half_made(station):
+    """A background accept stopped at shutdown: verification stops between blocks and
+    bagging between files, with no partial bag left; accepting again makes the bag."""
+    import threading
+
+    from workbench.errors import Aborted
+    from workbench.imaging.record import JobRecord
+    from workbench.station.result import verify_image
+    job = imaged(station)
+    record = JobRecord.load(job)
+    assert record is not None
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Aborted):
+        verify_image(job, record, stop)
+    assert verify_image(job, record, threading.Event())[0]
+    format_report(job, record, station)  # identified: the stop meets the bag's writing
+    with pytest.raises(Aborted):
+        bag_job(job, station, cancel=stop)
+    bags = station.paths.bags
+    assert not bags.exists() or not [p.name for p in bags.iterdir()]
+    assert bag_job(job, station).path.is_dir()

@@ -14,13 +14,14 @@ import errno
 import hashlib
 import os
 import shutil
+import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.atomic import fsync_dir
-from workbench.errors import BadInput
+from workbench.errors import Aborted, BadInput
 from workbench.package.bagtext import Problem, describe
 from workbench.package.rfc8493 import check
 
@@ -149,11 +150,18 @@ def render_info(info: list[tuple[str, str]]) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def _stop_if(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Aborted("error.cancelled")
+
+
 def write_bag(target: Path, payload: list[PayloadFile], tags: list[TagFile],
               info: list[tuple[str, str]], algorithms: tuple[str, ...],
-              validate: Callable[[Path], list[str]]) -> Path:
+              validate: Callable[[Path], list[str]],
+              cancel: threading.Event | None = None) -> Path:
     """Build the bag at target (atomically). info must not hold Payload-Oxum: it is
-    computed here. validate(partial_bag) returns problems; any problem aborts."""
+    computed here. validate(partial_bag) returns problems; any problem aborts. A cancel
+    stops between payload files and before the check (Aborted; the partial bag goes)."""
     check_names([p.name for p in payload])  # as given: '/abs', '~x' are refused
     check_names([f"data/{p.name}" for p in payload] + [t.name for t in tags])
     partial = target.with_name(f".{target.name}.partial")
@@ -164,6 +172,7 @@ def write_bag(target: Path, payload: list[PayloadFile], tags: list[TagFile],
         manifests: dict[str, dict[str, str]] = {a: {} for a in algorithms}
         octets = 0
         for item in payload:
+            _stop_if(cancel)
             dest = partial / "data" / item.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             digests = _place(item, dest, algorithms)
@@ -184,6 +193,7 @@ def write_bag(target: Path, payload: list[PayloadFile], tags: list[TagFile],
                 {name: hashlib.new(a, data).hexdigest() for name, data in tag_files.items()}))
         for folder in {partial, partial / "data", *(p.parent for p in partial.rglob("*"))}:
             fsync_dir(folder)
+        _stop_if(cancel)
         problems = validate(partial)
         if problems:
             raise BadInput("error.bag_invalid", bag=str(partial), problems="; ".join(problems))

@@ -279,7 +279,7 @@ def bag_job(job_dir: Path, settings: Settings, batch: str | None = None,
     info = _info(record, settings, profile, batch, bag_count, label, carrier)
     info.append(("Virus-Scan", scan_record.words(json.loads(report_json))))
     path = write_bag(target, payload, tags, info, algorithms,
-                     lambda partial: validate_bag(partial, profile, fast=True))
+                     lambda partial: validate_bag(partial, profile, fast=True), cancel)
     for name, _ in record.payload():
         hand_over(job_dir / name, path / "data" / name)
     return BagResult(path, True, dict(read_info(path))["Payload-Oxum"], algorithms)

@@ -373,7 +373,7 @@ class Station:
                        key=str(aside))
         if not target.exists():  # else: a crash after bagging this very image
             started = utc_now()
-            ok, detail = verify_image(job, record)
+            ok, detail = verify_image(job, record, self.cancel)
             self._step(result, attempt, "verification", "success" if ok else "failed",
                        detail, started, key=digests.get("sha256", ""))
             if not ok:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,9 +173,11 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
     return lines
 
 
-def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
+def verify_image(job: Path, record: JobRecord, cancel: threading.Event | None = None
+                 ) -> tuple[bool, str]:
     """Read the image file (and a disc's track files) once and compare their digests
-    with those made while reading the carrier."""
+    with those made while reading the carrier. A cancel stops between blocks (Aborted):
+    nothing was written, the accept runs again."""
     if record.media_family == "ingest":  # files ingested, no image: station/ingest.py
         from workbench.errors import Refused
         raise Refused("ingest.use_ingest", item=record.item_id, source=record.source)
@@ -185,6 +188,9 @@ def verify_image(job: Path, record: JobRecord) -> tuple[bool, str]:
         try:
             with open(job / name, "rb") as fh:
                 while block := fh.read(8 << 20):
+                    if cancel is not None and cancel.is_set():
+                        from workbench.errors import Aborted
+                        raise Aborted("error.cancelled")
                     for h in hashes.values():
                         h.update(block)
         except FileNotFoundError:
