@@ -214,6 +214,14 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
                       capture_path, command=command, device=device or "")
 
 
+def continues_with_flux(station: Station, item_id: str) -> bool:
+    """Whether continuing the carrier means reading flux again (imaged from flux, or a
+    capture begun): the work list's Enter goes to the flux flow, not to a drive."""
+    job = job_dir(station.settings, station.state(item_id).item_id)
+    record = JobRecord.load(job)
+    return record is not None and bool(record.flux or flux_run.capturing(job, record))
+
+
 def _recorded_device(record: JobRecord | None) -> str:
     """The Greaseweazle device a carrier was last read with ("" for gw's own choice)."""
     drive = record.runs[-1].drive if record is not None and record.runs else {}

@@ -49,9 +49,11 @@ def progress_text(step: str, p: Any) -> str:
 class FluxScreen(StationScreen):
     BINDINGS = [Binding("escape", "cancel", t("tui.key_cancel"))]
 
-    def __init__(self, item_id: str, profile_id: str, recipe: Recipe | None = None) -> None:
+    def __init__(self, item_id: str, profile_id: str, recipe: Recipe | None = None,
+                 resume: bool = False) -> None:
         super().__init__()
         self.item_id, self.profile_id, self.recipe = item_id, profile_id, recipe
+        self.resume = resume  # goes on as `retry` would: the tracks left, a copy again
         self.cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -67,7 +69,7 @@ class FluxScreen(StationScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def run_flux(self) -> None:
-        from workbench.station.flux import image_flux
+        from workbench.station.flux import flux_retry, image_flux
 
         def progress(step: str, p: Any) -> None:
             text = progress_text(step, p)
@@ -81,9 +83,13 @@ class FluxScreen(StationScreen):
                 self.post_message(FluxProgress(t("flux.building", name=self.recipe.name)))
                 capture = training_capture(self.recipe,
                                            settings.paths.staging.parent / "flux-media")
+            command = "workbench (station UI): image with flux"
             with Station(settings, progress, self.cancel) as station:
-                result = image_flux(station, self.item_id, station.profiles[self.profile_id],
-                                    capture, command="workbench (station UI): image with flux")
+                resumed = flux_retry(station, self.item_id, None, command) \
+                    if self.resume else None
+                result = resumed or image_flux(station, self.item_id,
+                                               station.profiles[self.profile_id], capture,
+                                               command=command)
             self.post_message(FluxDone(result))
         except WorkbenchError as exc:
             self.post_message(FluxDone(None, exc.message()))

@@ -268,7 +268,12 @@ class HomeScreen(StationScreen):
         try:
             st = app.station.state(item_id)
             profile = str(st.attempt["profile_id"]) if st.attempt else ""
-            if st.state in (State.INTERRUPTED, State.WITHDRAWN):  # resume / image again
+            from workbench.station.flux import continues_with_flux
+            if st.state is State.INTERRUPTED and continues_with_flux(app.station, item_id):
+                from workbench.tui.flux import FluxScreen  # a capture begun goes on
+                app.carrier = Carrier(st.item_id, profile_id=profile)
+                app.push_screen(FluxScreen(st.item_id, profile, resume=True))
+            elif st.state in (State.INTERRUPTED, State.WITHDRAWN):  # resume / image again
                 app.carrier = Carrier(st.item_id, retry=st.state is State.WITHDRAWN,
                                       profile_id=profile)
                 app.push_screen(ProfileScreen())
