@@ -547,3 +547,35 @@ def test_gw_device_without_flux_is_refused_not_dropped(tmp_path, capsys):
                  "--profile", "fd35-2hd", "--item", "GWD-1"])
     assert code == ExitCode.BAD_INPUT
     assert "add --flux" in capsys.readouterr().err and not (tmp_path / "staging").exists()
+
+
+def test_the_work_list_continues_an_interrupted_capture_with_flux(
+        tmp_path: Path, gw: Path, stand_in: list[list[str]]) -> None:
+    """Enter on an interrupted flux carrier in the home screen's work list captures the
+    tracks left and images it (it opened the drive flow, which cannot read flux)."""
+    import asyncio
+
+    from tests.test_tui import shown_text, text_of, wait_for
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.flow import ProfileScreen
+    from workbench.tui.result import ResultScreen
+
+    settings = settings_in(tmp_path)
+    with Station(settings) as s:
+        s.progress = lambda step, p: s.cancel.set() if getattr(p, "done", 0) == 2 else None
+        with pytest.raises(Aborted):
+            station_flux.image_flux(s, "TWL-1", few_tracks(s))
+        assert station_flux.continues_with_flux(s, "TWL-1")
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("w", "enter")
+            await wait_for(pilot, lambda: seen.append(type(app.screen).__name__) or (
+                isinstance(app.screen, ResultScreen) and shown_text(app, "#outcome")))
+            assert "partial" in text_of(app, "#outcome"), text_of(app, "#outcome")
+    asyncio.run(scenario())
+    assert ProfileScreen.__name__ not in seen and "FluxScreen" in seen
+    assert len(calls(gw)) == 6  # 2 before the cancel, the 4 left after
