@@ -305,6 +305,8 @@ def test_derived_tables_agree_with_the_history(figures, tmp_path):
     fast = _medians(con, "profile_id", Filters(), *Filters().where())
     slow = _medians(con, "profile_id", everything, *everything.where())
     assert fast == pytest.approx(slow)
+    counted = {r.key: r.median_rate for r in statistics(con, "profile")}  # its own counts
+    assert {k: counted[k] for k in fast} == pytest.approx(fast)
     other = tmp_path / "other.sqlite"
     connect(other).close()  # a new, empty SQLite ledger
     merge_ledger(con, other)  # an empty merge leaves the derived tables as they were

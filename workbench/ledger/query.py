@@ -117,26 +117,38 @@ def statistics(con: Con, by: str, filters: Filters = Filters(),
     column = SLICES[by]
     where, params = filters.where()
     rows: dict[str, SliceRow] = {}
-    for r in con.execute(
-            f"""SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s,
-                       SUM(outcome = 'partial') p, SUM(outcome = 'failed') f,
-                       SUM(outcome = 'needs_flux') nf, SUM(outcome = 'audio_disc') ad,
-                       SUM(bytes_rescued) b
-                FROM carrier_heads WHERE {where} GROUP BY g""", params):
-        rows[r["g"]] = SliceRow(r["g"], "", r["n"], r["s"], r["p"], r["f"], r["nf"], r["ad"],
-                                bytes=r["b"] or 0)
-    for r in con.execute(f"""SELECT {column} AS g, COUNT(*) n, SUM(outcome = 'success') s
-                             FROM heads WHERE {where} GROUP BY g""", params):
+    # grouped by outcome too, counted here: the covering index's own order, no expression
+    # per row (a 1,000,000-attempt ledger: 0.2 s instead of 0.35 s)
+    tally = {"success": "succeeded", "partial": "partial", "failed": "failed",
+             "needs_flux": "needs_flux", "audio_disc": "audio_disc"}
+    for r in con.execute(f"""SELECT {column} AS g, outcome, COUNT(*) n, SUM(bytes_rescued) b
+                             FROM carrier_heads WHERE {where} GROUP BY g, outcome""", params):
         row = rows.setdefault(r["g"], SliceRow(r["g"], ""))
-        row.attempts, row.attempts_succeeded = r["n"], r["s"]
-    for key, median in _medians(con, column, filters, where, params).items():
+        row.carriers += r["n"]
+        row.bytes += r["b"] or 0
+        if r["outcome"] in tally:
+            setattr(row, tally[r["outcome"]], getattr(row, tally[r["outcome"]]) + r["n"])
+    # attempts and their reasons in one pass over heads (an index-only scan by media)
+    reasons: dict[str, dict[str, int]] = {}
+    read_data: dict[str, int] = {}  # attempts that read data (success, partial): medians
+    for r in con.execute(f"""SELECT {column} AS g, outcome, reason_code, COUNT(*) n
+                             FROM heads WHERE {where} GROUP BY g, outcome, reason_code""",
+                         params):
+        row = rows.setdefault(r["g"], SliceRow(r["g"], ""))
+        row.attempts += r["n"]
+        if r["outcome"] in ("success", "partial"):
+            read_data[r["g"]] = read_data.get(r["g"], 0) + r["n"]
+        if r["outcome"] == "success":
+            row.attempts_succeeded += r["n"]
+        elif r["outcome"] in ("failed", "needs_flux", "audio_disc"):
+            counts = reasons.setdefault(r["g"], {})
+            code = r["reason_code"] or "unknown"
+            counts[code] = counts.get(code, 0) + r["n"]
+    for key, counts in reasons.items():
+        rows[key].top_reasons = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    for key, median in _medians(con, column, filters, where, params, read_data).items():
         if key in rows:
             rows[key].median_rate = median
-    for r in con.execute(f"""SELECT {column} AS g, reason_code, COUNT(*) n FROM heads
-                             WHERE {where} AND outcome IN ('failed', 'needs_flux', 'audio_disc')
-                             GROUP BY g, reason_code ORDER BY n DESC""", params):
-        if r["g"] in rows and len(rows[r["g"]].top_reasons) < 3:
-            rows[r["g"]].top_reasons.append((r["reason_code"] or "unknown", r["n"]))
     result = []
     for key, row in rows.items():
         row.label = label(key) if key else "-"
@@ -147,18 +159,25 @@ def statistics(con: Con, by: str, filters: Filters = Filters(),
 
 
 def _medians(con: Con, column: str, filters: Filters, where: str,
-             params: list[object]) -> dict[str, float]:
-    """Median rate of the attempts that read data (success, partial), per slice."""
+             params: list[object], read_data: dict[str, int] | None = None
+             ) -> dict[str, float]:
+    """Median rate of the attempts that read data (success, partial), per slice;
+    read_data: how many there are in each (statistics() counts them in its pass over
+    heads; None: counted here)."""
     ok = "outcome IN ('success', 'partial')"
     if column == "profile_id" and filters == Filters():
         # the index on (profile_id, ok, rate) walks straight to the middle
+        if read_data is None:
+            read_data = {r["g"]: r["n"] for r in con.execute(
+                f"SELECT profile_id g, COUNT(*) n FROM heads WHERE ({ok}) = 1 "
+                "GROUP BY profile_id").fetchall()}
         out = {}
-        for r in con.execute(f"SELECT profile_id g, COUNT(*) n FROM heads WHERE ({ok}) = 1 "
-                             "GROUP BY profile_id").fetchall():
+        for g, n in read_data.items():
             middle = con.execute(f"SELECT rate FROM heads WHERE profile_id = ? AND ({ok}) = 1 "
                                  "ORDER BY rate LIMIT ? OFFSET ?",
-                                 (r["g"], 2 - r["n"] % 2, (r["n"] - 1) // 2)).fetchall()
-            out[r["g"]] = sum(m[0] for m in middle) / len(middle)
+                                 (g, 2 - n % 2, (n - 1) // 2)).fetchall()
+            if middle:
+                out[g] = sum(m[0] for m in middle) / len(middle)
         return out
     return {r["g"]: r["m"] or 0.0 for r in con.execute(
         f"""SELECT g, AVG(rate) m FROM (
