@@ -10,12 +10,14 @@ from workbench.i18n import t
 
 def protection_line(protection: dict[str, Any]) -> str:
     """How the source was kept read-only while imaged, and its write-protect state."""
+    from workbench.imaging.readonly import wp_key
     wp = protection.get("write_protect") or {}
-    state = wp.get("state", "unknown")
-    medium = t(f"guard.wp_{state}", basis=wp.get("basis", ""))
+    medium = t(f"guard.{wp_key(wp)}", basis=wp.get("basis", ""))
     if protection.get("set_by_workbench"):
         after = protection.get("after") or "running"
         block = t(f"guard.ro_set_{after}")
+        if protection.get("taken_back"):
+            block = t("guard.ro_taken_back", block=block)
     elif protection.get("read_only_before"):
         block = t("guard.ro_before")
     elif protection.get("policy") == "off":
