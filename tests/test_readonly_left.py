@@ -159,3 +159,31 @@ def test_a_re_attached_device_is_a_new_disk_whose_flag_is_not_ours(settings, tmp
                 _clear(dev2)
     finally:
         _clear(dev)  # leave no flag on a free loop node for the next user
+
+
+def test_a_record_from_before_the_list_is_taken_on_its_word_a_new_one_needs_the_list(
+        settings, tmp_path):
+    """A job record written before the station kept its list (no diskseq in it, as the
+    tryout's U-kill2) says alone that its killed run set the flag; a newer record needs
+    the list too, so a flag cleared since and set again by someone else is not ours."""
+    from workbench.imaging.record import JobRecord, Run
+    legacy = {"policy": "restore", "block_device": True, "read_only_before": False,
+              "set_by_workbench": True, "read_only_during": True, "error": "",
+              "after": "", "write_protect": {"state": "no"}}
+    for protection, listed, ours in ((legacy, False, True),
+                                     ({**legacy, "diskseq": 7}, False, False),
+                                     ({**legacy, "diskseq": 7}, True, True),
+                                     ({**legacy, "after": "restored"}, False, False)):
+        job = tmp_path / f"job-{len(protection)}-{listed}-{protection['after']}"
+        record = JobRecord("L-1", "usb", "usb", "station-1", "org", "", "test",
+                           source="/dev/fake")
+        record.runs.append(Run(started="2026-11-26T00:00:00Z", protection=protection))
+        job.mkdir()
+        record.save(job)
+        held = readonly_left.held_path(settings)
+        held.parent.mkdir(parents=True, exist_ok=True)
+        held.write_text(json.dumps([{"device": "/dev/fake", "rdev": 1, "diskseq": None,
+                                     "item": "L-1"}] if listed else []))
+        assert readonly_left.left_by_workbench(settings, job, "/dev/fake", 1) is ours, \
+            (protection, listed)
+        assert not readonly_left.left_by_workbench(settings, job, "/dev/other", 2)

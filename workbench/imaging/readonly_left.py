@@ -37,6 +37,15 @@ def held_path(settings: Settings) -> Path:
     return settings.paths.logs / HELD_NAME
 
 
+def _read(path: Path) -> list[dict[str, Any]]:
+    """The list as it is (written atomically: no lock needed to read it); [] if none."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
 @contextlib.contextmanager
 def _held(settings: Settings) -> Iterator[list[dict[str, Any]]]:
     """The list of flags held, under an exclusive lock; written back (atomically) after."""
@@ -44,12 +53,7 @@ def _held(settings: Settings) -> Iterator[list[dict[str, Any]]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            entries = json.loads(path.read_text(encoding="utf-8"))
-            entries = [e for e in entries if isinstance(e, dict)] \
-                if isinstance(entries, list) else []
-        except (OSError, ValueError):
-            entries = []
+        entries = _read(path)
         before = json.dumps(entries)
         yield entries
         if json.dumps(entries) != before:
@@ -97,12 +101,8 @@ def left_by_workbench(settings: Settings, out_dir: Path, device: str, rdev: int)
     another job's run taking it back): a flag set again later is someone else's. A record
     from before the list was kept (no diskseq in it) is taken on its own word."""
     seq = readonly.diskseq(rdev)
-    try:
-        with _held(settings) as entries:
-            if any(_same(e, device, rdev, seq) for e in entries):
-                return True
-    except OSError:
-        pass
+    if any(_same(e, device, rdev, seq) for e in _read(held_path(settings))):
+        return True
     try:
         record = JobRecord.load(out_dir)
     except Exception:  # an unreadable record is the engine's to report, not ours
