@@ -121,6 +121,7 @@ def test_a_read_only_loop_device_reads_as_write_protected(tmp_path):
         rdev = os.stat(dev).st_rdev
         state = readonly.write_protect_state(dev, rdev)
         assert state["state"] == "yes" and state["sysfs_ro"] is True
+        assert state["loop_read_only"] is True  # the device's own word, not sysfs's
         assert state["mode_sense_wp"] is None  # a loop device takes no SG_IO
         fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -214,4 +215,51 @@ def test_mode_sense_wins_over_sysfs_where_the_device_answers(monkeypatch, tmp_pa
     monkeypatch.setattr(readonly, "SYS_DEV_BLOCK", tmp_path)
     state = readonly.write_protect_state("/dev/fake", os.makedev(8, 16))
     assert state == {"state": "yes", "basis": "SCSI MODE SENSE WP bit",
-                     "mode_sense_wp": True, "sysfs_ro": False}
+                     "mode_sense_wp": True, "sysfs_ro": False, "loop_read_only": None}
+
+
+def test_sysfs_ro_1_alone_is_no_evidence_of_the_medium(monkeypatch, tmp_path):
+    """sysfs ro is get_disk_ro(): any BLKROSET sets it, so with nothing else answering
+    a 1 is "unknown: the block layer is read-only", never "write-protected"."""
+    sysfs = tmp_path / "8:16"
+    sysfs.mkdir()
+    monkeypatch.setattr(readonly, "SYS_DEV_BLOCK", tmp_path)
+    (sysfs / "ro").write_text("1\n")
+    state = readonly.write_protect_state("/dev/fake", os.makedev(8, 16))
+    assert state["state"] == "unknown" and state["sysfs_ro"] is True
+    assert readonly.wp_key(state) == "wp_blocked"
+    from workbench.station.guard_words import protection_line
+    line = protection_line({"policy": "restore", "read_only_before": True,
+                            "write_protect": state})
+    assert "write-protected (" not in line and "unknown" in line
+    (sysfs / "ro").write_text("0\n")
+    state = readonly.write_protect_state("/dev/fake", os.makedev(8, 16))
+    assert state["state"] == "no" and readonly.wp_key(state) == "wp_no"
+
+
+@needs_root
+def test_the_kernel_shows_blkroset_in_sysfs_ro_and_the_state_says_so(tmp_path,
+                                                                     monkeypatch):
+    """Checked on the kernel: BLKROSET on the whole disk makes /sys/block/X/ro read 1,
+    so after a `keep` run or the udev rule sysfs cannot speak for the medium."""
+    with loop_device(_floppy(tmp_path)) as dev:
+        rdev = os.stat(dev).st_rdev
+        fd = os.open(dev, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            assert readonly.sysfs_read_only(rdev) is False
+            readonly.blk_ro_set(fd, True)
+            assert readonly.sysfs_read_only(rdev) is True  # the kernel's get_disk_ro()
+            # the loop device still answers for itself: attached read-write
+            assert readonly.loop_read_only(dev, rdev) is False
+            assert readonly.write_protect_state(dev, rdev)["state"] == "no"
+            # a device that reports nothing of its own: sysfs alone gives "unknown"
+            monkeypatch.setattr(readonly, "loop_read_only", lambda path, rdev: None)
+            state = readonly.write_protect_state(dev, rdev)
+            assert state["state"] == "unknown" and readonly.wp_key(state) == "wp_blocked"
+            checks = readonly.preflight_checks(
+                type("Src", (), {"is_block": True, "path": dev, "rdev": rdev})(), "restore")
+            assert [c.key for c in checks] == ["wp_blocked", "ro_already"]
+            assert "check its tab or switch by eye" in checks[0].message()
+        finally:
+            readonly.blk_ro_set(fd, False)
+            os.close(fd)

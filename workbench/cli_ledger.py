@@ -189,6 +189,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         profile = get_profile(station.profiles, args.profile)
         for reminder in profile.reminders_for():
             print(t("cli.reminder", text=reminder), file=sys.stderr)
+        from workbench.station.guard_words import preflight_notes
+        for note in preflight_notes(station, args.source, profile, args.item):
+            print(note, file=sys.stderr)  # write protection, BLKROSET: as the UI shows
         cli_metadata.describe_from_args(station, args.item, args)  # before anything is read
         return station.migrate(args.source, profile, args.item, batch=args.batch,
                                retries=args.retries, command=" ".join(sys.argv),

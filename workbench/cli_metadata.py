@@ -75,6 +75,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--udev", action="store_true", help=t("udev.cli"))
     p.add_argument("--dry-run", action="store_true", help=t("udev.cli_dry_run"))
     p.add_argument("--rules-dir", metavar="DIR", help=t("udev.cli_rules_dir"))
+    p.add_argument("--clear-read-only", action="store_true", help=t("readonly_left.cli"))
 
 
 def _photos(args: argparse.Namespace) -> list[tuple[str, Path]]:
@@ -177,10 +178,15 @@ def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     if any(v is not None for v in values.values()):
         settings = save(path, values)
         print(t("setup.written", file=str(path)))
+    if args.clear_read_only:  # flags killed runs left set (imaging/readonly_left.py)
+        from workbench.imaging.readonly_left import clear_left
+        for line in clear_left(settings):
+            print(line)
+        return ExitCode.SUCCESS
     if args.udev:
         from workbench.station.udev import RULES_DIR, run_setup
         for line in run_setup(Path(args.rules_dir) if args.rules_dir else RULES_DIR,
-                              dry_run=args.dry_run):
+                              dry_run=args.dry_run, exempt=settings.udev_exempt):
             print(line)
         return ExitCode.SUCCESS
     for line in setup_summary(settings):
@@ -199,12 +205,13 @@ def setup_summary(s: Settings) -> list[str]:
             t("setup.line_camera", command=s.camera_command or "-",
               seconds=f"{s.camera_timeout:g}"),
             t("setup.line_codepage", codepage=s.legacy_codepage),
-            t("udev.line_block", policy=s.block_read_only), udev_summary_line()]
+            t("udev.line_block", policy=s.block_read_only),
+            udev_summary_line(s.udev_exempt)]
 
 
-def udev_summary_line() -> str:
+def udev_summary_line(exempt: tuple[str, ...] = ()) -> str:
     from workbench.station.udev import summary_line
-    return summary_line()
+    return summary_line(exempt=exempt)
 
 
 COMMANDS = {"describe": cmd_describe, "conditions": cmd_conditions, "setup": cmd_setup}

@@ -162,11 +162,21 @@ SPEC["autoloader"] = Field(dict, table={
     "open_tray": Field(bool, default=True),
 })
 
+UDEV_EXEMPT_KEYS = ("ID_SERIAL", "ID_SERIAL_SHORT", "ID_WWN", "ID_FS_UUID", "ID_PART_ENTRY_UUID")
+UDEV_EXEMPT = re.compile(r"^(" + "|".join(UDEV_EXEMPT_KEYS) + r")=[A-Za-z0-9._:+-]+\Z")
+
 # -- source protection and virus scanning (workbench/imaging/readonly.py, workbench/scan) --
 SPEC["protect"] = Field(dict, table={
     # BLKROSET on a block-device source while it is imaged: then "restore" (clear the flag
     # the workbench set), "keep" (leave the device read-only), or "off" (never set it)
     "block_read_only": Field(str, default="restore", check=one_of("restore", "keep", "off")),
+    # the station's own disks the udev rule leaves writable though they look removable
+    # (a card-reader staging disk, a removable-flagged backup disk): "ID_SERIAL=..." or
+    # "ID_FS_UUID=..." as `udevadm info` shows them; exact values, no udev globs
+    "udev_exempt": Field(list, default=[], check=lambda v: None if all(
+        isinstance(x, str) and UDEV_EXEMPT.match(x) for x in v) else
+        "KEY=VALUE with KEY one of " + ", ".join(UDEV_EXEMPT_KEYS)
+        + " and VALUE letters, digits and . _ - : + only"),
 })
 SPEC["virus_scan"] = Field(dict, table={
     "command": Field(str, default="clamscan", allowed="clamscan, or its full path"),
@@ -234,6 +244,7 @@ class Settings:
     camera_command: str = ""  # photographs a carrier: {path} is the file it writes
     camera_timeout: float = 60.0
     block_read_only: str = "restore"  # restore | keep | off ([protect])
+    udev_exempt: tuple[str, ...] = ()  # KEY=VALUE: disks the udev rule leaves alone
     virus_scan: bool = True  # [virus_scan] enabled: False gives a "not scanned" entry
     virus_command: str = "clamscan"
     virus_database: str = ""  # "": the station's own (freshclam's) signature database
@@ -330,6 +341,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         autoloader=AutoloaderSettings.from_table(data["autoloader"]),
         camera_command=camera["command"], camera_timeout=float(camera["timeout_seconds"]),
         block_read_only=data["protect"]["block_read_only"],
+        udev_exempt=tuple(data["protect"]["udev_exempt"]),
         virus_scan=data["virus_scan"]["enabled"], virus_command=data["virus_scan"]["command"],
         virus_database=data["virus_scan"]["database"],
         paths=_paths(path.resolve().parent, paths),

@@ -22,7 +22,7 @@ from workbench import __version__
 from workbench.atomic import DiskFull
 from workbench.config import Settings
 from workbench.errors import BadInput, Refused
-from workbench.imaging import preflight, readonly
+from workbench.imaging import preflight, readonly, readonly_left
 from workbench.imaging.checks import (
     OPTICAL_SECTOR,
     PVD_OFFSET,
@@ -86,15 +86,13 @@ def image(source_path: str | os.PathLike, profile: MediaProfile, item_id: str,
     with source:
         if check_source is not None:
             check_source(source)
-        # BLKROSET before the first read; undone (or kept) as the settings say
+        # BLKROSET before the first read; undone (or kept) as the settings say, also
+        # when a killed run of this job left it set
         guarded = utc_now()
-        protection = readonly.guard_source(source, settings.block_read_only)
-        source.protection = protection.to_dict() if protection is not None else None
-        try:
+        with readonly_left.guarded(source, settings, out_dir, item_id) as protection:
+            source.protection = protection.to_dict() if protection is not None else None
             record = image_source(source, profile, item_id, settings, out_dir, retries,
                                   command, progress, cancel, keep_going)
-        finally:
-            readonly.release(source, protection)
         if protection is not None and record.runs and record.runs[-1].started >= guarded:
             record.runs[-1].protection = protection.to_dict()  # with what happened after
             record.save(out_dir)
@@ -123,13 +121,20 @@ def preflight_checks(source_path: str | os.PathLike, profile: MediaProfile, item
             return preflight.run_checks(source, out_dir, [image_path, out_dir / MAP_NAME],
                                         max(0, source.size - allocated),
                                         settings.free_space_margin) \
-                + readonly.preflight_checks(source, settings.block_read_only)
+                + readonly.preflight_checks(source, settings.block_read_only,
+                                            _left_set(source, settings, out_dir))
     except SourceGone as gone:
         return [preflight.Check("source", False, {"path": str(source_path),
                                                   "reason": gone.reason})]
     except WorkbenchError as exc:
         return [preflight.Check("source", False, {"path": str(source_path),
                                                   "reason": exc.message()})]
+
+
+def _left_set(source: Source, settings: Settings, out_dir: Path) -> bool:
+    """Is the block device's read-only flag one a killed run of the workbench left?"""
+    return bool(getattr(source, "is_block", False)) and readonly_left.left_by_workbench(
+        settings, out_dir, source.path, getattr(source, "rdev", 0))
 
 
 def image_source(source: Source, profile: MediaProfile, item_id: str, settings: Settings,

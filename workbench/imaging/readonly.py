@@ -11,8 +11,16 @@ only where it was not set already, and only that is undone by "restore".
 
 The medium's write-protect state (the floppy's tab, the MO's switch, a USB stick's
 switch) is read before BLKROSET, as the device reports it: the SCSI MODE SENSE WP bit
-through SG_IO where the device answers it, else /sys/dev/block/M:m/ro. The sysfs flag
-also shows a read-only setting (a udev rule, an earlier "keep"), so it is named as such.
+through SG_IO where the device answers it, a loop device's own read-only attach flag
+(LOOP_GET_STATUS64), else /sys/dev/block/M:m/ro. That sysfs flag is get_disk_ro(): the
+driver's read-only state OR the whole disk's BLKROSET flag, so once anything has set
+BLKROSET (the workbench, its udev rule, an earlier "keep", `blockdev --setro`) it reads 1
+whatever the medium's tab says. Only its 0 is evidence ("no"); a 1 with nothing else to
+ask is "unknown: the block layer is read-only".
+
+A run killed while it held BLKROSET leaves the flag set: the job record (and the station's
+list of flags held, imaging/readonly_left.py) lets the next run take it back
+(left_by_workbench) and undo it as the policy says.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,11 @@ BLKROGET = 0x125E
 POLICIES = ("restore", "keep", "off")
 CAP_SYS_ADMIN = 21
 SYS_DEV_BLOCK = Path("/sys/dev/block")
+# linux/loop.h: LOOP_GET_STATUS64, struct loop_info64 (232 bytes, lo_flags at 52)
+LOOP_GET_STATUS64 = 0x4C05
+LOOP_INFO64_SIZE = 232
+LO_FLAGS_READ_ONLY = 1
+LOOP_MAJOR = 7
 
 
 def blk_ro_get(fd: int) -> bool:
@@ -104,18 +118,66 @@ def scsi_write_protect(path: str) -> bool | None:
     return None
 
 
+def loop_flags_read_only(lo_flags: int) -> bool:
+    return bool(lo_flags & LO_FLAGS_READ_ONLY)
+
+
+def loop_read_only(path: str, rdev: int) -> bool | None:
+    """A loop device's own read-only state (attached with `losetup -r`, or its backing
+    file opened read-only) from LOOP_GET_STATUS64: the device's report, apart from any
+    BLKROSET flag. None for other devices or an unattached loop."""
+    if os.major(rdev) != LOOP_MAJOR:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = fcntl.ioctl(fd, LOOP_GET_STATUS64, bytes(LOOP_INFO64_SIZE))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return loop_flags_read_only(struct.unpack_from("I", info, 52)[0])
+
+
+def diskseq(rdev: int, root: Path | None = None) -> int | None:
+    """/sys/dev/block/M:m/diskseq: the kernel's number for this attachment of the disk (a
+    new one at every plug-in or loop attach): tells a flag this attachment got from one it
+    could not have (None before Linux 5.15)."""
+    try:
+        text = ((root or SYS_DEV_BLOCK) / f"{os.major(rdev)}:{os.minor(rdev)}"
+                / "diskseq").read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+SYSFS_NO = "sysfs ro 0: neither the driver nor a setting makes it read-only"
+SYSFS_BLOCKED = ("sysfs ro 1 shows the block layer read-only (BLKROSET, a udev rule or the "
+                 "driver) and the device reports nothing of its own")
+
+
 def write_protect_state(path: str, rdev: int) -> dict[str, Any]:
     """What the device says of the medium's write protection: state yes | no | unknown,
-    the basis it was read from, and each raw fact."""
+    the basis it was read from, and each raw fact. A sysfs ro of 1 is no evidence of the
+    medium's tab (any BLKROSET sets it), so it gives "unknown" unless MODE SENSE or the
+    loop device's own flag answers."""
     scsi = scsi_write_protect(path)
+    loop = loop_read_only(path, rdev)
     ro = sysfs_read_only(rdev)
     if scsi is not None:
         state, basis = ("yes" if scsi else "no"), "SCSI MODE SENSE WP bit"
-    elif ro is not None:
-        state, basis = ("yes" if ro else "no"), "sysfs ro (device or read-only setting)"
+    elif loop is not None:
+        state, basis = ("yes" if loop else "no"), "loop device attach flag (LOOP_GET_STATUS64)"
+    elif ro is False:
+        state, basis = "no", SYSFS_NO
+    elif ro:
+        state, basis = "unknown", SYSFS_BLOCKED
     else:
         state, basis = "unknown", "not reported by the device"
-    return {"state": state, "basis": basis, "mode_sense_wp": scsi, "sysfs_ro": ro}
+    return {"state": state, "basis": basis, "mode_sense_wp": scsi, "sysfs_ro": ro,
+            "loop_read_only": loop}
 
 
 # -- BLKROSET around imaging -----------------------------------------------------------
@@ -132,28 +194,40 @@ class Protection:
     error: str = ""  # why it could not be set
     after: str = ""  # restored | kept | "" (nothing was set)
     write_protect: dict[str, Any] = field(default_factory=dict)
+    diskseq: int | None = None  # the attachment the flag was set on (sysfs diskseq)
+    taken_back: bool = False  # the flag was left set by a killed run and is ours again
 
     def to_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "block_device": self.block_device,
                 "read_only_before": self.read_only_before,
                 "set_by_workbench": self.set_by_workbench,
                 "read_only_during": self.read_only_during, "error": self.error,
-                "after": self.after, "write_protect": dict(self.write_protect)}
+                "after": self.after, "write_protect": dict(self.write_protect),
+                "diskseq": self.diskseq, "taken_back": self.taken_back}
 
 
-def guard_fd(fd: int, path: str, rdev: int, policy: str) -> Protection:
+def guard_fd(fd: int, path: str, rdev: int, policy: str, left_by_workbench: bool = False,
+             before_set: Callable[[], None] | None = None) -> Protection:
     """Read the write-protect state, then set BLKROSET on fd (open read-only) unless the
-    device is read-only already or the policy is off."""
+    device is read-only already or the policy is off. left_by_workbench: a flag found set
+    is the one a killed run of the workbench left (the caller knows from the job record):
+    it is taken back and undone at release as the policy says (off and restore clear it).
+    before_set: called just before BLKROSET (to note the flag as held first)."""
     if policy not in POLICIES:
         raise ValueError(f"block read-only policy {policy!r}: one of {', '.join(POLICIES)}")
-    prot = Protection(policy, True, write_protect=write_protect_state(path, rdev))
+    prot = Protection(policy, True, write_protect=write_protect_state(path, rdev),
+                      diskseq=diskseq(rdev))
     try:
         prot.read_only_before = blk_ro_get(fd)
     except OSError as exc:
         prot.error = f"BLKROGET: {exc.strerror}"
         return prot
-    if policy != "off" and not prot.read_only_before:
+    if prot.read_only_before and left_by_workbench:
+        prot.set_by_workbench = prot.taken_back = True
+    elif policy != "off" and not prot.read_only_before:
         try:
+            if before_set is not None:
+                before_set()
             blk_ro_set(fd, True)
             prot.set_by_workbench = True
         except OSError as exc:
@@ -180,12 +254,14 @@ def release_fd(fd: int, prot: Protection) -> None:
         prot.after, prot.error = "kept", f"restoring: BLKROSET: {exc.strerror}"
 
 
-def guard_source(source: Any, policy: str) -> Protection | None:
+def guard_source(source: Any, policy: str, left_by_workbench: bool = False,
+                 before_set: Callable[[], None] | None = None) -> Protection | None:
     """guard_fd on an opened block-device source (DeviceSource); None for files and
     virtual drives, which have no block layer to protect."""
     if not getattr(source, "is_block", False) or source.fileno() < 0:
         return None
-    return guard_fd(source.fileno(), source.path, source.rdev, policy)
+    return guard_fd(source.fileno(), source.path, source.rdev, policy, left_by_workbench,
+                    before_set)
 
 
 def release(source: Any, prot: Protection | None) -> None:
@@ -212,16 +288,18 @@ def preview(path: str, rdev: int, policy: str) -> dict[str, Any]:
     return facts
 
 
-def preflight_checks(source: Any, policy: str) -> list[Any]:
+def preflight_checks(source: Any, policy: str, left_by_workbench: bool = False) -> list[Any]:
     """Pre-flight lines for a block-device source: the medium's write-protect state and
     what imaging will do at the block layer. They inform and never refuse (the source is
-    opened read-only whatever they say)."""
+    opened read-only whatever they say). left_by_workbench: as guard_fd's."""
     from workbench.imaging.preflight import Check
     if not getattr(source, "is_block", False):
         return []
     facts = preview(source.path, source.rdev, policy)
     path, wp = source.path, facts["write_protect"]
-    if facts["read_only_now"]:
+    if facts["read_only_now"] and left_by_workbench:
+        block = "ro_left_keep" if policy == "keep" else "ro_left_restore"
+    elif facts["read_only_now"]:
         block = "ro_already"
     elif policy == "off":
         block = "ro_off"
@@ -230,12 +308,19 @@ def preflight_checks(source: Any, policy: str) -> list[Any]:
     else:
         block = f"ro_will_{policy}"
     # informative lines: only their .ok texts exist (INFO_KEYS), they never refuse
-    return [Check(f"wp_{wp['state']}", True, {"path": path, "basis": wp["basis"]}, note=True),
+    return [Check(wp_key(wp), True, {"path": path, "basis": wp["basis"]}, note=True),
             Check(block, True, {"path": path}, note=True)]
 
 
-INFO_KEYS = ("wp_yes", "wp_no", "wp_unknown", "ro_already", "ro_off", "ro_cannot",
-             "ro_will_restore", "ro_will_keep")
+def wp_key(wp: dict[str, Any]) -> str:
+    """wp_yes | wp_no | wp_unknown, or wp_blocked: unknown because the block layer is
+    read-only (and so sysfs says nothing of the medium)."""
+    state = wp.get("state", "unknown")
+    return "wp_blocked" if state == "unknown" and wp.get("sysfs_ro") else f"wp_{state}"
+
+
+INFO_KEYS = ("wp_blocked", "wp_yes", "wp_no", "wp_unknown", "ro_already", "ro_off", "ro_cannot",
+             "ro_will_restore", "ro_will_keep", "ro_left_restore", "ro_left_keep")
 
 
 def protection_note(protection: dict[str, Any]) -> str:
@@ -248,6 +333,8 @@ def protection_note(protection: dict[str, Any]) -> str:
         words += f" ({wp['basis']})"
     if protection.get("set_by_workbench"):
         block = ("block device set read-only (BLKROSET) while imaged, "
+                 + ("taken back from an interrupted run, " if protection.get("taken_back")
+                    else "")
                  + {"restored": "cleared afterwards", "kept": "kept read-only afterwards"}
                  .get(protection.get("after", ""), "still set when recorded"))
     elif protection.get("read_only_before"):

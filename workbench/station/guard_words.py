@@ -3,19 +3,35 @@ station UI show the same lines."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from workbench.i18n import t
+
+if TYPE_CHECKING:
+    from workbench.profiles import MediaProfile
+    from workbench.station.core import Station
+
+
+def preflight_notes(station: Station, source: str | Path, profile: MediaProfile,
+                    item_id: str) -> list[str]:
+    """The pre-flight's informative lines (the medium's write protection, what imaging
+    does at the block layer), as the station UI shows them, for the CLI to print before
+    imaging; none for image files and virtual drives. The refusals are migrate's own."""
+    return [t("guard.preflight_note", text=c.message())
+            for c in station.preflight(source, profile, item_id) if c.note]
 
 
 def protection_line(protection: dict[str, Any]) -> str:
     """How the source was kept read-only while imaged, and its write-protect state."""
+    from workbench.imaging.readonly import wp_key
     wp = protection.get("write_protect") or {}
-    state = wp.get("state", "unknown")
-    medium = t(f"guard.wp_{state}", basis=wp.get("basis", ""))
+    medium = t(f"guard.{wp_key(wp)}", basis=wp.get("basis", ""))
     if protection.get("set_by_workbench"):
         after = protection.get("after") or "running"
         block = t(f"guard.ro_set_{after}")
+        if protection.get("taken_back"):
+            block = t("guard.ro_taken_back", block=block)
     elif protection.get("read_only_before"):
         block = t("guard.ro_before")
     elif protection.get("policy") == "off":

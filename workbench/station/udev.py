@@ -13,6 +13,7 @@ medium on this station (formatting a transfer stick), `blockdev --setrw DEVICE` 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -27,20 +28,28 @@ RULE_NAME = "70-workbench-readonly.rules"
 BLOCKDEV = "/usr/sbin/blockdev"
 
 
-def rule_text(blockdev: str = BLOCKDEV) -> str:
+def rule_text(blockdev: str = BLOCKDEV, exempt: tuple[str, ...] | list[str] = ()) -> str:
+    """The rule. Media count as removable by the device's own word (the SCSI RMB bit:
+    floppy, MO, card readers, most USB sticks), optical and floppy drives; never by the
+    bus, so a USB-attached staging or backup disk (a fixed disk) stays writable. exempt:
+    the station's own disks that still look removable ([protect] udev_exempt, KEY=VALUE
+    checked by the settings), matched first."""
+    skips = "".join(f'ENV{{{key}}}=="{value}", GOTO="workbench_readonly_end"\n'
+                    for key, value in (item.split("=", 1) for item in exempt))
     return f"""\
 # Installed by the migration workbench (`workbench setup --udev`).
-# Removable media (floppy, MO, USB memory, card readers, optical discs) are made
-# read-only at the block layer as they appear (blockdev --setro, i.e. BLKROSET), and
-# udisks (the desktop's automounter) is told not to mount or show them.
+# Removable media (floppy, MO, card readers, USB memory that reports itself removable,
+# optical discs) are made read-only at the block layer as they appear (blockdev --setro,
+# i.e. BLKROSET), and udisks (the desktop's automounter) is told not to mount or show
+# them. Disks that report themselves fixed (a USB staging or backup disk) are left alone,
+# and so are the station's disks listed in [protect] udev_exempt (first lines below).
 # Undo: delete this file, then `udevadm control --reload`.
 # Writing to a removable medium on this station: `blockdev --setrw DEVICE` first.
 ACTION!="add|change", GOTO="workbench_readonly_end"
 SUBSYSTEM!="block", GOTO="workbench_readonly_end"
 KERNEL=="loop*|ram*|zram*|dm-*|md*|nbd*", GOTO="workbench_readonly_end"
-KERNEL=="sr[0-9]*", GOTO="workbench_readonly_protect"
+{skips}KERNEL=="sr[0-9]*", GOTO="workbench_readonly_protect"
 ATTRS{{removable}}=="1", GOTO="workbench_readonly_protect"
-ENV{{ID_BUS}}=="usb|ieee1394", GOTO="workbench_readonly_protect"
 ENV{{ID_DRIVE_FLOPPY}}=="1", GOTO="workbench_readonly_protect"
 GOTO="workbench_readonly_end"
 LABEL="workbench_readonly_protect"
@@ -66,9 +75,9 @@ class Installed:
     reload: str  # what `udevadm control --reload` said ("" when it was not run)
 
 
-def udev_plan(rules_dir: Path = RULES_DIR) -> UdevPlan:
+def udev_plan(rules_dir: Path = RULES_DIR, exempt: tuple[str, ...] = ()) -> UdevPlan:
     blockdev = shutil.which("blockdev") or BLOCKDEV
-    text = rule_text(blockdev)
+    text = rule_text(blockdev, exempt)
     path = rules_dir / RULE_NAME
     try:
         old = path.read_text(encoding="utf-8")
@@ -95,13 +104,14 @@ def install(plan: UdevPlan, reload: bool = True) -> Installed:
     return Installed(plan.path, written, said)
 
 
-def run_setup(rules_dir: Path = RULES_DIR, dry_run: bool = False) -> list[str]:
+def run_setup(rules_dir: Path = RULES_DIR, dry_run: bool = False,
+              exempt: tuple[str, ...] = ()) -> list[str]:
     """`workbench setup --udev [--dry-run]`: what was (or would be) written, in words,
     the rule itself on a dry run. Refused (with what to do) when the folder is not
-    writable (not root)."""
+    writable: not root, or (as root) not a writable folder."""
     from workbench.errors import Refused
     from workbench.i18n import t
-    plan = udev_plan(rules_dir)
+    plan = udev_plan(rules_dir, exempt)
     if dry_run:
         state = "same" if plan.same else "differs" if plan.exists else "new"
         return [t("udev.would", path=str(plan.path), state=t(f"udev.state_{state}")), "",
@@ -109,8 +119,9 @@ def run_setup(rules_dir: Path = RULES_DIR, dry_run: bool = False) -> list[str]:
     try:
         done = install(plan)
     except OSError as exc:
-        raise Refused("udev.denied", path=str(plan.path),
-                      error=exc.strerror or str(exc)) from exc
+        # as root, rights are not the reason: a file or a read-only file system is
+        raise Refused("udev.denied_as_root" if os.geteuid() == 0 else "udev.denied",
+                      path=str(plan.path), error=exc.strerror or str(exc)) from exc
     lines = [t("udev.written" if done.written else "udev.same", path=str(done.path))]
     if plan.path.parent != RULES_DIR:
         lines.append(t("udev.other_dir", dir=str(plan.path.parent)))
@@ -123,10 +134,10 @@ def run_setup(rules_dir: Path = RULES_DIR, dry_run: bool = False) -> list[str]:
     return lines
 
 
-def summary_line(rules_dir: Path = RULES_DIR) -> str:
+def summary_line(rules_dir: Path = RULES_DIR, exempt: tuple[str, ...] = ()) -> str:
     """The set-up summary's line: is the rule installed, as this release writes it?"""
     from workbench.i18n import t
-    plan = udev_plan(rules_dir)
+    plan = udev_plan(rules_dir, exempt)
     state = t("udev.line_installed", path=str(plan.path)) if plan.same else \
         t("udev.line_differs", path=str(plan.path)) if plan.exists else t("udev.line_missing")
     return t("udev.line", state=state)

@@ -56,7 +56,8 @@ class SetupScreen(StationScreen):
             yield Static(t(where, file=str(settings_file(settings))), id="setup-where",
                          markup=False)
             from workbench.station.udev import summary_line  # installed: setup --udev
-            yield Static(summary_line(), id="setup-udev", markup=False)
+            yield Static(summary_line(exempt=settings.udev_exempt), id="setup-udev",
+                         markup=False)
             # above the fields: at 80x24 the last ones are below the fold
             yield Static(id="setup-message", markup=False)
             for name, value in _values(settings).items():
