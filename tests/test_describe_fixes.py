@@ -276,7 +276,7 @@ def test_the_setup_screen_shows_a_refusal_at_80x24(tmp_path):
             await pilot.pause()
             assert isinstance(app.screen, SetupScreen)  # refused: stays
             said = "\n".join(_notes(app))
-            assert "station.id" in said and "letters" in said, said
+            assert "station ID" in said and "letters" in said, said
             assert app.focused is field  # the field to correct
             # the message line is on screen (the form scrolled to the top)
             message = app.screen.query_one("#setup-message")
