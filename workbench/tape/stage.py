@@ -25,14 +25,14 @@ from typing import BinaryIO, TypedDict
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput, IntegrityFailure
+from workbench.errors import BadInput, IntegrityFailure, Refused
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.bags import check_bag, decode_path, read_manifest
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
-from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems
+from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems, still_mounted
 
 BLOCK = 8 << 20
 
@@ -343,12 +343,17 @@ def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
     copy = copy_path(tape, bag_name, previous.layout)
     if progress:
         progress(TapeProgress(bag_name, tape.barcode, "verify", 0, previous.bytes))
-    if not copy.exists():
-        problems = [f"{copy} is missing from the tape"]
-    else:
-        if expected is None:  # a later re-check: the bag's manifests on the tape
-            expected = _manifest_digests(copy, previous.layout)
-        problems = _check_copy(copy, bag_name, previous.layout, expected)
+    try:
+        if not copy.exists():
+            problems = [f"{copy} is missing from the tape"]
+        else:
+            if expected is None:  # a later re-check: the bag's manifests on the tape
+                expected = _manifest_digests(copy, previous.layout)
+            problems = _check_copy(copy, bag_name, previous.layout, expected)
+    except (tarfile.TarError, OSError, KeyError, UnicodeDecodeError) as exc:
+        problems = [f"{copy.name}: cannot be read back: {exc}"]  # damage: a failed copy
+    if problems and not still_mounted(tape):  # the tape went, not the copy: record nothing
+        raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
     entry = replace(previous, result=FAILED if problems else VERIFIED, verified=utc_now(),
                     detail="; ".join(problems[:5]))
     catalogue.add(entry)
@@ -480,6 +485,8 @@ TAPE_CATALOGUE = "workbench-catalogue.json"
 def write_tape_catalogue(tape: Tape, book: CopyBook) -> None:
     """What this tape holds, on the tape itself: the tape can be read on its own."""
     entries = [e for (_, barcode), e in sorted(book.current().items()) if barcode == tape.barcode]
+    if not still_mounted(tape):  # never into a bare mount point: the tape went away
+        return
     with contextlib.suppress(OSError):  # a full tape: the ledger's export still says it all
         write_atomic(tape.mount / TAPE_CATALOGUE, to_json(entries))
 
