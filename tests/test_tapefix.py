@@ -68,3 +68,65 @@ def test_a_tape_gone_mid_read_records_nothing_and_gets_no_catalogue(tar_root: Pa
         assert gone.value.key == "lto.vanished"
         assert "failed" not in [e.result for e in st.tapes.book.history("FD-1")]
     assert list(primary.iterdir()) == []  # no catalogue written into the bare mount point
+
+
+def test_ingest_refuses_the_stations_own_folders(tmp_path: Path):
+    from tests.test_ingest import master_folder
+    from workbench.station.ingest import ingest
+    root = tmp_path / "station"
+    mount_tapes(root)
+    (root / "staging" / "OLD").mkdir(parents=True)
+    master_folder(root / "staging" / "OLD")
+    with Station(settings_in(root)) as st:
+        for source, item in ((root, "SELF"), (root / "staging", "SELF2"),
+                             (root / "staging" / "OLD", "SELF3"), (root / "tape", "SELF4")):
+            with pytest.raises(Refused) as refused:
+                ingest(st, source, item)
+            assert refused.value.key == "tapefix.own_folder", source
+            assert not (root / "staging" / item).exists()
+            assert st.state(item).state is State.NEW
+
+
+def test_ingest_refuses_before_copying_what_does_not_fit(tmp_path: Path, monkeypatch):
+    from tests.test_ingest import master_folder
+    from workbench.station import ingest_guard
+    from workbench.station.ingest import ingest
+    root = tmp_path / "station"
+    mount_tapes(root)
+    master_folder(tmp_path / "disc")
+    need = ingest_guard.source_size(tmp_path / "disc")
+    assert need == sum(p.stat().st_size for p in (tmp_path / "disc").rglob("*") if p.is_file())
+    real = ingest_guard.psutil.disk_usage
+
+    def small(path: str):
+        return real(path)._replace(free=need - 1)
+
+    monkeypatch.setattr(ingest_guard.psutil, "disk_usage", small)
+    with Station(replace(settings_in(root), free_space_margin=0)) as st:
+        with pytest.raises(Refused) as refused:
+            ingest(st, tmp_path / "disc", "FULL-1")
+        assert refused.value.key == "tapefix.no_room"
+        assert "needed" in refused.value.message("en")
+        assert not (root / "staging" / "FULL-1").exists()
+
+
+def test_ingest_of_a_mounted_device_is_refused_as_migrate_refuses_it(tmp_path: Path,
+                                                                    monkeypatch):
+    """The imaging pre-flight (reused) sees the device; here its check says mounted."""
+    from workbench.imaging import preflight
+    from workbench.station.ingest import ingest
+    root = tmp_path / "station"
+    mount_tapes(root)
+    seen: list[str] = []
+
+    def mounted(path: object) -> None:
+        seen.append(str(path))
+        raise Refused("preflight.not_mounted.refused", path=str(path), mounts="/mnt/x")
+
+    monkeypatch.setattr(preflight, "refuse_before_open", mounted)
+    (tmp_path / "stick.img").write_bytes(bytes(4096))
+    with Station(settings_in(root)) as st, pytest.raises(Refused) as refused:
+        ingest(st, tmp_path / "stick.img", "ING-MNT")
+    assert refused.value.key == "preflight.not_mounted.refused"
+    assert seen == [str(tmp_path / "stick.img")]
+    assert not (root / "staging" / "ING-MNT").exists()

@@ -103,6 +103,8 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
             raise Refused("ingest.other_source", item=item_id, source=str(source),
                           recorded=str(report.source.get("path")))
         if report is None or record is None:
+            from workbench.station.ingest_guard import check_source
+            check_source(settings, source)
             record, report = _copy(station, source, item_id, job, batch, operator,
                                    progress, station.cancel, source_digest)
         attempt = _record(station, record, job, batch)
