@@ -4,6 +4,7 @@ agreement, and the smaller retrieve/recopy/report points."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -130,3 +131,73 @@ def test_ingest_of_a_mounted_device_is_refused_as_migrate_refuses_it(tmp_path: P
     assert refused.value.key == "preflight.not_mounted.refused"
     assert seen == [str(tmp_path / "stick.img")]
     assert not (root / "staging" / "ING-MNT").exists()
+
+
+def test_an_ingested_image_is_virus_scanned_like_an_identified_one(tmp_path: Path):
+    from tests.test_virus_scan import EICAR, fat_floppy, needs_clamscan, signature_db
+    from workbench.package.bags import read_info
+    from workbench.station.ingest import ingest
+    if needs_clamscan.args[0]:
+        pytest.skip("clamscan is not installed")
+    root = tmp_path / "station"
+    img = fat_floppy(tmp_path)
+    settings = replace(settings_in(root), virus_database=str(signature_db(tmp_path)))
+    with Station(settings) as st:
+        done = ingest(st, img, "ING-V")
+    assert done.bag is not None
+    scan = json.loads((done.bag / "metadata" / "virus-scan.json").read_text())
+    assert scan["status"] == "scanned"
+    found = {f["path"]: f["signature"] for f in scan["infected"]}
+    assert "EICAR.COM" in found and "[boot sector]" in found
+    assert scan["files_scanned"] == len(done.report.files)
+    assert dict(read_info(done.bag))["Virus-Scan"].startswith(f"{len(found)} infected")
+    premis = (done.bag / "metadata" / "premis.xml").read_text()
+    assert "virus check" in premis and "Workbench.Test.EICAR" in premis
+    assert (done.bag / "data" / "EICAR.COM").read_bytes() == EICAR  # flagged, not altered
+
+
+def test_without_clamav_an_ingest_says_not_scanned_and_why(tmp_path: Path):
+    from tests.test_ingest import master_folder
+    from workbench.package.bags import read_info
+    from workbench.station.ingest import ingest
+    root = tmp_path / "station"
+    master_folder(tmp_path / "disc")
+    settings = replace(settings_in(root), virus_command=str(tmp_path / "no-clamscan"))
+    with Station(settings) as st:
+        done = ingest(st, tmp_path / "disc", "ING-N")
+    assert done.bag is not None
+    words = dict(read_info(done.bag))["Virus-Scan"]
+    assert words.startswith("not scanned: ") and len(words) > len("not scanned: ")
+    job = json.loads((done.bag / "metadata" / "job.json").read_text())
+    assert "a folder" in job["runs"][-1]["protection"]["not_set"]
+
+
+def test_a_device_source_is_set_read_only_while_read_and_restored(tmp_path: Path,
+                                                                  monkeypatch):
+    """The imaging guard (readonly.guard_fd/release_fd, reused) around the copy; a file
+    stands in for the device here (BLKROSET needs a real block device and root)."""
+    from tests.test_virus_scan import fat_floppy
+    from workbench.imaging import readonly
+    from workbench.ingest import guard
+    from workbench.station.ingest import ingest
+    calls: list[str] = []
+
+    def guard_fd(fd: int, path: str, rdev: int, policy: str) -> readonly.Protection:
+        calls.append(f"set {policy}")
+        return readonly.Protection(policy, True, False, True, True)
+
+    def release_fd(fd: int, prot: readonly.Protection) -> None:
+        calls.append("release")
+        prot.after = "restored"
+
+    monkeypatch.setattr(readonly, "guard_fd", guard_fd)
+    monkeypatch.setattr(readonly, "release_fd", release_fd)
+    monkeypatch.setattr(guard, "is_block", lambda mode: True)
+    img = fat_floppy(tmp_path)
+    with Station(settings_in(tmp_path / "station")) as st:
+        done = ingest(st, img, "ING-DEV")
+    assert calls == ["set restore", "release"]
+    assert done.bag is not None
+    job = json.loads((done.bag / "metadata" / "job.json").read_text())
+    prot = job["runs"][-1]["protection"]
+    assert prot["set_by_workbench"] is True and prot["after"] == "restored"

@@ -55,6 +55,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print("  " + t("ingest.skipped", path=s["path"], why=s["why"]))
     for e in r.errors:
         print("  " + t("ingest.source_error", detail=e))
+    if r.virus_scan:
+        from workbench.scan.record import words
+        print("  " + t("tapefix.virus", words=words({"virus_scan": r.virus_scan})))
     if done.waiting == "mismatch":
         print(t("ingest.waiting_mismatch", item=done.item_id, count=len(r.of("mismatch"))),
               file=sys.stderr)

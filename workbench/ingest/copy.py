@@ -64,6 +64,7 @@ class IngestReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     decision: str = ""  # who accepted mismatches, and when
+    virus_scan: dict[str, Any] = field(default_factory=dict)  # ingest/guard.py's scan
 
     def of(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]

@@ -29,6 +29,7 @@ from workbench.errors import Refused
 from workbench.imaging.engine import job_dir
 from workbench.imaging.preflight import check_item_id
 from workbench.imaging.record import JobRecord, Reason, Run, utc_now
+from workbench.ingest import guard
 from workbench.ingest.bag import bag_ingest
 from workbench.ingest.copy import (
     DAMAGED,
@@ -145,12 +146,15 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
                        started=started, runs=[run], job_id=uuid.uuid4().hex)
     record.save(job)
     _record(station, record, job, batch)  # running: a crash leaves it interrupted
+    prot, run.protection = guard.protect(src, settings.block_read_only)
     try:
+        record.save(job)  # what was set on the device, before it is read
         report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
                             progress, cancel)
         report.source = provenance(source, src)
         if source_digest and isinstance(src, ImageSource):
             report.source["sha256"] = image_digest(src, cancel)
+        report.virus_scan = guard.scan(job, report, settings, src, cancel)
     except BaseException:
         record.outcome = run.outcome = "aborted"
         record.ended = run.ended = utc_now()
@@ -158,6 +162,7 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
         _record(station, record, job, batch)
         raise
     finally:
+        guard.release(src, prot, run.protection)
         src.close()
     report.ended = utc_now()
     save(report, job)
