@@ -201,3 +201,51 @@ def test_a_device_source_is_set_read_only_while_read_and_restored(tmp_path: Path
     job = json.loads((done.bag / "metadata" / "job.json").read_text())
     prot = job["runs"][-1]["protection"]
     assert prot["set_by_workbench"] is True and prot["after"] == "restored"
+
+
+HOSTILE = {b"ctl\x01\x1bname.txt": b"a", b"back\\slash.txt": b"b", b"bad\xff\xfebytes.txt": b"c",
+           b"line\nbreak.txt": b"d", b"ctl\\x01\\x1bname.txt": b"e", b"100%25.txt": b"f",
+           b"plain.txt": b"g"}
+
+
+def hostile_folder(folder: Path) -> None:
+    """Names a reader must escape, and a list written by sha256sum itself (GNU: a name
+    with '\\' or a newline on a line starting with '\\')."""
+    import subprocess
+    folder.mkdir()
+    for raw, data in HOSTILE.items():
+        with open(os.path.join(os.fsencode(folder), raw), "wb") as fh:
+            fh.write(data)
+    names = sorted(os.listdir(os.fsencode(folder)))
+    listed = subprocess.run(["sha256sum", "--", *names], cwd=folder, check=True,
+                            capture_output=True).stdout
+    (folder / "SHA256SUMS").write_bytes(listed)
+
+
+@pytest.mark.parametrize("kind", ["folder", "iso"])
+def test_names_a_reader_escapes_match_their_checksum_list(tmp_path: Path, kind: str):
+    import shutil
+    import subprocess
+
+    from workbench.station.ingest import ingest
+    hostile_folder(tmp_path / "src")
+    source = tmp_path / "src"
+    if kind == "iso":
+        tool = shutil.which("xorriso") or shutil.which("genisoimage")
+        if tool is None:
+            pytest.skip("needs xorriso or genisoimage")
+        source = tmp_path / "hostile.iso"
+        args = ["-as", "mkisofs"] if tool.endswith("xorriso") else []
+        subprocess.run([tool, *args, "-quiet", "-R", "-o", str(source),
+                        str(tmp_path / "src")], check=True, capture_output=True)
+    with Station(settings_in(tmp_path / "station")) as st:
+        done = ingest(st, source, f"H-{kind}")
+    r = done.report
+    assert r.missing == []
+    status = {f.path: f.status for f in r.files if f.path != "SHA256SUMS"}
+    assert list(status.values()) == ["verified"] * len(HOSTILE), status
+    assert "ctl\x01\x1bname.txt" in status and "ctl\\x01\\x1bname.txt" in status
+    assert "back\\slash.txt" in status and "line\nbreak.txt" in status
+    bad = next(f for f in r.files if f.path.startswith("bad"))
+    assert bytes.fromhex(bad.raw) == b"bad\xff\xfebytes.txt"  # the bytes are kept
+    assert r.outcome == "success"

@@ -113,18 +113,20 @@ def _read_lists(source: FolderSource | ImageSource, files: list[SourceFile],
     return out
 
 
-def _index(lists: list[ChecksumList], paths: set[str]) -> tuple[dict[str, list[Listed]],
-                                                                  list[Listed]]:
-    """Listed entries by source path: the exact name, else the only one equal to it
-    ignoring case (ISO 9660 names, lists written on Windows). Also what no file is."""
+def _index(lists: list[ChecksumList], paths: dict[str, str]) -> tuple[
+        dict[str, list[Listed]], list[Listed]]:
+    """Listed entries by source path (paths: each name a list may use -> the file's
+    path): the exact name, else the only one equal to it ignoring case (ISO 9660 names,
+    lists written on Windows). Also what no file is."""
     folded: dict[str, list[str]] = {}
-    for p in paths:
-        folded.setdefault(p.casefold(), []).append(p)
+    for name, p in paths.items():
+        if p not in folded.setdefault(name.casefold(), []):
+            folded[name.casefold()].append(p)
     by_path: dict[str, list[Listed]] = {}
     missing = []
     for lst in lists:
         for e in lst.entries:
-            target = e.name if e.name in paths else None
+            target = paths.get(e.name)
             if target is None and len(folded.get(e.name.casefold(), [])) == 1:
                 target = folded[e.name.casefold()][0]
             if target is None:
@@ -142,7 +144,8 @@ def copy_files(source: FolderSource | ImageSource, item_id: str, job: Path,
     cancel = cancel or threading.Event()
     files = source.files()
     lists = _read_lists(source, files, extra_lists)
-    listed, missing = _index(lists, {f.path for f in files})
+    known = {a: f.path for f in files for a in f.alts} | {f.path: f.path for f in files}
+    listed, missing = _index(lists, known)
     report = IngestReport(item_id, provenance, started, lists=[
         {"path": shown(lst.path), "entries": len(lst.entries), "ignored_lines": lst.ignored,
          "outside": [shown(o) for o in lst.outside]} for lst in lists],

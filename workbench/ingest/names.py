@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 
 MAX_BYTES = 255
@@ -61,3 +62,19 @@ class NameBook:
             n += 1
         self.used.add(name)
         return name
+
+
+_READER_ESCAPE = re.compile(r"%([0-9A-F]{2})|\\x([0-9a-f]{2})|\\u([0-9a-f]{4})")
+
+
+def unescape_reader(path: str) -> str:
+    """A path as the file-system readers escape it (identify.model.safe_component: '/',
+    '\\' and '%' as %XX, control characters as \\xNN or \\uNNNN) back to the name on
+    the medium. The escaping is one-to-one ('\\' and '%' are always escaped), so a name
+    really holding the text '\\x01' stays apart from one holding the control character."""
+    def one(part: str) -> str:
+        if part in ("%2E", "%2E%2E", "%00"):
+            return ""  # '.', '..' or empty: no checksum list names them
+        return _READER_ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2) or m.group(3),
+                                                     16)), part)
+    return "/".join(one(p) for p in path.split("/"))
