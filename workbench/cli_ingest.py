@@ -55,6 +55,17 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print("  " + t("ingest.skipped", path=s["path"], why=s["why"]))
     for e in r.errors:
         print("  " + t("ingest.source_error", detail=e))
+    for lst in r.lists:
+        if lst["ignored_lines"]:
+            print("  " + t("tapefix.unread_lines", list=lst["path"],
+                           count=len(lst["ignored_lines"]),
+                           lines=", ".join(map(str, lst["ignored_lines"][:20]))))
+        if lst["outside"]:
+            print("  " + t("tapefix.outside", list=lst["path"],
+                           names=", ".join(lst["outside"][:20])))
+        if lst.get("encoding", "utf-8") != "utf-8":
+            print("  " + t("tapefix.list_encoding", list=lst["path"],
+                           encoding=lst["encoding"]))
     if r.virus_scan:
         from workbench.scan.record import words
         print("  " + t("tapefix.virus", words=words({"virus_scan": r.virus_scan})))

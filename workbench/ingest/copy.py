@@ -72,9 +72,16 @@ class IngestReport:
     @property
     def outcome(self) -> str:
         unreadable = [s for s in self.skipped if s["why"].startswith("unreadable")]
-        if self.of(MISMATCH) or self.of(DAMAGED) or self.missing or unreadable:
+        if self.of(MISMATCH) or self.of(DAMAGED) or self.missing or unreadable or \
+                self.unread_lines:
             return "partial"
         return "success"
+
+    @property
+    def unread_lines(self) -> int:
+        """Lines of the checksum lists that could not be read: what they say was not
+        checked, so the ingest is never plain success."""
+        return sum(len(lst.get("ignored_lines", [])) for lst in self.lists)
 
     @property
     def bytes(self) -> int:
@@ -109,7 +116,7 @@ def _read_lists(source: FolderSource | ImageSource, files: list[SourceFile],
         if is_list(f.path.rpartition("/")[2], extra) and f.size <= MAX_LIST:
             data = b"".join(source.blocks(f))
             f.errors, f.bad = [], []  # read again when copied: said then
-            out.append(parse(f.path, data))
+            out.append(parse(f.path, data, getattr(source, "codepage", "cp932")))
     return out
 
 
@@ -126,7 +133,7 @@ def _index(lists: list[ChecksumList], paths: dict[str, str]) -> tuple[
     missing = []
     for lst in lists:
         for e in lst.entries:
-            target = paths.get(e.name)
+            target = next((paths[n] for n in (e.name, *e.alts) if n in paths), None)
             if target is None and len(folded.get(e.name.casefold(), [])) == 1:
                 target = folded[e.name.casefold()][0]
             if target is None:
@@ -148,6 +155,7 @@ def copy_files(source: FolderSource | ImageSource, item_id: str, job: Path,
     listed, missing = _index(lists, known)
     report = IngestReport(item_id, provenance, started, lists=[
         {"path": shown(lst.path), "entries": len(lst.entries), "ignored_lines": lst.ignored,
+         "encoding": lst.encoding,
          "outside": [shown(o) for o in lst.outside]} for lst in lists],
         missing=[{**asdict(m), "name": shown(m.name), "list_path": shown(m.list_path)}
                  for m in missing],

@@ -63,10 +63,10 @@ class Skipped:
 class FolderSource:
     kind = "folder"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, codepage: str = "cp932") -> None:
         if not root.is_dir():
             raise BadInput("ingest.not_a_source", path=str(root))
-        self.root = root
+        self.root, self.codepage = root, codepage
         self.skipped: list[Skipped] = []
         self.errors: list[str] = []
 
@@ -266,7 +266,7 @@ class ImageSource:
 
 def open_source(path: Path, codepage: str) -> FolderSource | ImageSource:
     if path.is_dir():
-        return FolderSource(path)
+        return FolderSource(path, codepage)
     if path.exists():
         return ImageSource(path, codepage)
     raise BadInput("ingest.not_a_source", path=str(path))

@@ -171,7 +171,10 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
     record.size = record.bytes_rescued = run.bytes_read_from_medium = report.bytes
     record.bad_sector_count = len(report.of(DAMAGED))
     record.bytes_bad = sum(n for f in report.of(DAMAGED) for _, n in f.bad)
-    if report.outcome == "partial":
+    if report.outcome == "partial" and report.unread_lines and not (
+            report.of(MISMATCH) or report.of(DAMAGED) or report.missing):
+        record.reason = Reason.of("ingest_unread_lines", lines=report.unread_lines)
+    elif report.outcome == "partial":
         record.reason = Reason.of("ingest_partial", mismatches=len(report.of(MISMATCH)),
                                   damaged=len(report.of(DAMAGED)), missing=len(report.missing))
     record.save(job)
