@@ -372,3 +372,96 @@ def test_bags_of_hostile_names_pass_bagit_python_and_agree_across_sources(tmp_pa
     if "iso" in names:  # the undecodable bytes: the reader read them as cp932
         assert {n for n in names["iso"] if not n.startswith("bad")} == \
             {n for n in names["folder"] if not n.startswith("bad")}
+
+
+@pytest.fixture
+def on_tape(tmp_path: Path) -> Path:
+    """FD-1 bagged and verified on a primary and a secondary tape (folder layout)."""
+    root = tmp_path / "station"
+    mount_tapes(root)
+    with Station(settings_in(root)) as st:
+        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1")
+        assert st.state("FD-1").state is State.ON_TAPE
+    return root
+
+
+def test_retrieve_refuses_the_stations_folders_and_a_disk_without_room(on_tape: Path,
+                                                                        tmp_path: Path,
+                                                                        monkeypatch):
+    from workbench.errors import Aborted
+    from workbench.station import retrieve_checks
+    from workbench.station.retrieve import Retrieval
+    from workbench.tape import retrieve as tape_retrieve
+    with Station(settings_in(on_tape)) as st:
+        for to in (on_tape / "tape" / "S00001L8" / "back", on_tape / "tape",
+                   on_tape / "staging" / "x"):
+            with pytest.raises(Refused) as refused:
+                Retrieval(st).retrieve("FD-1", to)
+            assert refused.value.key == "tapefix.retrieve_own_folder"
+        assert not (on_tape / "tape" / "S00001L8" / "back").exists()
+        real = retrieve_checks.psutil.disk_usage
+        monkeypatch.setattr(retrieve_checks.psutil, "disk_usage",
+                            lambda p: real(p)._replace(free=1000))
+        with pytest.raises(Refused) as refused:
+            Retrieval(st).retrieve("FD-1", tmp_path / "out")
+        assert refused.value.key == "tapefix.retrieve_no_room"
+        monkeypatch.setattr(retrieve_checks.psutil, "disk_usage", real)
+
+        def full(*args: object, **kw: object) -> list[str]:
+            raise OSError(28, "No space left on device")  # write() names no file
+
+        monkeypatch.setattr(tape_retrieve, "read_bag", full)
+        from workbench.station import retrieve as station_retrieve
+        monkeypatch.setattr(station_retrieve, "read_bag", full)
+        with pytest.raises(Aborted) as aborted:
+            Retrieval(st).retrieve("FD-1", tmp_path / "out2")
+        text = aborted.value.message("en")
+        assert "?" not in text and str(tmp_path / "out2") in text and "removed" in text
+        assert all(e.result == "verified" for e in st.tapes.book.history("FD-1")
+                   if e.verified)  # the disk's fault, not the copy's
+
+
+def test_recopy_never_writes_onto_the_cartridge_whose_copy_failed(on_tape: Path):
+    from workbench import PROJECT_ROOT
+    from workbench.station.recopy import recopy
+    from workbench.tape.tapes import label_tape, load_generations
+    image = next((on_tape / "tape" / "P00001L8" / "FD-1" / "data").glob("*.img"))
+    data = bytearray(image.read_bytes())
+    data[len(data) // 2] ^= 1
+    image.write_bytes(bytes(data))
+    with Station(settings_in(on_tape)) as st:
+        failed = [e for e in st.tapes.verify(older_than=0) if e.result != "verified"]
+        assert [e.barcode for e in failed] == ["P00001L8"]
+        with pytest.raises(Refused) as refused:  # the pool's only tape is that one
+            recopy(st, "FD-1")
+        assert refused.value.key == "tapefix.recopy_same_tape"
+        assert "P00001L8" in refused.value.message("en")
+        assert image.read_bytes() == bytes(data)  # not written over
+        label_tape(on_tape / "tape" / "P00002L8", "P00002L8", "primary", "LTO-8",
+                   50_000_000, load_generations(PROJECT_ROOT / "profiles"))
+        copies, unplaced = recopy(st, "FD-1")
+        assert unplaced == []
+        assert [(e.barcode, e.result) for e in copies] == [("P00002L8", "verified")]
+
+
+def test_smaller_points_wording_source_digest_and_report_totals(tmp_path: Path):
+    from tests.test_ingest import master_folder
+    from workbench.ledger.export import write_text
+    from workbench.ledger.query import SliceRow
+    from workbench.station.ingest import ingest
+    words = Refused("lto.retrieve_no_copy", item="ISO-1", bag="ISO-1", checked=2).message("en")
+    assert "ISO-1 of ISO-1" not in words and words.count("ISO-1") == 2  # bag; where ITEM
+    master_folder(tmp_path / "disc")
+    with Station(settings_in(tmp_path / "station")) as st:
+        with pytest.raises(Refused) as refused:
+            ingest(st, tmp_path / "disc", "SD-1", source_digest=True)
+        assert refused.value.key == "tapefix.source_digest_folder"
+        assert st.state("SD-1").state is State.NEW
+    import io
+    rows = [SliceRow("fd35-2hd", "FD", carriers=10, succeeded=9),
+            SliceRow("ingest-folder", "ingest (folder)", carriers=5, succeeded=5)]
+    out = io.StringIO()
+    write_text({"media": rows}, out, "en")
+    text = out.getvalue()
+    assert "All carriers: 10 carriers (9 succeeded)" in text
+    assert "All ingests (counted apart from carriers): 5 carriers" in text

@@ -89,6 +89,8 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
     own SHA-256, kept in the provenance (the files are read by their extents, never the
     image in order)."""
     item_id = check_item_id(item_id)
+    if source_digest and source.is_dir():  # said, never silently ignored
+        raise Refused("tapefix.source_digest_folder", path=str(source))
     settings = station.settings
     lock = station.lock(item_id, Action.IMAGE).acquire()
     try:

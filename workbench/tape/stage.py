@@ -437,15 +437,18 @@ def station_tapes(settings: Settings) -> list[Tape]:
     return tapes
 
 
-def make_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None
-              ) -> tuple[list[Assignment], list[Unplaced]]:
-    return plan(staged_bags(settings) if bags is None else bags, station_tapes(settings),
-                book, settings.tape_pools, settings.tape_headroom)
+def make_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
+              avoid: frozenset[str] = frozenset()) -> tuple[list[Assignment], list[Unplaced]]:
+    """avoid: barcodes not to write to (a tape whose copy of the bag just failed)."""
+    return plan(staged_bags(settings) if bags is None else bags, [
+        t for t in station_tapes(settings) if t.barcode not in avoid], book,
+        settings.tape_pools, settings.tape_headroom)
 
 
 def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
              progress: Callable[[TapeProgress], None] | None = None,
-             cancel: threading.Event | None = None) -> tuple[list[CopyEntry], list[Unplaced]]:
+             cancel: threading.Event | None = None, avoid: frozenset[str] = frozenset()
+             ) -> tuple[list[CopyEntry], list[Unplaced]]:
     """Write every bag that lacks a verified copy in a pool; re-plan after a failed copy
     (a full tape: the next one). A bag is tried at most once on each tape in one run: one
     that failed there is reported (reason "failed"), never written again and again.
@@ -455,13 +458,13 @@ def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
     tried: set[tuple[str, str]] = set()
 
     def left() -> list[Unplaced]:
-        assignments, unplaced = make_plan(settings, book, bags)
+        assignments, unplaced = make_plan(settings, book, bags, avoid)
         return unplaced + [Unplaced(a.bag, a.size, a.pool, "failed") for a in assignments
                            if (a.bag.name, a.barcode) in tried]
 
     try:
         for _ in range(64):  # each round writes, or fails a (bag, tape) pair for good
-            assignments, _ = make_plan(settings, book, bags)
+            assignments, _ = make_plan(settings, book, bags, avoid)
             fresh = [a for a in assignments if (a.bag.name, a.barcode) not in tried]
             if not fresh:
                 return done, left()
