@@ -465,3 +465,13 @@ def test_smaller_points_wording_source_digest_and_report_totals(tmp_path: Path):
     text = out.getvalue()
     assert "All carriers: 10 carriers (9 succeeded)" in text
     assert "All ingests (counted apart from carriers): 5 carriers" in text
+
+
+def test_a_copy_read_in_this_run_is_not_due_again_when_its_tape_went():
+    from workbench.station.reverify import due_elsewhere
+    from workbench.tape.catalogue import CopyEntry
+    now = "2026-11-26T08:20:25Z"
+    read = CopyEntry("A", "P1", "primary", 1, 1, "verified", written=now, verified=now)
+    other = CopyEntry("B", "P1", "primary", 1, 1, "verified", written=now, verified=now)
+    [due] = due_elsewhere([read, other], set(), 0.0, (read,))
+    assert due.barcode == "P1" and due.copies == 1
