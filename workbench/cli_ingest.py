@@ -31,7 +31,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.ingest import ingest
     bar = ProgressLine()
     try:
-        with Station(settings, cancel=cancel_on_sigint()) as station:
+        with Station(settings, cancel=cancel_on_sigint("tapefix.cancelling")) as station:
             done = ingest(station, args.source, args.item, args.accept_mismatch,
                           args.review_partial, args.batch, args.operator, progress=bar,
                           source_digest=args.source_digest)
