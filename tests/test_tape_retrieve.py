@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import workbench_run
 from tests.test_station import GOOD, mount_tapes, settings_in
+from workbench import PROJECT_ROOT
 from workbench.errors import Refused
 from workbench.package.bags import check_bag, read_manifest
 from workbench.station import State, Station
@@ -22,6 +23,7 @@ from workbench.station.retrieve import Retrieval
 from workbench.station.reverify import due_copies, parse_age, tape_order
 from workbench.tape.catalogue import CopyEntry
 from workbench.tape.retrieve import tape_order as files_in_tape_order
+from workbench.tape.tapes import label_tape, load_generations
 
 
 @pytest.fixture
@@ -152,9 +154,12 @@ def test_recopy_after_release_reads_a_good_copy_back(station_root):
         [failed] = [e for e in st.tapes.verify(older_than=0) if e.result != "verified"]
         assert failed.barcode == "P00001L8"
         shutil.rmtree(station_root / "tape" / "P00001L8" / "FD-1")  # the bad copy goes
+        # never onto the cartridge whose copy failed: another tape of the pool
+        label_tape(station_root / "tape" / "P00002L8", "P00002L8", "primary", "LTO-8",
+                   50_000_000, load_generations(PROJECT_ROOT / "profiles"))
         copies, unplaced = recopy(st, "FD-1")
         assert unplaced == []
-        assert [(e.barcode, e.result) for e in copies] == [("P00001L8", "verified")]
+        assert [(e.barcode, e.result) for e in copies] == [("P00002L8", "verified")]
         assert st.state("FD-1").state is State.RELEASED
         assert st.state("FD-1").missing_pools == ()
         assert not (station_root / "bags" / ".recopy" / "FD-1").exists()

@@ -31,7 +31,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.ingest import ingest
     bar = ProgressLine()
     try:
-        with Station(settings, cancel=cancel_on_sigint()) as station:
+        with Station(settings, cancel=cancel_on_sigint("tapefix.cancelling")) as station:
             done = ingest(station, args.source, args.item, args.accept_mismatch,
                           args.review_partial, args.batch, args.operator, progress=bar,
                           source_digest=args.source_digest)
@@ -55,6 +55,20 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print("  " + t("ingest.skipped", path=s["path"], why=s["why"]))
     for e in r.errors:
         print("  " + t("ingest.source_error", detail=e))
+    for lst in r.lists:
+        if lst["ignored_lines"]:
+            print("  " + t("tapefix.unread_lines", list=lst["path"],
+                           count=len(lst["ignored_lines"]),
+                           lines=", ".join(map(str, lst["ignored_lines"][:20]))))
+        if lst["outside"]:
+            print("  " + t("tapefix.outside", list=lst["path"],
+                           names=", ".join(lst["outside"][:20])))
+        if lst.get("encoding", "utf-8") != "utf-8":
+            print("  " + t("tapefix.list_encoding", list=lst["path"],
+                           encoding=lst["encoding"]))
+    if r.virus_scan:
+        from workbench.scan.record import words
+        print("  " + t("tapefix.virus", words=words({"virus_scan": r.virus_scan})))
     if done.waiting == "mismatch":
         print(t("ingest.waiting_mismatch", item=done.item_id, count=len(r.of("mismatch"))),
               file=sys.stderr)

@@ -230,12 +230,13 @@ def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.console import local_time
-    from workbench.station import PENDING_STATES, State, Station
+    from workbench.station import State, Station
+    from workbench.station.view import next_step
     with Station(settings) as station:
         items = station.pending(args.limit)
     if args.json:
         print(json.dumps([{"item": s.item_id, "state": s.state.value,
-                           "next": PENDING_STATES[s.state].value,
+                           "next": next_step(s)[0].rpartition(".")[2],
                            "started": s.attempt["started"] if s.attempt else "",
                            "outcome": s.outcome,
                            "missing_pools": list(s.missing_pools)
@@ -249,7 +250,7 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
            t("station.col_next"), t("station.col_detail")],
           [[s.item_id, t(f"state.{s.state.value}"),
             local_time(str(s.attempt["started"])) if s.attempt else "",
-            t(f"action.{PENDING_STATES[s.state].value}"),
+            t(next_step(s)[0], **next_step(s)[1]),
             t("station.missing_pools", pools=", ".join(s.missing_pools))
             if s.missing_pools and s.state is State.BAGGED else ""] for s in items], sys.stdout)
     if len(items) == args.limit:
@@ -309,8 +310,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     print(t("station.state_line", state=t(f"state.{st.state.value}")))
     if st.missing_pools and st.bag is not None:
         print(t("station.missing_pools", pools=", ".join(st.missing_pools)))
-    print(t("station.next_line", actions=", ".join(t(f"action.{a.value}")
-                                                   for a in st.next_actions) or "-"))
+    from workbench.station.view import next_step
+    step = [t(next_step(st)[0], **next_step(st)[1])] if st.is_ingest and \
+        next_step(st)[0].startswith("tapefix.") else []
+    print(t("station.next_line", actions=", ".join(step + [t(f"action.{a.value}")
+                                                           for a in st.next_actions]) or "-"))
     return ExitCode.SUCCESS
 
 

@@ -182,7 +182,8 @@ def _verify(args: argparse.Namespace, station: Any) -> int:
     elsewhere = []
     if age is not None:
         mounted = {tp.barcode for tp in station.tapes.mounted()}
-        elsewhere = due_elsewhere(list(station.tapes.book.current().values()), mounted, age)
+        elsewhere = due_elsewhere(list(station.tapes.book.current().values()), mounted, age,
+                                  tuple(checked))
         for d in elsewhere:
             print(t("lto.due_not_mounted", barcode=d.barcode, pool=d.pool, copies=d.copies,
                     oldest=d.oldest))

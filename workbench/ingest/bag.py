@@ -17,6 +17,7 @@ from workbench.package.bags import PayloadFile, TagFile, write_bag
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.package.profile import BagProfile
 from workbench.package.validate import validate_bag
+from workbench.scan import record as scan_record
 
 PROFILE = "workbench-ingest.json"
 
@@ -55,6 +56,8 @@ def _premis(report: IngestReport, media_type: str) -> bytes:
                                 "success", f"checked against {lst['path']}: "
                                 f"{len(checked) - len(bad)} of {lst['entries']} match",
                                 note, agents, tuple(f.name for f in checked)))
+    doc.events.append(scan_record.virus_event({"virus_scan": report.virus_scan}, now,
+                                              report.item_id))
     return doc.to_xml()
 
 
@@ -79,10 +82,13 @@ def bag_ingest(job: Path, report: IngestReport, settings: Settings, target: Path
             ("Listed-Missing", str(len(report.missing))),
             ("Mismatches-Accepted-By", report.decision),
             ("Source", str(report.source.get("path", ""))),
-            ("Operator", operator or settings.operator), ("Station", settings.station_id)]
+            ("Operator", operator or settings.operator), ("Station", settings.station_id),
+            ("Virus-Scan", scan_record.words({"virus_scan": report.virus_scan}))]
     tags = [TagFile("metadata/ingest.json", report.to_json().encode("utf-8")),
             TagFile("metadata/job.json", job_json),
-            TagFile("metadata/premis.xml", _premis(report, media_type))]
+            TagFile("metadata/premis.xml", _premis(report, media_type)),
+            TagFile(scan_record.TAG_FILE, scan_record.tag_file({"virus_scan":
+                                                                report.virus_scan}))]
     target.parent.mkdir(parents=True, exist_ok=True)
     return write_bag(target, payload, tags, [(k, v) for k, v in info if v != ""],
                      ("sha256",), lambda partial: validate_bag(partial, profile, fast=True))

@@ -8,6 +8,7 @@ Windows) are read as '/'; a name leading out of the source is noted, never follo
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ LISTS = ("*.md5", "*.sha1", "*.sha256", "*.sha512", "*.md5sum", "*.sha1sum", "*.
 BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 MAX_LIST = 64 << 20  # a bigger file is not read as a list
 _GNU = re.compile(r"^(\\?)([0-9a-fA-F]{32,128}) [ *](.+)$")
-_BSD = re.compile(r"^(MD5|SHA1|SHA-?256|SHA-?512) ?\((.+)\) ?= ?([0-9a-fA-F]{32,128})$",
+_BSD = re.compile(r"^(\\?)(MD5|SHA1|SHA-?256|SHA-?512) ?\((.+)\) ?= ?([0-9a-fA-F]{32,128})$",
                   re.IGNORECASE)
 
 
@@ -34,6 +35,7 @@ class Listed:
     digest: str
     list_path: str  # the list that says it
     line: int
+    alts: tuple[str, ...] = ()  # what else it may mean: '\\' kept, another decoding
 
 
 @dataclass
@@ -42,6 +44,8 @@ class ChecksumList:
     entries: list[Listed] = field(default_factory=list)
     ignored: list[int] = field(default_factory=list)  # lines that are no checksum line
     outside: list[str] = field(default_factory=list)  # names leading out of the source
+    encoding: str = "utf-8"  # utf-8, the station's legacy code page, or utf-8 with
+    # undecodable bytes kept (surrogateescape) when neither reads it whole
 
 
 def _unescape(name: str) -> str:
@@ -63,35 +67,68 @@ def _resolve(folder: str, name: str) -> str | None:
     return "/".join(parts)
 
 
-def parse(path: str, data: bytes) -> ChecksumList:
-    """A list's entries. path: the list's own path in the source ('/'-separated)."""
-    text = data.decode("utf-8", "surrogateescape")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+def _texts(line: bytes, codepage: str) -> list[tuple[str, str]]:
+    """A line as text: UTF-8; else the legacy code page (a list written on Windows in
+    Shift_JIS, decoded before any '\\' is read, so a 0x5C second byte stays inside its
+    character) and UTF-8 with the undecodable bytes kept (a Linux name in raw bytes)."""
+    try:
+        return [(line.decode("utf-8"), "utf-8")]
+    except UnicodeDecodeError:
+        pass
+    out = []
+    with contextlib.suppress(UnicodeDecodeError, LookupError):
+        out.append((line.decode(codepage), codepage))
+    return [*out, (line.decode("utf-8", "surrogateescape"), "utf-8 (undecodable bytes kept)")]
+
+
+def _read(line: str) -> tuple[str, str, str, bool] | None:
+    """(algorithm, digest, name, escaped) of a checksum line, None for anything else."""
+    gnu, bsd = _GNU.match(line), _BSD.match(line)
+    if gnu and len(gnu.group(2)) in BY_LENGTH:
+        digest, name, escaped = gnu.group(2), gnu.group(3), bool(gnu.group(1))
+    elif bsd and len(bsd.group(4)) in BY_LENGTH:  # a leading '\\': GNU --tag, escaped
+        digest, name, escaped = bsd.group(4), bsd.group(3), bool(bsd.group(1))
+    else:
+        return None
+    return BY_LENGTH[len(digest)], digest, _unescape(name) if escaped else name, escaped
+
+
+def _targets(folder: str, name: str, escaped: bool) -> list[str] | None:
+    """The paths a listed name may mean (None: it leads out of the source): '\\' read
+    as a separator (Windows), and kept, for a name really holding it."""
+    literal = None
+    if "\\" in name and "/" not in name and not escaped:
+        literal = _resolve(folder, name)
+        name = name.replace("\\", "/")
+    target = _resolve(folder, name)
+    if target is None or name.startswith("/"):
+        return None
+    return [target, *([literal] if literal else [])]
+
+
+def parse(path: str, data: bytes, codepage: str = "cp932") -> ChecksumList:
+    """A list's entries. path: the list's own path in the source ('/'-separated).
+    Every line that is not blank, a comment or a checksum line is listed in ignored."""
     folder = path.rpartition("/")[0]
     out = ChecksumList(path)
-    for number, line in enumerate(text.split("\n"), 1):
-        line = line.rstrip("\r")
-        if not line.strip() or line.lstrip().startswith(("#", ";")):
+    used: set[str] = set()
+    for number, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1):
+        readings = _texts(raw.rstrip(b"\r"), codepage)
+        texts = [text for text, _ in readings]
+        if not texts[0].strip() or texts[0].lstrip().startswith(("#", ";")):
             continue
-        gnu, bsd = _GNU.match(line), _BSD.match(line)
-        escaped = False
-        if gnu and len(gnu.group(2)) in BY_LENGTH:
-            digest, name = gnu.group(2), gnu.group(3)
-            if gnu.group(1):
-                name, escaped = _unescape(name), True
-            algorithm = BY_LENGTH[len(digest)]
-        elif bsd and len(bsd.group(3)) in BY_LENGTH:
-            digest, name = bsd.group(3), bsd.group(2)
-            algorithm = BY_LENGTH[len(digest)]
-        else:
+        read = [r for r in map(_read, texts) if r is not None]
+        if not read or _read(texts[0]) is None:
             out.ignored.append(number)
             continue
-        if "\\" in name and "/" not in name and not escaped:
-            name = name.replace("\\", "/")
-        target = _resolve(folder, name)
-        if target is None or name.startswith("/"):
+        if readings[0][1] != "utf-8":
+            used.add(readings[0][1])
+        algorithm, digest, name, escaped = read[0]
+        targets = [t for r in read for t in (_targets(folder, r[2], r[3]) or [])]
+        if _targets(folder, name, escaped) is None:
             out.outside.append(name)
             continue
-        out.entries.append(Listed(target, algorithm, digest.lower(), path, number))
+        out.entries.append(Listed(targets[0], algorithm, digest.lower(), path, number,
+                                  tuple(dict.fromkeys(targets[1:]))))
+    out.encoding = " and ".join(sorted(used)) or "utf-8"
     return out

@@ -64,6 +64,7 @@ class IngestReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     decision: str = ""  # who accepted mismatches, and when
+    virus_scan: dict[str, Any] = field(default_factory=dict)  # ingest/guard.py's scan
 
     def of(self, status: str) -> list[FileResult]:
         return [f for f in self.files if f.status == status]
@@ -71,9 +72,16 @@ class IngestReport:
     @property
     def outcome(self) -> str:
         unreadable = [s for s in self.skipped if s["why"].startswith("unreadable")]
-        if self.of(MISMATCH) or self.of(DAMAGED) or self.missing or unreadable:
+        if self.of(MISMATCH) or self.of(DAMAGED) or self.missing or unreadable or \
+                self.unread_lines:
             return "partial"
         return "success"
+
+    @property
+    def unread_lines(self) -> int:
+        """Lines of the checksum lists that could not be read: what they say was not
+        checked, so the ingest is never plain success."""
+        return sum(len(lst.get("ignored_lines", [])) for lst in self.lists)
 
     @property
     def bytes(self) -> int:
@@ -108,22 +116,24 @@ def _read_lists(source: FolderSource | ImageSource, files: list[SourceFile],
         if is_list(f.path.rpartition("/")[2], extra) and f.size <= MAX_LIST:
             data = b"".join(source.blocks(f))
             f.errors, f.bad = [], []  # read again when copied: said then
-            out.append(parse(f.path, data))
+            out.append(parse(f.path, data, getattr(source, "codepage", "cp932")))
     return out
 
 
-def _index(lists: list[ChecksumList], paths: set[str]) -> tuple[dict[str, list[Listed]],
-                                                                  list[Listed]]:
-    """Listed entries by source path: the exact name, else the only one equal to it
-    ignoring case (ISO 9660 names, lists written on Windows). Also what no file is."""
+def _index(lists: list[ChecksumList], paths: dict[str, str]) -> tuple[
+        dict[str, list[Listed]], list[Listed]]:
+    """Listed entries by source path (paths: each name a list may use -> the file's
+    path): the exact name, else the only one equal to it ignoring case (ISO 9660 names,
+    lists written on Windows). Also what no file is."""
     folded: dict[str, list[str]] = {}
-    for p in paths:
-        folded.setdefault(p.casefold(), []).append(p)
+    for name, p in paths.items():
+        if p not in folded.setdefault(name.casefold(), []):
+            folded[name.casefold()].append(p)
     by_path: dict[str, list[Listed]] = {}
     missing = []
     for lst in lists:
         for e in lst.entries:
-            target = e.name if e.name in paths else None
+            target = next((paths[n] for n in (e.name, *e.alts) if n in paths), None)
             if target is None and len(folded.get(e.name.casefold(), [])) == 1:
                 target = folded[e.name.casefold()][0]
             if target is None:
@@ -141,9 +151,11 @@ def copy_files(source: FolderSource | ImageSource, item_id: str, job: Path,
     cancel = cancel or threading.Event()
     files = source.files()
     lists = _read_lists(source, files, extra_lists)
-    listed, missing = _index(lists, {f.path for f in files})
+    known = {a: f.path for f in files for a in f.alts} | {f.path: f.path for f in files}
+    listed, missing = _index(lists, known)
     report = IngestReport(item_id, provenance, started, lists=[
         {"path": shown(lst.path), "entries": len(lst.entries), "ignored_lines": lst.ignored,
+         "encoding": lst.encoding,
          "outside": [shown(o) for o in lst.outside]} for lst in lists],
         missing=[{**asdict(m), "name": shown(m.name), "list_path": shown(m.list_path)}
                  for m in missing],

@@ -5,32 +5,40 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 
 MAX_BYTES = 255
 
 
+ESCAPE = "#"  # not '%': RFC 8493 writes a payload '%' as %25 in manifests, and
+# bagit-python (which Archivematica and many repositories run) cannot read it back
+
+
 def _escape_char(ch: str) -> str:
     code = ord(ch)
     if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte (surrogateescape)
-        return f"%{code - 0xDC00:02X}"
-    return "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+        return f"{ESCAPE}{code - 0xDC00:02X}"
+    return "".join(f"{ESCAPE}{b:02X}" for b in ch.encode("utf-8"))
 
 
 def safe_component(text: str, escaped: bool = False) -> str:
-    """One path component made safe. escaped: the text already had '/', '%' and control
-    characters escaped by a file-system reader (identify.model.safe_component): only
-    what LTFS and bags need more is changed."""
+    """One path component made safe: ':' (LTFS), '%' (bagit-python), '\\' (Windows),
+    '/', control characters and undecodable bytes become #XX (a literal '#' is #23, so
+    the escape stays one-to-one). escaped: the text is as a file-system reader escaped it
+    (identify.model.safe_component): that escaping is undone first, so a file gets the
+    same payload name from an image as from a folder."""
+    if escaped:
+        text = unescape_reader(text)
     out = []
     for ch in text:
-        if ch == ":" or (ch == "%" and not escaped) or ch == "/" or ch == "\0" or \
-                unicodedata.category(ch) in ("Cc", "Cs"):
+        if ch in ":%/\\\0" or ch == ESCAPE or unicodedata.category(ch) in ("Cc", "Cs"):
             out.append(_escape_char(ch))
         else:
             out.append(ch)
     name = unicodedata.normalize("NFC", "".join(out))
     if name in ("", ".", ".."):
-        name = name.replace(".", "%2E") or "%00"
+        name = name.replace(".", f"{ESCAPE}2E") or f"{ESCAPE}00"
     if len(name.encode("utf-8")) > MAX_BYTES:
         tag = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
         cut = name.encode("utf-8")[:MAX_BYTES - 13].decode("utf-8", "ignore")
@@ -61,3 +69,19 @@ class NameBook:
             n += 1
         self.used.add(name)
         return name
+
+
+_READER_ESCAPE = re.compile(r"%([0-9A-F]{2})|\\x([0-9a-f]{2})|\\u([0-9a-f]{4})")
+
+
+def unescape_reader(path: str) -> str:
+    """A path as the file-system readers escape it (identify.model.safe_component: '/',
+    '\\' and '%' as %XX, control characters as \\xNN or \\uNNNN) back to the name on
+    the medium. The escaping is one-to-one ('\\' and '%' are always escaped), so a name
+    really holding the text '\\x01' stays apart from one holding the control character."""
+    def one(part: str) -> str:
+        if part in ("%2E", "%2E%2E", "%00"):
+            return {"%2E": ".", "%2E%2E": "..", "%00": ""}[part]  # names made non-empty
+        return _READER_ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2) or m.group(3),
+                                                     16)), part)
+    return "/".join(one(p) for p in path.split("/"))

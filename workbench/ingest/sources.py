@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import BadInput
-from workbench.ingest.names import decode_component
+from workbench.ingest.names import decode_component, unescape_reader
 
 BLOCK = 8 << 20
 SMALL = 64 << 10  # a block that failed is read again in pieces this size
@@ -37,6 +37,21 @@ class SourceFile:
     errors: list[str] = field(default_factory=list)
     bad: list[tuple[int, int]] = field(default_factory=list)  # (offset, length) zeroed
     key: Any = None
+    alts: list[str] = field(default_factory=list)  # other names a list may use for it
+
+
+def _raw_name(prefix: list[str], rel: str, name_raw: str | None) -> list[str]:
+    """The name from its bytes on the medium as a list written on Linux names it (UTF-8,
+    undecodable bytes as surrogate escapes): a reader that decoded them otherwise (a
+    legacy code page) would never match that list."""
+    if not name_raw:
+        return []
+    try:
+        last = bytes.fromhex(name_raw).decode("utf-8", "surrogateescape")
+    except ValueError:
+        return []
+    parent = unescape_reader(rel).rpartition("/")[0]
+    return ["/".join([*prefix, *([parent] if parent else []), last])]
 
 
 @dataclass
@@ -48,10 +63,10 @@ class Skipped:
 class FolderSource:
     kind = "folder"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, codepage: str = "cp932") -> None:
         if not root.is_dir():
             raise BadInput("ingest.not_a_source", path=str(root))
-        self.root = root
+        self.root, self.codepage = root, codepage
         self.skipped: list[Skipped] = []
         self.errors: list[str] = []
 
@@ -208,9 +223,11 @@ class ImageSource:
                         reader, "read")):
                     self.skipped.append(Skipped(rel, "symlink" if entry.link else "no data"))
                     continue
-                out.append(SourceFile("/".join([*prefix, rel]), [*prefix, *rel.split("/")],
-                                      entry.size, escaped=True, raw=entry.name_raw or "",
-                                      errors=list(entry.errors), key=(entry, reader)))
+                out.append(SourceFile("/".join([*prefix, unescape_reader(rel)]),
+                                      [*prefix, *rel.split("/")], entry.size, escaped=True,
+                                      raw=entry.name_raw or "", errors=list(entry.errors),
+                                      key=(entry, reader), alts=_raw_name(prefix, rel,
+                                                                          entry.name_raw)))
             self.errors += [f"volume {volume.index}: {e}" for e in reader.errors]
         return out
 
@@ -249,7 +266,7 @@ class ImageSource:
 
 def open_source(path: Path, codepage: str) -> FolderSource | ImageSource:
     if path.is_dir():
-        return FolderSource(path)
+        return FolderSource(path, codepage)
     if path.exists():
         return ImageSource(path, codepage)
     raise BadInput("ingest.not_a_source", path=str(path))

@@ -91,12 +91,30 @@ def md_cell(value: object) -> str:
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
+def _ingest(row: SliceRow) -> bool:
+    return row.key == "ingest" or row.key.startswith("ingest-")
+
+
+def totals(rows: list[SliceRow], lang: str) -> list[SliceRow]:
+    """The totals row: carriers migrated, and ingests apart from them (issue 16: files
+    ingested are counted apart, never in the carriers' success rate). Slices that do not
+    tell them apart (batch, station) keep one total."""
+    if not rows:
+        return []
+    ingests = [r for r in rows if _ingest(r)]
+    if not ingests:
+        return [total(rows, t("report.total", lang=lang))]
+    carriers = [r for r in rows if not _ingest(r)]
+    return [*([total(carriers, t("report.total", lang=lang))] if carriers else []),
+            total(ingests, t("report.total_ingests", lang=lang))]
+
+
 def write_text(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> None:
     """In the style of an annual progress report: one line per media type."""
     for by, rows in slices.items():
         out.write(t("report.text_heading", lang=lang, by=t(f"report.by_{by}", lang=lang))
                   + "\n")
-        for row in [*rows, total(rows, t("report.total", lang=lang))]:
+        for row in [*rows, *totals(rows, lang)]:
             low, high = row.interval
             # 「FD（3.5インチ）440点」: a label ending in a bracket runs on, others get a space
             label = row.label if row.label.endswith(("）", ")")) else row.label + \
@@ -134,8 +152,8 @@ def write_xlsx(slices: dict[str, list[SliceRow]], path: Path, lang: str) -> None
         sheet.append(_headers(lang, by))
         for row in rows:
             sheet.append(_cells(row, lang))
-        if rows:
-            sheet.append(_cells(total(rows, t("report.total", lang=lang)), lang))
+        for row in totals(rows, lang):
+            sheet.append(_cells(row, lang))
             for cell in sheet[sheet.max_row]:
                 cell.font = Font(bold=True)
         for cell in sheet[1]:

@@ -29,6 +29,7 @@ from workbench.errors import Refused
 from workbench.imaging.engine import job_dir
 from workbench.imaging.preflight import check_item_id
 from workbench.imaging.record import JobRecord, Reason, Run, utc_now
+from workbench.ingest import guard
 from workbench.ingest.bag import bag_ingest
 from workbench.ingest.copy import (
     DAMAGED,
@@ -88,6 +89,8 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
     own SHA-256, kept in the provenance (the files are read by their extents, never the
     image in order)."""
     item_id = check_item_id(item_id)
+    if source_digest and source.is_dir():  # said, never silently ignored
+        raise Refused("tapefix.source_digest_folder", path=str(source))
     settings = station.settings
     lock = station.lock(item_id, Action.IMAGE).acquire()
     try:
@@ -103,6 +106,8 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
             raise Refused("ingest.other_source", item=item_id, source=str(source),
                           recorded=str(report.source.get("path")))
         if report is None or record is None:
+            from workbench.station.ingest_guard import check_source
+            check_source(settings, source)
             record, report = _copy(station, source, item_id, job, batch, operator,
                                    progress, station.cancel, source_digest)
         attempt = _record(station, record, job, batch)
@@ -143,12 +148,15 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
                        started=started, runs=[run], job_id=uuid.uuid4().hex)
     record.save(job)
     _record(station, record, job, batch)  # running: a crash leaves it interrupted
+    prot, run.protection = guard.protect(src, settings.block_read_only)
     try:
+        record.save(job)  # what was set on the device, before it is read
         report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
                             progress, cancel)
         report.source = provenance(source, src)
         if source_digest and isinstance(src, ImageSource):
             report.source["sha256"] = image_digest(src, cancel)
+        report.virus_scan = guard.scan(job, report, settings, src, cancel)
     except BaseException:
         record.outcome = run.outcome = "aborted"
         record.ended = run.ended = utc_now()
@@ -156,6 +164,7 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
         _record(station, record, job, batch)
         raise
     finally:
+        guard.release(src, prot, run.protection)
         src.close()
     report.ended = utc_now()
     save(report, job)
@@ -164,7 +173,10 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
     record.size = record.bytes_rescued = run.bytes_read_from_medium = report.bytes
     record.bad_sector_count = len(report.of(DAMAGED))
     record.bytes_bad = sum(n for f in report.of(DAMAGED) for _, n in f.bad)
-    if report.outcome == "partial":
+    if report.outcome == "partial" and report.unread_lines and not (
+            report.of(MISMATCH) or report.of(DAMAGED) or report.missing):
+        record.reason = Reason.of("ingest_unread_lines", lines=report.unread_lines)
+    elif report.outcome == "partial":
         record.reason = Reason.of("ingest_partial", mismatches=len(report.of(MISMATCH)),
                                   damaged=len(report.of(DAMAGED)), missing=len(report.missing))
     record.save(job)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from workbench.errors import Refused
 from workbench.station.retrieve import AskMount, Retrieval
 from workbench.tape import stage
-from workbench.tape.catalogue import CopyEntry
+from workbench.tape.catalogue import FAILED, CopyEntry
 from workbench.tape.plan import Unplaced
 
 if TYPE_CHECKING:
@@ -39,13 +39,25 @@ def recopy(station: Station, item_id: str, ask: AskMount | None = None
         done = Retrieval(station).retrieve(st.item_id, scratch, ask, st.bag.name)
         assert done.path is not None
         staged = done.path
+    # never onto a cartridge whose copy of this bag failed: another tape of the pool
+    book = station.tapes.book
+    latest = {e.barcode: e for e in book.history(st.bag.name)}
+    failed = frozenset(b for b, e in latest.items() if e.result == FAILED)
     try:
         with station.tapes.lock().acquire():
             try:
-                return stage.run_plan(settings, station.tapes.book, [staged],
-                                      lambda p: station.progress("tape", p), station.cancel)
+                copies, unplaced = stage.run_plan(settings, book, [staged],
+                                                  lambda p: station.progress("tape", p),
+                                                  station.cancel, failed)
             finally:
-                station.tapes.book.export(station.tapes.catalogue_path)
+                book.export(station.tapes.catalogue_path)
+        mounted = stage.station_tapes(settings)
+        for u in unplaced:
+            here = [t.barcode for t in mounted if t.pool == u.pool]
+            if u.reason == "no_tape" and here and set(here) <= failed:
+                raise Refused("tapefix.recopy_same_tape", bag=st.bag.name, pool=u.pool,
+                              tapes=", ".join(here))
+        return copies, unplaced
     finally:
         if scratch is not None:
             shutil.rmtree(scratch / st.bag.name, ignore_errors=True)

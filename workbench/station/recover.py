@@ -95,6 +95,11 @@ def ready_for_reading(station: Station, st: CarrierState) -> JobRecord | None:
     and a fresh job begun (None). Never writes through a bag's file."""
     job = job_dir(station.settings, st.item_id)
     record = JobRecord.load(job)
+    if st.is_ingest or (record is not None and record.media_family == "ingest"):
+        from workbench.errors import Refused  # files ingested: no carrier to read again
+        raise Refused("tapefix.retry_ingest", item=st.item_id,
+                      source=str(record.source if record else st.attempt and
+                                 st.attempt["drive"]))
     if not needs_image(job, record):
         return record
     assert record is not None

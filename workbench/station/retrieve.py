@@ -141,6 +141,8 @@ class Retrieval:
         target = to / bag.name
         if target.exists():
             raise Refused("lto.retrieve_exists", path=str(target))
+        from workbench.station.retrieve_checks import check_room, check_target
+        check_target(settings, to)
         to.mkdir(parents=True, exist_ok=True)
         book = self.station.tapes.book
         pools = settings.tape_pools
@@ -159,6 +161,7 @@ class Retrieval:
                 here = [e for e in left if e.barcode in tapes]
                 if here:
                     entry = here[0]
+                    check_room(to, entry)
                     left.remove(entry)
                     if self._read(entry, tapes[entry.barcode], bag, target, done, progress):
                         return done
@@ -176,8 +179,10 @@ class Retrieval:
                 progress(stage.TapeProgress(entry.bag, entry.barcode, "retrieve", n, total))
 
         book = self.station.tapes.book
-        problems = read_bag(tape, entry.bag, entry.layout, entry.bytes, target, tick,
-                            self.station.cancel)
+        from workbench.station.retrieve_checks import disk_full
+        with disk_full(target):  # the output disk, not the copy: nothing recorded
+            problems = read_bag(tape, entry.bag, entry.layout, entry.bytes, target, tick,
+                                self.station.cancel)
         if problems and not still_mounted(tape):  # the cartridge went, not the copy
             shutil.rmtree(target, ignore_errors=True)
             raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))

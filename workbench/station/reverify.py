@@ -72,11 +72,14 @@ class DueTape:
     oldest: str
 
 
-def due_elsewhere(entries: list[CopyEntry], mounted: set[str], older_than: float
-                  ) -> list[DueTape]:
-    """Tapes not mounted now that hold copies due: the cartridges to fetch."""
+def due_elsewhere(entries: list[CopyEntry], mounted: set[str], older_than: float,
+                  checked: tuple[CopyEntry, ...] = ()) -> list[DueTape]:
+    """Tapes not mounted now that hold copies due: the cartridges to fetch (a copy read
+    in this run is not due again, even with --older-than 0d and its tape gone since)."""
+    done = {(e.bag, e.barcode) for e in checked}
     by_tape: dict[str, list[CopyEntry]] = {}
     for e in due_copies([e for e in entries if e.barcode not in mounted
+                         and (e.bag, e.barcode) not in done
                          and not (e.result == FAILED and not e.verified)], older_than):
         by_tape.setdefault(e.barcode, []).append(e)
     return [DueTape(code, es[0].pool, len(es), min(last_checked(e) for e in es))

@@ -47,7 +47,15 @@ class CarrierState:
     missing_pools: tuple[str, ...] = ()  # pools without a verified copy of `bag`
 
     @property
+    def is_ingest(self) -> bool:
+        """Files ingested (station/ingest.py), not a carrier imaged: the same ingest
+        command continues it; migrate, retry and accept refuse it."""
+        return self.attempt is not None and str(self.attempt["family"]) == "ingest"
+
+    @property
     def next_actions(self) -> list[Action]:
+        if self.is_ingest and self.state in (State.INTERRUPTED, State.IMAGED, State.FAILED):
+            return [Action.NOTE]  # the way on is the ingest command (next_step)
         return allowed(self.state)
 
     @property
@@ -134,6 +142,17 @@ def state_of(con: Con, item_id: str, pools: tuple[str, ...]) -> CarrierState:
 PENDING_STATES = {State.INTERRUPTED: Action.IMAGE, State.IMAGED: Action.ACCEPT,
                   State.BAGGED: Action.TAPE_WRITE, State.ON_TAPE: Action.RELEASE,
                   State.WITHDRAWN: Action.RETRY}
+
+
+def next_step(st: CarrierState) -> tuple[str, dict[str, str]]:
+    """The work list's next step (an i18n key and its fields): an unfinished ingest is
+    continued by the same ingest command, never by migrate, accept or retry."""
+    if st.is_ingest and st.state in (State.INTERRUPTED, State.IMAGED, State.FAILED):
+        assert st.attempt is not None
+        return "tapefix.next_ingest", {"item": st.item_id,
+                                       "source": str(st.attempt["drive"] or "SOURCE")}
+    action = PENDING_STATES.get(st.state)
+    return (f"action.{action.value}", {}) if action else ("", {})
 
 
 def pending(con: Con, pools: tuple[str, ...], station_id: str,

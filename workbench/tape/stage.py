@@ -25,14 +25,14 @@ from typing import BinaryIO, TypedDict
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput, IntegrityFailure
+from workbench.errors import BadInput, IntegrityFailure, Refused
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.bags import check_bag, decode_path, read_manifest
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
-from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems
+from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems, still_mounted
 
 BLOCK = 8 << 20
 
@@ -343,12 +343,17 @@ def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
     copy = copy_path(tape, bag_name, previous.layout)
     if progress:
         progress(TapeProgress(bag_name, tape.barcode, "verify", 0, previous.bytes))
-    if not copy.exists():
-        problems = [f"{copy} is missing from the tape"]
-    else:
-        if expected is None:  # a later re-check: the bag's manifests on the tape
-            expected = _manifest_digests(copy, previous.layout)
-        problems = _check_copy(copy, bag_name, previous.layout, expected)
+    try:
+        if not copy.exists():
+            problems = [f"{copy} is missing from the tape"]
+        else:
+            if expected is None:  # a later re-check: the bag's manifests on the tape
+                expected = _manifest_digests(copy, previous.layout)
+            problems = _check_copy(copy, bag_name, previous.layout, expected)
+    except (tarfile.TarError, OSError, KeyError, UnicodeDecodeError) as exc:
+        problems = [f"{copy.name}: cannot be read back: {exc}"]  # damage: a failed copy
+    if problems and not still_mounted(tape):  # the tape went, not the copy: record nothing
+        raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
     entry = replace(previous, result=FAILED if problems else VERIFIED, verified=utc_now(),
                     detail="; ".join(problems[:5]))
     catalogue.add(entry)
@@ -432,15 +437,18 @@ def station_tapes(settings: Settings) -> list[Tape]:
     return tapes
 
 
-def make_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None
-              ) -> tuple[list[Assignment], list[Unplaced]]:
-    return plan(staged_bags(settings) if bags is None else bags, station_tapes(settings),
-                book, settings.tape_pools, settings.tape_headroom)
+def make_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
+              avoid: frozenset[str] = frozenset()) -> tuple[list[Assignment], list[Unplaced]]:
+    """avoid: barcodes not to write to (a tape whose copy of the bag just failed)."""
+    return plan(staged_bags(settings) if bags is None else bags, [
+        t for t in station_tapes(settings) if t.barcode not in avoid], book,
+        settings.tape_pools, settings.tape_headroom)
 
 
 def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
              progress: Callable[[TapeProgress], None] | None = None,
-             cancel: threading.Event | None = None) -> tuple[list[CopyEntry], list[Unplaced]]:
+             cancel: threading.Event | None = None, avoid: frozenset[str] = frozenset()
+             ) -> tuple[list[CopyEntry], list[Unplaced]]:
     """Write every bag that lacks a verified copy in a pool; re-plan after a failed copy
     (a full tape: the next one). A bag is tried at most once on each tape in one run: one
     that failed there is reported (reason "failed"), never written again and again.
@@ -450,13 +458,13 @@ def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
     tried: set[tuple[str, str]] = set()
 
     def left() -> list[Unplaced]:
-        assignments, unplaced = make_plan(settings, book, bags)
+        assignments, unplaced = make_plan(settings, book, bags, avoid)
         return unplaced + [Unplaced(a.bag, a.size, a.pool, "failed") for a in assignments
                            if (a.bag.name, a.barcode) in tried]
 
     try:
         for _ in range(64):  # each round writes, or fails a (bag, tape) pair for good
-            assignments, _ = make_plan(settings, book, bags)
+            assignments, _ = make_plan(settings, book, bags, avoid)
             fresh = [a for a in assignments if (a.bag.name, a.barcode) not in tried]
             if not fresh:
                 return done, left()
@@ -480,6 +488,8 @@ TAPE_CATALOGUE = "workbench-catalogue.json"
 def write_tape_catalogue(tape: Tape, book: CopyBook) -> None:
     """What this tape holds, on the tape itself: the tape can be read on its own."""
     entries = [e for (_, barcode), e in sorted(book.current().items()) if barcode == tape.barcode]
+    if not still_mounted(tape):  # never into a bare mount point: the tape went away
+        return
     with contextlib.suppress(OSError):  # a full tape: the ledger's export still says it all
         write_atomic(tape.mount / TAPE_CATALOGUE, to_json(entries))
 
