@@ -184,7 +184,7 @@ def test_a_copy_failing_its_read_back_is_tried_once_per_tape(tmp_path, monkeypat
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="mounting a read-only tmpfs needs root")
-def test_a_read_only_tape_is_a_failed_copy_and_the_other_pool_goes_on(tmp_path):
+def test_a_read_only_tape_is_said_and_the_other_pool_goes_on(tmp_path):
     mount_tapes(tmp_path)
     primary = tmp_path / "tape" / "P00001L8"
     label = (primary / ".workbench-tape.toml").read_bytes()
@@ -196,7 +196,8 @@ def test_a_read_only_tape_is_a_failed_copy_and_the_other_pool_goes_on(tmp_path):
         subprocess.run(["mount", "-o", "remount,ro", str(primary)], check=True)
         out = migrate(tmp_path, GOOD, "FD-1")
         assert out.returncode == 0, out.stderr  # imaging succeeded; the copy failed
-        assert "cannot write to tape P00001L8" in out.stdout
+        assert "its tape with room is mounted read-only" in out.stdout, out.stdout
+        assert "has no room" not in out.stdout  # not full: read-only, and said so
         with Station(settings_in(tmp_path)) as st:
             state = st.state("FD-1")
             assert state.state is State.BAGGED and state.missing_pools == ("primary",)

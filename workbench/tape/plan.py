@@ -24,7 +24,7 @@ class Unplaced:
     bag: Path
     size: int
     pool: str
-    reason: str  # no_tape | too_big
+    reason: str  # no_tape | too_big | read_only (a tape of the pool is mounted read-only)
 
 
 def bag_size(bag: Path) -> int:
@@ -48,8 +48,9 @@ def plan(bags: list[Path], tapes: list[Tape], catalogue: CopyBook, pools: tuple[
             if target is None:
                 biggest = max((t.capacity * (1 - headroom) for t in pool_tapes), default=0)
                 too_big = bool(pool_tapes) and sizes[bag] > biggest
-                unplaced.append(Unplaced(bag, sizes[bag], pool,
-                                         "too_big" if too_big else "no_tape"))
+                locked = any(not t.writable() for t in pool_tapes)  # not "full": say why
+                unplaced.append(Unplaced(bag, sizes[bag], pool, "too_big" if too_big else
+                                         "read_only" if locked else "no_tape"))
                 continue
             room[target.barcode] -= sizes[bag]
             placed.append(Assignment(bag, sizes[bag], pool, target.barcode))

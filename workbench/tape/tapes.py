@@ -55,12 +55,17 @@ class Tape:
         return sum(p.stat().st_size for p in self.mount.rglob("*")
                    if p.is_file() and p.name != LABEL)
 
+    def writable(self) -> bool:
+        """Mounted for writing (a tape mounted read-only, write-protected or with a full
+        index partition takes no more bags, though it is not full)."""
+        return os.access(self.mount, os.W_OK)
+
     def room(self, headroom: float) -> int:
         """Bytes the planner may still put on this tape. On LTFS the mount says what is
         left of both partitions: a nearly full index partition (the index would not
         fit: every file written adds to it) leaves no room, whatever the data
         partition has."""
-        if self.full or not os.access(self.mount, os.W_OK):  # a read-only mount
+        if self.full or not self.writable():
             return 0
         index = ltfs_space(self.mount, "Index")
         if index is not None and index < INDEX_MIN_MIB:
