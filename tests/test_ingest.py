@@ -242,3 +242,32 @@ def test_an_interrupted_ingest_is_continued_by_the_same_command(tmp_path):
         done = ingest(st, source, "DISC-5")
         assert done.report.outcome == "success" and done.bag is not None
         assert check_bag(done.bag) == []
+
+
+def test_the_work_list_names_the_ingest_command_for_an_ingest(tmp_path):
+    """An ingest waiting for its decision is in the UI's work list with the command that
+    continues it; Enter says it (the drive flow and accept cannot go on with files)."""
+    import asyncio
+
+    from tests.test_tui import text_of, wait_for
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.flow import ProfileScreen
+    from workbench.tui.result import ResultScreen
+    from workbench.tui.rowlist import RowList
+    root = tmp_path / "station"
+    mount_tapes(root)
+    source = tmp_path / "disc"
+    master_folder(source)
+    (source / "page002.tif").write_bytes(b"II*\0" * 2999 + b"II*\1")
+    assert cli(root, "ingest", str(source), "--item", "DISC-2").returncode == 3
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings_in(root))
+        async with app.run_test(size=(120, 40)) as pilot:
+            work = app.screen.query_one("#pending", RowList)
+            await wait_for(pilot, lambda: work.row_count == 1)
+            assert "workbench ingest" in str(work.get_row_at(0)[2])
+            await pilot.press("w", "enter")
+            await wait_for(pilot, lambda: "workbench ingest" in text_of(app, "#work-message"))
+            assert not isinstance(app.screen, (ProfileScreen, ResultScreen))
+    asyncio.run(scenario())

@@ -18,8 +18,9 @@ from workbench.config import UNNAMED
 from workbench.devices import carrier_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
-from workbench.station import PENDING_STATES, Filters, State, Station
+from workbench.station import Filters, State, Station
 from workbench.station.runner import DONE, FAILED, REVIEW, DriveView
+from workbench.station.view import CarrierState, next_step
 from workbench.tui.base import StationScreen
 from workbench.tui.board import (
     DRIVE_COLUMNS,
@@ -38,6 +39,12 @@ BOARD_SECONDS = 1.0  # how often the board reads the runner's snapshots
 WORK_LIMIT = 500  # work-list rows read to count those not shown
 Records = tuple[list[Row], list[Row], int]  # today's counts, the work list, its length
 
+
+
+def _next_words(st: CarrierState) -> str:
+    """What continues a carrier of the work list, in words (the station decides)."""
+    key, fields = next_step(st)
+    return t(key, **fields) if key else ""
 
 class HomeScreen(StationScreen):
     DEFAULT_CSS = """
@@ -170,7 +177,7 @@ class HomeScreen(StationScreen):
                      "media", Filters(date_from=day, date_to=day))]
         work = station.pending(limit=WORK_LIMIT)
         return today, [(st.item_id, (st.item_id, t(f"state.{st.state.value}"),
-                                     t(f"action.{PENDING_STATES[st.state].value}")))
+                                     _next_words(st)))
                        for st in work[:WORK_SHOWN]], len(work)
 
     def _show_records(self, records: Records) -> None:
@@ -269,7 +276,9 @@ class HomeScreen(StationScreen):
             st = app.station.state(item_id)
             profile = str(st.attempt["profile_id"]) if st.attempt else ""
             from workbench.station.flux import continues_with_flux
-            if st.state is State.INTERRUPTED and continues_with_flux(app.station, item_id):
+            if st.is_ingest:  # files, not a carrier: the ingest command goes on with it
+                message.update(_next_words(st))
+            elif st.state is State.INTERRUPTED and continues_with_flux(app.station, item_id):
                 from workbench.tui.flux import FluxScreen  # a capture begun goes on
                 app.carrier = Carrier(st.item_id, profile_id=profile)
                 app.push_screen(FluxScreen(st.item_id, profile, resume=True))
