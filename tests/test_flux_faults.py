@@ -579,3 +579,62 @@ def test_the_work_list_continues_an_interrupted_capture_with_flux(
     asyncio.run(scenario())
     assert ProfileScreen.__name__ not in seen and "FluxScreen" in seen
     assert len(calls(gw)) == 6  # 2 before the cancel, the 4 left after
+
+
+COPYING_GW = r'''#!PYTHON
+"""A stand-in gw that 'reads' the disk in the drive: copies the track's SCP file from
+the folder FAKE_GW_DISK names (the disk a test put in the drive)."""
+import json, os, shutil, sys
+args = sys.argv[1:]
+with open(os.environ["FAKE_GW_LOG"], "a") as fh:
+    fh.write(json.dumps(args) + "\n")
+opts = dict(zip(args[1:-1:2], args[2:-1:2]))
+spec = dict(kv.split("=") for kv in opts["--tracks"].split(":"))
+shutil.copyfile(os.path.join(os.environ["FAKE_GW_DISK"],
+                             "track%02d.%s.scp" % (int(spec["c"]), spec["h"])), args[-1])
+'''
+
+
+def test_a_retry_round_of_another_disk_is_refused_and_set_aside(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The technician puts another disk into the Greaseweazle's drive for a retry round:
+    the round's tracks are compared with the earlier capture's before the vote, refused
+    and kept apart; with the carrier's own disk back, the next round goes on."""
+    import random
+
+    from tests.test_flux_capture import install_fake_gw
+    from workbench.flux.encode import FORMATS, Timing, encode_capture, image_tracks, with_fault
+    log = install_fake_gw(tmp_path, monkeypatch)
+    (tmp_path / "bin" / "gw").write_text(COPYING_GW.replace("PYTHON", sys.executable))
+    fmt = FORMATS["ibm.1440"]
+    disks = {}
+    for name, seed, gap3 in (("own", 1, fmt.gap3), ("other", 2, 40)):
+        image = random.Random(seed).randbytes(fmt.image_size())
+        specs = [s for s in image_tracks(image, replace(fmt, gap3=gap3)) if s.cylinder < 3]
+        if name == "own":
+            specs = with_fault(specs, 1, 0, 7, weak=(0, 1, 2))  # never reads
+        capture = encode_capture(specs, Timing(revolutions=2, jitter_ns=40), seed=seed)
+        folder = tmp_path / name
+        folder.mkdir()
+        for key, track in capture.tracks.items():
+            write_scp(FluxCapture({key: track}, "scp"), folder / f"track{key[0]:02d}.{key[1]}.scp")
+        disks[name] = folder
+    monkeypatch.setenv("FAKE_GW_DISK", str(disks["own"]))
+    with Station(settings_in(tmp_path)) as station:
+        first = station_flux.image_flux(station, "RND-1", few_tracks(station))
+        assert first.record.outcome == "partial", first.record.reason
+        assert first.record.flux is not None and first.record.flux["bad_tracks"] == [[1, 0]]
+        image = (first.job_dir / first.record.image).read_bytes()
+        monkeypatch.setenv("FAKE_GW_DISK", str(disks["other"]))
+        with pytest.raises(Refused) as refused:  # as `retry` does, with few cylinders
+            station_flux.image_flux(station, "RND-1", few_tracks(station))
+        assert "read another disk" in refused.value.message()
+        aside = first.job_dir / "flux" / "set-aside" / "round1"
+        assert [p.name for p in aside.iterdir()] == ["track01.0.r1.scp"]
+        assert not list((first.job_dir / "flux").glob("*.r1.scp"))  # never voted
+        assert (first.job_dir / first.record.image).read_bytes() == image
+        monkeypatch.setenv("FAKE_GW_DISK", str(disks["own"]))
+        again = station_flux.image_flux(station, "RND-1", few_tracks(station))  # voted
+        assert again.record.outcome == "partial" and again.state is State.IMAGED
+        assert (again.job_dir / "flux" / "track01.0.r2.scp").is_file()
+    assert len(calls(log)) == 6 + 1 + 1

@@ -54,6 +54,7 @@ from workbench.station.flux_import import (
     capture_to_bring,
     import_pairs,
     refuse_another_disk,
+    refuse_another_round,
 )
 from workbench.station.flux_space import image_bytes, refuse_unless_room, track_data_bytes
 from workbench.station.locks import drive_lock, held
@@ -128,6 +129,8 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
                         with flux_run.stopping(station, job, batch):
                             capture(job, plan, progress=lambda p: station.progress("flux", p),
                                     cancel=station.cancel)
+                            if plan.round and not station.cancel.is_set():
+                                refuse_another_round(job, plan.round, plan.tracks)
                 else:
                     flux_run.begin(station, job, st.item_id, profile, identity, command, batch)
             with flux_run.stopping(station, job, batch):

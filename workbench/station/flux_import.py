@@ -118,6 +118,49 @@ def refuse_formatted_otherwise(job: Path, sources: list[Path], path: Path,
                           differ=differ, compared=compared)
 
 
+SET_ASIDE = "set-aside"  # under flux/: a retry round of another disk, kept, never voted
+
+
+def refuse_another_round(job: Path, round_: int, tracks: list[tuple[int, int]]) -> None:
+    """A Greaseweazle retry round read in the drive now: before its tracks are voted
+    with the earlier captures, the same tracks of both are decoded and compared
+    (flux/fingerprint.py). Another disk (most good sectors of those tracks differ, or
+    it was formatted otherwise) is refused, and the round's files are set aside under
+    flux/set-aside/ (kept, never voted). A copy-protected sector whose good reads differ
+    (one or two) is no other disk: the vote says it (disagreeing)."""
+    from workbench.errors import Refused
+    from workbench.flux.capture import track_name
+    from workbench.flux.decode import decode_capture
+    from workbench.flux.fingerprint import same_disk
+    from workbench.flux.model import FluxCapture
+    from workbench.flux.read import read_capture
+    folder = job / FLUX_DIR
+    new = [folder / track_name(c, h, round_) for c, h in tracks]
+    new = [p for p in new if p.is_file()]
+    old = [p for p in session.capture_sources(job) if p not in new]
+    if not new or not old:
+        return
+
+    def only(capture: FluxCapture) -> FluxCapture:
+        keys = set(tracks)
+        return FluxCapture({k: v for k, v in capture.tracks.items() if k in keys},
+                           capture.source_format)
+    before = decode_capture(only(session.merge([read_capture(p) for p in old])))
+    after = decode_capture(only(session.merge([read_capture(p) for p in new])))
+    match = same_disk(before, after)
+    compared, differ = match.data
+    if not (match.formatted_otherwise or (differ >= 3 and differ * 2 > compared)):
+        return
+    aside = folder / SET_ASIDE / f"round{round_}"
+    aside.mkdir(parents=True, exist_ok=True)
+    for path in new:
+        path.rename(aside / path.name)
+    fsync_dir(aside)
+    fsync_dir(folder)
+    raise Refused("lead.flux_round_other_disk", item=job.name, round=round_,
+                  folder=str(aside), differ=differ, compared=compared)
+
+
 def import_pairs(path: Path, job: Path) -> tuple[Path, list[tuple[Path, Path]]]:
     """Where a capture made elsewhere (an .scp file, a KryoFlux folder) goes in the job
     folder (flux/import/NAME) and each of its files with its target: the files not
