@@ -35,7 +35,7 @@ def move_to(settings: Settings, url: str) -> int:
 
 
 def link(station: Station, command: str) -> int:
-    from workbench.station.ledger_link import link_status, resync
+    from workbench.station.ledger_link import journal_of, link_status, resync
     if command == "resync":
         done = resync(station)
         if done is None:
@@ -43,7 +43,7 @@ def link(station: Station, command: str) -> int:
             print(link_status(station).line())
             return ExitCode.ABORTED
         if done.kept is None:
-            print(t("ledger_pg.resync_nothing"))
+            print(t("pgfix.resync_none", journal=str(journal_of(station))))
         else:
             print(t("ledger_pg.resynced", kept=str(done.kept),
                     added=", ".join(f"{k} {v}" for k, v in done.added.items() if v) or "0"))
@@ -53,4 +53,9 @@ def link(station: Station, command: str) -> int:
         return ExitCode.SUCCESS
     status = link_status(station)
     print(status.line())
-    return ExitCode.SUCCESS if status.state.value != "offline" else ExitCode.ABORTED
+    if status.state.value == "offline":
+        return ExitCode.ABORTED
+    notes = station.records.link_notes()  # a resync this command made: sent, conflicts
+    if notes:
+        print("\n".join(notes))
+    return ExitCode.SUCCESS

@@ -140,6 +140,7 @@ class LinkedLedger:
         self.offline_since, self.offline_detail = "", ""
         self.last_try = 0.0
         self.last_conflicts: list[Conflict] = []
+        self.items: dict[str, str] = {}  # item locks this process holds -> action
         self.last_resync: Resynced | None = None
         try:
             self.server = pg.connect(url, station_id)
@@ -187,7 +188,24 @@ class LinkedLedger:
             self.offline_detail = str(exc.params.get("detail", "") or exc)
             return False
         self.resync()
+        self._relock()
         return self.server is not None
+
+    def _relock(self) -> None:
+        """The server's item locks died with the old session (or were never taken,
+        offline): take them again; Refused when another station took one meanwhile."""
+        from workbench.ledger import item_locks
+        for item, action in list(self.items.items()):
+            if self.server is None:
+                return
+            try:
+                item_locks.acquire(self.server, item, self.station_id, action)
+            except pg.LedgerDropped as exc:
+                self._go_offline(exc)
+                return
+            except BaseException:
+                del self.items[item]  # not ours any more: its release must not touch it
+                raise
 
     def resync(self) -> Resynced:
         """Send what the journal holds and the server lacks (one server transaction: all
@@ -244,8 +262,9 @@ class LinkedLedger:
         if self.dropped and word in ("ROLLBACK", "COMMIT"):
             self.dropped = self.in_transaction = False
             return _NoRows()  # the server rolled it back already
+        was_inside = self.in_transaction
         if word == "BEGIN":
-            self.in_transaction = True
+            self.in_transaction, self.dropped = True, False
         elif word in ("COMMIT", "ROLLBACK"):
             self.in_transaction = False
         if self.server is not None:
@@ -253,12 +272,23 @@ class LinkedLedger:
                 return self.server.execute(sql, parameters)
             except pg.LedgerDropped as exc:
                 # a BEGIN that finds the server gone begins on the journal instead
-                inside = (self.in_transaction and word != "BEGIN") or word in (
-                    "COMMIT", "ROLLBACK")
                 self._go_offline(exc)
-                if inside:
-                    self.dropped = self.in_transaction
+                if word == "COMMIT":
+                    # ambiguous: the server may have committed before the line went;
+                    # the caller's ROLLBACK has nothing left to undo
+                    self.dropped = True
+                    raise pg.LedgerDropped("pgfix.commit_lost",
+                                           **exc.params) from exc
+                if word == "ROLLBACK":
+                    return _NoRows()  # the server rolled it back with the connection
+                if was_inside:  # the rest of this transaction is lost with it
+                    self.dropped = True
                     raise
+                # between two transactions: a blip (a session ended on the server) is
+                # bridged at once, the item locks taken again (or refused)
+                if self.reconnect():
+                    assert self.server is not None
+                    return self.server.execute(sql, parameters)
         assert self.journal is not None
         return self.journal.execute(sql, parameters)
 
