@@ -161,3 +161,34 @@ def test_a_missing_role_is_refused_and_a_malformed_url_is_bad_input(tmp_path, pg
     out = workbench_run("ledger", "status", cwd=tmp_path,
                         env={"WORKBENCH_LEDGER_URL": "postgresql://u:p@[::1/db"})
     assert out.returncode == ExitCode.BAD_INPUT, out.stderr
+
+
+def test_two_stations_identical_bags_stay_two_rows_and_migrate_elsewhere_names_the_station(
+        tmp_path, pg_url, profiles):
+    from workbench.ledger import record as ledger
+    from workbench.station import Station
+    a = Station(_settings(tmp_path / "a", "station-A", pg_url))
+    b = Station(_settings(tmp_path / "b", "station-B", pg_url))
+    try:
+        done = a.migrate(MEDIA, profiles["usb"], "USB-1")
+        assert done.bag is not None
+        with pytest.raises(Refused) as refused:  # not a word about B's empty staging
+            b.migrate(MEDIA, profiles["usb"], "USB-1")
+        assert refused.value.key == "pgfix.bagged_elsewhere"
+        assert "station-A" in str(refused.value)
+        # the same content bagged at B (during an outage): its own row, A's kept
+        seed(b.con, "USB-1", "success", "2026-01-01T00:00:00Z", station="station-B")
+        oxum = str(b.con.execute("SELECT payload_oxum FROM bags WHERE item_id = 'USB-1'"
+                                 ).fetchone()[0])  # A's: the same content
+        path = Path("/b/bags/USB-1")
+        first = ledger.record_bag(b.con, "station-B-USB-1-2026-01-01T00:00:00Z", "USB-1",
+                                  "station-B", path, oxum)
+        again = ledger.record_bag(b.con, "station-B-USB-1-2026-01-01T00:00:00Z", "USB-1",
+                                  "station-B", path, oxum)
+        assert first == again  # recorded twice: one row
+        rows = b.con.execute("SELECT station_id FROM bags WHERE item_id = 'USB-1' "
+                             "ORDER BY station_id").fetchall()
+        assert [r[0] for r in rows] == ["station-A", "station-B"]
+    finally:
+        a.close()
+        b.close()

@@ -10,7 +10,7 @@ from workbench.ledger import item_locks
 from workbench.ledger.link import LinkedLedger, LinkStatus, Resynced, status_of
 from workbench.ledger.pg import LedgerDropped
 from workbench.station.locks import Lock, item_lock
-from workbench.station.offline_guard import check_offline
+from workbench.station.offline_guard import check_elsewhere, check_offline
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -51,6 +51,7 @@ class SharedItemLock(Lock):
                     link._go_offline(exc)
                     link.reconnect()
             check_offline(link, self.settings, self.item_id)
+            check_elsewhere(link, self.settings, self.item_id, self.action)
         except BaseException:
             link.items.pop(self.item_id, None)
             raise

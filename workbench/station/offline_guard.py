@@ -55,3 +55,18 @@ def check_offline(link: LinkedLedger, settings: Settings, item_id: str) -> None:
         return  # bagged during this outage: the journal holds it
     raise Refused("pgfix.offline_history", item=item_id,
                   server=link.status().server)
+
+
+def check_elsewhere(link: LinkedLedger, settings: Settings, item_id: str,
+                    action: str) -> None:
+    """Online: a carrier whose current bag (not withdrawn) another station made is that
+    station's to go on with (its bag, staging and tapes are there): `migrate` here is
+    refused naming it, rather than failing on this station's empty staging folder."""
+    if link.server is None or action != "image":
+        return
+    row = link.execute(
+        "SELECT b.station_id FROM bags b WHERE b.item_id = ? AND NOT EXISTS (SELECT 1 "
+        "FROM withdrawals w WHERE w.bag_id = b.id) ORDER BY b.version DESC, b.rowid DESC "
+        "LIMIT 1", (item_id,)).fetchone()
+    if row is not None and str(row[0]) != settings.station_id:
+        raise Refused("pgfix.bagged_elsewhere", item=item_id, station=str(row[0]))
