@@ -192,3 +192,46 @@ def test_two_stations_identical_bags_stay_two_rows_and_migrate_elsewhere_names_t
     finally:
         a.close()
         b.close()
+
+
+def test_a_resync_lets_other_stations_write_between_its_chunks(
+        tmp_path, pg_server, pg_url, monkeypatch):
+    from workbench.ledger import link as link_module
+    from workbench.ledger.link import LinkedLedger
+    monkeypatch.setattr(link_module, "RESYNC_CHUNK", 10)
+    net, real, url = _cut_url(tmp_path, pg_server, pg_url)
+    linked = LinkedLedger(url, tmp_path / "journal.sqlite", "S1", retry_seconds=0)
+    for n in range(30):  # the outage: 30 attempts (and their carriers) in the journal
+        seed(linked, f"J-{n}", "success", f"2026-01-01T00:00:{n:02d}Z")
+    commits: list[int] = []
+    real_execute = pg.PgConnection.execute
+
+    def counting(self, sql, parameters=(), /):
+        if sql.strip().upper() == "COMMIT":
+            commits.append(1)
+        return real_execute(self, sql, parameters)
+    monkeypatch.setattr(pg.PgConnection, "execute", counting)
+    net.symlink_to(real)
+    assert linked.reconnect()
+    assert linked.last_resync is not None and linked.last_resync.added["attempts"] == 30
+    assert len(commits) >= 6  # 60 rows in chunks of 10, not one transaction
+    server = connect(pg_url)
+    assert server.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 30
+    assert server.execute("SELECT COUNT(*) FROM heads").fetchone()[0] == 30
+    linked.close()
+
+
+def test_move_to_finishes_with_an_item_id_another_station_holds_listed(tmp_path, pg_url):
+    other = connect(pg_url, "S2")  # the server already knows K-1, another station's
+    seed(other, "K-1", "success", "2026-01-01T00:00:00Z", station="S2",
+         profile="fd525-dd", sha256="theirs")
+    mine = connect(tmp_path / "logs" / "ledger.sqlite")
+    seed(mine, "K-1", "partial", "2026-02-01T00:00:00Z", station="S1", sha256="ours")
+    seed(mine, "K-2", "success", "2026-02-01T00:01:00Z", station="S1", sha256="k2")
+    mine.close()
+    for _ in range(2):  # and again: the same answer, nothing copied twice
+        out = workbench_run("ledger", "move-to", pg_url, cwd=tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "K-1" in out.stdout and "another station" in out.stdout
+    assert other.execute("SELECT COUNT(*) FROM attempts WHERE station_id = 'S1'"
+                         ).fetchone()[0] == 2  # both of ours, K-1's attempt too

@@ -27,8 +27,11 @@ def move_to(settings: Settings, url: str) -> int:
     for table, digest in moved.digests.items():
         print(t("ledger_pg.move_digest", table=table, digest=digest))
     file, server = str(settings.paths.ledger), safe_url(url)
+    elsewhere = [k for c in moved.checks for k in c.elsewhere]
     if moved.ok:
         print(t("ledger_pg.move_ok", file=file, server=server))
+        if elsewhere:  # copied whole; these item IDs stand as conflicts, listed
+            print(t("pgfix.move_elsewhere", count=len(elsewhere), items=", ".join(elsewhere)))
         return ExitCode.SUCCESS
     print(t("ledger_pg.move_bad", file=file, server=server))
     return ExitCode.CONFLICTS

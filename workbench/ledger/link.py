@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 URL_ENV = "WORKBENCH_LEDGER_URL"
 RETRY_SECONDS = 30.0  # offline: how often a write tries the server again
+# a resync commits every so many rows: other stations' writes wait for one chunk (well
+# under a second), not for a whole outage's journal
+RESYNC_CHUNK = 5000
 
 
 def ledger_url(settings: Settings) -> str:
@@ -208,11 +211,12 @@ class LinkedLedger:
                 raise
 
     def resync(self) -> Resynced:
-        """Send what the journal holds and the server lacks (one server transaction: all
-        or nothing), and mark it sent in the journal. The journal stays, a record of the
-        outage. Several processes of one station may share the journal: each sends what
-        is not marked sent, under the journal's write lock, so none is sent twice and a
-        crash between the two commits only sends rows again (stable ids: nothing added).
+        """Send what the journal holds and the server lacks (in server transactions of
+        RESYNC_CHUNK rows, parents first, so other stations' writes interleave), and mark
+        it sent in the journal. The journal stays, a record of the outage. Several
+        processes of one station may share the journal: each sends what is not marked
+        sent, under the journal's write lock, so none is sent twice; a resync cut short
+        is sent again from its start by the next (stable ids: nothing added twice).
         Conflicts: rows the journal brought that disagree with other stations'."""
         from workbench.imaging.record import utc_now
         from workbench.ledger.conflicts import find_conflicts
@@ -235,7 +239,8 @@ class LinkedLedger:
                 "SELECT id FROM attempts WHERE rowid > ? AND rowid <= ?",
                 (sent.get("attempts", 0), tops["attempts"]))}
             try:
-                added = copy_rows(journal, self.server, after=sent, upto=tops)
+                added = copy_rows(journal, self.server, after=sent, upto=tops,
+                                  chunk=RESYNC_CHUNK)
             except pg.LedgerDropped as exc:
                 self._go_offline(exc)
                 raise
