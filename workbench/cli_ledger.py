@@ -157,6 +157,13 @@ class _StepProgress:
             line.close()
 
 
+def _say(notes: list[str]) -> None:
+    """The ledger link's notes (offline, a resync's conflicts): on stderr, so that a
+    report or JSON on stdout stays clean."""
+    for line in notes:
+        print(line, file=sys.stderr)
+
+
 def _exit_code(result: MigrationResult) -> int:
     from workbench.imaging.record import Outcome
     return int(Outcome(result.record.outcome).exit_code)
@@ -172,13 +179,12 @@ def _run(settings: Settings, args: argparse.Namespace,
     station.another_copy = bool(getattr(args, "another_copy", False))
     try:
         result = run(station)
-        offline = station.records.link_offline()  # said after the work: it may have begun
+        notes = station.records.link_notes()  # said after the work: it may have begun
     finally:
         bar.close()
         station.close()
     _print_result(result)
-    if offline:
-        print(offline, file=sys.stderr)
+    _say(notes)
     return _exit_code(result)
 
 
@@ -234,6 +240,7 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.view import next_step
     with Station(settings) as station:
         items = station.pending(args.limit)
+        _say(station.records.link_notes(figures=True))
     if args.json:
         print(json.dumps([{"item": s.item_id, "state": s.state.value,
                            "next": next_step(s)[0].rpartition(".")[2],
@@ -279,6 +286,7 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
     with Station(settings) as station:
         rows = station.records.log_page(_filters(args), args.limit, args.before)
         same = station.records.identical(rows)
+        _say(station.records.link_notes(figures=True))
     table([t("log.started"), t("log.item"), t("log.media"), t("log.outcome"), t("log.bad"),
            t("log.station"), t("log.operator"), t("log.drive"), t("log.reason")],
           [[local_time(r["started"]), r["item_id"], r["profile_id"],
@@ -304,6 +312,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         st = station.refresh(args.item)  # what the job folder says is recorded first
         lines = station.records.history_lines(st.item_id)
         described = cli_metadata.show_lines(station, st.item_id)
+        _say(station.records.link_notes(figures=True))
     if not lines and not described:
         raise BadInput("error.not_in_ledger", item=args.item)
     print("\n".join(lines + described))
@@ -325,6 +334,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     with Station(settings) as station:
         slices = station.records.report(args.by or ["media"], _filters(args), lang)
         text = station.records.write(slices, args.format, lang, args.out)
+        _say(station.records.link_notes(figures=True))
     if args.out:  # what was written where
         print(t("ui.report_written", file=str(args.out.resolve()), format=args.format,
                 rows=sum(len(rows) for rows in slices.values())))

@@ -27,15 +27,18 @@ def move_to(settings: Settings, url: str) -> int:
     for table, digest in moved.digests.items():
         print(t("ledger_pg.move_digest", table=table, digest=digest))
     file, server = str(settings.paths.ledger), safe_url(url)
+    elsewhere = [k for c in moved.checks for k in c.elsewhere]
     if moved.ok:
         print(t("ledger_pg.move_ok", file=file, server=server))
+        if elsewhere:  # copied whole; these item IDs stand as conflicts, listed
+            print(t("pgfix.move_elsewhere", count=len(elsewhere), items=", ".join(elsewhere)))
         return ExitCode.SUCCESS
     print(t("ledger_pg.move_bad", file=file, server=server))
     return ExitCode.CONFLICTS
 
 
 def link(station: Station, command: str) -> int:
-    from workbench.station.ledger_link import link_status, resync
+    from workbench.station.ledger_link import journal_of, link_status, resync
     if command == "resync":
         done = resync(station)
         if done is None:
@@ -43,7 +46,7 @@ def link(station: Station, command: str) -> int:
             print(link_status(station).line())
             return ExitCode.ABORTED
         if done.kept is None:
-            print(t("ledger_pg.resync_nothing"))
+            print(t("pgfix.resync_none", journal=str(journal_of(station))))
         else:
             print(t("ledger_pg.resynced", kept=str(done.kept),
                     added=", ".join(f"{k} {v}" for k, v in done.added.items() if v) or "0"))
@@ -53,4 +56,9 @@ def link(station: Station, command: str) -> int:
         return ExitCode.SUCCESS
     status = link_status(station)
     print(status.line())
-    return ExitCode.SUCCESS if status.state.value != "offline" else ExitCode.ABORTED
+    if status.state.value == "offline":
+        return ExitCode.ABORTED
+    notes = station.records.link_notes()  # a resync this command made: sent, conflicts
+    if notes:
+        print("\n".join(notes))
+    return ExitCode.SUCCESS

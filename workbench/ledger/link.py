@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 URL_ENV = "WORKBENCH_LEDGER_URL"
 RETRY_SECONDS = 30.0  # offline: how often a write tries the server again
+# a resync commits every so many rows: other stations' writes wait for one chunk (well
+# under a second), not for a whole outage's journal
+RESYNC_CHUNK = 5000
 
 
 def ledger_url(settings: Settings) -> str:
@@ -140,6 +143,7 @@ class LinkedLedger:
         self.offline_since, self.offline_detail = "", ""
         self.last_try = 0.0
         self.last_conflicts: list[Conflict] = []
+        self.items: dict[str, str] = {}  # item locks this process holds -> action
         self.last_resync: Resynced | None = None
         try:
             self.server = pg.connect(url, station_id)
@@ -187,14 +191,32 @@ class LinkedLedger:
             self.offline_detail = str(exc.params.get("detail", "") or exc)
             return False
         self.resync()
+        self._relock()
         return self.server is not None
 
+    def _relock(self) -> None:
+        """The server's item locks died with the old session (or were never taken,
+        offline): take them again; Refused when another station took one meanwhile."""
+        from workbench.ledger import item_locks
+        for item, action in list(self.items.items()):
+            if self.server is None:
+                return
+            try:
+                item_locks.acquire(self.server, item, self.station_id, action)
+            except pg.LedgerDropped as exc:
+                self._go_offline(exc)
+                return
+            except BaseException:
+                del self.items[item]  # not ours any more: its release must not touch it
+                raise
+
     def resync(self) -> Resynced:
-        """Send what the journal holds and the server lacks (one server transaction: all
-        or nothing), and mark it sent in the journal. The journal stays, a record of the
-        outage. Several processes of one station may share the journal: each sends what
-        is not marked sent, under the journal's write lock, so none is sent twice and a
-        crash between the two commits only sends rows again (stable ids: nothing added).
+        """Send what the journal holds and the server lacks (in server transactions of
+        RESYNC_CHUNK rows, parents first, so other stations' writes interleave), and mark
+        it sent in the journal. The journal stays, a record of the outage. Several
+        processes of one station may share the journal: each sends what is not marked
+        sent, under the journal's write lock, so none is sent twice; a resync cut short
+        is sent again from its start by the next (stable ids: nothing added twice).
         Conflicts: rows the journal brought that disagree with other stations'."""
         from workbench.imaging.record import utc_now
         from workbench.ledger.conflicts import find_conflicts
@@ -217,7 +239,8 @@ class LinkedLedger:
                 "SELECT id FROM attempts WHERE rowid > ? AND rowid <= ?",
                 (sent.get("attempts", 0), tops["attempts"]))}
             try:
-                added = copy_rows(journal, self.server, after=sent, upto=tops)
+                added = copy_rows(journal, self.server, after=sent, upto=tops,
+                                  chunk=RESYNC_CHUNK)
             except pg.LedgerDropped as exc:
                 self._go_offline(exc)
                 raise
@@ -244,8 +267,9 @@ class LinkedLedger:
         if self.dropped and word in ("ROLLBACK", "COMMIT"):
             self.dropped = self.in_transaction = False
             return _NoRows()  # the server rolled it back already
+        was_inside = self.in_transaction
         if word == "BEGIN":
-            self.in_transaction = True
+            self.in_transaction, self.dropped = True, False
         elif word in ("COMMIT", "ROLLBACK"):
             self.in_transaction = False
         if self.server is not None:
@@ -253,12 +277,23 @@ class LinkedLedger:
                 return self.server.execute(sql, parameters)
             except pg.LedgerDropped as exc:
                 # a BEGIN that finds the server gone begins on the journal instead
-                inside = (self.in_transaction and word != "BEGIN") or word in (
-                    "COMMIT", "ROLLBACK")
                 self._go_offline(exc)
-                if inside:
-                    self.dropped = self.in_transaction
+                if word == "COMMIT":
+                    # ambiguous: the server may have committed before the line went;
+                    # the caller's ROLLBACK has nothing left to undo
+                    self.dropped = True
+                    raise pg.LedgerDropped("pgfix.commit_lost",
+                                           **exc.params) from exc
+                if word == "ROLLBACK":
+                    return _NoRows()  # the server rolled it back with the connection
+                if was_inside:  # the rest of this transaction is lost with it
+                    self.dropped = True
                     raise
+                # between two transactions: a blip (a session ended on the server) is
+                # bridged at once, the item locks taken again (or refused)
+                if self.reconnect():
+                    assert self.server is not None
+                    return self.server.execute(sql, parameters)
         assert self.journal is not None
         return self.journal.execute(sql, parameters)
 

@@ -35,8 +35,8 @@ def safe_url(url: str) -> str:
     """The URL as it may be shown: without its password."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return "?"
+    except ValueError:  # malformed: mask what looks like a password all the same
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
@@ -188,6 +188,12 @@ def connect_error(exc: BaseException, url: str) -> WorkbenchError:
             or "authentication failed" in text:
         user = urlsplit(url).username or "?"
         return Refused("ledger_pg.password", server=server, user=user)
+    m = re.search(r'role "([^"]+)" does not exist', text)
+    if m or "no pg_hba.conf entry" in text or "permission denied for database" in text:
+        # the server answered: a permanent refusal of this user, not an outage
+        user = m.group(1) if m else (urlsplit(url).username or "?")
+        return Refused("pgfix.role_refused", server=server, user=user,
+                       detail=_first_line(exc))
     m = re.search(r'database "([^"]+)" does not exist', text)
     if m:
         return Refused("ledger_pg.no_database", server=server, database=m.group(1))
@@ -198,7 +204,10 @@ def connect_error(exc: BaseException, url: str) -> WorkbenchError:
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an IPv6 host without its closing bracket
+        raise BadInput("ledger_pg.bad_url", url=safe_url(url), detail=str(exc)) from None
     if parts.scheme not in ("postgresql", "postgres"):
         raise BadInput("ledger_pg.bad_url", url=safe_url(url), detail="not postgresql://")
     try:

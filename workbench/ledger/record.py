@@ -227,18 +227,24 @@ def record_formats(con: Con, attempt: str, item_id: str, station_id: str,
     con.execute("COMMIT")
 
 
-def bag_id(item_id: str, name: str, oxum: str, sha256: str) -> str:
-    """A bag's stable id. The first version keeps the id it had before bags had versions;
-    later versions (same item, often the same size) also name the bag and its image."""
-    if name in ("", item_id):
-        return stable_id("bag", item_id, oxum)
-    return stable_id("bag", name, oxum, sha256)
+def bag_id(item_id: str, name: str, oxum: str, sha256: str, station_id: str = "",
+           path: str = "") -> str:
+    """A bag's stable id: its station and path are in it, so that two stations' bags
+    of one item (the same content, made during an outage) stay two rows on a shared
+    ledger or in a merge. (Rows recorded before keep their ids: record_bag finds them.)"""
+    return stable_id("bag", item_id, name, oxum, sha256, station_id, path)
 
 
 def record_bag(con: Con, attempt: str, item_id: str, station_id: str,
                path: Path, oxum: str, version: int = 1, sha256: str = "") -> str:
-    """A made bag; returns its id."""
-    row_id = bag_id(item_id, path.name, oxum, sha256)
+    """A made bag; returns its id. Recorded again (an accept run again after a crash),
+    the row already there is the answer, whatever id scheme made it."""
+    known = con.execute("SELECT id FROM bags WHERE item_id = ? AND station_id = ? AND "
+                        "path = ? AND payload_oxum = ? ORDER BY rowid LIMIT 1",
+                        (item_id, station_id, str(path), oxum)).fetchone()
+    if known is not None:
+        return str(known[0])
+    row_id = bag_id(item_id, path.name, oxum, sha256, station_id, str(path))
     _insert(con, "bags", {"id": row_id, "item_id": item_id, "attempt": attempt,
                           "station_id": station_id, "path": str(path), "payload_oxum": oxum,
                           "created": utc_now(), "name": path.name, "version": version,

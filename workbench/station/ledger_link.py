@@ -8,47 +8,68 @@ from typing import TYPE_CHECKING
 
 from workbench.ledger import item_locks
 from workbench.ledger.link import LinkedLedger, LinkStatus, Resynced, status_of
+from workbench.ledger.pg import LedgerDropped
 from workbench.station.locks import Lock, item_lock
+from workbench.station.offline_guard import check_elsewhere, check_offline
 
 if TYPE_CHECKING:
+    from workbench.config import Settings
     from workbench.station.core import Station
 
 
 class SharedItemLock(Lock):
     """The station's file lock (its own processes and threads) and, while the ledger is
-    on a server, the item's lock there (other stations). Offline, the file lock alone:
-    the status says the ledger is offline."""
+    on a server, the item's lock there (other stations). Offline, the file lock alone,
+    the item kept in the link's list so that the server lock is taken on reconnect, and
+    a carrier whose history is on the server is refused (offline_guard.py)."""
 
-    def __init__(self, base: Lock, link: LinkedLedger, item_id: str) -> None:
+    def __init__(self, base: Lock, link: LinkedLedger, item_id: str,
+                 settings: Settings) -> None:
         super().__init__(base.path, base.station, base.action, base.refusal,
                          base.holder_item, **base.params)
-        self.link, self.item_id = link, item_id
-        self.on_server = False
+        self.link, self.item_id, self.settings = link, item_id, settings
 
     def acquire(self, wait: float = 0.0) -> Lock:
         super().acquire(wait)
-        server = self.link.server
-        if server is not None:
-            try:
-                item_locks.acquire(server, self.item_id, self.station, self.action)
-            except BaseException:
-                super().release()
-                raise
-            self.on_server = True
+        try:
+            self._take()
+        except BaseException:
+            super().release()
+            raise
         return self
+
+    def _take(self) -> None:
+        link = self.link
+        link.items[self.item_id] = self.action  # taken again on every reconnect
+        try:
+            if link.server is None:
+                link.execute("SELECT 1")  # offline: a due retry of the server (and relock)
+            else:
+                try:
+                    item_locks.acquire(link.server, self.item_id, self.station, self.action)
+                except LedgerDropped as exc:  # a blip: bridged at once, or offline
+                    link._go_offline(exc)
+                    link.reconnect()
+            check_offline(link, self.settings, self.item_id)
+            check_elsewhere(link, self.settings, self.item_id, self.action)
+        except BaseException:
+            link.items.pop(self.item_id, None)
+            raise
 
     def release(self) -> None:
         server = self.link.server
-        if self.on_server and server is not None:
-            item_locks.release(server, self.item_id)
-        self.on_server = False
+        if self.link.items.pop(self.item_id, None) is not None and server is not None:
+            try:
+                item_locks.release(server, self.item_id)
+            except LedgerDropped as exc:  # the server let it go with the session
+                self.link._go_offline(exc)
         super().release()
 
 
 def item_lock_for(station: Station, item_id: str, action: str) -> Lock:
     base = item_lock(station.locks, item_id, station.settings.station_id, action)
     if isinstance(station.con, LinkedLedger):
-        return SharedItemLock(base, station.con, item_id)
+        return SharedItemLock(base, station.con, item_id, station.settings)
     return base
 
 
@@ -62,7 +83,9 @@ def journal_of(station: Station) -> Path:
 
 
 def resync(station: Station) -> Resynced | None:
-    """Send the journal to the server now. None: still offline (nothing lost)."""
+    """Send the journal to the server now. None: still offline (nothing lost). When
+    this process already sent it (at start: every command does), that resync is the
+    answer: what it sent and the conflicts it found."""
     from workbench.errors import BadInput
     con = station.con
     if not isinstance(con, LinkedLedger):
@@ -71,4 +94,35 @@ def resync(station: Station) -> Resynced | None:
         if not con.reconnect():
             return None
         return con.last_resync
-    return con.resync()
+    earlier = con.last_resync
+    now = con.resync()
+    if now.kept is None and earlier is not None and earlier.kept is not None:
+        return earlier
+    return now
+
+
+def sent_line(done: Resynced) -> str:
+    from workbench.i18n import t
+    return t("pgfix.resync_sent",
+             added=", ".join(f"{k} {v}" for k, v in done.added.items() if v) or "0")
+
+
+def link_notes(station: Station, figures: bool) -> list[str]:
+    """See Records.link_notes."""
+    from workbench.i18n import t
+    from workbench.station.duplicates import conflict_line
+    con = station.con
+    if not isinstance(con, LinkedLedger):
+        return []
+    status = con.status()
+    if status.state.value == "offline":
+        line = status.line()
+        return [t("pgfix.offline_figures", status=line) if figures else line]
+    done = con.last_resync
+    if done is None or done.kept is None:
+        return []
+    lines = [sent_line(done)]
+    if done.conflicts:
+        lines.append(t("pgfix.resync_found", count=len(done.conflicts)))
+        lines += [conflict_line(c) for c in done.conflicts]
+    return lines

@@ -101,6 +101,13 @@ class Records:
             return t("ledger_pg.resync_conflicts", count=len(status.conflicts))
         return ""
 
+    def link_notes(self, figures: bool = False) -> list[str]:
+        """What to say of the link after any command: offline (figures: the numbers shown
+        are the journal's alone), or what a resync in this process sent and the
+        conflicts it found, each listed. [] when there is nothing to say."""
+        from workbench.station.ledger_link import link_notes
+        return link_notes(self.station, figures)
+
     def check(self) -> None:
         db.check_ledger(self.con, self.station.settings.paths.ledger)
 
