@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ from workbench import PROJECT_ROOT
 from workbench.errors import Aborted, BadInput, ExitCode, Refused
 from workbench.flux import session
 from workbench.flux.capture import CapturePlan
+from workbench.flux.encode import FORMATS, Timing, encode_capture, image_tracks
 from workbench.flux.kryoflux import write_kryoflux
 from workbench.flux.model import FluxCapture, Revolution, TrackFlux
 from workbench.flux.scp import write_scp
@@ -260,6 +262,12 @@ def test_a_copy_killed_half_way_is_never_decoded_as_a_capture_and_retry_copies_a
     with Station(settings_in(tmp_path)) as station:
         (st,) = station.pending()
         assert (st.item_id, st.state) == ("KILL-2", State.INTERRUPTED)
+        streams.rename(tmp_path / "away")  # the source gone: said, never a gw read instead
+        with pytest.raises(BadInput) as gone:
+            station.retry("KILL-2")
+        assert "is gone" in gone.value.message() and str(streams) in gone.value.message()
+        assert not list((job / "flux").glob("track*.scp"))
+        (tmp_path / "away").rename(streams)
         result = station.retry("KILL-2")
         assert result.record.flux is not None and len(result.record.flux["files"]) == 4
         assert not (job / "flux" / "import" / ".part-streams").exists()
@@ -638,3 +646,31 @@ def test_a_retry_round_of_another_disk_is_refused_and_set_aside(
         assert again.record.outcome == "partial" and again.state is State.IMAGED
         assert (again.job_dir / "flux" / "track01.0.r2.scp").is_file()
     assert len(calls(log)) == 6 + 1 + 1
+
+
+def test_a_capture_named_like_one_in_the_job_never_replaces_it(
+        disk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two readings of one disk saved under one name (a tool's default): the second is
+    kept beside the first (A~2.scp), never over it; a decode again with nothing to
+    capture records the captures' own source, not a Greaseweazle read."""
+    *_, capture = disk
+    first, second = tmp_path / "one" / "A.scp", tmp_path / "two" / "A.scp"
+    first.parent.mkdir()
+    second.parent.mkdir()
+    write_scp(few(capture), first)
+    again = few(encode_capture(image_tracks(make_disk()[0], FORMATS["ibm.360"]),
+                               Timing(revolutions=2, jitter_ns=50), seed=21))
+    write_scp(again, second)
+    assert first.read_bytes() != second.read_bytes()
+    with Station(settings_in(tmp_path)) as station:
+        profile = station.profiles["fd525-2d"]
+        station_flux.image_flux(station, "NM-1", profile, first)
+        kept = station_flux.image_flux(station, "NM-1", profile, second)
+        imported = kept.job_dir / "flux" / "import"
+        assert sorted(p.name for p in imported.iterdir()) == ["A.scp", "A~2.scp"]
+        assert (imported / "A.scp").read_bytes() == first.read_bytes()
+        assert (imported / "A~2.scp").read_bytes() == second.read_bytes()
+        monkeypatch.setattr(station_flux, "_plan", lambda *a, **k: None)  # all captured
+        decoded = station_flux.image_flux(station, "NM-1", profile)
+        assert decoded.record.runs[-1].drive["path"] == str(second)
+        assert "Greaseweazle" not in json.dumps(decoded.record.runs[-1].drive)

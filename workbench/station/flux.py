@@ -45,6 +45,7 @@ from workbench.flux.session import IMPORT_DIR, revolutions_text
 from workbench.flux.source import FluxSource, flux_identity
 from workbench.imaging.engine import image_source, job_dir
 from workbench.imaging.record import JobRecord, Outcome, Reason, utc_now
+from workbench.imaging.sources import DriveIdentity
 from workbench.ledger import record as ledger
 from workbench.profiles import MediaProfile
 from workbench.station import flux_run
@@ -116,6 +117,13 @@ def image_flux(station: Station, item_id: str, profile: MediaProfile,
                 device = plan.device if plan is not None else device
                 identity = flux_identity(drive_path(device, profile.flux.drive), "scp",
                                          captured=True, drive=profile.flux.drive)
+                was = previous.runs[-1].drive if previous is not None and previous.runs \
+                    else {}
+                if plan is None and was.get("path"):
+                    # nothing to capture (a decode again): the captures' own source, not
+                    # a Greaseweazle read that never happened
+                    identity = DriveIdentity(**{k: str(v) for k, v in was.items()
+                                                if k in DriveIdentity.__dataclass_fields__})
                 if plan is not None:
                     find_gw()  # a missing gw is refused with nothing written
                     refuse_unless_room(job, plan.bytes_needed(job, track_data_bytes(profile)) +
@@ -211,8 +219,10 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     if device is None and drive and drive != record.drive.get("path"):
         raise BadInput("flux.retry_on_drive", item=item_id, drive=drive)
     brought = flux_run.brought_from(job, record)  # a copy cut short: the same capture again
-    capture_path = Path(brought) if brought and not drive and not \
-        session.capture_sources(job) and Path(brought).exists() else None
+    copy_cut_short = bool(brought) and not drive and not session.capture_sources(job)
+    if copy_cut_short and not Path(brought).exists():  # never a Greaseweazle read instead
+        raise BadInput("lead.flux_capture_gone", item=item_id, path=brought)
+    capture_path = Path(brought) if copy_cut_short else None
     return image_flux(station, item_id, station.profiles[record.profile_id],
                       capture_path, command=command, device=device or "")
 

@@ -179,8 +179,27 @@ def import_pairs(path: Path, job: Path) -> tuple[Path, list[tuple[Path, Path]]]:
         raise BadInput("flux.no_capture", path=str(path))
     target_dir = folder / safe_component(path.name)[0] if path.is_dir() else folder
     pairs = [(src, target_dir / safe_component(src.name)[0]) for src in sources]
+    if any(t.is_file() and not _same_bytes(s, t) for s, t in pairs):
+        # a capture of this name is in the job with other bytes (another reading, saved
+        # under gw's or the tool's default name): both are kept, never one over the other
+        if path.is_dir():
+            target_dir = _free_name(target_dir)
+            pairs = [(s, target_dir / t.name) for s, t in pairs]
+        else:
+            pairs = [(s, _free_name(t)) for s, t in pairs]
     return target_dir, [(s, t) for s, t in pairs
                         if not (t.is_file() and _same_bytes(s, t))]
+
+
+def _free_name(target: Path) -> Path:
+    """NAME~2.scp, NAME~3.scp ... (or a folder NAME~2): the first name not in use."""
+    n = 2
+    while True:
+        name = f"{target.stem}~{n}{target.suffix}" if target.suffix else f"{target.name}~{n}"
+        free = target.with_name(name)
+        if not free.exists() and not free.with_name(".part-" + name).exists():
+            return free
+        n += 1
 
 
 def bring_in(target_dir: Path, pairs: list[tuple[Path, Path]]) -> None:
