@@ -11,12 +11,13 @@
 - A read-only mount (write protected, data or index partition full: the index no
   longer fits) is said; the tape is marked full so nothing is planned onto it.
 - Unmounting captures the LTFS index (ltfs -o capture_index) into
-  logs/ltfs-index/BARCODE-TIME.xml.
+  logs/ltfs-index/BARCODE-TIME.xml (only one written by this unmount).
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,7 +50,7 @@ class Mounted:
 
 def drive(station: Station) -> Ltfs:
     s = station.settings
-    return Ltfs(s.tape_device, s.tape_sg_device, run_tool)
+    return Ltfs(s.tape_device, s.tape_sg_device, run_tool, backend=s.tape_backend)
 
 
 def _ltfs(station: Station) -> Ltfs:
@@ -155,10 +156,11 @@ def unmount_cartridge(station: Station, barcode: str) -> Path | None:
         if (mount / LABEL).is_file():
             tape = read_tape(mount, load_generations(station.settings.paths.profiles))
             stage.write_tape_catalogue(tape, station.tapes.book)
+        started = time.time_ns()
         done = ltfs.unmount(mount)
         if not done.ok:
             raise Refused("lto.unmount_failed", barcode=barcode, detail=done.detail)
-    index = newest_index(_capture(station, barcode))
+    index = newest_index(_capture(station, barcode), started)
     if index is None:
         return None
     kept = station.settings.paths.logs / "ltfs-index" / \
