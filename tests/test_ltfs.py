@@ -22,6 +22,7 @@ from workbench.station.ingest import ingest
 from workbench.tape.ltfs import (
     Completed,
     Ltfs,
+    captured,
     errors_of,
     messages,
     newest_index,
@@ -134,7 +135,10 @@ def test_unmount_recorded_waits_for_ltfs_and_keeps_the_captured_index(tmp_path):
     index = newest_index(capture)
     assert index is not None and index.name == "A00001.schema"
     assert "<name>a.txt</name>" in index.read_text()  # the file written while mounted
-    assert newest_index(capture, index.stat().st_mtime_ns + 1) is None  # an old one
+    assert newest_index(capture, captured(capture)) is None  # none since: an old one
+    before = captured(capture)
+    (capture / "A00001.schema").write_text("<ltfsindex/>")  # ltfs rewrites the same file
+    assert newest_index(capture, before) == index
     gone = ltfs.unmount(mountpoint)
     assert not gone.ok and "failed to unmount" in gone.detail
 

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ from workbench.errors import BadInput, Refused
 from workbench.imaging.record import utc_now
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED
-from workbench.tape.ltfs import Ltfs, Mam, newest_index, run_tool
+from workbench.tape.ltfs import Ltfs, Mam, captured, newest_index, run_tool
 from workbench.tape.tapes import (
     LABEL,
     Tape,
@@ -156,11 +155,11 @@ def unmount_cartridge(station: Station, barcode: str) -> Path | None:
         if (mount / LABEL).is_file():
             tape = read_tape(mount, load_generations(station.settings.paths.profiles))
             stage.write_tape_catalogue(tape, station.tapes.book)
-        started = time.time_ns()
+        before = captured(_capture(station, barcode))
         done = ltfs.unmount(mount)
         if not done.ok:
             raise Refused("lto.unmount_failed", barcode=barcode, detail=done.detail)
-    index = newest_index(_capture(station, barcode), started)
+    index = newest_index(_capture(station, barcode), before)
     if index is None:
         return None
     kept = station.settings.paths.logs / "ltfs-index" / \

@@ -229,9 +229,25 @@ class Ltfs:
         return Outcome(True)
 
 
-def newest_index(capture: Path, since_ns: int = 0) -> Path | None:
-    """The last index ltfs captured (BARCODE.schema; other builds name it by volume UUID,
-    or .xml), if written since since_ns (an older one is not this unmount's)."""
-    found = [p for p in capture.iterdir() if p.is_file() and p.suffix in (".schema", ".xml")
-             and p.stat().st_mtime_ns >= since_ns] if capture.is_dir() else []
-    return max(found, key=lambda p: (p.stat().st_mtime_ns, p.name)) if found else None
+Captured = dict[str, tuple[int, int]]  # index file name -> (mtime ns, size)
+
+
+def captured(capture: Path) -> Captured:
+    """The index files in a capture folder now (BARCODE.schema; other builds name them by
+    volume UUID, or .xml)."""
+    if not capture.is_dir():
+        return {}
+    found = {}
+    for p in capture.iterdir():
+        if p.suffix in (".schema", ".xml") and p.is_file():
+            st = p.stat()
+            found[p.name] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def newest_index(capture: Path, before: Captured | None = None) -> Path | None:
+    """The last index ltfs captured, of those written since `before` was taken (a file
+    new or changed since: file times are coarser than the clock, so no time compare)."""
+    now = captured(capture)
+    fresh = [n for n, seen in now.items() if before is None or before.get(n) != seen]
+    return capture / max(fresh, key=lambda n: (now[n][0], n)) if fresh else None
