@@ -1,11 +1,13 @@
-"""Real LTFS cartridges: recorded outputs of mkltfs, ltfs and sg_read_attr parsed
-(tests/ltfs_outputs/, reconstructed from the tools' message catalogues: see its README),
-and the station's format / mount / unmount against a drive played from them; a mount
-that vanishes mid-run; the capacity forecast."""
+"""Real LTFS cartridges: outputs of mkltfs, ltfs and fusermount recorded from LTFS 2.4.8.4
+on its file-backed tape simulator, parsed (tests/ltfs_outputs/, see its README; the
+sg_read_attr outputs are reconstructed: no drive was at hand), and the station's format /
+mount / unmount against a drive played from them; a mount that vanishes mid-run; the
+capacity forecast."""
 
 from __future__ import annotations
 
 import math
+import shlex
 import shutil
 from pathlib import Path
 
@@ -17,59 +19,149 @@ from workbench.errors import BadInput, Refused
 from workbench.station import Station, cartridge
 from workbench.station.forecast import forecast
 from workbench.station.ingest import ingest
-from workbench.tape.ltfs import Completed, Ltfs, messages, parse_mam, tape_serial
+from workbench.tape.ltfs import (
+    Completed,
+    Ltfs,
+    captured,
+    errors_of,
+    messages,
+    newest_index,
+    parse_mam,
+    tape_serial,
+)
 from workbench.tape.tapes import LABEL, load_generations, read_tape
 
 OUT = Path(__file__).parent / "ltfs_outputs"
+RUN = "/tmp/ltfs-rec2/run"  # where record.sh ran: the recorded command lines name it
+SHELF = f"{RUN}/shelf"
 
 
 def recorded(name: str) -> str:
     return (OUT / name).read_text()
 
 
-def test_recorded_outputs_are_read_by_their_message_ids(tmp_path):
-    ran: list[list[str]] = []
+def played(name: str) -> Completed:
+    """A recorded run as run_tool returns it: exit code, stdout then stderr."""
+    return Completed(int(recorded(f"{name}.rc")),
+                     recorded(f"{name}.stdout") + recorded(f"{name}.stderr"))
 
-    def play(name: str, rc: int = 0):
-        def runner(argv: list[str], timeout: float) -> Completed:
-            ran.append(argv)
-            return Completed(rc, recorded(name))
-        return runner
 
-    ok = Ltfs("/dev/sg3", runner=play("mkltfs_ok.txt")).format("A00001L8", "A00001L8")
-    assert ok.ok and ok.uuid == "8e3b0f52-1c6d-4a8e-9f10-2d5c7b9e4a01"
-    assert not any(a in ("-f", "--force") for a in ran[-1])  # never forced
-    assert "--tape-serial=A00001" in ran[-1]
-    refused = Ltfs("/dev/sg3", runner=play("mkltfs_formatted.txt", 1)).format("A00002L8", "x")
+class Recorded:
+    """Answers each command with one recorded run, keeping the argv it was given."""
+
+    def __init__(self, *names: str) -> None:
+        self.names: list[str] = list(names)
+        self.ran: list[list[str]] = []
+
+    def __call__(self, argv: list[str], timeout: float) -> Completed:
+        self.ran.append(argv)
+        return played(self.names.pop(0))
+
+
+def as_recorded(argv: list[str], tmp_path: Path) -> list[str]:
+    return [a.replace(str(tmp_path), RUN) for a in argv]
+
+
+def test_mkltfs_recorded_formats_and_refuses_a_formatted_cartridge(tmp_path):
+    run = Recorded("mkltfs_ok", "mkltfs_formatted", "mkltfs_write_protected")
+    ltfs = Ltfs(f"{SHELF}/A00001L8", runner=run, backend="file")
+    ok = ltfs.format("A00001L8", "A00001L8")
+    assert ok.ok and ok.uuid == "b1c2b50e-41de-4182-a724-8e7f575ea955"
+    assert f"<volumeuuid>{ok.uuid}<" in recorded("A00001.schema")  # the same cartridge
+    assert run.ran[0] == shlex.split(recorded("mkltfs_ok.cmd"))  # the argv recorded
+    assert not any(a in ("-f", "--force") for a in run.ran[0])  # never forced
+    refused = ltfs.format("A00001L8", "A00001L8")
     assert not refused.ok and refused.detail == "already_formatted"
-    mounted = Ltfs("/dev/sg3", runner=play("ltfs_mount_ok.txt")).mount(tmp_path / "m",
-                                                                       tmp_path / "c")
-    assert mounted.ok and mounted.read_only == ""
-    full = Ltfs("/dev/sg3", runner=play("ltfs_mount_index_full.txt")).mount(tmp_path / "m",
-                                                                           tmp_path / "c")
-    assert full.ok and full.read_only == "index_full"
-    failed = Ltfs("/dev/sg3", runner=play("ltfs_mount_failed.txt", 1)).mount(tmp_path / "m",
-                                                                            tmp_path / "c")
-    assert not failed.ok and "LTFS11006E" in failed.detail and "LTFS14013E" in failed.detail
-    assert [m.number for m in messages(recorded("mkltfs_formatted.txt"))][-3:] == [
+    assert played("mkltfs_formatted").returncode == 16
+    assert [m.number for m in messages(recorded("mkltfs_formatted.stderr"))][-3:] == [
         15047, 15048, 15023]
+    protected = ltfs.format("A00001L8", "A00001L8")  # recorded with --force: refused too
+    assert not protected.ok and "LTFS11095E" in protected.detail
+    assert "LTFS30061E" not in protected.detail  # said on every load: not the cause
+    assert "mkltfs version 2.4.8.4" in recorded("mkltfs_version.stderr") + recorded(
+        "mkltfs_version.stdout")
+    assert tape_serial("a-1") == "A10000"
+
+
+def test_ltfs_mount_recorded_read_only_causes_and_failures(tmp_path):
+    mountpoint, capture = tmp_path / "tape" / "A00001L8", tmp_path / "cap" / \
+        ".capture-A00001L8"
+    run = Recorded("ltfs_mount_ok", "ltfs_mount_write_protected", "ltfs_mount_index_full",
+                   "ltfs_mount_unformatted", "ltfs_mount_no_cartridge",
+                   "ltfs_mount_capture_index_dir")
+    mounted: set[Path] = {mountpoint}
+    ltfs = Ltfs(f"{SHELF}/A00001L8", runner=run, backend="file",
+                ismount=lambda p: p in mounted)
+    ok = ltfs.mount(mountpoint, capture)
+    assert ok.ok and ok.read_only == "" and ok.barcode == "A00001"
+    assert as_recorded(run.ran[0], tmp_path) == shlex.split(recorded("ltfs_mount_ok.cmd"))
+    protected = ltfs.mount(mountpoint, capture)
+    assert protected.ok and protected.read_only == "write_protected"
+    assert "Read-only file system" in recorded("write_protected_mkdir.txt")
+    full = ltfs.mount(mountpoint, capture)
+    assert full.ok and full.read_only == "index_full"
+    unformatted = ltfs.mount(mountpoint, capture)
+    assert not unformatted.ok
+    assert unformatted.detail == ("LTFS17168E Cannot read volume: medium is not "
+                                  "partitioned.; LTFS14013E Cannot mount the volume.")
+    missing = ltfs.mount(mountpoint, capture)
+    assert not missing.ok and "LTFS10004E" in missing.detail
+    # capture_index=DIR (how this wrapper called ltfs before): 14111I, exit 0, yet FUSE
+    # refused the option and nothing is mounted
+    assert played("ltfs_mount_capture_index_dir").returncode == 0
+    mounted.clear()
+    wrong = ltfs.mount(mountpoint, capture)
+    assert not wrong.ok and "unknown option" in wrong.detail
+    assert "30061E" not in errors_of(recorded("ltfs_mount_ok.stderr"))  # before the load
+
+
+def test_unmount_recorded_waits_for_ltfs_and_keeps_the_captured_index(tmp_path):
+    mountpoint = tmp_path / "tape" / "A00001L8"
+    capture = tmp_path / "cap"
+    capture.mkdir()
+    polls: list[Path] = []
+
+    def running(p: Path) -> bool:  # ltfs writes its index after fusermount returned
+        polls.append(p)
+        if len(polls) < 3:
+            return True
+        shutil.copy(OUT / "A00001.schema", capture / "A00001.schema")
+        return False
+
+    run = Recorded("fusermount_ok", "fusermount_not_mounted")
+    ltfs = Ltfs(f"{SHELF}/A00001L8", runner=run, which=lambda t: None, running=running)
+    assert ltfs.unmount(mountpoint).ok and len(polls) == 3
+    assert as_recorded(run.ran[0], tmp_path) == shlex.split(recorded("fusermount_ok.cmd"))
+    index = newest_index(capture)
+    assert index is not None and index.name == "A00001.schema"
+    assert "<name>a.txt</name>" in index.read_text()  # the file written while mounted
+    assert newest_index(capture, captured(capture)) is None  # none since: an old one
+    before = captured(capture)
+    (capture / "A00001.schema").write_text("<ltfsindex/>")  # ltfs rewrites the same file
+    assert newest_index(capture, before) == index
+    gone = ltfs.unmount(mountpoint)
+    assert not gone.ok and "failed to unmount" in gone.detail
+
+
+def test_reconstructed_mam_reads_are_parsed():
     mam = parse_mam(recorded("sg_read_attr_lto8.txt"))
     assert (mam.barcode, mam.serial, mam.generation, mam.medium_type) == (
         "A00001L8", "2CX123A456", "LTO-8", "data")
     assert parse_mam(recorded("sg_read_attr_cleaning.txt")).medium_type == "cleaning"
     assert parse_mam(recorded("sg_read_attr_lto7.txt")).generation == "LTO-7"
-    assert tape_serial("a-1") == "A10000"
 
 
 class Drive:
     """A tape drive played from the recorded outputs: a cartridge is a folder that the
-    mount moves under the tape folder and the unmount moves back (capturing an index)."""
+    mount moves under the tape folder and the unmount moves back (capturing the index
+    recorded)."""
 
     def __init__(self, shelf: Path, mam: str = "sg_read_attr_lto8.txt",
-                 mkltfs: str = "mkltfs_ok.txt", mount: str = "ltfs_mount_ok.txt") -> None:
+                 mkltfs: str = "mkltfs_ok", mount: str = "ltfs_mount_ok") -> None:
         self.shelf, self.mam, self.mkltfs, self.mount = shelf, mam, mkltfs, mount
         self.ran: list[str] = []
         self.capture: Path | None = None
+        self.mounted: set[Path] = set()
 
     def cartridge(self) -> Path:
         return self.shelf / parse_mam(recorded(self.mam)).barcode
@@ -79,36 +171,38 @@ class Drive:
         if argv[0] == "sg_read_attr":
             return Completed(0, recorded(self.mam))
         if argv[0] == "mkltfs":
-            out = recorded(self.mkltfs)
-            ok = "LTFS15024I" in out
-            if ok:
+            out = played(self.mkltfs)
+            if out.returncode == 0:
                 self.cartridge().mkdir(parents=True, exist_ok=True)
-            return Completed(0 if ok else 1, out)
+            return out
         if argv[0] == "ltfs":
-            out = recorded(self.mount)
+            out = played(self.mount)
             mountpoint = Path(argv[-1])
-            self.capture = Path(next(a for a in argv if a.startswith("capture_index="))
+            self.capture = Path(next(a for a in argv if a.startswith("work_directory="))
                                 .split("=", 1)[1])
-            if "LTFS14111I" in out:
+            assert "capture_index" in argv
+            if out.returncode == 0:
                 mountpoint.rmdir()
                 shutil.move(self.cartridge(), mountpoint)
-            return Completed(0 if "LTFS14111I" in out else 1, out)
+                self.mounted.add(mountpoint)
+            return out
         if argv[0].startswith("fusermount"):
             mountpoint = Path(argv[-1])
             assert self.capture is not None
-            (self.capture / "8e3b0f52-1c6d-4a8e-9f10-2d5c7b9e4a01-3-b.xml").write_text(
-                "<ltfsindex version='2.4.0'/>")
+            shutil.copy(OUT / "A00001.schema", self.capture / "A00001.schema")
             shutil.move(mountpoint, self.cartridge())
-            return Completed(0, "")
+            self.mounted.discard(mountpoint)
+            return played("fusermount_ok")
         raise AssertionError(argv)
 
 
 @pytest.fixture
 def drive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Drive:
-    played = Drive(tmp_path / "shelf")
+    playing = Drive(tmp_path / "shelf")
     monkeypatch.setattr(cartridge, "drive", lambda station: Ltfs(
-        "/dev/nst0", "/dev/sg3", played, which=lambda tool: f"/usr/bin/{tool}"))
-    return played
+        "/dev/nst0", "/dev/sg3", playing, which=lambda tool: f"/usr/bin/{tool}",
+        ismount=lambda p: p in playing.mounted, running=lambda p: False))
+    return playing
 
 
 def test_format_mount_unmount_with_the_index_kept(tmp_path, drive):
@@ -138,7 +232,7 @@ def test_format_mount_unmount_with_the_index_kept(tmp_path, drive):
 
 
 def test_format_refuses_a_cartridge_holding_data(tmp_path, drive):
-    drive.mkltfs = "mkltfs_formatted.txt"
+    drive.mkltfs = "mkltfs_formatted"
     with Station(settings_in(tmp_path / "station")) as st, \
             pytest.raises(Refused, match="formatted already") as refused:
         cartridge.format_cartridge(st, "primary", "LTO-8")
@@ -175,7 +269,7 @@ def test_an_index_partition_that_is_full_mounts_read_only_and_is_said(tmp_path, 
     with Station(settings_in(tmp_path / "station")) as st:
         cartridge.format_cartridge(st, "primary", "LTO-8")
         cartridge.unmount_cartridge(st, "A00001L8")
-        drive.mount = "ltfs_mount_index_full.txt"
+        drive.mount = "ltfs_mount_index_full"
         done = cartridge.mount_cartridge(st)
         assert done.read_only == "index_full" and done.tape.full
         assert done.tape.room(0.0) == 0

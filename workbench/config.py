@@ -96,6 +96,9 @@ SPEC = {
                                    check=lambda v: None if v >= 0 else "0 or more days"),
         "device": Field(str, default=""),
         "sg_device": Field(str, default=""),
+        # the LTFS tape backend (mkltfs --backend, ltfs -o tape_backend): "" is the
+        # tools' default (sg); "file" is LTFS's file-backed simulator (tests, training)
+        "ltfs_backend": Field(str, default=""),
     }),
     "ingest": Field(dict, table={
         # file names (globs) of checksum lists beside the files, besides the usual ones
@@ -234,6 +237,7 @@ class Settings:
     tape_verify_days: int = 365  # copies last checked longer ago are due (0: never due)
     tape_device: str = ""  # the LTFS tape drive (mkltfs/ltfs -o devname=); "": folders
     tape_sg_device: str = ""  # its SCSI generic device, for MAM reads (sg_read_attr)
+    tape_backend: str = ""  # LTFS tape backend ("": the tools' default, sg)
     checksum_lists: tuple[str, ...] = ()  # ingest: more checksum list names (globs)
     read_offsets: dict[str, int] = field(default_factory=dict)
     eject_when_done: bool = True  # an optical drive opens its tray once a disc is imaged
@@ -331,7 +335,7 @@ def load_settings(explicit: str | os.PathLike | None = None) -> Settings:
         tape_pools=tuple(tape["pools"]), tape_headroom=tape["headroom_percent"] / 100,
         tar_threshold=tape["tar_threshold"],
         tape_verify_days=tape["verify_after_days"], tape_device=tape["device"],
-        tape_sg_device=tape["sg_device"],
+        tape_sg_device=tape["sg_device"], tape_backend=tape["ltfs_backend"],
         checksum_lists=tuple(data["ingest"]["checksum_lists"]),
         read_offsets=dict(optical["read_offsets"]),
         eject_when_done=optical["eject_when_done"],

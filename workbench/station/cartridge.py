@@ -11,7 +11,7 @@
 - A read-only mount (write protected, data or index partition full: the index no
   longer fits) is said; the tape is marked full so nothing is planned onto it.
 - Unmounting captures the LTFS index (ltfs -o capture_index) into
-  logs/ltfs-index/BARCODE-TIME.xml.
+  logs/ltfs-index/BARCODE-TIME.xml (only one written by this unmount).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from workbench.errors import BadInput, Refused
 from workbench.imaging.record import utc_now
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED
-from workbench.tape.ltfs import Ltfs, Mam, newest_index, run_tool
+from workbench.tape.ltfs import Ltfs, Mam, captured, newest_index, run_tool
 from workbench.tape.tapes import (
     LABEL,
     Tape,
@@ -49,7 +49,7 @@ class Mounted:
 
 def drive(station: Station) -> Ltfs:
     s = station.settings
-    return Ltfs(s.tape_device, s.tape_sg_device, run_tool)
+    return Ltfs(s.tape_device, s.tape_sg_device, run_tool, backend=s.tape_backend)
 
 
 def _ltfs(station: Station) -> Ltfs:
@@ -155,10 +155,11 @@ def unmount_cartridge(station: Station, barcode: str) -> Path | None:
         if (mount / LABEL).is_file():
             tape = read_tape(mount, load_generations(station.settings.paths.profiles))
             stage.write_tape_catalogue(tape, station.tapes.book)
+        before = captured(_capture(station, barcode))
         done = ltfs.unmount(mount)
         if not done.ok:
             raise Refused("lto.unmount_failed", barcode=barcode, detail=done.detail)
-    index = newest_index(_capture(station, barcode))
+    index = newest_index(_capture(station, barcode), before)
     if index is None:
         return None
     kept = station.settings.paths.logs / "ltfs-index" / \

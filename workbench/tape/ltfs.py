@@ -1,21 +1,33 @@
 """Real LTFS cartridges: mkltfs, ltfs (FUSE) and the cartridge memory (MAM) read with
 sg_read_attr (sg3-utils). Each tool's output is parsed from its message IDs (LTFS prints
-"LTFSnnnnnX text", X being I, W, E or D; an optional thread id comes first), so a
-translated or newer build still reads the same.
+"LTFSnnnnnX text", X being I, W, E or D; ltfs puts a thread id first, mkltfs does not),
+so a translated or newer build still reads the same.
 
 Without the tools (or without a device in the settings) folders under the tape folder
 stand in for tapes, as before: nothing here is needed for that.
 
-Tried against: the message catalogues and option lists of LTFS 2.4 (LinearTapeFileSystem
-reference implementation, messages/bin_mkltfs, bin_ltfs, libltfs) and sg3-utils 1.4x
-sg_read_attr; no physical drive was available to this build, see tests/ltfs_outputs/.
+Tried against: LTFS 2.4.8.4 (Prelim), the reference implementation
+(github.com/LinearTapeFileSystem/ltfs, commit 7c01479), built here and run on its
+file-backed tape simulator (`--backend=file`, `-o tape_backend=file`); the recorded
+outputs are in tests/ltfs_outputs/ (record.sh makes them again). What that run showed:
+- `-o capture_index` is a flag: the index is written at unmount into `-o
+  work_directory` as BARCODE.schema (the 6-character tape serial). `capture_index=DIR`
+  is passed on to FUSE, which refuses it after LTFS said 14111I, and ltfs still exits 0:
+  a mount is only believed when the mount point is one.
+- fusermount -u returns before ltfs has written the index to tape and captured it: the
+  unmount waits (with a deadline) for that ltfs process to end.
+- every run on the file backend says LTFS30061E (unlock before load): an error before
+  the cartridge loaded (11332I) is not the cause of a failure.
+No physical drive was available: sg_read_attr outputs are still reconstructed.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +77,13 @@ def messages(output: str) -> list[Message]:
     return out
 
 
+LOADED = 11332  # "Load successful": errors said before it are not why a run failed
+
+
 def errors_of(output: str) -> str:
-    found = [f"LTFS{m.number}{m.level} {m.text}" for m in messages(output) if m.level == "E"]
+    said = messages(output)
+    loaded = max((i for i, m in enumerate(said) if m.number == LOADED), default=-1)
+    found = [f"LTFS{m.number}{m.level} {m.text}" for m in said[loaded + 1:] if m.level == "E"]
     if found:
         return "; ".join(found)
     lines = output.strip().splitlines()
@@ -109,6 +126,7 @@ class Outcome:
     detail: str = ""
     read_only: str = ""  # why a mount is read-only: write_protected | data_full | index_full
     uuid: str = ""
+    barcode: str = ""  # the cartridge memory's barcode, as ltfs said it at mount (17227I)
 
 
 def tape_serial(barcode: str) -> str:
@@ -118,10 +136,33 @@ def tape_serial(barcode: str) -> str:
     return serial.ljust(6, "0")
 
 
+def ltfs_running(mountpoint: Path) -> bool:
+    """Is an ltfs process serving this mount point still there (writing its index)?"""
+    wanted = {str(mountpoint), str(mountpoint.resolve())}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        args = [a.decode(errors="replace") for a in argv if a]
+        if args and Path(args[0]).name == "ltfs" and wanted & set(args[1:]):
+            return True
+    return False
+
+
+_BARCODE = re.compile(r"^Tape attribute: Barcode = (.*?)\s*\.$")
+
+
 class Ltfs:
     def __init__(self, device: str, sg_device: str = "", runner: Runner = run_tool,
-                 which: Callable[[str], str | None] = shutil.which) -> None:
+                 which: Callable[[str], str | None] = shutil.which, backend: str = "",
+                 ismount: Callable[[Path], bool] = os.path.ismount,
+                 running: Callable[[Path], bool] = ltfs_running) -> None:
         self.device, self.sg_device, self.run, self.which = device, sg_device, runner, which
+        self.backend = backend  # the LTFS tape backend ("": its default, sg; file: simulator)
+        self.ismount, self.running = ismount, running
 
     def available(self) -> bool:
         return bool(self.device) and all(self.which(t) for t in ("mkltfs", "ltfs"))
@@ -137,7 +178,8 @@ class Ltfs:
     def format(self, barcode: str, volume_name: str) -> Outcome:
         """mkltfs without --force: a formatted cartridge is refused by mkltfs itself
         (LTFS15047E), never wiped."""
-        done = self.run(["mkltfs", f"--device={self.device}",
+        backend = [f"--backend={self.backend}"] if self.backend else []
+        done = self.run(["mkltfs", f"--device={self.device}", *backend,
                          f"--tape-serial={tape_serial(barcode)}",
                          f"--volume-name={volume_name}"], 3600)
         found = messages(done.output)
@@ -150,29 +192,62 @@ class Ltfs:
         return Outcome(False, errors_of(done.output) or f"mkltfs exit {done.returncode}")
 
     def mount(self, mountpoint: Path, capture: Path) -> Outcome:
-        """ltfs mounts and returns (FUSE); the index is captured into capture each time
-        it is written (-o capture_index), the last one at unmount."""
+        """ltfs mounts and returns (FUSE); the index is captured into capture at unmount
+        (-o capture_index with -o work_directory)."""
         capture.mkdir(parents=True, exist_ok=True)
         mountpoint.mkdir(parents=True, exist_ok=True)
-        done = self.run(["ltfs", "-o", f"devname={self.device}", "-o",
-                         f"capture_index={capture}", "-o", "sync_type=unmount",
-                         str(mountpoint)], 900)
-        numbers = {m.number for m in messages(done.output)}
-        if done.returncode != 0 or 14013 in numbers or 14111 not in numbers:
-            return Outcome(False, errors_of(done.output) or f"ltfs exit {done.returncode}")
+        backend = ["-o", f"tape_backend={self.backend}"] if self.backend else []
+        done = self.run(["ltfs", "-o", f"devname={self.device}", *backend,
+                         "-o", "capture_index", "-o", f"work_directory={capture}",
+                         "-o", "sync_type=unmount", str(mountpoint)], 900)
+        said = messages(done.output)
+        numbers = {m.number for m in said}
+        fuse = [line for line in done.output.splitlines() if line.startswith("fuse:")]
+        if done.returncode != 0 or 14013 in numbers or 14111 not in numbers or fuse \
+                or 14123 in numbers or not self.ismount(mountpoint):
+            # 14111I then a FUSE refusal (14123W) still exits 0: no mount without one
+            detail = "; ".join(fuse) or errors_of(done.output)
+            return Outcome(False, detail or f"ltfs exit {done.returncode}: not mounted")
         read_only = "write_protected" if 14019 in numbers else "data_full" if \
             14071 in numbers or 14074 in numbers else "index_full" if 14073 in numbers else ""
-        return Outcome(True, read_only=read_only)
+        barcode = next((b.group(1) for m in said if m.number == 17227
+                        for b in [_BARCODE.match(m.text)] if b), "")
+        return Outcome(True, read_only=read_only, barcode=barcode)
 
-    def unmount(self, mountpoint: Path) -> Outcome:
+    def unmount(self, mountpoint: Path, deadline: float = 3600) -> Outcome:
+        """fusermount -u, then wait for ltfs to write the index and end: only then is
+        the cartridge written and the captured index the last one."""
         tool = "fusermount3" if self.which("fusermount3") else "fusermount"
-        done = self.run([tool, "-u", str(mountpoint)], 3600)
+        done = self.run([tool, "-u", str(mountpoint)], deadline)
         if done.returncode != 0:
             return Outcome(False, done.output.strip() or f"{tool} exit {done.returncode}")
+        until = time.monotonic() + deadline
+        while self.running(mountpoint):
+            if time.monotonic() > until:
+                return Outcome(False, f"ltfs still writing after {deadline:.0f} s")
+            time.sleep(0.1)
         return Outcome(True)
 
 
-def newest_index(capture: Path) -> Path | None:
-    """The last index ltfs captured (it names them by volume UUID and generation)."""
-    found = [p for p in capture.glob("*.xml") if p.is_file()] if capture.is_dir() else []
-    return max(found, key=lambda p: (p.stat().st_mtime_ns, p.name)) if found else None
+Captured = dict[str, tuple[int, int]]  # index file name -> (mtime ns, size)
+
+
+def captured(capture: Path) -> Captured:
+    """The index files in a capture folder now (BARCODE.schema; other builds name them by
+    volume UUID, or .xml)."""
+    if not capture.is_dir():
+        return {}
+    found = {}
+    for p in capture.iterdir():
+        if p.suffix in (".schema", ".xml") and p.is_file():
+            st = p.stat()
+            found[p.name] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def newest_index(capture: Path, before: Captured | None = None) -> Path | None:
+    """The last index ltfs captured, of those written since `before` was taken (a file
+    new or changed since: file times are coarser than the clock, so no time compare)."""
+    now = captured(capture)
+    fresh = [n for n, seen in now.items() if before is None or before.get(n) != seen]
+    return capture / max(fresh, key=lambda n: (now[n][0], n)) if fresh else None

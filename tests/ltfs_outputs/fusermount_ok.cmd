@@ -1,0 +1,1 @@
+fusermount -u /tmp/ltfs-rec2/run/tape/A00001L8

@@ -1,0 +1,1 @@
+ltfs -o devname=/tmp/ltfs-rec2/run/shelf/A00001L8 -o tape_backend=file -o capture_index -o work_directory=/tmp/ltfs-rec2/run/cap/.capture-A00001L8 -o sync_type=unmount /tmp/ltfs-rec2/run/tape/A00001L8

@@ -1,0 +1,1 @@
+ltfs --version
