@@ -103,6 +103,17 @@ def test_scratched_track_expected_sectors_are_bad_not_absent() -> None:
     assert layout.report()["missing"] == 27
 
 
+def test_one_track_with_an_extra_sector_leaves_the_others_as_they_are() -> None:
+    """A 10th sector on one track only (a protection, a sector added by hand): that
+    track keeps it, and the others are not laid out as 10-sector tracks short of one."""
+    tracks = disk(40, 2, 9, 2)
+    tracks[2 * 6 + 1] = track(6, 1, range(1, 11), 2)
+    layout = lay_out(tracks)
+    assert layout.bad_ranges() == [] and not layout.uniform
+    assert layout.size == 40 * 2 * 9 * 512 + 512
+    assert sum(t.missing for t in layout.tracks) == 0
+
+
 def test_last_cylinder_scratched_keeps_the_profiles_size() -> None:
     tracks = disk(80, 2, 18, 2)
     tracks[-1] = TrackDecode(79, 1, Encoding.UNFORMATTED, (), 3)

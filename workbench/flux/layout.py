@@ -306,13 +306,15 @@ def _expected(track: TrackDecode | None, formats: Counter[Format],
               head_formats: Counter[Format], dominant: Format) -> Format:
     """The sectors a track should hold: its own, or a more complete format its
     neighbours share when it holds a part of that (IDs scratched away); a track with
-    no ID at all holds what most tracks of its side hold."""
+    no ID at all holds what most tracks of its side hold. A superset only counts when
+    at least as many tracks hold it as hold this track's own: one track with an extra
+    sector (a protection, a sector added by hand) never makes every other track short."""
     if track is None or not track.sectors:
         return head_formats.most_common(1)[0][0] if head_formats else dominant
     own = _format(track)
     found = set(own[1])
     supersets = [(n, f) for f, n in formats.items()
-                 if f[0] == own[0] and found < set(f[1])]
+                 if f[0] == own[0] and found < set(f[1]) and n >= formats.get(own, 0)]
     if not supersets:
         return own
     return max(supersets)[1]
