@@ -567,6 +567,7 @@ def test_the_work_list_continues_an_interrupted_capture_with_flux(
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.flow import ProfileScreen
     from workbench.tui.result import ResultScreen
+    from workbench.tui.rowlist import RowList
 
     settings = settings_in(tmp_path)
     with Station(settings) as s:
@@ -579,7 +580,9 @@ def test_the_work_list_continues_an_interrupted_capture_with_flux(
     async def scenario() -> None:
         app = WorkbenchApp(settings)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+            work = app.screen.query_one("#pending", RowList)
+            await wait_for(pilot, lambda: work.row_count == 1)
+            assert "workbench retry TWL-1" in str(work.get_row_at(0)[2])  # not migrate
             await pilot.press("w", "enter")
             await wait_for(pilot, lambda: seen.append(type(app.screen).__name__) or (
                 isinstance(app.screen, ResultScreen) and shown_text(app, "#outcome")))

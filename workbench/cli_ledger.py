@@ -237,13 +237,14 @@ def cmd_note(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.console import local_time
     from workbench.station import State, Station
-    from workbench.station.view import next_step
+    from workbench.station.next_step import next_step_for
     with Station(settings) as station:
         items = station.pending(args.limit)
+        steps = {s.item_id: next_step_for(station, s) for s in items}
         _say(station.records.link_notes(figures=True))
     if args.json:
         print(json.dumps([{"item": s.item_id, "state": s.state.value,
-                           "next": next_step(s)[0].rpartition(".")[2],
+                           "next": steps[s.item_id][0].rpartition(".")[2],
                            "started": s.attempt["started"] if s.attempt else "",
                            "outcome": s.outcome,
                            "missing_pools": list(s.missing_pools)
@@ -257,7 +258,7 @@ def cmd_pending(args: argparse.Namespace, settings: Settings) -> int:
            t("station.col_next"), t("station.col_detail")],
           [[s.item_id, t(f"state.{s.state.value}"),
             local_time(str(s.attempt["started"])) if s.attempt else "",
-            t(next_step(s)[0], **next_step(s)[1]),
+            t(steps[s.item_id][0], **steps[s.item_id][1]),
             t("station.missing_pools", pools=", ".join(s.missing_pools))
             if s.missing_pools and s.state is State.BAGGED else ""] for s in items], sys.stdout)
     if len(items) == args.limit:

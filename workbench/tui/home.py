@@ -19,8 +19,9 @@ from workbench.devices import carrier_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.station import Filters, State, Station
+from workbench.station.next_step import next_step_for
 from workbench.station.runner import DONE, FAILED, REVIEW, DriveView
-from workbench.station.view import CarrierState, next_step
+from workbench.station.view import CarrierState
 from workbench.tui.base import StationScreen
 from workbench.tui.board import (
     DRIVE_COLUMNS,
@@ -41,10 +42,11 @@ Records = tuple[list[Row], list[Row], int]  # today's counts, the work list, its
 
 
 
-def _next_words(st: CarrierState) -> str:
+def _next_words(station: Station, st: CarrierState) -> str:
     """What continues a carrier of the work list, in words (the station decides)."""
-    key, fields = next_step(st)
+    key, fields = next_step_for(station, st)
     return t(key, **fields) if key else ""
+
 
 class HomeScreen(StationScreen):
     DEFAULT_CSS = """
@@ -177,7 +179,7 @@ class HomeScreen(StationScreen):
                      "media", Filters(date_from=day, date_to=day))]
         work = station.pending(limit=WORK_LIMIT)
         return today, [(st.item_id, (st.item_id, t(f"state.{st.state.value}"),
-                                     _next_words(st)))
+                                     _next_words(station, st)))
                        for st in work[:WORK_SHOWN]], len(work)
 
     def _show_records(self, records: Records) -> None:
@@ -277,7 +279,7 @@ class HomeScreen(StationScreen):
             profile = str(st.attempt["profile_id"]) if st.attempt else ""
             from workbench.station.flux import continues_with_flux
             if st.is_ingest:  # files, not a carrier: the ingest command goes on with it
-                message.update(_next_words(st))
+                message.update(_next_words(app.station, st))
             elif st.state is State.INTERRUPTED and continues_with_flux(app.station, item_id):
                 from workbench.tui.flux import FluxScreen  # a capture begun goes on
                 app.carrier = Carrier(st.item_id, profile_id=profile)
