@@ -117,8 +117,11 @@ def imaging_line(p: Progress, cols: int) -> str:
 
 
 def identify_line(p: object, cols: int) -> str:
-    return t("progress.identify", volume=p.volume + 1, volumes=p.volumes,  # type: ignore[attr-defined]
-             files=p.files, bytes=human_bytes(p.bytes), path=p.path)  # type: ignore[attr-defined]
+    from workbench.identify.engine import IdentifyProgress  # loaded once identifying
+    if not isinstance(p, IdentifyProgress):
+        return ""
+    return t("progress.identify", volume=p.volume + 1, volumes=p.volumes,
+             files=p.files, bytes=human_bytes(p.bytes), path=p.path)
 
 
 class ProgressLine:

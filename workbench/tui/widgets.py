@@ -19,8 +19,8 @@ class SectorMap(Widget):
 
     DEFAULT_CSS = "SectorMap { height: 6; }"
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
         self.blocks: tuple[tuple[int, int, str], ...] = ()
         self.size_bytes = 0
 
