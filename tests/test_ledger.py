@@ -311,3 +311,24 @@ def test_derived_tables_agree_with_the_history(figures, tmp_path):
     connect(other).close()  # a new, empty SQLite ledger
     merge_ledger(con, other)  # an empty merge leaves the derived tables as they were
     assert {r[0] for r in con.execute("SELECT row FROM heads")} == heads
+
+
+def test_several_opening_a_new_ledger_at_once_all_open_it(tmp_path):
+    """The drives' workers of one runner open the station's new ledger at once: the
+    switch to WAL and the migrations went 'database is locked' without waiting."""
+    import threading
+    errors: list[str] = []
+
+    def open_it(path) -> None:
+        try:
+            connect(path).close()
+        except Exception as exc:  # any error counts
+            errors.append(repr(exc))
+    for n in range(15):
+        threads = [threading.Thread(target=open_it, args=(tmp_path / f"l{n}.sqlite",))
+                   for _ in range(3)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(120)
+    assert errors == []

@@ -8,6 +8,8 @@ station's ledger) inserts nothing.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator
@@ -337,15 +339,39 @@ def connect_sqlite(path: Path | str) -> sqlite3.Connection:
     try:
         con.row_factory = sqlite3.Row
         con.execute("PRAGMA busy_timeout = 30000")
-        con.execute("PRAGMA journal_mode = WAL")
-        con.execute("PRAGMA foreign_keys = ON")
-        con.execute("PRAGMA synchronous = NORMAL")
-        con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # reads the schema
-        migrate(con)
+        # the switch to WAL and the migrations of a new ledger, one opener at a time:
+        # several opening it at once (the drives' workers of one runner, processes)
+        # got "database is locked" at once, without the busy wait
+        with _setting_up(path):
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA foreign_keys = ON")
+            con.execute("PRAGMA synchronous = NORMAL")
+            con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # reads the schema
+            migrate(con)
     except sqlite3.DatabaseError as exc:
         con.close()
         raise ledger_error(exc, path) from exc
     return con
+
+
+@contextlib.contextmanager
+def _setting_up(path: Path | str) -> Iterator[None]:
+    """An flock on LEDGER.setup-lock for the opening steps (at most 60 s, then the
+    busy timeout decides, as before)."""
+    if str(path) == ":memory:":
+        yield
+        return
+    from workbench.atomic import flock_within
+    try:
+        fd = os.open(f"{path}.setup-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:  # a read-only folder: the ledger's own error says it next
+        yield
+        return
+    try:
+        flock_within(fd, 60.0)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def ledger_error(exc: sqlite3.DatabaseError, path: Path | str) -> Exception:
