@@ -592,6 +592,37 @@ def test_the_work_list_continues_an_interrupted_capture_with_flux(
     assert len(calls(gw)) == 6  # 2 before the cancel, the 4 left after
 
 
+
+def test_scanning_an_interrupted_capture_goes_on_with_flux(
+        tmp_path: Path, gw: Path, stand_in: list[list[str]]) -> None:
+    """The item scan asks the station which way a carrier goes on, like the work list:
+    an interrupted flux capture's ID opens the flux screen, never the drive flow."""
+    import asyncio
+
+    from tests.test_tui import wait_for
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.flow import ProfileScreen
+    from workbench.tui.metadata import MetadataScreen
+
+    settings = settings_in(tmp_path)
+    with Station(settings) as s:
+        s.progress = lambda step, p: s.cancel.set() if getattr(p, "done", 0) == 2 else None
+        with pytest.raises(Aborted):
+            station_flux.image_flux(s, "TWS-1", few_tracks(s))
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("m")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ItemScreen")
+            await pilot.press(*"TWS-1", "enter")
+            await wait_for(pilot, lambda: seen.append(type(app.screen).__name__) or (
+                type(app.screen).__name__ == "FluxScreen"))
+    asyncio.run(scenario())
+    assert MetadataScreen.__name__ not in seen and ProfileScreen.__name__ not in seen
+
+
 COPYING_GW = r'''#!PYTHON
 """A stand-in gw that 'reads' the disk in the drive: copies the track's SCP file from
 the folder FAKE_GW_DISK names (the disk a test put in the drive)."""

@@ -607,3 +607,19 @@ def test_a_carrier_whose_image_is_another_carriers_is_said(tmp_path):
     assert "identical" in detail and "FD-1" in detail and "FD-2" not in detail
     assert "identical" not in dict((s, d) for s, _, d in other.steps)["imaging"]
     assert again.record.outcome == "success"
+
+
+@pytest.mark.parametrize("state, way", [
+    (State.NEW, "image"), (State.INTERRUPTED, "image"), (State.IMAGED, "review"),
+    (State.FAILED, "none"), (State.ROUTED, "none"), (State.BAGGED, "stage"),
+    (State.ON_TAPE, "release"), (State.RELEASED, "none"), (State.WITHDRAWN, "again")])
+def test_the_station_says_which_way_a_carrier_goes_on(tmp_path, state, way):
+    """One answer for the work list, the item scan and the queue (station/next_step)."""
+    from workbench.station.next_step import continuation
+    make_state(tmp_path, state)
+    with Station(settings_in(tmp_path)) as st:
+        if state is State.BAGGED:
+            assert st.state("FD-1").missing_pools  # bagged, not yet on tape
+        go = continuation(st, "FD-1")
+        assert (go.state.state, go.way.value) == (state, way)
+        assert go.profile_id == ("" if state is State.NEW else "fd35-2hd")

@@ -266,7 +266,8 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.cli_ledger import _StepProgress, training_row
     from workbench.devices import training_drives
     from workbench.imaging.pace import SPEED_ENV
-    from workbench.station import State, Station
+    from workbench.station import Station
+    from workbench.station.next_step import Way, continuation
 
     settings = settings if settings.training else settings.for_training()
     # no one watches the headless run's drives: full speed unless real speed is asked for
@@ -284,12 +285,12 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
             item = f"TRAIN-{drive.name}"
             print(t("training.drive", drive=drive.model, profile=profile.label()))
             try:
-                state = migration.state(item).state
-                if state in (State.NEW, State.INTERRUPTED, State.IMAGED, State.BAGGED):
+                go = continuation(migration, item)
+                if go.way in (Way.IMAGE, Way.FLUX, Way.REVIEW, Way.STAGE):  # migrate goes on
                     result = migration.migrate(drive.path, profile, item, batch="TRAINING")
                 else:  # done in an earlier training run (or failed): show it again
                     result = migration.result_of(item)
-                    result.state = state
+                    result.state = go.state.state
             finally:
                 bar.close()
             rows.append(training_row(item, profile.id, result))
@@ -311,36 +312,17 @@ def cmd_training(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_bag(args: argparse.Namespace, settings: Settings) -> int:
     """Accept a job without staging it to tape: verify, identify, bag, all recorded."""
-    from workbench.imaging.record import JobRecord
-    from workbench.station import State, Station
-    record = JobRecord.load(args.job)
-    if record is None:
-        raise BadInput("error.no_job", folder=str(args.job))
-    staged = settings.paths.staging / record.item_id  # the station's job folder
-    if args.job.resolve() != staged.resolve():
-        raise BadInput("error.bag_not_staging", folder=str(args.job), item=record.item_id,
-                       staging=str(staged))
+    from workbench.station import Station
+    from workbench.station.bag_only import bag_only
     bar = ProgressLine(render=identify_line)
     try:
         with Station(settings, lambda step, p: bar(p) if step == "identify" else None,
                      cancel_on_sigint()) as station:
-            st = station.state(record.item_id)
-            if st.bag is not None and st.state is not State.WITHDRAWN:  # bagged already
-                result = station.result_of(record.item_id)
-                result.bag = Path(st.bag.path)
-                created = False
-            else:
-                result = station.accept(record.item_id, batch=args.batch, stage=False,
-                                        bag_count=args.count)
-                created = True
+            done = bag_only(station, args.job, batch=args.batch, count=args.count)
     finally:
         bar.close()
-    from workbench.package.bags import read_info
-    assert result.bag is not None
-    info = dict(read_info(result.bag))
-    print(t("bag.created" if created else "bag.exists", bag=str(result.bag),
-            oxum=info.get("Payload-Oxum", ""),
-            algorithms=", ".join(p.name[9:-4] for p in sorted(result.bag.glob("manifest-*.txt")))))
+    print(t("bag.created" if done.created else "bag.exists", bag=str(done.bag),
+            oxum=done.oxum, algorithms=", ".join(done.algorithms)))
     return ExitCode.SUCCESS
 
 

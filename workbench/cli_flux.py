@@ -70,23 +70,22 @@ def training_flux(station: Any, bar: Any) -> list[list[str]]:
     training area), decoded and imaged, then accepted. Rows for the summary table."""
     from workbench.cli_ledger import training_row
     from workbench.flux.training import recipes, training_capture
-    from workbench.station import State
     from workbench.station.flux import image_flux
+    from workbench.station.next_step import Way, continuation
     rows = []
     for recipe in recipes():
         item = f"TRAIN-FLUX-{recipe.name}"
         profile = station.profiles[recipe.profile]
         print(t("training.drive", drive=recipe.model, profile=profile.label()))
         try:
-            state = station.state(item).state
-            if state in (State.NEW, State.INTERRUPTED):
+            if continuation(station, item).way in (Way.IMAGE, Way.FLUX):
                 capture = training_capture(recipe, station.settings.paths.staging.parent
                                            / "flux-media")
                 result = image_flux(station, item, profile, capture, batch="TRAINING",
                                     command=f"workbench training --flux ({recipe.name})")
             else:
                 result = station.result_of(item)
-            if station.state(item).state is State.IMAGED:
+            if continuation(station, item).way is Way.REVIEW:
                 result = station.accept(item, batch="TRAINING")
         finally:
             bar.close()

@@ -77,13 +77,14 @@ def _next_row(station: Station, row: dict[str, str | None], n: int, total: int
     on as the batch would have); None when it is done already (said). Raises for a row
     that cannot be done."""
     from workbench.profiles import get_profile
-    from workbench.station import State
+    from workbench.station.next_step import Way, continuation
     item = (row.get("item") or "").strip()
-    st = station.state(item)
-    if st.state is State.IMAGED and st.attempt is not None:
+    go = continuation(station, item)
+    st = go.state
+    if go.way is Way.REVIEW:
         print(t("queue.continue_accept", n=n, total=total, item=_shown(item)))
-        return ACCEPT, station.profiles[str(st.attempt["profile_id"])]
-    if st.state not in (State.NEW, State.INTERRUPTED):
+        return ACCEPT, station.profiles[go.profile_id]
+    if go.way not in (Way.IMAGE, Way.FLUX, Way.INGEST):  # an ingest: migrate says why not
         print(t("queue.done", n=n, total=total, item=_shown(item),
                 state=t(f"state.{st.state.value}")))
         return None

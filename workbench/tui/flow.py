@@ -14,7 +14,7 @@ from workbench import devices
 from workbench.devices import Drive
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
-from workbench.station import Action, NotAllowed, State
+from workbench.station import Action, NotAllowed
 from workbench.tui.base import StationScreen
 from workbench.tui.widgets import StationFooter
 
@@ -51,31 +51,36 @@ class ItemScreen(StationScreen):
         self.go(event.value, retry=False)
 
     def go(self, value: str, retry: bool) -> None:
-        """The station says what state the carrier is in and what may happen next."""
+        """The station says what state the carrier is in and which way it goes on."""
+        from workbench.station.next_step import Way, continuation, next_step_for
         message = self.query_one("#item-message", Static)
         try:
-            st = self.wb.station.state(value)
+            go = continuation(self.wb.station, value)
         except WorkbenchError as exc:
             message.update(exc.message())
             return
+        st = go.state
         if retry:
             if Action.RETRY not in st.next_actions:
                 message.update(NotAllowed(st.item_id, st.state, Action.RETRY).message())
                 return
-            self.wb.carrier = Carrier(st.item_id, retry=True,
-                                      profile_id=str(st.attempt["profile_id"])
-                                      if st.attempt else "")
+            self.wb.carrier = Carrier(st.item_id, retry=True, profile_id=go.profile_id)
             self.app.push_screen(ProfileScreen())
-        elif st.state in (State.NEW, State.INTERRUPTED):
-            self.wb.carrier = Carrier(st.item_id, profile_id=str(st.attempt["profile_id"])
-                                      if st.attempt else "")
+        elif go.way is Way.FLUX:  # a flux capture begun goes on with flux
+            from workbench.tui.flux import FluxScreen
+            self.wb.carrier = Carrier(st.item_id, profile_id=go.profile_id)
+            self.app.push_screen(FluxScreen(st.item_id, go.profile_id, resume=True))
+        elif go.way is Way.IMAGE:
+            self.wb.carrier = Carrier(st.item_id, profile_id=go.profile_id)
             from workbench.tui.metadata import MetadataScreen  # describe it, then on (meta)
             self.app.push_screen(MetadataScreen(ProfileScreen))
-        elif st.state is State.IMAGED:  # imaged, not accepted: show it to accept or retry
+        elif go.way is Way.REVIEW:  # imaged, not accepted: show it to accept or retry
             from workbench.tui.result import ResultScreen
-            self.wb.carrier = Carrier(st.item_id, profile_id=str(st.attempt["profile_id"])
-                                      if st.attempt else "")
+            self.wb.carrier = Carrier(st.item_id, profile_id=go.profile_id)
             self.app.push_screen(ResultScreen(self.wb.station.result_of(st.item_id)))
+        elif go.way is Way.INGEST:  # files, not a carrier: the ingest command goes on
+            key, fields = next_step_for(self.wb.station, st)
+            message.update(t(key, **fields))
         else:
             message.update(t("tui.item_state", item=st.item_id,
                              state=t(f"state.{st.state.value}"),

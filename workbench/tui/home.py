@@ -18,8 +18,8 @@ from workbench.config import UNNAMED
 from workbench.devices import carrier_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
-from workbench.station import Filters, State, Station
-from workbench.station.next_step import next_step_for
+from workbench.station import Filters, Station
+from workbench.station.next_step import Way, continuation, next_step_for
 from workbench.station.runner import DONE, FAILED, REVIEW, DriveView
 from workbench.station.view import CarrierState
 from workbench.tui.base import StationScreen
@@ -271,32 +271,32 @@ class HomeScreen(StationScreen):
         app.push_screen(ResultScreen(result))
 
     def _continue(self, item_id: str) -> None:
-        """Enter on a work-list row continues that carrier where it stopped."""
+        """Enter on a work-list row continues that carrier where it stopped: the station
+        says which way (continuation), this screen only opens the screen for it."""
         from workbench.tui.flow import Carrier, ProfileScreen
         app, message = self.wb, self.query_one("#work-message", Static)
         try:
-            st = app.station.state(item_id)
-            profile = str(st.attempt["profile_id"]) if st.attempt else ""
-            from workbench.station.flux import continues_with_flux
-            if st.is_ingest:  # files, not a carrier: the ingest command goes on with it
-                message.update(_next_words(app.station, st))
-            elif st.state is State.INTERRUPTED and continues_with_flux(app.station, item_id):
+            go = continuation(app.station, item_id)
+            carrier = Carrier(go.item_id, retry=go.way is Way.IMAGE_AGAIN,
+                              profile_id=go.profile_id)
+            if go.way is Way.FLUX:
                 from workbench.tui.flux import FluxScreen  # a capture begun goes on
-                app.carrier = Carrier(st.item_id, profile_id=profile)
-                app.push_screen(FluxScreen(st.item_id, profile, resume=True))
-            elif st.state in (State.INTERRUPTED, State.WITHDRAWN):  # resume / image again
-                app.carrier = Carrier(st.item_id, retry=st.state is State.WITHDRAWN,
-                                      profile_id=profile)
+                app.carrier = carrier
+                app.push_screen(FluxScreen(go.item_id, go.profile_id, resume=True))
+            elif go.way in (Way.IMAGE, Way.IMAGE_AGAIN):  # resume / image again
+                app.carrier = carrier
                 app.push_screen(ProfileScreen())
-            elif st.state is State.IMAGED:
+            elif go.way is Way.REVIEW:
                 from workbench.tui.result import ResultScreen
-                app.carrier = Carrier(st.item_id, profile_id=profile)
-                app.push_screen(ResultScreen(app.station.result_of(st.item_id)))
-            elif st.state is State.BAGGED:
+                app.carrier = carrier
+                app.push_screen(ResultScreen(app.station.result_of(go.item_id)))
+            elif go.way is Way.STAGE:
                 self.action_tape()
-            elif st.state is State.ON_TAPE:
-                removed = app.station.release(st.item_id)
+            elif go.way is Way.RELEASE:
+                removed = app.station.release(go.item_id)
                 message.update("\n".join(t("tape.released", path=str(p)) for p in removed))
                 self.action_refresh()
+            else:  # an ingest (its command goes on with it) or nothing left: in words
+                message.update(_next_words(app.station, go.state))
         except WorkbenchError as exc:
             message.update(exc.message())
