@@ -32,6 +32,23 @@ def test_cli_migrate_prints_the_pre_flight_notes_before_imaging(tmp_path, capsys
     assert "will be set read-only at the block layer (BLKROSET)" in notes[1]
 
 
+
+@needs_root
+def test_cli_retry_prints_the_pre_flight_notes_of_the_drive_it_reads(tmp_path, capsys):
+    """retry reads a drive as migrate does: the same notes, for the recorded drive."""
+    with loop_device(_floppy(tmp_path)) as dev:
+        assert main(["image", dev, "--profile", "fd35-2hd", "--item", "CLI-RR"]) in (
+            ExitCode.SUCCESS, ExitCode.PARTIAL)
+        capsys.readouterr()
+        code = main(["retry", "CLI-RR"])
+        assert _ro(dev) is False
+    err = capsys.readouterr().err
+    assert code == ExitCode.SUCCESS, err
+    notes = [line for line in err.splitlines() if line.startswith("Pre-flight: ")]
+    assert len(notes) == 2, err
+    assert f"The medium in {dev} is not write-protected (loop device" in notes[0]
+    assert "will be set read-only at the block layer (BLKROSET)" in notes[1]
+
 def test_cli_migrate_of_an_image_file_has_no_block_notes(tmp_path, capsys):
     from tests.conftest import MEDIA
     assert main(["migrate", str(MEDIA / "fd35-2hd-good.img"), "--profile", "fd35-2hd",

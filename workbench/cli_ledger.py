@@ -206,9 +206,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
-    return _run(settings, args, lambda station: station.retry(
-        args.item, retries=args.retries, drive=args.drive, command=" ".join(sys.argv),
-        review_partial=args.review_partial, keep_going=args.keep_going))
+    def run(station: Station) -> MigrationResult:
+        from workbench.station.guard_words import retry_notes
+        for note in retry_notes(station, args.item, args.drive):
+            print(note, file=sys.stderr)  # write protection, BLKROSET: as migrate says
+        return station.retry(args.item, retries=args.retries, drive=args.drive,
+                             command=" ".join(sys.argv), review_partial=args.review_partial,
+                             keep_going=args.keep_going)
+    return _run(settings, args, run)
 
 
 def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:

@@ -274,11 +274,8 @@ class Station:
             item_id = st.item_id
             before = JobRecord.load(job_dir(self.settings, item_id))
             self._ready_for_reading(st)
-            source = drive or (before.drive.get("path") or before.source if before else "")
-            if not source:
-                raise BadInput("station.retry_needs_drive", item=item_id)
-            profile = self.profiles[before.profile_id if before else
-                                    str(st.attempt["profile_id"] if st.attempt else "")]
+            from workbench.station.recover import retry_source
+            source, profile = retry_source(self, st, before, drive)
             self._image(source, profile, item_id, st.batch, retries, command, keep_going)
             return self._continue(item_id, st.batch, review, review_partial, imaged=True)
         finally:

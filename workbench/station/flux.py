@@ -213,7 +213,7 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
     there. None: not a flux carrier, an ordinary retry."""
     job = job_dir(station.settings, item_id)
     record = JobRecord.load(job)
-    if record is None or not (record.flux or flux_run.capturing(job, record)):
+    if record is None or not reads_flux(job, record):
         return None
     device = gw_device(drive)
     if device is None and drive and drive != record.drive.get("path"):
@@ -227,12 +227,18 @@ def flux_retry(station: Station, item_id: str, drive: str | None, command: str
                       capture_path, command=command, device=device or "")
 
 
+def reads_flux(job: Path, record: JobRecord) -> bool:
+    """The carrier of this job is read from flux (imaged from a capture, or one begun):
+    a retry reads flux again, never a drive."""
+    return bool(record.flux or flux_run.capturing(job, record))
+
+
 def continues_with_flux(station: Station, item_id: str) -> bool:
     """Whether continuing the carrier means reading flux again (imaged from flux, or a
     capture begun): the work list's Enter goes to the flux flow, not to a drive."""
     job = job_dir(station.settings, station.state(item_id).item_id)
     record = JobRecord.load(job)
-    return record is not None and bool(record.flux or flux_run.capturing(job, record))
+    return record is not None and reads_flux(job, record)
 
 
 def _recorded_device(record: JobRecord | None) -> str:

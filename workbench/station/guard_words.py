@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.errors import WorkbenchError
 from workbench.i18n import t
 
 if TYPE_CHECKING:
@@ -20,6 +21,25 @@ def preflight_notes(station: Station, source: str | Path, profile: MediaProfile,
     imaging; none for image files and virtual drives. The refusals are migrate's own."""
     return [t("guard.preflight_note", text=c.message())
             for c in station.preflight(source, profile, item_id) if c.note]
+
+
+def retry_notes(station: Station, item_id: str, drive: str | None) -> list[str]:
+    """The pre-flight lines for the drive a `retry` will read, as migrate prints them;
+    none for a carrier read from flux. Refusals are retry's own, in its words."""
+    from workbench.imaging.engine import job_dir
+    from workbench.imaging.record import JobRecord
+    from workbench.station.flux import reads_flux
+    from workbench.station.recover import retry_source
+    try:
+        st = station.state(item_id)
+        job = job_dir(station.settings, st.item_id)
+        before = JobRecord.load(job)
+        if before is not None and reads_flux(job, before):
+            return []
+        source, profile = retry_source(station, st, before, drive)
+        return preflight_notes(station, source, profile, st.item_id)
+    except WorkbenchError:
+        return []
 
 
 def protection_line(protection: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from workbench.station.book import bag_name
 from workbench.station.view import CarrierState
 
 if TYPE_CHECKING:
+    from workbench.profiles import MediaProfile
     from workbench.station.core import Station
 
 
@@ -115,3 +116,15 @@ def ready_for_reading(station: Station, st: CarrierState) -> JobRecord | None:
                             "recorded", f"image gone from staging and bags: {aside}",
                             key=str(aside))
     return None
+
+
+def retry_source(station: Station, st: CarrierState, before: JobRecord | None,
+                 drive: str | None) -> tuple[str, MediaProfile]:
+    """What a retry reads and with which profile: the drive named, else the one the
+    carrier was read on (its job record), with the profile of its job."""
+    source = drive or (before.drive.get("path") or before.source if before else "")
+    if not source:
+        raise BadInput("station.retry_needs_drive", item=st.item_id)
+    return str(source), station.profiles[before.profile_id if before else
+                                         str(st.attempt["profile_id"] if st.attempt else "")]
+
