@@ -343,7 +343,24 @@ def test_ids_declare_the_size_only_of_a_whole_capture(station: Station) -> None:
     assert dmf.flux is not None and dmf.flux["fits"] == []
     half = image_from(station, "HALF-1", "fd35-2hd", disk(40, 2, 18, 2))  # stopped short
     assert half.outcome == "failed" and half.reason is not None
-    assert half.reason.code == "size_mismatch" and half.declared_by == ""
+    assert half.reason.code == "flux_size" and half.declared_by == ""
+    assert "write blocker" not in half.reason.text and "workbench retry" in half.reason.text
+
+
+def test_a_capture_short_of_its_fat_volume_lacks_tracks_no_drive_cut_it(
+        station: Station) -> None:
+    """Half the cylinders of a 1.44 MB FAT disk captured: the capture is short; the words
+    of a drive or write blocker that truncates would send the technician the wrong way."""
+    tracks = disk(40, 2, 18, 2)
+    boot = (MEDIA / "fd35-2hd-good.img").read_bytes()[:512]  # a 1.44 MB FAT boot sector
+    first = tracks[0]
+    tracks[0] = replace(first, sectors=(replace(first.sectors[0], data=boot),
+                                        *first.sectors[1:]))
+    half = image_from(station, "HALFFAT-1", "fd35-2hd", tracks)
+    assert half.outcome == "failed" and half.reason is not None
+    assert half.reason.code == "flux_short", half.reason
+    assert "workbench retry" in half.reason.text and "write blocker" not in half.reason.text
+    assert half.declared_size == 1474560 and "737,280" in half.reason.text
 
 
 def test_withdrawn_carrier_gets_its_captures_back_and_retries_only_bad_tracks(

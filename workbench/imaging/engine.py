@@ -377,8 +377,9 @@ def _size_check(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
                 read: Callable[[int, int], bytes]) -> Reason | None:
     """The size the medium declares of itself wins over the profile's list: a floppy's
     FAT boot sector, an optical disc's ISO 9660 volume (and whole 2048-byte sectors, and
-    a recognised volume at all). A size that differs is a drive or write blocker that
-    truncates, never a reason to pick another profile."""
+    a recognised volume at all). A smaller size is a drive or write blocker that
+    truncates, never a reason to pick another profile; a larger one is whole if the
+    profile expects it (a volume that does not fill its carrier)."""
     size = rmap.size
     if profile.iso9660_check:
         if size % OPTICAL_SECTOR:
@@ -404,9 +405,15 @@ def _size_check(rmap: RescueMap, record: JobRecord, profile: MediaProfile,
             geometry = None
         if geometry is not None:
             record.declared_size, record.declared_by = geometry.size, "FAT"
-            if size != geometry.size:
+            if size < geometry.size:
                 return Reason.of("truncated", size=f"{size:,}", volume="FAT",
                                  declared=f"{geometry.size:,}")
+            if size > geometry.size and not profile.size_expected(size):
+                return Reason.of("volume_larger", size=f"{size:,}", volume="FAT",
+                                 declared=f"{geometry.size:,}")
+            # a carrier of the profile's size holding a smaller volume (a 720 KB image
+            # written onto a 1.44 MB disk): all of it is read, past the volume too,
+            # as for a disc larger than its ISO 9660 volume
             return None
     if not profile.size_expected(size):
         return Reason.of("size_mismatch", size=f"{size:,}", profile=profile.id,

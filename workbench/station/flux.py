@@ -323,6 +323,10 @@ def image_layout(station: Station, item_id: str, profile: MediaProfile, job: Pat
         record.declared_size, record.declared_by = layout.size, DECLARED_BY
     _judge_undecoded(record, layout)
     _judge_disagreeing(record, layout)
+    # no drive or write blocker cut it short: the capture lacks tracks (or is another disk)
+    flux_words = {"truncated": "flux_short", "size_mismatch": "flux_size"}
+    if record.reason and record.reason.code in flux_words:
+        record.reason = Reason.of(flux_words[record.reason.code], **record.reason.params)
     record.save(job)
     return record
 

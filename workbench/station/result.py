@@ -126,13 +126,18 @@ def record_lines(record: JobRecord, max_ranges: int = 10) -> list[str]:
             n * 2352 for t in record.tracks for _, n in t.get("unreadable", [])) \
             if record.disc else record.size
         # a truncated carrier: its own volume says how big it is, bigger than the image
-        if record.reason and record.reason.code == "truncated" and record.declared_size:
+        if record.reason and record.reason.code in ("truncated", "flux_short") and \
+                record.declared_size:
             size = max(size, record.declared_size)
         lines.append(t("result.bytes", rescued=human_bytes(record.bytes_rescued),
                        size=human_bytes(size), bad=record.bad_sector_count))
         lost = lost_bytes(size - record.bytes_rescued, size)
         if lost:  # exact: the rounded sizes above can look complete
             lines[-1] += t("lead.clause_separator") + lost
+        if record.declared_by == "FAT" and record.declared_size and \
+                record.declared_size < record.size and not record.reason:
+            lines.append(t("lead.volume_smaller", volume=record.declared_by,
+                           declared=f"{record.declared_size:,}", size=f"{record.size:,}"))
     lines += [t("result.bad_range", pos=f"{pos:#x}", size=f"{size:#x}",
                 sectors=-(-size // record.sector_size))
               for pos, size in record.bad_ranges[:max_ranges]]
