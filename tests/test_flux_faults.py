@@ -303,6 +303,25 @@ def test_gw_lock_refusal_leaves_no_job_folder(station: Station, gw: Path) -> Non
     assert calls(gw) == [] and station.state("LOCK-1").state is State.NEW
 
 
+
+def test_gws_own_choice_and_the_same_unit_named_take_one_lock(
+        station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One Greaseweazle plugged in: `--flux` without a device and `--gw-device` naming it
+    exclude each other (they took two locks, and two gw runs met on one unit)."""
+    from workbench.station import flux_device
+    by_id, tty = tmp_path / "by-id", tmp_path / "ttyACM7"
+    by_id.mkdir()
+    tty.touch()
+    (by_id / "usb-Keir_Fraser_Greaseweazle_V4.1_123-if00").symlink_to(tty)
+    (by_id / "usb-FTDI_FT232R_USB_UART_A1-if00-port0").symlink_to(tmp_path / "ttyUSB0")
+    monkeypatch.setattr(flux_device, "BY_ID", by_id)
+    assert lock_path("") == str(tty)
+    with drive_lock(station.locks, lock_path(str(tty)), "OTHER", "X-3").acquire(), \
+            pytest.raises(Refused):
+        drive_lock(station.locks, lock_path(""), "ME", "X-4").acquire()
+    (by_id / "usb-Keir_Fraser_Greaseweazle_V4.1_456-if00").symlink_to(tmp_path / "ttyACM8")
+    assert lock_path("") == flux_device.DEFAULT_PATH  # two: which gw takes is its own
+
 # -- 4. a second Greaseweazle -----------------------------------------------------------------
 
 def test_a_chosen_greaseweazle_has_its_own_lock_and_a_retry_may_name_another(

@@ -5,12 +5,15 @@
     gw_device("/dev/sdb")        -> None                # a drive (a USB floppy drive)
 
 One gw at a time on a Greaseweazle, whichever of its drives (A, B) it reads: the lock is
-per device. Without --device, gw takes the first it finds: that is the lock "default".
+per device. Without --device, gw takes the first it finds: with one Greaseweazle
+plugged in, that is the lock of its device (the same as naming it); with none or several
+found, the lock "default" (machine-wide).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 PREFIX = "gw:"
 DEFAULT_PATH = "/dev/greaseweazle"  # the lock (and drive path) of gw's own choice
@@ -27,9 +30,25 @@ def gw_device(drive: str | None) -> str | None:
     return drive if _SERIAL.match(drive) else None
 
 
+BY_ID = Path("/dev/serial/by-id")  # udev's stable names: usb-Keir_Fraser_Greaseweazle_...
+
+
+def plugged_in(by_id: Path | None = None) -> list[str]:
+    """The serial devices of the Greaseweazles plugged in (their real paths)."""
+    try:
+        return sorted({str(p.resolve()) for p in (by_id or BY_ID).iterdir()
+                       if "greaseweazle" in p.name.lower()})
+    except OSError:  # no serial device at all: the folder is not there
+        return []
+
+
 def lock_path(device: str) -> str:
-    """The drive-lock key of a Greaseweazle (one gw at a time on it)."""
-    return device or DEFAULT_PATH
+    """The drive-lock key of a Greaseweazle (one gw at a time on it). gw's own choice with
+    one plugged in is that one: naming it and not naming it take the same lock."""
+    if device:
+        return device
+    found = plugged_in()
+    return found[0] if len(found) == 1 else DEFAULT_PATH
 
 
 def drive_path(device: str, drive: str) -> str:

@@ -136,7 +136,8 @@ def machine_locks() -> Path:
 
 
 def _drive_file(locks: Path, drive: str | Path) -> Path:
-    where = machine_locks() if _is_device(drive) else locks
+    from workbench.station.flux_device import DEFAULT_PATH  # gw's own choice: a device too
+    where = machine_locks() if _is_device(drive) or str(drive) == DEFAULT_PATH else locks
     # '+' never occurs in an item ID: no item's lock can be this one
     return where / f"drive+{hashlib.sha1(os.fsencode(drive_key(drive))).hexdigest()[:16]}.lock"
 
