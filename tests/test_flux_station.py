@@ -373,6 +373,8 @@ def test_withdrawn_carrier_gets_its_captures_back_and_retries_only_bad_tracks(
     job = station.settings.paths.staging / "FD-30"
     assert not (job / "flux" / "track00.0.scp").exists()  # handed over to the bag
     station.withdraw("FD-30", "read the bad track again")
+    from workbench.station.next_step import Way, continuation
+    assert continuation(station, "FD-30").way is Way.FLUX  # never the drive flow
     again = station_flux.image_flux(station, "FD-30", profile)
     assert len(calls(gw)) == 7 and "c=30:h=1" in calls(gw)[-1]
     assert again.record.outcome == "success"

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class Way(StrEnum):
     """How a carrier goes on from its state."""
     IMAGE = "image"            # new, or imaging interrupted: (describe and) image it
-    FLUX = "flux"              # a flux capture begun: read flux again
+    FLUX = "flux"              # a flux capture begun, or a flux carrier withdrawn: flux again
     IMAGE_AGAIN = "again"      # withdrawn: a new attempt (retry)
     REVIEW = "review"          # imaged, not accepted: show the result to accept or retry
     STAGE = "stage"            # bagged, a pool without a verified copy: write to tape
@@ -52,9 +52,10 @@ def continuation(station: Station, item_id: str) -> Continuation:
 def _way(station: Station, st: CarrierState) -> Way:
     if st.is_ingest and st.state in (State.INTERRUPTED, State.IMAGED, State.FAILED):
         return Way.INGEST
-    if st.state is State.INTERRUPTED:
+    if st.state in (State.INTERRUPTED, State.WITHDRAWN):  # a flux carrier reads flux again
         from workbench.station.flux import continues_with_flux
-        return Way.FLUX if continues_with_flux(station, st.item_id) else Way.IMAGE
+        if continues_with_flux(station, st.item_id):
+            return Way.FLUX
     return _BY_STATE.get(st.state, Way.NONE)
 
 
@@ -64,6 +65,6 @@ _BY_STATE = {State.NEW: Way.IMAGE, State.WITHDRAWN: Way.IMAGE_AGAIN,
 
 def next_step_for(station: Station, st: CarrierState) -> tuple[str, dict[str, str]]:
     """An i18n key and its fields ("" when nothing is left to do)."""
-    if _way(station, st) is Way.FLUX:
+    if st.state is State.INTERRUPTED and _way(station, st) is Way.FLUX:
         return "lead.next_flux", {"item": st.item_id}
     return next_step(st)
