@@ -59,8 +59,9 @@ def _way(station: Station, st: CarrierState) -> Way:
     return _BY_STATE.get(st.state, Way.NONE)
 
 
-_BY_STATE = {State.NEW: Way.IMAGE, State.WITHDRAWN: Way.IMAGE_AGAIN,
-             State.IMAGED: Way.REVIEW, State.BAGGED: Way.STAGE, State.ON_TAPE: Way.RELEASE}
+_BY_STATE = {State.NEW: Way.IMAGE, State.INTERRUPTED: Way.IMAGE,
+             State.WITHDRAWN: Way.IMAGE_AGAIN, State.IMAGED: Way.REVIEW,
+             State.BAGGED: Way.STAGE, State.ON_TAPE: Way.RELEASE}
 
 
 def next_step_for(station: Station, st: CarrierState) -> tuple[str, dict[str, str]]:
