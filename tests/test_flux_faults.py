@@ -389,6 +389,11 @@ def test_revolutions_are_shown_least_to_most() -> None:
     assert "3-11 revolution(s) a track" in flux_lines(record)[0]
     record.flux["revolutions_min"] = 11
     assert "(scp capture, 11 revolution(s)" in method_text(record)
+    # the sector counts are the capture's: a drive may have read a sector it lost
+    record.flux["layout"] = {"sectors": 720, "good": 719, "bad": 1, "cylinders": 40,
+                             "heads": 2, "tracks": []}
+    assert any(line.startswith("decoded from the flux capture alone: 40 cylinders")
+               and "719 good, 1 bad" in line for line in flux_lines(record))
 
 
 # -- 8. a retry of a brought-in capture --------------------------------------------------------
