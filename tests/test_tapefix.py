@@ -15,7 +15,7 @@ import pytest
 from tests.test_station import GOOD, mount_tapes, settings_in
 from workbench.errors import Refused
 from workbench.station import State, Station
-from workbench.tape import stage
+from workbench.tape import readback
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_a_damaged_tar_copy_is_a_failed_copy_and_verify_goes_on(tar_root: Path, 
 def test_a_tape_gone_mid_read_records_nothing_and_gets_no_catalogue(tar_root: Path,
                                                                      monkeypatch):
     primary = tar_root / "tape" / "P00001L8"
-    real = stage._check_copy
+    real = readback.check_copy
 
     def vanish(copy: Path, bag: str, layout: str, expected: dict[str, str]) -> list[str]:
         if copy.parent == primary:  # the tape is unmounted while its copy is read
@@ -63,7 +63,7 @@ def test_a_tape_gone_mid_read_records_nothing_and_gets_no_catalogue(tar_root: Pa
             raise FileNotFoundError(2, "No such file or directory", str(copy))
         return real(copy, bag, layout, expected)
 
-    monkeypatch.setattr(stage, "_check_copy", vanish)
+    monkeypatch.setattr(readback, "check_copy", vanish)
     with Station(settings_in(tar_root)) as st:
         with pytest.raises(Refused) as gone:
             st.tapes.verify(older_than=0)

@@ -19,7 +19,7 @@ from workbench.station.book import LedgerBook
 from workbench.station.locks import Lock, tape_lock
 from workbench.station.states import Action, State, check
 from workbench.station.view import CarrierState, state_of
-from workbench.tape import stage
+from workbench.tape import readback, stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
 from workbench.tape.tapes import Tape, label_tape, load_generations, still_mounted
@@ -140,7 +140,7 @@ class TapeDesk:
                         # recorded; the next run reads it
                         raise Refused("lto.vanished", barcode=entry.barcode,
                                       mount=str(tapes[entry.barcode].mount))
-                    result = stage.verify_copy(entry.bag, tapes[entry.barcode], self.book,
+                    result = readback.verify_copy(entry.bag, tapes[entry.barcode], self.book,
                                                None, progress)
                     stage.record_events(entry.bag, self.book, settings)
                     from workbench.station.retrieve import fixity_event
@@ -239,9 +239,9 @@ class TapeDesk:
             tape = tapes.get(copy.barcode)
             if copy.result != VERIFIED or tape is None:
                 continue
-            path = stage.copy_path(tape, copy.bag, copy.layout)
+            path = readback.copy_path(tape, copy.bag, copy.layout)
             whole = path.is_file() and path.stat().st_size >= copy.bytes \
-                if copy.layout == "tar" else stage.bag_size_on_tape(path) == copy.bytes
+                if copy.layout == "tar" else readback.bag_size_on_tape(path) == copy.bytes
             if not whole:
                 raise IntegrityFailure("station.copy_gone", item=st.item_id, bag=copy.bag,
                                        barcode=copy.barcode, path=str(path))

@@ -18,23 +18,30 @@ import shutil
 import tarfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, TypedDict
 
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput, IntegrityFailure, Refused
+from workbench.errors import BadInput, IntegrityFailure
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
-from workbench.package.bags import check_bag, decode_path, read_manifest
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
+from workbench.tape.readback import (
+    BLOCK,
+    TapeProgress,
+    bag_files,
+    check_copy,
+    copy_path,
+    damaged_in_staging,
+    drop_cache,
+    manifest_digests,
+    verify_copy,
+)
 from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems, still_mounted
-
-BLOCK = 8 << 20
 
 
 class TapeFull(Exception):
@@ -49,28 +56,6 @@ class _CopyBase(TypedDict):
     files: int
     layout: str
     copy: int
-
-
-@dataclass(frozen=True)
-class TapeProgress:
-    bag: str
-    barcode: str
-    phase: str  # write | verify
-    done: int
-    total: int
-
-
-def _files(bag: Path) -> list[Path]:
-    return sorted(p for p in bag.rglob("*") if p.is_file())
-
-
-def _drop_cache(path: Path) -> None:
-    """Make the next read come from the medium, not from memory."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
 
 
 class _Writer:
@@ -105,7 +90,7 @@ class _Writer:
 
 def _write_folder(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
     digests = {}
-    for src in _files(bag):
+    for src in bag_files(bag):
         rel = str(src.relative_to(bag))
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +127,7 @@ def _write_tar(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
     digests = {}
     with open(dest, "wb") as raw, tarfile.open(fileobj=raw, mode="w|",
                                                 format=tarfile.PAX_FORMAT) as tar:
-        for src in _files(bag):
+        for src in bag_files(bag):
             rel = str(src.relative_to(bag))
             source = _TarSource(src, writer)
             try:
@@ -162,78 +147,15 @@ def _write_tar(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
     return digests
 
 
-def _check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str]) -> list[str]:
-    """Read the copy back from the tape and compare with what was written and with the
-    bag's own manifests."""
-    problems: list[str] = []
-    seen: dict[str, str] = {}
-    if layout == "folder":
-        # completeness and Payload-Oxum (no payload hashing), then one read of every file
-        problems += check_bag(copy, fast=True)
-        for path in _files(copy):
-            _drop_cache(path)
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                while block := fh.read(BLOCK):
-                    digest.update(block)
-            seen[str(path.relative_to(copy))] = digest.hexdigest()
-        listed: dict[str, str] = {}
-        for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
-            if (copy / name).is_file():
-                listed |= read_manifest(copy / name)
-        for rel, want in listed.items():
-            if rel in seen and seen[rel] != want:
-                problems.append(f"{bag_name}/{rel}: does not match the bag's manifest")
-    else:
-        _drop_cache(copy)
-        texts: dict[str, str] = {}
-        try:
-            with tarfile.open(copy, mode="r|") as tar:
-                for member in tar:
-                    content = tar.extractfile(member)
-                    if content is not None:
-                        rel = member.name.split("/", 1)[1]
-                        data = content.read()
-                        seen[rel] = hashlib.sha256(data).hexdigest()
-                        if rel.startswith(("manifest-sha256", "tagmanifest-sha256")):
-                            texts[rel] = data.decode("utf-8")
-        except (tarfile.TarError, OSError) as exc:
-            return [f"{copy.name}: cannot be read back: {exc}"]
-        for text in texts.values():  # the bag's own manifests, inside the tar
-            for line in text.splitlines():
-                want, _, rel = line.partition("  ")
-                if seen.get(decode_path(rel)) != want:
-                    problems.append(f"{bag_name}/{rel}: does not match the bag's manifest")
-    for rel, want in expected.items():
-        if seen.get(rel) != want:
-            problems.append(f"{bag_name}/{rel}: read back differs from what was written")
-    for rel in sorted(set(seen) - set(expected)):
-        if not rel.startswith("tagmanifest-"):  # tag manifests are listed in no manifest
-            problems.append(f"{bag_name}/{rel}: on tape but not in the bag")
-    return problems
-
-
-def bag_size_on_tape(copy: Path) -> int:
-    """Bytes of a folder copy on tape (the size the plan counted), -1 when it is not
-    there."""
-    if copy.is_dir():
-        return sum(p.stat().st_size for p in copy.rglob("*") if p.is_file())
-    return -1
-
-
-def copy_path(tape: Tape, bag_name: str, layout: str) -> Path:
-    return tape.mount / (bag_name if layout == "folder" else f"{bag_name}.tar")
-
-
 def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
                progress: Callable[[TapeProgress], None] | None = None,
                cancel: threading.Event | None = None, verify: bool = True) -> CopyEntry:
     """Write one bag to one tape, read it back, record the result in the catalogue."""
-    problems = ltfs_problems([bag.name] + [str(p.relative_to(bag)) for p in _files(bag)])
+    problems = ltfs_problems([bag.name] + [str(p.relative_to(bag)) for p in bag_files(bag)])
     if problems:
         raise BadInput("error.ltfs_names", bag=bag.name, problems="; ".join(problems[:5]))
     cancel = cancel or threading.Event()
-    files = _files(bag)
+    files = bag_files(bag)
     layout = "tar" if len(files) >= settings.tar_threshold else "folder"
     size = bag_size(bag)
     final = copy_path(tape, bag.name, layout)
@@ -250,15 +172,15 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             # complete (renamed only after fsync) but not read back: a run killed after
             # the rename, or a copy this book never recorded. Read it back against the
             # bag's own manifests first.
-            _drop_cache(final)
-            found = _check_copy(final, bag.name, layout, _manifest_digests(bag, "folder"))
+            drop_cache(final)
+            found = check_copy(final, bag.name, layout, manifest_digests(bag, "folder"))
             if not found:
                 if previous is None:
                     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
                                             detail="found complete on the tape after an "
                                             "interrupted run"))
                 entry = verify_copy(bag.name, tape, catalogue,
-                                    _manifest_digests(bag, "folder"), progress)
+                                    manifest_digests(bag, "folder"), progress)
                 record_events(bag.name, catalogue, settings)
                 return entry
             if previous is None:
@@ -286,7 +208,7 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             digests = _write_folder(bag, partial, writer)
         else:
             digests = _write_tar(bag, partial, writer)
-        damaged = _damaged_in_staging(bag, digests)
+        damaged = damaged_in_staging(bag, digests)
         if damaged:  # what was read from the staging bag no longer matches its manifests
             raise IntegrityFailure("error.bag_damaged", bag=str(bag),
                                    files=", ".join(damaged[:5]))
@@ -324,42 +246,6 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
     return entry
 
 
-def _damaged_in_staging(bag: Path, written: dict[str, str]) -> list[str]:
-    """Files whose bytes, as read from the staging bag while writing, differ from the
-    bag's manifests: the source is damaged, and writing it to more tapes helps nobody."""
-    listed = _manifest_digests(bag, "folder")
-    return sorted(rel for rel, digest in written.items()
-                  if rel in listed and listed[rel] != digest)
-
-
-def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
-                expected: dict[str, str] | None = None,
-                progress: Callable[[TapeProgress], None] | None = None) -> CopyEntry:
-    """Read a copy back and record verified or failed. Without expected digests (a later
-    re-check), the bag's own manifests on the tape are the reference."""
-    previous = catalogue.current().get((bag_name, tape.barcode))
-    if previous is None:
-        raise BadInput("error.no_copy", bag=bag_name, barcode=tape.barcode)
-    copy = copy_path(tape, bag_name, previous.layout)
-    if progress:
-        progress(TapeProgress(bag_name, tape.barcode, "verify", 0, previous.bytes))
-    try:
-        if not copy.exists():
-            problems = [f"{copy} is missing from the tape"]
-        else:
-            if expected is None:  # a later re-check: the bag's manifests on the tape
-                expected = _manifest_digests(copy, previous.layout)
-            problems = _check_copy(copy, bag_name, previous.layout, expected)
-    except (tarfile.TarError, OSError, KeyError, UnicodeDecodeError) as exc:
-        problems = [f"{copy.name}: cannot be read back: {exc}"]  # damage: a failed copy
-    if problems and not still_mounted(tape):  # the tape went, not the copy: record nothing
-        raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
-    entry = replace(previous, result=FAILED if problems else VERIFIED, verified=utc_now(),
-                    detail="; ".join(problems[:5]))
-    catalogue.add(entry)
-    return entry
-
-
 def record_events(bag_name: str, catalogue: CopyBook, settings: Settings) -> Path:
     """PREMIS events of every tape copy of a bag (replication, then the read-back's fixity
     check), kept beside the catalogue: the bag itself never changes once on tape."""
@@ -385,20 +271,6 @@ def record_events(bag_name: str, catalogue: CopyBook, settings: Settings) -> Pat
     path = folder / f"{bag_name}.premis.xml"
     write_atomic(path, doc.to_xml())
     return path
-
-
-def _manifest_digests(copy: Path, layout: str) -> dict[str, str]:
-    if layout == "folder":
-        return read_manifest(copy / "manifest-sha256.txt") | read_manifest(
-            copy / "tagmanifest-sha256.txt")
-    with tarfile.open(copy, mode="r:") as tar:
-        out: dict[str, str] = {}
-        for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
-            fh = tar.extractfile(f"{copy.stem}/{name}")
-            for line in (fh.read().decode("utf-8") if fh else "").splitlines():
-                digest, _, rel = line.partition("  ")
-                out[rel] = digest
-        return out
 
 
 def _remove(path: Path) -> None:
