@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import BadInput, IntegrityFailure, Refused
+from workbench.errors import Aborted, BadInput, IntegrityFailure, Refused
 from workbench.i18n import human_bytes, t
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
 
 TapeProgress = Callable[[stage.TapeProgress], None]
+TAPE_GONE = ("lto.vanished", "tapefix.tape_gone_write")  # a tape went mid-run
 
 
 class TapeDesk:
@@ -186,6 +187,16 @@ class TapeDesk:
             copies, unplaced = stage.run_plan(settings, self.book, [bag],
                                               lambda p: self.station.progress("tape", p),
                                               self.station.cancel)
+        except (Aborted, Refused) as gone:
+            if gone.key not in TAPE_GONE:
+                raise
+            # the bag is made and recorded; only its copy waits for the tape to be back
+            now = utc_now()
+            result.steps.append(("tape", "waiting", gone.message()))
+            ledger.record_event(self.station.con, attempt, result.item_id,
+                                settings.station_id, "tape", now, now, "waiting",
+                                gone.message("en"), key=now)
+            return []
         finally:
             self.book.export(self.catalogue_path)
             lock.release()

@@ -24,11 +24,12 @@ from typing import BinaryIO, TypedDict
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput, IntegrityFailure
+from workbench.errors import BadInput, IntegrityFailure, Refused
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
+from workbench.tape.held import HeldMount, TapeGone, makedirs
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
 from workbench.tape.readback import (
     BLOCK,
@@ -58,11 +59,25 @@ class _CopyBase(TypedDict):
     copy: int
 
 
+CHECK_EVERY = 16  # blocks (128 MiB) between two looks at whether the tape is still there
+
+
 class _Writer:
-    def __init__(self, tape: Tape, limit: int, progress: Callable[[int], None],
+    def __init__(self, held: HeldMount, limit: int, progress: Callable[[int], None],
                  cancel: threading.Event) -> None:
-        self.tape, self.limit, self.progress, self.cancel = tape, limit, progress, cancel
+        self.held, self.limit, self.progress, self.cancel = held, limit, progress, cancel
         self.written = 0
+        self.blocks = 0
+
+    def counted(self, n: int) -> None:
+        """n more bytes on their way to the tape: over the limit is a full tape; every
+        few blocks, a tape gone is seen (TapeGone) before more is written."""
+        self.written += n
+        if self.written > self.limit:
+            raise TapeFull
+        self.blocks += 1
+        if self.blocks % CHECK_EVERY == 0:
+            self.held.check()
 
     def stream(self, source: Path, out: BinaryIO) -> str:
         """Copy one file into an open binary stream, hashing as it goes."""
@@ -72,9 +87,7 @@ class _Writer:
                 while block := src.read(BLOCK):
                     if self.cancel.is_set():
                         raise KeyboardInterrupt
-                    self.written += len(block)
-                    if self.written > self.limit:
-                        raise TapeFull
+                    self.counted(len(block))
                     try:
                         out.write(block)
                     except OSError as exc:
@@ -88,22 +101,31 @@ class _Writer:
             digest.abandon()
 
 
-def _write_folder(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
+def _write_folder(bag: Path, dest: str, writer: _Writer) -> dict[str, str]:
     digests = {}
-    for src in bag_files(bag):
-        rel = str(src.relative_to(bag))
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(target, "wb") as out:
-                digests[rel] = writer.stream(src, out)
-                out.flush()
-                os.fsync(out.fileno())
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise TapeFull from exc
-            raise
+    folder = writer.held.mkdir(dest)
+    try:
+        for src in bag_files(bag):
+            writer.held.check()
+            digests[str(src.relative_to(bag))] = _write_file(src, bag, folder, writer)
+    finally:
+        os.close(folder)
     return digests
+
+
+def _write_file(src: Path, bag: Path, folder: int, writer: _Writer) -> str:
+    rel = src.relative_to(bag)
+    try:
+        makedirs(folder, rel.parent)
+        with open(writer.held.create(str(rel), folder), "wb") as out:
+            digest = writer.stream(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+            return digest
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise TapeFull from exc
+        raise
 
 
 class _TarSource:
@@ -116,18 +138,17 @@ class _TarSource:
 
     def read(self, n: int = -1) -> bytes:
         block = self.fh.read(n)
-        self.writer.written += len(block)
-        if self.writer.written > self.writer.limit:
-            raise TapeFull
+        self.writer.counted(len(block))
         self.hash.update(block)
         return block
 
 
-def _write_tar(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
+def _write_tar(bag: Path, dest: str, writer: _Writer) -> dict[str, str]:
     digests = {}
-    with open(dest, "wb") as raw, tarfile.open(fileobj=raw, mode="w|",
-                                                format=tarfile.PAX_FORMAT) as tar:
+    with open(writer.held.create(dest), "wb") as raw, \
+            tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for src in bag_files(bag):
+            writer.held.check()
             rel = str(src.relative_to(bag))
             source = _TarSource(src, writer)
             try:
@@ -159,7 +180,6 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
     layout = "tar" if len(files) >= settings.tar_threshold else "folder"
     size = bag_size(bag)
     final = copy_path(tape, bag.name, layout)
-    partial = final.with_name(f".{final.name}.partial")
     copy_no = settings.tape_pools.index(tape.pool) + 1 if tape.pool in settings.tape_pools \
         else 0
     base = _CopyBase(bag=bag.name, barcode=tape.barcode, pool=tape.pool, bytes=size,
@@ -174,6 +194,8 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             # bag's own manifests first.
             drop_cache(final)
             found = check_copy(final, bag.name, layout, manifest_digests(bag, "folder"))
+            if found and not still_mounted(tape):  # the tape went, not the copy
+                raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
             if not found:
                 if previous is None:
                     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
@@ -193,38 +215,19 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
                 catalogue.add(entry)
                 record_events(bag.name, catalogue, settings)
                 return entry
-        _remove(final)  # our own copy that failed its read-back: written anew
-    limit = max(0, tape.capacity - tape.used())
-
-    def tick(done: int) -> None:
-        if progress:
-            progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
-
-    writer = _Writer(tape, limit, tick, cancel)
+    held = HeldMount(tape)  # the tape gone before a byte: Refused, nothing recorded
     try:
-        _remove(partial)  # a crash during an earlier write
-        if layout == "folder":
-            partial.mkdir()
-            digests = _write_folder(bag, partial, writer)
-        else:
-            digests = _write_tar(bag, partial, writer)
-        damaged = damaged_in_staging(bag, digests)
-        if damaged:  # what was read from the staging bag no longer matches its manifests
-            raise IntegrityFailure("error.bag_damaged", bag=str(bag),
-                                   files=", ".join(damaged[:5]))
-        os.rename(partial, final)
+        digests = _write(bag, tape, held, layout, size, final.name, progress, cancel)
     except TapeFull:
-        _remove(partial)
-        tape.full = True
-        tape.save_label()
+        tape.full = True  # this run plans no more onto it (run_plan), label or not
+        with contextlib.suppress(OSError):  # a full LTFS tape may refuse even the label:
+            tape.save_label()  # its free space then keeps the planner off it
         entry = CopyEntry(**base, result=FAILED, written=utc_now(),
                           detail=f"tape {tape.barcode} filled during the write")
         catalogue.add(entry)
         record_events(bag.name, catalogue, settings)
         return entry
     except OSError as exc:  # read-only, write-protected or failing tape: a failed copy
-        with contextlib.suppress(OSError):
-            _remove(partial)
         if exc.filename is not None and Path(exc.filename).is_relative_to(bag):
             raise  # the staging bag cannot be read: not the tape's fault
         entry = CopyEntry(**base, result=FAILED, written=utc_now(),
@@ -233,9 +236,8 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
         catalogue.add(entry)
         record_events(bag.name, catalogue, settings)
         return entry
-    except BaseException:
-        _remove(partial)
-        raise
+    finally:
+        held.close()
     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now()))
     _keep_index(tape, settings)
     if not verify:
@@ -244,6 +246,47 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
     entry = verify_copy(bag.name, tape, catalogue, digests, progress)
     record_events(bag.name, catalogue, settings)
     return entry
+
+
+def _write(bag: Path, tape: Tape, held: HeldMount, layout: str, size: int, name: str,
+           progress: Callable[[TapeProgress], None] | None,
+           cancel: threading.Event) -> dict[str, str]:
+    """Write the copy as .NAME.partial, renamed to NAME once whole and fsync'ed. A copy
+    cut short is removed (a full tape, a failing one, a stop); a tape that went
+    mid-write raises Refused and nothing about the copy is recorded: the next write
+    makes it again (a copy renamed into place just before the tape went is found whole
+    and read back then)."""
+    partial = f".{name}.partial"
+
+    def tick(done: int) -> None:
+        if progress:
+            progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
+
+    writer = _Writer(held, max(0, tape.capacity - tape.used()), tick, cancel)
+    try:
+        held.check()
+        held.remove(name)  # our own copy that failed its read-back: written anew
+        held.remove(partial)  # a crash during an earlier write
+        if layout == "folder":
+            digests = _write_folder(bag, partial, writer)
+        else:
+            digests = _write_tar(bag, partial, writer)
+        damaged = damaged_in_staging(bag, digests)
+        if damaged:  # what was read from the staging bag no longer matches its manifests
+            raise IntegrityFailure("error.bag_damaged", bag=str(bag),
+                                   files=", ".join(damaged[:5]))
+        held.check()
+        held.rename(partial, name)
+        held.check()  # renamed, but is it on the tape? the next write reads it back
+        return digests
+    except TapeGone as exc:
+        held.remove(partial)
+        raise held.gone(bag.name) from exc
+    except BaseException as exc:
+        held.remove(partial)
+        if isinstance(exc, (OSError, TapeFull)) and not held.there():
+            raise held.gone(bag.name) from exc  # the tape went: not full, not failing
+        raise
 
 
 def record_events(bag_name: str, catalogue: CopyBook, settings: Settings) -> Path:
@@ -329,14 +372,22 @@ def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
     touched: dict[str, Tape] = {}
     tried: set[tuple[str, str]] = set()
 
+    filled: set[str] = set()  # tapes that filled in this run
+
     def left() -> list[Unplaced]:
-        assignments, unplaced = make_plan(settings, book, bags, avoid)
+        assignments, unplaced = make_plan(settings, book, bags, avoid | filled)
         return unplaced + [Unplaced(a.bag, a.size, a.pool, "failed") for a in assignments
                            if (a.bag.name, a.barcode) in tried]
 
+    for tape in station_tapes(settings):  # a write cut short (a kill, a tape that went)
+        for bag in staged_bags(settings) if bags is None else bags:  # gives its room back
+            for name in (bag.name, f"{bag.name}.tar"):
+                if os.path.lexists(tape.mount / f".{name}.partial"):
+                    with contextlib.suppress(OSError):  # a read-only tape: it stays
+                        _remove(tape.mount / f".{name}.partial")
     try:
         for _ in range(64):  # each round writes, or fails a (bag, tape) pair for good
-            assignments, _ = make_plan(settings, book, bags, avoid)
+            assignments, _ = make_plan(settings, book, bags, avoid | filled)
             fresh = [a for a in assignments if (a.bag.name, a.barcode) not in tried]
             if not fresh:
                 return done, left()
@@ -346,6 +397,8 @@ def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
                 touched[a.barcode] = tapes[a.barcode]
                 entry = write_copy(a.bag, tapes[a.barcode], book, settings, progress, cancel)
                 done.append(entry)
+                if tapes[a.barcode].full:
+                    filled.add(a.barcode)
                 if entry.result == FAILED:
                     break  # the plan changes (a full tape): plan again
         return done, left()
