@@ -475,3 +475,26 @@ def test_a_copy_read_in_this_run_is_not_due_again_when_its_tape_went():
     other = CopyEntry("B", "P1", "primary", 1, 1, "verified", written=now, verified=now)
     [due] = due_elsewhere([read, other], set(), 0.0, (read,))
     assert due.barcode == "P1" and due.copies == 1
+
+
+def test_a_bag_bagit_python_rejects_never_reads_as_valid(tmp_path: Path):
+    """Not under our profile: RFC 8493 finds nothing, bagit-python refuses it (its %25
+    issue). The CLI says so in its verdict line and exits 3, never "is valid" and 0."""
+    from tests.conftest import workbench_run
+    bag = tmp_path / "other"
+    (bag / "data").mkdir(parents=True)
+    (bag / "data" / "100%.txt").write_bytes(b"x")
+    digest = hashlib.sha256(b"x").hexdigest()
+    (bag / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (bag / "manifest-sha256.txt").write_text(f"{digest}  data/100%25.txt\n")
+    run = workbench_run("validate", str(bag), cwd=tmp_path)
+    assert run.returncode == 3, run.stdout
+    assert "bagit-python rejects it" in run.stdout
+    assert "is valid (" not in run.stdout
+    clean = tmp_path / "clean"
+    (clean / "data").mkdir(parents=True)
+    (clean / "data" / "a.txt").write_bytes(b"x")
+    (clean / "bagit.txt").write_text((bag / "bagit.txt").read_text())
+    (clean / "manifest-sha256.txt").write_text(f"{digest}  data/a.txt\n")
+    run = workbench_run("validate", str(clean), cwd=tmp_path)
+    assert run.returncode == 0 and "is valid" in run.stdout, run.stdout
