@@ -198,3 +198,45 @@ def test_a_full_cartridge_mid_bag_goes_on_to_the_next_and_never_splits(tmp_path:
         assert any("filled" in d for d in steps)
     assert not any(".partial" in p.name or p.name == "FD-1" for p in small.iterdir())
     assert (tmp_path / "tape" / "P00002L8" / "FD-1" / "bagit.txt").is_file()
+
+
+KILL_WRITE = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+import workbench.tape.stage as stage
+real = stage._Writer.counted
+def counted(self, n):
+    real(self, n)
+    if self.held.tape.barcode == "P00001L8":  # part of the bag is on the tape
+        os.kill(os.getpid(), signal.SIGKILL)
+stage._Writer.counted = counted
+from workbench.cli import main
+sys.exit(main(["tape", "write"]))
+"""
+
+
+def test_a_tape_write_killed_mid_copy_counts_nothing_and_the_next_write_makes_it(
+        tmp_path: Path):
+    import sys
+
+    from tests.test_tape_retrieve import cli
+    from workbench import PROJECT_ROOT
+    root = tmp_path / "station"
+    root.mkdir()
+    assert cli(root, "migrate", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1"
+               ).returncode == 0  # no tape mounted: the bag waits
+    mount_tapes(root)
+    killed = subprocess.run([sys.executable, "-c", KILL_WRITE, str(PROJECT_ROOT)], cwd=root,
+                            timeout=120)
+    assert killed.returncode == -9
+    primary = root / "tape" / "P00001L8"
+    assert (primary / ".FD-1.partial").is_dir()  # the cut copy, under its partial name
+    with Station(settings_in(root)) as st:
+        assert copies_on(st, "P00001L8") == []  # nothing recorded of it
+        assert st.state("FD-1").state is State.BAGGED
+    again = cli(root, "tape", "write")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not (primary / ".FD-1.partial").exists()
+    with Station(settings_in(root)) as st:
+        assert copies_on(st, "P00001L8") == ["written", "verified"]
+        assert st.state("FD-1").state is State.ON_TAPE
