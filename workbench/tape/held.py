@@ -5,8 +5,8 @@ path): when the tape goes mid-write (unmounted, lazily unmounted, pulled, its LT
 process gone, or a stand-in folder moved away), the rest of the copy can never land in
 the bare mount point on the station's own disk, and a folder is never made anew at the
 mount's path. `there()` says whether the path still names the same folder with the same
-tape in it; the writer asks it between files and every few blocks, and before the copy
-is renamed into place or recorded.
+tape's label in it; the writer asks it between files and every few blocks, and before
+the copy is renamed into place or recorded.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import stat
 from pathlib import Path
 
 from workbench.errors import Aborted
-from workbench.tape.tapes import Tape, still_mounted
+from workbench.tape.tapes import LABEL, Tape
 
 
 class TapeGone(Exception):
@@ -36,12 +36,16 @@ class HeldMount:
         self.identity = (st.st_dev, st.st_ino)
 
     def there(self) -> bool:
-        """The mount path still leads to the folder held, with this tape's label in it."""
+        """The mount path still leads to the folder held, with the tape's label in it.
+        Metadata only (stat): on LTFS that is answered from the index in memory, while
+        reading the label's bytes would send the drive back along the tape mid-write.
+        (The label was read when the tape was found, just before the write.)"""
         try:
             st = os.stat(self.tape.mount)
+            os.stat(LABEL, dir_fd=self.fd)
         except OSError:
             return False
-        return (st.st_dev, st.st_ino) == self.identity and still_mounted(self.tape)
+        return (st.st_dev, st.st_ino) == self.identity
 
     def check(self) -> None:
         if not self.there():
