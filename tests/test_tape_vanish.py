@@ -240,3 +240,25 @@ def test_a_tape_write_killed_mid_copy_counts_nothing_and_the_next_write_makes_it
     with Station(settings_in(root)) as st:
         assert copies_on(st, "P00001L8") == ["written", "verified"]
         assert st.state("FD-1").state is State.ON_TAPE
+
+
+def test_another_stations_copy_survives_every_later_write(tmp_path: Path):
+    """The first write records a failed copy ("left untouched"); a later write must not
+    take that record for one of its own failed copies and remove the other station's
+    copy to write its own (it did: a second `tape write` destroyed it)."""
+    from tests.conftest import workbench_run
+    from tests.test_station import DAMAGED
+    from tests.test_station_seams import migrate, station_folder
+    s2 = station_folder(tmp_path / "s2", "station-2")
+    mount_tapes(s2)
+    assert migrate(s2, GOOD, "FD-1").returncode == 0
+    theirs = s2 / "tape" / "P00001L8" / "FD-1" / "data" / "image.img"
+    before = theirs.read_bytes()
+    s1 = station_folder(tmp_path / "s1", "station-1")
+    migrate(s1, DAMAGED, "FD-1")
+    (s1 / "tape").mkdir()
+    os.rename(s2 / "tape" / "P00001L8", s1 / "tape" / "P00001L8")
+    for _ in range(3):
+        out = workbench_run("tape", "write", cwd=s1)
+        assert "left untouched" in out.stdout, out.stdout
+    assert (s1 / "tape" / "P00001L8" / "FD-1" / "data" / "image.img").read_bytes() == before

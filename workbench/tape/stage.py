@@ -188,7 +188,12 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
         previous = catalogue.current().get((bag.name, tape.barcode))
         if previous is not None and previous.result == VERIFIED:
             return previous
-        if previous is None or previous.result == WRITTEN:
+        # a copy this book recorded writing is ours; any other (another station's, a
+        # ledger restored from an older export) is never removed, even after this
+        # station recorded it as a failed copy there
+        ours = any(e.barcode == tape.barcode and e.result in (WRITTEN, VERIFIED)
+                   for e in catalogue.history(bag.name))
+        if previous is None or previous.result == WRITTEN or not ours:
             # complete (renamed only after fsync) but not read back: a run killed after
             # the rename, or a copy this book never recorded. Read it back against the
             # bag's own manifests first.
@@ -197,7 +202,7 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             if found and not still_mounted(tape):  # the tape went, not the copy
                 raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
             if not found:
-                if previous is None:
+                if previous is None or previous.result != WRITTEN:
                     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
                                             detail="found complete on the tape after an "
                                             "interrupted run"))
@@ -205,7 +210,7 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
                                     manifest_digests(bag, "folder"), progress)
                 record_events(bag.name, catalogue, settings)
                 return entry
-            if previous is None:
+            if not ours:
                 # not ours and not this bag: another station's copy of the same name, or
                 # a ledger restored from an older export. Never touched.
                 entry = CopyEntry(**base, result=FAILED, written=utc_now(),
