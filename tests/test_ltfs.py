@@ -1,8 +1,8 @@
 """Real LTFS cartridges: outputs of mkltfs, ltfs and fusermount recorded from LTFS 2.4.8.4
 on its file-backed tape simulator, parsed (tests/ltfs_outputs/, see its README; the
-sg_read_attr outputs are reconstructed: no drive was at hand), and the station's format /
-mount / unmount against a drive played from them; a mount that vanishes mid-run; the
-capacity forecast."""
+sg_read_attr outputs are the real tool decoding built responses: ltfs_outputs/mam), and
+the station's format / mount / unmount against a drive played from them; a mount that
+vanishes mid-run; the capacity forecast."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def test_unmount_recorded_waits_for_ltfs_and_keeps_the_captured_index(tmp_path):
     assert not gone.ok and "failed to unmount" in gone.detail
 
 
-def test_reconstructed_mam_reads_are_parsed():
+def test_mam_reads_are_parsed():
     mam = parse_mam(recorded("sg_read_attr_lto8.txt"))
     assert (mam.barcode, mam.serial, mam.generation, mam.medium_type) == (
         "A00001L8", "2CX123A456", "LTO-8", "data")

@@ -458,6 +458,7 @@ import workbench.package.carrier as carrier
 import workbench.station.book as book
 import workbench.station.core as core
 import workbench.tape.stage as stage
+import workbench.tape.readback as readback
 
 
 def die(*args, **kwargs):
@@ -502,7 +503,7 @@ elif where == "tape_stream":
 elif where == "tape_entry":
     on_call(book.LedgerBook, "add", 1)
 elif where == "tape_verify":
-    stage._check_copy = die
+    readback.check_copy = die
 elif where == "tape_second_copy":
     on_call(book.LedgerBook, "add", 3)
 

@@ -164,12 +164,12 @@ def test_a_copy_failing_its_read_back_is_tried_once_per_tape(tmp_path, monkeypat
     settings = settings_in(tmp_path)
     assert workbench_run("image", str(GOOD), "--profile", "fd35-2hd", "--item", "FD-1",
                          cwd=tmp_path).returncode == 0
-    from workbench.tape import stage
-    real = stage._check_copy
+    from workbench.tape import readback
+    real = readback.check_copy
 
     def bad_primary(copy, *args):
         return ["primary tape corrupts data"] if "P00001L8" in str(copy) else real(copy, *args)
-    monkeypatch.setattr(stage, "_check_copy", bad_primary)
+    monkeypatch.setattr(readback, "check_copy", bad_primary)
     mount_tapes(tmp_path)
     with Station(settings) as st:
         st.accept("FD-1")

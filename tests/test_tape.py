@@ -18,7 +18,7 @@ from workbench.errors import BadInput, ExitCode
 from workbench.imaging.engine import image
 from workbench.package.carrier import bag_job
 from workbench.profiles import load_profiles
-from workbench.tape import stage
+from workbench.tape import readback, stage
 from workbench.tape.catalogue import Catalogue
 from workbench.tape.plan import plan
 from workbench.tape.tapes import Tape, label_tape, load_generations, ltfs_problems
@@ -145,7 +145,7 @@ def test_read_back_mismatch_is_not_counted(station):
     data = bytearray(on_tape.read_bytes())
     data[4096] ^= 1
     on_tape.write_bytes(bytes(data))
-    result = stage.verify_copy("FD-1", primary, catalogue)
+    result = readback.verify_copy("FD-1", primary, catalogue)
     assert result.result == "failed" and "image.img" in result.detail
     assert catalogue.verified_pools("FD-1") == set()
     again = stage.write_copy(bag, primary, catalogue, station)  # written anew, then verified
@@ -188,11 +188,11 @@ def test_bags_with_many_files_go_as_one_tar(station):
     assert entry.layout == "tar" and entry.result == "verified"
     tar = primary.mount / "FD-1.tar"
     assert tar.is_file()
-    assert stage.verify_copy("FD-1", primary, catalogue).result == "verified"
+    assert readback.verify_copy("FD-1", primary, catalogue).result == "verified"
     data = bytearray(tar.read_bytes())
     data[len(data) // 2] ^= 1
     tar.write_bytes(bytes(data))
-    assert stage.verify_copy("FD-1", primary, catalogue).result == "failed"
+    assert readback.verify_copy("FD-1", primary, catalogue).result == "failed"
 
 
 def test_cli_tape_commands(station, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from tests.test_station import GOOD, mount_tapes, settings_in
 from workbench.errors import Refused
 from workbench.station import State, Station
-from workbench.tape import stage
+from workbench.tape import readback
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_a_damaged_tar_copy_is_a_failed_copy_and_verify_goes_on(tar_root: Path, 
 def test_a_tape_gone_mid_read_records_nothing_and_gets_no_catalogue(tar_root: Path,
                                                                      monkeypatch):
     primary = tar_root / "tape" / "P00001L8"
-    real = stage._check_copy
+    real = readback.check_copy
 
     def vanish(copy: Path, bag: str, layout: str, expected: dict[str, str]) -> list[str]:
         if copy.parent == primary:  # the tape is unmounted while its copy is read
@@ -63,7 +63,7 @@ def test_a_tape_gone_mid_read_records_nothing_and_gets_no_catalogue(tar_root: Pa
             raise FileNotFoundError(2, "No such file or directory", str(copy))
         return real(copy, bag, layout, expected)
 
-    monkeypatch.setattr(stage, "_check_copy", vanish)
+    monkeypatch.setattr(readback, "check_copy", vanish)
     with Station(settings_in(tar_root)) as st:
         with pytest.raises(Refused) as gone:
             st.tapes.verify(older_than=0)
@@ -475,3 +475,26 @@ def test_a_copy_read_in_this_run_is_not_due_again_when_its_tape_went():
     other = CopyEntry("B", "P1", "primary", 1, 1, "verified", written=now, verified=now)
     [due] = due_elsewhere([read, other], set(), 0.0, (read,))
     assert due.barcode == "P1" and due.copies == 1
+
+
+def test_a_bag_bagit_python_rejects_never_reads_as_valid(tmp_path: Path):
+    """Not under our profile: RFC 8493 finds nothing, bagit-python refuses it (its %25
+    issue). The CLI says so in its verdict line and exits 3, never "is valid" and 0."""
+    from tests.conftest import workbench_run
+    bag = tmp_path / "other"
+    (bag / "data").mkdir(parents=True)
+    (bag / "data" / "100%.txt").write_bytes(b"x")
+    digest = hashlib.sha256(b"x").hexdigest()
+    (bag / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (bag / "manifest-sha256.txt").write_text(f"{digest}  data/100%25.txt\n")
+    run = workbench_run("validate", str(bag), cwd=tmp_path)
+    assert run.returncode == 3, run.stdout
+    assert "bagit-python rejects it" in run.stdout
+    assert "is valid (" not in run.stdout
+    clean = tmp_path / "clean"
+    (clean / "data").mkdir(parents=True)
+    (clean / "data" / "a.txt").write_bytes(b"x")
+    (clean / "bagit.txt").write_text((bag / "bagit.txt").read_text())
+    (clean / "manifest-sha256.txt").write_text(f"{digest}  data/a.txt\n")
+    run = workbench_run("validate", str(clean), cwd=tmp_path)
+    assert run.returncode == 0 and "is valid" in run.stdout, run.stdout

@@ -113,6 +113,8 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         print(t("validate.invalid", bag=bag, count=len(report.errors)))
     elif verdict == "incomplete":
         print(t("validate.incomplete", bag=bag, count=len(report.to_fetch)))
+    elif verdict == "disputed":
+        print(t("tapefix.validate_disputed", bag=bag, count=len(report.warnings)))
     else:
         print(t("validate.fast_ok" if verdict == "complete" else "validate.ok", bag=bag))
     for problem in report.errors:
@@ -125,7 +127,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  - {t('validate.warning', text=describe(problem))}")
     if verdict == "invalid":
         return ExitCode.FAILED
-    return ExitCode.PARTIAL if verdict == "incomplete" else ExitCode.SUCCESS
+    return ExitCode.PARTIAL if verdict in ("incomplete", "disputed") else ExitCode.SUCCESS
 
 
 COMMANDS = {"identify": cmd_identify, "validate": cmd_validate}

@@ -66,6 +66,8 @@ class BagReport:
             return "invalid"
         if self.to_fetch:
             return "incomplete"
+        if any(p.code == "second_opinion" for p in self.problems):
+            return "disputed"  # valid here, but bagit-python (and the tools on it) refuse it
         return "valid" if self.hashed else "complete"
 
     def info_values(self, label: str) -> list[str]:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from workbench.errors import BadInput, Refused
 from workbench.imaging.record import utc_now
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED
-from workbench.tape.ltfs import Ltfs, Mam, captured, newest_index, run_tool
+from workbench.tape.ltfs import Ltfs, Mam, captured, newest_index, run_tool, same_cartridge
 from workbench.tape.tapes import (
     LABEL,
     Tape,
@@ -60,11 +61,32 @@ def _ltfs(station: Station) -> Ltfs:
     return ltfs
 
 
-def _barcode(ltfs: Ltfs, given: str) -> tuple[str, Mam | None]:
+KEPT_INDEX = re.compile(r"^(.+)-\d{4}-\d\d-\d\dT\d+")  # BARCODE-<utc_now>.xml, unmount's
+
+
+def _barcode(station: Station, ltfs: Ltfs, given: str) -> tuple[str, Mam | None]:
+    """The cartridge's barcode: given, else from its memory. LTFS writes its 6-character
+    volume serial into the memory's barcode (A00001 for A00001L8, seen in what mkltfs
+    2.4.8.4 wrote): that names the same cartridge, and is widened to the barcode this
+    station knows for it (its copies, or the index it kept at an unmount)."""
     mam = ltfs.read_mam()
     found = mam.barcode if mam else ""
-    if given and found and given != found:
+    if mam is not None and mam.medium_type and mam.medium_type != "data":
+        # said first: a cleaning cartridge's memory holds no barcode to ask about
+        raise Refused("lto.not_a_data_cartridge", barcode=given or found or "-",
+                      kind=mam.medium_type)
+    if given and found and not same_cartridge(given, found):
         raise Refused("lto.barcode_differs", given=given, found=found)
+    if not given and found:
+        kept = (KEPT_INDEX.match(p.name) for p in
+                (station.settings.paths.logs / "ltfs-index").glob("*.xml"))
+        known = {code for _, code in station.tapes.book.current()} | {
+            m.group(1) for m in kept if m}
+        wider = sorted(code for code in known if code != found and
+                       same_cartridge(code, found))
+        if len(wider) > 1:
+            raise BadInput("tapefix.serial_ambiguous", serial=found, barcodes=", ".join(wider))
+        found = wider[0] if wider else found
     barcode = given or found
     if not barcode:
         raise BadInput("lto.need_barcode")
@@ -84,7 +106,7 @@ def format_cartridge(station: Station, pool: str, generation: str, barcode: str 
     if generation not in generations:
         raise BadInput("error.unknown_generation", generation=generation,
                        known=", ".join(generations))
-    barcode, mam = _barcode(ltfs, barcode)
+    barcode, mam = _barcode(station, ltfs, barcode)
     if mam is not None and mam.medium_type and mam.medium_type != "data":
         raise Refused("lto.not_a_data_cartridge", barcode=barcode, kind=mam.medium_type)
     if mam is not None and mam.generation and mam.generation != generation:
@@ -120,7 +142,7 @@ def _mount(station: Station, ltfs: Ltfs, barcode: str, mam: Mam | None) -> Mount
 def mount_cartridge(station: Station, barcode: str = "") -> Mounted:
     settings = station.settings
     ltfs = _ltfs(station)
-    barcode, mam = _barcode(ltfs, barcode)
+    barcode, mam = _barcode(station, ltfs, barcode)
     with station.tapes.lock().acquire():
         mounted = _mount(station, ltfs, barcode, mam)
         mount = mounted.tape.mount

@@ -143,9 +143,16 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
     run = Run(started=started, command=f"workbench ingest {source}", operator=operator or
               settings.operator, station_id=settings.station_id,
               drive={"path": str(source.resolve())})
+    # an ingest cut short (killed, stopped) is continued as one job, as a resumed imaging
+    # is: its runs kept, the new one appended, so the ledger's attempt that was left
+    # "in progress" gets a new version (superseded) instead of standing for ever
+    earlier = JobRecord.load(job)
+    earlier = earlier if earlier is not None and earlier.media_family == FAMILY else None
     record = JobRecord(item_id, media, FAMILY, settings.station_id, settings.organisation,
                        operator or settings.operator, __version__, source=str(source.resolve()),
-                       started=started, runs=[run], job_id=uuid.uuid4().hex)
+                       started=earlier.started if earlier else started,
+                       runs=[*(earlier.runs if earlier else []), run],
+                       job_id=earlier.job_id if earlier and earlier.job_id else uuid.uuid4().hex)
     record.save(job)
     _record(station, record, job, batch)  # running: a crash leaves it interrupted
     prot, run.protection = guard.protect(src, settings.block_read_only)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import BadInput, IntegrityFailure, Refused
+from workbench.errors import Aborted, BadInput, IntegrityFailure, Refused
 from workbench.i18n import human_bytes, t
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
@@ -19,7 +19,7 @@ from workbench.station.book import LedgerBook
 from workbench.station.locks import Lock, tape_lock
 from workbench.station.states import Action, State, check
 from workbench.station.view import CarrierState, state_of
-from workbench.tape import stage
+from workbench.tape import readback, stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
 from workbench.tape.tapes import Tape, label_tape, load_generations, still_mounted
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
 
 TapeProgress = Callable[[stage.TapeProgress], None]
+TAPE_GONE = ("lto.vanished", "tapefix.tape_gone_write")  # a tape went mid-run
 
 
 class TapeDesk:
@@ -140,7 +141,7 @@ class TapeDesk:
                         # recorded; the next run reads it
                         raise Refused("lto.vanished", barcode=entry.barcode,
                                       mount=str(tapes[entry.barcode].mount))
-                    result = stage.verify_copy(entry.bag, tapes[entry.barcode], self.book,
+                    result = readback.verify_copy(entry.bag, tapes[entry.barcode], self.book,
                                                None, progress)
                     stage.record_events(entry.bag, self.book, settings)
                     from workbench.station.retrieve import fixity_event
@@ -186,6 +187,16 @@ class TapeDesk:
             copies, unplaced = stage.run_plan(settings, self.book, [bag],
                                               lambda p: self.station.progress("tape", p),
                                               self.station.cancel)
+        except (Aborted, Refused) as gone:
+            if gone.key not in TAPE_GONE:
+                raise
+            # the bag is made and recorded; only its copy waits for the tape to be back
+            now = utc_now()
+            result.steps.append(("tape", "waiting", gone.message()))
+            ledger.record_event(self.station.con, attempt, result.item_id,
+                                settings.station_id, "tape", now, now, "waiting",
+                                gone.message("en"), key=now)
+            return []
         finally:
             self.book.export(self.catalogue_path)
             lock.release()
@@ -239,9 +250,9 @@ class TapeDesk:
             tape = tapes.get(copy.barcode)
             if copy.result != VERIFIED or tape is None:
                 continue
-            path = stage.copy_path(tape, copy.bag, copy.layout)
+            path = readback.copy_path(tape, copy.bag, copy.layout)
             whole = path.is_file() and path.stat().st_size >= copy.bytes \
-                if copy.layout == "tar" else stage.bag_size_on_tape(path) == copy.bytes
+                if copy.layout == "tar" else readback.bag_size_on_tape(path) == copy.bytes
             if not whole:
                 raise IntegrityFailure("station.copy_gone", item=st.item_id, bag=copy.bag,
                                        barcode=copy.barcode, path=str(path))

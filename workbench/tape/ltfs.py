@@ -18,7 +18,8 @@ outputs are in tests/ltfs_outputs/ (record.sh makes them again). What that run s
   unmount waits (with a deadline) for that ltfs process to end.
 - every run on the file backend says LTFS30061E (unlock before load): an error before
   the cartridge loaded (11332I) is not the cause of a failure.
-No physical drive was available: sg_read_attr outputs are still reconstructed.
+No physical drive was available: the sg_read_attr outputs tested are the real tool's
+(sg3-utils 1.46, `--in`) decoding built responses (tests/ltfs_outputs/mam/SOURCES.md).
 """
 
 from __future__ import annotations
@@ -134,6 +135,15 @@ def tape_serial(barcode: str) -> str:
     -> A00001)."""
     serial = re.sub(r"[^A-Z0-9]", "", barcode.upper())[:6]
     return serial.ljust(6, "0")
+
+
+def same_cartridge(barcode: str, mam_barcode: str) -> bool:
+    """A barcode and the one in a cartridge's memory name the same cartridge: equal, or
+    the memory holds the 6-character volume serial LTFS writes there (A00001 for
+    A00001L8)."""
+    found = mam_barcode.strip()
+    return barcode == found or (len(found) == 6 and tape_serial(barcode) == found
+                                and barcode.startswith(found))
 
 
 def ltfs_running(mountpoint: Path) -> bool:

@@ -20,7 +20,7 @@ from typing import IO
 
 from workbench.atomic import fsync_dir
 from workbench.package.bags import check_bag, decode_path
-from workbench.tape.stage import BLOCK, _drop_cache, copy_path
+from workbench.tape.readback import BLOCK, copy_path, drop_cache
 from workbench.tape.tapes import Tape
 
 START_BLOCK = ("user.ltfs.startblock", "ltfs.startblock")
@@ -122,11 +122,11 @@ def read_bag(tape: Tape, bag_name: str, layout: str, size: int, target: Path,
             rels = [str(p.relative_to(source)) for p in order]
             reader = _Reader(_algorithms_on_tape(rels), size, tick, cancel)
             for path, rel in zip(order, rels, strict=True):
-                _drop_cache(path)
+                drop_cache(path)
                 with open(path, "rb") as fh:
                     reader.copy(rel, fh, partial / rel)
         else:
-            _drop_cache(source)
+            drop_cache(source)
             reader = _Reader({"md5", "sha1", "sha256", "sha512"}, size, tick, cancel)
             problems = _read_tar(source, bag_name, partial, reader)
             if problems:

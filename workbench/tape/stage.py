@@ -18,7 +18,6 @@ import shutil
 import tarfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, TypedDict
 
@@ -28,13 +27,22 @@ from workbench.config import Settings
 from workbench.errors import BadInput, IntegrityFailure, Refused
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
-from workbench.package.bags import check_bag, decode_path, read_manifest
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
+from workbench.tape.held import HeldMount, TapeGone, makedirs
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
+from workbench.tape.readback import (
+    BLOCK,
+    TapeProgress,
+    bag_files,
+    check_copy,
+    copy_path,
+    damaged_in_staging,
+    drop_cache,
+    manifest_digests,
+    verify_copy,
+)
 from workbench.tape.tapes import Tape, find_tapes, load_generations, ltfs_problems, still_mounted
-
-BLOCK = 8 << 20
 
 
 class TapeFull(Exception):
@@ -51,33 +59,25 @@ class _CopyBase(TypedDict):
     copy: int
 
 
-@dataclass(frozen=True)
-class TapeProgress:
-    bag: str
-    barcode: str
-    phase: str  # write | verify
-    done: int
-    total: int
-
-
-def _files(bag: Path) -> list[Path]:
-    return sorted(p for p in bag.rglob("*") if p.is_file())
-
-
-def _drop_cache(path: Path) -> None:
-    """Make the next read come from the medium, not from memory."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+CHECK_EVERY = 16  # blocks (128 MiB) between two looks at whether the tape is still there
 
 
 class _Writer:
-    def __init__(self, tape: Tape, limit: int, progress: Callable[[int], None],
+    def __init__(self, held: HeldMount, limit: int, progress: Callable[[int], None],
                  cancel: threading.Event) -> None:
-        self.tape, self.limit, self.progress, self.cancel = tape, limit, progress, cancel
+        self.held, self.limit, self.progress, self.cancel = held, limit, progress, cancel
         self.written = 0
+        self.blocks = 0
+
+    def counted(self, n: int) -> None:
+        """n more bytes on their way to the tape: over the limit is a full tape; every
+        few blocks, a tape gone is seen (TapeGone) before more is written."""
+        self.written += n
+        if self.written > self.limit:
+            raise TapeFull
+        self.blocks += 1
+        if self.blocks % CHECK_EVERY == 0:
+            self.held.check()
 
     def stream(self, source: Path, out: BinaryIO) -> str:
         """Copy one file into an open binary stream, hashing as it goes."""
@@ -87,9 +87,7 @@ class _Writer:
                 while block := src.read(BLOCK):
                     if self.cancel.is_set():
                         raise KeyboardInterrupt
-                    self.written += len(block)
-                    if self.written > self.limit:
-                        raise TapeFull
+                    self.counted(len(block))
                     try:
                         out.write(block)
                     except OSError as exc:
@@ -103,22 +101,31 @@ class _Writer:
             digest.abandon()
 
 
-def _write_folder(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
+def _write_folder(bag: Path, dest: str, writer: _Writer) -> dict[str, str]:
     digests = {}
-    for src in _files(bag):
-        rel = str(src.relative_to(bag))
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with open(target, "wb") as out:
-                digests[rel] = writer.stream(src, out)
-                out.flush()
-                os.fsync(out.fileno())
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise TapeFull from exc
-            raise
+    folder = writer.held.mkdir(dest)
+    try:
+        for src in bag_files(bag):
+            writer.held.check()
+            digests[str(src.relative_to(bag))] = _write_file(src, bag, folder, writer)
+    finally:
+        os.close(folder)
     return digests
+
+
+def _write_file(src: Path, bag: Path, folder: int, writer: _Writer) -> str:
+    rel = src.relative_to(bag)
+    try:
+        makedirs(folder, rel.parent)
+        with open(writer.held.create(str(rel), folder), "wb") as out:
+            digest = writer.stream(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+            return digest
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise TapeFull from exc
+        raise
 
 
 class _TarSource:
@@ -131,18 +138,17 @@ class _TarSource:
 
     def read(self, n: int = -1) -> bytes:
         block = self.fh.read(n)
-        self.writer.written += len(block)
-        if self.writer.written > self.writer.limit:
-            raise TapeFull
+        self.writer.counted(len(block))
         self.hash.update(block)
         return block
 
 
-def _write_tar(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
+def _write_tar(bag: Path, dest: str, writer: _Writer) -> dict[str, str]:
     digests = {}
-    with open(dest, "wb") as raw, tarfile.open(fileobj=raw, mode="w|",
-                                                format=tarfile.PAX_FORMAT) as tar:
-        for src in _files(bag):
+    with open(writer.held.create(dest), "wb") as raw, \
+            tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for src in bag_files(bag):
+            writer.held.check()
             rel = str(src.relative_to(bag))
             source = _TarSource(src, writer)
             try:
@@ -162,82 +168,18 @@ def _write_tar(bag: Path, dest: Path, writer: _Writer) -> dict[str, str]:
     return digests
 
 
-def _check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str]) -> list[str]:
-    """Read the copy back from the tape and compare with what was written and with the
-    bag's own manifests."""
-    problems: list[str] = []
-    seen: dict[str, str] = {}
-    if layout == "folder":
-        # completeness and Payload-Oxum (no payload hashing), then one read of every file
-        problems += check_bag(copy, fast=True)
-        for path in _files(copy):
-            _drop_cache(path)
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                while block := fh.read(BLOCK):
-                    digest.update(block)
-            seen[str(path.relative_to(copy))] = digest.hexdigest()
-        listed: dict[str, str] = {}
-        for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
-            if (copy / name).is_file():
-                listed |= read_manifest(copy / name)
-        for rel, want in listed.items():
-            if rel in seen and seen[rel] != want:
-                problems.append(f"{bag_name}/{rel}: does not match the bag's manifest")
-    else:
-        _drop_cache(copy)
-        texts: dict[str, str] = {}
-        try:
-            with tarfile.open(copy, mode="r|") as tar:
-                for member in tar:
-                    content = tar.extractfile(member)
-                    if content is not None:
-                        rel = member.name.split("/", 1)[1]
-                        data = content.read()
-                        seen[rel] = hashlib.sha256(data).hexdigest()
-                        if rel.startswith(("manifest-sha256", "tagmanifest-sha256")):
-                            texts[rel] = data.decode("utf-8")
-        except (tarfile.TarError, OSError) as exc:
-            return [f"{copy.name}: cannot be read back: {exc}"]
-        for text in texts.values():  # the bag's own manifests, inside the tar
-            for line in text.splitlines():
-                want, _, rel = line.partition("  ")
-                if seen.get(decode_path(rel)) != want:
-                    problems.append(f"{bag_name}/{rel}: does not match the bag's manifest")
-    for rel, want in expected.items():
-        if seen.get(rel) != want:
-            problems.append(f"{bag_name}/{rel}: read back differs from what was written")
-    for rel in sorted(set(seen) - set(expected)):
-        if not rel.startswith("tagmanifest-"):  # tag manifests are listed in no manifest
-            problems.append(f"{bag_name}/{rel}: on tape but not in the bag")
-    return problems
-
-
-def bag_size_on_tape(copy: Path) -> int:
-    """Bytes of a folder copy on tape (the size the plan counted), -1 when it is not
-    there."""
-    if copy.is_dir():
-        return sum(p.stat().st_size for p in copy.rglob("*") if p.is_file())
-    return -1
-
-
-def copy_path(tape: Tape, bag_name: str, layout: str) -> Path:
-    return tape.mount / (bag_name if layout == "folder" else f"{bag_name}.tar")
-
-
 def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
                progress: Callable[[TapeProgress], None] | None = None,
                cancel: threading.Event | None = None, verify: bool = True) -> CopyEntry:
     """Write one bag to one tape, read it back, record the result in the catalogue."""
-    problems = ltfs_problems([bag.name] + [str(p.relative_to(bag)) for p in _files(bag)])
+    problems = ltfs_problems([bag.name] + [str(p.relative_to(bag)) for p in bag_files(bag)])
     if problems:
         raise BadInput("error.ltfs_names", bag=bag.name, problems="; ".join(problems[:5]))
     cancel = cancel or threading.Event()
-    files = _files(bag)
+    files = bag_files(bag)
     layout = "tar" if len(files) >= settings.tar_threshold else "folder"
     size = bag_size(bag)
     final = copy_path(tape, bag.name, layout)
-    partial = final.with_name(f".{final.name}.partial")
     copy_no = settings.tape_pools.index(tape.pool) + 1 if tape.pool in settings.tape_pools \
         else 0
     base = _CopyBase(bag=bag.name, barcode=tape.barcode, pool=tape.pool, bytes=size,
@@ -246,22 +188,29 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
         previous = catalogue.current().get((bag.name, tape.barcode))
         if previous is not None and previous.result == VERIFIED:
             return previous
-        if previous is None or previous.result == WRITTEN:
+        # a copy this book recorded writing is ours; any other (another station's, a
+        # ledger restored from an older export) is never removed, even after this
+        # station recorded it as a failed copy there
+        ours = any(e.barcode == tape.barcode and e.result in (WRITTEN, VERIFIED)
+                   for e in catalogue.history(bag.name))
+        if previous is None or previous.result == WRITTEN or not ours:
             # complete (renamed only after fsync) but not read back: a run killed after
             # the rename, or a copy this book never recorded. Read it back against the
             # bag's own manifests first.
-            _drop_cache(final)
-            found = _check_copy(final, bag.name, layout, _manifest_digests(bag, "folder"))
+            drop_cache(final)
+            found = check_copy(final, bag.name, layout, manifest_digests(bag, "folder"))
+            if found and not still_mounted(tape):  # the tape went, not the copy
+                raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
             if not found:
-                if previous is None:
+                if previous is None or previous.result != WRITTEN:
                     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
                                             detail="found complete on the tape after an "
                                             "interrupted run"))
                 entry = verify_copy(bag.name, tape, catalogue,
-                                    _manifest_digests(bag, "folder"), progress)
+                                    manifest_digests(bag, "folder"), progress)
                 record_events(bag.name, catalogue, settings)
                 return entry
-            if previous is None:
+            if not ours:
                 # not ours and not this bag: another station's copy of the same name, or
                 # a ledger restored from an older export. Never touched.
                 entry = CopyEntry(**base, result=FAILED, written=utc_now(),
@@ -271,38 +220,19 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
                 catalogue.add(entry)
                 record_events(bag.name, catalogue, settings)
                 return entry
-        _remove(final)  # our own copy that failed its read-back: written anew
-    limit = max(0, tape.capacity - tape.used())
-
-    def tick(done: int) -> None:
-        if progress:
-            progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
-
-    writer = _Writer(tape, limit, tick, cancel)
+    held = HeldMount(tape)  # the tape gone before a byte: Refused, nothing recorded
     try:
-        _remove(partial)  # a crash during an earlier write
-        if layout == "folder":
-            partial.mkdir()
-            digests = _write_folder(bag, partial, writer)
-        else:
-            digests = _write_tar(bag, partial, writer)
-        damaged = _damaged_in_staging(bag, digests)
-        if damaged:  # what was read from the staging bag no longer matches its manifests
-            raise IntegrityFailure("error.bag_damaged", bag=str(bag),
-                                   files=", ".join(damaged[:5]))
-        os.rename(partial, final)
+        digests = _write(bag, tape, held, layout, size, final.name, progress, cancel)
     except TapeFull:
-        _remove(partial)
-        tape.full = True
-        tape.save_label()
+        tape.full = True  # this run plans no more onto it (run_plan), label or not
+        with contextlib.suppress(OSError):  # a full LTFS tape may refuse even the label:
+            tape.save_label()  # its free space then keeps the planner off it
         entry = CopyEntry(**base, result=FAILED, written=utc_now(),
                           detail=f"tape {tape.barcode} filled during the write")
         catalogue.add(entry)
         record_events(bag.name, catalogue, settings)
         return entry
     except OSError as exc:  # read-only, write-protected or failing tape: a failed copy
-        with contextlib.suppress(OSError):
-            _remove(partial)
         if exc.filename is not None and Path(exc.filename).is_relative_to(bag):
             raise  # the staging bag cannot be read: not the tape's fault
         entry = CopyEntry(**base, result=FAILED, written=utc_now(),
@@ -311,9 +241,8 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
         catalogue.add(entry)
         record_events(bag.name, catalogue, settings)
         return entry
-    except BaseException:
-        _remove(partial)
-        raise
+    finally:
+        held.close()
     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now()))
     _keep_index(tape, settings)
     if not verify:
@@ -324,40 +253,45 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
     return entry
 
 
-def _damaged_in_staging(bag: Path, written: dict[str, str]) -> list[str]:
-    """Files whose bytes, as read from the staging bag while writing, differ from the
-    bag's manifests: the source is damaged, and writing it to more tapes helps nobody."""
-    listed = _manifest_digests(bag, "folder")
-    return sorted(rel for rel, digest in written.items()
-                  if rel in listed and listed[rel] != digest)
+def _write(bag: Path, tape: Tape, held: HeldMount, layout: str, size: int, name: str,
+           progress: Callable[[TapeProgress], None] | None,
+           cancel: threading.Event) -> dict[str, str]:
+    """Write the copy as .NAME.partial, renamed to NAME once whole and fsync'ed. A copy
+    cut short is removed (a full tape, a failing one, a stop); a tape that went
+    mid-write raises Refused and nothing about the copy is recorded: the next write
+    makes it again (a copy renamed into place just before the tape went is found whole
+    and read back then)."""
+    partial = f".{name}.partial"
 
+    def tick(done: int) -> None:
+        if progress:
+            progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
 
-def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
-                expected: dict[str, str] | None = None,
-                progress: Callable[[TapeProgress], None] | None = None) -> CopyEntry:
-    """Read a copy back and record verified or failed. Without expected digests (a later
-    re-check), the bag's own manifests on the tape are the reference."""
-    previous = catalogue.current().get((bag_name, tape.barcode))
-    if previous is None:
-        raise BadInput("error.no_copy", bag=bag_name, barcode=tape.barcode)
-    copy = copy_path(tape, bag_name, previous.layout)
-    if progress:
-        progress(TapeProgress(bag_name, tape.barcode, "verify", 0, previous.bytes))
+    writer = _Writer(held, max(0, tape.capacity - tape.used()), tick, cancel)
     try:
-        if not copy.exists():
-            problems = [f"{copy} is missing from the tape"]
+        held.check()
+        held.remove(name)  # our own copy that failed its read-back: written anew
+        held.remove(partial)  # a crash during an earlier write
+        if layout == "folder":
+            digests = _write_folder(bag, partial, writer)
         else:
-            if expected is None:  # a later re-check: the bag's manifests on the tape
-                expected = _manifest_digests(copy, previous.layout)
-            problems = _check_copy(copy, bag_name, previous.layout, expected)
-    except (tarfile.TarError, OSError, KeyError, UnicodeDecodeError) as exc:
-        problems = [f"{copy.name}: cannot be read back: {exc}"]  # damage: a failed copy
-    if problems and not still_mounted(tape):  # the tape went, not the copy: record nothing
-        raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
-    entry = replace(previous, result=FAILED if problems else VERIFIED, verified=utc_now(),
-                    detail="; ".join(problems[:5]))
-    catalogue.add(entry)
-    return entry
+            digests = _write_tar(bag, partial, writer)
+        damaged = damaged_in_staging(bag, digests)
+        if damaged:  # what was read from the staging bag no longer matches its manifests
+            raise IntegrityFailure("error.bag_damaged", bag=str(bag),
+                                   files=", ".join(damaged[:5]))
+        held.check()
+        held.rename(partial, name)
+        held.check()  # renamed, but is it on the tape? the next write reads it back
+        return digests
+    except TapeGone as exc:
+        held.remove(partial)
+        raise held.gone(bag.name) from exc
+    except BaseException as exc:
+        held.remove(partial)
+        if isinstance(exc, (OSError, TapeFull)) and not held.there():
+            raise held.gone(bag.name) from exc  # the tape went: not full, not failing
+        raise
 
 
 def record_events(bag_name: str, catalogue: CopyBook, settings: Settings) -> Path:
@@ -385,20 +319,6 @@ def record_events(bag_name: str, catalogue: CopyBook, settings: Settings) -> Pat
     path = folder / f"{bag_name}.premis.xml"
     write_atomic(path, doc.to_xml())
     return path
-
-
-def _manifest_digests(copy: Path, layout: str) -> dict[str, str]:
-    if layout == "folder":
-        return read_manifest(copy / "manifest-sha256.txt") | read_manifest(
-            copy / "tagmanifest-sha256.txt")
-    with tarfile.open(copy, mode="r:") as tar:
-        out: dict[str, str] = {}
-        for name in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
-            fh = tar.extractfile(f"{copy.stem}/{name}")
-            for line in (fh.read().decode("utf-8") if fh else "").splitlines():
-                digest, _, rel = line.partition("  ")
-                out[rel] = digest
-        return out
 
 
 def _remove(path: Path) -> None:
@@ -457,14 +377,22 @@ def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
     touched: dict[str, Tape] = {}
     tried: set[tuple[str, str]] = set()
 
+    filled: set[str] = set()  # tapes that filled in this run
+
     def left() -> list[Unplaced]:
-        assignments, unplaced = make_plan(settings, book, bags, avoid)
+        assignments, unplaced = make_plan(settings, book, bags, avoid | filled)
         return unplaced + [Unplaced(a.bag, a.size, a.pool, "failed") for a in assignments
                            if (a.bag.name, a.barcode) in tried]
 
+    for tape in station_tapes(settings):  # a write cut short (a kill, a tape that went)
+        for bag in staged_bags(settings) if bags is None else bags:  # gives its room back
+            for name in (bag.name, f"{bag.name}.tar"):
+                if os.path.lexists(tape.mount / f".{name}.partial"):
+                    with contextlib.suppress(OSError):  # a read-only tape: it stays
+                        _remove(tape.mount / f".{name}.partial")
     try:
         for _ in range(64):  # each round writes, or fails a (bag, tape) pair for good
-            assignments, _ = make_plan(settings, book, bags, avoid)
+            assignments, _ = make_plan(settings, book, bags, avoid | filled)
             fresh = [a for a in assignments if (a.bag.name, a.barcode) not in tried]
             if not fresh:
                 return done, left()
@@ -474,6 +402,8 @@ def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
                 touched[a.barcode] = tapes[a.barcode]
                 entry = write_copy(a.bag, tapes[a.barcode], book, settings, progress, cancel)
                 done.append(entry)
+                if tapes[a.barcode].full:
+                    filled.add(a.barcode)
                 if entry.result == FAILED:
                     break  # the plan changes (a full tape): plan again
         return done, left()

@@ -1,0 +1,94 @@
+"""A tape's mount folder held open while a copy is written to it.
+
+Every file of the copy is made relative to the held folder (by descriptor, never by
+path): when the tape goes mid-write (unmounted, lazily unmounted, pulled, its LTFS
+process gone, or a stand-in folder moved away), the rest of the copy can never land in
+the bare mount point on the station's own disk, and a folder is never made anew at the
+mount's path. `there()` says whether the path still names the same folder with the same
+tape's label in it; the writer asks it between files and every few blocks, and before
+the copy is renamed into place or recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from workbench.errors import Aborted
+from workbench.tape.tapes import LABEL, Tape
+
+
+class TapeGone(Exception):
+    """The tape is no longer mounted where it was found."""
+
+
+class HeldMount:
+    def __init__(self, tape: Tape) -> None:
+        self.tape = tape
+        try:
+            self.fd = os.open(tape.mount, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise self.gone(None) from exc
+        st = os.fstat(self.fd)
+        self.identity = (st.st_dev, st.st_ino)
+
+    def there(self) -> bool:
+        """The mount path still leads to the folder held, with the tape's label in it.
+        Metadata only (stat): on LTFS that is answered from the index in memory, while
+        reading the label's bytes would send the drive back along the tape mid-write.
+        (The label was read when the tape was found, just before the write.)"""
+        try:
+            st = os.stat(self.tape.mount)
+            os.stat(LABEL, dir_fd=self.fd)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.identity
+
+    def check(self) -> None:
+        if not self.there():
+            raise TapeGone(self.tape.barcode)
+
+    def gone(self, bag: str | None) -> Aborted:
+        """A write cut short by the tape going (exit 5, run it again): nothing about the
+        copy was recorded."""
+        return Aborted("tapefix.tape_gone_write", barcode=self.tape.barcode,
+                       mount=str(self.tape.mount), bag=bag or "-")
+
+    # -- making and removing the copy's files by descriptor ------------------------------
+
+    def mkdir(self, name: str) -> int:
+        """Make a folder in the held folder; its descriptor (the caller closes it)."""
+        os.mkdir(name, dir_fd=self.fd)
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=self.fd)
+
+    def create(self, name: str, dir_fd: int | None = None) -> int:
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666,
+                       dir_fd=self.fd if dir_fd is None else dir_fd)
+
+    def rename(self, old: str, new: str) -> None:
+        os.rename(old, new, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def remove(self, name: str) -> None:
+        """Remove a file or a folder of the held folder, wherever the tape went (its
+        space is given back on the tape; a tape that cannot answer keeps it, and the
+        next write removes it)."""
+        with contextlib.suppress(OSError):
+            info = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(name, dir_fd=self.fd)
+            else:
+                os.unlink(name, dir_fd=self.fd)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def makedirs(dir_fd: int, rel: Path) -> None:
+    """The folders of rel under dir_fd (by descriptor)."""
+    for depth in range(1, len(rel.parts) + 1):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.join(*rel.parts[:depth]), dir_fd=dir_fd)
