@@ -293,3 +293,41 @@ def test_a_clamscan_run_stops_when_cancelled(tmp_path):
             engine.scan([fd], cancel)
     finally:
         os.close(fd)
+
+
+def test_identification_reads_on_while_clamscan_scans_the_last_batch(tmp_path):
+    """A full batch goes to clamscan in the background: the next file is read at once,
+    not after the scan; finish waits for every run and has every verdict."""
+    import time
+
+    from workbench.identify.report import FileRecord, FormatReport
+    from workbench.scan.virus import VirusScan
+    started, go, ended = tmp_path / "started", tmp_path / "go", tmp_path / "ended"
+    fake = tmp_path / "heldscan"
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = --version ] && { echo "ClamAV 9.9.9"; exit 0; }\n'
+        f'touch {started}; i=0\n'
+        f'while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\n'
+        'for last; do :; done\nwhile read f; do echo "$f: OK"; done < "$last"\n'
+        f'touch {ended}\n')
+    fake.chmod(0o755)
+    engine, why = find_clamscan(str(fake), str(signature_db(tmp_path)))
+    assert engine is not None, why
+    scan = VirusScan(engine, batch_files=1)
+    records = [FileRecord(id=n, volume=0, path=f"/f{n}", size=4) for n in range(2)]
+    first = scan.open(records[0])
+    assert first is not None
+    first.write(b"data")
+    first.done()  # the batch is full: clamscan starts and waits for `go`
+    deadline = time.monotonic() + 10
+    while not started.exists():
+        assert time.monotonic() < deadline, "clamscan never started"
+        time.sleep(0.02)
+    second = scan.open(records[1])  # read on while the first batch is scanned
+    assert second is not None and not ended.exists()
+    second.write(b"more")
+    go.touch()
+    second.done()
+    result = scan.finish(FormatReport("x.img", 8, "test", files=records))
+    assert (result["files_scanned"], result["clamscan_runs"]) == (2, 2)
+    assert [r.virus for r in records] == ["", ""]

@@ -12,6 +12,7 @@ could not be scanned is listed as such; the report never says "clean" for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -80,6 +81,8 @@ class VirusScan:
     _runs: int = 0
     _seconds: float = 0.0
     _started: str = ""
+    _pending: threading.Thread | None = None  # the clamscan run under way
+    _failure: BaseException | None = None  # what stopped it (Cancelled)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> VirusScan:
@@ -139,15 +142,37 @@ class VirusScan:
             record.virus = NOT_SCANNED
 
     def _run(self) -> None:
+        """Hand the full batch to clamscan in the background: identification reads on
+        while it scans (two processors busy, not one after the other). One clamscan run
+        at a time: the previous one is waited for first, so at most two batches' bytes
+        are held in memory."""
         batch, self._batch, self._batch_size = self._batch, [], 0
         if not batch or self.engine is None:
             return
-        open_file_limit(len(batch) + 256)
+        self._wait()
+        open_file_limit(2 * len(batch) + 256)
+        self._pending = threading.Thread(target=self._scan, args=(batch,), daemon=True,
+                                         name="clamscan")
+        self._pending.start()
+
+    def _wait(self) -> None:
+        """The clamscan run under way, to its end (clamscan's own timeout bounds it);
+        what stopped it (Cancelled) is raised here, in identification's thread."""
+        if self._pending is not None:
+            self._pending.join()
+            self._pending = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _scan(self, batch: list[_Item]) -> None:
+        assert self.engine is not None
         started = time.monotonic()
         try:
             verdicts = self.engine.scan([i.fd for i in batch], self.cancel)
-        except Cancelled:
-            raise
+        except Cancelled as exc:
+            self._failure = exc
+            return
         except Exception as exc:  # no memory, too many descriptors, a timeout: listed
             verdicts = {i.fd: Verdict("error", f"{type(exc).__name__}: {exc}") for i in batch}
         finally:
@@ -180,6 +205,7 @@ class VirusScan:
         """Scan what is left, and put the result into the report (virus_scan, and each
         file's virus column)."""
         self._run()
+        self._wait()
         if self.engine is None:
             self.result = {"scanner": SCANNER, "status": "not_scanned",
                            "reason": self.why_not or "no scanner", "infected": [],
@@ -214,6 +240,8 @@ class VirusScan:
 
     def discard(self) -> None:
         """Identification stopped (cancelled, failed): close the memory files."""
+        with contextlib.suppress(Cancelled):
+            self._wait()  # the run under way closes its own
         for item in self._batch:
             os.close(item.fd)
         self._batch, self._batch_size = [], 0
