@@ -32,6 +32,8 @@ def retry_notes(station: Station, item_id: str, drive: str | None) -> list[str]:
     from workbench.station.recover import retry_source
     try:
         st = station.state(item_id)
+        if st.is_ingest or st.attempt is None:  # retry refuses these, in its own words
+            return []
         job = job_dir(station.settings, st.item_id)
         before = JobRecord.load(job)
         if before is not None and reads_flux(job, before):

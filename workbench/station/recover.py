@@ -125,6 +125,7 @@ def retry_source(station: Station, st: CarrierState, before: JobRecord | None,
     source = drive or (before.drive.get("path") or before.source if before else "")
     if not source:
         raise BadInput("station.retry_needs_drive", item=st.item_id)
-    return str(source), station.profiles[before.profile_id if before else
-                                         str(st.attempt["profile_id"] if st.attempt else "")]
+    from workbench.profiles import get_profile  # a profile gone from profiles/: said
+    return str(source), get_profile(station.profiles, before.profile_id if before else
+                                    str(st.attempt["profile_id"] if st.attempt else ""))
 
