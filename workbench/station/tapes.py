@@ -79,6 +79,8 @@ class TapeDesk:
             if other.barcode == barcode and other.mount.resolve() != mount.resolve():
                 raise BadInput("error.duplicate_barcode", barcode=barcode,
                                first=str(other.mount), second=str(mount))
+        from workbench.station.tape_labels import check_unknown_barcode
+        check_unknown_barcode(self.station, mount, barcode, self.catalogue_path)
         return label_tape(mount, barcode, pool, generation, capacity,
                           load_generations(settings.paths.profiles), settings.tape_pools)
 

@@ -1,0 +1,44 @@
+"""Tryout 16b (issue 16), labelfix: a barcode already known is refused at `tape label`;
+a tape whose label cannot be read costs that tape only; LTFS messages that say what
+happened; the room of a tape without walking it; the TUI tape screen's words."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.test_station import settings_in
+from tests.test_tape_retrieve import cli, station_root  # noqa: F401 (fixture)
+from workbench.station import Station
+from workbench.tape.tapes import LABEL
+
+
+def test_label_refuses_a_barcode_the_ledger_knows_for_another_cartridge(
+        station_root: Path, tmp_path: Path):  # noqa: F811
+    root = station_root
+    # the real primary cartridge leaves the station; a blank one gets its barcode
+    shutil.move(root / "tape" / "P00001L8", tmp_path / "shelf-P00001L8")
+    run = cli(root, "tape", "label", str(root / "tape" / "NEW"), "--barcode", "P00001L8",
+              "--pool", "primary")
+    assert run.returncode == 6, run.stderr
+    assert "P00001L8" in run.stderr and "pool primary" in run.stderr
+    assert "1 bag on it" in run.stderr
+    assert not (root / "tape" / "NEW" / LABEL).exists()
+    # so verify never marks the real cartridge's good copies failed
+    shutil.move(tmp_path / "shelf-P00001L8", root / "tape" / "P00001L8")
+    run = cli(root, "tape", "verify")
+    assert run.returncode == 0, run.stdout + run.stderr
+    # a barcode nobody knows is labelled as before
+    run = cli(root, "tape", "label", str(root / "tape" / "NEW"), "--barcode", "P00002L8",
+              "--pool", "primary")
+    assert run.returncode == 0, run.stderr
+
+
+def test_the_same_cartridge_whose_label_was_lost_may_be_labelled_again(
+        station_root: Path):  # noqa: F811
+    root = station_root
+    (root / "tape" / "P00001L8" / LABEL).unlink()  # its own catalogue names only it
+    with Station(settings_in(root)) as st:
+        tape = st.tapes.label(root / "tape" / "P00001L8", "P00001L8", "primary", "LTO-8",
+                              50_000_000)
+    assert tape.barcode == "P00001L8"
