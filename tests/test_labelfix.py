@@ -42,3 +42,24 @@ def test_the_same_cartridge_whose_label_was_lost_may_be_labelled_again(
         tape = st.tapes.label(root / "tape" / "P00001L8", "P00001L8", "primary", "LTO-8",
                               50_000_000)
     assert tape.barcode == "P00001L8"
+
+
+def test_a_tape_whose_label_cannot_be_read_costs_that_tape_only(
+        station_root: Path, tmp_path: Path):  # noqa: F811
+    root = station_root
+    label = root / "tape" / "S00001L8" / LABEL
+    label.write_text(label.read_text().replace('"LTO-8"', '"LTO-99"'))
+    for args in (("tape", "plan"), ("where", "FD-1"), ("tape", "verify"),
+                 ("retrieve", "FD-1", "--to", str(tmp_path / "back"))):
+        run = cli(root, *args)
+        assert run.returncode in (0, 3), (args, run.stdout, run.stderr)
+        assert "S00001L8" in run.stderr and "LTO-99" in run.stderr, args
+        assert "correct" in run.stderr and "other tapes work" in run.stderr, args
+    assert (tmp_path / "back" / "FD-1" / "bagit.txt").is_file()  # from the good tape
+    run = cli(root, "tape", "verify")
+    assert "FD-1 on P00001L8" in run.stdout or "P00001L8" in run.stdout
+    assert run.returncode == 3  # a tape went unchecked: not plain success
+    label.write_bytes(b"barcode = \xff\xfe [[[")  # damaged beyond the lenient reading
+    run = cli(root, "tape", "plan")
+    assert run.returncode == 3 and "S00001L8" in run.stderr, run.stderr
+    assert "P00001L8" in run.stdout  # the good tape is listed

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,9 +153,11 @@ def unmount_cartridge(station: Station, barcode: str) -> Path | None:
     if not mount.is_dir():
         raise BadInput("lto.not_mounted", barcode=barcode, root=str(mount.parent))
     with station.tapes.lock().acquire():
-        if (mount / LABEL).is_file():
-            tape = read_tape(mount, load_generations(station.settings.paths.profiles))
-            stage.write_tape_catalogue(tape, station.tapes.book)
+        with contextlib.suppress(OSError, BadInput):  # a bad label or a dead mount
+            # still unmounts: the tape's catalogue is only a copy of the ledger's
+            if (mount / LABEL).is_file():
+                tape = read_tape(mount, load_generations(station.settings.paths.profiles))
+                stage.write_tape_catalogue(tape, station.tapes.book)
         before = captured(_capture(station, barcode))
         done = ltfs.unmount(mount)
         if not done.ok:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.errors import Refused
+from workbench.i18n import t
 from workbench.station.words import plural
 from workbench.tape.catalogue import read_entries
 from workbench.tape.stage import TAPE_CATALOGUE
+from workbench.tape.tapes import LABEL, Unreadable, load_generations, scan_tapes
 
 if TYPE_CHECKING:
     from workbench.station.core import Station
@@ -58,3 +60,18 @@ def check_unknown_barcode(station: Station, mount: Path, barcode: str,
     if where and not _own_catalogue_says(mount, barcode):
         raise Refused("labelfix.barcode_known", barcode=barcode, where="; ".join(where),
                       mount=str(mount))
+
+
+def unreadable_tapes(station: Station) -> list[Unreadable]:
+    """Tapes mounted at the station that cannot be used (a bad label, a dead mount)."""
+    settings = station.settings
+    return scan_tapes(settings.paths.tape, load_generations(settings.paths.profiles))[1]
+
+
+def unreadable_line(u: Unreadable, lang: str | None = None) -> str:
+    """What is wrong with the tape and how to fix it; the other tapes work on."""
+    if u.dead:
+        return t("labelfix.tape_dead", lang=lang, name=u.mount.name, mount=str(u.mount),
+                 reason=u.reason)
+    return t("labelfix.tape_unreadable", lang=lang, name=u.mount.name, mount=str(u.mount),
+             reason=u.reason, label=str(u.mount / LABEL))

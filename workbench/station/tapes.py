@@ -22,7 +22,13 @@ from workbench.station.view import CarrierState, state_of
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
-from workbench.tape.tapes import Tape, label_tape, load_generations, still_mounted
+from workbench.tape.tapes import (
+    Tape,
+    Unreadable,
+    label_tape,
+    load_generations,
+    still_mounted,
+)
 
 if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
@@ -69,6 +75,12 @@ class TapeDesk:
     def mounted(self) -> list[Tape]:
         """The labelled tapes mounted at the station."""
         return stage.station_tapes(self.station.settings)
+
+    def unreadable(self) -> list[Unreadable]:
+        """Tapes mounted here that cannot be used (a bad label, a dead mount): each costs
+        that tape only, and is said with how to fix it (tape_labels.unreadable_line)."""
+        from workbench.station.tape_labels import unreadable_tapes
+        return unreadable_tapes(self.station)
 
     def label(self, mount: Path, barcode: str, pool: str, generation: str,
               capacity: int) -> Tape:

@@ -166,12 +166,44 @@ def read_tape(mount: Path, generations: dict[str, Generation]) -> Tape:
                 data["full"])
 
 
-def find_tapes(root: Path, generations: dict[str, Generation]) -> list[Tape]:
-    """Every labelled tape mounted under root (one folder per tape)."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A folder under the tape folder that is a tape the station cannot use: its label
+    cannot be read (damaged, an unknown generation), or its mount is dead (the LTFS
+    process ended: every read says ENOTCONN)."""
+    mount: Path
+    reason: str  # the error, in the station's language
+    dead: bool = False  # the mount itself cannot be read (not its label)
+
+
+def scan_tapes(root: Path, generations: dict[str, Generation]
+               ) -> tuple[list[Tape], list[Unreadable]]:
+    """Every labelled tape mounted under root (one folder per tape), and the tapes there
+    that cannot be used: one bad label or dead mount costs that tape only."""
     if not root.is_dir():
-        return []
-    return [read_tape(p, generations) for p in sorted(root.iterdir())
-            if (p / LABEL).is_file()]
+        return [], []
+    tapes: list[Tape] = []
+    bad: list[Unreadable] = []
+    for p in sorted(root.iterdir()):
+        try:
+            if not (p / LABEL).is_file():
+                continue
+        except OSError as exc:  # a dead FUSE mount: ENOTCONN on any look at it
+            bad.append(Unreadable(p, exc.strerror or str(exc), dead=True))
+            continue
+        try:
+            tapes.append(read_tape(p, generations))
+        except (ConfigError, BadInput) as exc:
+            bad.append(Unreadable(p, exc.message()))
+        except OSError as exc:
+            bad.append(Unreadable(p, exc.strerror or str(exc), dead=True))
+    return tapes, bad
+
+
+def find_tapes(root: Path, generations: dict[str, Generation]) -> list[Tape]:
+    """Every labelled tape mounted under root that can be used (scan_tapes says the
+    others)."""
+    return scan_tapes(root, generations)[0]
 
 
 def label_tape(mount: Path, barcode: str, pool: str, generation: str, capacity: int,
