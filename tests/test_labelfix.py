@@ -63,3 +63,72 @@ def test_a_tape_whose_label_cannot_be_read_costs_that_tape_only(
     run = cli(root, "tape", "plan")
     assert run.returncode == 3 and "S00001L8" in run.stderr, run.stderr
     assert "P00001L8" in run.stdout  # the good tape is listed
+
+
+def test_tape_screen_gets_back_into_the_stations_folder_and_speaks_the_clis_words(
+        station_root: Path, tmp_path: Path, monkeypatch):  # noqa: F811
+    import asyncio
+
+    from textual.widgets import DataTable, Input
+
+    from tests.test_tui import text_of, wait_for
+    from workbench.station import reverify, tape_view
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.tape import TapeScreen
+    root = station_root
+    elsewhere = tmp_path / "started-here"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the UI's folder is not where bags go back to
+
+    async def scenario() -> None:
+        app = WorkbenchApp(settings_in(root))
+        async with app.run_test(size=(120, 60)) as pilot:
+            await pilot.press("t")
+            assert isinstance(app.screen, TapeScreen)
+            await wait_for(pilot, lambda: app.screen.query_one("#tapes", DataTable)
+                           .row_count == 2)
+            assert app.screen.query_one("#tape-to", Input).value == str(root / "retrieved")
+            app.screen.query_one("#tape-item", Input).value = "FD-1"
+            await pilot.press("g")
+            await wait_for(pilot, lambda: "every file matches" in text_of(app, "#tape-status"))
+            await pilot.press("g")  # again: the folder holds it now
+            await wait_for(pilot, lambda: "already exists" in text_of(app, "#tape-status"))
+            assert "--to" not in text_of(app, "#tape-status")
+            assert "field above" in text_of(app, "#tape-status")
+            await pilot.press("d")  # copies verified just now: nothing is due
+            await wait_for(pilot, lambda: "No copy is due" in text_of(app, "#tape-status"))
+    asyncio.run(scenario())
+    assert (root / "retrieved" / "FD-1" / "bagit.txt").is_file()
+    assert not (elsewhere / "retrieved").exists()
+
+    # every copy due; the secondary cartridge is on the shelf
+    monkeypatch.setattr(reverify, "schedule", lambda days: 0.0)
+    monkeypatch.setattr(tape_view, "schedule", lambda days: 0.0)
+    shutil.move(root / "tape" / "S00001L8", tmp_path / "shelf-S00001L8")
+
+    async def due() -> None:
+        app = WorkbenchApp(settings_in(root))
+        async with app.run_test(size=(120, 60)) as pilot:
+            await pilot.press("t")
+            await wait_for(pilot, lambda: "S00001L8" in text_of(app, "#tape-due"))
+            assert "1 copy on it is due" in text_of(app, "#tape-due")
+            assert "2 copies due" in text_of(app, "#tape-due")
+            await pilot.press("d")
+            await wait_for(pilot, lambda: "verified" in text_of(app, "#tape-status"))
+            status = text_of(app, "#tape-status")
+            assert "Tape S00001L8 (secondary) is not mounted: 1 copy on it is due" in status
+    asyncio.run(due())
+
+
+def test_verify_of_a_barcode_not_mounted_and_a_forecast_typo_are_said(
+        station_root: Path, tmp_path: Path):  # noqa: F811
+    root = station_root
+    run = cli(root, "tape", "verify", "--barcode", "NOPE")
+    assert run.returncode == 2 and "NOPE" in run.stderr and "P00001L8" in run.stderr
+    shutil.move(root / "tape" / "S00001L8", tmp_path / "shelf-S00001L8")
+    run = cli(root, "tape", "verify", "--barcode", "S00001L8")
+    assert run.returncode == 6 and "S00001L8 (secondary) is not mounted" in run.stderr
+    run = cli(root, "tape", "forecast", "--plan", "100:nonesuch")
+    assert run.returncode == 2 and "nonesuch" in run.stderr and "fd35-2hd" in run.stderr
+    run = cli(root, "tape", "forecast", "--plan", "100:fd35-2hd")
+    assert run.returncode == 0, run.stderr

@@ -69,9 +69,11 @@ def forecast_lines(settings: Settings, queues: list[Path], planned: list[str],
                               basis=t(f"lto.basis_{m.basis}", bags=m.bags),
                               size=human_bytes(m.bytes)))
     for p in f.pools:
-        lines.append("  " + t("lto.forecast_pool", pool=p.pool, size=human_bytes(p.needed),
-                              room=human_bytes(p.room), cartridges=p.cartridges,
-                              generation=p.generation, per=human_bytes(p.per_cartridge)))
+        lines.append("  " + t("labelfix.forecast_pool_one" if p.cartridges == 1
+                              else "lto.forecast_pool", pool=p.pool,
+                              size=human_bytes(p.needed), room=human_bytes(p.room),
+                              cartridges=p.cartridges, generation=p.generation,
+                              per=human_bytes(p.per_cartridge)))
     if f.unknown:
         lines.append("  " + t("lto.forecast_unknown", media=", ".join(f.unknown)))
     return lines, f

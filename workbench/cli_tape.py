@@ -176,6 +176,7 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
 def _verify(args: argparse.Namespace, station: Any) -> int:
     from workbench.station.book import item_of
     from workbench.station.reverify import due_elsewhere, parse_age
+    from workbench.station.tape_view import due_line
     settings = station.settings
     age: float | None = None
     if args.older_than:
@@ -198,8 +199,7 @@ def _verify(args: argparse.Namespace, station: Any) -> int:
         elsewhere = due_elsewhere(list(station.tapes.book.current().values()), mounted, age,
                                   tuple(checked))
         for d in elsewhere:
-            print(t("lto.due_not_mounted", barcode=d.barcode, pool=d.pool, copies=d.copies,
-                    oldest=d.oldest))
+            print(due_line(d))
     if not checked and not elsewhere:
         print(t("lto.nothing_due" if age is not None else "tui.tape_nothing"))
     if any(e.result != "verified" for e in checked):

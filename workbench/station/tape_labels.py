@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.errors import Refused
+from workbench.errors import BadInput, Refused
 from workbench.i18n import t
 from workbench.station.words import plural
 from workbench.tape.catalogue import read_entries
@@ -75,3 +75,17 @@ def unreadable_line(u: Unreadable, lang: str | None = None) -> str:
                  reason=u.reason)
     return t("labelfix.tape_unreadable", lang=lang, name=u.mount.name, mount=str(u.mount),
              reason=u.reason, label=str(u.mount / LABEL))
+
+
+def check_verify_barcode(station: Station, barcode: str) -> None:
+    """`tape verify --barcode X` with X not mounted says so: a tape the ledger knows is
+    to be mounted (exit 6); a barcode nobody knows is a typo (exit 2)."""
+    mounted = [tp.barcode for tp in station.tapes.mounted()]
+    if barcode in mounted:
+        return
+    copies = [e for e in station.tapes.book.current().values() if e.barcode == barcode]
+    if copies:
+        raise Refused("labelfix.verify_not_mounted", barcode=barcode, count=len(copies),
+                      pool=copies[0].pool, root=str(station.settings.paths.tape))
+    raise BadInput("labelfix.verify_unknown", barcode=barcode,
+                   mounted=", ".join(mounted) or "-")

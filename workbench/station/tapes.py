@@ -129,6 +129,9 @@ class TapeDesk:
         them. Each check is a ledger row and a PREMIS fixity check event."""
         from workbench.station.reverify import due_copies, tape_order
         settings = self.station.settings
+        if barcode:
+            from workbench.station.tape_labels import check_verify_barcode
+            check_verify_barcode(self.station, barcode)
         names: set[str] | None = None
         if items:
             names = set()

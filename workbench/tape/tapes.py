@@ -3,6 +3,7 @@ small label file that names its barcode, pool and generation."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -52,8 +53,14 @@ class Tape:
     full: bool = False
 
     def used(self) -> int:
-        return sum(p.stat().st_size for p in self.mount.rglob("*")
-                   if p.is_file() and p.name != LABEL)
+        """Bytes on the tape. On LTFS the mount says it (its data partition's capacity
+        less its free space: no walk of millions of files); a folder standing in is
+        summed by bag, each finished bag's total kept while it is unchanged."""
+        total = ltfs_attr(self.mount, "mediaDataPartitionTotalCapacity")
+        free = ltfs_space(self.mount, "Data")
+        if total is not None and free is not None:
+            return max(0, total - free) << 20
+        return folder_used(self.mount)
 
     def writable(self) -> bool:
         """Mounted for writing (a tape mounted read-only, write-protected or with a full
@@ -89,16 +96,59 @@ class Tape:
 INDEX_MIN_MIB = 64  # an LTFS index partition with less free space takes no more bags
 
 
-def ltfs_space(mount: Path, partition: str) -> int | None:
-    """Free MiB of an LTFS partition ("Index" or "Data") as the mount's virtual extended
-    attribute says it; None when the mount does not say (a folder standing in)."""
+def ltfs_attr(mount: Path, name: str) -> int | None:
+    """An LTFS mount's numeric virtual extended attribute ltfs.NAME; None when the mount
+    does not say (a folder standing in)."""
     for prefix in ("user.", ""):
         try:
-            raw = os.getxattr(mount, f"{prefix}ltfs.media{partition}PartitionAvailableSpace")
-            return int(raw.decode("ascii").strip())
+            return int(os.getxattr(mount, f"{prefix}ltfs.{name}").decode("ascii").strip())
         except (OSError, ValueError):
             continue
     return None
+
+
+def ltfs_space(mount: Path, partition: str) -> int | None:
+    """Free MiB of an LTFS partition ("Index" or "Data") as the mount's virtual extended
+    attribute says it; None when the mount does not say (a folder standing in)."""
+    return ltfs_attr(mount, f"media{partition}PartitionAvailableSpace")
+
+
+# A finished bag on a tape is never changed in place (written as .NAME.partial, renamed
+# when whole; a rewrite removes it first): its size is kept while the folder's identity
+# and times are the same, so a screen refreshed every few seconds, or every bag of a
+# write, does not walk thousands of files again. Partial folders are always summed.
+_SIZES: dict[tuple[str, int, int], tuple[int, int, int]] = {}
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def folder_used(mount: Path) -> int:
+    """Bytes under a folder standing in for a tape (its label not counted)."""
+    total = 0
+    for entry in os.scandir(mount):
+        if entry.name == LABEL:
+            continue
+        st = entry.stat(follow_symlinks=False)
+        if not entry.is_dir(follow_symlinks=False):
+            total += st.st_size
+            continue
+        if entry.name.endswith(".partial"):
+            total += _tree_size(Path(entry.path))
+            continue
+        key = (entry.path, st.st_dev, st.st_ino)
+        known = _SIZES.get(key)
+        if known is None or known[:2] != (st.st_mtime_ns, st.st_ctime_ns):
+            known = (st.st_mtime_ns, st.st_ctime_ns, _tree_size(Path(entry.path)))
+            _SIZES[key] = known
+        total += known[2]
+    return total
 
 
 BARCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
