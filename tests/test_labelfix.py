@@ -132,3 +132,53 @@ def test_verify_of_a_barcode_not_mounted_and_a_forecast_typo_are_said(
     assert run.returncode == 2 and "nonesuch" in run.stderr and "fd35-2hd" in run.stderr
     run = cli(root, "tape", "forecast", "--plan", "100:fd35-2hd")
     assert run.returncode == 0, run.stderr
+
+
+def test_used_on_ltfs_comes_from_the_mount_and_walks_nothing(tmp_path: Path, monkeypatch):
+    from workbench.tape import tapes
+    mount = tmp_path / "T1"
+    mount.mkdir()
+    attrs = {"user.ltfs.mediaDataPartitionTotalCapacity": b"2842",
+             "user.ltfs.mediaDataPartitionAvailableSpace": b"2839"}
+
+    def getxattr(path, name, *a, **k):
+        if name in attrs:
+            return attrs[name]
+        raise OSError(61, "No data available")
+
+    def walk(*a, **k):
+        raise AssertionError("walked the tape")
+
+    monkeypatch.setattr(tapes.os, "getxattr", getxattr)
+    monkeypatch.setattr(tapes, "folder_used", walk)
+    tape = tapes.Tape(mount, "T1", "p", "LTO-8", 10**12)
+    assert tape.used() == 3 << 20
+
+
+def test_used_of_a_folder_follows_bags_written_and_removed(tmp_path: Path):
+    from workbench.tape.tapes import Tape
+
+    def walk(mount: Path) -> int:
+        return sum(p.stat().st_size for p in mount.rglob("*")
+                   if p.is_file() and p.name != LABEL)
+
+    mount = tmp_path / "T1"
+    (mount / "A" / "data").mkdir(parents=True)
+    (mount / LABEL).write_text('barcode = "T1"\n')
+    (mount / "A" / "data" / "a.bin").write_bytes(b"a" * 1000)
+    tape = Tape(mount, "T1", "p", "LTO-8", 10**12)
+    assert tape.used() == walk(mount) == 1000
+    partial = mount / ".B.partial" / "data"
+    partial.mkdir(parents=True)
+    (partial / "b.bin").write_bytes(b"b" * 500)
+    assert tape.used() == 1500
+    (partial / "c.bin").write_bytes(b"c" * 10)  # deep inside a partial: still counted
+    assert tape.used() == 1510
+    (mount / ".B.partial").rename(mount / "B")
+    assert tape.used() == walk(mount) == 1510
+    shutil.rmtree(mount / "A")
+    (mount / "A" / "data").mkdir(parents=True)  # rewritten, smaller
+    (mount / "A" / "data" / "a.bin").write_bytes(b"a" * 10)
+    assert tape.used() == walk(mount) == 520
+    (mount / "B.tar").write_bytes(b"t" * 7)
+    assert tape.used() == walk(mount) == 527
