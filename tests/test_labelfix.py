@@ -182,3 +182,121 @@ def test_used_of_a_folder_follows_bags_written_and_removed(tmp_path: Path):
     assert tape.used() == walk(mount) == 520
     (mount / "B.tar").write_bytes(b"t" * 7)
     assert tape.used() == walk(mount) == 527
+
+
+def test_plan_says_a_pool_without_tapes_and_an_index_partition_under_the_rule(
+        tmp_path: Path, monkeypatch):
+    from tests.test_tape import fake_bag
+    from workbench.tape import tapes
+    from workbench.tape.catalogue import Catalogue
+    from workbench.tape.plan import plan
+    bag = fake_bag(tmp_path / "b", "A", 600)
+    mount = tmp_path / "T1"
+    mount.mkdir()
+    tape = tapes.Tape(mount, "T1", "p", "LTO-8", 10_000)
+    _, unplaced = plan([bag], [tape], Catalogue(tmp_path / "c.json"), ("p", "q"), 0.0)
+    assert [(u.pool, u.reason) for u in unplaced] == [("q", "none_mounted")]
+    attrs = {"user.ltfs.mediaIndexPartitionAvailableSpace": b"7",
+             "user.ltfs.mediaDataPartitionAvailableSpace": b"150",
+             "user.ltfs.mediaDataPartitionTotalCapacity": b"185"}
+
+    def getxattr(path, name, *a, **k):
+        if name in attrs:
+            return attrs[name]
+        raise OSError(61, "No data available")
+
+    monkeypatch.setattr(tapes.os, "getxattr", getxattr)
+    _, unplaced = plan([bag], [tape], Catalogue(tmp_path / "c.json"), ("p",), 0.0)
+    assert [(u.pool, u.reason) for u in unplaced] == [("p", "index_full")]
+    from workbench.i18n import t
+    assert "index partition" in t("tape.unplaced_index_full", bag="A", size="600 B",
+                                  pool="p")
+
+
+def test_unmount_of_a_plain_folder_says_not_mounted_and_removes_it(tmp_path: Path,
+                                                                    monkeypatch):
+    import pytest
+
+    from tests.test_ltfs import Drive
+    from workbench.errors import BadInput, Refused
+    from workbench.station import cartridge
+    from workbench.tape.ltfs import Ltfs
+    playing = Drive(tmp_path / "shelf")
+    monkeypatch.setattr(cartridge, "drive", lambda station: Ltfs(
+        "/dev/nst0", "/dev/sg3", playing, which=lambda tool: f"/usr/bin/{tool}",
+        ismount=lambda p: p in playing.mounted, running=lambda p: False))
+    settings = settings_in(tmp_path / "station")
+    left = settings.paths.tape / "WRONG1L8"
+    left.mkdir(parents=True)
+    with Station(settings) as st:
+        with pytest.raises(BadInput, match="not mounted.*plain folder"):
+            cartridge.unmount_cartridge(st, "WRONG1L8")
+        assert not left.exists() and "fusermount" not in playing.ran
+        done = cartridge.format_cartridge(st, "primary", "LTO-8")
+        with pytest.raises(Refused, match="already mounted") as refused:
+            cartridge.mount_cartridge(st, "A00001L8")
+        assert refused.value.exit_code == 6 and playing.ran.count("ltfs") == 1
+        assert done.generation_checked  # the cartridge memory said LTO-8
+        cartridge.unmount_cartridge(st, "A00001L8")
+        assert not done.tape.mount.exists()  # no empty folder left behind
+
+
+LTFS_BIN = Path("/tmp/ltfs-inst/bin")  # where tests/ltfs_outputs/README.md builds LTFS
+
+
+def small_cartridge(shelf: Path, capacity_mb: int = 200) -> None:
+    """A file-simulator cartridge of an LTO-5 (cart_type L5) that small, made before
+    mkltfs sees it."""
+    shelf.mkdir(parents=True)
+    (shelf / "filedebug_tc_conf.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<filedebug_cartridge_config>\n'
+        "<dummy_io>false</dummy_io><emulate_readonly>false</emulate_readonly>\n"
+        f"<capacity_mb>{capacity_mb}</capacity_mb><cart_type>L5</cart_type>"
+        "<density_code>58</density_code><delay_mode>None</delay_mode><wraps>40</wraps>"
+        "<eot_to_bot_sec>12</eot_to_bot_sec><change_direction_us>2000000"
+        "</change_direction_us><change_track_us>10000</change_track_us>"
+        "<threading_sec>0</threading_sec>\n</filedebug_cartridge_config>\n")
+
+
+def test_real_ltfs_messages_say_what_happened(tmp_path: Path, monkeypatch):
+    import os
+    import subprocess
+
+    import pytest
+    if LTFS_BIN.is_dir():
+        monkeypatch.setenv("PATH", f"{LTFS_BIN}:{os.environ['PATH']}")
+    if not (shutil.which("mkltfs") and shutil.which("ltfs") and shutil.which("fusermount")
+            and os.access("/dev/fuse", os.R_OK | os.W_OK)):
+        pytest.skip("needs the LTFS tools and FUSE: see tests/ltfs_outputs/README.md")
+    root, shelf = tmp_path / "station", tmp_path / "shelf" / "A00001L8"
+    root.mkdir()
+    small_cartridge(shelf)
+    config = root / "workbench.toml"
+    config.write_text(f'[tape]\nheadroom_percent = 0\ndevice = "{shelf}"\n'
+                      'ltfs_backend = "file"\n')
+    tape = root / "tape"
+    try:
+        run = cli(root, "tape", "format", "--pool", "primary", "--barcode", "A00001L8")
+        # 185 MiB: its index partition is under the 64 MiB rule, and said so
+        assert run.returncode == 3, run.stderr
+        assert "index partition has less than 64 MiB" in run.stderr
+        assert "not checked" in run.stdout and "185.0 MiB" in run.stdout
+        assert "an LTO-8 cartridge holds" in run.stderr  # the generation is doubted
+        run = cli(root, "tape", "plan")
+        assert "index partition" in run.stdout
+        run = cli(root, "tape", "mount", "--barcode", "A00001L8")
+        assert run.returncode == 6 and "already mounted" in run.stderr, run.stderr
+        assert cli(root, "tape", "unmount", "A00001L8").returncode == 0
+        assert sorted(p.name for p in tape.iterdir()) == []  # no empty folder left
+        run = cli(root, "tape", "mount", "--barcode", "WRONG1L8")  # holds A00001L8
+        assert run.returncode == 6 and "labelled A00001L8" in run.stderr
+        assert sorted(p.name for p in tape.iterdir()) == []
+        config.write_text(config.read_text().replace(str(shelf), str(shelf) + "-gone"))
+        run = cli(root, "tape", "mount", "--barcode", "A00001L8")
+        assert run.returncode == 6 and "does not exist" in run.stderr, run.stderr
+        assert "damaged" not in run.stderr
+        assert sorted(p.name for p in tape.iterdir()) == []
+    finally:
+        for p in tape.iterdir() if tape.is_dir() else []:
+            if os.path.ismount(p):
+                subprocess.run(["fusermount", "-u", str(p)], check=False, timeout=60)

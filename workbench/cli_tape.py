@@ -117,6 +117,9 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
                   [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
                     human_bytes(tp.room(settings.tape_headroom))]
                    for tp in desk.mounted()], sys.stdout)
+            for tp in desk.mounted():  # room 0 on LTFS: say it is the index partition
+                if tp.index_short():
+                    print(t("lto.read_only_index_headroom", barcode=tp.barcode))
             print()
             for a in assignments:
                 print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,

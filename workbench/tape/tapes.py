@@ -67,15 +67,18 @@ class Tape:
         index partition takes no more bags, though it is not full)."""
         return os.access(self.mount, os.W_OK)
 
+    def index_short(self) -> bool:
+        """On LTFS: the index partition has less free space than the workbench keeps
+        (INDEX_MIN_MIB), so no more bags go on, whatever the data partition has."""
+        index = ltfs_space(self.mount, "Index")
+        return index is not None and index < INDEX_MIN_MIB
+
     def room(self, headroom: float) -> int:
         """Bytes the planner may still put on this tape. On LTFS the mount says what is
         left of both partitions: a nearly full index partition (the index would not
         fit: every file written adds to it) leaves no room, whatever the data
         partition has."""
-        if self.full or not self.writable():
-            return 0
-        index = ltfs_space(self.mount, "Index")
-        if index is not None and index < INDEX_MIN_MIB:
+        if self.full or not self.writable() or self.index_short():
             return 0
         by_plan = int(self.capacity * (1 - headroom)) - self.used()
         free = psutil.disk_usage(str(self.mount)).free
