@@ -229,7 +229,7 @@ def test_unmount_of_a_plain_folder_says_not_mounted_and_removes_it(tmp_path: Pat
     left = settings.paths.tape / "WRONG1L8"
     left.mkdir(parents=True)
     with Station(settings) as st:
-        with pytest.raises(BadInput, match="not mounted.*plain folder"):
+        with pytest.raises(BadInput, match=r"not mounted.*plain folder"):
             cartridge.unmount_cartridge(st, "WRONG1L8")
         assert not left.exists() and "fusermount" not in playing.ran
         done = cartridge.format_cartridge(st, "primary", "LTO-8")
