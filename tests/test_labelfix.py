@@ -300,3 +300,28 @@ def test_real_ltfs_messages_say_what_happened(tmp_path: Path, monkeypatch):
         for p in tape.iterdir() if tape.is_dir() else []:
             if os.path.ismount(p):
                 subprocess.run(["fusermount", "-u", str(p)], check=False, timeout=60)
+
+
+def test_a_dead_mount_costs_that_tape_only_and_the_screen_reads_say_it(
+        station_root: Path, monkeypatch):  # noqa: F811
+    import errno
+
+    from workbench.station.tape_view import read_view
+    root = station_root
+    dead = root / "tape" / "S00001L8"
+    real_is_file = Path.is_file
+
+    def is_file(self: Path) -> bool:
+        if self.parent == dead:  # what a FUSE mount whose ltfs process died says
+            raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    with Station(settings_in(root)) as st:
+        assert [tp.barcode for tp in st.tapes.mounted()] == ["P00001L8"]
+        view = read_view(st)
+        assert [r.barcode for r in view.tapes] == ["P00001L8"]
+        assert len(view.unreadable) == 1
+        line = view.unreadable[0]
+        assert "S00001L8" in line and "not connected" in line
+        assert "workbench tape unmount S00001L8" in line
