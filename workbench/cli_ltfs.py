@@ -45,12 +45,10 @@ def cmd_cartridge(args: argparse.Namespace, settings: Settings) -> int:
         print("  " + t("labelfix.generation_unchecked", generation=done.tape.generation,
                        capacity=human_bytes(done.ltfs_capacity) if done.ltfs_capacity
                        else "-"))
-        from workbench.tape.tapes import load_generations
-        usable = load_generations(settings.paths.profiles)[done.tape.generation].usable
-        if done.ltfs_capacity and done.ltfs_capacity < usable // 2:
-            print(t("labelfix.generation_doubt", barcode=done.tape.barcode,
-                    generation=done.tape.generation, usable=human_bytes(usable),
-                    capacity=human_bytes(done.ltfs_capacity)), file=sys.stderr)
+    if done.usable:
+        print(t("labelfix.generation_doubt", barcode=done.tape.barcode,
+                generation=done.tape.generation, usable=human_bytes(done.usable),
+                capacity=human_bytes(done.ltfs_capacity)), file=sys.stderr)
     if done.read_only:
         print(t(f"lto.read_only_{done.read_only}", barcode=done.tape.barcode),
               file=sys.stderr)

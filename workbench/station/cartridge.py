@@ -49,17 +49,25 @@ class Mounted:
     mam: Mam | None = None
     generation_checked: bool = True  # False: no cartridge memory said the generation
     ltfs_capacity: int = 0  # the data partition's size as LTFS says it (0: not said)
+    usable: int = 0  # what a cartridge of the label's generation holds, when in doubt:
+    # unchecked, and LTFS says far less (another generation, or a simulator)
 
 
-def _checks(mounted: Mounted, tape: Tape, mam: Mam | None) -> Mounted:
+def _checks(station: Station, mounted: Mounted, tape: Tape, mam: Mam | None) -> Mounted:
     """What the mount says beyond the tools' own words: an index partition under the
     workbench's rule (no bag will be planned onto the tape), and whether anything
     checked the generation (LTFS 2.4 does not report the cartridge type; only the
     cartridge memory does)."""
-    total = ltfs_attr(tape.mount, "mediaDataPartitionTotalCapacity")
+    total = (ltfs_attr(tape.mount, "mediaDataPartitionTotalCapacity") or 0) << 20
     read_only = mounted.read_only or ("index_headroom" if tape.index_short() else "")
-    return Mounted(tape, read_only, mam, mam is not None and bool(mam.generation),
-                   (total or 0) << 20)
+    checked = mam is not None and bool(mam.generation)
+    usable = 0
+    if not checked and total:
+        generations = load_generations(station.settings.paths.profiles)
+        if tape.generation in generations and \
+                total < generations[tape.generation].usable // 2:
+            usable = generations[tape.generation].usable
+    return Mounted(tape, read_only, mam, checked, total, usable)
 
 
 def drive(station: Station) -> Ltfs:
@@ -122,7 +130,7 @@ def format_cartridge(station: Station, pool: str, generation: str, barcode: str 
         total = ltfs_attr(mounted.tape.mount, "mediaDataPartitionTotalCapacity")
         tape = label_tape(mounted.tape.mount, barcode, pool, generation,
                           (total or 0) << 20, generations, settings.tape_pools)
-        return _checks(mounted, tape, mam)
+        return _checks(station, mounted, tape, mam)
 
 
 def _mount_state(ltfs: Ltfs, path: Path) -> str:
@@ -197,7 +205,7 @@ def mount_cartridge(station: Station, barcode: str = "") -> Mounted:
             raise problem
         if mounted.read_only and not tape.full:
             tape.full = True  # nothing is planned onto a tape that cannot be written
-        return _checks(mounted, tape, mam)
+        return _checks(station, mounted, tape, mam)
 
 
 def unmount_cartridge(station: Station, barcode: str) -> Path | None:
