@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +147,10 @@ def _mount_state(ltfs: Ltfs, path: Path) -> str:
 def _tidy(mountpoint: Path) -> None:
     """Remove the empty folder a refused, failed or ended mount leaves in the tape folder
     (rmdir: never a folder holding anything, never a mount point)."""
-    with contextlib.suppress(OSError):
+    try:
         mountpoint.rmdir()
+    except OSError:
+        pass
 
 
 def _device_problem(station: Station, detail: str) -> Refused | None:
@@ -219,11 +220,13 @@ def unmount_cartridge(station: Station, barcode: str) -> Path | None:
         _tidy(mount)
         raise BadInput("labelfix.unmount_not_mounted", barcode=barcode, mount=str(mount))
     with station.tapes.lock().acquire():
-        with contextlib.suppress(OSError, BadInput):  # a bad label or a dead mount
-            # still unmounts: the tape's catalogue is only a copy of the ledger's
+        try:  # a bad label or a dead mount still unmounts: the tape's catalogue is
+            # only a copy of the ledger's
             if (mount / LABEL).is_file():
                 tape = read_tape(mount, load_generations(station.settings.paths.profiles))
                 stage.write_tape_catalogue(tape, station.tapes.book)
+        except (OSError, BadInput):
+            pass
         before = captured(_capture(station, barcode))
         done = ltfs.unmount(mount)
         if not done.ok:
