@@ -35,6 +35,7 @@ from workbench.tape.tapes import (
     load_generations,
     ltfs_attr,
     read_tape,
+    remove_empty_folder,
 )
 
 if TYPE_CHECKING:
@@ -147,10 +148,7 @@ def _mount_state(ltfs: Ltfs, path: Path) -> str:
 def _tidy(mountpoint: Path) -> None:
     """Remove the empty folder a refused, failed or ended mount leaves in the tape folder
     (rmdir: never a folder holding anything, never a mount point)."""
-    try:
-        mountpoint.rmdir()
-    except OSError:
-        pass
+    remove_empty_folder(mountpoint)
 
 
 def _device_problem(station: Station, detail: str) -> Refused | None:

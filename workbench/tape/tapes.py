@@ -193,6 +193,12 @@ def _lenient_label(path: Path) -> dict[str, object]:
     return data
 
 
+def remove_empty_folder(path: Path) -> None:
+    """rmdir: gone only when empty and not a mount point (anything else stays)."""
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
 def still_mounted(tape: Tape) -> bool:
     """The tape is still there under its mount, with its own label (not unmounted,
     pulled or swapped for another cartridge since it was found)."""
