@@ -288,7 +288,7 @@ def test_a_pool_without_a_tape_is_said_when_accepting(tmp_path):
                load_generations(PROJECT_ROOT / "profiles"))
     out = migrate(tmp_path, GOOD, "FD-1")
     assert out.returncode == 0, out.stderr
-    assert "no room in pool secondary" in out.stdout, out.stdout
+    assert "waits for pool secondary: no tape of that pool is mounted" in out.stdout, out.stdout
     con = connect(tmp_path / "logs" / "ledger.sqlite")
     assert con.execute("SELECT COUNT(*) FROM events WHERE step = 'tape' AND "
                        "outcome = 'waiting'").fetchone()[0] == 1

@@ -199,11 +199,15 @@ def test_tape_screen_writes_and_verifies(tmp_path):
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("t")
             assert isinstance(app.screen, TapeScreen)
-            assert app.screen.query_one("#tapes", DataTable).row_count == 2
-            assert app.screen.query_one("#waiting", DataTable).row_count == 2  # two pools
+            # read off the UI thread: shown when the read is done
+            await wait_for(pilot, lambda: app.screen.query_one("#tapes", DataTable)
+                           .row_count == 2)
+            await wait_for(pilot, lambda: app.screen.query_one("#waiting", DataTable)
+                           .row_count == 2)  # two pools
             await pilot.press("w")
             await wait_for(pilot, lambda: text_of(app, "#tape-status").count("verified") == 2)
-            assert app.screen.query_one("#waiting", DataTable).row_count == 0
+            await wait_for(pilot, lambda: app.screen.query_one("#waiting", DataTable)
+                           .row_count == 0)
             await pilot.press("v")
             await wait_for(pilot, lambda: not app.screen.busy and
                            text_of(app, "#tape-status").count("verified") == 2)

@@ -41,6 +41,14 @@ def cmd_cartridge(args: argparse.Namespace, settings: Settings) -> int:
     if done.mam is not None and done.mam.serial:
         print("  " + t("lto.mam", serial=done.mam.serial, barcode=done.mam.barcode or "-",
                        generation=done.mam.generation or "-"))
+    if not done.generation_checked:
+        print("  " + t("labelfix.generation_unchecked", generation=done.tape.generation,
+                       capacity=human_bytes(done.ltfs_capacity) if done.ltfs_capacity
+                       else "-"))
+    if done.usable:
+        print(t("labelfix.generation_doubt", barcode=done.tape.barcode,
+                generation=done.tape.generation, usable=human_bytes(done.usable),
+                capacity=human_bytes(done.ltfs_capacity)), file=sys.stderr)
     if done.read_only:
         print(t(f"lto.read_only_{done.read_only}", barcode=done.tape.barcode),
               file=sys.stderr)
@@ -69,9 +77,11 @@ def forecast_lines(settings: Settings, queues: list[Path], planned: list[str],
                               basis=t(f"lto.basis_{m.basis}", bags=m.bags),
                               size=human_bytes(m.bytes)))
     for p in f.pools:
-        lines.append("  " + t("lto.forecast_pool", pool=p.pool, size=human_bytes(p.needed),
-                              room=human_bytes(p.room), cartridges=p.cartridges,
-                              generation=p.generation, per=human_bytes(p.per_cartridge)))
+        lines.append("  " + t("labelfix.forecast_pool_one" if p.cartridges == 1
+                              else "lto.forecast_pool", pool=p.pool,
+                              size=human_bytes(p.needed), room=human_bytes(p.room),
+                              cartridges=p.cartridges, generation=p.generation,
+                              per=human_bytes(p.per_cartridge)))
     if f.unknown:
         lines.append("  " + t("lto.forecast_unknown", media=", ".join(f.unknown)))
     return lines, f

@@ -75,6 +75,16 @@ def _print_unplaced(unplaced: list[Any]) -> None:
                 pool=u.pool))
 
 
+def say_unreadable(station: Any) -> bool:
+    """Each tape mounted here that cannot be used, with how to fix it (stderr); the
+    other tapes are used as if it were not there."""
+    from workbench.station.tape_labels import unreadable_line
+    bad = station.tapes.unreadable()
+    for u in bad:
+        print(unreadable_line(u), file=sys.stderr)
+    return bool(bad)
+
+
 def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
 
@@ -98,6 +108,8 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
         return ExitCode.BAD_INPUT
     with Station(settings, cancel=cancel_on_sigint()) as station:
         desk = station.tapes
+        bad_tapes = say_unreadable(station) if action in ("plan", "write", "verify") \
+            else False
         if action == "plan":
             assignments, unplaced = desk.plan()
             table([t("tape.barcode"), t("tape.pool"), t("tape.generation"), t("tape.used"),
@@ -105,12 +117,15 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
                   [[tp.barcode, tp.pool, tp.generation, human_bytes(tp.used()),
                     human_bytes(tp.room(settings.tape_headroom))]
                    for tp in desk.mounted()], sys.stdout)
+            for tp in desk.mounted():  # room 0 on LTFS: say it is the index partition
+                if tp.index_short():
+                    print(t("lto.read_only_index_headroom", barcode=tp.barcode))
             print()
             for a in assignments:
                 print(t("tape.assign", bag=a.bag.name, size=human_bytes(a.size), pool=a.pool,
                         barcode=a.barcode))
             _print_unplaced(unplaced)
-            return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
+            return ExitCode.SUCCESS if not (unplaced or bad_tapes) else ExitCode.PARTIAL
         if action == "write":
             done, unplaced = desk.write(args.bag)
             for e in done:
@@ -121,10 +136,11 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
                 print(t("tui.tape_nothing"))
             failed = any(e.result != "verified" for e in done) or \
                 any(u.reason in ("missing", "failed") for u in unplaced)
-            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced \
+            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced or bad_tapes \
                 else ExitCode.SUCCESS
         if action == "verify":
-            return _verify(args, station)
+            code = _verify(args, station)
+            return max(code, ExitCode.PARTIAL) if bad_tapes else code
         if action == "catalog":
             entries = desk.catalogue()
             if args.json:
@@ -163,6 +179,7 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
 def _verify(args: argparse.Namespace, station: Any) -> int:
     from workbench.station.book import item_of
     from workbench.station.reverify import due_elsewhere, parse_age
+    from workbench.station.tape_view import due_line
     settings = station.settings
     age: float | None = None
     if args.older_than:
@@ -185,8 +202,7 @@ def _verify(args: argparse.Namespace, station: Any) -> int:
         elsewhere = due_elsewhere(list(station.tapes.book.current().values()), mounted, age,
                                   tuple(checked))
         for d in elsewhere:
-            print(t("lto.due_not_mounted", barcode=d.barcode, pool=d.pool, copies=d.copies,
-                    oldest=d.oldest))
+            print(due_line(d))
     if not checked and not elsewhere:
         print(t("lto.nothing_due" if age is not None else "tui.tape_nothing"))
     if any(e.result != "verified" for e in checked):
@@ -214,6 +230,7 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     bar = ProgressLine()
     try:
         with Station(settings, cancel=cancel_on_sigint()) as station:
+            say_unreadable(station)
             done = Retrieval(station).retrieve(args.item, args.to or Path.cwd(), ask_mount,
                                                args.bag, progress=bar)
     finally:
@@ -230,6 +247,7 @@ def cmd_where(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
     from workbench.station.retrieve import Retrieval, where_lines
     with Station(settings) as station:
+        say_unreadable(station)
         where = Retrieval(station).where(args.item)
     if args.json:
         print(json.dumps({"item": where.item_id, "state": where.state, "bags": [

@@ -34,7 +34,9 @@ from workbench.tape.tapes import (
     check_pool,
     label_tape,
     load_generations,
+    ltfs_attr,
     read_tape,
+    remove_empty_folder,
 )
 
 if TYPE_CHECKING:
@@ -44,8 +46,29 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Mounted:
     tape: Tape
-    read_only: str = ""
+    read_only: str = ""  # also index_headroom: the index partition is under the rule
     mam: Mam | None = None
+    generation_checked: bool = True  # False: no cartridge memory said the generation
+    ltfs_capacity: int = 0  # the data partition's size as LTFS says it (0: not said)
+    usable: int = 0  # what a cartridge of the label's generation holds, when in doubt:
+    # unchecked, and LTFS says far less (another generation, or a simulator)
+
+
+def _checks(station: Station, mounted: Mounted, tape: Tape, mam: Mam | None) -> Mounted:
+    """What the mount says beyond the tools' own words: an index partition under the
+    workbench's rule (no bag will be planned onto the tape), and whether anything
+    checked the generation (LTFS 2.4 does not report the cartridge type; only the
+    cartridge memory does)."""
+    total = (ltfs_attr(tape.mount, "mediaDataPartitionTotalCapacity") or 0) << 20
+    read_only = mounted.read_only or ("index_headroom" if tape.index_short() else "")
+    checked = mam is not None and bool(mam.generation)
+    usable = 0
+    if not checked and total:
+        generations = load_generations(station.settings.paths.profiles)
+        if tape.generation in generations and \
+                total < generations[tape.generation].usable // 2:
+            usable = generations[tape.generation].usable
+    return Mounted(tape, read_only, mam, checked, total, usable)
 
 
 def drive(station: Station) -> Ltfs:
@@ -121,20 +144,58 @@ def format_cartridge(station: Station, pool: str, generation: str, barcode: str 
         if not done.ok:
             if done.detail == "already_formatted":
                 raise Refused("lto.format_has_data", barcode=barcode)
-            raise Refused("lto.format_failed", barcode=barcode, detail=done.detail)
+            raise _device_problem(station, done.detail) or \
+                Refused("lto.format_failed", barcode=barcode, detail=done.detail)
         mounted = _mount(station, ltfs, barcode, mam)
-        tape = label_tape(mounted.tape.mount, barcode, pool, generation, 0, generations,
-                          settings.tape_pools)
-        return Mounted(tape, mounted.read_only, mam)
+        # the label's capacity: LTFS's own figure for the data partition where it says
+        # it (a cartridge of another generation, or a partitioned one, holds that much)
+        total = ltfs_attr(mounted.tape.mount, "mediaDataPartitionTotalCapacity")
+        tape = label_tape(mounted.tape.mount, barcode, pool, generation,
+                          (total or 0) << 20, generations, settings.tape_pools)
+        return _checks(station, mounted, tape, mam)
+
+
+def _mount_state(ltfs: Ltfs, path: Path) -> str:
+    """absent | folder (a plain folder: nothing mounted) | mounted | dead (a FUSE mount
+    whose ltfs process ended: every look at it fails, ENOTCONN)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return "absent"
+    except OSError:
+        return "dead"
+    return "mounted" if ltfs.ismount(path) else "folder"
+
+
+def _tidy(mountpoint: Path) -> None:
+    """Remove the empty folder a refused, failed or ended mount leaves in the tape folder
+    (rmdir: never a folder holding anything, never a mount point)."""
+    remove_empty_folder(mountpoint)
+
+
+def _device_problem(station: Station, detail: str) -> Refused | None:
+    """A tool failed: a `[tape] device` path that does not exist is the cause to name
+    (not a damaged cartridge)."""
+    device = station.settings.tape_device
+    if device.startswith("/") and not Path(device).exists():
+        return Refused("labelfix.no_device", device=device, detail=detail)
+    return None
 
 
 def _mount(station: Station, ltfs: Ltfs, barcode: str, mam: Mam | None) -> Mounted:
     mountpoint = station.settings.paths.tape / barcode
-    if mountpoint.is_dir() and any(mountpoint.iterdir()):
+    state = _mount_state(ltfs, mountpoint)
+    if state == "mounted":
+        raise Refused("labelfix.already_mounted", barcode=barcode, mount=str(mountpoint))
+    if state == "dead":
+        raise Refused("labelfix.mount_dead", barcode=barcode, mount=str(mountpoint))
+    if state == "folder" and any(mountpoint.iterdir()):
         raise Refused("lto.mountpoint_busy", path=str(mountpoint))
     done = ltfs.mount(mountpoint, _capture(station, barcode))
     if not done.ok:
-        raise Refused("lto.mount_failed", barcode=barcode, detail=done.detail)
+        _tidy(mountpoint)
+        raise _device_problem(station, done.detail) or \
+            Refused("lto.mount_failed", barcode=barcode, detail=done.detail)
     tape = Tape(mountpoint, barcode, "", "", 0)
     return Mounted(tape, done.read_only, mam)
 
@@ -160,27 +221,37 @@ def mount_cartridge(station: Station, barcode: str = "") -> Mounted:
                 problem = Refused("lto.wrong_generation", barcode=barcode,
                                   found=mam.generation, wanted=tape.generation)
         if problem is not None:
-            ltfs.unmount(mount)
+            if ltfs.unmount(mount).ok:
+                _tidy(mount)
             raise problem
         if mounted.read_only and not tape.full:
             tape.full = True  # nothing is planned onto a tape that cannot be written
-        return Mounted(tape, mounted.read_only, mam)
+        return _checks(station, mounted, tape, mam)
 
 
 def unmount_cartridge(station: Station, barcode: str) -> Path | None:
     """Unmount; the index ltfs wrote last is kept (returned) under logs/ltfs-index."""
     ltfs = _ltfs(station)
     mount = station.settings.paths.tape / check_barcode(barcode)
-    if not mount.is_dir():
+    state = _mount_state(ltfs, mount)
+    if state == "absent":
         raise BadInput("lto.not_mounted", barcode=barcode, root=str(mount.parent))
+    if state == "folder":  # a folder left behind, or a stand-in: nothing to unmount
+        _tidy(mount)
+        raise BadInput("labelfix.unmount_not_mounted", barcode=barcode, mount=str(mount))
     with station.tapes.lock().acquire():
-        if (mount / LABEL).is_file():
-            tape = read_tape(mount, load_generations(station.settings.paths.profiles))
-            stage.write_tape_catalogue(tape, station.tapes.book)
+        try:  # a bad label or a dead mount still unmounts: the tape's catalogue is
+            # only a copy of the ledger's
+            if (mount / LABEL).is_file():
+                tape = read_tape(mount, load_generations(station.settings.paths.profiles))
+                stage.write_tape_catalogue(tape, station.tapes.book)
+        except (OSError, BadInput):
+            pass
         before = captured(_capture(station, barcode))
         done = ltfs.unmount(mount)
         if not done.ok:
             raise Refused("lto.unmount_failed", barcode=barcode, detail=done.detail)
+        _tidy(mount)
     index = newest_index(_capture(station, barcode), before)
     if index is None:
         return None

@@ -96,10 +96,13 @@ def forecast(station: Station, rows: list[tuple[str, str]], planned: list[str],
             continue  # a bad item ID: the queue reports it when it runs
         if state in TODO:
             counts[media] = counts.get(media, 0) + 1
+    known = averages(station)
     for text in planned:
         n, media = parse_plan(text)
+        if media not in station.profiles and media not in known:  # a typo: said, not "?"
+            raise BadInput("labelfix.plan_unknown", value=text, media=media,
+                           known=", ".join(sorted({*station.profiles, *known})))
         counts[media] = counts.get(media, 0) + n
-    known = averages(station)
     for media, n in sorted(counts.items()):
         if media in known:
             out.media.append(MediaLine(media, n, known[media][0], "ledger",

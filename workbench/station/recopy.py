@@ -54,7 +54,7 @@ def recopy(station: Station, item_id: str, ask: AskMount | None = None
         mounted = stage.station_tapes(settings)
         for u in unplaced:
             here = [t.barcode for t in mounted if t.pool == u.pool]
-            if u.reason == "no_tape" and here and set(here) <= failed:
+            if u.reason in ("no_tape", "none_mounted") and here and set(here) <= failed:
                 raise Refused("tapefix.recopy_same_tape", bag=st.bag.name, pool=u.pool,
                               tapes=", ".join(here))
         return copies, unplaced

@@ -22,7 +22,13 @@ from workbench.station.view import CarrierState, state_of
 from workbench.tape import readback, stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
-from workbench.tape.tapes import Tape, label_tape, load_generations, still_mounted
+from workbench.tape.tapes import (
+    Tape,
+    Unreadable,
+    label_tape,
+    load_generations,
+    still_mounted,
+)
 
 if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
@@ -71,6 +77,12 @@ class TapeDesk:
         """The labelled tapes mounted at the station."""
         return stage.station_tapes(self.station.settings)
 
+    def unreadable(self) -> list[Unreadable]:
+        """Tapes mounted here that cannot be used (a bad label, a dead mount): each costs
+        that tape only, and is said with how to fix it (tape_labels.unreadable_line)."""
+        from workbench.station.tape_labels import unreadable_tapes
+        return unreadable_tapes(self.station)
+
     def label(self, mount: Path, barcode: str, pool: str, generation: str,
               capacity: int) -> Tape:
         """Label a mounted LTFS volume (or a folder standing in for a tape); a barcode
@@ -80,6 +92,8 @@ class TapeDesk:
             if other.barcode == barcode and other.mount.resolve() != mount.resolve():
                 raise BadInput("error.duplicate_barcode", barcode=barcode,
                                first=str(other.mount), second=str(mount))
+        from workbench.station.tape_labels import check_unknown_barcode
+        check_unknown_barcode(self.station, mount, barcode, self.catalogue_path)
         return label_tape(mount, barcode, pool, generation, capacity,
                           load_generations(settings.paths.profiles), settings.tape_pools)
 
@@ -116,6 +130,9 @@ class TapeDesk:
         them. Each check is a ledger row and a PREMIS fixity check event."""
         from workbench.station.reverify import due_copies, tape_order
         settings = self.station.settings
+        if barcode:
+            from workbench.station.tape_labels import check_verify_barcode
+            check_verify_barcode(self.station, barcode)
         names: set[str] | None = None
         if items:
             names = set()

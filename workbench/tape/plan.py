@@ -25,6 +25,8 @@ class Unplaced:
     size: int
     pool: str
     reason: str  # no_tape | too_big | read_only (a tape of the pool is mounted read-only)
+    # | none_mounted (the pool has no tape mounted at all) | index_full (a tape of the
+    # pool has room on its data partition, but its index partition is under the rule)
 
 
 def bag_size(bag: Path) -> int:
@@ -49,8 +51,11 @@ def plan(bags: list[Path], tapes: list[Tape], catalogue: CopyBook, pools: tuple[
                 biggest = max((t.capacity * (1 - headroom) for t in pool_tapes), default=0)
                 too_big = bool(pool_tapes) and sizes[bag] > biggest
                 locked = any(not t.writable() for t in pool_tapes)  # not "full": say why
-                unplaced.append(Unplaced(bag, sizes[bag], pool, "too_big" if too_big else
-                                         "read_only" if locked else "no_tape"))
+                index = any(t.index_short() for t in pool_tapes)
+                unplaced.append(Unplaced(bag, sizes[bag], pool, "none_mounted" if not
+                                         pool_tapes else "too_big" if too_big else
+                                         "read_only" if locked else "index_full" if index
+                                         else "no_tape"))
                 continue
             room[target.barcode] -= sizes[bag]
             placed.append(Assignment(bag, sizes[bag], pool, target.barcode))

@@ -3,6 +3,7 @@ small label file that names its barcode, pool and generation."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -52,23 +53,32 @@ class Tape:
     full: bool = False
 
     def used(self) -> int:
-        return sum(p.stat().st_size for p in self.mount.rglob("*")
-                   if p.is_file() and p.name != LABEL)
+        """Bytes on the tape. On LTFS the mount says it (its data partition's capacity
+        less its free space: no walk of millions of files); a folder standing in is
+        summed by bag, each finished bag's total kept while it is unchanged."""
+        total = ltfs_attr(self.mount, "mediaDataPartitionTotalCapacity")
+        free = ltfs_space(self.mount, "Data")
+        if total is not None and free is not None:
+            return max(0, total - free) << 20
+        return folder_used(self.mount)
 
     def writable(self) -> bool:
         """Mounted for writing (a tape mounted read-only, write-protected or with a full
         index partition takes no more bags, though it is not full)."""
         return os.access(self.mount, os.W_OK)
 
+    def index_short(self) -> bool:
+        """On LTFS: the index partition has less free space than the workbench keeps
+        (INDEX_MIN_MIB), so no more bags go on, whatever the data partition has."""
+        index = ltfs_space(self.mount, "Index")
+        return index is not None and index < INDEX_MIN_MIB
+
     def room(self, headroom: float) -> int:
         """Bytes the planner may still put on this tape. On LTFS the mount says what is
         left of both partitions: a nearly full index partition (the index would not
         fit: every file written adds to it) leaves no room, whatever the data
         partition has."""
-        if self.full or not self.writable():
-            return 0
-        index = ltfs_space(self.mount, "Index")
-        if index is not None and index < INDEX_MIN_MIB:
+        if self.full or not self.writable() or self.index_short():
             return 0
         by_plan = int(self.capacity * (1 - headroom)) - self.used()
         free = psutil.disk_usage(str(self.mount)).free
@@ -89,16 +99,59 @@ class Tape:
 INDEX_MIN_MIB = 64  # an LTFS index partition with less free space takes no more bags
 
 
-def ltfs_space(mount: Path, partition: str) -> int | None:
-    """Free MiB of an LTFS partition ("Index" or "Data") as the mount's virtual extended
-    attribute says it; None when the mount does not say (a folder standing in)."""
+def ltfs_attr(mount: Path, name: str) -> int | None:
+    """An LTFS mount's numeric virtual extended attribute ltfs.NAME; None when the mount
+    does not say (a folder standing in)."""
     for prefix in ("user.", ""):
         try:
-            raw = os.getxattr(mount, f"{prefix}ltfs.media{partition}PartitionAvailableSpace")
-            return int(raw.decode("ascii").strip())
+            return int(os.getxattr(mount, f"{prefix}ltfs.{name}").decode("ascii").strip())
         except (OSError, ValueError):
             continue
     return None
+
+
+def ltfs_space(mount: Path, partition: str) -> int | None:
+    """Free MiB of an LTFS partition ("Index" or "Data") as the mount's virtual extended
+    attribute says it; None when the mount does not say (a folder standing in)."""
+    return ltfs_attr(mount, f"media{partition}PartitionAvailableSpace")
+
+
+# A finished bag on a tape is never changed in place (written as .NAME.partial, renamed
+# when whole; a rewrite removes it first): its size is kept while the folder's identity
+# and times are the same, so a screen refreshed every few seconds, or every bag of a
+# write, does not walk thousands of files again. Partial folders are always summed.
+_SIZES: dict[tuple[str, int, int], tuple[int, int, int]] = {}
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def folder_used(mount: Path) -> int:
+    """Bytes under a folder standing in for a tape (its label not counted)."""
+    total = 0
+    for entry in os.scandir(mount):
+        if entry.name == LABEL:
+            continue
+        st = entry.stat(follow_symlinks=False)
+        if not entry.is_dir(follow_symlinks=False):
+            total += st.st_size
+            continue
+        if entry.name.endswith(".partial"):
+            total += _tree_size(Path(entry.path))
+            continue
+        key = (entry.path, st.st_dev, st.st_ino)
+        known = _SIZES.get(key)
+        if known is None or known[:2] != (st.st_mtime_ns, st.st_ctime_ns):
+            known = (st.st_mtime_ns, st.st_ctime_ns, _tree_size(Path(entry.path)))
+            _SIZES[key] = known
+        total += known[2]
+    return total
 
 
 BARCODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -140,6 +193,12 @@ def _lenient_label(path: Path) -> dict[str, object]:
     return data
 
 
+def remove_empty_folder(path: Path) -> None:
+    """rmdir: gone only when empty and not a mount point (anything else stays)."""
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
 def still_mounted(tape: Tape) -> bool:
     """The tape is still there under its mount, with its own label (not unmounted,
     pulled or swapped for another cartridge since it was found)."""
@@ -166,12 +225,44 @@ def read_tape(mount: Path, generations: dict[str, Generation]) -> Tape:
                 data["full"])
 
 
-def find_tapes(root: Path, generations: dict[str, Generation]) -> list[Tape]:
-    """Every labelled tape mounted under root (one folder per tape)."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A folder under the tape folder that is a tape the station cannot use: its label
+    cannot be read (damaged, an unknown generation), or its mount is dead (the LTFS
+    process ended: every read says ENOTCONN)."""
+    mount: Path
+    reason: str  # the error, in the station's language
+    dead: bool = False  # the mount itself cannot be read (not its label)
+
+
+def scan_tapes(root: Path, generations: dict[str, Generation]
+               ) -> tuple[list[Tape], list[Unreadable]]:
+    """Every labelled tape mounted under root (one folder per tape), and the tapes there
+    that cannot be used: one bad label or dead mount costs that tape only."""
     if not root.is_dir():
-        return []
-    return [read_tape(p, generations) for p in sorted(root.iterdir())
-            if (p / LABEL).is_file()]
+        return [], []
+    tapes: list[Tape] = []
+    bad: list[Unreadable] = []
+    for p in sorted(root.iterdir()):
+        try:
+            if not (p / LABEL).is_file():
+                continue
+        except OSError as exc:  # a dead FUSE mount: ENOTCONN on any look at it
+            bad.append(Unreadable(p, exc.strerror or str(exc), dead=True))
+            continue
+        try:
+            tapes.append(read_tape(p, generations))
+        except (ConfigError, BadInput) as exc:
+            bad.append(Unreadable(p, exc.message()))
+        except OSError as exc:
+            bad.append(Unreadable(p, exc.strerror or str(exc), dead=True))
+    return tapes, bad
+
+
+def find_tapes(root: Path, generations: dict[str, Generation]) -> list[Tape]:
+    """Every labelled tape mounted under root that can be used (scan_tapes says the
+    others)."""
+    return scan_tapes(root, generations)[0]
 
 
 def label_tape(mount: Path, barcode: str, pool: str, generation: str, capacity: int,

@@ -14,10 +14,22 @@ from textual.message import Message
 from textual.widgets import DataTable, Header, Input, ProgressBar, Static
 
 from workbench.errors import WorkbenchError
-from workbench.i18n import human_bytes, t
+from workbench.i18n import human_bytes, t, translate
 from workbench.station import Station, TapeProgress
+from workbench.station.tape_view import TapeView, due_line, read_view, retrieve_folder
 from workbench.tui.base import StationScreen
+from workbench.tui.reads import BackgroundReads
 from workbench.tui.widgets import StationFooter
+
+# the CLI's refusals of a retrieval name its --to option: the screen names its field
+UI_WORDS = {"lto.retrieve_exists": "labelfix.tui_retrieve_exists",
+            "tapefix.retrieve_own_folder": "labelfix.tui_retrieve_own_folder",
+            "tapefix.retrieve_no_room": "labelfix.tui_retrieve_no_room"}
+
+
+def plural_due(count: int, days: int) -> str:
+    return t("labelfix.tui_due_one" if count == 1 else "lto.tui_due", count=count,
+             days=days)
 
 
 class TapeProgressMessage(Message):
@@ -45,11 +57,14 @@ class TapeScreen(StationScreen):
         with VerticalScroll(classes="form"):
             yield Static(t("tui.tapes"), classes="heading")
             yield DataTable(id="tapes", cursor_type="row")
+            yield Static(id="tape-bad", markup=False)
             yield Static(t("tui.waiting"), classes="heading")
             yield DataTable(id="waiting", cursor_type="none")
             yield Static(t("lto.tui_where"), classes="heading")
             yield Input(id="tape-item", placeholder=t("lto.tui_item"))
             yield Static(id="tape-where", markup=False)
+            yield Static(t("labelfix.tui_to"), classes="heading")
+            yield Input(id="tape-to", value=str(retrieve_folder(self.wb.settings)))
             yield Static(id="tape-due", markup=False)
             yield ProgressBar(id="tape-bar", total=100, show_eta=False)
             yield Static(id="tape-status", markup=False)
@@ -62,38 +77,50 @@ class TapeScreen(StationScreen):
         self.query_one("#waiting", DataTable).add_columns(
             t("tape.bag"), t("tape.size"), t("tape.pool"), t("tui.planned_tape"))
         self.busy = False
+        # what the tapes hold is read off the UI thread (on LTFS a stat per file was a
+        # walk of the whole tape): a key press never waits for it
+        self._reads: BackgroundReads[TapeView] = BackgroundReads(
+            lambda: self.wb.settings, read_view, self._show, self._read_failed)
         self.action_refresh()
         self.query_one("#tapes", DataTable).focus()
 
+    def on_unmount(self) -> None:
+        self._reads.close()
+
     def action_refresh(self) -> None:
-        settings = self.wb.settings
+        self._reads.request()
+
+    def _read_failed(self, message: str) -> None:
+        self.query_one("#tape-bad", Static).update(t("tui.error", message=message))
+
+    def _show(self, view: TapeView) -> None:
+        self.view = view  # tests
         tapes = self.query_one("#tapes", DataTable)
         tapes.clear()
-        for tp in self.wb.station.tapes.mounted():
-            used = tp.used()
-            fill = used / tp.capacity if tp.capacity else 0
-            bar = "█" * round(fill * 20) + "░" * (20 - round(fill * 20))
-            tapes.add_row(tp.barcode, tp.pool, tp.generation, human_bytes(used),
-                          human_bytes(tp.room(settings.tape_headroom)),
+        for tp in view.tapes:
+            fill = tp.used / tp.capacity if tp.capacity else 0
+            bar = "█" * round(min(fill, 1) * 20) + "░" * (20 - round(min(fill, 1) * 20))
+            tapes.add_row(tp.barcode, tp.pool, tp.generation, human_bytes(tp.used),
+                          human_bytes(tp.room),
                           f"{bar} {fill * 100:4.1f}%" + (f" {t('tui.full')}" if tp.full else ""))
-        self._due()
+        self.query_one("#tape-bad", Static).update("\n".join(view.unreadable))
+        days = self.wb.settings.tape_verify_days
+        due = [plural_due(view.due, days)] if view.due else []
+        self.query_one("#tape-due", Static).update(
+            "\n".join(due + [due_line(d) for d in view.elsewhere]))
         waiting = self.query_one("#waiting", DataTable)
         waiting.clear()
-        assignments, unplaced = self.wb.station.tapes.plan()
-        for a in assignments:
+        for a in view.assignments:
             waiting.add_row(a.bag.name, human_bytes(a.size), a.pool, a.barcode)
-        for u in unplaced:
+        for u in view.unplaced:
             waiting.add_row(u.bag.name, human_bytes(u.size), u.pool,
                             t(f"tui.unplaced_{u.reason}"))
 
-    def _due(self) -> None:
-        due = self.wb.station.tapes.due()
-        self.query_one("#tape-due", Static).update(t(
-            "lto.tui_due", count=len(due), days=self.wb.settings.tape_verify_days)
-            if due else "")
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         from workbench.station.retrieve import Retrieval, where_lines
+        if event.input.id == "tape-to":
+            self.action_retrieve()
+            return
         item = event.value.strip()
         if not item:
             return
@@ -109,9 +136,10 @@ class TapeScreen(StationScreen):
         if not item:
             self.query_one("#tape-item", Input).focus()
             return
+        typed = self.query_one("#tape-to", Input).value.strip()
+        folder = Path(typed).expanduser() if typed else retrieve_folder(self.wb.settings)
         if not self.busy:
             self.busy = True
-            folder = Path.cwd() / "retrieved"
             self.query_one("#tape-status", Static).update(
                 t("lto.tui_retrieving", item=item, folder=str(folder)))
             self.run_retrieve(item, folder)
@@ -138,7 +166,8 @@ class TapeScreen(StationScreen):
                 lines.append(t("lto.retrieved", bag=done.bag, path=str(done.path),
                                barcode=done.source.barcode, pool=done.source.pool))
         except WorkbenchError as exc:  # no cartridge mounted: it names the ones to mount
-            lines.append(t("tui.error", message=exc.message()))
+            ui = UI_WORDS.get(exc.key)  # the CLI's words name --to: the screen's field
+            lines.append(t("tui.error", message=translate(ui, exc.params) if ui else exc.message()))
         except Exception as exc:  # never leave the screen frozen
             lines.append(t("tui.error", message=f"{type(exc).__name__}: {exc}"))
         self.post_message(TapeDone(lines))
@@ -156,7 +185,7 @@ class TapeScreen(StationScreen):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def run_tape(self, verify_only: bool, due: bool = False) -> None:
         from workbench.station.book import item_of
-        from workbench.station.reverify import schedule
+        from workbench.station.reverify import due_elsewhere, schedule
         lines: list[str] = []
 
         def progress(p: TapeProgress) -> None:
@@ -166,12 +195,22 @@ class TapeScreen(StationScreen):
             with Station(self.wb.settings) as station:
                 if verify_only:
                     age = schedule(self.wb.settings.tape_verify_days) if due else None
-                    for e in station.tapes.verify(progress=progress, older_than=age):
+                    checked = station.tapes.verify(progress=progress, older_than=age)
+                    for e in checked:
                         lines.append(t(f"tape.checked_{e.result}", bag=e.bag,
                                        barcode=e.barcode, pool=e.pool, detail=e.detail))
                         if e.result != "verified":
                             lines.append(t("lto.make_new_copy", item=item_of(e.bag),
                                            bag=e.bag, pool=e.pool))
+                    if due:  # the cartridges to fetch, as the CLI names them
+                        mounted = {tp.barcode for tp in station.tapes.mounted()}
+                        lines += [due_line(d) for d in due_elsewhere(
+                            list(station.tapes.book.current().values()), mounted,
+                            age if age is not None else 0.0, tuple(checked))] \
+                            if age is not None else []
+                        if not lines:
+                            lines.append(t("lto.nothing_due" if age is not None
+                                           else "lto.no_schedule"))
                 else:
                     copies, unplaced = station.tapes.write(progress=progress)
                     lines += [t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode,
