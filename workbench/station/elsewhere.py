@@ -5,8 +5,8 @@ folder lie on the disk of the station that read it. Accepting, resuming or routi
 another station would act on this station's empty staging folder (a "no job record"
 error about the wrong folder), or, for a route, write a new version of the other
 station's attempt from here. So, while the carrier's latest attempt is another station's
-and its image waits there (imaged, interrupted), image/retry/accept/route here are
-refused naming that station and the state; a route is refused for any state of another
+and its image waits there (imaged, interrupted, or a failure migrate resumes from its
+map), image/retry/accept/route here are refused naming that station and the state; a route is refused for any state of another
 station's attempt (the row would be a version of that station's attempt). A carrier that
 failed or was routed elsewhere may be read again here (retry): that is what routing to
 other equipment is for, and the new attempt is this station's own.
@@ -60,6 +60,7 @@ def check_imaged_elsewhere(con: Con, settings: Settings, item_id: str, action: s
     there = str(st.attempt.get("station_id") or "")
     if there in ("", settings.station_id):
         return
-    if st.state in IMAGE_THERE or act is Action.ROUTE or (
-            act is Action.IMAGE and st.state is State.FAILED):  # a resumable failure's map
+    from workbench.station.core import RESUMABLE_FAILURES  # migrate resumes them: the map
+    resumable = st.state is State.FAILED and st.attempt["reason_code"] in RESUMABLE_FAILURES
+    if st.state in IMAGE_THERE or act is Action.ROUTE or (act is Action.IMAGE and resumable):
         raise ImagedElsewhere(st.item_id, there, st.state, act)
