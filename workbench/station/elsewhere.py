@@ -6,10 +6,11 @@ another station would act on this station's empty staging folder (a "no job reco
 error about the wrong folder), or, for a route, write a new version of the other
 station's attempt from here. So, while the carrier's latest attempt is another station's
 and its image waits there (imaged, interrupted, or a failure migrate resumes from its
-map), image/retry/accept/route here are refused naming that station and the state; a route is refused for any state of another
-station's attempt (the row would be a version of that station's attempt). A carrier that
-failed or was routed elsewhere may be read again here (retry): that is what routing to
-other equipment is for, and the new attempt is this station's own.
+map), image/retry/accept/route here are refused naming that station and the state; a
+route is refused for any state of another station's attempt (the row would be a version
+of that station's attempt). A carrier that failed or was routed elsewhere may be read
+again here (retry): that is what routing to other equipment is for, and the new attempt
+is this station's own.
 """
 
 from __future__ import annotations
