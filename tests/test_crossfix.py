@@ -115,6 +115,22 @@ def test_another_stations_imaged_carrier_is_refused_naming_it(tmp_path, pg_url, 
         b.close()
 
 
+def test_an_imaging_another_station_left_unfinished_may_be_imaged_here(tmp_path, pg_url):
+    """Interrupted at A (stopped, or A died with its lock): B may image it from the start
+    (A's attempt is then shown abandoned), but a route from B is still refused."""
+    from workbench.station import Station
+    from workbench.station.elsewhere import ImagedElsewhere, check_imaged_elsewhere
+    b = Station(_settings(tmp_path / "b", "station-B", pg_url))
+    try:
+        seed(b.con, "K-9", "aborted", "2026-01-01T00:00:00Z", station="station-A")
+        for action in ("image", "retry"):
+            check_imaged_elsewhere(b.con, b.settings, "K-9", action)
+        with pytest.raises(ImagedElsewhere):
+            check_imaged_elsewhere(b.con, b.settings, "K-9", "route")
+    finally:
+        b.close()
+
+
 def test_accept_at_another_station_exits_refused_in_the_cli(tmp_path, pg_url):
     env = {"WORKBENCH_LEDGER_URL": pg_url}
     a, b = _station_dir(tmp_path / "a", "station-A"), _station_dir(tmp_path / "b", "station-B")

@@ -1,16 +1,17 @@
 """A carrier imaged at another station is that station's to go on with.
 
 In a shared ledger every station sees every carrier, but an image, its map and its job
-folder lie on the disk of the station that read it. Accepting, resuming or routing it at
-another station would act on this station's empty staging folder (a "no job record"
-error about the wrong folder), or, for a route, write a new version of the other
-station's attempt from here. So, while the carrier's latest attempt is another station's
-and its image waits there (imaged, interrupted, or a failure migrate resumes from its
-map), image/retry/accept/route here are refused naming that station and the state; a
-route is refused for any state of another station's attempt (the row would be a version
-of that station's attempt). A carrier that failed or was routed elsewhere may be read
-again here (retry): that is what routing to other equipment is for, and the new attempt
-is this station's own.
+folder lie on the disk of the station that read it. Accepting or re-imaging a carrier
+imaged at another station (waiting there to be accepted) would act on this station's
+empty staging folder (a "no job record" error about the wrong folder) or leave that
+image behind, and a route from here would write a new version of the other station's
+attempt. So, while the carrier's latest attempt is another station's, accept, retry and
+migrate of an imaged carrier, and a route in any state, are refused naming that station
+and the state. An imaging another station left unfinished (interrupted: stopped, or the
+station died with its lock) may be imaged again here from the start; its attempt is
+shown abandoned. A carrier that failed or was routed elsewhere may be read again here
+(retry): that is what routing to other equipment is for, and the new attempt is this
+station's own.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from workbench.config import Settings
     from workbench.ledger.db import Con
 
-IMAGE_THERE = frozenset({State.IMAGED, State.INTERRUPTED})  # its image waits at that station
+IMAGE_THERE = frozenset({State.IMAGED})  # its image waits at that station to be accepted
 GUARDED = frozenset({Action.IMAGE, Action.RETRY, Action.ACCEPT, Action.ROUTE})
 
 
@@ -61,7 +62,5 @@ def check_imaged_elsewhere(con: Con, settings: Settings, item_id: str, action: s
     there = str(st.attempt.get("station_id") or "")
     if there in ("", settings.station_id):
         return
-    from workbench.station.core import RESUMABLE_FAILURES  # migrate resumes them: the map
-    resumable = st.state is State.FAILED and st.attempt["reason_code"] in RESUMABLE_FAILURES
-    if st.state in IMAGE_THERE or act is Action.ROUTE or (act is Action.IMAGE and resumable):
+    if st.state in IMAGE_THERE or act is Action.ROUTE:
         raise ImagedElsewhere(st.item_id, there, st.state, act)
