@@ -222,11 +222,12 @@ def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
+    from workbench.station.withdrawal import withdrawn_bag
     with Station(_with_operator(settings, args)) as station:
-        before = station.state(args.item)
         after = station.withdraw(args.item, args.reason)
-    assert before.bag is not None
-    print(t("station.withdrawn", item=after.item_id, bag=before.bag.name, reason=args.reason,
+    bag = withdrawn_bag(after, settings.station_id)  # this station's, never another's
+    assert bag is not None
+    print(t("station.withdrawn", item=after.item_id, bag=bag.name, reason=args.reason,
             version=len(after.bags) + 1))
     return ExitCode.SUCCESS
 
@@ -319,8 +320,10 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         lines = station.records.history_lines(st.item_id)
         described = cli_metadata.show_lines(station, st.item_id)
         _say(station.records.link_notes(figures=True))
-    if not lines and not described:
-        raise BadInput("error.not_in_ledger", item=args.item)
+        from workbench.station.offline_guard import not_known  # offline: not a typo
+        unknown = None if lines or described else not_known(station.con, settings, args.item)
+    if unknown is not None:
+        raise unknown
     print("\n".join(lines + described))
     print(t("station.state_line", state=t(f"state.{st.state.value}")))
     if st.missing_pools and st.bag is not None:

@@ -445,30 +445,11 @@ class Station:
             lock.release()
 
     def withdraw(self, item_id: str, reason: str) -> CarrierState:
-        """Withdraw the carrier's bag (it stays, with its tape copies, listed as
-        superseded); the carrier may then be imaged again into a new bag version."""
-        if not reason.strip():
-            raise BadInput("station.withdraw_reason")
-        lock, st = self._begin(item_id, Action.WITHDRAW)
-        try:
-            assert st.bag is not None and st.attempt is not None
-            self.con.execute("BEGIN IMMEDIATE")  # the row and its step, or neither
-            try:
-                ledger.record_withdrawal(self.con, st.item_id, st.bag.id, st.bag.name,
-                                         self.settings.station_id, self.settings.operator,
-                                         reason.strip())
-                now = utc_now()
-                ledger.record_event(self.con, str(st.attempt["attempt"]), st.item_id,
-                                    self.settings.station_id, "withdrawal", now, now,
-                                    "recorded", f"{st.bag.name}: {reason.strip()}",
-                                    key=st.bag.id)
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise
-            return self.state(st.item_id)
-        finally:
-            lock.release()
+        """Withdraw this station's bag of the carrier (it stays, with its tape copies,
+        listed as superseded); the carrier may then be imaged again into a new bag
+        version. Another station's bag is refused naming it (station/withdrawal.py)."""
+        from workbench.station.withdrawal import withdraw
+        return withdraw(self, item_id, reason)
 
     # -- tape (the desk holds the tape lock) ---------------------------------------------------
 

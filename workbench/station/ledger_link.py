@@ -3,6 +3,7 @@ link's status, moving a station's ledger to the server, sending the journal."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,9 @@ class SharedItemLock(Lock):
             check_offline(link, self.settings, self.item_id)
             check_elsewhere(link, self.settings, self.item_id, self.action)
         except BaseException:
-            link.items.pop(self.item_id, None)
+            if link.items.pop(self.item_id, None) is not None and link.server is not None:
+                with contextlib.suppress(Exception):  # a refusal after the server lock
+                    item_locks.release(link.server, self.item_id)  # (not held: a no-op)
             raise
 
     def release(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 from datetime import UTC, datetime
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -38,7 +39,8 @@ from workbench.tui.widgets import StationFooter
 
 BOARD_SECONDS = 1.0  # how often the board reads the runner's snapshots
 WORK_LIMIT = 500  # work-list rows read to count those not shown
-Records = tuple[list[Row], list[Row], int]  # today's counts, the work list, its length
+# today's counts, the work list, its length, what to say of the ledger's link (offline)
+Records = tuple[list[Row], list[Row], int, str, bool]
 
 
 
@@ -70,6 +72,7 @@ class HomeScreen(StationScreen):
         yield Header()
         with VerticalScroll(id="home"):
             yield Static(id="station", markup=False)  # "[TRAINING]" is text
+            yield Static(id="ledger-link", markup=False)  # a shared ledger gone offline
             # lists drawn line by line: a changed row redraws its own line, no layout
             yield RowList(board_columns(DRIVE_COLUMNS), zebra=True, id="drives")
             yield Static(id="board-message", markup=False)
@@ -86,7 +89,7 @@ class HomeScreen(StationScreen):
             with Horizontal(id="batch-row"):
                 yield Static(t("tui.batch"), classes="label")
                 yield Input(id="batch", placeholder=t("tui.batch_hint"))
-            yield Static(t("tui.today"), classes="heading")
+            yield Static(t("tui.today"), classes="heading", id="today-heading")
             yield RowList((Column("label", t("report.col_label"), 16),
                            Column("succeeded", t("report.col_succeeded"), 9, right=True),
                            Column("partial", t("report.col_partial"), 9, right=True),
@@ -178,16 +181,23 @@ class HomeScreen(StationScreen):
                  for row in station.records.statistics(
                      "media", Filters(date_from=day, date_to=day))]
         work = station.pending(limit=WORK_LIMIT)
+        offline = station.records.link_status().state.value == "offline"  # Today: journal
         return today, [(st.item_id, (st.item_id, t(f"state.{st.state.value}"),
                                      _next_words(station, st)))
-                       for st in work[:WORK_SHOWN]], len(work)
+                       for st in work[:WORK_SHOWN]], len(work), \
+            station.records.link_offline(), offline  # the station layer's words, as `s`
 
     def _show_records(self, records: Records) -> None:
         # in place: only what changed is drawn again, the screen keeps its layout
         # unless the number of lines shown changed
         if not self.is_attached:  # read after the app ended
             return
-        today, work, total = records
+        today, work, total, link, offline = records
+        said = self.query_one("#ledger-link", Static)
+        said.display = bool(link)
+        said.update(Text(link, style="bold red"))
+        self.query_one("#today-heading", Static).update(
+            t("crossfix.today_journal") if offline else t("tui.today"))
         self.query_one("#today", RowList).set_rows(today)
         self.query_one("#pending", RowList).set_rows(work, total=total)
 

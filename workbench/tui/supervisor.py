@@ -223,8 +223,9 @@ class CarrierScreen(StationScreen):
         history = self.wb.station.records.history_lines(self.item_id)
         history += shown(self.wb.station, self.item_id)  # as `workbench show` lists it
         if not history:
-            self.query_one("#history", Static).update(t("error.not_in_ledger",
-                                                        item=self.item_id))
+            from workbench.station.offline_guard import not_known  # offline: not a typo
+            self.query_one("#history", Static).update(not_known(
+                self.wb.station.con, self.wb.settings, self.item_id).message())
             return
         st = self.wb.station.state(self.item_id)
         lines = [t("station.state_line", state=t(f"state.{st.state.value}")),
