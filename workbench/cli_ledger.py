@@ -323,8 +323,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.view import next_step
     step = [t(next_step(st)[0], **next_step(st)[1])] if st.is_ingest and \
         next_step(st)[0].startswith("tapefix.") else []
-    print(t("station.next_line", actions=", ".join(step + [t(f"action.{a.value}")
-                                                           for a in st.next_actions]) or "-"))
+    from workbench.station.ledger_link import next_line
+    print(next_line(station, st, step + [t(f"action.{a.value}") for a in st.next_actions]))
     return ExitCode.SUCCESS
 
 

@@ -15,6 +15,7 @@ from workbench.station.offline_guard import check_elsewhere, check_offline
 if TYPE_CHECKING:
     from workbench.config import Settings
     from workbench.station.core import Station
+    from workbench.station.view import CarrierState
 
 
 class SharedItemLock(Lock):
@@ -49,7 +50,9 @@ class SharedItemLock(Lock):
                     item_locks.acquire(link.server, self.item_id, self.station, self.action)
                 except LedgerDropped as exc:  # a blip: bridged at once, or offline
                     link._go_offline(exc)
-                    link.reconnect()
+                    link.reconnect()  # (which takes the lock again and holds the item)
+                else:
+                    link.hold(self.item_id)
             check_offline(link, self.settings, self.item_id)
             check_elsewhere(link, self.settings, self.item_id, self.action)
         except BaseException:
@@ -58,6 +61,7 @@ class SharedItemLock(Lock):
 
     def release(self) -> None:
         server = self.link.server
+        self.link.held.drop(self.item_id)
         if self.link.items.pop(self.item_id, None) is not None and server is not None:
             try:
                 item_locks.release(server, self.item_id)
@@ -126,3 +130,23 @@ def link_notes(station: Station, figures: bool) -> list[str]:
         lines.append(t("pgfix.resync_found", count=len(done.conflicts)))
         lines += [conflict_line(c) for c in done.conflicts]
     return lines
+
+
+def bag_holder(station: Station, st: CarrierState) -> str:
+    """The station whose disk holds the carrier's current bag when it is not this one
+    (a shared or merged ledger): the next steps (tape, release) are done there."""
+    bag = st.bag
+    if bag is None or not bag.station_id or bag.station_id == station.settings.station_id:
+        return ""
+    return bag.station_id
+
+
+def next_line(station: Station, st: CarrierState, actions: list[str]) -> str:
+    """`next: ...` of a carrier's detail (show, the UI), naming the station that holds
+    the bag when it is another one."""
+    from workbench.i18n import t
+    words = ", ".join(actions) or "-"
+    holder = bag_holder(station, st)
+    if holder and st.bag is not None and actions:
+        return t("ledgerfix.next_elsewhere", station=holder, path=st.bag.path, actions=words)
+    return t("station.next_line", actions=words)
