@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import workbench_run
 from tests.pg_fixtures import *  # noqa: F403 (the fixtures backend, pg_server, pg_url)
 from tests.test_ledger_pg import _kill_backend_of, _settings, _socket_dir
 from workbench import PROJECT_ROOT
@@ -121,3 +122,77 @@ def test_history_says_abandoned_on_either_backend(tmp_path, backend):
     assert "abandoned" in r6 and "S2" in r6 and "(resumable)" not in r6, r6
     r7 = "\n".join(history_lines(carrier_history(con, "R-7")))
     assert "abandoned" not in r7 and "resumable" in r7, r7
+
+
+def test_one_item_bagged_at_two_stations_is_a_conflict_naming_both(tmp_path, backend, profiles,
+                                                                   request, monkeypatch):
+    """The same carrier (identical content) bagged at A and at B: at B during an outage
+    of the server (its resync says it), or at two SQLite stations merged; `ledger
+    conflicts` names both stations and both bags, exit 7."""
+    from workbench.errors import ExitCode
+    from workbench.station import Station
+    from workbench.station.ledger_link import resync
+    a_root, b_root = tmp_path / "a", tmp_path / "b"
+    a = Station(_settings(a_root, "station-A", backend.url))
+    try:
+        assert a.migrate(MEDIA, profiles["usb"], "USB-1").bag is not None
+    finally:
+        a.close()
+    if backend.name == "postgresql":
+        pg_server = request.getfixturevalue("pg_server")
+        net, real, url = _cut_url(tmp_path, pg_server, backend.url)
+        monkeypatch.setenv("WORKBENCH_LEDGER_URL", url)
+        b = Station(_settings(b_root, "station-B", url))  # the server is out of reach
+        try:
+            assert b.con.server is None
+            assert b.migrate(MEDIA, profiles["usb"], "USB-1").bag is not None
+            net.symlink_to(real)
+            b.con.retry_seconds = 0
+            done = resync(b)
+            assert done is not None
+            assert [c.kind for c in done.conflicts] == ["bag"], done.conflicts
+        finally:
+            b.close()
+        monkeypatch.setenv("WORKBENCH_LEDGER_URL", backend.url)
+    else:
+        b = Station(_settings(b_root, "station-B", ""))
+        try:
+            assert b.migrate(MEDIA, profiles["usb"], "USB-1").bag is not None
+        finally:
+            b.close()
+        with Station(_settings(a_root, "station-A", "")) as again:
+            merged = again.records.merge(b_root / "logs" / "ledger.sqlite")
+        assert [c.kind for c in merged.conflicts] == ["bag"], merged.conflicts
+    listed = workbench_run("ledger", "conflicts", cwd=a_root)
+    assert listed.returncode == ExitCode.CONFLICTS, listed.stdout + listed.stderr
+    out = listed.stdout
+    assert "CONFLICT USB-1: bagged at two stations" in out and "identical content" in out
+    for station, root in (("station-A", a_root), ("station-B", b_root)):
+        assert station in out and str(root / "bags" / "USB-1") in out, out
+    shown = workbench_run("show", "USB-1", cwd=a_root)
+    assert "bagged at two stations" in shown.stdout
+
+
+def test_a_drop_in_a_batch_write_prints_no_second_error(pg_server, pg_url, caplog):
+    """The lost connection is the typed fault alone: psycopg's "error ignored terminating
+    <psycopg.Pipeline>" warning (closing the batch's pipeline on the dead connection,
+    which happens or not by timing) is not shown; its other warnings are."""
+    import logging
+
+    from tests.test_ledger_pg import _kill_backend_of as kill
+    from workbench.ledger import pg
+    psycopg_log = logging.getLogger("psycopg")
+    with caplog.at_level("WARNING"):
+        for _ in range(3):  # the batch's pipeline meets the drop (by timing, often)
+            con = connect(pg_url, "S1")
+            kill(pg_server, con)
+            with pytest.raises(pg.LedgerDropped):
+                con.executemany("INSERT INTO events (id, attempt, item_id, station_id, "
+                                "step, started, outcome, recorded) VALUES (?, 'a', 'i', "
+                                "'s', 'x', 'n', 'o', 'r')", [(str(n),) for n in range(5)])
+        # what psycopg logs then, word for word (as _pipeline.py and _copy.py do)
+        psycopg_log.warning("error ignored terminating %r: %s", "<psycopg.Pipeline [BAD]>",
+                            "the connection is lost")
+        psycopg_log.warning("another warning")
+    said = [r.getMessage() for r in caplog.records if r.name == "psycopg"]
+    assert said == ["another warning"], said

@@ -256,6 +256,9 @@ class LinkedLedger:
                 f"SELECT id FROM attempts WHERE rowid > ? AND rowid <= ? AND "
                 f"{mirrored_sql('attempts')}",
                 (sent.get("attempts", 0), tops["attempts"]))}
+            new |= {str(r[0]) for r in journal.execute(  # bags: conflicts.py's kind bag
+                f"SELECT id FROM bags WHERE rowid > ? AND rowid <= ? AND "
+                f"{mirrored_sql('bags')}", (sent.get("bags", 0), tops["bags"]))}
             try:
                 added = copy_rows(journal, self.server, after=sent, upto=tops,
                                   chunk=RESYNC_CHUNK)
