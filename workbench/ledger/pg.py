@@ -14,6 +14,7 @@ what it had of the transaction: nothing is half-written).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -216,9 +217,23 @@ def check_url(url: str) -> None:
         raise BadInput("ledger_pg.bad_url", url=safe_url(url), detail=str(exc)) from None
 
 
+class _SecondFault(logging.Filter):
+    """psycopg logs a warning when closing a pipeline (executemany) or a COPY fails
+    after the statement itself failed: "error ignored terminating <psycopg.Pipeline>: the
+    connection is lost". The first fault is raised and typed here (LedgerDropped...); the
+    second is the same lost connection, and printed it reads as an error of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+_SECOND_FAULT = _SecondFault()
+
+
 def connect(url: str, station_id: str = "", timeout: float = 10) -> PgConnection:
     """Open (and migrate) the ledger on a PostgreSQL server."""
     check_url(url)
+    logging.getLogger("psycopg").addFilter(_SECOND_FAULT)  # once: a set of filters
     try:
         import psycopg
         from psycopg.adapt import Loader
