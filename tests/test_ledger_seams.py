@@ -196,3 +196,34 @@ def test_a_drop_in_a_batch_write_prints_no_second_error(pg_server, pg_url, caplo
         psycopg_log.warning("another warning")
     said = [r.getMessage() for r in caplog.records if r.name == "psycopg"]
     assert said == ["another warning"], said
+
+
+def test_stable_ids_are_the_uuid5_they_always_were():
+    """Stable ids are computed without a UUID object (faster batch insertion): every id
+    stays what uuid5 gave, or rows recorded again would be doubled."""
+    import random
+    import uuid
+
+    from workbench.ledger.db import NAMESPACE, stable_id
+    rng = random.Random(5)
+    for n in range(2000):
+        parts = (rng.random(), "é" * rng.randrange(40), n, None, "job", "2026-01-01T00:00Z")
+        assert stable_id(*parts) == str(uuid.uuid5(NAMESPACE, "|".join(map(str, parts))))
+
+
+def test_batch_insertion_keeps_order_and_adds_nothing_twice(tmp_path, backend):
+    """add_attempts (COPY on the server): rows in the order given (rowid), a repeated or
+    overlapping batch adds only what is new, carriers too."""
+    from tests.test_same_second import _attempt, _carrier
+    from workbench.ledger.record import add_attempts
+    con = connect(backend.target(tmp_path / "l.sqlite"), "S1")
+    rows = [_attempt("S1", f"B-{n}", f"2026-01-01T00:00:{n:02d}Z") for n in (3, 1, 2)]
+    carriers = [_carrier("S1", f"B-{n}") for n in (3, 1, 2)]
+    assert add_attempts(con, rows, carriers) == 3
+    more = [_attempt("S1", "B-4", "2026-01-01T00:00:04Z")]
+    assert add_attempts(con, [*rows, *more], [*carriers, _carrier("S1", "B-4")]) == 1
+    order = [r[0] for r in con.execute("SELECT item_id FROM attempts ORDER BY rowid")]
+    assert order == ["B-3", "B-1", "B-2", "B-4"]
+    assert con.execute("SELECT COUNT(*) FROM carriers").fetchone()[0] == 4
+    assert con.execute("SELECT COUNT(*) FROM heads").fetchone()[0] == 4
+    assert con.execute("SELECT COUNT(*) FROM carrier_heads").fetchone()[0] == 4

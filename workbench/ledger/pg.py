@@ -150,6 +150,33 @@ class PgConnection:
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise self._fault(exc) from exc
 
+    def insert_many(self, table: str, columns: Sequence[str],
+                    rows: Iterable[Sequence[Any]]) -> int:
+        """INSERT OR IGNORE of many rows (batch insertion, move-to, a resync) in few
+        round trips: COPY into a temporary table of those columns, then one INSERT ...
+        ON CONFLICT DO NOTHING in the order given (the row order is the rowid's). Inside
+        the caller's transaction. Returns the rows added."""
+        import zlib
+
+        import psycopg
+        names = ", ".join(columns)
+        stage = f"_bulk_{table}_{zlib.crc32(names.encode()):08x}"
+        try:
+            with self.raw.cursor() as cur:
+                # each time: made inside the caller's transaction, a rollback undoes it
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT "
+                            f"{names} FROM {table} WITH NO DATA")
+                cur.execute(f"ALTER TABLE {stage} ADD COLUMN IF NOT EXISTS _n BIGSERIAL")
+                cur.execute(f"TRUNCATE {stage}")
+                with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+                            "ORDER BY _n ON CONFLICT DO NOTHING")
+                return int(cur.rowcount)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._fault(exc) from exc
+
     def _fault(self, exc: Exception) -> WorkbenchError:
         """A lost connection (LedgerDropped), or a wait that timed out on a live one
         (another station's long transaction): the statement was not applied."""
