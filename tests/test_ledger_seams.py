@@ -113,7 +113,7 @@ def test_history_says_abandoned_on_either_backend(tmp_path, backend):
     """The same view over a merged SQLite ledger and the server."""
     from tests.test_ledger_pg import seed
     from workbench.ledger.query import carrier_history, history_lines
-    con = connect(backend.target(tmp_path / "l.sqlite"))
+    con = connect(backend.station_ledger(tmp_path))
     seed(con, "R-6", "running", "2026-01-01T10:00:00Z", station="S1")
     seed(con, "R-7", "running", "2026-01-01T10:00:00Z", station="S1")
     seed(con, "R-6", "success", "2026-01-01T10:05:00Z", station="S2")
@@ -122,6 +122,11 @@ def test_history_says_abandoned_on_either_backend(tmp_path, backend):
     assert "abandoned" in r6 and "S2" in r6 and "(resumable)" not in r6, r6
     r7 = "\n".join(history_lines(carrier_history(con, "R-7")))
     assert "abandoned" not in r7 and "resumable" in r7, r7
+    con.close()
+    log = workbench_run("log", cwd=tmp_path).stdout  # the log says it as show does
+    lines = {line.split()[2]: line for line in log.splitlines() if " S1 " in line}
+    assert "abandoned: S2" in lines["R-6"] and "resumable" not in lines["R-6"], log
+    assert "resumable" in lines["R-7"], log
 
 
 def test_one_item_bagged_at_two_stations_is_a_conflict_naming_both(tmp_path, backend, profiles,

@@ -283,6 +283,27 @@ def abandoned_attempts(attempts: list[Row]) -> dict[str, Row]:
     return out
 
 
+def abandoned_in(con: Con, rows: list[Row]) -> dict[str, Row]:
+    """abandoned_attempts for a log page: attempt row id -> the later attempt (another
+    station's, ended) that overtook it, in one query."""
+    open_rows = [r for r in rows if r["outcome"] in ("running", "aborted")]
+    items = sorted({str(r["item_id"]) for r in open_rows})
+    if not items:
+        return {}
+    ended = con.execute(
+        "SELECT item_id, station_id, started FROM heads WHERE outcome NOT IN "
+        f"('running', 'aborted') AND item_id IN ({', '.join('?' * len(items))})",
+        items).fetchall()
+    out = {}
+    for r in open_rows:
+        key = (sort_time(r["started"]), r["station_id"])
+        later = [e for e in ended if e["item_id"] == r["item_id"] and
+                 e["station_id"] != r["station_id"] and (e["started"], e["station_id"]) > key]
+        if later:
+            out[str(r["id"])] = min(later, key=lambda e: (e["started"], e["station_id"]))
+    return out
+
+
 def history_lines(h: dict[str, list[Row]]) -> list[str]:
     """A carrier's whole history as lines (the CLI's `show` and the UI's detail)."""
     from workbench.console import local_time, reason_words

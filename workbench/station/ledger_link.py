@@ -14,6 +14,7 @@ from workbench.station.offline_guard import check_elsewhere, check_offline
 
 if TYPE_CHECKING:
     from workbench.config import Settings
+    from workbench.ledger.db import Row
     from workbench.station.core import Station
     from workbench.station.view import CarrierState
 
@@ -125,6 +126,8 @@ def link_notes(station: Station, figures: bool) -> list[str]:
     done = con.last_resync
     if done is None or done.kept is None:
         return []
+    if not any(done.added.values()) and not done.conflicts:
+        return []  # only rows the server held already (held.py): nothing to say
     lines = [sent_line(done)]
     if done.conflicts:
         lines.append(t("pgfix.resync_found", count=len(done.conflicts)))
@@ -150,3 +153,12 @@ def next_line(station: Station, st: CarrierState, actions: list[str]) -> str:
     if holder and st.bag is not None and actions:
         return t("ledgerfix.next_elsewhere", station=holder, path=st.bag.path, actions=words)
     return t("station.next_line", actions=words)
+
+
+def abandoned_words(station: Station, rows: list[Row]) -> dict[str, str]:
+    """For a log page: attempt row id -> "abandoned (...)" where another station's later
+    attempt overtook an unfinished one (ledger/query.py abandoned_attempts)."""
+    from workbench.i18n import t
+    from workbench.ledger.query import abandoned_in
+    return {row: t("ledgerfix.abandoned_short", station=later["station_id"])
+            for row, later in abandoned_in(station.con, rows).items()}
