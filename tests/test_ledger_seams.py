@@ -232,3 +232,28 @@ def test_batch_insertion_keeps_order_and_adds_nothing_twice(tmp_path, backend):
     assert con.execute("SELECT COUNT(*) FROM carriers").fetchone()[0] == 4
     assert con.execute("SELECT COUNT(*) FROM heads").fetchone()[0] == 4
     assert con.execute("SELECT COUNT(*) FROM carrier_heads").fetchone()[0] == 4
+
+
+def test_a_merged_ledger_refuses_a_carrier_another_station_bagged(tmp_path, profiles):
+    """SQLite: B's ledger merged into A's; A's own interrupted attempt of R-5 was
+    overtaken by B's bag: A's migrate is refused naming B (as on the server), not
+    "in progress (resumable)" with B's bag path."""
+    from workbench.errors import Refused
+    from workbench.station import Station
+    from workbench.station.ledger_link import next_line
+    a_settings = _settings(tmp_path / "a", "station-A", "")
+    with Station(a_settings) as a:
+        a.progress = lambda step, _p: a.cancel.set() if step == "image" else None
+        a.migrate(MEDIA, profiles["usb"], "R-5")
+    with Station(_settings(tmp_path / "b", "station-B", "")) as b:
+        bag = b.migrate(MEDIA, profiles["usb"], "R-5").bag
+    with Station(a_settings) as a:
+        a.records.merge(tmp_path / "b" / "logs" / "ledger.sqlite")
+        with pytest.raises(Refused) as refused:
+            a.migrate(MEDIA, profiles["usb"], "R-5")
+        assert refused.value.key == "pgfix.bagged_elsewhere" and "station-B" in str(
+            refused.value)
+        assert "abandoned" in "\n".join(a.records.history_lines("R-5"))
+        assert "station-B" in next_line(a, a.state("R-5"), ["write to tape"])
+        a.migrate(MEDIA, profiles["usb"], "R-9")  # one of its own: as before
+    assert str(bag) and (tmp_path / "a" / "bags" / "R-9").is_dir()

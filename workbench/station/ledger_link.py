@@ -71,10 +71,31 @@ class SharedItemLock(Lock):
         super().release()
 
 
+class CheckedItemLock(Lock):
+    """The station's file lock of an item in its own SQLite ledger, and the same check
+    as on the server: a carrier another station bagged (merged in) is refused here."""
+
+    def __init__(self, base: Lock, station: Station, item_id: str) -> None:
+        super().__init__(base.path, base.station, base.action, base.refusal,
+                         base.holder_item, **base.params)
+        self.con, self.item_id, self.settings = station.con, item_id, station.settings
+
+    def acquire(self, wait: float = 0.0) -> Lock:
+        super().acquire(wait)
+        try:
+            check_elsewhere(self.con, self.settings, self.item_id, self.action)
+        except BaseException:
+            super().release()
+            raise
+        return self
+
+
 def item_lock_for(station: Station, item_id: str, action: str) -> Lock:
     base = item_lock(station.locks, item_id, station.settings.station_id, action)
     if isinstance(station.con, LinkedLedger):
         return SharedItemLock(base, station.con, item_id, station.settings)
+    if action == "image":
+        return CheckedItemLock(base, station, item_id)
     return base
 
 

@@ -18,6 +18,7 @@ from workbench.errors import Refused
 
 if TYPE_CHECKING:
     from workbench.config import Settings
+    from workbench.ledger.db import Con
     from workbench.ledger.link import LinkedLedger
 
 
@@ -57,14 +58,17 @@ def check_offline(link: LinkedLedger, settings: Settings, item_id: str) -> None:
                   server=link.status().server)
 
 
-def check_elsewhere(link: LinkedLedger, settings: Settings, item_id: str,
-                    action: str) -> None:
-    """Online: a carrier whose current bag (not withdrawn) another station made is that
+def check_elsewhere(con: Con, settings: Settings, item_id: str, action: str) -> None:
+    """A carrier whose current bag (not withdrawn) another station made is that
     station's to go on with (its bag, staging and tapes are there): `migrate` here is
-    refused naming it, rather than failing on this station's empty staging folder."""
-    if link.server is None or action != "image":
+    refused naming it, rather than failing on this station's empty staging folder or
+    "continuing" an attempt of its own the other station overtook. On the server (not
+    while offline: the journal cannot know), and in a SQLite ledger other stations'
+    ledgers were merged into."""
+    from workbench.ledger.link import LinkedLedger
+    if action != "image" or (isinstance(con, LinkedLedger) and con.server is None):
         return
-    row = link.execute(
+    row = con.execute(
         "SELECT b.station_id FROM bags b WHERE b.item_id = ? AND NOT EXISTS (SELECT 1 "
         "FROM withdrawals w WHERE w.bag_id = b.id) ORDER BY b.version DESC, b.rowid DESC "
         "LIMIT 1", (item_id,)).fetchone()
