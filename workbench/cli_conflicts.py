@@ -1,6 +1,7 @@
 """`ledger merge --conflicts FILE` and `ledger conflicts`: the conflicts between stations'
 records, one line each, a summary line, and the list as CSV or JSON (by the file's
-suffix). Exit 7 (CONFLICTS) when one item ID has different content at two stations:
+suffix). Exit 7 (CONFLICTS) when one item ID has different content at two stations, or was
+bagged at two stations (two current bags, identical or not):
 merged, but not clean; for `ledger merge` that is a conflict this merge brought (a merge
 that brings none exits 0 and says how many stand), for `ledger conflicts` any standing
 one. One image under two item IDs is said and listed, exit 0 (a second
@@ -26,6 +27,8 @@ def report(conflicts: list[Conflict], out: Path | None, standing: int = 0) -> in
     counts = {kind: sum(c.kind == kind for c in conflicts) for kind in KINDS}
     if conflicts:
         print(t("dup.summary", items=counts["item"], images=counts["image"]))
+        if counts["bag"]:
+            print(t("ledgerfix.summary_bags", count=counts["bag"]))
         if standing:
             print(t("mfix.also_standing", count=standing))
     else:
@@ -34,4 +37,4 @@ def report(conflicts: list[Conflict], out: Path | None, standing: int = 0) -> in
         write_atomic(out, to_json(conflicts) if out.suffix.lower() == ".json"
                      else to_csv(conflicts))
         print(t("dup.written", file=str(out)))
-    return ExitCode.CONFLICTS if counts["item"] else ExitCode.SUCCESS
+    return ExitCode.CONFLICTS if counts["item"] or counts["bag"] else ExitCode.SUCCESS

@@ -293,12 +293,16 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
     with Station(settings) as station:
         rows = station.records.log_page(_filters(args), args.limit, args.before)
         same = station.records.identical(rows)
+        from workbench.station.ledger_link import abandoned_words
+        gone = abandoned_words(station, rows)  # overtaken by another station's attempt
         _say(station.records.link_notes(figures=True))
     table([t("log.started"), t("log.item"), t("log.media"), t("log.outcome"), t("log.bad"),
            t("log.station"), t("log.operator"), t("log.drive"), t("log.reason")],
           [[local_time(r["started"]), r["item_id"], r["profile_id"],
-            t(f"outcome.{r['outcome']}"), r["bad_sectors"], r["station_id"], r["operator"],
-            r["drive"], "; ".join(filter(None, (reason_words(r), same.get(r["id"], ""))))]
+            gone.get(r["id"]) or t(f"outcome.{r['outcome']}"), r["bad_sectors"],
+            r["station_id"], r["operator"], r["drive"],
+            "; ".join(filter(None, ("" if r["id"] in gone else reason_words(r),
+                                    same.get(r["id"], ""))))]
            for r in rows], sys.stdout)
     if len(rows) == args.limit:  # the next page: the same command, one page on
         options = [f"--{name.replace('_', '-')} {shlex.quote(str(value))}"
@@ -331,8 +335,8 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.view import next_step
     step = [t(next_step(st)[0], **next_step(st)[1])] if st.is_ingest and \
         next_step(st)[0].startswith("tapefix.") else []
-    print(t("station.next_line", actions=", ".join(step + [t(f"action.{a.value}")
-                                                           for a in st.next_actions]) or "-"))
+    from workbench.station.ledger_link import next_line
+    print(next_line(station, st, step + [t(f"action.{a.value}") for a in st.next_actions]))
     return ExitCode.SUCCESS
 
 

@@ -8,6 +8,9 @@ supersedes that station's earlier image; it is no conflict). Two kinds:
   label was misread.
 - ``image``: one image (SHA-256) under two item IDs at two stations: one carrier imaged
   twice under two IDs (or a true second copy, which the report lets a person confirm).
+- ``bag``: one item bagged at two stations, each bag current (not withdrawn), whether
+  their content is identical or not: the same item recorded elsewhere meanwhile (an
+  outage, a merge). Two bags, two sets of tape copies: one is to be withdrawn.
 
 Nothing here changes the ledger: a merge keeps every station's history (append-only), and
 these are reported for a person to settle.
@@ -25,8 +28,9 @@ from pathlib import Path
 from workbench.ledger.db import Con, latest_order
 
 FINISHED = ("success", "partial", "failed", "needs_flux", "audio_disc")
-KINDS = ("item", "image")
-FIELDS = ("attempt", "item_id", "station_id", "profile_id", "sha256", "outcome", "started")
+KINDS = ("item", "image", "bag")
+FIELDS = ("attempt", "item_id", "station_id", "profile_id", "sha256", "outcome", "started",
+          "path")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Side:
     sha256: str
     outcome: str
     started: str
+    path: str = ""  # a bag's (kind bag; its id is the attempt field)
 
 
 @dataclass(frozen=True)
@@ -84,26 +89,52 @@ def find_conflicts(con: Con, involving: set[str] | None = None
         for a, b in combinations(sorted(sides, key=lambda s: (s.item_id, s.station_id)), 2):
             if a.item_id != b.item_id and a.station_id != b.station_id:
                 found.append(Conflict("image", a, b))
+    by_bag: dict[str, list[Side]] = {}
+    for side in _current_bags(con):
+        by_bag.setdefault(side.item_id, []).append(side)
+    for sides in by_bag.values():
+        found += [Conflict("bag", a, b) for a, b in combinations(sides, 2)]
     if involving is not None:
         found = [c for c in found if c.a.attempt in involving or c.b.attempt in involving]
     return found
 
 
+def _current_bags(con: Con) -> list[Side]:
+    """Each station's current bag (its latest not withdrawn) of each item that has a
+    current bag at more than one station. attempt: the bag's row id."""
+    rows = con.execute(
+        "SELECT id, item_id, station_id, profile_id, sha256, outcome, created, path FROM ("
+        " SELECT b.id, b.item_id, b.station_id, COALESCE(h.profile_id, '') AS profile_id,"
+        " b.sha256, COALESCE(h.outcome, '') AS outcome, b.created, b.path,"
+        " ROW_NUMBER() OVER (PARTITION BY b.item_id, b.station_id"
+        "                    ORDER BY b.version DESC, b.created DESC, b.rowid DESC) AS rn"
+        " FROM bags b LEFT JOIN heads h ON h.attempt = b.attempt"
+        " WHERE NOT EXISTS (SELECT 1 FROM withdrawals w WHERE w.bag_id = b.id)"
+        " AND b.item_id IN (SELECT item_id FROM bags GROUP BY item_id"
+        "                   HAVING COUNT(DISTINCT station_id) > 1)"
+        ") WHERE rn = 1 ORDER BY item_id, station_id").fetchall()
+    return [Side(*(str(r[k] or "") for k in range(8))) for r in rows]
+
+
 def new_rows(con: Con, source: Path) -> set[str]:
-    """The attempt rows of the ledger file source that this ledger does not hold yet
-    (asked before merging it)."""
+    """The attempt and bag rows of the ledger file source that this ledger does not hold
+    yet (asked before merging it)."""
     import sqlite3
     other = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    new: set[str] = set()
     try:
-        theirs = [str(r[0]) for r in other.execute("SELECT id FROM attempts")]
+        for table in ("attempts", "bags"):
+            theirs = [str(r[0]) for r in other.execute(f"SELECT id FROM {table}")]
+            held: set[str] = set()
+            for n in range(0, len(theirs), 500):
+                chunk = theirs[n:n + 500]
+                held |= {str(r[0]) for r in con.execute(
+                    f"SELECT id FROM {table} WHERE id IN ({', '.join('?' * len(chunk))})",
+                    chunk)}
+            new |= set(theirs) - held
     finally:
         other.close()
-    held: set[str] = set()
-    for n in range(0, len(theirs), 500):
-        chunk = theirs[n:n + 500]
-        held |= {str(r[0]) for r in con.execute(
-            f"SELECT id FROM attempts WHERE id IN ({', '.join('?' * len(chunk))})", chunk)}
-    return set(theirs) - held
+    return new
 
 
 def to_csv(conflicts: list[Conflict]) -> str:

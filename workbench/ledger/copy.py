@@ -85,6 +85,9 @@ def copy_rows(source: Con, target: Con, tables: tuple[str, ...] = TABLES,
 
 def _insert_many(target: Con, table: str, rows: list[dict[str, object]]) -> int:
     columns = list(rows[0])
+    bulk = getattr(target, "insert_many", None)  # the server's COPY (pg.py)
+    if bulk is not None:
+        return int(bulk(table, columns, [tuple(r[c] for c in columns) for r in rows]))
     sql = (f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
            f"VALUES ({', '.join('?' * len(columns))})")
     return target.executemany(sql, [tuple(r[c] for c in columns) for r in rows]).rowcount

@@ -9,6 +9,7 @@ station's ledger) inserts nothing.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 import uuid
@@ -46,6 +47,7 @@ class Con(Protocol):
 Row = Any  # sqlite3.Row, or pg.Row: by name and by position, keys()
 
 NAMESPACE = uuid.UUID("3b0f5c0e-8c2a-4f7e-9a51-0d2b6f1e7a44")
+_NAMESPACE_BYTES = NAMESPACE.bytes
 APPEND_ONLY = ("carriers", "attempts", "events", "formats", "bags", "tape_copies",
                "withdrawals", "releases", "carrier_metadata")
 
@@ -312,7 +314,15 @@ def last_attempt_row(con: Con) -> int:
 
 
 def stable_id(*parts: object) -> str:
-    return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
+    """str(uuid.uuid5(NAMESPACE, "|".join(parts))), without making a UUID object (a
+    third of a batch insertion's Python time went there): SHA-1 of the namespace and
+    the name, version 5 and the RFC 4122 variant set in place."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + "|".join(
+        str(p) for p in parts).encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def is_url(target: Path | str) -> bool:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.ledger import pg
 from workbench.ledger.db import Con, Cursor, connect_sqlite
+from workbench.ledger.held import Held, create_mirrored, mirrored_sql
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -119,6 +120,7 @@ def _open_journal(path: Path) -> sqlite3.Connection:
     con.execute("PRAGMA foreign_keys = OFF")
     con.execute("CREATE TABLE IF NOT EXISTS journal_sent (tbl TEXT NOT NULL, "
                 "up_to INTEGER NOT NULL, at TEXT NOT NULL)")
+    create_mirrored(con)
     return con
 
 
@@ -145,6 +147,7 @@ class LinkedLedger:
         self.last_conflicts: list[Conflict] = []
         self.items: dict[str, str] = {}  # item locks this process holds -> action
         self.last_resync: Resynced | None = None
+        self.held = Held()  # the server's rows of the items locked here (held.py)
         try:
             self.server = pg.connect(url, station_id)
         except pg.LedgerUnreachable as exc:
@@ -156,6 +159,7 @@ class LinkedLedger:
     # -- the link -----------------------------------------------------------------------
     def _go_offline(self, exc: BaseException) -> None:
         from workbench.imaging.record import utc_now
+        was_online = self.server is not None
         if self.server is not None:
             with contextlib.suppress(Exception):  # a dead connection may fail to close
                 self.server.close()
@@ -165,6 +169,8 @@ class LinkedLedger:
         self.last_try = time.monotonic()
         if self.journal is None:
             self.journal = _open_journal(self.journal_file)
+        if was_online:  # the carriers worked on here: what the server held of them
+            self.held.into(self.journal)
 
     def status(self) -> LinkStatus:
         server = pg.safe_url(self.url)
@@ -177,8 +183,9 @@ class LinkedLedger:
     def _pending(self) -> int:
         if self.journal is None:
             return 0
-        return int(self.journal.execute("SELECT COUNT(*) FROM attempts WHERE rowid > ?", (
-            _sent(self.journal).get("attempts", 0),)).fetchone()[0])
+        return int(self.journal.execute(
+            f"SELECT COUNT(*) FROM attempts WHERE rowid > ? AND {mirrored_sql('attempts')}",
+            (_sent(self.journal).get("attempts", 0),)).fetchone()[0])
 
     def reconnect(self) -> bool:
         """Try the server again; on success send the journal. True when online."""
@@ -203,12 +210,22 @@ class LinkedLedger:
                 return
             try:
                 item_locks.acquire(self.server, item, self.station_id, action)
+                self.held.take(self.server, item)
             except pg.LedgerDropped as exc:
                 self._go_offline(exc)
                 return
             except BaseException:
                 del self.items[item]  # not ours any more: its release must not touch it
                 raise
+
+    def hold(self, item_id: str) -> None:
+        """The item's lock is taken on the server: keep what the server holds of it."""
+        if self.server is None:
+            return
+        try:
+            self.held.take(self.server, item_id)
+        except pg.LedgerDropped as exc:
+            self._go_offline(exc)
 
     def resync(self) -> Resynced:
         """Send what the journal holds and the server lacks (in server transactions of
@@ -236,8 +253,12 @@ class LinkedLedger:
                 self.last_resync = Resynced({}, [], None)
                 return self.last_resync
             new = {str(r[0]) for r in journal.execute(
-                "SELECT id FROM attempts WHERE rowid > ? AND rowid <= ?",
+                f"SELECT id FROM attempts WHERE rowid > ? AND rowid <= ? AND "
+                f"{mirrored_sql('attempts')}",
                 (sent.get("attempts", 0), tops["attempts"]))}
+            new |= {str(r[0]) for r in journal.execute(  # bags: conflicts.py's kind bag
+                f"SELECT id FROM bags WHERE rowid > ? AND rowid <= ? AND "
+                f"{mirrored_sql('bags')}", (sent.get("bags", 0), tops["bags"]))}
             try:
                 added = copy_rows(journal, self.server, after=sent, upto=tops,
                                   chunk=RESYNC_CHUNK)
@@ -274,7 +295,9 @@ class LinkedLedger:
             self.in_transaction = False
         if self.server is not None:
             try:
-                return self.server.execute(sql, parameters)
+                cur = self.server.execute(sql, parameters)
+                self._took(word, sql, parameters)
+                return cur
             except pg.LedgerDropped as exc:
                 # a BEGIN that finds the server gone begins on the journal instead
                 self._go_offline(exc)
@@ -293,14 +316,30 @@ class LinkedLedger:
                 # bridged at once, the item locks taken again (or refused)
                 if self.reconnect():
                     assert self.server is not None
-                    return self.server.execute(sql, parameters)
+                    cur = self.server.execute(sql, parameters)
+                    self._took(word, sql, parameters)
+                    return cur
         assert self.journal is not None
         return self.journal.execute(sql, parameters)
 
+    def _took(self, word: str, sql: str, parameters: Any) -> None:
+        """The server took a statement: keep what it means for the held items."""
+        if word == "INSERT":
+            self.held.wrote(sql, parameters, self.in_transaction)
+        elif word == "COMMIT":
+            self.held.commit()
+        elif word in ("BEGIN", "ROLLBACK"):
+            self.held.rollback()
+
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor:
         if self.server is not None:
+            if self.held.rows:  # read twice: by the server and by held
+                parameters = list(parameters)
             try:
-                return self.server.executemany(sql, parameters)
+                cur = self.server.executemany(sql, parameters)
+                for one in parameters if self.held.rows else ():
+                    self.held.wrote(sql, one, self.in_transaction)
+                return cur
             except pg.LedgerDropped as exc:
                 self._go_offline(exc)
                 self.dropped = self.in_transaction

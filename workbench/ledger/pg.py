@@ -14,6 +14,7 @@ what it had of the transaction: nothing is half-written).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -149,6 +150,33 @@ class PgConnection:
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise self._fault(exc) from exc
 
+    def insert_many(self, table: str, columns: Sequence[str],
+                    rows: Iterable[Sequence[Any]]) -> int:
+        """INSERT OR IGNORE of many rows (batch insertion, move-to, a resync) in few
+        round trips: COPY into a temporary table of those columns, then one INSERT ...
+        ON CONFLICT DO NOTHING in the order given (the row order is the rowid's). Inside
+        the caller's transaction. Returns the rows added."""
+        import zlib
+
+        import psycopg
+        names = ", ".join(columns)
+        stage = f"_bulk_{table}_{zlib.crc32(names.encode()):08x}"
+        try:
+            with self.raw.cursor() as cur:
+                # each time: made inside the caller's transaction, a rollback undoes it
+                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT "
+                            f"{names} FROM {table} WITH NO DATA")
+                cur.execute(f"ALTER TABLE {stage} ADD COLUMN IF NOT EXISTS _n BIGSERIAL")
+                cur.execute(f"TRUNCATE {stage}")
+                with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+                            "ORDER BY _n ON CONFLICT DO NOTHING")
+                return int(cur.rowcount)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise self._fault(exc) from exc
+
     def _fault(self, exc: Exception) -> WorkbenchError:
         """A lost connection (LedgerDropped), or a wait that timed out on a live one
         (another station's long transaction): the statement was not applied."""
@@ -216,9 +244,23 @@ def check_url(url: str) -> None:
         raise BadInput("ledger_pg.bad_url", url=safe_url(url), detail=str(exc)) from None
 
 
+class _SecondFault(logging.Filter):
+    """psycopg logs a warning when closing a pipeline (executemany) or a COPY fails
+    after the statement itself failed: "error ignored terminating <psycopg.Pipeline>: the
+    connection is lost". The first fault is raised and typed here (LedgerDropped...); the
+    second is the same lost connection, and printed it reads as an error of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+_SECOND_FAULT = _SecondFault()
+
+
 def connect(url: str, station_id: str = "", timeout: float = 10) -> PgConnection:
     """Open (and migrate) the ledger on a PostgreSQL server."""
     check_url(url)
+    logging.getLogger("psycopg").addFilter(_SECOND_FAULT)  # once: a set of filters
     try:
         import psycopg
         from psycopg.adapt import Loader

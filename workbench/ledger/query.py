@@ -262,6 +262,48 @@ def carrier_history(con: Con, item_id: str) -> dict[str, list[Row]]:
     return {k: con.execute(sql, (item_id,)).fetchall() for k, sql in q.items()}
 
 
+def abandoned_attempts(attempts: list[Row]) -> dict[str, Row]:
+    """Unfinished attempts (their current version) that another station's later ended
+    attempt overtook: a station killed mid-imaging whose carrier another station then
+    imaged (the item lock died with the first). Nothing resumes them: the carrier's
+    state is the later attempt's. A view only (the ledger is append-only): attempt row
+    id -> the later attempt's row."""
+    superseded = {a["supersedes"] for a in attempts if a["supersedes"]}
+    current = [a for a in attempts if a["id"] not in superseded]
+    ended = [a for a in current if a["outcome"] not in ("running", "aborted")]
+    out = {}
+    for a in current:
+        if a["outcome"] not in ("running", "aborted"):
+            continue
+        key = (sort_time(a["started"]), a["station_id"])
+        later = [b for b in ended if b["station_id"] != a["station_id"] and
+                 (sort_time(b["started"]), b["station_id"]) > key]
+        if later:
+            out[a["id"]] = min(later, key=lambda b: (sort_time(b["started"]), b["station_id"]))
+    return out
+
+
+def abandoned_in(con: Con, rows: list[Row]) -> dict[str, Row]:
+    """abandoned_attempts for a log page: attempt row id -> the later attempt (another
+    station's, ended) that overtook it, in one query."""
+    open_rows = [r for r in rows if r["outcome"] in ("running", "aborted")]
+    items = sorted({str(r["item_id"]) for r in open_rows})
+    if not items:
+        return {}
+    ended = con.execute(
+        "SELECT item_id, station_id, started FROM heads WHERE outcome NOT IN "
+        f"('running', 'aborted') AND item_id IN ({', '.join('?' * len(items))})",
+        items).fetchall()
+    out = {}
+    for r in open_rows:
+        key = (sort_time(r["started"]), r["station_id"])
+        later = [e for e in ended if e["item_id"] == r["item_id"] and
+                 e["station_id"] != r["station_id"] and (e["started"], e["station_id"]) > key]
+        if later:
+            out[str(r["id"])] = min(later, key=lambda e: (e["started"], e["station_id"]))
+    return out
+
+
 def history_lines(h: dict[str, list[Row]]) -> list[str]:
     """A carrier's whole history as lines (the CLI's `show` and the UI's detail)."""
     from workbench.console import local_time, reason_words
@@ -272,15 +314,26 @@ def history_lines(h: dict[str, list[Row]]) -> list[str]:
     lines = [t("show.carrier", item=c["item_id"], profile=c["profile_id"], family=c["family"],
                label=c["label"]), t("show.attempts")]
     superseded = {a["supersedes"] for a in h["attempts"] if a["supersedes"]}
+    abandoned = abandoned_attempts(h["attempts"])
     for a in h["attempts"]:
         mark = t("show.superseded") if a["id"] in superseded else ""
-        lines.append(f"  {local_time(a['started'])}  {t('outcome.' + a['outcome'])}  "
+        later = abandoned.get(a["id"])
+        outcome = t("outcome." + a["outcome"]) if later is None else t(
+            "ledgerfix.abandoned", station=later["station_id"],
+            at=local_time(later["started"]))
+        why = reason_words(a, 80) if later is None else ""  # no "run it again to resume"
+        lines.append(f"  {local_time(a['started'])}  {outcome}  "
                      f"{a['bad_sectors']} / {human_bytes(a['bytes'])}  {a['drive']} "
-                     f"{a['drive_serial']}  {a['operator']}  {reason_words(a, 80)} {mark}".rstrip())
+                     f"{a['drive_serial']}  {a['operator']}  {why} {mark}".rstrip())
     lines.append(t("show.events"))
     # people read local times and their own words; the ledger keeps UTC and English
-    lines += [f"  {local_time(e['started'])}  {step_line(e['step'], e['outcome'], e['detail'])}"
-              for e in h["events"]]
+    gone = {a["attempt"] for a in h["attempts"] if a["id"] in abandoned}
+    for e in h["events"]:
+        if e["attempt"] in gone and e["outcome"] in ("running", "aborted"):
+            step = step_line(e["step"], t("ledgerfix.abandoned_step"), "")
+        else:
+            step = step_line(e["step"], e["outcome"], e["detail"])
+        lines.append(f"  {local_time(e['started'])}  {step}".rstrip())
     if h["formats"]:
         lines.append(t("show.formats"))
         lines += [f"  {f['files']:5}  {f['puid']:12} {f['format_name']}" for f in h["formats"]]

@@ -67,12 +67,18 @@ def conflict_lines(con: Con, item_id: str) -> list[str]:
     """The standing conflicts of one item ID (other content at another station), for
     its history: `show` says them as `ledger conflicts` does."""
     return [conflict_line(c) for c in conflicts.find_conflicts(con)
-            if c.kind == "item" and c.a.item_id == item_id]
+            if c.kind in ("item", "bag") and c.a.item_id == item_id]
 
 
 def conflict_line(c: Conflict) -> str:
     """One conflict in words (the CLI prints one line per conflict)."""
     a, b = c.a, c.b
+    if c.kind == "bag":  # one item bagged at two stations (ledger/conflicts.py)
+        same = a.sha256 and a.sha256 == b.sha256
+        return t("ledgerfix.conflict_bag", item=a.item_id, station_a=a.station_id,
+                 path_a=a.path, date_a=a.started, station_b=b.station_id, path_b=b.path,
+                 date_b=b.started, content=t("ledgerfix.same_content" if same
+                                             else "ledgerfix.other_content"))
     if c.kind == "image":
         return t("dup.conflict_image", digest=a.sha256[:16], item_a=a.item_id,
                  station_a=a.station_id, date_a=a.started, item_b=b.item_id,

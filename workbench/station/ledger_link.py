@@ -15,7 +15,9 @@ from workbench.station.offline_guard import check_elsewhere, check_offline
 
 if TYPE_CHECKING:
     from workbench.config import Settings
+    from workbench.ledger.db import Row
     from workbench.station.core import Station
+    from workbench.station.view import CarrierState
 
 
 class SharedItemLock(Lock):
@@ -50,7 +52,9 @@ class SharedItemLock(Lock):
                     item_locks.acquire(link.server, self.item_id, self.station, self.action)
                 except LedgerDropped as exc:  # a blip: bridged at once, or offline
                     link._go_offline(exc)
-                    link.reconnect()
+                    link.reconnect()  # (which takes the lock again and holds the item)
+                else:
+                    link.hold(self.item_id)
             check_offline(link, self.settings, self.item_id)
             check_elsewhere(link, self.settings, self.item_id, self.action)
         except BaseException:
@@ -61,6 +65,7 @@ class SharedItemLock(Lock):
 
     def release(self) -> None:
         server = self.link.server
+        self.link.held.drop(self.item_id)
         if self.link.items.pop(self.item_id, None) is not None and server is not None:
             try:
                 item_locks.release(server, self.item_id)
@@ -69,10 +74,31 @@ class SharedItemLock(Lock):
         super().release()
 
 
+class CheckedItemLock(Lock):
+    """The station's file lock of an item in its own SQLite ledger, and the same check
+    as on the server: a carrier another station bagged (merged in) is refused here."""
+
+    def __init__(self, base: Lock, station: Station, item_id: str) -> None:
+        super().__init__(base.path, base.station, base.action, base.refusal,
+                         base.holder_item, **base.params)
+        self.con, self.item_id, self.settings = station.con, item_id, station.settings
+
+    def acquire(self, wait: float = 0.0) -> Lock:
+        super().acquire(wait)
+        try:
+            check_elsewhere(self.con, self.settings, self.item_id, self.action)
+        except BaseException:
+            super().release()
+            raise
+        return self
+
+
 def item_lock_for(station: Station, item_id: str, action: str) -> Lock:
     base = item_lock(station.locks, item_id, station.settings.station_id, action)
     if isinstance(station.con, LinkedLedger):
         return SharedItemLock(base, station.con, item_id, station.settings)
+    if action == "image":
+        return CheckedItemLock(base, station, item_id)
     return base
 
 
@@ -124,8 +150,39 @@ def link_notes(station: Station, figures: bool) -> list[str]:
     done = con.last_resync
     if done is None or done.kept is None:
         return []
+    if not any(done.added.values()) and not done.conflicts:
+        return []  # only rows the server held already (held.py): nothing to say
     lines = [sent_line(done)]
     if done.conflicts:
         lines.append(t("pgfix.resync_found", count=len(done.conflicts)))
         lines += [conflict_line(c) for c in done.conflicts]
     return lines
+
+
+def bag_holder(station: Station, st: CarrierState) -> str:
+    """The station whose disk holds the carrier's current bag when it is not this one
+    (a shared or merged ledger): the next steps (tape, release) are done there."""
+    bag = st.bag
+    if bag is None or not bag.station_id or bag.station_id == station.settings.station_id:
+        return ""
+    return bag.station_id
+
+
+def next_line(station: Station, st: CarrierState, actions: list[str]) -> str:
+    """`next: ...` of a carrier's detail (show, the UI), naming the station that holds
+    the bag when it is another one."""
+    from workbench.i18n import t
+    words = ", ".join(actions) or "-"
+    holder = bag_holder(station, st)
+    if holder and st.bag is not None and actions:
+        return t("ledgerfix.next_elsewhere", station=holder, path=st.bag.path, actions=words)
+    return t("station.next_line", actions=words)
+
+
+def abandoned_words(station: Station, rows: list[Row]) -> dict[str, str]:
+    """For a log page: attempt row id -> "abandoned (...)" where another station's later
+    attempt overtook an unfinished one (ledger/query.py abandoned_attempts)."""
+    from workbench.i18n import t
+    from workbench.ledger.query import abandoned_in
+    return {row: t("ledgerfix.abandoned_short", station=later["station_id"])
+            for row, later in abandoned_in(station.con, rows).items()}

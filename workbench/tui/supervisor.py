@@ -219,6 +219,7 @@ class CarrierScreen(StationScreen):
         self.show()
 
     def show(self, message: str = "") -> None:
+        from workbench.station.ledger_link import next_line
         from workbench.station.metadata import shown
         history = self.wb.station.records.history_lines(self.item_id)
         history += shown(self.wb.station, self.item_id)  # as `workbench show` lists it
@@ -229,8 +230,8 @@ class CarrierScreen(StationScreen):
             return
         st = self.wb.station.state(self.item_id)
         lines = [t("station.state_line", state=t(f"state.{st.state.value}")),
-                 t("station.next_line", actions=", ".join(t(f"action.{a.value}")
-                                                          for a in st.next_actions) or "-")]
+                 next_line(self.wb.station, st, [t(f"action.{a.value}")
+                                                 for a in st.next_actions])]
         self.query_one("#state", Static).update("\n".join([*lines, message]).strip())
         self.query_one("#history", Static).update("\n".join(history))
 
