@@ -273,3 +273,24 @@ def test_the_keeper_stops_with_the_ledger(tmp_path, pg_url, monkeypatch):
     assert not running.is_alive() and threading.active_count() >= 1
     b.lock("S-1", Action.IMAGE).acquire().release()  # an orderly end leaves no lease
     b.close()
+
+
+def test_a_take_refused_after_the_server_lock_leaves_no_lease(tmp_path, pg_url, monkeypatch):
+    from workbench.station import ledger_link
+    from workbench.station.states import Action
+    a, b = _stations(tmp_path, pg_url)
+
+    def bagged_elsewhere(*_: object) -> None:
+        raise Refused("pgfix.bagged_elsewhere", item="E-1", station="station-A")
+
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(ledger_link, "check_elsewhere", bagged_elsewhere)
+            with pytest.raises(Refused):
+                b.lock("E-1", Action.IMAGE).acquire()
+        assert b.con.server is not None and not b.con.server.execute(
+            "SELECT item_id FROM item_locks").fetchall()
+        a.lock("E-1", Action.IMAGE).acquire().release()  # free at once, for anyone
+    finally:
+        a.close()
+        b.close()

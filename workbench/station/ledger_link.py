@@ -3,6 +3,7 @@ link's status, moving a station's ledger to the server, sending the journal."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,7 +61,9 @@ class SharedItemLock(Lock):
                 check_offline(link, self.settings, self.item_id)
                 check_elsewhere(link, self.settings, self.item_id, self.action)
             except BaseException:
-                link.let_go(self.item_id)
+                if link.let_go(self.item_id) and link.server is not None:
+                    with contextlib.suppress(WorkbenchError):  # refused after the take:
+                        item_locks.release(link.server, self.item_id)  # no lease left
                 raise
             link.hold(self.item_id, self.action, self.stop)
 
