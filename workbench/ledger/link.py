@@ -200,7 +200,8 @@ class LinkedLedger:
 
     def reconnect(self) -> bool:
         """Try the server again; on success send the journal and take the held items
-        back (Refused when another station took one meanwhile). True when online."""
+        back (one another station took meanwhile is in self.lost: the next statement
+        says so). True when online."""
         with self.guard:
             if self.server is not None:
                 return True
@@ -212,7 +213,6 @@ class LinkedLedger:
                 return False
             self.resync()
             self._relock()
-            self._raise_lost()
             return self.server is not None
 
     def _relock(self) -> None:
@@ -368,6 +368,7 @@ class LinkedLedger:
         if self.server is None and between and \
                 time.monotonic() - self.last_try >= self.retry_seconds:
             self.reconnect()  # between two transactions: never inside one
+            self._raise_lost()
         if self.server is not None and between and self.resync_due:
             self.resync()  # the keeper reconnected: the journal's rows go first
         if self.dropped and word in ("ROLLBACK", "COMMIT"):
@@ -398,6 +399,7 @@ class LinkedLedger:
                 # between two transactions: a blip (a session ended on the server) is
                 # bridged at once, the item locks taken again (or refused)
                 if self.reconnect():
+                    self._raise_lost()
                     assert self.server is not None
                     return self.server.execute(sql, parameters)
         return self._journal().execute(sql, parameters)

@@ -58,6 +58,7 @@ class SharedItemLock(Lock):
                     except LedgerDropped as exc:  # a blip: bridged at once, or offline
                         link._go_offline(exc)
                         link.reconnect()
+                        link._raise_lost()
                 check_offline(link, self.settings, self.item_id)
                 check_elsewhere(link, self.settings, self.item_id, self.action)
             except BaseException:
