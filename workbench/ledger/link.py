@@ -211,6 +211,7 @@ class LinkedLedger:
             except pg.LedgerUnreachable as exc:
                 self.offline_detail = str(exc.params.get("detail", "") or exc)
                 return False
+            self.offline_since = self.offline_detail = ""  # online again
             self.resync()
             self._relock()
             return self.server is not None
@@ -283,6 +284,7 @@ class LinkedLedger:
                 return
             if self.server is None and fresh is not None:
                 self.server, fresh = fresh, None
+                self.offline_since = self.offline_detail = ""
                 self.resync_due = self.journal is not None or self.journal_file.exists()
                 self._relock()
                 return
@@ -295,6 +297,7 @@ class LinkedLedger:
                         self.server = pg.connect(self.url, self.station_id)
                     except WorkbenchError:
                         return  # still out: the next tick tries again
+                    self.offline_since = self.offline_detail = ""
                     self.resync_due = True
                     self._relock()
         finally:

@@ -14,8 +14,9 @@ SHOWN = 12  # carriers named on one image's line; the rest are counted
 
 def image_line(group: SameImage) -> str:
     sides = group.sides
-    named = ", ".join(t("linkfix.same_image_side", item=s.item_id, station=s.station_id)
-                      for s in sides[:SHOWN])
+    named = t("linkfix.same_image_join").join(
+        t("linkfix.same_image_side", item=s.item_id, station=s.station_id)
+        for s in sides[:SHOWN])
     more = t("linkfix.same_image_more", count=len(sides) - SHOWN) if len(sides) > SHOWN else ""
     return t("linkfix.same_image", digest=group.sha256[:16], count=len(sides),
              items=named + more)
