@@ -83,8 +83,10 @@ def release(con: PgConnection, item_id: str) -> None:
 
 def end_leases(con: PgConnection) -> None:
     """An orderly end of the session (the process closes its ledger): its items are
-    free at once, as the server frees their advisory locks."""
+    free at once (the server frees a closed session's advisory locks a moment later:
+    another station asking in that moment was refused)."""
     _run(con, "DELETE FROM item_locks WHERE backend = pg_backend_pid()")
+    _run(con, "SELECT pg_advisory_unlock_all()")
 
 
 def drop_lease(con: PgConnection, item_id: str, station_id: str) -> None:
