@@ -118,6 +118,7 @@ def test_an_item_taken_meanwhile_stops_the_imaging_and_is_never_reported_as_ours
         with pytest.raises(Refused) as refused:
             a.migrate(MEDIA, profiles.get("usb"), "T-1")
         assert refused.value.key == "linkfix.item_taken" and "station-B" in str(refused.value)
+        assert refused.value.params["detail"]  # why the link was down, said
         assert a.cancel.is_set()  # the imaging was stopped, not run to its end
         assert not (tmp_path / "a" / "bags" / "T-1").exists()
         server = connect(pg_url)

@@ -211,12 +211,18 @@ class LinkedLedger:
             except pg.LedgerUnreachable as exc:
                 self.offline_detail = str(exc.params.get("detail", "") or exc)
                 return False
-            self.offline_since = self.offline_detail = ""  # online again
+            why = self._online_again()
             self.resync()
-            self._relock()
+            self._relock(why)
             return self.server is not None
 
-    def _relock(self) -> None:
+    def _online_again(self) -> str:
+        """Clear the offline marks; returns why the link was down (for item_taken)."""
+        why = self.offline_detail
+        self.offline_since = self.offline_detail = ""
+        return why
+
+    def _relock(self, why: str = "") -> None:
         """The server's item locks died with the old session (or were never taken,
         offline): take every one again; one another station took meanwhile is lost
         (self.lost): its work is stopped, its next statement refused."""
@@ -232,7 +238,7 @@ class LinkedLedger:
                 del self.items[item]  # not ours any more: its release must not touch it
                 self.lost[item] = Refused(
                     "linkfix.item_taken", item=item, station=exc.params.get("station", "?"),
-                    since=exc.params.get("since", "?"), detail=self.offline_detail)
+                    since=exc.params.get("since", "?"), detail=why)
                 stop = self.stops.pop(item, None)
                 if stop is not None:
                     stop.set()  # the imaging stops: its image cannot be recorded
@@ -284,9 +290,9 @@ class LinkedLedger:
                 return
             if self.server is None and fresh is not None:
                 self.server, fresh = fresh, None
-                self.offline_since = self.offline_detail = ""
+                why = self._online_again()
                 self.resync_due = self.journal is not None or self.journal_file.exists()
-                self._relock()
+                self._relock(why)
                 return
             if self.server is not None:
                 try:
@@ -297,9 +303,9 @@ class LinkedLedger:
                         self.server = pg.connect(self.url, self.station_id)
                     except WorkbenchError:
                         return  # still out: the next tick tries again
-                    self.offline_since = self.offline_detail = ""
+                    why = self._online_again()
                     self.resync_due = True
-                    self._relock()
+                    self._relock(why)
         finally:
             self.guard.release()
             if fresh is not None:
