@@ -73,9 +73,11 @@ def test_a_connection_lost_at_commit_is_a_typed_and_honest_fault(tmp_path, pg_se
     linked.close()
 
 
-def test_a_lost_item_lock_is_taken_again_or_refused(tmp_path, pg_server, pg_url):
+def test_a_lost_item_lock_is_taken_again_or_refused(tmp_path, pg_server, pg_url, monkeypatch):
+    from workbench.ledger import item_locks, keeper
     from workbench.station import Station
     from workbench.station.states import Action
+    monkeypatch.setattr(keeper, "TICK", 3600.0)  # the writes alone take the lock back here
     a = Station(_settings(tmp_path / "a", "station-A", pg_url))
     b = Station(_settings(tmp_path / "b", "station-B", pg_url))
     try:
@@ -90,8 +92,12 @@ def test_a_lost_item_lock_is_taken_again_or_refused(tmp_path, pg_server, pg_url)
         with pytest.raises(Refused) as refused:
             b.lock("L-1", Action.IMAGE).acquire()
         assert "station-A" in str(refused.value)
-        # a blip, B takes the item first: A's next write is refused, naming B
+        # a blip: A's lease keeps the item from B (a drop of seconds frees nothing)
         _kill_backend_of(pg_server, a.con.server)
+        with pytest.raises(Refused, match="station-A"):  # held, or its lease runs
+            b.lock("L-1", Action.IMAGE).acquire()
+        # past the lease, B takes the item first: A's next write is refused, naming B
+        monkeypatch.setattr(item_locks, "GRACE_SECONDS", 0.0)
         b_lock = b.lock("L-1", Action.IMAGE).acquire()
         with pytest.raises(Refused) as taken:
             seed(a.con, "L-9", "success", "2026-01-01T00:00:01Z", station="station-A")

@@ -15,18 +15,19 @@ from workbench.atomic import write_atomic
 from workbench.errors import ExitCode
 from workbench.i18n import t
 from workbench.ledger.conflicts import KINDS, Conflict, to_csv, to_json
-from workbench.station.duplicates import conflict_line
+from workbench.station.conflict_list import conflict_report
 
 
 def report(conflicts: list[Conflict], out: Path | None, standing: int = 0) -> int:
     """Print the conflicts and a summary; write them to out (even none: a script reads
     an empty list rather than last time's file). standing: conflicts the ledger holds
     besides these (a merge reports what it brought and counts the rest)."""
-    for c in conflicts:
-        print(conflict_line(c))
+    lines, images = conflict_report(conflicts)  # real conflicts first, images grouped
+    for line in lines:
+        print(line)
     counts = {kind: sum(c.kind == kind for c in conflicts) for kind in KINDS}
     if conflicts:
-        print(t("dup.summary", items=counts["item"], images=counts["image"]))
+        print(t("dup.summary", items=counts["item"], images=images))
         if counts["bag"]:
             print(t("ledgerfix.summary_bags", count=counts["bag"]))
         if standing:

@@ -116,6 +116,29 @@ def _current_bags(con: Con) -> list[Side]:
     return [Side(*(str(r[k] or "") for k in range(8))) for r in rows]
 
 
+@dataclass(frozen=True)
+class SameImage:
+    """One image under several item IDs: every side of the "image" pairs of one digest,
+    once each (n carriers make n(n-1)/2 pairs; a person reads one line)."""
+    sha256: str
+    sides: tuple[Side, ...]
+
+
+def grouped(conflicts: list[Conflict]) -> tuple[list[Conflict], list[SameImage]]:
+    """The real conflicts (one item ID with different content; one item bagged at two
+    stations) as they are, first; then the "same image" pairs grouped by image, the
+    largest group first."""
+    items = [c for c in conflicts if c.kind != "image"]
+    by_image: dict[str, dict[tuple[str, str], Side]] = {}
+    for c in conflicts:
+        if c.kind == "image":
+            for side in (c.a, c.b):
+                by_image.setdefault(side.sha256, {})[(side.item_id, side.station_id)] = side
+    images = [SameImage(digest, tuple(sides[k] for k in sorted(sides)))
+              for digest, sides in sorted(by_image.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
+    return items, images
+
+
 def new_rows(con: Con, source: Path) -> set[str]:
     """The attempt and bag rows of the ledger file source that this ledger does not hold
     yet (asked before merging it)."""

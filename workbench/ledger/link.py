@@ -10,8 +10,11 @@ twice; conflicts (the same item recorded elsewhere meanwhile) are reported; the 
 stays as a record of the outage, its sent rows marked (journal_sent).
 
 A connection lost in the middle of a transaction is a LedgerDropped error for that
-write (the server rolled back all of it: nothing half-written); the next write goes to
-the journal. Training never uses the server.
+write (the server rolled back all of it: nothing half-written). A drop (the server was
+there a moment ago) is followed by a reconnect at the next statement, at once; only a
+server that does not answer that reconnect sends the station to the journal, retried
+every RETRY_SECONDS (at every keeper tick while items are held: keeper.py). Training
+never uses the server.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ import contextlib
 import enum
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench.ledger import pg
+from workbench.errors import Refused, WorkbenchError
+from workbench.ledger import item_locks, pg
 from workbench.ledger.db import Con, Cursor, connect_sqlite
 from workbench.ledger.held import Held, create_mirrored, mirrored_sql
 
@@ -146,8 +151,15 @@ class LinkedLedger:
         self.last_try = 0.0
         self.last_conflicts: list[Conflict] = []
         self.items: dict[str, str] = {}  # item locks this process holds -> action
+        # the work on each held item (its cancel): stopped when another station took it
+        self.stops: dict[str, threading.Event] = {}
+        self.lost: dict[str, Refused] = {}  # taken by another station meanwhile
+        self.guard = threading.RLock()  # the worker's statements, the keeper's ticks
+        self.keeper: Any = None  # keeper.Keeper, started with the first held item
+        self.resync_due = False  # the keeper reconnected: the worker sends the journal
         self.last_resync: Resynced | None = None
         self.held = Held()  # the server's rows of the items locked here (held.py)
+        self.held_due = False  # dropped: the journal gets them when next opened
         try:
             self.server = pg.connect(url, station_id)
         except pg.LedgerUnreachable as exc:
@@ -166,11 +178,21 @@ class LinkedLedger:
         self.server = None
         self.offline_since = self.offline_since or utc_now()
         self.offline_detail = getattr(exc, "params", {}).get("detail", "") or str(exc)
-        self.last_try = time.monotonic()
+        # a drop (a session ended, a blip): the server was there, try it again at once;
+        # a server that did not answer: again after retry_seconds
+        self.last_try = 0.0 if isinstance(exc, pg.LedgerDropped) else time.monotonic()
+        if was_online:  # the journal, when next opened, gets what the server held
+            self.held_due = True
+
+    def _journal(self) -> sqlite3.Connection:
+        """The journal, opened by the worker's thread (never the keeper's); after a
+        drop, with what the server held of the carriers worked on here (held.py)."""
         if self.journal is None:
             self.journal = _open_journal(self.journal_file)
-        if was_online:  # the carriers worked on here: what the server held of them
+        if self.held_due:
+            self.held_due = False
             self.held.into(self.journal)
+        return self.journal
 
     def status(self) -> LinkStatus:
         server = pg.safe_url(self.url)
@@ -181,30 +203,41 @@ class LinkedLedger:
                           self.last_conflicts)
 
     def _pending(self) -> int:
-        if self.journal is None:
+        if self.journal is None and not self.journal_file.exists():
             return 0
-        return int(self.journal.execute(
+        journal = self._journal()
+        return int(journal.execute(
             f"SELECT COUNT(*) FROM attempts WHERE rowid > ? AND {mirrored_sql('attempts')}",
-            (_sent(self.journal).get("attempts", 0),)).fetchone()[0])
+            (_sent(journal).get("attempts", 0),)).fetchone()[0])
 
     def reconnect(self) -> bool:
-        """Try the server again; on success send the journal. True when online."""
-        if self.server is not None:
-            return True
-        self.last_try = time.monotonic()
-        try:
-            self.server = pg.connect(self.url, self.station_id)
-        except pg.LedgerUnreachable as exc:
-            self.offline_detail = str(exc.params.get("detail", "") or exc)
-            return False
-        self.resync()
-        self._relock()
-        return self.server is not None
+        """Try the server again; on success send the journal and take the held items
+        back (one another station took meanwhile is in self.lost: the next statement
+        says so). True when online."""
+        with self.guard:
+            if self.server is not None:
+                return True
+            self.last_try = time.monotonic()
+            try:
+                self.server = pg.connect(self.url, self.station_id)
+            except pg.LedgerUnreachable as exc:
+                self.offline_detail = str(exc.params.get("detail", "") or exc)
+                return False
+            why = self._online_again()
+            self.resync()
+            self._relock(why)
+            return self.server is not None
 
-    def _relock(self) -> None:
+    def _online_again(self) -> str:
+        """Clear the offline marks; returns why the link was down (for item_taken)."""
+        why = self.offline_detail
+        self.offline_since = self.offline_detail = ""
+        return why
+
+    def _relock(self, why: str = "") -> None:
         """The server's item locks died with the old session (or were never taken,
-        offline): take them again; Refused when another station took one meanwhile."""
-        from workbench.ledger import item_locks
+        offline): take every one again; one another station took meanwhile is lost
+        (self.lost): its work is stopped, its next statement refused."""
         for item, action in list(self.items.items()):
             if self.server is None:
                 return
@@ -214,11 +247,84 @@ class LinkedLedger:
             except pg.LedgerDropped as exc:
                 self._go_offline(exc)
                 return
-            except BaseException:
+            except Refused as exc:
                 del self.items[item]  # not ours any more: its release must not touch it
-                raise
+                self.lost[item] = Refused(
+                    "linkfix.item_taken", item=item, station=exc.params.get("station", "?"),
+                    since=exc.params.get("since", "?"), detail=why)
+                stop = self.stops.pop(item, None)
+                if stop is not None:
+                    stop.set()  # the imaging stops: its image cannot be recorded
 
-    def hold(self, item_id: str) -> None:
+    def _raise_lost(self) -> None:
+        """The worker's next statement after an item was lost: Refused naming the
+        station that took it (never recorded over that station's work)."""
+        if self.lost:
+            item = next(iter(self.lost))
+            raise self.lost.pop(item)
+
+    # -- items held while working (keeper.py) --------------------------------------------
+    def hold(self, item_id: str, action: str, stop: threading.Event | None) -> None:
+        from workbench.ledger.keeper import Keeper
+        with self.guard:
+            self.items[item_id] = action  # taken again on every reconnect
+            self.lost.pop(item_id, None)
+            if stop is not None:
+                self.stops[item_id] = stop
+            if self.keeper is None:
+                self.keeper = Keeper(self)
+                self.keeper.start()
+
+    def let_go(self, item_id: str) -> bool:
+        """Forget a held item; True when it was still this process's."""
+        with self.guard:
+            self.stops.pop(item_id, None)
+            return self.items.pop(item_id, None) is not None
+
+    def keep(self) -> None:
+        """One keeper tick: renew the held items' leases; at a drop reconnect at once
+        and take them back; offline, try the server (without the journal: see keeper.py).
+        A tick that finds the worker in a statement skips: that statement checks."""
+        if not self.items:
+            return
+        fresh = None
+        if self.server is None:  # connect outside the guard: the worker is not held up
+            try:
+                fresh = pg.connect(self.url, self.station_id)
+            except WorkbenchError as exc:
+                self.offline_detail = str(exc.params.get("detail", "") or exc)
+                return
+        if not self.guard.acquire(timeout=0.2):
+            if fresh is not None:
+                fresh.close()
+            return
+        try:
+            if self.in_transaction or not self.items:
+                return
+            if self.server is None and fresh is not None:
+                self.server, fresh = fresh, None
+                why = self._online_again()
+                self.resync_due = self.journal is not None or self.journal_file.exists()
+                self._relock(why)
+                return
+            if self.server is not None:
+                try:
+                    item_locks.renew(self.server)
+                except pg.LedgerDropped as exc:
+                    self._go_offline(exc)
+                    try:
+                        self.server = pg.connect(self.url, self.station_id)
+                    except WorkbenchError:
+                        return  # still out: the next tick tries again
+                    why = self._online_again()
+                    self.resync_due = True
+                    self._relock(why)
+        finally:
+            self.guard.release()
+            if fresh is not None:
+                fresh.close()
+
+    def keep_rows(self, item_id: str) -> None:
         """The item's lock is taken on the server: keep what the server holds of it."""
         if self.server is None:
             return
@@ -239,12 +345,11 @@ class LinkedLedger:
         from workbench.ledger.conflicts import find_conflicts
         from workbench.ledger.copy import TABLES, copy_rows, last_rows
         assert self.server is not None
-        if self.journal is None:
-            if not self.journal_file.exists():
-                self.last_resync = Resynced({}, [], None)
-                return self.last_resync
-            self.journal = _open_journal(self.journal_file)
-        journal = self.journal
+        self.resync_due = False
+        if self.journal is None and not self.journal_file.exists():
+            self.last_resync = Resynced({}, [], None)
+            return self.last_resync
+        journal = self._journal()
         journal.execute("BEGIN IMMEDIATE")  # the station's other processes wait
         try:
             sent, tops = _sent(journal), last_rows(journal)
@@ -259,12 +364,18 @@ class LinkedLedger:
             new |= {str(r[0]) for r in journal.execute(  # bags: conflicts.py's kind bag
                 f"SELECT id FROM bags WHERE rowid > ? AND rowid <= ? AND "
                 f"{mirrored_sql('bags')}", (sent.get("bags", 0), tops["bags"]))}
+            counted = _Counted(self.server)
             try:
-                added = copy_rows(journal, self.server, after=sent, upto=tops,
+                added = copy_rows(journal, counted, after=sent, upto=tops,
                                   chunk=RESYNC_CHUNK)
             except pg.LedgerDropped as exc:
                 self._go_offline(exc)
-                raise
+                total = sum(tops[t] - sent.get(t, 0) for t in TABLES)
+                if not counted.kept:
+                    raise
+                raise pg.LedgerDropped("linkfix.resync_cut", server=pg.safe_url(self.url),
+                                       detail=exc.params.get("detail", ""),
+                                       kept=counted.kept, total=total) from exc
             now = utc_now()
             journal.executemany("INSERT INTO journal_sent VALUES (?, ?, ?)",
                                 [(t, n, now) for t, n in tops.items()])
@@ -281,10 +392,20 @@ class LinkedLedger:
 
     # -- Con ----------------------------------------------------------------------------
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
+        with self.guard:
+            return self._execute(sql, parameters)
+
+    def _execute(self, sql: str, parameters: Any = ()) -> Cursor:
         word = sql.strip().split(None, 1)[0].upper() if sql.strip() else ""
-        if self.server is None and not self.in_transaction and word not in (
-                "COMMIT", "ROLLBACK") and time.monotonic() - self.last_try >= self.retry_seconds:
+        between = not self.in_transaction and word not in ("COMMIT", "ROLLBACK")
+        if between:
+            self._raise_lost()  # an item another station took while the link was down
+        if self.server is None and between and \
+                time.monotonic() - self.last_try >= self.retry_seconds:
             self.reconnect()  # between two transactions: never inside one
+            self._raise_lost()
+        if self.server is not None and between and self.resync_due:
+            self.resync()  # the keeper reconnected: the journal's rows go first
         if self.dropped and word in ("ROLLBACK", "COMMIT"):
             self.dropped = self.in_transaction = False
             return _NoRows()  # the server rolled it back already
@@ -315,12 +436,12 @@ class LinkedLedger:
                 # between two transactions: a blip (a session ended on the server) is
                 # bridged at once, the item locks taken again (or refused)
                 if self.reconnect():
+                    self._raise_lost()
                     assert self.server is not None
                     cur = self.server.execute(sql, parameters)
                     self._took(word, sql, parameters)
                     return cur
-        assert self.journal is not None
-        return self.journal.execute(sql, parameters)
+        return self._journal().execute(sql, parameters)
 
     def _took(self, word: str, sql: str, parameters: Any) -> None:
         """The server took a statement: keep what it means for the held items."""
@@ -332,23 +453,55 @@ class LinkedLedger:
             self.held.rollback()
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor:
-        if self.server is not None:
-            if self.held.rows:  # read twice: by the server and by held
-                parameters = list(parameters)
-            try:
-                cur = self.server.executemany(sql, parameters)
-                for one in parameters if self.held.rows else ():
-                    self.held.wrote(sql, one, self.in_transaction)
-                return cur
-            except pg.LedgerDropped as exc:
-                self._go_offline(exc)
-                self.dropped = self.in_transaction
-                raise
-        assert self.journal is not None
-        return self.journal.executemany(sql, parameters)
+        with self.guard:
+            if self.server is not None:
+                if self.held.rows:  # read twice: by the server and by held
+                    parameters = list(parameters)
+                try:
+                    cur = self.server.executemany(sql, parameters)
+                    for one in parameters if self.held.rows else ():
+                        self.held.wrote(sql, one, self.in_transaction)
+                    return cur
+                except pg.LedgerDropped as exc:
+                    self._go_offline(exc)
+                    self.dropped = self.in_transaction
+                    raise
+            return self._journal().executemany(sql, parameters)
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-        if self.journal is not None:
-            self.journal.close()
+        if self.keeper is not None:
+            self.keeper.stop()
+        with self.guard:
+            if self.server is not None:
+                if self.items:  # an orderly end: no lease left to keep them from others
+                    with contextlib.suppress(WorkbenchError):
+                        item_locks.end_leases(self.server)
+                self.server.close()
+            if self.journal is not None:
+                self.journal.close()
+
+
+class _Counted:
+    """The server as a resync's target, counting the rows of the chunks it committed:
+    what a resync cut short has left on the server (linkfix.resync_cut)."""
+
+    def __init__(self, server: pg.PgConnection) -> None:
+        self.server, self.kept, self.pending = server, 0, 0
+
+    def execute(self, sql: str, parameters: Any = (), /) -> pg.PgCursor:
+        word = sql.strip().split(None, 1)[0].upper()
+        done = self.server.execute(sql, parameters)
+        if word == "COMMIT":
+            self.kept, self.pending = self.kept + self.pending, 0
+        elif word in ("BEGIN", "ROLLBACK"):
+            self.pending = 0
+        return done
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> pg.PgCursor:
+        rows = list(parameters)
+        done = self.server.executemany(sql, rows)
+        self.pending += len(rows)
+        return done
+
+    def close(self) -> None:
+        self.server.close()

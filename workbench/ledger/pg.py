@@ -209,9 +209,16 @@ def _first_line(exc: BaseException) -> str:
 
 
 def connect_error(exc: BaseException, url: str) -> WorkbenchError:
-    """The typed fault for a failed connection attempt."""
+    """The typed fault for a failed connection attempt. A URL libpq cannot parse, or an
+    option with a value it does not know (sslmode=bogus), is a typo known before any
+    network contact: bad input, never an outage (the station would work on its journal
+    for ever)."""
+    import psycopg
     text = str(exc)
     server = safe_url(url)
+    if isinstance(exc, psycopg.ProgrammingError) or re.search(
+            r"invalid \w+ value|invalid URI|invalid connection option", text):
+        return BadInput("ledger_pg.bad_url", url=server, detail=_first_line(exc))
     if "password authentication failed" in text or "no password supplied" in text \
             or "authentication failed" in text:
         user = urlsplit(url).username or "?"
@@ -242,6 +249,16 @@ def check_url(url: str) -> None:
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as exc:
         raise BadInput("ledger_pg.bad_url", url=safe_url(url), detail=str(exc)) from None
+    try:  # libpq's own parse: spaces, unknown options (no network contact)
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return  # connect() says the driver is missing
+    try:
+        conninfo_to_dict(url)
+    except ProgrammingError as exc:
+        raise BadInput("ledger_pg.bad_url", url=safe_url(url),
+                       detail=_first_line(exc)) from None
 
 
 class _SecondFault(logging.Filter):
@@ -277,11 +294,12 @@ def connect(url: str, station_id: str = "", timeout: float = 10) -> PgConnection
                 else int(text)
 
     try:
-        # keepalives: a server gone without a word (a cable pulled) is noticed in ~25 s
+        # keepalives: a server gone without a word (a cable pulled) is noticed in ~25 s;
+        # tcp_user_timeout: a write to it waits at most 30 s for an answer
         raw = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)),
                               application_name=f"workbench {station_id}"[:63],
                               keepalives=1, keepalives_idle=10, keepalives_interval=5,
-                              keepalives_count=3)
+                              keepalives_count=3, tcp_user_timeout=30000)
     except psycopg.Error as exc:
         raise connect_error(exc, url) from exc
     raw.adapters.register_loader("numeric", NumericLoader)
@@ -319,8 +337,8 @@ def migrate(con: PgConnection) -> int:
     try:
         version = schema_version(con)
         check_version(version, where)
-        if version >= len(MIGRATIONS) and con.raw.execute(
-                "SELECT to_regclass('item_locks') IS NOT NULL").fetchone()[0]:
+        from workbench.ledger.item_locks import HAS_LEASE, TABLE, UPGRADE
+        if version >= len(MIGRATIONS) and con.raw.execute(HAS_LEASE).fetchone()[0]:
             return version
         with con.raw.transaction():
             con.raw.execute(f"SELECT pg_advisory_xact_lock({dialect.WRITE_LOCK})")
@@ -335,8 +353,8 @@ def migrate(con: PgConnection) -> int:
             con.raw.execute("DROP VIEW IF EXISTS current_attempts")
             con.raw.execute("CREATE VIEW current_attempts AS SELECT a.*, a.rowid AS seq "
                             "FROM heads h JOIN attempts a ON a.rowid = h.row")
-            from workbench.ledger.item_locks import TABLE
             con.raw.execute(TABLE)  # who holds which item (item_locks.py): not history
+            con.raw.execute(UPGRADE)
             con.raw.execute(APPEND_ONLY_FUNCTION)
             for table in APPEND_ONLY:
                 con.raw.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
@@ -347,4 +365,11 @@ def migrate(con: PgConnection) -> int:
                                 f"ON {table} EXECUTE FUNCTION ledger_append_only()")
     except psycopg.OperationalError as exc:
         raise con._lost(exc) from exc
+    except (psycopg.errors.InvalidSchemaName, psycopg.errors.InsufficientPrivilege) as exc:
+        # the URL's schema (search_path) is missing, or the user may not create there:
+        # the administrator's to settle, not an outage and not a bug
+        schema = con.raw.execute("SELECT current_setting('search_path')").fetchone()[0]
+        raise Refused("linkfix.schema_refused", server=where, schema=str(schema),
+                      user=urlsplit(con.url).username or "?",
+                      detail=_first_line(exc)) from exc
     return len(MIGRATIONS)

@@ -4,9 +4,11 @@ link's status, moving a station's ledger to the server, sending the journal."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workbench.errors import WorkbenchError
 from workbench.ledger import item_locks
 from workbench.ledger.link import LinkedLedger, LinkStatus, Resynced, status_of
 from workbench.ledger.pg import LedgerDropped
@@ -24,13 +26,16 @@ class SharedItemLock(Lock):
     """The station's file lock (its own processes and threads) and, while the ledger is
     on a server, the item's lock there (other stations). Offline, the file lock alone,
     the item kept in the link's list so that the server lock is taken on reconnect, and
-    a carrier whose history is on the server is refused (offline_guard.py)."""
+    a carrier whose history is on the server is refused (offline_guard.py). While held,
+    the link's keeper (ledger/keeper.py) keeps it on the server through drops; if
+    another station took it meanwhile, the work is stopped (stop: the worker's cancel)
+    and its next ledger write refused, naming that station."""
 
     def __init__(self, base: Lock, link: LinkedLedger, item_id: str,
-                 settings: Settings) -> None:
+                 settings: Settings, stop: threading.Event | None = None) -> None:
         super().__init__(base.path, base.station, base.action, base.refusal,
                          base.holder_item, **base.params)
-        self.link, self.item_id, self.settings = link, item_id, settings
+        self.link, self.item_id, self.settings, self.stop = link, item_id, settings, stop
 
     def acquire(self, wait: float = 0.0) -> Lock:
         super().acquire(wait)
@@ -43,35 +48,53 @@ class SharedItemLock(Lock):
 
     def _take(self) -> None:
         link = self.link
-        link.items[self.item_id] = self.action  # taken again on every reconnect
-        try:
-            if link.server is None:
-                link.execute("SELECT 1")  # offline: a due retry of the server (and relock)
-            else:
-                try:
-                    item_locks.acquire(link.server, self.item_id, self.station, self.action)
-                except LedgerDropped as exc:  # a blip: bridged at once, or offline
-                    link._go_offline(exc)
-                    link.reconnect()  # (which takes the lock again and holds the item)
+        with link.guard:
+            link.hold(self.item_id, self.action, None)  # taken again on every reconnect
+            try:
+                if link.server is None:
+                    link.execute("SELECT 1")  # offline: a due retry (and relock)
                 else:
-                    link.hold(self.item_id)
-            check_offline(link, self.settings, self.item_id)
-            check_elsewhere(link, self.settings, self.item_id, self.action)
-        except BaseException:
-            if link.items.pop(self.item_id, None) is not None and link.server is not None:
-                with contextlib.suppress(Exception):  # a refusal after the server lock
-                    item_locks.release(link.server, self.item_id)  # (not held: a no-op)
-            raise
+                    try:
+                        item_locks.acquire(link.server, self.item_id, self.station,
+                                           self.action)
+                    except LedgerDropped as exc:  # a blip: bridged at once, or offline
+                        link._go_offline(exc)
+                        link.reconnect()  # (which takes the lock again and its rows)
+                        link._raise_lost()
+                    else:
+                        link.keep_rows(self.item_id)  # what the server holds of it
+                check_offline(link, self.settings, self.item_id)
+                check_elsewhere(link, self.settings, self.item_id, self.action)
+            except BaseException:
+                link.held.drop(self.item_id)
+                if link.let_go(self.item_id) and link.server is not None:
+                    with contextlib.suppress(WorkbenchError):  # refused after the take:
+                        item_locks.release(link.server, self.item_id)  # no lease left
+                raise
+            link.hold(self.item_id, self.action, self.stop)
 
     def release(self) -> None:
-        server = self.link.server
-        self.link.held.drop(self.item_id)
-        if self.link.items.pop(self.item_id, None) is not None and server is not None:
-            try:
-                item_locks.release(server, self.item_id)
-            except LedgerDropped as exc:  # the server let it go with the session
-                self.link._go_offline(exc)
+        link = self.link
+        with link.guard:
+            link.held.drop(self.item_id)
+            if link.let_go(self.item_id) and link.server is not None:
+                try:
+                    item_locks.release(link.server, self.item_id)
+                except LedgerDropped as exc:  # the server let it go with the session
+                    link._go_offline(exc)
+                    self._end_lease()
         super().release()
+
+    def _end_lease(self) -> None:
+        """A drop noticed at the release: reconnect at once (the server is likely up:
+        the next items must be locked there, not on this station alone) and end this
+        item's lease, which would keep it from other stations for the grace."""
+        link = self.link
+        try:
+            if link.reconnect() and link.server is not None:
+                item_locks.drop_lease(link.server, self.item_id, self.station)
+        except WorkbenchError:  # still out, or another item lost: said at its next write
+            return
 
 
 class CheckedItemLock(Lock):
@@ -96,7 +119,7 @@ class CheckedItemLock(Lock):
 def item_lock_for(station: Station, item_id: str, action: str) -> Lock:
     base = item_lock(station.locks, item_id, station.settings.station_id, action)
     if isinstance(station.con, LinkedLedger):
-        return SharedItemLock(base, station.con, item_id, station.settings)
+        return SharedItemLock(base, station.con, item_id, station.settings, station.cancel)
     if action == "image":
         return CheckedItemLock(base, station, item_id)
     return base
@@ -139,7 +162,7 @@ def sent_line(done: Resynced) -> str:
 def link_notes(station: Station, figures: bool) -> list[str]:
     """See Records.link_notes."""
     from workbench.i18n import t
-    from workbench.station.duplicates import conflict_line
+    from workbench.station.conflict_list import conflict_report
     con = station.con
     if not isinstance(con, LinkedLedger):
         return []
@@ -154,8 +177,9 @@ def link_notes(station: Station, figures: bool) -> list[str]:
         return []  # only rows the server held already (held.py): nothing to say
     lines = [sent_line(done)]
     if done.conflicts:
-        lines.append(t("pgfix.resync_found", count=len(done.conflicts)))
-        lines += [conflict_line(c) for c in done.conflicts]
+        found = conflict_report(done.conflicts)[0]  # real ones first, images grouped
+        lines.append(t("pgfix.resync_found", count=len(found)))
+        lines += found
     return lines
 
 
