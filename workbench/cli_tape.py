@@ -112,17 +112,17 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
             _print_unplaced(unplaced)
             return ExitCode.SUCCESS if not unplaced else ExitCode.PARTIAL
         if action == "write":
+            from workbench.station.tape_outcome import unresolved, write_code
             done, unplaced = desk.write(args.bag)
             for e in done:
                 print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
                         detail=e.detail))
+                if e.result != "verified" and e not in unresolved(done):
+                    print("  " + t("stagefix.replaced", bag=e.bag, pool=e.pool))
             _print_unplaced(unplaced)
             if not done and not unplaced:
                 print(t("tui.tape_nothing"))
-            failed = any(e.result != "verified" for e in done) or \
-                any(u.reason in ("missing", "failed") for u in unplaced)
-            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced \
-                else ExitCode.SUCCESS
+            return write_code(done, unplaced)
         if action == "verify":
             return _verify(args, station)
         if action == "catalog":

