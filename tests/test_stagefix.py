@@ -23,6 +23,17 @@ from workbench.tape.tapes import load_generations, read_tape
 GENERATIONS = load_generations(PROJECT_ROOT / "profiles")
 
 
+@pytest.fixture
+def station_root(tmp_path: Path) -> Path:
+    """FD-1 bagged and verified on a primary and a secondary tape."""
+    root = tmp_path / "station"
+    mount_tapes(root)
+    with Station(settings_in(root)) as st:
+        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1")
+        assert st.state("FD-1").state is State.ON_TAPE
+    return root
+
+
 def second_primary(root: Path, barcode: str = "P00002L8") -> Path:
     from workbench.tape.tapes import label_tape
     label_tape(root / "tape" / barcode, barcode, "primary", "LTO-8", 50_000_000, GENERATIONS)
@@ -117,3 +128,86 @@ def test_a_failed_copy_not_replaced_still_fails_the_run():
     assert write_code([failed, good], []) is ExitCode.SUCCESS
     assert write_code([failed, other_pool], []) is ExitCode.FAILED
     assert write_code([good, failed], []) is ExitCode.FAILED  # a later failure stands
+
+
+# -- E10: a failed copy replaced in its pool is history --------------------------------------
+
+def replaced_primary(root: Path) -> None:
+    """FD-1's primary copy on P00001L8 failed a re-check; `tape recopy` made a verified
+    one on P00002L8."""
+    from tests.test_tape_retrieve import flip_a_byte, image_on
+    from workbench.station.recopy import recopy
+    with Station(settings_in(root)) as st:
+        flip_a_byte(image_on(root, "P00001L8"))
+        assert [e.barcode for e in st.tapes.verify(older_than=0)
+                if e.result == "failed"] == ["P00001L8"]
+        second_primary(root)
+        copies, _ = recopy(st, "FD-1")
+        assert [(e.barcode, e.result) for e in copies] == [("P00002L8", "verified")]
+
+
+def test_a_failed_copy_replaced_in_its_pool_is_not_read_again_nor_due(
+        station_root: Path, tmp_path: Path):
+    from workbench.station.reverify import due_elsewhere
+    replaced_primary(station_root)
+    with Station(settings_in(station_root)) as st:
+        before = st.con.execute("SELECT COUNT(*) FROM tape_copies").fetchone()[0]
+    done = cli(station_root, "tape", "verify", "--barcode", "P00001L8", "--older-than", "0d")
+    assert done.returncode == 0, done.stdout + done.stderr  # no alarm, no recopy asked
+    assert "recopy" not in done.stdout and "FAILED" not in done.stdout
+    done = cli(station_root, "tape", "verify", "--older-than", "0d")
+    assert done.returncode == 0 and "FAILED" not in done.stdout, done.stdout
+    with Station(settings_in(station_root)) as st:
+        rows = st.con.execute("SELECT COUNT(*) FROM tape_copies").fetchone()[0]
+        assert rows == before + 2  # P00002L8 and S00001L8 read; P00001L8 not again
+        current = list(st.tapes.book.current().values())
+        # its tape on the shelf: not a cartridge to fetch for a due run either
+        assert "P00001L8" not in [d.barcode for d in due_elsewhere(current, set(), 0)]
+        assert "P00001L8" not in [e.barcode for e in st.tapes.due(0)]
+        assert st.state("FD-1").missing_pools == ()
+
+
+def test_a_failed_copy_not_replaced_is_still_read_and_alarms(station_root: Path):
+    from tests.test_tape_retrieve import flip_a_byte, image_on
+    flip_a_byte(image_on(station_root, "P00001L8"))
+    for _ in range(2):  # each run: the pool still lacks a good copy
+        done = cli(station_root, "tape", "verify", "--older-than", "0d")
+        assert done.returncode == 4 and "recopy" in done.stdout
+
+
+# -- E11: Ctrl-C during verify and retrieve ----------------------------------------------------
+
+def ctrl_c_at_first_read(monkeypatch, module, name: str) -> None:
+    """Ctrl-C (SIGINT to this process) as the first copy is read."""
+    import signal
+    real = getattr(module, name)
+    sent = []
+
+    def reading(*args, **kwargs):
+        if not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, reading)
+
+
+def test_ctrl_c_in_verify_says_what_was_left_and_exits_cancelled(station_root: Path,
+                                                                 monkeypatch):
+    from workbench.tape import readback
+    ctrl_c_at_first_read(monkeypatch, readback, "check_copy")
+    done = cli(station_root, "tape", "verify", "--older-than", "0d")
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "map is saved" not in done.stderr and "Stopping after the copy" in done.stderr
+    assert "1 of the copies chosen for this run were not read (S00001L8: 1)" in done.stdout
+    assert "P00001L8" in done.stdout  # the copy under way was finished and recorded
+
+
+def test_ctrl_c_in_retrieve_says_retrieval_words(station_root: Path, tmp_path: Path,
+                                                 monkeypatch):
+    from workbench.tape import retrieve
+    ctrl_c_at_first_read(monkeypatch, retrieve, "tape_order")
+    done = cli(station_root, "retrieve", "FD-1", "--to", str(tmp_path / "out"))
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "map is saved" not in done.stderr and "Stopping the retrieval" in done.stderr
+    assert not (tmp_path / "out" / "FD-1").exists()

@@ -96,7 +96,8 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
         from workbench.cli import build_parser
         build_parser().parse_args(["tape", "--help"])
         return ExitCode.BAD_INPUT
-    with Station(settings, cancel=cancel_on_sigint()) as station:
+    stopping = "stagefix.cancelling_verify" if action == "verify" else "stagefix.cancelling_tape"
+    with Station(settings, cancel=cancel_on_sigint(stopping)) as station:
         desk = station.tapes
         if action == "plan":
             assignments, unplaced = desk.plan()
@@ -187,11 +188,16 @@ def _verify(args: argparse.Namespace, station: Any) -> int:
         for d in elsewhere:
             print(t("lto.due_not_mounted", barcode=d.barcode, pool=d.pool, copies=d.copies,
                     oldest=d.oldest))
-    if not checked and not elsewhere:
+    if checked.left:  # stopped (Ctrl-C): what this run chose and did not read
+        from workbench.station.reverify import unchecked_by_tape
+        print(t("stagefix.verify_stopped", count=len(checked.left),
+                tapes=unchecked_by_tape(checked.left)))
+    elif not checked and not elsewhere:
         print(t("lto.nothing_due" if age is not None else "tui.tape_nothing"))
     if any(e.result != "verified" for e in checked):
-        return ExitCode.FAILED
-    return ExitCode.PARTIAL if elsewhere else ExitCode.SUCCESS
+        return ExitCode.FAILED  # an alarm is never hidden behind a stop
+    return ExitCode.ABORTED if checked.left else ExitCode.PARTIAL if elsewhere \
+        else ExitCode.SUCCESS
 
 
 def ask_mount(copies: list[Any]) -> bool:
@@ -213,7 +219,8 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.retrieve import Retrieval
     bar = ProgressLine()
     try:
-        with Station(settings, cancel=cancel_on_sigint()) as station:
+        with Station(settings, cancel=cancel_on_sigint("stagefix.cancelling_retrieve")
+                     ) as station:
             done = Retrieval(station).retrieve(args.item, args.to or Path.cwd(), ask_mount,
                                                args.bag, progress=bar)
     finally:

@@ -12,12 +12,13 @@ the copy is renamed into place or recorded.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
 from pathlib import Path
 
-from workbench.errors import Aborted
+from workbench.errors import Aborted, Refused
 from workbench.tape.tapes import LABEL, Tape
 
 
@@ -53,9 +54,11 @@ class HeldMount:
 
     def gone(self, bag: str | None) -> Aborted:
         """A write cut short by the tape going (exit 5, run it again): nothing about the
-        copy was recorded."""
-        return Aborted("tapefix.tape_gone_write", barcode=self.tape.barcode,
-                       mount=str(self.tape.mount), bag=bag or "-")
+        copy was recorded. A dead LTFS mount says how to bring the tape back."""
+        key = "stagefix.tape_dead_write" if mount_dead(self.tape.mount) \
+            else "tapefix.tape_gone_write"
+        return Aborted(key, barcode=self.tape.barcode, mount=str(self.tape.mount),
+                       bag=bag or "-")
 
     # -- making and removing the copy's files by descriptor ------------------------------
 
@@ -85,6 +88,28 @@ class HeldMount:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+DEAD = (errno.ENOTCONN, errno.ECONNABORTED)  # FUSE: the ltfs process behind the mount ended
+
+
+def mount_dead(mount: Path) -> bool:
+    """The mount point answers "Transport endpoint is not connected": a FUSE mount whose
+    LTFS process ended (killed, crashed). Its tape is neither full nor failing; it needs
+    `fusermount -u`, then `ltfsck`, then a new mount."""
+    try:
+        os.stat(mount)
+    except OSError as exc:
+        return exc.errno in DEAD
+    return False
+
+
+def tape_gone(tape: Tape) -> Refused:
+    """A tape found at the start of a run that is no longer there (unmounted, pulled) or
+    whose mount died: nothing about its copies is recorded (that says nothing of them)."""
+    if mount_dead(tape.mount):
+        return Refused("stagefix.tape_dead", barcode=tape.barcode, mount=str(tape.mount))
+    return Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
 
 
 def makedirs(dir_fd: int, rel: Path) -> None:

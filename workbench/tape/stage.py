@@ -24,12 +24,12 @@ from typing import BinaryIO, TypedDict
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput, IntegrityFailure, Refused
+from workbench.errors import BadInput, IntegrityFailure
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
-from workbench.tape.held import HeldMount, TapeGone, makedirs
+from workbench.tape.held import HeldMount, TapeGone, makedirs, tape_gone
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
 from workbench.tape.readback import (
     BLOCK,
@@ -191,7 +191,11 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
         else 0
     base = _CopyBase(bag=bag.name, barcode=tape.barcode, pool=tape.pool, bytes=size,
                      files=len(files), layout=layout, copy=copy_no)
-    if final.exists():
+    try:
+        there = final.exists()
+    except OSError as exc:  # a dead LTFS mount (ENOTCONN): the tape is not there
+        raise tape_gone(tape) from exc
+    if there:
         previous = catalogue.current().get((bag.name, tape.barcode))
         if previous is not None and previous.result == VERIFIED:
             return previous
@@ -207,7 +211,7 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             drop_cache(final)
             found = check_copy(final, bag.name, layout, manifest_digests(bag, "folder"))
             if found and not still_mounted(tape):  # the tape went, not the copy
-                raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
+                raise tape_gone(tape)
             if not found:
                 if previous is None or previous.result != WRITTEN:
                     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
@@ -274,9 +278,9 @@ def _write(bag: Path, tape: Tape, held: HeldMount, layout: str, size: int, name:
         if progress:
             progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
 
-    writer = _Writer(held, max(0, tape.capacity - tape.used()), tick, cancel)
     try:
         held.check()
+        writer = _Writer(held, max(0, tape.capacity - tape.used()), tick, cancel)
         held.remove(name)  # our own copy that failed its read-back: written anew
         held.remove(partial)  # a crash during an earlier write
         if layout == "folder":
