@@ -211,3 +211,124 @@ def test_ctrl_c_in_retrieve_says_retrieval_words(station_root: Path, tmp_path: P
     assert done.returncode == 5, done.stdout + done.stderr
     assert "map is saved" not in done.stderr and "Stopping the retrieval" in done.stderr
     assert not (tmp_path / "out" / "FD-1").exists()
+
+
+# -- E2: a dead LTFS mount (the ltfs process ended: ENOTCONN) ---------------------------------
+
+class DeadMount:
+    """Once `die()` is called, every look at a path under mount says what a FUSE mount
+    whose ltfs process ended says: ENOTCONN, "Transport endpoint is not connected"
+    (no real FUSE mount here: the os functions the tape code uses are wrapped)."""
+
+    def __init__(self, monkeypatch, mount: Path) -> None:
+        self.mount, self.dead = str(mount), False
+        for module, name in ((os, "stat"), (os, "lstat"), (os, "open"), (os, "scandir"),
+                             (os, "listdir"), (builtins, "open")):
+            monkeypatch.setattr(module, name, self._wrap(getattr(module, name)))
+
+    def die(self) -> None:
+        self.dead = True
+
+    def _wrap(self, real):
+        def call(path, *args, **kwargs):
+            if self.dead and isinstance(path, (str, os.PathLike)) and \
+                    kwargs.get("dir_fd") is None and \
+                    (os.fspath(path) + "/").startswith(self.mount + "/"):
+                raise OSError(errno.ENOTCONN, "Transport endpoint is not connected",
+                              os.fspath(path))
+            return real(path, *args, **kwargs)
+        return call
+
+
+def test_a_mount_that_dies_mid_retrieve_costs_that_copy_only(station_root: Path,
+                                                             tmp_path: Path, monkeypatch):
+    from workbench.station.retrieve import Retrieval, retrieval_lines
+    dead = DeadMount(monkeypatch, station_root / "tape" / "P00001L8")
+
+    def progress(p) -> None:
+        if p.barcode == "P00001L8" and p.done > 0:
+            dead.die()
+
+    with Station(settings_in(station_root)) as st:
+        before = st.con.execute("SELECT COUNT(*) FROM tape_copies").fetchone()[0]
+        done = Retrieval(st).retrieve("FD-1", tmp_path / "out", progress=progress)
+        assert done.source is not None and done.source.barcode == "S00001L8"  # the next
+        assert done.failed == [] and [e.barcode for e, _ in done.gone] == ["P00001L8"]
+        words = " ".join(retrieval_lines(done))
+        assert "LTFS process of tape P00001L8" in words and "ltfsck" in words
+        # one row: the secondary's successful read; nothing against the primary
+        assert st.con.execute("SELECT COUNT(*) FROM tape_copies").fetchone()[0] == before + 1
+        assert st.state("FD-1").missing_pools == ()
+    assert (tmp_path / "out" / "FD-1" / "bagit.txt").is_file()
+
+
+def test_a_mount_that_dies_mid_verify_is_said_as_such_and_records_nothing(
+        station_root: Path, monkeypatch):
+    from workbench.errors import Refused
+    dead = DeadMount(monkeypatch, station_root / "tape" / "S00001L8")
+
+    def progress(p) -> None:
+        if p.barcode == "P00001L8":  # while the primary is read, the secondary dies
+            dead.die()
+
+    with Station(settings_in(station_root)) as st:
+        with pytest.raises(Refused) as gone:
+            st.tapes.verify(older_than=0, progress=progress)
+        assert gone.value.key == "stagefix.tape_dead"
+        words = gone.value.message("en")
+        assert "fusermount -u" in words and "ltfsck" in words and "S00001L8" in words
+        assert "failed" not in [e.result for e in st.tapes.book.history("FD-1")]
+
+
+def test_a_mount_that_dies_mid_write_records_nothing_and_says_how_to_recover(
+        tmp_path: Path, monkeypatch):
+    from workbench.errors import Aborted
+    mount_tapes(tmp_path)
+    with Station(settings_in(tmp_path)) as st:
+        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1", review=True)
+        st.accept("FD-1", stage=False)
+        dead = DeadMount(monkeypatch, tmp_path / "tape" / "P00001L8")
+
+        def progress(p) -> None:
+            if p.barcode == "P00001L8" and p.phase == "write":
+                dead.die()
+
+        with pytest.raises(Aborted) as gone:
+            st.tapes.write(progress=progress)
+        assert gone.value.key == "stagefix.tape_dead_write"
+        assert "ltfsck" in gone.value.message("en")
+        assert [e.barcode for e in st.tapes.book.history("FD-1")
+                if e.result == "failed"] == []
+        assert st.state("FD-1").state is State.BAGGED
+
+
+# -- E9: retrieve and a tape that goes mid-read; a copy failed on the way -----------------------
+
+def test_a_tape_pulled_mid_retrieve_sends_it_to_the_next_mounted_copy(
+        station_root: Path, tmp_path: Path):
+    from workbench.station.retrieve import Retrieval
+    mount = station_root / "tape" / "P00001L8"
+
+    def progress(p) -> None:
+        if p.barcode == "P00001L8" and not (tmp_path / "away").exists():
+            mount.rename(tmp_path / "away")  # pulled: an empty mount point is left
+            mount.mkdir()
+
+    with Station(settings_in(station_root)) as st:
+        done = Retrieval(st).retrieve("FD-1", tmp_path / "out", progress=progress)
+        assert done.source is not None and done.source.barcode == "S00001L8"
+        assert [e.barcode for e, key in done.gone] == ["P00001L8"]
+        assert "failed" not in [e.result for e in st.tapes.book.history("FD-1")]
+    assert list(mount.iterdir()) == []  # nothing written into the bare mount point
+
+
+def test_a_copy_failed_on_the_way_is_said_with_the_refusal(station_root: Path,
+                                                           tmp_path: Path):
+    from tests.test_tape_retrieve import flip_a_byte, image_on
+    flip_a_byte(image_on(station_root, "S00001L8"))
+    (station_root / "tape" / "P00001L8").rename(tmp_path / "shelf")
+    done = cli(station_root, "retrieve", "FD-1", "--to", str(tmp_path / "out"))
+    assert done.returncode == 6, done.stdout + done.stderr
+    assert "S00001L8 (secondary) just failed its read-back" in done.stderr
+    assert "workbench tape recopy FD-1" in done.stderr
+    assert "Mount one of: P00001L8 (primary)" in done.stderr

@@ -225,8 +225,9 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
                                                args.bag, progress=bar)
     finally:
         bar.close()
-    for e in done.failed:
-        print(t("lto.retrieve_copy_failed", barcode=e.barcode, pool=e.pool, detail=e.detail))
+    from workbench.station.retrieve import retrieval_lines
+    for line in retrieval_lines(done):  # copies tried before: failed, or their tape went
+        print(line)
     assert done.source is not None
     print(t("lto.retrieved", bag=done.bag, path=str(done.path), barcode=done.source.barcode,
             pool=done.source.pool))
