@@ -332,3 +332,19 @@ def test_a_copy_failed_on_the_way_is_said_with_the_refusal(station_root: Path,
     assert "S00001L8 (secondary) just failed its read-back" in done.stderr
     assert "workbench tape recopy FD-1" in done.stderr
     assert "Mount one of: P00001L8 (primary)" in done.stderr
+
+
+# -- E18: the recopy refusal when the pool's other tape is full ---------------------------------
+
+def test_recopy_refuses_with_the_true_reason_when_the_other_tape_is_full(station_root: Path):
+    from tests.test_tape_retrieve import flip_a_byte, image_on
+    flip_a_byte(image_on(station_root, "P00001L8"))
+    assert cli(station_root, "tape", "verify", "--older-than", "0d").returncode == 4
+    other = second_primary(station_root)
+    tape = read_tape(other, GENERATIONS)
+    tape.full = True
+    tape.save_label()
+    done = cli(station_root, "tape", "recopy", "FD-1")
+    assert done.returncode == 6, done.stdout + done.stderr  # a refusal: nothing done
+    assert "not written onto P00001L8, whose copy of it failed" in done.stderr
+    assert "other mounted tapes (P00002L8) have no room" in done.stderr
