@@ -348,3 +348,25 @@ def test_recopy_refuses_with_the_true_reason_when_the_other_tape_is_full(station
     assert done.returncode == 6, done.stdout + done.stderr  # a refusal: nothing done
     assert "not written onto P00001L8, whose copy of it failed" in done.stderr
     assert "other mounted tapes (P00002L8) have no room" in done.stderr
+
+
+# -- E19: the busy tape lock says what the holder does; one wording for a copy's last check -----
+
+def test_a_second_tape_user_is_told_what_the_first_is_doing(station_root: Path):
+    from workbench.errors import Refused
+    with Station(settings_in(station_root)) as st, st.tapes.lock("tape verify").acquire(), \
+            pytest.raises(Refused) as busy:
+        st.tapes.write()
+    words = busy.value.message("en")
+    assert "`workbench tape verify`" in words and "writing" not in words
+
+
+def test_show_and_where_say_a_copys_last_check_in_the_same_words(station_root: Path):
+    from tests.test_tape_retrieve import flip_a_byte, image_on
+    flip_a_byte(image_on(station_root, "P00001L8"))
+    cli(station_root, "tape", "verify", "--older-than", "0d")
+    where = cli(station_root, "where", "FD-1").stdout
+    show = cli(station_root, "show", "FD-1").stdout
+    for text in (where, show):
+        line = next(line for line in text.splitlines() if "copy 1: P00001L8" in line)
+        assert "failed" in line and "last checked" in line and "verified 20" not in line

@@ -45,7 +45,7 @@ def recopy(station: Station, item_id: str, ask: AskMount | None = None
     latest = {e.barcode: e for e in book.history(st.bag.name)}
     failed = frozenset(b for b, e in latest.items() if e.result == FAILED)
     try:
-        with station.tapes.lock().acquire():
+        with station.tapes.lock("tape recopy").acquire():
             try:
                 copies, unplaced = stage.run_plan(settings, book, [staged],
                                                   lambda p: station.progress("tape", p),

@@ -177,7 +177,7 @@ class Retrieval:
         away: set[str] = set()  # tapes gone in this round: not read again until a mount
         tapes: dict[str, Tape] | None = None  # looked for again after a mount was asked
         while left:
-            with self.station.tapes.lock().acquire():
+            with self.station.tapes.lock("retrieve").acquire():
                 if tapes is None:
                     tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
                 here = [e for e in left if e.barcode in tapes and e.barcode not in away]

@@ -131,7 +131,7 @@ def verify_run(desk: TapeDesk, barcode: str | None, names: set[str] | None,
     from workbench.station.retrieve import fixity_event
     station, book = desk.station, desk.book
     settings = station.settings
-    with desk.lock().acquire():
+    with desk.lock("tape verify").acquire():
         tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
         done = Checked()
         try:

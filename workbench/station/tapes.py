@@ -42,12 +42,13 @@ class TapeDesk:
     def catalogue_path(self) -> Path:
         return self.station.settings.paths.logs / "tape-catalogue.json"
 
-    def _lock(self) -> Lock:
-        return tape_lock(self.station.locks, self.station.settings.station_id)
+    def _lock(self, action: str = "tape write") -> Lock:
+        return tape_lock(self.station.locks, self.station.settings.station_id, action)
 
-    def lock(self) -> Lock:
-        """The station's tape lock (one tape user at a time), not yet acquired."""
-        return self._lock()
+    def lock(self, action: str = "tape") -> Lock:
+        """The station's tape lock (one tape user at a time), not yet acquired; action
+        (the command) is what a refused second user is told the holder does."""
+        return self._lock(action)
 
     def _bag_rows(self, items: list[str] | None) -> list[tuple[str, Path]]:
         rows = self.station.con.execute(
