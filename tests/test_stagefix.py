@@ -370,3 +370,51 @@ def test_show_and_where_say_a_copys_last_check_in_the_same_words(station_root: P
     for text in (where, show):
         line = next(line for line in text.splitlines() if "copy 1: P00001L8" in line)
         assert "failed" in line and "last checked" in line and "verified 20" not in line
+
+
+# -- a copy is on the tape for good (the LTFS index synced) before it is recorded ---------------
+
+def test_the_ltfs_index_is_written_to_tape_before_a_copy_is_recorded(tmp_path: Path,
+                                                                      monkeypatch):
+    from workbench.tape import held
+    mount_tapes(tmp_path)
+    seen: list[tuple[str, bool, list[str]]] = []
+    with Station(settings_in(tmp_path)) as st:
+        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1", review=True)
+        st.accept("FD-1", stage=False)
+        monkeypatch.setattr(held, "ltfs_space", lambda mount, part: 1000)  # "LTFS"
+        real = os.setxattr
+
+        def setxattr(target, name, value, *args):
+            if name == "user.ltfs.sync":
+                where = os.readlink(f"/proc/self/fd/{target}")
+                seen.append((Path(where).name, (Path(where) / "FD-1").is_dir(),
+                             [e.result for e in st.tapes.book.history("FD-1")
+                              if e.barcode == Path(where).name]))
+                return None
+            return real(target, name, value, *args)
+
+        monkeypatch.setattr(os, "setxattr", setxattr)
+        st.tapes.write()
+    # each tape's index synced once its copy was in place, and before any record of it
+    assert seen == [("P00001L8", True, []), ("S00001L8", True, [])]
+
+
+def test_a_copy_whose_index_cannot_be_written_is_not_left_nor_counted(tmp_path: Path,
+                                                                     monkeypatch):
+    from workbench.tape import held
+    mount_tapes(tmp_path)
+    with Station(settings_in(tmp_path)) as st:
+        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1", review=True)
+        st.accept("FD-1", stage=False)
+        monkeypatch.setattr(held, "ltfs_space", lambda mount, part: 1000)
+
+        def setxattr(target, name, value, *args):
+            raise OSError(errno.EIO, "Input/output error")
+
+        monkeypatch.setattr(os, "setxattr", setxattr)
+        st.tapes.write()
+        results = {e.barcode: e.result for e in st.tapes.book.current().values()}
+        assert results == {"P00001L8": "failed", "S00001L8": "failed"}
+        assert "Input/output error" in st.tapes.book.current()[("FD-1", "P00001L8")].detail
+    assert not (tmp_path / "tape" / "P00001L8" / "FD-1").exists()

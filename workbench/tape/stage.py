@@ -293,6 +293,12 @@ def _write(bag: Path, tape: Tape, held: HeldMount, layout: str, size: int, name:
                                    files=", ".join(damaged[:5]))
         held.check()
         held.rename(partial, name)
+        try:
+            held.sync_index()  # on the tape for good before it is recorded anywhere
+        except OSError:
+            if held.there():
+                held.remove(name)  # not on the tape for good: no copy, nothing left
+            raise
         held.check()  # renamed, but is it on the tape? the next write reads it back
         return digests
     except TapeGone as exc:
