@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 import errno
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -418,3 +419,50 @@ def test_a_copy_whose_index_cannot_be_written_is_not_left_nor_counted(tmp_path: 
         assert results == {"P00001L8": "failed", "S00001L8": "failed"}
         assert "Input/output error" in st.tapes.book.current()[("FD-1", "P00001L8")].detail
     assert not (tmp_path / "tape" / "P00001L8" / "FD-1").exists()
+
+
+LTFS_TOOLS = all(shutil.which(t) for t in ("mkltfs", "ltfs", "ltfsck", "fusermount")) \
+    and os.access("/dev/fuse", os.R_OK | os.W_OK)
+
+
+@pytest.mark.skipif(not LTFS_TOOLS, reason="needs the LTFS tools (file backend) and FUSE: "
+                    "see tests/ltfs_outputs/README.md")
+def test_a_copy_survives_a_killed_ltfs_on_the_real_tools(tmp_path: Path):
+    """LTFS 2.4 on its file simulator: a bag is staged, the ltfs process is SIGKILLed,
+    the mount is cleared (fusermount -u) and checked (ltfsck): the cartridge mounted
+    again still holds the copy and it verifies (before the index sync: nothing written
+    since mkltfs was on it, not even the workbench label)."""
+    import signal
+    import subprocess
+
+    from workbench.tape.tapes import label_tape
+    root, shelf = tmp_path / "station", tmp_path / "shelf" / "A00001L8"
+    root.mkdir()
+    shelf.mkdir(parents=True)
+    (root / "workbench.toml").write_text(
+        f'[tape]\nheadroom_percent = 0\ndevice = "{shelf}"\nltfs_backend = "file"\n')
+    mountpoint = root / "tape" / "A00001L8"
+    try:
+        assert cli(root, "tape", "format", "--pool", "primary", "--barcode",
+                   "A00001L8").returncode == 0
+        label_tape(root / "tape" / "S00001L8", "S00001L8", "secondary", "LTO-8", 50_000_000,
+                   GENERATIONS)
+        settings = replace(settings_in(root), tape_device=str(shelf), tape_backend="file")
+        with Station(settings) as st:
+            st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1")
+            assert st.state("FD-1").state is State.ON_TAPE
+        pid = next(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                   and str(mountpoint).encode() in (p / "cmdline").read_bytes()
+                   and (p / "cmdline").read_bytes().split(b"\0")[0].endswith(b"ltfs"))
+        os.kill(pid, signal.SIGKILL)
+        subprocess.run(["fusermount", "-u", str(mountpoint)], check=True, timeout=60)
+        subprocess.run(["ltfsck", "--backend=file", str(shelf)], check=False, timeout=300,
+                       capture_output=True)
+        run = cli(root, "tape", "mount", "--barcode", "A00001L8")
+        assert run.returncode in (0, 3), run.stderr  # 3: the generation is not checked
+        assert (mountpoint / "FD-1" / "bagit.txt").is_file()
+        done = cli(root, "tape", "verify", "--barcode", "A00001L8", "--older-than", "0d")
+        assert done.returncode == 0 and "A00001L8 (primary): verified" in done.stdout
+    finally:
+        if os.path.ismount(mountpoint):
+            subprocess.run(["fusermount", "-u", str(mountpoint)], check=False, timeout=60)
