@@ -106,7 +106,8 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
         from workbench.cli import build_parser
         build_parser().parse_args(["tape", "--help"])
         return ExitCode.BAD_INPUT
-    with Station(settings, cancel=cancel_on_sigint()) as station:
+    stopping = "stagefix.cancelling_verify" if action == "verify" else "stagefix.cancelling_tape"
+    with Station(settings, cancel=cancel_on_sigint(stopping)) as station:
         desk = station.tapes
         bad_tapes = say_unreadable(station) if action in ("plan", "write", "verify") \
             else False
@@ -127,17 +128,18 @@ def cmd_tape(args: argparse.Namespace, settings: Settings) -> int:
             _print_unplaced(unplaced)
             return ExitCode.SUCCESS if not (unplaced or bad_tapes) else ExitCode.PARTIAL
         if action == "write":
+            from workbench.station.tape_outcome import unresolved, write_code
             done, unplaced = desk.write(args.bag)
             for e in done:
                 print(t(f"tape.result_{e.result}", bag=e.bag, barcode=e.barcode, pool=e.pool,
                         detail=e.detail))
+                if e.result != "verified" and e not in unresolved(done):
+                    print("  " + t("stagefix.replaced", bag=e.bag, pool=e.pool))
             _print_unplaced(unplaced)
             if not done and not unplaced:
                 print(t("tui.tape_nothing"))
-            failed = any(e.result != "verified" for e in done) or \
-                any(u.reason in ("missing", "failed") for u in unplaced)
-            return ExitCode.FAILED if failed else ExitCode.PARTIAL if unplaced or bad_tapes \
-                else ExitCode.SUCCESS
+            written = write_code(done, unplaced)
+            return ExitCode.PARTIAL if bad_tapes and written == ExitCode.SUCCESS else written
         if action == "verify":
             code = _verify(args, station)
             return max(code, ExitCode.PARTIAL) if bad_tapes else code
@@ -203,11 +205,16 @@ def _verify(args: argparse.Namespace, station: Any) -> int:
                                   tuple(checked))
         for d in elsewhere:
             print(due_line(d))
-    if not checked and not elsewhere:
+    if checked.left:  # stopped (Ctrl-C): what this run chose and did not read
+        from workbench.station.reverify import unchecked_by_tape
+        print(t("stagefix.verify_stopped", count=len(checked.left),
+                tapes=unchecked_by_tape(checked.left)))
+    elif not checked and not elsewhere:
         print(t("lto.nothing_due" if age is not None else "tui.tape_nothing"))
     if any(e.result != "verified" for e in checked):
-        return ExitCode.FAILED
-    return ExitCode.PARTIAL if elsewhere else ExitCode.SUCCESS
+        return ExitCode.FAILED  # an alarm is never hidden behind a stop
+    return ExitCode.ABORTED if checked.left else ExitCode.PARTIAL if elsewhere \
+        else ExitCode.SUCCESS
 
 
 def ask_mount(copies: list[Any]) -> bool:
@@ -229,14 +236,16 @@ def cmd_retrieve(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.retrieve import Retrieval
     bar = ProgressLine()
     try:
-        with Station(settings, cancel=cancel_on_sigint()) as station:
+        with Station(settings, cancel=cancel_on_sigint("stagefix.cancelling_retrieve")
+                     ) as station:
             say_unreadable(station)
             done = Retrieval(station).retrieve(args.item, args.to or Path.cwd(), ask_mount,
                                                args.bag, progress=bar)
     finally:
         bar.close()
-    for e in done.failed:
-        print(t("lto.retrieve_copy_failed", barcode=e.barcode, pool=e.pool, detail=e.detail))
+    from workbench.station.retrieve import retrieval_lines
+    for line in retrieval_lines(done):  # copies tried before: failed, or their tape went
+        print(line)
     assert done.source is not None
     print(t("lto.retrieved", bag=done.bag, path=str(done.path), barcode=done.source.barcode,
             pool=done.source.pool))

@@ -352,7 +352,7 @@ def history_lines(h: dict[str, list[Row]]) -> list[str]:
             + ([t("station.released_tag")] if b["released"] else []))
         lines.append(t("station.bag_line", version=b["version"], path=b["path"],
                        oxum=b["payload_oxum"], tags=tags).rstrip())
-        lines += [t("station.copy_line", copy=tc["copy"], barcode=tc["barcode"],
+        lines += [t("stagefix.copy_line", copy=tc["copy"], barcode=tc["barcode"],
                     pool=tc["pool"], result=t(f"tape.state_{tc['result']}"),
                     verified=tc["verified"] or "-")
                   for (owner, _), tc in sorted(copies.items()) if owner in mine]

@@ -187,9 +187,10 @@ def _holder_of(path: Path) -> Holder | None:
     return None
 
 
-def tape_lock(locks: Path, station: str) -> Lock:
-    # '+' never occurs in an item ID: no item's lock can be this one
-    return Lock(locks / "tape+writer.lock", station, "tape", "station.tape_locked")
+def tape_lock(locks: Path, station: str, action: str = "tape") -> Lock:
+    # '+' never occurs in an item ID: no item's lock can be this one. The holder's action
+    # (its command: tape write, tape verify, retrieve) is what a refused user is told
+    return Lock(locks / "tape+writer.lock", station, action, "stagefix.tape_busy")
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.errors import Refused
+from workbench.i18n import human_bytes
 from workbench.station.retrieve import AskMount, Retrieval
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, CopyEntry
@@ -44,7 +45,7 @@ def recopy(station: Station, item_id: str, ask: AskMount | None = None
     latest = {e.barcode: e for e in book.history(st.bag.name)}
     failed = frozenset(b for b, e in latest.items() if e.result == FAILED)
     try:
-        with station.tapes.lock().acquire():
+        with station.tapes.lock("tape recopy").acquire():
             try:
                 copies, unplaced = stage.run_plan(settings, book, [staged],
                                                   lambda p: station.progress("tape", p),
@@ -57,6 +58,11 @@ def recopy(station: Station, item_id: str, ask: AskMount | None = None
             if u.reason in ("no_tape", "none_mounted") and here and set(here) <= failed:
                 raise Refused("tapefix.recopy_same_tape", bag=st.bag.name, pool=u.pool,
                               tapes=", ".join(here))
+            if u.reason == "no_tape" and set(here) & failed:  # the others: no room
+                raise Refused("stagefix.recopy_no_other", bag=st.bag.name, pool=u.pool,
+                              size=human_bytes(u.size),
+                              failed=", ".join(c for c in here if c in failed),
+                              others=", ".join(c for c in here if c not in failed))
         return copies, unplaced
     finally:
         if scratch is not None:

@@ -23,6 +23,7 @@ from workbench.ledger import record as ledger
 from workbench.station.view import Bag
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
+from workbench.tape.held import tape_gone
 from workbench.tape.retrieve import read_bag
 from workbench.tape.tapes import Tape, still_mounted
 
@@ -67,6 +68,24 @@ class Retrieved:
     path: Path | None = None
     source: CopyEntry | None = None
     failed: list[CopyEntry] = field(default_factory=list)  # copies that did not read back
+    # copies whose tape went mid-read (the key says how: lto.vanished, stagefix.tape_dead)
+    gone: list[tuple[CopyEntry, str]] = field(default_factory=list)
+
+    @property
+    def said(self) -> bool:
+        return bool(self.failed or self.gone)
+
+
+def retrieval_lines(done: Retrieved) -> list[str]:
+    """What happened to the copies tried before the one read (or before the refusal):
+    each failed copy with its recopy, each tape that went with what to do."""
+    from workbench.i18n import t
+    lines = [t("stagefix.retrieve_copy_failed", barcode=e.barcode, pool=e.pool,
+               detail=e.detail, item=done.item_id) for e in done.failed]
+    lines += [t("stagefix.retrieve_dead" if key == "stagefix.tape_dead" else
+                "stagefix.retrieve_gone", barcode=e.barcode, pool=e.pool, bag=e.bag)
+              for e, key in done.gone]
+    return lines
 
 
 def fixity_event(station: Station, bag: Bag | None, entry: CopyEntry, why: str) -> None:
@@ -155,37 +174,57 @@ class Retrieval:
             raise Refused("lto.retrieve_no_copy", item=item_id, bag=bag.name,
                           checked=len(copies))
         done = Retrieved(item_id, bag.name)
+        away: set[str] = set()  # tapes gone in this round: not read again until a mount
+        tapes: dict[str, Tape] | None = None  # looked for again after a mount was asked
         while left:
-            with self.station.tapes.lock().acquire():
-                tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
-                here = [e for e in left if e.barcode in tapes]
+            with self.station.tapes.lock("retrieve").acquire():
+                if tapes is None:
+                    tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
+                here = [e for e in left if e.barcode in tapes and e.barcode not in away]
                 if here:
                     entry = here[0]
                     check_room(to, entry)
-                    left.remove(entry)
-                    if self._read(entry, tapes[entry.barcode], bag, target, done, progress):
+                    read = self._read(entry, tapes[entry.barcode], bag, target, done,
+                                      progress)
+                    if read == "ok":
                         return done
-                    continue
+                    if read == "failed":
+                        left.remove(entry)
+                    else:  # the tape went, not the copy: still good, asked for again
+                        away.add(entry.barcode)
+                    continue  # the next copy on a mounted tape
             if ask is None or not ask(list(left)):
-                raise Refused("lto.retrieve_mount", bag=bag.name, tapes=", ".join(
-                    f"{e.barcode} ({e.pool})" for e in left), root=str(settings.paths.tape))
+                raise Refused("stagefix.retrieve_mount", bag=bag.name, tapes=", ".join(
+                    f"{e.barcode} ({e.pool})" for e in left), root=str(settings.paths.tape),
+                    before=" ".join(retrieval_lines(done)) + (" " if done.said else ""))
+            away.clear()
+            tapes = None
         raise IntegrityFailure("lto.retrieve_all_failed", bag=bag.name, tapes=", ".join(
             f"{e.barcode} ({e.pool})" for e in done.failed))
 
     def _read(self, entry: CopyEntry, tape: Tape, bag: Bag, target: Path,
-              done: Retrieved, progress: Callable[[stage.TapeProgress], None] | None) -> bool:
+              done: Retrieved, progress: Callable[[stage.TapeProgress], None] | None
+              ) -> str:
+        """ok | failed (recorded: a fixity check that failed) | gone (the tape went or its
+        mount died mid-read: nothing recorded, the copy is still good)."""
         def tick(n: int, total: int) -> None:
             if progress:
                 progress(stage.TapeProgress(entry.bag, entry.barcode, "retrieve", n, total))
 
         book = self.station.tapes.book
         from workbench.station.retrieve_checks import disk_full
-        with disk_full(target):  # the output disk, not the copy: nothing recorded
-            problems = read_bag(tape, entry.bag, entry.layout, entry.bytes, target, tick,
-                                self.station.cancel)
+        try:
+            with disk_full(target):  # the output disk, not the copy: nothing recorded
+                problems = read_bag(tape, entry.bag, entry.layout, entry.bytes, target, tick,
+                                    self.station.cancel)
+        except OSError as exc:
+            if not (exc.filename and Path(exc.filename).is_relative_to(tape.mount)):
+                raise  # the station's side (the target disk), not the tape's
+            problems = [f"{entry.bag}: cannot be read back: {exc.strerror or exc}"]
         if problems and not still_mounted(tape):  # the cartridge went, not the copy
             shutil.rmtree(target, ignore_errors=True)
-            raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
+            done.gone.append((entry, tape_gone(tape).key))
+            return "gone"
         checked = replace(entry, result=FAILED if problems else VERIFIED, verified=utc_now(),
                           detail="; ".join(problems[:5]))
         book.add(checked)
@@ -200,6 +239,6 @@ class Retrieval:
                             key=f"{entry.barcode}|{checked.verified}")
         if problems:
             done.failed.append(checked)
-            return False
+            return "failed"
         done.path, done.source = target, checked
-        return True
+        return "ok"

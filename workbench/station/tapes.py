@@ -20,21 +20,17 @@ from workbench.station.locks import Lock, tape_lock
 from workbench.station.states import Action, State, check
 from workbench.station.view import CarrierState, state_of
 from workbench.tape import readback, stage
-from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
+from workbench.tape.catalogue import VERIFIED, CopyEntry
 from workbench.tape.plan import Assignment, Unplaced
-from workbench.tape.tapes import (
-    Tape,
-    Unreadable,
-    label_tape,
-    load_generations,
-    still_mounted,
-)
+from workbench.tape.tapes import Tape, Unreadable, label_tape, load_generations
 
 if TYPE_CHECKING:
     from workbench.station.core import MigrationResult, Station
+    from workbench.station.reverify import Checked
 
 TapeProgress = Callable[[stage.TapeProgress], None]
-TAPE_GONE = ("lto.vanished", "tapefix.tape_gone_write")  # a tape went mid-run
+TAPE_GONE = ("lto.vanished", "tapefix.tape_gone_write",  # a tape went mid-run
+             "stagefix.tape_dead", "stagefix.tape_dead_write")
 
 
 class TapeDesk:
@@ -46,12 +42,13 @@ class TapeDesk:
     def catalogue_path(self) -> Path:
         return self.station.settings.paths.logs / "tape-catalogue.json"
 
-    def _lock(self) -> Lock:
-        return tape_lock(self.station.locks, self.station.settings.station_id)
+    def _lock(self, action: str = "tape write") -> Lock:
+        return tape_lock(self.station.locks, self.station.settings.station_id, action)
 
-    def lock(self) -> Lock:
-        """The station's tape lock (one tape user at a time), not yet acquired."""
-        return self._lock()
+    def lock(self, action: str = "tape") -> Lock:
+        """The station's tape lock (one tape user at a time), not yet acquired; action
+        (the command) is what a refused second user is told the holder does."""
+        return self._lock(action)
 
     def _bag_rows(self, items: list[str] | None) -> list[tuple[str, Path]]:
         rows = self.station.con.execute(
@@ -123,13 +120,11 @@ class TapeDesk:
 
     def verify(self, barcode: str | None = None, progress: TapeProgress | None = None,
                items: list[str] | None = None, older_than: float | None = None
-               ) -> list[CopyEntry]:
+               ) -> Checked:
         """Read back every copy on the mounted tapes (all of them, one barcode's, the
         copies of some carriers' bags, withdrawn versions included, or those last checked
         more than older_than seconds ago), tape by tape in the order each tape holds
         them. Each check is a ledger row and a PREMIS fixity check event."""
-        from workbench.station.reverify import due_copies, tape_order
-        settings = self.station.settings
         if barcode:
             from workbench.station.tape_labels import check_verify_barcode
             check_verify_barcode(self.station, barcode)
@@ -140,48 +135,18 @@ class TapeDesk:
                 st = self.station.state(item)
                 check(st.item_id, st.state, Action.TAPE_VERIFY)
                 names |= {b.name for b in st.bags}
-        with self._lock().acquire():
-            tapes = {tp.barcode: tp for tp in stage.station_tapes(settings)}
-            done = []
-            try:
-                chosen = [e for e in self.book.current().values()
-                          if not (barcode and e.barcode != barcode) and e.barcode in tapes
-                          and (names is None or e.bag in names)
-                          and not (e.result == FAILED and not e.verified)]
-                if older_than is not None:
-                    chosen = due_copies(chosen, older_than)
-                for entry in tape_order(chosen):
-                    if self.station.cancel.is_set():
-                        break
-                    if not still_mounted(tapes[entry.barcode]):
-                        # unmounted or pulled mid-run: not the copy's fault, nothing
-                        # recorded; the next run reads it
-                        raise Refused("lto.vanished", barcode=entry.barcode,
-                                      mount=str(tapes[entry.barcode].mount))
-                    result = readback.verify_copy(entry.bag, tapes[entry.barcode], self.book,
-                                               None, progress)
-                    stage.record_events(entry.bag, self.book, settings)
-                    from workbench.station.retrieve import fixity_event
-                    fixity_event(self.station, self.book.bag_of(entry.bag), result,
-                                 "re-verification" if older_than is not None
-                                 else "read back")
-                    done.append(result)
-            finally:
-                self.book.export(self.catalogue_path)
-                for tape in tapes.values():
-                    stage.write_tape_catalogue(tape, self.book)
-            return done
+        from workbench.station.reverify import verify_run
+        return verify_run(self, barcode, names, older_than, progress)
 
     def due(self, older_than: float | None = None) -> list[CopyEntry]:
         """Copies due for re-verification: last checked longer ago than older_than
         seconds, else than the station's schedule (none without one)."""
-        from workbench.station.reverify import due_copies, schedule
+        from workbench.station.reverify import due_copies, schedule, worth_checking
         age = older_than if older_than is not None else \
             schedule(self.station.settings.tape_verify_days)
         if age is None:
             return []
-        return due_copies([e for e in self.book.current().values()
-                           if not (e.result == FAILED and not e.verified)], age)
+        return due_copies(worth_checking(list(self.book.current().values())), age)
 
     def stage_one(self, bag: Path, result: MigrationResult, attempt: str) -> list[CopyEntry]:
         """Tape staging as the last step of accepting a carrier, when tapes are mounted.

@@ -12,13 +12,16 @@ the copy is renamed into place or recorded.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import stat
 from pathlib import Path
 
-from workbench.errors import Aborted
-from workbench.tape.tapes import LABEL, Tape
+from workbench.errors import Aborted, Refused
+from workbench.tape.tapes import LABEL, Tape, ltfs_space
+
+SYNC = ("user.ltfs.sync", "ltfs.sync")  # LTFS's virtual xattr: write the index to tape now
 
 
 class TapeGone(Exception):
@@ -53,9 +56,11 @@ class HeldMount:
 
     def gone(self, bag: str | None) -> Aborted:
         """A write cut short by the tape going (exit 5, run it again): nothing about the
-        copy was recorded."""
-        return Aborted("tapefix.tape_gone_write", barcode=self.tape.barcode,
-                       mount=str(self.tape.mount), bag=bag or "-")
+        copy was recorded. A dead LTFS mount says how to bring the tape back."""
+        key = "stagefix.tape_dead_write" if mount_dead(self.tape.mount) \
+            else "tapefix.tape_gone_write"
+        return Aborted(key, barcode=self.tape.barcode, mount=str(self.tape.mount),
+                       bag=bag or "-")
 
     # -- making and removing the copy's files by descriptor ------------------------------
 
@@ -82,9 +87,48 @@ class HeldMount:
             else:
                 os.unlink(name, dir_fd=self.fd)
 
+    def sync_index(self) -> bool:
+        """On LTFS, write the index to the tape now (the mount's virtual extended
+        attribute ltfs.sync): the stations mount with sync_type=unmount, so without it
+        a copy lives only in the ltfs process's memory until the unmount, and an ltfs
+        process that dies (killed, crashed, power) takes every copy written since the
+        mount with it, copies already recorded verified included (seen with LTFS
+        2.4.8.4: after kill -9 and ltfsck, the cartridge held nothing written since
+        mkltfs). False on a folder standing in for a tape (nothing to sync)."""
+        if ltfs_space(self.tape.mount, "Data") is None:
+            return False
+        for name in SYNC[:-1]:
+            with contextlib.suppress(OSError):
+                os.setxattr(self.fd, name, b"1")
+                return True
+        os.setxattr(self.fd, SYNC[-1], b"1")  # its error is the one said
+        return True
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self.fd)
+
+
+DEAD = (errno.ENOTCONN, errno.ECONNABORTED)  # FUSE: the ltfs process behind the mount ended
+
+
+def mount_dead(mount: Path) -> bool:
+    """The mount point answers "Transport endpoint is not connected": a FUSE mount whose
+    LTFS process ended (killed, crashed). Its tape is neither full nor failing; it needs
+    `fusermount -u`, then `ltfsck`, then a new mount."""
+    try:
+        os.stat(mount)
+    except OSError as exc:
+        return exc.errno in DEAD
+    return False
+
+
+def tape_gone(tape: Tape) -> Refused:
+    """A tape found at the start of a run that is no longer there (unmounted, pulled) or
+    whose mount died: nothing about its copies is recorded (that says nothing of them)."""
+    if mount_dead(tape.mount):
+        return Refused("stagefix.tape_dead", barcode=tape.barcode, mount=str(tape.mount))
+    return Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
 
 
 def makedirs(dir_fd: int, rel: Path) -> None:

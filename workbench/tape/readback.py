@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from workbench.errors import BadInput, Refused
+from workbench.errors import BadInput
 from workbench.imaging.record import utc_now
 from workbench.package.bags import check_bag, decode_path, read_manifest
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyBook, CopyEntry
+from workbench.tape.held import tape_gone
 from workbench.tape.tapes import Tape, still_mounted
 
 BLOCK = 8 << 20
@@ -135,7 +136,7 @@ def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
     except (tarfile.TarError, OSError, KeyError, UnicodeDecodeError) as exc:
         problems = [f"{copy.name}: cannot be read back: {exc}"]  # damage: a failed copy
     if problems and not still_mounted(tape):  # the tape went, not the copy: record nothing
-        raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
+        raise tape_gone(tape)
     entry = replace(previous, result=FAILED if problems else VERIFIED, verified=utc_now(),
                     detail="; ".join(problems[:5]))
     catalogue.add(entry)

@@ -24,12 +24,12 @@ from typing import BinaryIO, TypedDict
 from workbench import __version__
 from workbench.atomic import write_atomic
 from workbench.config import Settings
-from workbench.errors import BadInput, IntegrityFailure, Refused
+from workbench.errors import BadInput, IntegrityFailure
 from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
-from workbench.tape.held import HeldMount, TapeGone, makedirs
+from workbench.tape.held import HeldMount, TapeGone, makedirs, tape_gone
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
 from workbench.tape.readback import (
     BLOCK,
@@ -144,27 +144,34 @@ class _TarSource:
 
 
 def _write_tar(bag: Path, dest: str, writer: _Writer) -> dict[str, str]:
+    """One tar stream. A full tape is TapeFull wherever the tape says so: in a member's
+    write, or in the flush of tarfile's or the file's buffer at close (which would
+    otherwise put a plain ENOSPC OSError in TapeFull's place: a failed, not a full,
+    tape)."""
     digests = {}
-    with open(writer.held.create(dest), "wb") as raw, \
-            tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for src in bag_files(bag):
-            writer.held.check()
-            rel = str(src.relative_to(bag))
-            source = _TarSource(src, writer)
-            try:
-                tar.addfile(tar.gettarinfo(str(src), arcname=f"{bag.name}/{rel}"),
-                            source)
-            except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise TapeFull from exc
-                raise
-            finally:
-                source.fh.close()
-            digests[rel] = source.hash.hexdigest()
-            writer.progress(writer.written)
-        tar.close()
-        raw.flush()
-        os.fsync(raw.fileno())
+    try:
+        with open(writer.held.create(dest), "wb") as raw, \
+                tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for src in bag_files(bag):
+                writer.held.check()
+                rel = str(src.relative_to(bag))
+                source = _TarSource(src, writer)
+                try:
+                    tar.addfile(tar.gettarinfo(str(src), arcname=f"{bag.name}/{rel}"),
+                                source)
+                finally:
+                    source.fh.close()
+                digests[rel] = source.hash.hexdigest()
+                writer.progress(writer.written)
+            tar.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+    except OSError as exc:
+        if isinstance(exc.__context__, (TapeFull, TapeGone, KeyboardInterrupt)):
+            raise exc.__context__ from exc  # the close's error hid why the write ended
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise TapeFull from exc
+        raise
     return digests
 
 
@@ -184,7 +191,11 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
         else 0
     base = _CopyBase(bag=bag.name, barcode=tape.barcode, pool=tape.pool, bytes=size,
                      files=len(files), layout=layout, copy=copy_no)
-    if final.exists():
+    try:
+        there = final.exists()
+    except OSError as exc:  # a dead LTFS mount (ENOTCONN): the tape is not there
+        raise tape_gone(tape) from exc
+    if there:
         previous = catalogue.current().get((bag.name, tape.barcode))
         if previous is not None and previous.result == VERIFIED:
             return previous
@@ -200,7 +211,7 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             drop_cache(final)
             found = check_copy(final, bag.name, layout, manifest_digests(bag, "folder"))
             if found and not still_mounted(tape):  # the tape went, not the copy
-                raise Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
+                raise tape_gone(tape)
             if not found:
                 if previous is None or previous.result != WRITTEN:
                     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now(),
@@ -267,9 +278,9 @@ def _write(bag: Path, tape: Tape, held: HeldMount, layout: str, size: int, name:
         if progress:
             progress(TapeProgress(bag.name, tape.barcode, "write", done, size))
 
-    writer = _Writer(held, max(0, tape.capacity - tape.used()), tick, cancel)
     try:
         held.check()
+        writer = _Writer(held, max(0, tape.capacity - tape.used()), tick, cancel)
         held.remove(name)  # our own copy that failed its read-back: written anew
         held.remove(partial)  # a crash during an earlier write
         if layout == "folder":
@@ -282,6 +293,12 @@ def _write(bag: Path, tape: Tape, held: HeldMount, layout: str, size: int, name:
                                    files=", ".join(damaged[:5]))
         held.check()
         held.rename(partial, name)
+        try:
+            held.sync_index()  # on the tape for good before it is recorded anywhere
+        except OSError:
+            if held.there():
+                held.remove(name)  # not on the tape for good: no copy, nothing left
+            raise
         held.check()  # renamed, but is it on the tape? the next write reads it back
         return digests
     except TapeGone as exc:
