@@ -14,8 +14,12 @@ import re
 from dataclasses import dataclass, field
 
 LISTS = ("*.md5", "*.sha1", "*.sha256", "*.sha512", "*.md5sum", "*.sha1sum", "*.sha256sum",
-         "*.sha512sum", "MD5SUMS", "SHA1SUMS", "SHA256SUMS", "SHA512SUMS", "md5sum.txt",
-         "sha1sum.txt", "sha256sum.txt", "sha512sum.txt", "checksums.txt", "CHECKSUMS")
+         "*.sha512sum", "*.md5.txt", "*.sha1.txt", "*.sha256.txt", "*.sha512.txt",
+         "MD5SUMS", "SHA1SUMS", "SHA256SUMS", "SHA512SUMS", "MD5SUMS.txt", "SHA1SUMS.txt",
+         "SHA256SUMS.txt", "SHA512SUMS.txt", "md5sum.txt", "sha1sum.txt", "sha256sum.txt",
+         "sha512sum.txt", "md5sums.txt", "sha1sums.txt", "sha256sums.txt", "sha512sums.txt",
+         "md5.txt", "sha1.txt", "sha256.txt", "sha512.txt", "checksums.txt", "checksum.txt",
+         "CHECKSUMS", "CHECKSUM", "checksums.md5", "checksums.sha256", "hashes.txt")
 BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 MAX_LIST = 64 << 20  # a bigger file is not read as a list
 _GNU = re.compile(r"^(\\?)([0-9a-fA-F]{32,128}) [ *](.+)$")
@@ -46,6 +50,19 @@ class ChecksumList:
     outside: list[str] = field(default_factory=list)  # names leading out of the source
     encoding: str = "utf-8"  # utf-8, the station's legacy code page, or utf-8 with
     # undecodable bytes kept (surrogateescape) when neither reads it whole
+
+
+def looks_like_list(head: bytes) -> bool:
+    """The first line that is not blank or a comment reads as a checksum line."""
+    for raw in head.removeprefix(b"\xef\xbb\xbf").split(b"\n")[:20]:
+        text = raw.rstrip(b"\r").decode("utf-8", "surrogateescape")
+        if not text.strip() or text.lstrip().startswith(("#", ";")):
+            continue
+        return _read(text) is not None
+    return False
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def _unescape(name: str) -> str:
@@ -97,6 +114,8 @@ def _targets(folder: str, name: str, escaped: bool) -> list[str] | None:
     """The paths a listed name may mean (None: it leads out of the source): '\\' read
     as a separator (Windows), and kept, for a name really holding it."""
     literal = None
+    if _DRIVE.match(name) and not escaped:  # E:\a.txt: the disc's root (the Windows
+        folder, name = "", name[3:]  # tool that wrote the list saw the disc in E:)
     if "\\" in name and "/" not in name and not escaped:
         literal = _resolve(folder, name)
         name = name.replace("\\", "/")
