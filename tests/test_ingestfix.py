@@ -398,3 +398,28 @@ def test_virus_scan_records_name_payload_files(tmp_path: Path):
     assert all((done.bag / "data" / n).is_file() for n in named)
     premis = (done.bag / "metadata" / "premis.xml").read_text()
     assert "ctl#01eicar.txt" in premis and "streamed from the image" not in premis
+
+
+# -- E14: validate knows the ingest profile ---------------------------------------------
+
+def test_validate_profile_checks_an_ingest_bag_against_the_ingest_profile(tmp_path: Path):
+    from tests.test_tapefix import hostile_folder
+    from workbench.config import Settings
+    from workbench.package.profile import load_bag_profile
+    from workbench.package.validate import validate_any
+    root = tmp_path / "station"
+    root.mkdir()
+    hostile_folder(tmp_path / "src")
+    with Station(settings_in(root)) as st:
+        done = ingest(st, tmp_path / "src", "P-1")
+    assert done.bag is not None
+    carrier = load_bag_profile(Settings().paths.profiles)
+    report = validate_any(done.bag, carrier, force_profile=True)
+    assert report.profile == "urn:x-migration-workbench:bagit-profile:ingest:1.0"
+    assert report.errors == [], report.errors  # bagit-python's opinion included
+    run = cli(root, "validate", str(done.bag), "--profile")
+    assert run.returncode == 0 and "NOT valid" not in run.stdout, run.stdout
+    info = done.bag / "bag-info.txt"  # the ingest profile's own rules are applied
+    info.write_text(info.read_text().replace("Media-Family: ingest", "Media-Family: FD"))
+    report = validate_any(done.bag, carrier, force_profile=True, fast=True)
+    assert any("Media-Family must be one of ingest" in str(p) for p in report.errors)
