@@ -423,3 +423,58 @@ def test_validate_profile_checks_an_ingest_bag_against_the_ingest_profile(tmp_pa
     info.write_text(info.read_text().replace("Media-Family: ingest", "Media-Family: FD"))
     report = validate_any(done.bag, carrier, force_profile=True, fast=True)
     assert any("Media-Family must be one of ingest" in str(p) for p in report.errors)
+
+
+# -- a full staging disk, a source gone, a UTF-8 list with raw bytes ---------------------
+
+def test_a_full_staging_disk_says_the_ingest_copies_again(tmp_path: Path, monkeypatch):
+    import errno
+    import io
+
+    from workbench.errors import Aborted
+    from workbench.ingest import copy as copy_module
+    source = tmp_path / "disc"
+    master_folder(source)
+
+    class Full(io.BytesIO):
+        def write(self, data: Any) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(copy_module, "open", lambda *a, **k: Full(), raising=False)
+    root = tmp_path / "station"
+    with Station(settings_in(root)) as st:
+        with pytest.raises(Aborted) as stopped:
+            ingest(st, source, "F-1")
+        assert stopped.value.key == "ingestfix.disk_full"
+        assert "copies again from the start" in stopped.value.message("en")
+        assert "resumes" not in stopped.value.message("en")
+        assert not (root / "staging" / "F-1" / "files").exists()  # the room given back
+        monkeypatch.undo()
+        done = ingest(st, source, "F-1")
+    assert done.bag is not None and done.report.outcome == "success"
+
+
+def test_a_source_gone_while_read_is_named_plainly(tmp_path: Path):
+    from workbench.errors import Aborted
+    source = tmp_path / "disc"
+    master_folder(source)
+    with Station(settings_in(tmp_path / "station")) as st:
+        def pull(progress: object) -> None:
+            shutil.rmtree(source, ignore_errors=True)  # the disk pulled mid-copy
+
+        with pytest.raises(Aborted) as stopped:
+            ingest(st, source, "G-1", progress=pull)
+    words = stopped.value.message("en")
+    assert stopped.value.key == "ingestfix.source_gone", words
+    assert "b'" not in words and "went away" in words
+
+
+def test_a_utf8_list_with_one_raw_name_is_not_called_cp932():
+    from workbench.ingest.checksums import parse
+    d = sha256(b"c")
+    lst = parse("SHA256SUMS", f"{d}  plain.txt\n".encode() +
+                d.encode() + b"  bad\xff\xfebytes.txt\n", "cp932")
+    assert lst.encoding == "utf-8 (undecodable bytes kept)"
+    assert lst.entries[1].name == b"bad\xff\xfebytes.txt".decode("utf-8", "surrogateescape")
+    sjis = parse("SHA256SUMS", d.encode() + "  表紙.txt\n".encode("cp932"), "cp932")
+    assert sjis.encoding == "cp932" and sjis.entries[0].name == "表紙.txt"

@@ -16,6 +16,8 @@ The same command again continues an interrupted or waiting ingest.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import threading
 import uuid
@@ -41,6 +43,7 @@ from workbench.ingest.copy import (
     IngestReport,
     copy_files,
     save,
+    shown,
 )
 from workbench.ingest.provenance import provenance
 from workbench.ingest.sources import ImageSource, image_digest, open_source
@@ -119,6 +122,8 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
                                        progress, station.cancel, source_digest)
             except KeyboardInterrupt:  # the copy is begun again by the same command
                 raise Aborted("ingestfix.cancelled_copy", item=item_id) from None
+            except OSError as exc:
+                raise _copy_failed(exc, source, job, item_id, settings) from exc
         attempt = _record(station, record, job, batch)
         done = Ingested(item_id, report, State.IMAGED)
         if report.of(MISMATCH) and not accept_mismatch:
@@ -140,6 +145,21 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
         return done
     finally:
         lock.release()
+
+
+def _copy_failed(exc: OSError, source: Path, job: Path, item_id: str,
+                 settings: Settings) -> BaseException:
+    """What stopped a copy, said for an ingest (which copies again from the start, unlike
+    imaging's resumable map): a full staging disk, a source that went away."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        shutil.rmtree(job / FILES, ignore_errors=True)  # the room is given back now
+        return Aborted("ingestfix.disk_full", item=item_id, out=str(settings.paths.staging))
+    name = os.fsdecode(exc.filename) if exc.filename is not None else ""
+    if exc.errno == errno.ENOENT and name and (not source.exists() or
+                                               name.startswith(str(source))):
+        return Aborted("ingestfix.source_gone", item=item_id, source=str(source),
+                       path=shown(name))
+    return exc
 
 
 def set_aside(job: Path) -> None:
