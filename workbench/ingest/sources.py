@@ -241,16 +241,21 @@ class ImageSource:
                                  "label": volume.report_label(reader.label),
                                  "offset": volume.offset, "size": volume.size})
             prefix = [f"volume{volume.index}-{volume.fs_type}"] if len(readable) > 1 else []
+            folders: dict[str, str] = {}  # a folder's path -> its name's raw bytes (hex)
             for entry in reader.walk():
                 rel = entry.path.strip("/")
                 if entry.is_dir:
+                    if entry.name_raw:
+                        folders[rel] = entry.name_raw
                     continue
                 if entry.link is not None or (entry.extents is None and not hasattr(
                         reader, "read")):
                     self.skipped.append(Skipped(rel, "symlink" if entry.link else "no data"))
                     continue
                 parts = rel.split("/")
-                parts[-1] = _private_use_as_bytes(parts[-1], entry.name_raw, self.codepage)
+                raws = [folders.get("/".join(parts[:i + 1])) for i in range(len(parts) - 1)]
+                parts = [_private_use_as_bytes(p, r, self.codepage)
+                         for p, r in zip(parts, [*raws, entry.name_raw], strict=True)]
                 out.append(SourceFile("/".join([*prefix, unescape_reader(rel)]),
                                       [*prefix, *parts], entry.size, escaped=True,
                                       raw=entry.name_raw or "", errors=list(entry.errors),
