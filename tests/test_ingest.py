@@ -16,7 +16,7 @@ import pytest
 
 from tests.test_station import mount_tapes, settings_in
 from tests.test_tape_retrieve import cli
-from workbench.errors import Refused
+from workbench.errors import Aborted, Refused
 from workbench.ingest import sources
 from workbench.ingest.checksums import parse
 from workbench.ingest.names import safe_component
@@ -234,7 +234,7 @@ def test_an_interrupted_ingest_is_continued_by_the_same_command(tmp_path):
         def stop(progress: object) -> None:
             st.cancel.set()
 
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(Aborted, match="copies the files again"):
             ingest(st, source, "DISC-5", progress=stop)
         assert st.state("DISC-5").state is State.INTERRUPTED
         assert not (tmp_path / "station" / "bags" / "DISC-5").exists()

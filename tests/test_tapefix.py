@@ -183,7 +183,7 @@ def test_a_device_source_is_set_read_only_while_read_and_restored(tmp_path: Path
     from workbench.station.ingest import ingest
     calls: list[str] = []
 
-    def guard_fd(fd: int, path: str, rdev: int, policy: str) -> readonly.Protection:
+    def guard_fd(fd: int, path: str, rdev: int, policy: str, *_: object) -> readonly.Protection:
         calls.append(f"set {policy}")
         return readonly.Protection(policy, True, False, True, True)
 

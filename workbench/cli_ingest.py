@@ -24,6 +24,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--accept-mismatch", action="store_true", help=t("ingest.cli_accept"))
     p.add_argument("--review-partial", action="store_true", help=t("ingest.cli_review"))
     p.add_argument("--source-digest", action="store_true", help=t("ingest.cli_source_digest"))
+    p.add_argument("--again", action="store_true", help=t("ingestfix.cli_again"))
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,16 +32,24 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station.ingest import ingest
     bar = ProgressLine()
     try:
-        with Station(settings, cancel=cancel_on_sigint("tapefix.cancelling")) as station:
+        with Station(settings, cancel=cancel_on_sigint("ingestfix.cancelling")) as station:
             done = ingest(station, args.source, args.item, args.accept_mismatch,
                           args.review_partial, args.batch, args.operator, progress=bar,
-                          source_digest=args.source_digest)
+                          source_digest=args.source_digest, again=args.again)
     finally:
         bar.close()
     r = done.report
-    print(t("ingest.summary", item=done.item_id, files=len(r.files),
-            size=human_bytes(r.bytes), verified=len(r.of("verified")),
-            lists=len(r.lists), unlisted=len(r.of("unlisted"))))
+    if not r.lists:  # never read as verified
+        print(t("ingestfix.no_lists", item=done.item_id, files=len(r.files),
+                size=human_bytes(r.bytes)))
+    else:
+        print(t("ingest.summary", item=done.item_id, files=len(r.files),
+                size=human_bytes(r.bytes), verified=len(r.of("verified")),
+                lists=len(r.lists), unlisted=len(r.of("unlisted"))))
+        if r.nothing_verified:
+            print("  " + t("ingestfix.nothing_verified"))
+    for name in r.look_like_lists:
+        print("  " + t("ingestfix.looks_like_list", path=name))
     for f in r.of("mismatch"):
         wrong = [c for c in f.expected if not c["ok"]]
         for c in wrong:
@@ -70,15 +79,24 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         from workbench.scan.record import words
         print("  " + t("tapefix.virus", words=words({"virus_scan": r.virus_scan})))
     if done.waiting == "mismatch":
-        print(t("ingest.waiting_mismatch", item=done.item_id, count=len(r.of("mismatch"))),
-              file=sys.stderr)
+        print(t("ingestfix.waiting_mismatch", item=done.item_id,
+                count=len(r.of("mismatch")),
+                source=str(r.source.get("path", args.source))), file=sys.stderr)
         return ExitCode.PARTIAL
     if done.waiting == "review":
         print(t("ingest.waiting_review", item=done.item_id), file=sys.stderr)
         return ExitCode.PARTIAL
+    if done.cancelled in ("copied", "bagged") or done.bag is None:
+        print(t(f"ingestfix.cancelled_{done.cancelled or 'copied'}", item=done.item_id,
+                bag=str(done.bag), source=str(args.source)), file=sys.stderr)
+        return ExitCode.ABORTED
     print(t("ingest.bagged", bag=str(done.bag), outcome=t(f"outcome.{r.outcome}")))
     for step, outcome, detail in done.steps:
         print(f"  {step}: {outcome} {detail}".rstrip())
+    if done.cancelled:  # staging stopped, or ended as the cancel came
+        print(t(f"ingestfix.cancelled_{done.cancelled}", item=done.item_id,
+                bag=str(done.bag), source=str(args.source)), file=sys.stderr)
+        return ExitCode.ABORTED
     return ExitCode.PARTIAL if r.outcome == "partial" else ExitCode.SUCCESS
 
 

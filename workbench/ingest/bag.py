@@ -4,7 +4,9 @@ Checked against the ingest BagIt profile (profiles/bagit/workbench-ingest.json).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,13 +58,16 @@ def _premis(report: IngestReport, media_type: str) -> bytes:
                                 "success", f"checked against {lst['path']}: "
                                 f"{len(checked) - len(bad)} of {lst['entries']} match",
                                 note, agents, tuple(f.name for f in checked)))
-    doc.events.append(scan_record.virus_event({"virus_scan": report.virus_scan}, now,
-                                              report.item_id))
+    virus = scan_record.virus_event({"virus_scan": report.virus_scan}, now, report.item_id)
+    kind = report.source.get("kind", "source")  # a folder has no image to stream from
+    doc.events.append(dataclasses.replace(virus, detail=virus.detail.replace(
+        "files streamed from the image", f"files copied from the {kind}")))
     return doc.to_xml()
 
 
 def bag_ingest(job: Path, report: IngestReport, settings: Settings, target: Path,
-               media_type: str, job_json: bytes, operator: str) -> Path:
+               media_type: str, job_json: bytes, operator: str,
+               cancel: threading.Event | None = None) -> Path:
     profile = ingest_profile(settings)
     payload = [PayloadFile(job / FILES / f.name, f.name, dict(f.digests)) for f in report.files]
     info = [("Source-Organization", settings.organisation),
@@ -91,4 +96,5 @@ def bag_ingest(job: Path, report: IngestReport, settings: Settings, target: Path
                                                                 report.virus_scan}))]
     target.parent.mkdir(parents=True, exist_ok=True)
     return write_bag(target, payload, tags, [(k, v) for k, v in info if v != ""],
-                     ("sha256",), lambda partial: validate_bag(partial, profile, fast=True))
+                     ("sha256",), lambda partial: validate_bag(partial, profile, fast=True),
+                     cancel)

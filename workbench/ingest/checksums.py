@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 LISTS = ("*.md5", "*.sha1", "*.sha256", "*.sha512", "*.md5sum", "*.sha1sum", "*.sha256sum",
-         "*.sha512sum", "MD5SUMS", "SHA1SUMS", "SHA256SUMS", "SHA512SUMS", "md5sum.txt",
-         "sha1sum.txt", "sha256sum.txt", "sha512sum.txt", "checksums.txt", "CHECKSUMS")
+         "*.sha512sum", "*.md5.txt", "*.sha1.txt", "*.sha256.txt", "*.sha512.txt",
+         "MD5SUMS", "SHA1SUMS", "SHA256SUMS", "SHA512SUMS", "MD5SUMS.txt", "SHA1SUMS.txt",
+         "SHA256SUMS.txt", "SHA512SUMS.txt", "md5sum.txt", "sha1sum.txt", "sha256sum.txt",
+         "sha512sum.txt", "md5sums.txt", "sha1sums.txt", "sha256sums.txt", "sha512sums.txt",
+         "md5.txt", "sha1.txt", "sha256.txt", "sha512.txt", "checksums.txt", "checksum.txt",
+         "CHECKSUMS", "CHECKSUM", "checksums.md5", "checksums.sha256", "hashes.txt")
 BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 MAX_LIST = 64 << 20  # a bigger file is not read as a list
 _GNU = re.compile(r"^(\\?)([0-9a-fA-F]{32,128}) [ *](.+)$")
@@ -23,9 +29,15 @@ _BSD = re.compile(r"^(\\?)(MD5|SHA1|SHA-?256|SHA-?512) ?\((.+)\) ?= ?([0-9a-fA-F
                   re.IGNORECASE)
 
 
+@functools.cache
+def _matcher(extra: tuple[str, ...]) -> re.Pattern[str]:
+    """The list names as one pattern (fnmatch per name and pattern: a second for
+    20,000 files)."""
+    return re.compile("|".join(fnmatch.translate(p.lower()) for p in (*LISTS, *extra)))
+
+
 def is_list(name: str, extra: tuple[str, ...] = ()) -> bool:
-    low = name.lower()
-    return any(fnmatch.fnmatchcase(low, pat.lower()) for pat in (*LISTS, *extra))
+    return _matcher(tuple(extra)).match(name.lower()) is not None
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,19 @@ class ChecksumList:
     outside: list[str] = field(default_factory=list)  # names leading out of the source
     encoding: str = "utf-8"  # utf-8, the station's legacy code page, or utf-8 with
     # undecodable bytes kept (surrogateescape) when neither reads it whole
+
+
+def looks_like_list(head: bytes) -> bool:
+    """The first line that is not blank or a comment reads as a checksum line."""
+    for raw in head.removeprefix(b"\xef\xbb\xbf").split(b"\n")[:20]:
+        text = raw.rstrip(b"\r").decode("utf-8", "surrogateescape")
+        if not text.strip() or text.lstrip().startswith(("#", ";")):
+            continue
+        return _read(text) is not None
+    return False
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def _unescape(name: str) -> str:
@@ -78,7 +103,11 @@ def _texts(line: bytes, codepage: str) -> list[tuple[str, str]]:
     out = []
     with contextlib.suppress(UnicodeDecodeError, LookupError):
         out.append((line.decode(codepage), codepage))
-    return [*out, (line.decode("utf-8", "surrogateescape"), "utf-8 (undecodable bytes kept)")]
+    raw = (line.decode("utf-8", "surrogateescape"), "utf-8 (undecodable bytes kept)")
+    if out and any(unicodedata.category(ch) == "Co" for ch in out[0][0]):
+        return [raw, *out]  # the code page only reads it as private-use characters (cp932:
+        # 0xFF as U+F8F3): raw bytes in a UTF-8 list, likelier than that code page
+    return [*out, raw]
 
 
 def _read(line: str) -> tuple[str, str, str, bool] | None:
@@ -97,6 +126,8 @@ def _targets(folder: str, name: str, escaped: bool) -> list[str] | None:
     """The paths a listed name may mean (None: it leads out of the source): '\\' read
     as a separator (Windows), and kept, for a name really holding it."""
     literal = None
+    if _DRIVE.match(name) and not escaped:  # E:\a.txt: the disc's root (the Windows
+        folder, name = "", name[3:]  # tool that wrote the list saw the disc in E:)
     if "\\" in name and "/" not in name and not escaped:
         literal = _resolve(folder, name)
         name = name.replace("\\", "/")

@@ -15,6 +15,7 @@ import hashlib
 import os
 import stat
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,31 @@ def _raw_name(prefix: list[str], rel: str, name_raw: str | None) -> list[str]:
         return []
     parent = unescape_reader(rel).rpartition("/")[0]
     return ["/".join([*prefix, *([parent] if parent else []), last])]
+
+
+def _private_use_as_bytes(part: str, name_raw: str | None, codepage: str) -> str:
+    """A name the reader decoded with the legacy code page (its bytes are not UTF-8):
+    a character the code page maps to the private-use area (cp932 reads 0xFF as U+F8F3,
+    a user-defined character as U+E000...) is invisible in a file name, so for the
+    payload name it is given back as its bytes, escaped as undecodable bytes are: the
+    same #FF a folder read of the same disc gives. part: as the reader escaped it."""
+    if not name_raw or not any(unicodedata.category(ch) == "Co" for ch in part):
+        return part
+    try:
+        bytes.fromhex(name_raw).decode("utf-8")
+        return part  # a UTF-8 name: its private-use characters are its own
+    except (ValueError, UnicodeDecodeError):
+        pass
+    out = []
+    for ch in part:
+        if unicodedata.category(ch) == "Co":
+            try:
+                out.append("".join(f"\\u{0xDC00 + b:04x}" for b in ch.encode(codepage)))
+                continue
+            except (UnicodeEncodeError, LookupError):
+                pass
+        out.append(ch)
+    return "".join(out)
 
 
 @dataclass
@@ -215,16 +241,23 @@ class ImageSource:
                                  "label": volume.report_label(reader.label),
                                  "offset": volume.offset, "size": volume.size})
             prefix = [f"volume{volume.index}-{volume.fs_type}"] if len(readable) > 1 else []
+            folders: dict[str, str] = {}  # a folder's path -> its name's raw bytes (hex)
             for entry in reader.walk():
                 rel = entry.path.strip("/")
                 if entry.is_dir:
+                    if entry.name_raw:
+                        folders[rel] = entry.name_raw
                     continue
                 if entry.link is not None or (entry.extents is None and not hasattr(
                         reader, "read")):
                     self.skipped.append(Skipped(rel, "symlink" if entry.link else "no data"))
                     continue
+                parts = rel.split("/")
+                raws = [folders.get("/".join(parts[:i + 1])) for i in range(len(parts) - 1)]
+                parts = [_private_use_as_bytes(p, r, self.codepage)
+                         for p, r in zip(parts, [*raws, entry.name_raw], strict=True)]
                 out.append(SourceFile("/".join([*prefix, unescape_reader(rel)]),
-                                      [*prefix, *rel.split("/")], entry.size, escaped=True,
+                                      [*prefix, *parts], entry.size, escaped=True,
                                       raw=entry.name_raw or "", errors=list(entry.errors),
                                       key=(entry, reader), alts=_raw_name(prefix, rel,
                                                                           entry.name_raw)))

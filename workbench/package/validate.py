@@ -10,6 +10,7 @@ time under a lock, with its log messages captured as the problem list.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
@@ -57,6 +58,25 @@ def declares(report: BagReport, profile: BagProfile) -> bool:
     return profile.identifier in report.info_values(PROFILE_LABEL)
 
 
+def declared_sibling(report: BagReport, profile: BagProfile | None) -> BagProfile | None:
+    """The station's profile the bag declares, when it is not the one given: the other
+    profiles beside it (profiles/bagit/*.json: an ingest's bag declares the ingest
+    profile, not the carrier one). Else the one given."""
+    if profile is None or declares(report, profile):
+        return profile
+    declared = set(report.info_values(PROFILE_LABEL))
+    for path in sorted(profile.source.parent.glob("*.json")):
+        if path == profile.source:
+            continue
+        try:
+            other = BagProfile(json.loads(path.read_text("utf-8")), path)
+            if other.identifier in declared:
+                return other
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a profile: the given one stays
+    return profile
+
+
 def _apply_profile(report: BagReport, profile: BagProfile) -> None:
     """profile.check reads bag-info.txt as UTF-8: only asked when that holds."""
     if not (report.bag / "bag-info.txt").is_file():
@@ -80,6 +100,7 @@ def validate_any(bag: Path, profile: BagProfile | None, force_profile: bool = Fa
     when we find no error, bagit-python's opinion: its problems are errors for a bag
     under our profile, warnings for others (it differs from RFC 8493 in places)."""
     report = check(Path(bag), fast=fast)
+    profile = declared_sibling(report, profile)
     ours = profile is not None and (force_profile or declares(report, profile))
     if profile is not None and ours:
         report.profile = profile.identifier

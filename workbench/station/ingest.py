@@ -16,6 +16,8 @@ The same command again continues an interrupted or waiting ingest.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import threading
 import uuid
@@ -25,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench import __version__
-from workbench.errors import Refused
+from workbench.config import Settings
+from workbench.errors import Aborted, Refused
 from workbench.imaging.engine import job_dir
 from workbench.imaging.preflight import check_item_id
 from workbench.imaging.record import JobRecord, Reason, Run, utc_now
@@ -40,6 +43,7 @@ from workbench.ingest.copy import (
     IngestReport,
     copy_files,
     save,
+    shown,
 )
 from workbench.ingest.provenance import provenance
 from workbench.ingest.sources import ImageSource, image_digest, open_source
@@ -65,6 +69,7 @@ class Ingested:
     bag: Path | None = None
     copies: list[CopyEntry] = field(default_factory=list)
     waiting: str = ""  # why it stopped before bagging: mismatch | review
+    cancelled: str = ""  # where a cancel stopped it: copied | bagged | staging | staged
     steps: list[tuple[str, str, str]] = field(default_factory=list)
 
 
@@ -84,10 +89,11 @@ def _event(station: Station, attempt: str, item: str, step: str, outcome: str, d
 def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool = False,
            review_partial: bool = False, batch: str = "", operator: str = "",
            progress: Callable[[IngestProgress], None] | None = None,
-           source_digest: bool = False) -> Ingested:
+           source_digest: bool = False, again: bool = False) -> Ingested:
     """source_digest: also read a disc or disk image (or device) whole once more for its
     own SHA-256, kept in the provenance (the files are read by their extents, never the
-    image in order)."""
+    image in order). again: an ingest waiting (a mismatch, a review) is read again from
+    source, a new attempt (the other copy of the disc); its earlier report is kept."""
     item_id = check_item_id(item_id)
     if source_digest and source.is_dir():  # said, never silently ignored
         raise Refused("tapefix.source_digest_folder", path=str(source))
@@ -102,14 +108,22 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
         if st.state not in (State.NEW, State.INTERRUPTED, State.IMAGED):
             raise Refused("ingest.done", item=item_id, state=st.state.value)
         report = IngestReport.load(job / REPORT) if st.state is State.IMAGED else None
-        if report is not None and report.source.get("path") != str(source.resolve()):
-            raise Refused("ingest.other_source", item=item_id, source=str(source),
+        if report is not None and again:
+            set_aside(job)
+            report = None
+        elif report is not None and report.source.get("path") != str(source.resolve()):
+            raise Refused("ingestfix.other_source", item=item_id, source=str(source),
                           recorded=str(report.source.get("path")))
         if report is None or record is None:
             from workbench.station.ingest_guard import check_source
             check_source(settings, source)
-            record, report = _copy(station, source, item_id, job, batch, operator,
-                                   progress, station.cancel, source_digest)
+            try:
+                record, report = _copy(station, source, item_id, job, batch, operator,
+                                       progress, station.cancel, source_digest)
+            except KeyboardInterrupt:  # the copy is begun again by the same command
+                raise Aborted("ingestfix.cancelled_copy", item=item_id) from None
+            except OSError as exc:
+                raise _copy_failed(exc, source, job, item_id, settings) from exc
         attempt = _record(station, record, job, batch)
         done = Ingested(item_id, report, State.IMAGED)
         if report.of(MISMATCH) and not accept_mismatch:
@@ -124,10 +138,55 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
             _event(station, attempt, item_id, "decision", "accepted",
                    f"{len(report.of(MISMATCH))} files bagged although they differ from "
                    f"their checksum lists, by {report.decision}", utc_now(), key="mismatch")
+        if station.cancel.is_set():  # before bagging: the copies wait, checked
+            done.cancelled = "copied"
+            return done
         _bag(station, done, record, job, attempt, batch)
         return done
     finally:
         lock.release()
+
+
+def _copy_failed(exc: OSError, source: Path, job: Path, item_id: str,
+                 settings: Settings) -> BaseException:
+    """What stopped a copy, said for an ingest (which copies again from the start, unlike
+    imaging's resumable map): a full staging disk, a source that went away."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        shutil.rmtree(job / FILES, ignore_errors=True)  # the room is given back now
+        return Aborted("ingestfix.disk_full", item=item_id, out=str(settings.paths.staging))
+    name = os.fsdecode(exc.filename) if exc.filename is not None else ""
+    if exc.errno == errno.ENOENT and name and (not source.exists() or
+                                               name.startswith(str(source))):
+        return Aborted("ingestfix.source_gone", item=item_id, source=str(source),
+                       path=shown(name))
+    return exc
+
+
+def set_aside(job: Path) -> None:
+    """An ingest read again (--again): its earlier report is kept beside the job record
+    (ingest-<ended>.json), its copies go (the new read replaces them)."""
+    old = job / REPORT
+    if old.exists():
+        report = IngestReport.load(old)
+        stamp = (report.ended or report.started if report else utc_now()).replace(":", "")
+        old.rename(job / f"ingest-{stamp}.json")
+    shutil.rmtree(job / FILES, ignore_errors=True)
+
+
+def _job_record(job: Path, item_id: str, media: str, settings: Settings, operator: str,
+                source: Path, run: Run) -> JobRecord:
+    """The job record with this run added: the runs before it (a killed run's BLKROSET
+    note among them) are kept, under the same job id, so the ledger's attempts stay
+    the same ones and a killed run's flag is known as the workbench's."""
+    old = JobRecord.load(job)
+    if old is not None and old.media_family == FAMILY and old.item_id == item_id:
+        old.runs.append(run)
+        old.profile_id, old.source = media, str(source.resolve())
+        old.outcome, old.ended, old.reason = "running", "", None
+        return old
+    return JobRecord(item_id, media, FAMILY, settings.station_id, settings.organisation,
+                     operator or settings.operator, __version__, source=str(source.resolve()),
+                     started=run.started, runs=[run], job_id=uuid.uuid4().hex)
 
 
 def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
@@ -138,32 +197,34 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
     src = open_source(source, settings.legacy_codepage)
     media = "ingest-folder" if src.kind == "folder" else "ingest-image"
     started = utc_now()
+    new_job = not job.exists()
     shutil.rmtree(job / FILES, ignore_errors=True)  # an interrupted copy starts again
     job.mkdir(parents=True, exist_ok=True)
     run = Run(started=started, command=f"workbench ingest {source}", operator=operator or
               settings.operator, station_id=settings.station_id,
               drive={"path": str(source.resolve())})
-    # an ingest cut short (killed, stopped) is continued as one job, as a resumed imaging
-    # is: its runs kept, the new one appended, so the ledger's attempt that was left
-    # "in progress" gets a new version (superseded) instead of standing for ever
-    earlier = JobRecord.load(job)
-    earlier = earlier if earlier is not None and earlier.media_family == FAMILY else None
-    record = JobRecord(item_id, media, FAMILY, settings.station_id, settings.organisation,
-                       operator or settings.operator, __version__, source=str(source.resolve()),
-                       started=earlier.started if earlier else started,
-                       runs=[*(earlier.runs if earlier else []), run],
-                       job_id=earlier.job_id if earlier and earlier.job_id else uuid.uuid4().hex)
+    record = _job_record(job, item_id, media, settings, operator, source, run)
     record.save(job)
-    _record(station, record, job, batch)  # running: a crash leaves it interrupted
-    prot, run.protection = guard.protect(src, settings.block_read_only)
     try:
-        record.save(job)  # what was set on the device, before it is read
-        report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
-                            progress, cancel)
-        report.source = provenance(source, src)
-        if source_digest and isinstance(src, ImageSource):
-            report.source["sha256"] = image_digest(src, cancel)
-        report.virus_scan = guard.scan(job, report, settings, src, cancel)
+        with guard.protected(src, settings, job, item_id, run.protection):
+            record.save(job)  # what was set on the device, before it is read
+            files = src.files()
+            if not files:  # an unfinalised disc, a wrong image: never "success"
+                raise Refused("ingestfix.empty_source", path=str(source), item=item_id)
+            _record(station, record, job, batch)  # running: a crash leaves it interrupted
+            report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
+                                progress, cancel, files=files)
+            report.source = provenance(source, src)
+            if source_digest and isinstance(src, ImageSource):
+                report.source["sha256"] = image_digest(src, cancel)
+            report.virus_scan = guard.scan(job, report, settings, src, cancel)
+    except Refused:
+        record.runs.remove(run)  # nothing was read: no run, no attempt
+        if new_job and not record.runs:
+            shutil.rmtree(job, ignore_errors=True)
+        else:
+            record.save(job)
+        raise
     except BaseException:
         record.outcome = run.outcome = "aborted"
         record.ended = run.ended = utc_now()
@@ -171,7 +232,6 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
         _record(station, record, job, batch)
         raise
     finally:
-        guard.release(src, prot, run.protection)
         src.close()
     report.ended = utc_now()
     save(report, job)
@@ -183,6 +243,10 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
     if report.outcome == "partial" and report.unread_lines and not (
             report.of(MISMATCH) or report.of(DAMAGED) or report.missing):
         record.reason = Reason.of("ingest_unread_lines", lines=report.unread_lines)
+    elif report.outcome == "partial" and report.nothing_verified and not (
+            report.of(MISMATCH) or report.of(DAMAGED) or report.missing):
+        record.reason = Reason.of("ingest_nothing_verified" if report.lists else
+                                  "ingest_no_lists", files=len(report.files))
     elif report.outcome == "partial":
         record.reason = Reason.of("ingest_partial", mismatches=len(report.of(MISMATCH)),
                                   damaged=len(report.of(DAMAGED)), missing=len(report.missing))
@@ -222,8 +286,15 @@ def _bag(station: Station, done: Ingested, record: JobRecord, job: Path, attempt
             raise Refused("ingest.bag_exists", bag=str(target))
         path = target
     else:
-        path = bag_ingest(job, done.report, settings, target, record.profile_id,
-                          (job / "job.json").read_bytes(), record.operator)
+        try:
+            path = bag_ingest(job, done.report, settings, target, record.profile_id,
+                              (job / "job.json").read_bytes(), record.operator,
+                              station.cancel)
+        except Aborted:
+            if not station.cancel.is_set():
+                raise  # a full disk: said as such
+            done.cancelled = "copied"  # the partial bag is gone; the copies wait
+            return
     oxum = dict(read_info(path))["Payload-Oxum"]
     ledger.record_bag(station.con, attempt, done.item_id, settings.station_id, path, oxum,
                       version)
@@ -231,8 +302,18 @@ def _bag(station: Station, done: Ingested, record: JobRecord, job: Path, attempt
     _event(station, attempt, done.item_id, "packaging", "success", f"{path} ({oxum})",
            started, key=oxum)
     done.bag = path
+    done.state = state_of(station.con, done.item_id, settings.tape_pools).state
+    if station.cancel.is_set():  # bagged and recorded: `tape write` stages it later
+        done.cancelled = "bagged"
+        return
     result = MigrationResult(done.item_id, record, job, bag=path)
-    done.copies = station.tapes.stage_one(path, result, attempt)
+    try:
+        done.copies = station.tapes.stage_one(path, result, attempt)
+    except KeyboardInterrupt:  # the tape writer stopped: its partial copy is left for
+        done.cancelled = "staging"  # the next `tape write` to clear
+    else:
+        if station.cancel.is_set():
+            done.cancelled = "staged"  # the cancel came as the tape copies ended
     done.steps = result.steps
     done.state = state_of(station.con, done.item_id, settings.tape_pools).state
 
