@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import Refused, WorkbenchError
 from workbench.ledger import item_locks, pg
 from workbench.ledger.db import Con, Cursor, connect_sqlite
-from workbench.ledger.held import Held, create_mirrored, mirrored_sql
+from workbench.ledger.held import Held, mirrored_sql
+from workbench.ledger.journal import Counted, NoRows, Resynced, open_journal, sent_upto
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -96,44 +97,6 @@ def status_of(con: Con) -> LinkStatus:
     return con.status() if isinstance(con, LinkedLedger) else LinkStatus(LinkState.LOCAL)
 
 
-class _NoRows:
-    rowcount = 0
-
-    def fetchone(self) -> Any:
-        return None
-
-    def fetchall(self) -> list[Any]:
-        return []
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-
-@dataclass
-class Resynced:
-    added: dict[str, int]
-    conflicts: list[Conflict]
-    kept: Path | None  # the journal that was sent (None: nothing was)
-
-
-def _open_journal(path: Path) -> sqlite3.Connection:
-    """The journal: a ledger file of this station's rows during an outage. A new version
-    there may follow one the server holds (its `supersedes`): no foreign keys here; the
-    server checks them when the journal is sent. journal_sent says how far each table
-    was sent (rows, never changed: the last one counts)."""
-    con = connect_sqlite(path)
-    con.execute("PRAGMA foreign_keys = OFF")
-    con.execute("CREATE TABLE IF NOT EXISTS journal_sent (tbl TEXT NOT NULL, "
-                "up_to INTEGER NOT NULL, at TEXT NOT NULL)")
-    create_mirrored(con)
-    return con
-
-
-def _sent(journal: sqlite3.Connection) -> dict[str, int]:
-    return {str(r[0]): int(r[1]) for r in journal.execute(
-        "SELECT tbl, MAX(up_to) FROM journal_sent GROUP BY tbl")}
-
-
 class LinkedLedger:
     """The server's ledger, falling back to the journal (see the module's words)."""
 
@@ -188,7 +151,7 @@ class LinkedLedger:
         """The journal, opened by the worker's thread (never the keeper's); after a
         drop, with what the server held of the carriers worked on here (held.py)."""
         if self.journal is None:
-            self.journal = _open_journal(self.journal_file)
+            self.journal = open_journal(self.journal_file)
         if self.held_due:
             self.held_due = False
             self.held.into(self.journal)
@@ -208,7 +171,7 @@ class LinkedLedger:
         journal = self._journal()
         return int(journal.execute(
             f"SELECT COUNT(*) FROM attempts WHERE rowid > ? AND {mirrored_sql('attempts')}",
-            (_sent(journal).get("attempts", 0),)).fetchone()[0])
+            (sent_upto(journal).get("attempts", 0),)).fetchone()[0])
 
     def reconnect(self) -> bool:
         """Try the server again; on success send the journal and take the held items
@@ -352,7 +315,7 @@ class LinkedLedger:
         journal = self._journal()
         journal.execute("BEGIN IMMEDIATE")  # the station's other processes wait
         try:
-            sent, tops = _sent(journal), last_rows(journal)
+            sent, tops = sent_upto(journal), last_rows(journal)
             if all(tops[t] <= sent.get(t, 0) for t in TABLES):
                 journal.execute("COMMIT")
                 self.last_resync = Resynced({}, [], None)
@@ -364,7 +327,7 @@ class LinkedLedger:
             new |= {str(r[0]) for r in journal.execute(  # bags: conflicts.py's kind bag
                 f"SELECT id FROM bags WHERE rowid > ? AND rowid <= ? AND "
                 f"{mirrored_sql('bags')}", (sent.get("bags", 0), tops["bags"]))}
-            counted = _Counted(self.server)
+            counted = Counted(self.server)
             try:
                 added = copy_rows(journal, counted, after=sent, upto=tops,
                                   chunk=RESYNC_CHUNK)
@@ -408,7 +371,7 @@ class LinkedLedger:
             self.resync()  # the keeper reconnected: the journal's rows go first
         if self.dropped and word in ("ROLLBACK", "COMMIT"):
             self.dropped = self.in_transaction = False
-            return _NoRows()  # the server rolled it back already
+            return NoRows()  # the server rolled it back already
         was_inside = self.in_transaction
         if word == "BEGIN":
             self.in_transaction, self.dropped = True, False
@@ -429,7 +392,7 @@ class LinkedLedger:
                     raise pg.LedgerDropped("pgfix.commit_lost",
                                            **exc.params) from exc
                 if word == "ROLLBACK":
-                    return _NoRows()  # the server rolled it back with the connection
+                    return NoRows()  # the server rolled it back with the connection
                 if was_inside:  # the rest of this transaction is lost with it
                     self.dropped = True
                     raise
@@ -479,29 +442,3 @@ class LinkedLedger:
                 self.server.close()
             if self.journal is not None:
                 self.journal.close()
-
-
-class _Counted:
-    """The server as a resync's target, counting the rows of the chunks it committed:
-    what a resync cut short has left on the server (linkfix.resync_cut)."""
-
-    def __init__(self, server: pg.PgConnection) -> None:
-        self.server, self.kept, self.pending = server, 0, 0
-
-    def execute(self, sql: str, parameters: Any = (), /) -> pg.PgCursor:
-        word = sql.strip().split(None, 1)[0].upper()
-        done = self.server.execute(sql, parameters)
-        if word == "COMMIT":
-            self.kept, self.pending = self.kept + self.pending, 0
-        elif word in ("BEGIN", "ROLLBACK"):
-            self.pending = 0
-        return done
-
-    def executemany(self, sql: str, parameters: Iterable[Any], /) -> pg.PgCursor:
-        rows = list(parameters)
-        done = self.server.executemany(sql, rows)
-        self.pending += len(rows)
-        return done
-
-    def close(self) -> None:
-        self.server.close()
