@@ -231,6 +231,19 @@ def test_format_mount_unmount_with_the_index_kept(tmp_path, drive):
     assert drive.ran.count("mkltfs") == 1
 
 
+def test_format_writes_the_index_once_the_label_is_on_the_cartridge(tmp_path, drive,
+                                                                    monkeypatch):
+    """Stations mount with sync_type=unmount: without an index sync after the label, an
+    ltfs that dies before the first copy leaves a cartridge with no workbench label."""
+    from workbench.tape import held
+    from workbench.tape.tapes import LABEL
+    synced: list[bool] = []
+    monkeypatch.setattr(held.HeldMount, "sync_index",
+                        lambda self: synced.append((self.tape.mount / LABEL).is_file()) or True)
+    with Station(settings_in(tmp_path / "station")) as st:
+        cartridge.format_cartridge(st, "primary", "LTO-8")
+    assert synced == [True]
+
 def test_format_refuses_a_cartridge_holding_data(tmp_path, drive):
     drive.mkltfs = "mkltfs_formatted"
     with Station(settings_in(tmp_path / "station")) as st, \

@@ -152,6 +152,12 @@ def format_cartridge(station: Station, pool: str, generation: str, barcode: str 
         total = ltfs_attr(mounted.tape.mount, "mediaDataPartitionTotalCapacity")
         tape = label_tape(mounted.tape.mount, barcode, pool, generation,
                           (total or 0) << 20, generations, settings.tape_pools)
+        from workbench.tape.held import HeldMount
+        folder = HeldMount(tape)  # the label on the tape now, not at the unmount: an ltfs
+        try:  # that dies first would leave a cartridge without its label
+            folder.sync_index()
+        finally:
+            folder.close()
         return _checks(station, mounted, tape, mam)
 
 
