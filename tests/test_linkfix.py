@@ -182,14 +182,14 @@ def test_an_interrupted_resync_says_what_the_server_kept(tmp_path, pg_server, pg
     net.symlink_to(real)
     monkeypatch.setattr(link_module, "RESYNC_CHUNK", 10)
 
-    class CutAfterOneChunk(link_module._Counted):
+    class CutAfterOneChunk(link_module.Counted):
         def execute(self, sql, parameters=(), /):
             done = super().execute(sql, parameters)
             if sql.strip().upper().startswith("COMMIT") and self.kept:
                 _kill_backend_of(pg_server, self.server)
             return done
 
-    monkeypatch.setattr(link_module, "_Counted", CutAfterOneChunk)
+    monkeypatch.setattr(link_module, "Counted", CutAfterOneChunk)
     with pytest.raises(pg.LedgerDropped) as cut:
         LinkedLedger(url, journal, "S1")
     kept = cut.value.params["kept"]
@@ -200,7 +200,7 @@ def test_an_interrupted_resync_says_what_the_server_kept(tmp_path, pg_server, pg
     on_server = server.execute("SELECT COUNT(*) FROM carriers").fetchone()[0] + \
         server.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
     assert on_server == kept
-    monkeypatch.setattr(link_module, "_Counted", CutAfterOneChunk.__mro__[1])
+    monkeypatch.setattr(link_module, "Counted", CutAfterOneChunk.__mro__[1])
     LinkedLedger(url, journal, "S1").close()  # the rerun sends the rest
     assert server.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 40
     server.close()

@@ -624,3 +624,13 @@ def test_the_station_says_which_way_a_carrier_goes_on(tmp_path, state, way):
         go = continuation(st, "FD-1")
         assert (go.state.state, go.way.value) == (state, way)
         assert go.profile_id == ("" if state is State.NEW else "fd35-2hd")
+
+
+def test_show_names_the_station_of_every_attempt(tmp_path):
+    """A shared ledger's history: each attempt says which station made it."""
+    settings = settings_in(tmp_path)
+    with Station(settings) as st:
+        st.image(GOOD, st.profiles["fd35-2hd"], "SHOW-1")
+        lines = st.records.history_lines("SHOW-1")
+    attempts = [line for line in lines if "fd35" not in line and "@" in line]
+    assert attempts and all(f"@{settings.station_id}" in line for line in attempts)

@@ -324,7 +324,8 @@ def history_lines(h: dict[str, list[Row]]) -> list[str]:
         why = reason_words(a, 80) if later is None else ""  # no "run it again to resume"
         lines.append(f"  {local_time(a['started'])}  {outcome}  "
                      f"{a['bad_sectors']} / {human_bytes(a['bytes'])}  {a['drive']} "
-                     f"{a['drive_serial']}  {a['operator']}  {why} {mark}".rstrip())
+                     f"{a['drive_serial']}  {a['operator']}@{a['station_id']}  {why} "
+                     f"{mark}".rstrip())
     lines.append(t("show.events"))
     # people read local times and their own words; the ledger keeps UTC and English
     gone = {a["attempt"] for a in h["attempts"] if a["id"] in abandoned}
@@ -350,7 +351,10 @@ def history_lines(h: dict[str, list[Row]]) -> list[str]:
         tags = " ".join(
             ([t("station.superseded", reason=b["withdrawn"])] if b["withdrawn"] else [])
             + ([t("station.released_tag")] if b["released"] else []))
-        lines.append(t("station.bag_line", version=b["version"], path=b["path"],
+        # several stations' bags: each path is on its own station's disk
+        where = f"{b['station_id']}:{b['path']}" if len(
+            {x["station_id"] for x in h["bags"]}) > 1 else b["path"]
+        lines.append(t("station.bag_line", version=b["version"], path=where,
                        oxum=b["payload_oxum"], tags=tags).rstrip())
         lines += [t("stagefix.copy_line", copy=tc["copy"], barcode=tc["barcode"],
                     pool=tc["pool"], result=t(f"tape.state_{tc['result']}"),

@@ -72,7 +72,9 @@ class HomeScreen(StationScreen):
         yield Header()
         with VerticalScroll(id="home"):
             yield Static(id="station", markup=False)  # "[TRAINING]" is text
-            yield Static(id="ledger-link", markup=False)  # a shared ledger gone offline
+            link = Static(id="ledger-link", markup=False)  # a shared ledger gone offline
+            link.display = False
+            yield link
             # lists drawn line by line: a changed row redraws its own line, no layout
             yield RowList(board_columns(DRIVE_COLUMNS), zebra=True, id="drives")
             yield Static(id="board-message", markup=False)
@@ -101,6 +103,7 @@ class HomeScreen(StationScreen):
     def on_mount(self) -> None:
         self.query_one("#batch", Input).value = self.wb.batch
         self._seen: tuple[tuple[str, str], ...] = ()
+        self._link_said, self._offline_said = "", False  # as composed: hidden, "Today"
         self._reads = BackgroundReads(lambda: self.wb.settings, self._read_records,
                                       self._show_records, self._records_failed)
         self.action_refresh()
@@ -193,11 +196,16 @@ class HomeScreen(StationScreen):
         if not self.is_attached:  # read after the app ended
             return
         today, work, total, link, offline = records
-        said = self.query_one("#ledger-link", Static)
-        said.display = bool(link)
-        said.update(Text(link, style="bold red"))
-        self.query_one("#today-heading", Static).update(
-            t("crossfix.today_journal") if offline else t("tui.today"))
+        # only a change is drawn: an update lays the screen out again (key presses wait)
+        if link != self._link_said:
+            self._link_said = link
+            said = self.query_one("#ledger-link", Static)
+            said.display = bool(link)
+            said.update(Text(link, style="bold red"))
+        if offline != self._offline_said:
+            self._offline_said = offline
+            self.query_one("#today-heading", Static).update(
+                t("crossfix.today_journal") if offline else t("tui.today"))
         self.query_one("#today", RowList).set_rows(today)
         self.query_one("#pending", RowList).set_rows(work, total=total)
 
