@@ -295,3 +295,58 @@ def test_a_take_refused_after_the_server_lock_leaves_no_lease(tmp_path, pg_url, 
     finally:
         a.close()
         b.close()
+
+
+def test_an_item_another_station_finished_while_the_lease_lapsed_is_refused_at_relock(
+        tmp_path, pg_server, pg_url, monkeypatch, profiles):
+    """Tryout 15c T1: A's link is down past the lease; B migrates and bags the carrier
+    and lets it go. A's keeper takes the free lock back: the rows B wrote meanwhile say
+    the carrier is B's; A's imaging is stopped and refused, never "success" with B's bag."""
+    from workbench.station import Station
+    monkeypatch.setenv("WORKBENCH_TRAINING_SPEED", "fast")
+    monkeypatch.setattr(keeper, "TICK", 3600.0)  # its ticks are called by hand here
+    monkeypatch.setattr(item_locks, "GRACE_SECONDS", 0.0)  # the drop outlasted the lease
+    b = Station(_settings(tmp_path / "b", "station-B", pg_url))
+    done: list[object] = []
+
+    def progress(step: str, _: object) -> None:
+        if done or step != "image":
+            return
+        _drop(pg_server, a.con.server)  # the link drops while A images
+        done.append(b.migrate(MEDIA, profiles.get("usb"), "T-3"))  # B does it all
+        a.con.keep()  # A's keeper: online again, the lock is free, the carrier is B's
+
+    a = Station(_settings(tmp_path / "a", "station-A", pg_url), progress)
+    try:
+        with pytest.raises(Refused) as refused:
+            a.migrate(MEDIA, profiles.get("usb"), "T-3")
+        assert refused.value.key == "linkfix.item_taken" and "station-B" in str(refused.value)
+        assert not (tmp_path / "a" / "bags" / "T-3").exists()
+        server = connect(pg_url)
+        assert [r[0] for r in server.execute(
+            "SELECT station_id FROM attempts WHERE item_id = 'T-3'")] == ["station-B"]
+        server.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_bag_another_station_made_is_never_this_imagings_result():
+    """The last guard of T1: after imaging, a current bag of another station is refused
+    (lead.overtaken), naming it; this station's own bag goes on."""
+    from types import SimpleNamespace
+
+    from workbench.station.elsewhere import refuse_overtaken
+    from workbench.station.states import State
+    station = SimpleNamespace(settings=SimpleNamespace(station_id="station-A",
+                                                       paths=SimpleNamespace(
+                                                           staging=Path("/st"))))
+    theirs = SimpleNamespace(item_id="O-1", state=State.BAGGED, bag=SimpleNamespace(
+        station_id="station-B", path="/b/bags/O-1"))
+    with pytest.raises(Refused) as refused:
+        refuse_overtaken(station, theirs)
+    assert refused.value.key == "lead.overtaken"
+    assert "station-B" in str(refused.value) and "/b/bags/O-1" in str(refused.value)
+    ours = SimpleNamespace(item_id="O-1", state=State.BAGGED, bag=SimpleNamespace(
+        station_id="station-A", path="/a/bags/O-1"))
+    refuse_overtaken(station, ours)

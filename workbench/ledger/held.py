@@ -51,6 +51,24 @@ class Held:
                 rows.append((table, dict(zip(r.keys(), r, strict=True))))
         self.rows[item_id] = rows
 
+    def written_meanwhile(self, server: Con, item_id: str, station_id: str
+                          ) -> tuple[str, str] | None:
+        """(station, when) of an attempt or bag of the item that another station wrote on
+        the server while this process's lock was down (its lease lapsed in a long
+        outage): a row the server holds now that neither the snapshot taken with the
+        lock nor this process's writes know. None when nothing was, or when the item
+        was never read here (a lock first taken offline: the resync's conflicts say)."""
+        known = self.rows.get(item_id)
+        if known is None:
+            return None
+        seen = {(table, str(row.get(key_of(table)))) for table, row in known}
+        for table, when in (("attempts", "started"), ("bags", "created")):
+            for r in server.execute(f"SELECT {key_of(table)} AS id, station_id, {when} AS at "
+                                    f"FROM {table} WHERE item_id = ?", (item_id,)):
+                if (table, str(r["id"])) not in seen and r["station_id"] != station_id:
+                    return str(r["station_id"]), str(r["at"])
+        return None
+
     def drop(self, item_id: str) -> None:
         self.rows.pop(item_id, None)
 

@@ -206,6 +206,12 @@ class LinkedLedger:
                 return
             try:
                 item_locks.acquire(self.server, item, self.station_id, action)
+                other = self.held.written_meanwhile(self.server, item, self.station_id)
+                if other is not None:  # its lease lapsed and another station worked on it
+                    with contextlib.suppress(WorkbenchError):
+                        item_locks.release(self.server, item)
+                    raise Refused("linkfix.item_taken", item=item, station=other[0],
+                                  since=other[1])
                 self.held.take(self.server, item)
             except pg.LedgerDropped as exc:
                 self._go_offline(exc)

@@ -31,6 +31,7 @@ from workbench.ledger import record as ledger
 from workbench.ledger.link import open_ledger
 from workbench.profiles import MediaProfile, load_profiles
 from workbench.station.book import bag_name
+from workbench.station.elsewhere import refuse_overtaken
 from workbench.station.locks import Lock, drive_lock, folder_lock, held
 from workbench.station.records import Records
 from workbench.station.result import MigrationResult, imaging_detail, verify_image
@@ -331,6 +332,8 @@ class Station:
         if st.state is State.IMAGED:
             self._accept(st, result, batch or st.batch, stage=True)
         elif st.bag is not None:  # bagged before (a crash, or run again): on to tape
+            if imaged:  # never another station's bag as this imaging's result
+                refuse_overtaken(self, st)
             result.bag = Path(st.bag.path)
             if st.state is State.BAGGED:
                 result.copies = self.tapes.stage_one(result.bag, result, attempt)

@@ -26,6 +26,8 @@ from workbench.station.view import state_of
 if TYPE_CHECKING:
     from workbench.config import Settings
     from workbench.ledger.db import Con
+    from workbench.station.core import Station
+    from workbench.station.view import CarrierState
 
 IMAGE_THERE = frozenset({State.IMAGED})  # its image waits at that station to be accepted
 GUARDED = frozenset({Action.IMAGE, Action.RETRY, Action.ACCEPT, Action.ROUTE})
@@ -64,3 +66,16 @@ def check_imaged_elsewhere(con: Con, settings: Settings, item_id: str, action: s
         return
     if st.state in IMAGE_THERE or act is Action.ROUTE:
         raise ImagedElsewhere(st.item_id, there, st.state, act)
+
+
+def refuse_overtaken(station: Station, st: CarrierState) -> None:
+    """After this process imaged the carrier: a current bag another station made
+    meanwhile (its lock lapsed in a long outage, tryout 15c T1) is never taken for this
+    station's result; what it imaged stays in its job folder, recorded nowhere."""
+    bag = st.bag
+    if bag is None or st.state is State.WITHDRAWN or not bag.station_id or \
+            bag.station_id == station.settings.station_id:
+        return
+    from workbench.imaging.engine import job_dir
+    raise Refused("lead.overtaken", item=st.item_id, station=bag.station_id, path=bag.path,
+                  job=str(job_dir(station.settings, st.item_id)))
