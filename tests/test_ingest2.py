@@ -173,3 +173,40 @@ def test_an_ingest_with_tape_says_no_waiting_line(tmp_path: Path):
     run = cli(root, "ingest", str(source), "--item", "T-2")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Tape: the bag waits" not in run.stdout
+
+
+# -- N14: show of an ingest never interrupted ---------------------------------------
+
+def test_show_of_an_ingest_has_one_attempt_line_and_no_imaging_step(tmp_path: Path):
+    root = tmp_path / "station"
+    root.mkdir()
+    source = tmp_path / "disc"
+    master_folder(source)
+    assert cli(root, "ingest", str(source), "--item", "S-1").returncode == 0
+    shown = cli(root, "show", "S-1").stdout
+    assert "in progress" not in shown and "[superseded]" not in shown, shown
+    assert "imaging:" not in shown and "ingest: success" in shown, shown
+    with Station(settings_in(root)) as st:
+        rows = st.con.execute("SELECT outcome FROM attempts WHERE item_id = 'S-1'").fetchall()
+    assert [r[0] for r in rows] == ["success"]  # as an imaged carrier: one version
+
+
+def test_a_killed_first_ingest_is_not_finished_from_another_source(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from tests.test_ingest_resume import KILL
+    from workbench import PROJECT_ROOT
+    root = tmp_path / "station"
+    root.mkdir()
+    source, other = tmp_path / "disc", tmp_path / "other"
+    master_folder(source)
+    master_folder(other)
+    (root / "workbench.toml").write_text("[tape]\nheadroom_percent = 0\n")
+    killed = subprocess.run([sys.executable, "-c", KILL, str(PROJECT_ROOT), str(source)],
+                            cwd=root, timeout=120)
+    assert killed.returncode == -9  # nothing in the ledger yet: the job record says it
+    run = cli(root, "ingest", str(other), "--item", "I-K")
+    assert run.returncode == 6, run.stdout + run.stderr
+    assert "--again" in run.stderr and str(source.resolve()) in run.stderr
+    assert cli(root, "ingest", str(other), "--item", "I-K", "--again").returncode == 0

@@ -102,9 +102,12 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
     settings = station.settings
     lock = station.lock(item_id, Action.IMAGE).acquire()
     try:
-        st = state_of(station.con, item_id, settings.tape_pools)
         job = job_dir(settings, item_id)
         record = JobRecord.load(job)
+        if record is not None and record.media_family == FAMILY and record.runs and \
+                record.outcome == "running":  # a run killed (we hold the lock): recorded
+            _record(station, record, job, batch)  # as interrupted, as show/pending do
+        st = state_of(station.con, item_id, settings.tape_pools)
         if st.state is not State.NEW and (record is None or record.media_family != FAMILY):
             raise Refused("ingest.not_an_ingest", item=item_id, state=st.state.value)
         if st.state not in (State.NEW, State.INTERRUPTED, State.IMAGED, State.WITHDRAWN):
@@ -230,7 +233,9 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
             files = src.files()
             if not files:  # an unfinalised disc, a wrong image: never "success"
                 raise Refused("ingestfix.empty_source", path=str(source), item=item_id)
-            _record(station, record, job, batch)  # running: a crash leaves it interrupted
+            # no "running" row in the ledger (a superseded "in progress" line in every
+            # show): the job record says running, and the next ingest, show or pending
+            # records a killed run as interrupted, as for an imaged carrier
             report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
                                 progress, cancel, files=files)
             report.source = provenance(source, src)
