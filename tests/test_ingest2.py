@@ -210,3 +210,28 @@ def test_a_killed_first_ingest_is_not_finished_from_another_source(tmp_path: Pat
     assert run.returncode == 6, run.stdout + run.stderr
     assert "--again" in run.stderr and str(source.resolve()) in run.stderr
     assert cli(root, "ingest", str(other), "--item", "I-K", "--again").returncode == 0
+
+
+# -- E19: report words, Japanese tape lines ----------------------------------------------
+
+def test_the_report_calls_ingests_ingests(tmp_path: Path):
+    root = tmp_path / "station"
+    root.mkdir()
+    source = tmp_path / "disc"
+    master_folder(source)
+    assert cli(root, "ingest", str(source), "--item", "R-1").returncode == 0
+    text = cli(root, "report", "--format", "text", "--by", "media").stdout
+    assert "ingests: 1" in text and "copied" in text, text
+    assert "carrier" not in text.replace("counted apart from carriers", "")
+    assert "routed" not in text and "rescued" not in text
+
+
+def test_tape_lines_of_a_japanese_ingest_are_japanese(tmp_path: Path):
+    root = tmp_path / "station"
+    root.mkdir()
+    mount_tapes(root)
+    source = tmp_path / "disc"
+    master_folder(source)
+    run = cli(root, "--lang", "ja", "ingest", str(source), "--item", "J-1")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "tape copy" not in run.stdout and "verified" not in run.stdout, run.stdout
