@@ -235,3 +235,27 @@ def test_tape_lines_of_a_japanese_ingest_are_japanese(tmp_path: Path):
     run = cli(root, "--lang", "ja", "ingest", str(source), "--item", "J-1")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "tape copy" not in run.stdout and "verified" not in run.stdout, run.stdout
+
+
+def test_pending_show_and_retry_of_a_withdrawn_or_waiting_ingest_name_the_ingest(
+        tmp_path: Path):
+    root = tmp_path / "station"
+    root.mkdir()
+    source = tmp_path / "disc"
+    master_folder(source)
+    rot = rotted(tmp_path / "rot")
+    assert cli(root, "ingest", str(source), "--item", "W-2").returncode == 0
+    assert cli(root, "withdraw", "W-2", "--reason", "test").returncode == 0
+    assert cli(root, "ingest", str(rot), "--item", "M-2").returncode == 3
+    pending = cli(root, "pending").stdout
+    assert "workbench ingest SOURCE --item W-2" in pending, pending
+    assert "workbench retry" not in pending, pending
+    assert "--again" in pending and "--accept-mismatch" in pending, pending
+    shown = cli(root, "show", "W-2").stdout
+    assert "workbench ingest SOURCE --item W-2" in shown, shown
+    shown = cli(root, "show", "M-2").stdout
+    assert "--again" in shown and "--accept-mismatch" in shown, shown
+    retry = cli(root, "retry", "W-2")
+    assert retry.returncode == 6 and "workbench ingest" in retry.stdout + retry.stderr
+    withdraw = cli(root, "withdraw", "M-2", "--reason", "x")
+    assert withdraw.returncode == 6 and "--accept-mismatch" in withdraw.stderr

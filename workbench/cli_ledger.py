@@ -334,7 +334,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         print(t("station.missing_pools", pools=", ".join(st.missing_pools)))
     from workbench.station.view import next_step
     step = [t(next_step(st)[0], **next_step(st)[1])] if st.is_ingest and \
-        next_step(st)[0].startswith("tapefix.") else []
+        next_step(st)[0].startswith(("tapefix.", "ingest2.")) else []
     from workbench.station.ledger_link import next_line
     print(next_line(station, st, step + [t(f"action.{a.value}") for a in st.next_actions]))
     return ExitCode.SUCCESS
