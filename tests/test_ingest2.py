@@ -25,8 +25,9 @@ def _interrupt(st: Station, source: Path, item: str) -> None:
     """An ingest stopped while copying (as Ctrl-C): the item is interrupted."""
     def stop(p: IngestProgress) -> None:
         st.cancel.set()
-    with pytest.raises(Aborted):
+    with pytest.raises(Aborted) as stopped:
         ingest(st, source, item, progress=stop)
+    assert "not reused" in stopped.value.message("en")  # nothing left is used again
     st.cancel.clear()
     assert st.state(item).state is State.INTERRUPTED
 

@@ -126,7 +126,7 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
                 record, report = _copy(station, source, item_id, job, batch, operator,
                                        progress, station.cancel, source_digest)
             except KeyboardInterrupt:  # the copy is begun again by the same command
-                raise Aborted("ingestfix.cancelled_copy", item=item_id) from None
+                raise Aborted("ingest2.cancelled_copy", item=item_id) from None
             except OSError as exc:
                 raise _copy_failed(exc, source, job, item_id, settings) from exc
         attempt = _record(station, record, job, batch)
@@ -281,9 +281,9 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
     record.save(job)
     attempt = _record(station, record, job, "")
     _event(station, attempt, item_id, "ingest", report.outcome,
-           f"{len(report.files)} files, {report.bytes} bytes from {source}; "
-           f"{len(report.of('verified'))} verified against {len(report.lists)} checksum "
-           f"lists", started)
+           f"files: {len(report.files)}, bytes: {report.bytes}, from {source}; checksum "
+           f"lists: {len(report.lists)}; files verified: {len(report.of('verified'))}; "
+           f"files in no list: {len(report.unverified)}", started)
     for f in report.of(MISMATCH) + report.of(DAMAGED):
         wrong = [c for c in f.expected if not c["ok"]]
         detail = f"{f.path}: " + ("; ".join(
