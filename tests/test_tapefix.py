@@ -269,7 +269,7 @@ def test_retry_on_an_ingest_names_the_ingest_command_and_pending_says_it(tmp_pat
         assert f"workbench ingest {source} --item I-5" in refused.value.message("en")
         state = st.state("I-5")
         assert state.is_ingest and state.state is State.IMAGED
-        assert next_step(state) == ("tapefix.next_ingest",
+        assert next_step(state) == ("ingest2.next_waiting",  # names --again, --accept-mismatch
                                     {"item": "I-5", "source": str(source)})
     run = cli(root, "retry", "I-5")
     assert run.returncode == 6 and "Traceback" not in run.stderr, run.stderr
@@ -464,7 +464,7 @@ def test_smaller_points_wording_source_digest_and_report_totals(tmp_path: Path):
     write_text({"media": rows}, out, "en")
     text = out.getvalue()
     assert "All carriers: 10 carriers (9 succeeded)" in text
-    assert "All ingests (counted apart from carriers): 5 carriers" in text
+    assert "All ingests (counted apart from carriers): ingests: 5" in text  # ingest2
 
 
 def test_a_copy_read_in_this_run_is_not_due_again_when_its_tape_went():

@@ -45,9 +45,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(t("ingest.summary", item=done.item_id, files=len(r.files),
                 size=human_bytes(r.bytes), verified=len(r.of("verified")),
-                lists=len(r.lists), unlisted=len(r.of("unlisted"))))
+                lists=len(r.lists), unlisted=len(r.unverified)))
         if r.nothing_verified:
             print("  " + t("ingestfix.nothing_verified"))
+        elif r.unverified:  # named (the first 20), not only counted in bag-info
+            names = ", ".join(f.path for f in r.unverified[:20])
+            print("  " + t("ingest2.unverified", count=len(r.unverified),
+                           names=names + (", …" if len(r.unverified) > 20 else "")))
     for name in r.look_like_lists:
         print("  " + t("ingestfix.looks_like_list", path=name))
     for f in r.of("mismatch"):
@@ -91,8 +95,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 bag=str(done.bag), source=str(args.source)), file=sys.stderr)
         return ExitCode.ABORTED
     print(t("ingest.bagged", bag=str(done.bag), outcome=t(f"outcome.{r.outcome}")))
+    from workbench.station.result import step_line
     for step, outcome, detail in done.steps:
-        print(f"  {step}: {outcome} {detail}".rstrip())
+        print("  " + step_line(step, outcome, detail).rstrip())
+    if done.missing_pools and not done.cancelled and \
+            not any(step.startswith("tape") for step, _, _ in done.steps):
+        print("  " + t("ingest2.tape_waits", pools=", ".join(done.missing_pools)))
     if done.cancelled:  # staging stopped, or ended as the cancel came
         print(t(f"ingestfix.cancelled_{done.cancelled}", item=done.item_id,
                 bag=str(done.bag), source=str(args.source)), file=sys.stderr)

@@ -222,12 +222,12 @@ def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
-    from workbench.station.withdrawal import withdrawn_bag
+    from workbench.station.withdrawal import withdrawn_bag, withdrawn_key
     with Station(_with_operator(settings, args)) as station:
         after = station.withdraw(args.item, args.reason)
     bag = withdrawn_bag(after, settings.station_id)  # this station's, never another's
     assert bag is not None
-    print(t("station.withdrawn", item=after.item_id, bag=bag.name, reason=args.reason,
+    print(t(withdrawn_key(after), item=after.item_id, bag=bag.name, reason=args.reason,
             version=len(after.bags) + 1))
     return ExitCode.SUCCESS
 
@@ -334,7 +334,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         print(t("station.missing_pools", pools=", ".join(st.missing_pools)))
     from workbench.station.view import next_step
     step = [t(next_step(st)[0], **next_step(st)[1])] if st.is_ingest and \
-        next_step(st)[0].startswith("tapefix.") else []
+        next_step(st)[0].startswith(("tapefix.", "ingest2.")) else []
     from workbench.station.ledger_link import next_line
     print(next_line(station, st, step + [t(f"action.{a.value}") for a in st.next_actions]))
     return ExitCode.SUCCESS

@@ -81,7 +81,7 @@ def bag_ingest(job: Path, report: IngestReport, settings: Settings, target: Path
             ("Media-Type", media_type), ("Media-Family", "ingest"),
             ("Ingest-Outcome", report.outcome),
             ("Files-Verified", str(len(report.of(VERIFIED)))),
-            ("Files-Unlisted", str(len(report.of("unlisted")))),
+            ("Files-Unlisted", str(len(report.unverified))),  # the lists themselves not counted
             ("Checksum-Mismatches", str(len(report.of(MISMATCH)))),
             ("Damaged-Files", str(len(report.of("damaged")))),
             ("Listed-Missing", str(len(report.missing))),

@@ -87,7 +87,7 @@ class IngestReport:
     def outcome(self) -> str:
         unreadable = [s for s in self.skipped if s["why"].startswith("unreadable")]
         if self.of(MISMATCH) or self.of(DAMAGED) or self.missing or unreadable or \
-                self.unread_lines or self.nothing_verified:
+                self.unread_lines or self.nothing_verified or self.unverified:
             return "partial"
         return "success"
 
@@ -96,6 +96,14 @@ class IngestReport:
         """No file was checked against a list (none found, or none names a file): the
         digests are computed, nothing is verified, so the ingest is never plain success."""
         return bool(self.files) and not self.of(VERIFIED) and not self.of(MISMATCH)
+
+    @property
+    def unverified(self) -> list[FileResult]:
+        """Payload files no list names: digests computed, not verified (a list covering 1
+        of 8 files is no more a check of the 7 than no list at all). The lists themselves
+        are payload (part of the disc) but nothing lists a list, so they are not counted."""
+        lists = {str(lst["path"]) for lst in self.lists}
+        return [f for f in self.of(UNLISTED) if f.path not in lists]
 
     @property
     def unread_lines(self) -> int:

@@ -114,18 +114,23 @@ def write_text(slices: dict[str, list[SliceRow]], out: TextIO, lang: str) -> Non
     for by, rows in slices.items():
         out.write(t("report.text_heading", lang=lang, by=t(f"report.by_{by}", lang=lang))
                   + "\n")
+        ingest_total = t("report.total_ingests", lang=lang)
         for row in [*rows, *totals(rows, lang)]:
+            # an ingest is not a carrier and is never routed: its own words (tryout 16c)
+            ingest = _ingest(row) or (row.key == "*" and row.label == ingest_total)
             low, high = row.interval
             # 「FD（3.5インチ）440点」: a label ending in a bracket runs on, others get a space
             label = row.label if row.label.endswith(("）", ")")) else row.label + \
                 t("report.label_gap", lang=lang)
-            key = "report.text_line_one" if row.carriers == 1 else "report.text_line"
+            key = "ingest2.report_line" if ingest else "report.text_line_one" \
+                if row.carriers == 1 else "report.text_line"
             out.write(t(key, lang=lang, label=label, carriers=f"{row.carriers:,}",
                         succeeded=f"{row.succeeded:,}") + "\n")
             rates = t("report.text_rate", lang=lang, rate=f"{row.rate * 100:.1f}",
                       low=f"{low * 100:.1f}", high=f"{high * 100:.1f}") if row.judged \
-                else t("report.text_no_rate", lang=lang)
-            out.write("  " + t("report.text_detail", lang=lang, partial=row.partial,
+                else t("ingest2.report_no_rate" if ingest else "report.text_no_rate", lang=lang)
+            out.write("  " + t("ingest2.report_detail" if ingest else "report.text_detail",
+                               lang=lang, partial=row.partial,
                                failed=row.failed, routed=row.needs_flux + row.audio_disc,
                                rates=rates, bytes=human_bytes(row.bytes)) + "\n")
         out.write("\n")

@@ -166,7 +166,7 @@ class Station:
         attempt = ledger.record_job(self.con, record, job, batch=batch,
                                     label=profile.label("en") if profile else "")
         assert attempt is not None  # a record with runs has a current attempt
-        if record.runs[-1].ended:  # a run that crashed has no end: no step to record
+        if record.runs[-1].ended and record.media_family != "ingest":  # ingest: own step
             ledger.record_event(self.con, attempt, record.item_id, self.settings.station_id,
                                 "imaging", record.runs[-1].started, record.runs[-1].ended,
                                 record.outcome, record.reason.text if record.reason else "",

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from workbench import __version__
 from workbench.config import Settings
 from workbench.errors import Aborted, Refused
+from workbench.i18n import t
 from workbench.imaging.engine import job_dir
 from workbench.imaging.preflight import check_item_id
 from workbench.imaging.record import JobRecord, Reason, Run, utc_now
@@ -71,6 +72,7 @@ class Ingested:
     waiting: str = ""  # why it stopped before bagging: mismatch | review
     cancelled: str = ""  # where a cancel stopped it: copied | bagged | staging | staged
     steps: list[tuple[str, str, str]] = field(default_factory=list)
+    missing_pools: tuple[str, ...] = ()  # pools the bag still waits for (no tape: said)
 
 
 def _record(station: Station, record: JobRecord, job: Path, batch: str) -> str:
@@ -100,20 +102,23 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
     settings = station.settings
     lock = station.lock(item_id, Action.IMAGE).acquire()
     try:
-        st = state_of(station.con, item_id, settings.tape_pools)
         job = job_dir(settings, item_id)
         record = JobRecord.load(job)
+        if record is not None and record.media_family == FAMILY and record.runs and \
+                record.outcome == "running":  # a run killed (we hold the lock): recorded
+            _record(station, record, job, batch)  # as interrupted, as show/pending do
+        st = state_of(station.con, item_id, settings.tape_pools)
         if st.state is not State.NEW and (record is None or record.media_family != FAMILY):
             raise Refused("ingest.not_an_ingest", item=item_id, state=st.state.value)
-        if st.state not in (State.NEW, State.INTERRUPTED, State.IMAGED):
-            raise Refused("ingest.done", item=item_id, state=st.state.value)
+        if st.state not in (State.NEW, State.INTERRUPTED, State.IMAGED, State.WITHDRAWN):
+            raise Refused("ingest.done", item=item_id, state=t(f"state.{st.state.value}"))
         report = IngestReport.load(job / REPORT) if st.state is State.IMAGED else None
-        if report is not None and again:
+        refuse_other_source(st.state, record, report, source, item_id, again)
+        if st.state is State.WITHDRAWN:  # a new attempt, its bag the next version
+            set_aside(job)
+        elif report is not None and again:
             set_aside(job)
             report = None
-        elif report is not None and report.source.get("path") != str(source.resolve()):
-            raise Refused("ingestfix.other_source", item=item_id, source=str(source),
-                          recorded=str(report.source.get("path")))
         if report is None or record is None:
             from workbench.station.ingest_guard import check_source
             check_source(settings, source)
@@ -121,7 +126,7 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
                 record, report = _copy(station, source, item_id, job, batch, operator,
                                        progress, station.cancel, source_digest)
             except KeyboardInterrupt:  # the copy is begun again by the same command
-                raise Aborted("ingestfix.cancelled_copy", item=item_id) from None
+                raise Aborted("ingest2.cancelled_copy", item=item_id) from None
             except OSError as exc:
                 raise _copy_failed(exc, source, job, item_id, settings) from exc
         attempt = _record(station, record, job, batch)
@@ -145,6 +150,23 @@ def ingest(station: Station, source: Path, item_id: str, accept_mismatch: bool =
         return done
     finally:
         lock.release()
+
+
+def refuse_other_source(state: State, record: JobRecord | None, report: IngestReport | None,
+                       source: Path, item_id: str, again: bool) -> None:
+    """An ingest with a recorded source (interrupted, waiting) is continued from that
+    source only: another path needs --again, so a mistyped item ID (or the wrong disc in
+    the drive) never replaces an item's files with another disc's (tryout 16c, N3). A
+    withdrawn ingest is read anew from any source, as a new attempt."""
+    if again or state not in (State.INTERRUPTED, State.IMAGED) or record is None:
+        return
+    recorded = str(report.source.get("path", "")) if report is not None else ""
+    recorded = recorded or record.source
+    if recorded and recorded != str(source.resolve()):
+        # waiting with a report: ingestfix's words ("waits with files read from")
+        raise Refused("ingestfix.other_source" if report is not None else
+                      "ingest2.other_source", item=item_id, source=str(source),
+                      recorded=recorded, state=t(f"state.{state.value}"))
 
 
 def _copy_failed(exc: OSError, source: Path, job: Path, item_id: str,
@@ -211,7 +233,9 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
             files = src.files()
             if not files:  # an unfinalised disc, a wrong image: never "success"
                 raise Refused("ingestfix.empty_source", path=str(source), item=item_id)
-            _record(station, record, job, batch)  # running: a crash leaves it interrupted
+            # no "running" row in the ledger (a superseded "in progress" line in every
+            # show): the job record says running, and the next ingest, show or pending
+            # records a killed run as interrupted, as for an imaged carrier
             report = copy_files(src, item_id, job, {}, started, settings.checksum_lists,
                                 progress, cancel, files=files)
             report.source = provenance(source, src)
@@ -247,15 +271,19 @@ def _copy(station: Station, source: Path, item_id: str, job: Path, batch: str,
             report.of(MISMATCH) or report.of(DAMAGED) or report.missing):
         record.reason = Reason.of("ingest_nothing_verified" if report.lists else
                                   "ingest_no_lists", files=len(report.files))
+    elif report.outcome == "partial" and report.unverified and not (
+            report.of(MISMATCH) or report.of(DAMAGED) or report.missing):
+        record.reason = Reason.of("ingest_unlisted", unlisted=len(report.unverified),
+                                  files=len(report.files))
     elif report.outcome == "partial":
         record.reason = Reason.of("ingest_partial", mismatches=len(report.of(MISMATCH)),
                                   damaged=len(report.of(DAMAGED)), missing=len(report.missing))
     record.save(job)
     attempt = _record(station, record, job, "")
     _event(station, attempt, item_id, "ingest", report.outcome,
-           f"{len(report.files)} files, {report.bytes} bytes from {source}; "
-           f"{len(report.of('verified'))} verified against {len(report.lists)} checksum "
-           f"lists", started)
+           f"files: {len(report.files)}, bytes: {report.bytes}, from {source}; checksum "
+           f"lists: {len(report.lists)}; files verified: {len(report.of('verified'))}; "
+           f"files in no list: {len(report.unverified)}", started)
     for f in report.of(MISMATCH) + report.of(DAMAGED):
         wrong = [c for c in f.expected if not c["ok"]]
         detail = f"{f.path}: " + ("; ".join(
@@ -315,5 +343,6 @@ def _bag(station: Station, done: Ingested, record: JobRecord, job: Path, attempt
         if station.cancel.is_set():
             done.cancelled = "staged"  # the cancel came as the tape copies ended
     done.steps = result.steps
-    done.state = state_of(station.con, done.item_id, settings.tape_pools).state
+    after = state_of(station.con, done.item_id, settings.tape_pools)
+    done.state, done.missing_pools = after.state, after.missing_pools
 

@@ -50,7 +50,8 @@ def continuation(station: Station, item_id: str) -> Continuation:
 
 
 def _way(station: Station, st: CarrierState) -> Way:
-    if st.is_ingest and st.state in (State.INTERRUPTED, State.IMAGED, State.FAILED):
+    if st.is_ingest and st.state in (State.INTERRUPTED, State.IMAGED, State.FAILED,
+                                     State.WITHDRAWN):  # withdrawn: `ingest` again
         return Way.INGEST
     if st.state in (State.INTERRUPTED, State.WITHDRAWN):  # a flux carrier reads flux again
         from workbench.station.flux import continues_with_flux

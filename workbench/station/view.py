@@ -54,7 +54,8 @@ class CarrierState:
 
     @property
     def next_actions(self) -> list[Action]:
-        if self.is_ingest and self.state in (State.INTERRUPTED, State.IMAGED, State.FAILED):
+        if self.is_ingest and self.state in (State.INTERRUPTED, State.IMAGED, State.FAILED,
+                                             State.WITHDRAWN):
             return [Action.NOTE]  # the way on is the ingest command (next_step)
         return allowed(self.state)
 
@@ -147,10 +148,13 @@ PENDING_STATES = {State.INTERRUPTED: Action.IMAGE, State.IMAGED: Action.ACCEPT,
 def next_step(st: CarrierState) -> tuple[str, dict[str, str]]:
     """The work list's next step (an i18n key and its fields): an unfinished ingest is
     continued by the same ingest command, never by migrate, accept or retry."""
-    if st.is_ingest and st.state in (State.INTERRUPTED, State.IMAGED, State.FAILED):
+    if st.is_ingest and st.state in (State.INTERRUPTED, State.IMAGED, State.FAILED,
+                                     State.WITHDRAWN):
         assert st.attempt is not None
-        return "tapefix.next_ingest", {"item": st.item_id,
-                                       "source": str(st.attempt["drive"] or "SOURCE")}
+        # waiting: read again (--again) or bag as read; withdrawn: a new version
+        key = {State.IMAGED: "ingest2.next_waiting",
+               State.WITHDRAWN: "ingest2.next_withdrawn"}.get(st.state, "tapefix.next_ingest")
+        return key, {"item": st.item_id, "source": str(st.attempt["drive"] or "SOURCE")}
     action = PENDING_STATES.get(st.state)
     return (f"action.{action.value}", {}) if action else ("", {})
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.errors import BadInput, Refused
+from workbench.i18n import t
 from workbench.imaging.record import utc_now
 from workbench.ledger import record as ledger
 from workbench.station.states import Action
@@ -46,6 +47,7 @@ def withdraw(station: Station, item_id: str, reason: str) -> CarrierState:
     """Station.withdraw: the bag (own_bag) and its step, in one transaction."""
     if not reason.strip():
         raise BadInput("station.withdraw_reason")
+    refuse_waiting_ingest(station.state(item_id))
     lock, st = station._begin(item_id, Action.WITHDRAW)
     try:
         bag = own_bag(st, station.settings.station_id)
@@ -65,6 +67,21 @@ def withdraw(station: Station, item_id: str, reason: str) -> CarrierState:
         return station.state(st.item_id)
     finally:
         lock.release()
+
+
+def refuse_waiting_ingest(st: CarrierState) -> None:
+    """An ingest not bagged yet (waiting on a mismatch or a review, interrupted) has no
+    bag to withdraw: its ways on are the ingest command's (--again, --accept-mismatch)."""
+    from workbench.station.states import State
+    if st.is_ingest and st.state in (State.INTERRUPTED, State.IMAGED, State.FAILED):
+        raise Refused("ingest2.withdraw_unbagged", item=st.item_id,
+                      state=t(f"state.{st.state.value}"),
+                      source=str(st.attempt["drive"] if st.attempt else "") or "SOURCE")
+
+
+def withdrawn_key(st: CarrierState) -> str:
+    """The words after a withdrawal: an ingest's next version comes from `ingest`."""
+    return "ingest2.withdrawn" if st.is_ingest else "station.withdrawn"
 
 
 def withdrawn_bag(st: CarrierState, station_id: str) -> Bag | None:

@@ -252,7 +252,8 @@ class CarrierScreen(StationScreen):
         except WorkbenchError as exc:
             self.show(exc.message())
             return
-        self.show(t("station.withdrawn", item=self.item_id,
+        from workbench.station.withdrawal import withdrawn_key
+        self.show(t(withdrawn_key(after), item=self.item_id,
                     bag=before.bag.name if before.bag else "-", reason=reason,
                     version=len(after.bags) + 1))
 
