@@ -350,3 +350,16 @@ def test_a_bag_another_station_made_is_never_this_imagings_result():
     ours = SimpleNamespace(item_id="O-1", state=State.BAGGED, bag=SimpleNamespace(
         station_id="station-A", path="/a/bags/O-1"))
     refuse_overtaken(station, ours)
+
+
+def test_ledger_conflicts_offline_says_it_cannot_know(tmp_path):
+    """Tryout 15c T2: offline, "no conflicts" (exit 0, an empty --out) was false: the
+    conflicts are among the server's rows; the journal cannot say."""
+    from workbench.errors import Aborted
+    from workbench.station import Station
+    nowhere = f"postgresql://postgres@/postgres?host={tmp_path / 'nowhere'}&port=5432"
+    with Station(_settings(tmp_path / "a", "station-A", nowhere)) as a, \
+            pytest.raises(Aborted) as offline:
+        a.records.conflicts()
+    assert offline.value.key == "lead.conflicts_offline"
+    assert "offline" in str(offline.value) and "ledger status" in str(offline.value)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from workbench import cli_metadata
 from workbench.config import Settings
 from workbench.console import ProgressLine, cancel_on_sigint, table
-from workbench.errors import BadInput, ExitCode
+from workbench.errors import Aborted, BadInput, ExitCode
 from workbench.i18n import LANGUAGES, language, t
 
 if TYPE_CHECKING:
@@ -390,7 +390,11 @@ def cmd_ledger(args: argparse.Namespace, settings: Settings) -> int:
             print(t("ledger.merged", file=str(path),
                     added=", ".join(f"{k} {v}" for k, v in merged.added.items())))
             found += merged.conflicts
-        standing = [c for c in station.records.conflicts() if c not in found]
+        try:
+            standing = [c for c in station.records.conflicts() if c not in found]
+        except Aborted as offline:  # merged into the journal; the server's are unknown
+            print(offline.message(), file=sys.stderr)
+            standing = []
         return cli_conflicts.report(found, args.conflicts, len(standing))
 
 

@@ -118,5 +118,12 @@ class Records:
         return duplicates.merge(self.con, source)
 
     def conflicts(self) -> list[Conflict]:
-        """Every standing conflict between stations' records (see ledger/conflicts.py)."""
+        """Every standing conflict between stations' records (see ledger/conflicts.py).
+        Offline there is no answer: the conflicts are between the server's rows, and the
+        journal holds this station's alone ("no conflicts" would be false)."""
+        status = self.link_status()
+        if status.state.value == "offline":
+            from workbench.errors import Aborted
+            raise Aborted("lead.conflicts_offline", server=status.server,
+                          detail=status.detail or "-")
         return find_conflicts(self.con)
