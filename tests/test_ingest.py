@@ -234,7 +234,7 @@ def test_an_interrupted_ingest_is_continued_by_the_same_command(tmp_path):
         def stop(progress: object) -> None:
             st.cancel.set()
 
-        with pytest.raises(Aborted, match="copies the files again"):
+        with pytest.raises(Aborted, match="copies every file again"):
             ingest(st, source, "DISC-5", progress=stop)
         assert st.state("DISC-5").state is State.INTERRUPTED
         assert not (tmp_path / "station" / "bags" / "DISC-5").exists()
