@@ -262,7 +262,12 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
     finally:
         held.close()
     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now()))
-    _keep_index(tape, settings)
+    try:
+        _keep_index(tape, settings)
+    except OSError as exc:  # the LTFS process ended after the copy was synced: its read-
+        if is_dead(exc):  # back waits for the next write (written, not verified)
+            raise tape_gone(tape, dead=True) from exc
+        raise
     if not verify:
         record_events(bag.name, catalogue, settings)
         return catalogue.current()[(bag.name, tape.barcode)]
