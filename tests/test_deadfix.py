@@ -452,3 +452,27 @@ def test_real_ltfs_killed_mid_verify_says_ltfsck_and_records_nothing(ltfs_statio
         words = gone.value.message("en")
         assert killed and "LTFS process of tape A00001L8" in words and "ltfsck" in words
         assert st.tapes.book.history("FD-1") == before  # nothing recorded
+
+
+def test_ctrl_c_in_an_ingests_tar_write_stops_it(tmp_path: Path):
+    """The same writer in ingest's tape step: the tar copy is cut short and removed, the
+    secondary is never started, and ingest says "staging" (its words: the copy being
+    written was removed; `tape write` writes what is missing)."""
+    from tests.test_ingest import master_folder
+    from workbench.station.ingest import ingest
+    root = tmp_path / "station"
+    mount_tapes(root)
+    source = tmp_path / "disc"
+    master_folder(source)
+    with Station(replace(settings_in(root), tar_threshold=1)) as st:
+        def progress(step: str, p: object) -> None:
+            if step == "tape" and getattr(p, "phase", "") == "write" and \
+                    getattr(p, "done", 0) > 0:
+                st.cancel.set()
+
+        st.progress = progress
+        done = ingest(st, source, "C-9")
+        assert done.cancelled == "staging" and done.bag is not None
+        assert done.copies == [] and st.tapes.book.history(done.bag.name) == []
+        assert st.state("C-9").state is State.BAGGED
+    assert not [p for p in (root / "tape").rglob("*C-9*")]  # no partial, no copy
