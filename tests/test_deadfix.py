@@ -295,6 +295,21 @@ def test_unmount_of_a_dead_mount_says_the_process_ended(tmp_path: Path, monkeypa
         assert done.dead and done.index is None
 
 
+def test_format_refuses_a_lower_case_barcode(tmp_path: Path, monkeypatch):
+    from tests.test_ltfs import Drive
+    from workbench.station import cartridge
+    from workbench.tape.ltfs import Ltfs
+    playing = Drive(tmp_path / "shelf")
+    monkeypatch.setattr(cartridge, "drive", lambda station: Ltfs(
+        "/dev/nst0", "/dev/sg3", playing, which=lambda tool: f"/usr/bin/{tool}",
+        ismount=lambda p: p in playing.mounted, running=lambda p: False))
+    with Station(settings_in(tmp_path / "station")) as st:
+        with pytest.raises(BadInput) as refused:
+            cartridge.format_cartridge(st, "primary", "LTO-8", "a00001l8")
+        assert refused.value.key == "deadfix.barcode_case"
+        assert "mkltfs" not in playing.ran
+
+
 # -- N12, N13: labels -----------------------------------------------------------------------
 
 def test_a_lower_case_barcode_is_refused(station_root: Path, tmp_path: Path):

@@ -130,6 +130,8 @@ def format_cartridge(station: Station, pool: str, generation: str, barcode: str 
     if generation not in generations:
         raise BadInput("error.unknown_generation", generation=generation,
                        known=", ".join(generations))
+    from workbench.station.tape_labels import check_barcode_case
+    check_barcode_case(barcode)  # a new cartridge's barcode is typed as on its sticker
     barcode, mam = _barcode(station, ltfs, barcode)
     if mam is not None and mam.medium_type and mam.medium_type != "data":
         raise Refused("lto.not_a_data_cartridge", barcode=barcode, kind=mam.medium_type)
