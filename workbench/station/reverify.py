@@ -156,7 +156,7 @@ def verify_run(desk: TapeDesk, barcode: str | None, names: set[str] | None,
                     if gone.key not in ("lto.vanished", "stagefix.tape_dead"):
                         raise
                     # the copies not reached are said, as after a stop
-                    raise Refused("deadfix.verify_stopped", reason=gone.message(),
+                    raise Refused("deadfix.verify_stopped", reason=gone.message().rstrip("。."),
                                   count=len(order) - i,
                                   unread=unchecked_by_tape(order[i:])) from gone
                 stage.record_events(entry.bag, book, settings)
