@@ -275,7 +275,8 @@ def test_a_mount_that_dies_mid_verify_is_said_as_such_and_records_nothing(
     with Station(settings_in(station_root)) as st:
         with pytest.raises(Refused) as gone:
             st.tapes.verify(older_than=0, progress=progress)
-        assert gone.value.key == "stagefix.tape_dead"
+        assert gone.value.key == "deadfix.verify_stopped"  # the copies not read said
+        assert gone.value.__cause__.key == "stagefix.tape_dead"
         words = gone.value.message("en")
         assert "fusermount -u" in words and "ltfsck" in words and "S00001L8" in words
         assert "failed" not in [e.result for e in st.tapes.book.history("FD-1")]

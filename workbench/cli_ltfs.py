@@ -22,12 +22,15 @@ if TYPE_CHECKING:
 
 def cmd_cartridge(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
-    from workbench.station.cartridge import format_cartridge, mount_cartridge, unmount_cartridge
+    from workbench.station.cartridge import format_cartridge, mount_cartridge, unmount
     with Station(settings) as station:
         if args.tape_command == "unmount":
-            index = unmount_cartridge(station, args.barcode)
+            gone = unmount(station, args.barcode)
+            index = gone.index
             print(t("lto.unmounted", barcode=args.barcode))
             print("  " + (t("lto.index_kept", path=str(index)) if index
+                          else t("deadfix.unmount_dead", barcode=args.barcode,
+                                 device=str(settings.tape_device or "-")) if gone.dead
                           else t("lto.index_none")))
             return ExitCode.SUCCESS if index else ExitCode.PARTIAL
         if args.tape_command == "format":

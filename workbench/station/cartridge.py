@@ -26,6 +26,7 @@ from workbench.errors import BadInput, Refused
 from workbench.imaging.record import utc_now
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED
+from workbench.tape.held import mount_dead
 from workbench.tape.ltfs import Ltfs, Mam, captured, newest_index, run_tool, same_cartridge
 from workbench.tape.tapes import (
     LABEL,
@@ -129,6 +130,8 @@ def format_cartridge(station: Station, pool: str, generation: str, barcode: str 
     if generation not in generations:
         raise BadInput("error.unknown_generation", generation=generation,
                        known=", ".join(generations))
+    from workbench.station.tape_labels import check_barcode_case
+    check_barcode_case(barcode)  # a new cartridge's barcode is typed as on its sticker
     barcode, mam = _barcode(station, ltfs, barcode)
     if mam is not None and mam.medium_type and mam.medium_type != "data":
         raise Refused("lto.not_a_data_cartridge", barcode=barcode, kind=mam.medium_type)
@@ -169,6 +172,8 @@ def _mount_state(ltfs: Ltfs, path: Path) -> str:
     except FileNotFoundError:
         return "absent"
     except OSError:
+        return "dead"
+    if mount_dead(path):  # stat answered from FUSE's cache; the folder cannot be opened
         return "dead"
     return "mounted" if ltfs.ismount(path) else "folder"
 
@@ -235,8 +240,21 @@ def mount_cartridge(station: Station, barcode: str = "") -> Mounted:
         return _checks(station, mounted, tape, mam)
 
 
+@dataclass
+class Unmounted:
+    index: Path | None  # the index ltfs wrote last, kept under logs/ltfs-index
+    dead: bool  # the mount's LTFS process had ended: no index could be captured now
+
+
 def unmount_cartridge(station: Station, barcode: str) -> Path | None:
     """Unmount; the index ltfs wrote last is kept (returned) under logs/ltfs-index."""
+    return unmount(station, barcode).index
+
+
+def unmount(station: Station, barcode: str) -> Unmounted:
+    """Unmount, saying whether the mount was dead: its cartridge was written (up to the
+    last index written to it, ltfs.sync after each copy) but ltfs never wrote a last
+    index at this unmount, and the next mount may ask for ltfsck."""
     ltfs = _ltfs(station)
     mount = station.settings.paths.tape / check_barcode(barcode)
     state = _mount_state(ltfs, mount)
@@ -260,8 +278,8 @@ def unmount_cartridge(station: Station, barcode: str) -> Path | None:
         _tidy(mount)
     index = newest_index(_capture(station, barcode), before)
     if index is None:
-        return None
+        return Unmounted(None, state == "dead")
     kept = station.settings.paths.logs / "ltfs-index" / \
         f"{barcode}-{utc_now().replace(':', '')}.xml"
     shutil.copy2(index, kept)
-    return kept
+    return Unmounted(kept, False)

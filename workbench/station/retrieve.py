@@ -23,7 +23,7 @@ from workbench.ledger import record as ledger
 from workbench.station.view import Bag
 from workbench.tape import stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
-from workbench.tape.held import tape_gone
+from workbench.tape.held import is_dead, tape_gone
 from workbench.tape.retrieve import read_bag
 from workbench.tape.tapes import Tape, still_mounted
 
@@ -213,17 +213,22 @@ class Retrieval:
 
         book = self.station.tapes.book
         from workbench.station.retrieve_checks import disk_full
+        dead = False
         try:
             with disk_full(target):  # the output disk, not the copy: nothing recorded
                 problems = read_bag(tape, entry.bag, entry.layout, entry.bytes, target, tick,
                                     self.station.cancel)
         except OSError as exc:
-            if not (exc.filename and Path(exc.filename).is_relative_to(tape.mount)):
+            # ENOTCONN (often with no file name: a read, a close) is the tape's LTFS
+            # process ended mid-read: the copy is not at fault and the next one is read
+            dead = is_dead(exc)
+            if not dead and not (exc.filename
+                                 and Path(exc.filename).is_relative_to(tape.mount)):
                 raise  # the station's side (the target disk), not the tape's
             problems = [f"{entry.bag}: cannot be read back: {exc.strerror or exc}"]
-        if problems and not still_mounted(tape):  # the cartridge went, not the copy
+        if problems and (dead or not still_mounted(tape)):  # the cartridge went
             shutil.rmtree(target, ignore_errors=True)
-            done.gone.append((entry, tape_gone(tape).key))
+            done.gone.append((entry, tape_gone(tape, dead=dead).key))
             return "gone"
         checked = replace(entry, result=FAILED if problems else VERIFIED, verified=utc_now(),
                           detail="; ".join(problems[:5]))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from workbench.errors import BadInput
+from workbench.errors import BadInput, Refused
 from workbench.tape import readback, stage
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyEntry
 from workbench.tape.held import tape_gone
@@ -146,11 +146,19 @@ def verify_run(desk: TapeDesk, barcode: str | None, names: set[str] | None,
                     done.left = order[i:]
                     break
                 tape = tapes[entry.barcode]
-                if not still_mounted(tape):
-                    # unmounted, pulled, or its LTFS process ended mid-run: not the
-                    # copy's fault, nothing recorded; the next run reads it
-                    raise tape_gone(tape)
-                result = readback.verify_copy(entry.bag, tape, book, None, progress)
+                try:
+                    if not still_mounted(tape):
+                        # unmounted, pulled, or its LTFS process ended mid-run: not the
+                        # copy's fault, nothing recorded; the next run reads it
+                        raise tape_gone(tape)
+                    result = readback.verify_copy(entry.bag, tape, book, None, progress)
+                except Refused as gone:
+                    if gone.key not in ("lto.vanished", "stagefix.tape_dead"):
+                        raise
+                    # the copies not reached are said, as after a stop
+                    raise Refused("deadfix.verify_stopped", reason=gone.message().rstrip("。."),
+                                  count=len(order) - i,
+                                  unread=unchecked_by_tape(order[i:])) from gone
                 stage.record_events(entry.bag, book, settings)
                 fixity_event(station, book.bag_of(entry.bag), result,
                              "re-verification" if older_than is not None else "read back")

@@ -62,6 +62,38 @@ def check_unknown_barcode(station: Station, mount: Path, barcode: str,
                       mount=str(mount))
 
 
+def check_barcode_case(barcode: str) -> None:
+    """A new label's barcode in capitals, as on the cartridge's sticker: LTO barcode
+    labels (and the library's reader, and LTFS's volume serial) are upper case, so
+    `pri001l8` is a typing of PRI001L8. Refused rather than upper-cased: a barcode is an
+    identifier the technician types from the sticker, and taking one that differs from
+    what was typed would hide the slip; this way one sticker is one barcode in the
+    ledger, never two."""
+    if barcode != barcode.upper():
+        raise BadInput("deadfix.barcode_case", barcode=barcode, upper=barcode.upper())
+
+
+def known_pools(station: Station, barcode: str, catalogue: Path) -> set[str]:
+    """The pools the ledger (any station's copies) or the catalogue export knows the
+    cartridge in."""
+    pools = {r["pool"] for r in station.con.execute(
+        "SELECT DISTINCT pool FROM tape_copies WHERE barcode = ?", (barcode,))}
+    if not pools and catalogue.is_file():
+        with contextlib.suppress(Exception):
+            pools = {e.pool for e in read_entries(catalogue) if e.barcode == barcode}
+    return {p for p in pools if p}
+
+
+def check_same_pool(station: Station, barcode: str, pool: str, catalogue: Path) -> None:
+    """A cartridge labelled again (its label lost) keeps its pool: its copies are
+    counted in the pool the ledger holds them in, so a label naming another pool would
+    offer its room to that pool while every record calls its copies the first pool's."""
+    pools = known_pools(station, barcode, catalogue)
+    if pools and pool not in pools:
+        raise Refused("deadfix.pool_known", barcode=barcode, pool=pool,
+                      known=", ".join(sorted(pools)))
+
+
 def unreadable_tapes(station: Station) -> list[Unreadable]:
     """Tapes mounted at the station that cannot be used (a bad label, a dead mount)."""
     settings = station.settings

@@ -85,12 +85,15 @@ class TapeDesk:
         """Label a mounted LTFS volume (or a folder standing in for a tape); a barcode
         names one cartridge, so a second tape with the same barcode is refused."""
         settings = self.station.settings
+        from workbench.station.tape_labels import check_barcode_case, check_same_pool
+        check_barcode_case(barcode)
         for other in self.mounted():
             if other.barcode == barcode and other.mount.resolve() != mount.resolve():
                 raise BadInput("error.duplicate_barcode", barcode=barcode,
                                first=str(other.mount), second=str(mount))
         from workbench.station.tape_labels import check_unknown_barcode
         check_unknown_barcode(self.station, mount, barcode, self.catalogue_path)
+        check_same_pool(self.station, barcode, pool, self.catalogue_path)
         return label_tape(mount, barcode, pool, generation, capacity,
                           load_generations(settings.paths.profiles), settings.tape_pools)
 

@@ -54,10 +54,11 @@ class HeldMount:
         if not self.there():
             raise TapeGone(self.tape.barcode)
 
-    def gone(self, bag: str | None) -> Aborted:
+    def gone(self, bag: str | None, dead: bool = False) -> Aborted:
         """A write cut short by the tape going (exit 5, run it again): nothing about the
-        copy was recorded. A dead LTFS mount says how to bring the tape back."""
-        key = "stagefix.tape_dead_write" if mount_dead(self.tape.mount) \
+        copy was recorded. A dead LTFS mount says how to bring the tape back (dead: the
+        write's own error said so; the mount's stat may still answer from FUSE's cache)."""
+        key = "stagefix.tape_dead_write" if dead or mount_dead(self.tape.mount) \
             else "tapefix.tape_gone_write"
         return Aborted(key, barcode=self.tape.barcode, mount=str(self.tape.mount),
                        bag=bag or "-")
@@ -118,15 +119,33 @@ def mount_dead(mount: Path) -> bool:
     `fusermount -u`, then `ltfsck`, then a new mount."""
     try:
         os.stat(mount)
+        # stat may come from FUSE's attribute cache for a second after the process
+        # ended; opening the folder always asks the process (no tape movement)
+        os.close(os.open(mount, os.O_RDONLY | os.O_DIRECTORY))
     except OSError as exc:
         return exc.errno in DEAD
     return False
 
 
-def tape_gone(tape: Tape) -> Refused:
+def is_dead(exc: BaseException | None) -> bool:
+    """The error (or one it was raised from or during) is a FUSE mount's "Transport
+    endpoint is not connected": the LTFS process behind the tape ended. That alone
+    decides it: for about a second after the process ends the kernel still answers
+    stat() of the mount and its label from FUSE's attribute cache, so `there()` and
+    `still_mounted()` say the tape is fine while every read and write fails."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in DEAD:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def tape_gone(tape: Tape, dead: bool = False) -> Refused:
     """A tape found at the start of a run that is no longer there (unmounted, pulled) or
     whose mount died: nothing about its copies is recorded (that says nothing of them)."""
-    if mount_dead(tape.mount):
+    if dead or mount_dead(tape.mount):
         return Refused("stagefix.tape_dead", barcode=tape.barcode, mount=str(tape.mount))
     return Refused("lto.vanished", barcode=tape.barcode, mount=str(tape.mount))
 

@@ -16,7 +16,7 @@ from workbench.errors import BadInput
 from workbench.imaging.record import utc_now
 from workbench.package.bags import check_bag, decode_path, read_manifest
 from workbench.tape.catalogue import FAILED, VERIFIED, CopyBook, CopyEntry
-from workbench.tape.held import tape_gone
+from workbench.tape.held import is_dead, tape_gone
 from workbench.tape.tapes import Tape, still_mounted
 
 BLOCK = 8 << 20
@@ -80,6 +80,8 @@ def check_copy(copy: Path, bag_name: str, layout: str, expected: dict[str, str])
                         if rel.startswith(("manifest-sha256", "tagmanifest-sha256")):
                             texts[rel] = data.decode("utf-8")
         except (tarfile.TarError, OSError) as exc:
+            if is_dead(exc):  # the LTFS process ended: not the copy's fault
+                raise
             return [f"{copy.name}: cannot be read back: {exc}"]
         for text in texts.values():  # the bag's own manifests, inside the tar
             for line in text.splitlines():
@@ -134,6 +136,8 @@ def verify_copy(bag_name: str, tape: Tape, catalogue: CopyBook,
                 expected = manifest_digests(copy, previous.layout)
             problems = check_copy(copy, bag_name, previous.layout, expected)
     except (tarfile.TarError, OSError, KeyError, UnicodeDecodeError) as exc:
+        if is_dead(exc):  # the LTFS process ended mid-read: record nothing
+            raise tape_gone(tape, dead=True) from exc
         problems = [f"{copy.name}: cannot be read back: {exc}"]  # damage: a failed copy
     if problems and not still_mounted(tape):  # the tape went, not the copy: record nothing
         raise tape_gone(tape)

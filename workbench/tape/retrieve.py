@@ -20,6 +20,7 @@ from typing import IO
 
 from workbench.atomic import fsync_dir
 from workbench.package.bags import check_bag, decode_path
+from workbench.tape.held import is_dead
 from workbench.tape.readback import BLOCK, copy_path, drop_cache
 from workbench.tape.tapes import Tape
 
@@ -162,6 +163,8 @@ def _read_tar(source: Path, bag_name: str, partial: Path, reader: _Reader) -> li
                 if content is not None:
                     reader.copy(rel, content, partial / rel)
     except (tarfile.TarError, OSError) as exc:
+        if is_dead(exc):  # the LTFS process ended: the copy is not at fault
+            raise
         problems.append(f"{source.name}: cannot be read back: {exc}")
     return problems
 

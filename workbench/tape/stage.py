@@ -29,7 +29,7 @@ from workbench.imaging.digests import DigestStream
 from workbench.imaging.record import utc_now
 from workbench.package.premis import Agent, Event, PremisDocument, PremisObject
 from workbench.tape.catalogue import FAILED, VERIFIED, WRITTEN, CopyBook, CopyEntry, to_json
-from workbench.tape.held import HeldMount, TapeGone, makedirs, tape_gone
+from workbench.tape.held import HeldMount, TapeGone, is_dead, makedirs, tape_gone
 from workbench.tape.plan import Assignment, Unplaced, bag_size, plan
 from workbench.tape.readback import (
     BLOCK,
@@ -137,6 +137,8 @@ class _TarSource:
         self.writer = writer
 
     def read(self, n: int = -1) -> bytes:
+        if self.writer.cancel.is_set():  # a stop: the tar copy is cut short and removed
+            raise KeyboardInterrupt
         block = self.fh.read(n)
         self.writer.counted(len(block))
         self.hash.update(block)
@@ -209,7 +211,12 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
             # the rename, or a copy this book never recorded. Read it back against the
             # bag's own manifests first.
             drop_cache(final)
-            found = check_copy(final, bag.name, layout, manifest_digests(bag, "folder"))
+            try:
+                found = check_copy(final, bag.name, layout, manifest_digests(bag, "folder"))
+            except OSError as exc:
+                if is_dead(exc):
+                    raise tape_gone(tape, dead=True) from exc
+                raise
             if found and not still_mounted(tape):  # the tape went, not the copy
                 raise tape_gone(tape)
             if not found:
@@ -255,7 +262,12 @@ def write_copy(bag: Path, tape: Tape, catalogue: CopyBook, settings: Settings,
     finally:
         held.close()
     catalogue.add(CopyEntry(**base, result=WRITTEN, written=utc_now()))
-    _keep_index(tape, settings)
+    try:
+        _keep_index(tape, settings)
+    except OSError as exc:  # the LTFS process ended after the copy was synced: its read-
+        if is_dead(exc):  # back waits for the next write (written, not verified)
+            raise tape_gone(tape, dead=True) from exc
+        raise
     if not verify:
         record_events(bag.name, catalogue, settings)
         return catalogue.current()[(bag.name, tape.barcode)]
@@ -306,6 +318,8 @@ def _write(bag: Path, tape: Tape, held: HeldMount, layout: str, size: int, name:
         raise held.gone(bag.name) from exc
     except BaseException as exc:
         held.remove(partial)
+        if is_dead(exc):  # the LTFS process ended, whatever the cached stat says
+            raise held.gone(bag.name, dead=True) from exc
         if isinstance(exc, (OSError, TapeFull)) and not held.there():
             raise held.gone(bag.name) from exc  # the tape went: not full, not failing
         raise
@@ -415,6 +429,8 @@ def run_plan(settings: Settings, book: CopyBook, bags: list[Path] | None = None,
                 return done, left()
             tapes = {t.barcode: t for t in station_tapes(settings)}
             for a in fresh:
+                if cancel is not None and cancel.is_set():  # a stop between two bags:
+                    raise KeyboardInterrupt  # the next bag is not started
                 tried.add((a.bag.name, a.barcode))
                 touched[a.barcode] = tapes[a.barcode]
                 entry = write_copy(a.bag, tapes[a.barcode], book, settings, progress, cancel)
