@@ -218,17 +218,29 @@ def test_the_board_says_the_ledger_is_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_LEDGER_URL",
                        f"postgresql://u@/ledger?host={tmp_path}/nowhere&port=5432")
 
+    requests: list[int] = []
+
     async def scenario(settings) -> tuple[bool, str, str]:
         app = WorkbenchApp(settings)
         async with app.run_test(size=(100, 40)) as pilot:
             await pilot.pause()
             said = app.screen.query_one("#ledger-link", Static)
+            board = app.screen
+            reads = board._reads
+            asked = reads.request
+            monkeypatch.setattr(reads, "request", lambda: requests.append(1) or asked())
+            board.tick()  # nothing moved, and not yet time: no read
+            board._next_read = 0.0  # a while later, no carrier moved here
+            board.tick()  # a shared ledger is read again (the link back, or gone)
             return said.display, str(said.render()), \
                 str(app.screen.query_one("#today-heading", Static).render())
 
     shown, line, today = asyncio.run(scenario(_settings(tmp_path / "s", "station-S", "")))
     assert shown and "OFFLINE" in line, line
     assert "journal only" in today, today
+    assert requests == [1]
+    requests.clear()
     monkeypatch.delenv("WORKBENCH_LEDGER_URL")  # a station of its own: nothing said
     shown, line, today = asyncio.run(scenario(_settings(tmp_path / "t", "station-T", "")))
     assert not shown and "journal" not in today
+    assert requests == []  # a station's own ledger: read when its carriers move

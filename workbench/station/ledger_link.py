@@ -210,3 +210,9 @@ def abandoned_words(station: Station, rows: list[Row]) -> dict[str, str]:
     from workbench.ledger.query import abandoned_in
     return {row: t("ledgerfix.abandoned_short", station=later["station_id"])
             for row, later in abandoned_in(station.con, rows).items()}
+
+
+def shared_ledger(settings: Settings) -> bool:
+    """Whether the station's ledger is on a server (settings or WORKBENCH_LEDGER_URL)."""
+    from workbench.ledger.link import ledger_url
+    return bool(ledger_url(settings))

@@ -7,6 +7,7 @@ here, opens a drive (Enter) for its live sector map, or cancels one (c)."""
 from __future__ import annotations
 
 import gc
+import time
 from datetime import UTC, datetime
 
 from rich.text import Text
@@ -20,6 +21,7 @@ from workbench.devices import carrier_drives
 from workbench.errors import WorkbenchError
 from workbench.i18n import t
 from workbench.station import Filters, Station
+from workbench.station.ledger_link import shared_ledger
 from workbench.station.next_step import Way, continuation, next_step_for
 from workbench.station.runner import DONE, FAILED, REVIEW, DriveView
 from workbench.station.view import CarrierState
@@ -38,6 +40,9 @@ from workbench.tui.rowlist import Column, Row, RowList
 from workbench.tui.widgets import StationFooter
 
 BOARD_SECONDS = 1.0  # how often the board reads the runner's snapshots
+# a shared ledger: read again this often although no carrier here moved (the link going
+# offline or back, with the journal sent; other stations' counts)
+SHARED_READ_SECONDS = 15.0
 WORK_LIMIT = 500  # work-list rows read to count those not shown
 # today's counts, the work list, its length, what to say of the ledger's link (offline)
 Records = tuple[list[Row], list[Row], int, str, bool]
@@ -104,6 +109,7 @@ class HomeScreen(StationScreen):
         self.query_one("#batch", Input).value = self.wb.batch
         self._seen: tuple[tuple[str, str], ...] = ()
         self._link_said, self._offline_said = "", False  # as composed: hidden, "Today"
+        self._next_read = 0.0  # a shared ledger is read again now and then (its link)
         self._reads = BackgroundReads(lambda: self.wb.settings, self._read_records,
                                       self._show_records, self._records_failed)
         self.action_refresh()
@@ -161,8 +167,10 @@ class HomeScreen(StationScreen):
             [(c.item_id, carrier_cells(c, known)) for c in carriers[:QUEUE_SHOWN]],
             total=len(carriers))
         seen = tuple((c.item_id, c.status) for c in carriers)
-        if seen != self._seen:  # a carrier moved: the work list and counts changed
-            self._seen = seen
+        shared = shared_ledger(self.wb.settings)  # other stations' work, the link's state
+        if seen != self._seen or (shared and time.monotonic() > self._next_read):
+            self._seen = seen  # a carrier moved, or a while passed on a shared ledger
+            self._next_read = time.monotonic() + SHARED_READ_SECONDS
             self._reads.request()  # off the UI thread: a key press never waits for it
 
     def action_refresh(self) -> None:
