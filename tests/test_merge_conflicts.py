@@ -152,3 +152,24 @@ def test_show_and_log_say_when_two_carriers_share_an_image(tmp_path):
     assert "same image as FD-1" in fd2 and "same image" not in usb
     ja = workbench_cmd("--lang", "ja", "log", cwd=tmp_path / "a").stdout
     assert "FD-2 と同一イメージ" in ja
+
+
+def test_a_carrier_routed_at_one_station_and_retried_at_another_is_no_conflict(tmp_path):
+    """Routing sends a carrier to other equipment (tryout 15c T3): the other station's
+    image is the retry routing asked for, never "different content". Two images of one
+    item at two stations still are."""
+    from workbench.ledger.conflicts import find_conflicts
+    from workbench.ledger.db import connect
+    from workbench.ledger.export import merge_ledger
+    a, b = station(tmp_path / "a", "station-a"), station(tmp_path / "b", "station-b")
+    profiles = load_profiles(a.paths.profiles)
+    with Station(a) as st:
+        result = st.image_carrier(MEDIA / "fd35-2hd-truncating.drive.toml",
+                                  profiles["fd35-2hd"], "RT-1")
+        assert result.record.outcome == "failed"
+        st.route("RT-1", "needs_flux", "weak signal")
+    image(b, (GOOD, "fd35-2hd", "RT-1"))
+    con = connect(a.paths.ledger)
+    merge_ledger(con, b.paths.ledger)
+    assert [c.kind for c in find_conflicts(con)] == []
+    con.close()

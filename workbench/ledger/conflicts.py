@@ -57,6 +57,9 @@ class Conflict:
                 **{f"b_{k}": v for k, v in asdict(self.b).items()}}
 
 
+IMAGED = ("success", "partial")  # an attempt whose image says what the carrier holds
+
+
 def _latest(con: Con) -> list[Side]:
     """Each station's latest finished attempt at each carrier."""
     rows = con.execute(
@@ -83,6 +86,10 @@ def find_conflicts(con: Con, involving: set[str] | None = None
     found = []
     for sides in by_item.values():
         for a, b in combinations(sides, 2):  # stations differ: one row per station
+            # a failed or routed side read nothing to compare: the other station's
+            # attempt is the retry routing asks for (on other equipment), not a conflict
+            if a.outcome not in IMAGED or b.outcome not in IMAGED:
+                continue
             if (a.sha256 and b.sha256 and a.sha256 != b.sha256) or a.profile_id != b.profile_id:
                 found.append(Conflict("item", a, b))
     for sides in by_image.values():
