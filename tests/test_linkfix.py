@@ -363,3 +363,25 @@ def test_ledger_conflicts_offline_says_it_cannot_know(tmp_path):
         a.records.conflicts()
     assert offline.value.key == "lead.conflicts_offline"
     assert "offline" in str(offline.value) and "ledger status" in str(offline.value)
+
+
+def test_an_item_let_go_offline_is_free_for_others_once_the_link_is_back(
+        tmp_path, pg_server, pg_url, monkeypatch):
+    """Tryout 15c T4: a station that finished a carrier offline kept it from every other
+    station for 120 s after it was back (its lease row stayed)."""
+    from workbench.station.states import Action
+    monkeypatch.setattr(keeper, "TICK", 3600.0)  # no keeper: the reconnect by hand
+    a, b = _stations(tmp_path, pg_url)
+    try:
+        lock = a.lock("L-1", Action.IMAGE).acquire()
+        _drop(pg_server, a.con.server)
+        a.con._go_offline(pg.LedgerDropped("ledger_pg.dropped", detail="test"))
+        lock.release()  # offline: only this station's file lock goes
+        with pytest.raises(Refused) as kept:
+            b.lock("L-1", Action.IMAGE).acquire()
+        assert kept.value.key == "linkfix.item_kept"
+        assert a.con.reconnect()  # back: the lease of what it let go ends
+        b.lock("L-1", Action.IMAGE).acquire().release()
+    finally:
+        a.close()
+        b.close()

@@ -123,6 +123,7 @@ class LinkedLedger:
         self.last_resync: Resynced | None = None
         self.held = Held()  # the server's rows of the items locked here (held.py)
         self.held_due = False  # dropped: the journal gets them when next opened
+        self.let_go_offline: set[str] = set()  # released offline: leases to end when back
         try:
             self.server = pg.connect(url, station_id)
         except pg.LedgerUnreachable as exc:
@@ -200,7 +201,17 @@ class LinkedLedger:
     def _relock(self, why: str = "") -> None:
         """The server's item locks died with the old session (or were never taken,
         offline): take every one again; one another station took meanwhile is lost
-        (self.lost): its work is stopped, its next statement refused."""
+        (self.lost): its work is stopped, its next statement refused. The leases of
+        items let go while offline end now (they kept other stations out for 120 s)."""
+        for item in list(self.let_go_offline):
+            if self.server is None:
+                return
+            try:
+                item_locks.drop_lease(self.server, item, self.station_id)
+            except pg.LedgerDropped as exc:
+                self._go_offline(exc)
+                return
+            self.let_go_offline.discard(item)
         for item, action in list(self.items.items()):
             if self.server is None:
                 return

@@ -77,6 +77,8 @@ class SharedItemLock(Lock):
         link = self.link
         with link.guard:
             link.held.drop(self.item_id)
+            if link.server is None:  # its lease on the server ends when the link is back
+                link.let_go_offline.add(self.item_id)
             if link.let_go(self.item_id) and link.server is not None:
                 try:
                     item_locks.release(link.server, self.item_id)
