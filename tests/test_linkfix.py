@@ -246,6 +246,12 @@ def test_same_image_pairs_are_one_line_per_image_after_the_real_conflicts():
     assert "under 15 item IDs" in lines[1] and "P-0 (station-0)" in lines[1]
     assert "and 3 more" in lines[1]  # 12 named, the rest counted
     assert "under 2 item IDs" in lines[2] and "Q-1" in lines[2] and "Q-2" in lines[2]
+    # one item ID at two stations, sharing an image with another: named once (T6)
+    both = [_side("S-1", "station-0", "99" * 32), _side("S-1", "station-1", "99" * 32),
+            _side("S-2", "station-0", "99" * 32)]
+    lines, _ = conflict_report([Conflict("image", x, y) for x, y in combinations(both, 2)])
+    assert "under 2 item IDs" in lines[-1] and lines[-1].count("S-1") == 1, lines
+    assert "S-1 (station-0, station-1)" in lines[-1]
 
 
 def test_ledger_conflicts_prints_grouped_images(tmp_path):

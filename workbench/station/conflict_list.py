@@ -13,12 +13,18 @@ SHOWN = 12  # carriers named on one image's line; the rest are counted
 
 
 def image_line(group: SameImage) -> str:
-    sides = group.sides
+    """One image's line: each item ID once, with the stations that recorded it."""
+    stations: dict[str, list[str]] = {}
+    for side in group.sides:
+        stations.setdefault(side.item_id, []).append(side.station_id)
+    items = sorted(stations)
     named = t("linkfix.same_image_join").join(
-        t("linkfix.same_image_side", item=s.item_id, station=s.station_id)
-        for s in sides[:SHOWN])
-    more = t("linkfix.same_image_more", count=len(sides) - SHOWN) if len(sides) > SHOWN else ""
-    return t("linkfix.same_image", digest=group.sha256[:16], count=len(sides),
+        t("linkfix.same_image_side", item=item,
+          station=t("linkfix.same_image_join").join(sorted(set(stations[item]))))
+        for item in items[:SHOWN])
+    more = t("linkfix.same_image_more", count=len(items) - SHOWN) if len(items) > SHOWN \
+        else ""
+    return t("linkfix.same_image", digest=group.sha256[:16], count=len(items),
              items=named + more)
 
 
