@@ -190,6 +190,14 @@ def main() -> None:
     ap.add_argument("--writer", nargs=3, metavar=("TARGET", "TOTAL", "PART"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.only == "postgresql" and not (args.url or args.throwaway):
+        ap.error("--only postgresql needs a server: --url postgresql://... or --throwaway")
+    if args.url:  # a server that does not answer: said, not a driver's traceback
+        import psycopg
+        try:
+            psycopg.connect(args.url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            ap.error(f"cannot reach {args.url.split('@')[-1]}: {str(exc).strip()}")
     if args.writer:
         target, total, part = args.writer
         fill(target, int(total), int(part), 4, STATION_BATCH)
