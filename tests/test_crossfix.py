@@ -55,6 +55,9 @@ def test_withdraw_takes_this_stations_bag_and_refuses_another_stations(
                              "WHERE item_id = 'B-1'").fetchall()
         assert [(r[0], r[1]) for r in rows] == [(own, "station-B")]
         assert withdrawn_bag(after, "station-B").id == own  # the CLI's message names it
+        from workbench.station.withdrawal import withdrawn_words
+        said = withdrawn_words(after, "station-B", "dup")  # not "the next imaging" (T7)
+        assert "station-A" in said and "/a/bags/B-1" in said and "version" not in said
         event = b.con.execute("SELECT attempt FROM events WHERE step = 'withdrawal'"
                               ).fetchone()[0]
         assert not str(event).startswith("station-A")  # the step is on B's own attempt

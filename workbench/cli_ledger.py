@@ -222,13 +222,10 @@ def cmd_accept(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_withdraw(args: argparse.Namespace, settings: Settings) -> int:
     from workbench.station import Station
-    from workbench.station.withdrawal import withdrawn_bag, withdrawn_key
+    from workbench.station.withdrawal import withdrawn_words
     with Station(_with_operator(settings, args)) as station:
         after = station.withdraw(args.item, args.reason)
-    bag = withdrawn_bag(after, settings.station_id)  # this station's, never another's
-    assert bag is not None
-    print(t(withdrawn_key(after), item=after.item_id, bag=bag.name, reason=args.reason,
-            version=len(after.bags) + 1))
+    print(withdrawn_words(after, settings.station_id, args.reason))  # this station's bag
     return ExitCode.SUCCESS
 
 

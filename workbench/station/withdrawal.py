@@ -79,9 +79,20 @@ def refuse_waiting_ingest(st: CarrierState) -> None:
                       source=str(st.attempt["drive"] if st.attempt else "") or "SOURCE")
 
 
-def withdrawn_key(st: CarrierState) -> str:
-    """The words after a withdrawal: an ingest's next version comes from `ingest`."""
-    return "ingest2.withdrawn" if st.is_ingest else "station.withdrawn"
+def withdrawn_words(st: CarrierState, station_id: str, reason: str) -> str:
+    """The words after a withdrawal at station_id (the CLI and the UI say the same): an
+    ingest's next version comes from `ingest`; while another station's bag stays
+    current, the carrier goes on there (this station's imaging would be refused)."""
+    from workbench.i18n import t
+    bag = withdrawn_bag(st, station_id)
+    name = bag.name if bag is not None else "-"
+    current = st.bag
+    if current is not None and not current.withdrawn and current.station_id and \
+            current.station_id != station_id:
+        return t("lead.withdrawn_other_current", item=st.item_id, bag=name, reason=reason,
+                 station=current.station_id, path=current.path)
+    return t("ingest2.withdrawn" if st.is_ingest else "station.withdrawn", item=st.item_id,
+             bag=name, reason=reason, version=len(st.bags) + 1)
 
 
 def withdrawn_bag(st: CarrierState, station_id: str) -> Bag | None:

@@ -247,15 +247,12 @@ class CarrierScreen(StationScreen):
         if not reason:
             return
         try:
-            before = self.wb.station.state(self.item_id)
             after = self.wb.station.withdraw(self.item_id, reason)
         except WorkbenchError as exc:
             self.show(exc.message())
             return
-        from workbench.station.withdrawal import withdrawn_key
-        self.show(t(withdrawn_key(after), item=self.item_id,
-                    bag=before.bag.name if before.bag else "-", reason=reason,
-                    version=len(after.bags) + 1))
+        from workbench.station.withdrawal import withdrawn_words
+        self.show(withdrawn_words(after, self.wb.settings.station_id, reason))
 
 
 class ExportDialog(StationModal[str | None]):
