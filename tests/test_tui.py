@@ -44,7 +44,10 @@ async def start_migration(pilot, app: WorkbenchApp, item: str, drive_name: str) 
     await pilot.press("i")
     await wait_for(pilot, lambda: (c := app.runner.carrier(item)) is not None
                    and c.status == "review")
-    await pilot.pause(0.6)  # the board shows it
+    from workbench.tui.rowlist import RowList
+    # the board shows it (its tick is once a second: a fixed pause lost the race under
+    # load, and Enter then met an empty queue)
+    await wait_for(pilot, lambda: item in app.screen.query_one("#queue", RowList).keys)
     await pilot.press("v", "enter")
     await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen)
                    and not app.screen.busy)

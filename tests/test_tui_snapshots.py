@@ -59,7 +59,10 @@ def test_result_of_the_damaged_floppy(snap_compare, size):
         while (c := pilot.app.runner.carrier("SNAP-1")) is None or c.status != "review":
             assert time.monotonic() < end, "not imaged and identified in time"
             await pilot.pause(0.05)
-        await pilot.pause(0.6)
+        from workbench.tui.rowlist import RowList
+        while "SNAP-1" not in pilot.app.screen.query_one("#queue", RowList).keys:
+            assert time.monotonic() < end, "the board never showed it"  # ticks once a second
+            await pilot.pause(0.05)
         await pilot.press("v", "enter")
         while not isinstance(pilot.app.screen, ResultScreen) or pilot.app.screen.busy:
             assert time.monotonic() < end, "no result screen in time"
