@@ -25,8 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_stagefix import tape_files_as
 from tests.test_station import GOOD, mount_tapes, settings_in
 from tests.test_tape_retrieve import cli
+from tests.test_tapefix import fd1_on_two_tapes
 from workbench import PROJECT_ROOT
 from workbench.errors import Aborted, BadInput, Refused
 from workbench.station import State, Station
@@ -45,12 +47,7 @@ def dead_error() -> OSError:
 @pytest.fixture
 def station_root(tmp_path: Path) -> Path:
     """FD-1 bagged and verified on a primary and a secondary tape."""
-    root = tmp_path / "station"
-    mount_tapes(root)
-    with Station(settings_in(root)) as st:
-        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1")
-        assert st.state("FD-1").state is State.ON_TAPE
-    return root
+    return fd1_on_two_tapes(tmp_path)
 
 
 def bagged(root: Path, items: tuple[str, ...], tar: bool) -> Station:
@@ -103,15 +100,7 @@ class _DyingFile:
 
 
 def dies_after(monkeypatch, mount: Path, room: int) -> None:
-    real = builtins.open
-
-    def fake(file, mode="r", *args, **kwargs):
-        if mode == "wb" and isinstance(file, int) and \
-                os.readlink(f"/proc/self/fd/{file}").startswith(str(mount)):
-            return _DyingFile(file, room)
-        return real(file, mode, *args, **kwargs)
-
-    monkeypatch.setattr(stage, "open", fake, raising=False)
+    tape_files_as(monkeypatch, mount, lambda fd: _DyingFile(fd, room))
 
 
 # -- N1: the write's own ENOTCONN is a dead tape, not a failed copy ---------------------------

@@ -16,6 +16,7 @@ import pytest
 
 from tests.test_station import GOOD, mount_tapes, settings_in
 from tests.test_tape_retrieve import cli
+from tests.test_tapefix import fd1_on_two_tapes
 from workbench import PROJECT_ROOT
 from workbench.station import State, Station
 from workbench.tape import stage
@@ -27,12 +28,7 @@ GENERATIONS = load_generations(PROJECT_ROOT / "profiles")
 @pytest.fixture
 def station_root(tmp_path: Path) -> Path:
     """FD-1 bagged and verified on a primary and a secondary tape."""
-    root = tmp_path / "station"
-    mount_tapes(root)
-    with Station(settings_in(root)) as st:
-        st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1")
-        assert st.state("FD-1").state is State.ON_TAPE
-    return root
+    return fd1_on_two_tapes(tmp_path)
 
 
 def second_primary(root: Path, barcode: str = "P00002L8") -> Path:
@@ -77,17 +73,22 @@ class _FullFile:
         self.close()
 
 
-def fills_after(monkeypatch, mount: Path, room: int) -> None:
-    """Files opened for writing on the tape at mount fill it after `room` bytes."""
+def tape_files_as(monkeypatch, mount: Path, make) -> None:
+    """Files stage.py opens for writing on the tape at mount are make(fd)."""
     real = builtins.open
 
     def fake(file, mode="r", *args, **kwargs):
         if mode == "wb" and isinstance(file, int) and \
                 os.readlink(f"/proc/self/fd/{file}").startswith(str(mount)):
-            return _FullFile(file, room)
+            return make(file)
         return real(file, mode, *args, **kwargs)
 
     monkeypatch.setattr(stage, "open", fake, raising=False)
+
+
+def fills_after(monkeypatch, mount: Path, room: int) -> None:
+    """Files opened for writing on the tape at mount fill it after `room` bytes."""
+    tape_files_as(monkeypatch, mount, lambda fd: _FullFile(fd, room))
 
 
 # -- E6: a tar copy that fills its tape ----------------------------------------------------

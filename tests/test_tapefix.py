@@ -375,8 +375,7 @@ def test_bags_of_hostile_names_pass_bagit_python_and_agree_across_sources(tmp_pa
             {n for n in names["folder"] if not n.startswith("bad")}
 
 
-@pytest.fixture
-def on_tape(tmp_path: Path) -> Path:
+def fd1_on_two_tapes(tmp_path: Path) -> Path:
     """FD-1 bagged and verified on a primary and a secondary tape (folder layout)."""
     root = tmp_path / "station"
     mount_tapes(root)
@@ -384,6 +383,11 @@ def on_tape(tmp_path: Path) -> Path:
         st.migrate(GOOD, st.profiles["fd35-2hd"], "FD-1")
         assert st.state("FD-1").state is State.ON_TAPE
     return root
+
+
+@pytest.fixture
+def on_tape(tmp_path: Path) -> Path:
+    return fd1_on_two_tapes(tmp_path)
 
 
 def test_retrieve_refuses_the_stations_folders_and_a_disk_without_room(on_tape: Path,
